@@ -1,0 +1,23 @@
+//! The admin panel's wire types and server functions. Every one checks the admin role
+//! on the server (in the port), whatever the UI shows.
+
+use super::error::AppError;
+use crate::domain::account::Role;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One user as the admin panel lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserRow {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+#[server(prefix = "/api/fn", endpoint = "admin_list_users")]
+pub async fn admin_list_users() -> Result<Vec<AdminUserRow>, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.list_users(&caller).await)
+}

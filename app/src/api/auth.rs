@@ -1,0 +1,129 @@
+//! Accounts on the wire: the user as clients see it, credentials, and the server
+//! functions behind the sign-up, sign-in and sign-out forms.
+
+use super::error::AppError;
+use crate::domain::account::{Email, NewPassword, Role};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A user as every client sees them. Never carries a password hash or a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// The body of `POST /api/auth/signup` and `/api/auth/login`.
+#[derive(Clone, Deserialize)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Validates a sign-up: every field's problem at once, or the parsed values.
+    pub fn parse_new(&self) -> Result<(Email, NewPassword), AppError> {
+        let email = Email::parse(&self.email);
+        let password = NewPassword::parse(&self.password);
+        match (email, password) {
+            (Ok(email), Ok(password)) => Ok((email, password)),
+            (email, password) => {
+                let mut fields = BTreeMap::new();
+                if let Err(e) = email {
+                    fields.insert("email".to_string(), e);
+                }
+                if let Err(e) = password {
+                    fields.insert("password".to_string(), e);
+                }
+                Err(AppError::invalid_fields(fields))
+            }
+        }
+    }
+}
+
+/// The signed-in user, or `None` for a visitor.
+#[server(prefix = "/api/fn", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.current_user(&caller).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<UserView, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    let user = super::ports::with_status(
+        ports
+            .accounts
+            .sign_up(&caller, Credentials { email, password })
+            .await,
+    )?;
+    leptos_axum::redirect("/dashboard");
+    Ok(user)
+}
+
+#[server(prefix = "/api/fn", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<UserView, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    let user = super::ports::with_status(
+        ports
+            .accounts
+            .sign_in(&caller, Credentials { email, password })
+            .await,
+    )?;
+    leptos_axum::redirect("/dashboard");
+    Ok(user)
+}
+
+#[server(prefix = "/api/fn", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.sign_out(&caller).await)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ErrorCode;
+
+    fn creds(email: &str, password: &str) -> Credentials {
+        Credentials {
+            email: email.into(),
+            password: password.into(),
+        }
+    }
+
+    #[test]
+    fn sign_up_reports_every_bad_field() {
+        let err = creds("nope", "short").parse_new().unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed);
+        assert!(err.field("email").is_some());
+        assert!(err.field("password").unwrap().contains("at least 10"));
+    }
+
+    #[test]
+    fn sign_up_accepts_good_input() {
+        let (email, _) = creds("Ada@Example.com", "a long passphrase")
+            .parse_new()
+            .unwrap();
+        assert_eq!(email.as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_password() {
+        let shown = format!("{:?}", creds("a@b.co", "secret-secret"));
+        assert!(!shown.contains("secret-secret"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The API surface shared by browser and server: wire types, the one error shape,
+//! the ports the server implements (behind `ssr`), and the `#[server]` functions.
+//!
+//! A server function is a thin adapter: it reads the caller from the request, calls one
+//! port, and returns its result. All rules live behind the ports, in the server crate.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+pub use error::{AppError, ErrorCode};

@@ -1,0 +1,96 @@
+//! The ports the server implements, provided to server functions through Leptos context.
+//!
+//! `app` declares what it needs; the `server` crate decides how (database, hashing,
+//! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
+
+use super::admin::AdminUserRow;
+use super::auth::{Credentials, UserView};
+use super::error::AppError;
+use async_trait::async_trait;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use leptos::prelude::*;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// The client's address as the server decided it (peer address, or a trusted proxy's
+/// `X-Forwarded-For`). Inserted into every request by the server's middleware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// Who is calling: their session and address. Every port method takes one.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub session: Session,
+    pub ip: IpAddr,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| internal_error("session layer missing from the router"))?;
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|ip| ip.0)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Ok(Caller { session, ip })
+    }
+}
+
+fn internal_error(reason: &str) -> AppError {
+    leptos::logging::error!("internal error: {reason}");
+    AppError::internal(None)
+}
+
+/// Sign-up, sign-in, sign-out and "who am I".
+#[async_trait]
+pub trait AccountPort: Send + Sync + 'static {
+    async fn sign_up(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError>;
+    async fn sign_in(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError>;
+    async fn sign_out(&self, caller: &Caller) -> Result<(), AppError>;
+    async fn current_user(&self, caller: &Caller) -> Result<Option<UserView>, AppError>;
+}
+
+/// What the admin panel reads and changes. Every method checks the admin role itself.
+#[async_trait]
+pub trait AdminPort: Send + Sync + 'static {
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserRow>, AppError>;
+}
+
+/// The ports a server function can reach, provided once as context.
+#[derive(Clone)]
+pub struct Ports {
+    pub accounts: Arc<dyn AccountPort>,
+    pub admin: Arc<dyn AdminPort>,
+}
+
+/// The ports and the caller for the current server-function request.
+///
+/// Errors become the response status too, so a REST-style client of a server function
+/// sees 401/403/422 rather than a blanket 500.
+pub async fn request() -> Result<(Ports, Caller), AppError> {
+    let ports = use_context::<Ports>().ok_or_else(|| internal_error("ports not provided"))?;
+    let caller = leptos_axum::extract::<Caller>()
+        .await
+        .map_err(|e| internal_error(&format!("could not read the caller: {e}")))?;
+    Ok((ports, caller))
+}
+
+/// Sets the HTTP status of a server function's response from its error, then returns it.
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = axum::http::StatusCode::from_u16(err.code.http_status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    result
+}

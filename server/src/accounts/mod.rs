@@ -1,0 +1,370 @@
+//! Accounts: sign-up, sign-in (rate-limited), sign-out, the current user, and the role
+//! checks every other feature relies on. Implements `app`'s `AccountPort` and `AdminPort`.
+
+pub mod password;
+
+use crate::db::Db;
+use crate::db::audit::{AuditAction, AuditEntry};
+use crate::db::sessions::USER_ID_KEY;
+use crate::db::users::{InsertUserError, UserRecord};
+use crate::errors::internal;
+use app::api::AppError;
+use app::api::ErrorCode;
+use app::api::admin::AdminUserRow;
+use app::api::auth::{Credentials, UserView};
+use app::api::ports::{AccountPort, AdminPort, Caller};
+use app::domain::account::{Email, Role};
+use app::domain::time::{Clock, Timestamp};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The session key that records when the session was last extended (Unix ms).
+const SEEN_AT_KEY: &str = "seen_at";
+/// Extend an active session at most this often (each extension is one write).
+const EXTEND_EVERY_MS: i64 = 60 * 60 * 1_000;
+
+/// Limits on failed sign-ins, per account and per client address.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInPolicy {
+    pub max_failures: u32,
+    pub window_minutes: u32,
+}
+
+pub struct AccountService {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    policy: SignInPolicy,
+    admin_email: Option<Email>,
+}
+
+fn view(user: &UserRecord) -> UserView {
+    UserView {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        role: user.role,
+    }
+}
+
+impl AccountService {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        policy: SignInPolicy,
+        admin_email: Option<Email>,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            policy,
+            admin_email,
+        }
+    }
+
+    async fn audit(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        actor: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: actor,
+                action,
+                subject,
+                ip: Some(caller.ip.to_string()),
+                detail: serde_json::json!({}),
+            })
+            .await
+            .map_err(internal)
+    }
+
+    /// Starts a fresh session for `user`: a new id (no fixation), then the user's id in it.
+    async fn start_session(&self, caller: &Caller, user: &UserRecord) -> Result<(), AppError> {
+        caller.session.cycle_id().await.map_err(internal)?;
+        caller
+            .session
+            .insert(USER_ID_KEY, &user.id)
+            .await
+            .map_err(internal)?;
+        caller
+            .session
+            .insert(SEEN_AT_KEY, self.clock.now().millis())
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    /// The signed-in user, read fresh from the database (so a role change applies at once).
+    pub async fn session_user(&self, caller: &Caller) -> Result<Option<UserRecord>, AppError> {
+        let Some(user_id) = caller
+            .session
+            .get::<String>(USER_ID_KEY)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let user = self.db.user_by_id(&user_id).await.map_err(internal)?;
+        if user.is_none() {
+            // The account is gone: end the session instead of failing every request.
+            caller.session.flush().await.map_err(internal)?;
+        }
+        Ok(user)
+    }
+
+    pub async fn require_user(&self, caller: &Caller) -> Result<UserRecord, AppError> {
+        self.session_user(caller)
+            .await?
+            .ok_or_else(AppError::unauthenticated)
+    }
+
+    pub async fn require_admin(&self, caller: &Caller) -> Result<UserRecord, AppError> {
+        let user = self.require_user(caller).await?;
+        if user.role.is_admin() {
+            Ok(user)
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    /// Rejects the attempt when this account or this address failed too often lately.
+    async fn check_rate_limit(&self, caller: &Caller, email: &str) -> Result<(), AppError> {
+        let since = self
+            .clock
+            .now()
+            .minus_minutes(i64::from(self.policy.window_minutes));
+        let (by_account, by_ip) = self
+            .db
+            .count_recent(
+                AuditAction::SignInFailed,
+                email,
+                &caller.ip.to_string(),
+                since,
+            )
+            .await
+            .map_err(internal)?;
+        let max = i64::from(self.policy.max_failures);
+        if by_account >= max || by_ip >= max {
+            self.audit(caller, AuditAction::SignInBlocked, None, Some(email))
+                .await?;
+            return Err(AppError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many failed sign-in attempts. Please wait {} minutes and try again.",
+                    self.policy.window_minutes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes the configured admin address an admin, if that account exists.
+    pub async fn promote_configured_admin(&self) -> anyhow::Result<()> {
+        let Some(email) = &self.admin_email else {
+            return Ok(());
+        };
+        let Some(user) = self.db.user_by_email(email).await? else {
+            return Ok(());
+        };
+        if user.role != Role::Admin {
+            self.db
+                .set_user_role(email, Role::Admin, self.clock.now())
+                .await?;
+            self.db
+                .append_audit(AuditEntry {
+                    at: self.clock.now(),
+                    actor_user_id: None,
+                    action: AuditAction::RoleChanged,
+                    subject: Some(email.as_str()),
+                    ip: None,
+                    detail: serde_json::json!({"role": "admin", "by": "admin_email setting"}),
+                })
+                .await?;
+            tracing::info!(email = %email, "promoted the configured admin");
+        }
+        Ok(())
+    }
+
+    /// Creates a user from the command line (no session, no rate limit).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserView, AppError> {
+        let (email, password) = Credentials {
+            email: email.into(),
+            password: password.into(),
+        }
+        .parse_new()?;
+        let hash = password::hash(password.expose().to_owned())
+            .await
+            .map_err(internal)?;
+        let user = self.insert(&email, &hash, role, self.clock.now()).await?;
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: Some(&user.id),
+                action: AuditAction::SignUp,
+                subject: Some(&user.email),
+                ip: None,
+                detail: serde_json::json!({"via": "cli", "role": role.as_str()}),
+            })
+            .await
+            .map_err(internal)?;
+        Ok(view(&user))
+    }
+
+    async fn insert(
+        &self,
+        email: &Email,
+        hash: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<UserRecord, AppError> {
+        self.db
+            .insert_user(email, hash, role, now)
+            .await
+            .map_err(|err| match err {
+                InsertUserError::EmailTaken => AppError {
+                    code: ErrorCode::EmailTaken,
+                    message: "An account with this e-mail address exists already.".into(),
+                    fields: BTreeMap::from([(
+                        "email".into(),
+                        "This e-mail address is already registered. Sign in instead?".into(),
+                    )]),
+                    request_id: None,
+                },
+                InsertUserError::Database(err) => internal(err),
+            })
+    }
+}
+
+#[async_trait]
+impl AccountPort for AccountService {
+    async fn sign_up(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError> {
+        let (email, password) = input.parse_new()?;
+        let role = if self.admin_email.as_ref() == Some(&email) {
+            Role::Admin
+        } else {
+            Role::Subscriber
+        };
+        let hash = password::hash(password.expose().to_owned())
+            .await
+            .map_err(internal)?;
+        let user = self.insert(&email, &hash, role, self.clock.now()).await?;
+        self.start_session(caller, &user).await?;
+        self.audit(
+            caller,
+            AuditAction::SignUp,
+            Some(&user.id),
+            Some(&user.email),
+        )
+        .await?;
+        Ok(view(&user))
+    }
+
+    async fn sign_in(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError> {
+        let mut fields = BTreeMap::new();
+        let email = Email::parse(&input.email)
+            .map_err(|m| fields.insert("email".into(), m))
+            .ok();
+        if input.password.is_empty() {
+            fields.insert("password".into(), "Enter your password.".into());
+        }
+        let Some(email) = email.filter(|_| fields.is_empty()) else {
+            return Err(AppError::invalid_fields(fields));
+        };
+        self.check_rate_limit(caller, email.as_str()).await?;
+
+        let user = self.db.user_by_email(&email).await.map_err(internal)?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let matches = password::verify(input.password, hash)
+            .await
+            .map_err(internal)?;
+        match user {
+            Some(user) if matches => {
+                self.start_session(caller, &user).await?;
+                self.audit(
+                    caller,
+                    AuditAction::SignIn,
+                    Some(&user.id),
+                    Some(&user.email),
+                )
+                .await?;
+                Ok(view(&user))
+            }
+            user => {
+                let actor = user.as_ref().map(|u| u.id.as_str());
+                self.audit(
+                    caller,
+                    AuditAction::SignInFailed,
+                    actor,
+                    Some(email.as_str()),
+                )
+                .await?;
+                Err(AppError::new(
+                    ErrorCode::InvalidCredentials,
+                    "That e-mail address and password do not match an account.",
+                ))
+            }
+        }
+    }
+
+    async fn sign_out(&self, caller: &Caller) -> Result<(), AppError> {
+        let user = self.session_user(caller).await?;
+        caller.session.flush().await.map_err(internal)?;
+        if let Some(user) = user {
+            self.audit(
+                caller,
+                AuditAction::SignOut,
+                Some(&user.id),
+                Some(&user.email),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn current_user(&self, caller: &Caller) -> Result<Option<UserView>, AppError> {
+        let Some(user) = self.session_user(caller).await? else {
+            return Ok(None);
+        };
+        // Sliding expiry: a visit at most hourly rewrites the session, pushing its end out.
+        let now = self.clock.now().millis();
+        let seen: i64 = caller
+            .session
+            .get(SEEN_AT_KEY)
+            .await
+            .map_err(internal)?
+            .unwrap_or(0);
+        if now - seen > EXTEND_EVERY_MS {
+            caller
+                .session
+                .insert(SEEN_AT_KEY, now)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(Some(view(&user)))
+    }
+}
+
+#[async_trait]
+impl AdminPort for AccountService {
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserRow>, AppError> {
+        self.require_admin(caller).await?;
+        let users = self.db.list_users().await.map_err(internal)?;
+        Ok(users
+            .into_iter()
+            .map(|u| AdminUserRow {
+                id: u.id,
+                email: u.email,
+                role: u.role,
+                created_at: u.created_at.millis(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,60 @@
+//! Password hashing with argon2id (the crate's default parameters: m=19 MiB, t=2, p=1).
+//! Hashing is CPU-bound, so it runs on the blocking pool.
+
+use anyhow::Context as _;
+use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use std::sync::LazyLock;
+
+/// Verified against when the e-mail address is unknown, so a sign-in takes as long for a
+/// missing account as for a wrong password and does not reveal which addresses exist.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("timing equaliser, never a real password").unwrap_or_default());
+
+fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("failed to hash a password")?
+        .to_string())
+}
+
+pub async fn hash(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .context("the hashing task failed")?
+}
+
+/// Whether `password` matches `hash`. With no hash (unknown user) it spends the same
+/// time and answers false.
+pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok();
+        known && matches
+    })
+    .await
+    .context("the verification task failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_are_salted() {
+        let a = hash("correct horse battery".into()).await.unwrap();
+        let b = hash("correct horse battery".into()).await.unwrap();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(
+            verify("correct horse battery".into(), Some(a.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify("wrong horse battery".into(), Some(a)).await.unwrap());
+        assert!(!verify("anything at all".into(), None).await.unwrap());
+    }
+}

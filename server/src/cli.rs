@@ -1,0 +1,197 @@
+//! The `quantshift` command line.
+
+use crate::accounts::{AccountService, SignInPolicy};
+use crate::clock::SystemClock;
+use crate::config::{Config, Overrides};
+use crate::db::Db;
+use crate::startup::{Application, shutdown_signal};
+use crate::telemetry;
+use anyhow::Context as _;
+use app::domain::account::Role;
+use clap::{Parser, Subcommand};
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// QuantShift: automated dollar-cost averaging on Alpaca.
+///
+/// Configuration comes from defaults, then the optional file (quantshift.toml), then
+/// QUANTSHIFT_<KEY> environment variables (and DATABASE_URL), then these flags.
+#[derive(Debug, Parser)]
+#[command(name = "quantshift", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file to read [default: quantshift.toml, if present].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(DataArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct DataArgs {
+    /// Directory for the embedded database and local state (key `data_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:3000 (key `listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input.
+    Create {
+        /// The new user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let command = self.command.unwrap_or(Command::Serve(ServeArgs::default()));
+        let overrides = match &command {
+            Command::Serve(args) => Overrides {
+                listen: args.listen,
+                data_dir: args.data.data_dir.clone(),
+            },
+            Command::Migrate(data) | Command::User(UserCommand::Create { data, .. }) => Overrides {
+                listen: None,
+                data_dir: data.data_dir.clone(),
+            },
+        };
+        let config = Config::load(self.config.as_deref(), overrides)?;
+        telemetry::init(config.log_format);
+        match command {
+            Command::Serve(_) => {
+                Application::build(&config)
+                    .await?
+                    .run_until(shutdown_signal())
+                    .await
+            }
+            Command::Migrate(_) => {
+                let db = Db::connect(&config.database_url()).await?;
+                db.migrate().await?;
+                db.close().await;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+            Command::User(UserCommand::Create {
+                email,
+                password_stdin: _,
+                admin,
+                data: _,
+            }) => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut password)
+                    .context("failed to read the password from standard input")?;
+                let password = password.trim_end_matches(['\r', '\n']);
+                let db = Db::connect(&config.database_url()).await?;
+                db.migrate().await?;
+                let accounts = AccountService::new(
+                    db.clone(),
+                    Arc::new(SystemClock),
+                    SignInPolicy {
+                        max_failures: config.sign_in_max_failures,
+                        window_minutes: config.sign_in_window_minutes,
+                    },
+                    None,
+                );
+                let role = if admin { Role::Admin } else { Role::Subscriber };
+                let result = accounts.create_user(&email, password, role).await;
+                db.close().await;
+                let user = result.map_err(|e| {
+                    let fields: Vec<String> =
+                        e.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    if fields.is_empty() {
+                        anyhow::anyhow!("{}", e.message)
+                    } else {
+                        anyhow::anyhow!("{} {}", e.message, fields.join("; "))
+                    }
+                })?;
+                tracing::info!(id = %user.id, email = %user.email, role = user.role.as_str(), "user created");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        let cli = Cli::try_parse_from(["quantshift"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from([
+            "quantshift",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Serve(ServeArgs {
+                listen: Some(_),
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn user_create_requires_password_stdin() {
+        assert!(
+            Cli::try_parse_from(["quantshift", "user", "create", "--email", "a@b.co"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "quantshift",
+                "user",
+                "create",
+                "--email",
+                "a@b.co",
+                "--password-stdin",
+                "--admin"
+            ])
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! Typed, layered configuration: defaults → optional `quantshift.toml` → environment
+//! (`QUANTSHIFT_<KEY>`, plus the conventional `DATABASE_URL`) → command-line flags.
+//! Validated once at start-up; every error names the offending key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The file read when `--config` is not given (it is optional).
+pub const DEFAULT_CONFIG_FILE: &str = "quantshift.toml";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the web server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/quantshift.db`.
+    pub database_url: Option<String>,
+    /// The URL users reach the app at. Decides the `Secure` cookie flag (https) and the
+    /// origin that state-changing requests must come from. Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Where the built site (WASM, JS, CSS, public assets) is served from.
+    pub site_root: PathBuf,
+    /// This e-mail address is an admin: promoted at start-up if it exists, and made an
+    /// admin when it signs up.
+    pub admin_email: Option<String>,
+    /// A session ends after this many days without a visit.
+    pub session_idle_days: u32,
+    /// Failed sign-ins allowed per account and per IP address within the window.
+    pub sign_in_max_failures: u32,
+    /// The window, in minutes, over which failed sign-ins are counted.
+    pub sign_in_window_minutes: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            public_url: None,
+            site_root: PathBuf::from("target/site"),
+            admin_email: None,
+            session_idle_days: 14,
+            sign_in_max_failures: 10,
+            sign_in_window_minutes: 15,
+            trust_forwarded_for: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// Values given on the command line, which win over every other layer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads every layer. `file` is read if it exists; a missing default file is fine,
+    /// a missing file named explicitly is an error.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let (path, required) = match file {
+            Some(path) => (path.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        if required && !path.exists() {
+            return Err(ConfigError::Invalid {
+                key: "--config",
+                message: format!("file {} does not exist", path.display()),
+            });
+        }
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&path))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("QUANTSHIFT_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.into(),
+        };
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(invalid(
+                    "database_url",
+                    "must start with sqlite: or postgres://",
+                ));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                return Err(invalid(
+                    "public_url",
+                    "must be http(s)://host[:port] without a trailing slash",
+                ));
+            }
+        }
+        if let Some(email) = &self.admin_email {
+            app::domain::account::Email::parse(email).map_err(|m| invalid("admin_email", &m))?;
+        }
+        if self.session_idle_days == 0 {
+            return Err(invalid("session_idle_days", "must be at least 1"));
+        }
+        if self.sign_in_max_failures == 0 {
+            return Err(invalid("sign_in_max_failures", "must be at least 1"));
+        }
+        if self.sign_in_window_minutes == 0 {
+            return Err(invalid("sign_in_window_minutes", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The database to use, with the embedded SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("quantshift.db").display()
+            )
+        })
+    }
+
+    /// The public origin (`scheme://host[:port]`).
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// Cookies are `Secure` exactly when users reach the app over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(
+            config.database_url(),
+            "sqlite://data/quantshift.db?mode=rwc"
+        );
+        assert_eq!(config.public_url(), "http://127.0.0.1:3000");
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "qs.toml",
+                "listen = \"127.0.0.1:4000\"\nsession_idle_days = 3\n",
+            )?;
+            jail.set_env("QUANTSHIFT_SESSION_IDLE_DAYS", "5");
+            let config = Config::load(Some(Path::new("qs.toml")), Overrides::default()).unwrap();
+            assert_eq!(config.listen.port(), 4000);
+            assert_eq!(config.session_idle_days, 5);
+
+            let flags = Overrides {
+                listen: Some("127.0.0.1:5000".parse().unwrap()),
+                data_dir: None,
+            };
+            assert_eq!(
+                Config::load(Some(Path::new("qs.toml")), flags)
+                    .unwrap()
+                    .listen
+                    .port(),
+                5000
+            );
+
+            jail.set_env("QUANTSHIFT_SESSION_IDLE_DAYS", "soon");
+            let err = Config::load(Some(Path::new("qs.toml")), Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().to_lowercase().contains("session_idle_days"),
+                "{err}"
+            );
+
+            jail.set_env("QUANTSHIFT_SESSION_IDLE_DAYS", "0");
+            let err = Config::load(Some(Path::new("qs.toml")), Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("`session_idle_days`"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_urls_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUANTSHIFT_LISTEN_PORT", "1");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().to_lowercase().contains("listen_port"),
+                "{err}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://x");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("database_url"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUANTSHIFT_PUBLIC_URL", "https://invest.example.com");
+            assert!(
+                Config::load(None, Overrides::default())
+                    .unwrap()
+                    .secure_cookies()
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/qs.toml")),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--config"), "{err}");
+    }
+}

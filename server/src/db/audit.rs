@@ -1,0 +1,117 @@
+//! The append-only `audit_log` table (the database refuses UPDATE and DELETE on it).
+
+use super::Db;
+use app::domain::time::Timestamp;
+
+/// What happened. Stored as text; the names are stable because admins search by them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    SignUp,
+    SignIn,
+    SignInFailed,
+    SignInBlocked,
+    SignOut,
+    RoleChanged,
+}
+
+impl AuditAction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignUp => "sign_up",
+            AuditAction::SignIn => "sign_in",
+            AuditAction::SignInFailed => "sign_in_failed",
+            AuditAction::SignInBlocked => "sign_in_blocked",
+            AuditAction::SignOut => "sign_out",
+            AuditAction::RoleChanged => "role_changed",
+        }
+    }
+}
+
+/// One audit entry to append.
+#[derive(Clone, Debug)]
+pub struct AuditEntry<'a> {
+    pub at: Timestamp,
+    pub actor_user_id: Option<&'a str>,
+    pub action: AuditAction,
+    /// What the action was about, e.g. the e-mail address a sign-in tried.
+    pub subject: Option<&'a str>,
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// An audit row as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub actor_user_id: Option<String>,
+    pub action: String,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Db {
+    pub async fn append_audit(&self, entry: AuditEntry<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor_user_id, action, subject, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.at.millis())
+        .bind(entry.actor_user_id)
+        .bind(entry.action.as_str())
+        .bind(entry.subject)
+        .bind(entry.ip)
+        .bind(entry.detail.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// How many times `action` was recorded since `since` for this subject, and for this IP.
+    pub async fn count_recent(
+        &self,
+        action: AuditAction,
+        subject: &str,
+        ip: &str,
+        since: Timestamp,
+    ) -> Result<(i64, i64), sqlx::Error> {
+        let by_subject: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND subject = $2 AND at > $3",
+        )
+        .bind(action.as_str())
+        .bind(subject)
+        .bind(since.millis())
+        .fetch_one(self.pool())
+        .await?;
+        let by_ip: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND ip = $2 AND at > $3",
+        )
+        .bind(action.as_str())
+        .bind(ip)
+        .bind(since.millis())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((by_subject, by_ip))
+    }
+
+    /// The newest entries first.
+    pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRecord>, sqlx::Error> {
+        let rows: Vec<(i64, Option<String>, String, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT at, actor_user_id, action, subject, ip FROM audit_log \
+                 ORDER BY id DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor_user_id, action, subject, ip)| AuditRecord {
+                at,
+                actor_user_id,
+                action,
+                subject,
+                ip,
+            })
+            .collect())
+    }
+}

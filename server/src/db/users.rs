@@ -1,0 +1,120 @@
+//! The `users` table.
+
+use super::{Db, is_unique_violation};
+use app::domain::account::{Email, Role};
+use app::domain::time::Timestamp;
+use sqlx::Row as _;
+
+/// A user row, with its password hash (which never leaves the server).
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("a user with this e-mail address exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(&role).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown role {role:?} in users.role").into())
+        })?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+const COLUMNS: &str = "id, email, password_hash, role, created_at";
+
+impl Db {
+    pub async fn insert_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<UserRecord, InsertUserError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now.millis())
+        .execute(self.pool())
+        .await;
+        match result {
+            Ok(_) => Ok(UserRecord {
+                id,
+                email: email.as_str().to_owned(),
+                password_hash: password_hash.to_owned(),
+                role,
+                created_at: now,
+            }),
+            Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, sqlx::Error> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users ORDER BY created_at, email"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+
+    /// Sets a user's role; returns whether the user exists.
+    pub async fn set_user_role(
+        &self,
+        email: &Email,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE email = $3")
+            .bind(role.as_str())
+            .bind(now.millis())
+            .bind(email.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,201 @@
+//! Middleware: the client address, cross-site request refusal, JSON-only REST bodies,
+//! and the request span every log line carries.
+
+use super::AppState;
+use app::api::ports::ClientIp;
+use app::api::{AppError, ErrorCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use std::net::{IpAddr, SocketAddr};
+
+/// Records the client's address for rate limits and the audit log.
+pub async fn client_ip(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| forwarded_for(request.headers()))
+        .flatten();
+    let ip = forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    request.extensions_mut().insert(ClientIp(ip));
+    next.run(request).await
+}
+
+/// The left-most address in `X-Forwarded-For` (the original client, as the proxy saw it).
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses state-changing `/api/*` requests (REST and server functions) that a browser
+/// says came from another site. Non-browser clients send neither header and pass;
+/// SameSite=Lax cookies already keep a cross-site browser request from being signed in.
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if changes_state(request.method())
+        && request.uri().path().starts_with("/api/")
+        && is_cross_site(request.headers(), &state.public_origin)
+    {
+        tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
+        return AppError::new(
+            ErrorCode::CrossSiteRequest,
+            "This request came from another site and was refused.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn is_cross_site(headers: &HeaderMap, public_origin: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    if origin == public_origin {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    !(host.is_some() && origin_host == host)
+}
+
+/// REST bodies must be JSON: a cross-site HTML form cannot send that without a CORS
+/// preflight, and a clear 415 beats a confusing parse error.
+pub async fn require_json_body(request: Request, next: Next) -> Response {
+    if changes_state(request.method()) {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return AppError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Send the request body as JSON with Content-Type: application/json.",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The span every request's log lines sit in, named by method, path and request id.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "handling a request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    const ORIGIN: &str = "https://invest.example.com";
+
+    #[test]
+    fn fetch_metadata_decides_when_present() {
+        assert!(!is_cross_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            ORIGIN
+        ));
+        assert!(!is_cross_site(
+            &headers(&[("sec-fetch-site", "none")]),
+            ORIGIN
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            ORIGIN
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            ORIGIN
+        ));
+    }
+
+    #[test]
+    fn origin_must_match_the_public_origin_or_the_host() {
+        assert!(!is_cross_site(
+            &headers(&[("origin", "https://invest.example.com")]),
+            ORIGIN
+        ));
+        assert!(!is_cross_site(
+            &headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ]),
+            ORIGIN
+        ));
+        assert!(is_cross_site(
+            &headers(&[("origin", "https://evil.example")]),
+            ORIGIN
+        ));
+        assert!(is_cross_site(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:3000")
+            ]),
+            ORIGIN
+        ));
+        assert!(is_cross_site(&headers(&[("origin", "null")]), ORIGIN));
+    }
+
+    #[test]
+    fn clients_without_browser_headers_pass() {
+        assert!(!is_cross_site(&HeaderMap::new(), ORIGIN));
+    }
+
+    #[test]
+    fn forwarded_for_takes_the_first_address() {
+        let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.0.0.1")]);
+        assert_eq!(forwarded_for(&h), Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(
+            forwarded_for(&headers(&[("x-forwarded-for", "junk")])),
+            None
+        );
+    }
+}

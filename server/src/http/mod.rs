@@ -1,0 +1,105 @@
+//! The HTTP surface: the Leptos app (pages and server functions), the REST API, health
+//! checks, static files, and the middleware every request passes through.
+
+mod auth;
+mod health;
+mod middleware;
+
+use crate::accounts::AccountService;
+use crate::db::Db;
+use crate::db::sessions::DbSessionStore;
+use app::api::ports::Ports;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes as _, generate_route_list};
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub accounts: Arc<AccountService>,
+    pub public_origin: Arc<str>,
+    pub trust_forwarded_for: bool,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct SessionSettings {
+    pub store: DbSessionStore,
+    pub secure: bool,
+    pub idle_days: u32,
+}
+
+pub fn router(state: AppState, sessions: SessionSettings) -> Router {
+    let ports = Ports {
+        accounts: state.accounts.clone(),
+        admin: state.accounts.clone(),
+    };
+    let routes = generate_route_list(app::App);
+
+    let api = Router::new()
+        .route("/auth/signup", post(auth::sign_up))
+        .route("/auth/login", post(auth::sign_in))
+        .route("/auth/logout", post(auth::sign_out))
+        .route("/auth/me", get(auth::me))
+        .route("/admin/users", get(auth::admin_users))
+        .route_layer(axum::middleware::from_fn(middleware::require_json_body));
+
+    let session_layer = SessionManagerLayer::new(sessions.store)
+        .with_name("qs_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(sessions.secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(i64::from(
+            sessions.idle_days,
+        ))));
+
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let ports = ports.clone();
+                move || provide_context(ports.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(move || provide_context(ports.clone()), app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::reject_cross_site,
+        ))
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::client_ip,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

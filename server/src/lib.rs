@@ -1,0 +1,12 @@
+//! The QuantShift server: configuration, database, accounts, the HTTP surface and the
+//! command line. `startup::Application` wires them together; tests start it on port 0.
+
+pub mod accounts;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

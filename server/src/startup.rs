@@ -1,0 +1,166 @@
+//! Builds the application from a `Config`: database, migrations, services, router and
+//! listener. `Application::build` binds (port 0 works) so tests can ask for `port()`.
+
+use crate::accounts::{AccountService, SignInPolicy};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::sessions::DbSessionStore;
+use crate::http::{AppState, SessionSettings, router};
+use anyhow::Context as _;
+use app::domain::account::Email;
+use app::domain::time::Clock;
+use leptos::config::{Env, LeptosOptions};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    db: Db,
+    sessions: DbSessionStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        // With port 0 the real port is known only now; the default origin must use it.
+        let public_origin = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+
+        let admin_email = config
+            .admin_email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|m| anyhow::anyhow!("configuration key `admin_email`: {m}"))?;
+        let accounts = Arc::new(AccountService::new(
+            db.clone(),
+            clock.clone(),
+            SignInPolicy {
+                max_failures: config.sign_in_max_failures,
+                window_minutes: config.sign_in_window_minutes,
+            },
+            admin_email,
+        ));
+        accounts.promote_configured_admin().await?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("quantshift")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .env(if cfg!(debug_assertions) {
+                Env::DEV
+            } else {
+                Env::PROD
+            })
+            .build();
+        let sessions = DbSessionStore::new(db.clone());
+        let state = AppState {
+            leptos_options,
+            db: db.clone(),
+            accounts,
+            public_origin: public_origin.into(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        };
+        let router = router(
+            state,
+            SessionSettings {
+                store: sessions.clone(),
+                secure: config.secure_cookies(),
+                idle_days: config.session_idle_days,
+            },
+        );
+        Ok(Self {
+            listener,
+            router,
+            db,
+            sessions,
+            clock,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes
+    /// the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "QuantShift is listening on http://{addr}");
+        let cleanup = tokio::spawn(expire_sessions(self.sessions, self.clock));
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the web server failed")?;
+        cleanup.abort();
+        self.db.close().await;
+        tracing::info!("QuantShift stopped");
+        Ok(())
+    }
+}
+
+/// Deletes expired sessions every hour.
+async fn expire_sessions(store: DbSessionStore, clock: Arc<dyn Clock>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.delete_expired(clock.now().millis()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted expired sessions"),
+            Err(err) => tracing::warn!(error = %err, "failed to delete expired sessions"),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,256 @@
+//! Test harness: a fresh database per test, the real application on port 0, an HTTP
+//! client with a cookie jar, and a clock the test controls.
+
+use app::domain::time::{Clock, Timestamp};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use server::config::Config;
+use server::db::Db;
+use server::startup::Application;
+use sqlx::Connection as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A clock that stands still until the test moves it.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn advance_minutes(&self, minutes: i64) {
+        self.0.fetch_add(minutes * 60_000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub clock: Arc<TestClock>,
+    pub config: Config,
+    data_dir: PathBuf,
+    pg_database: Option<(String, String)>,
+    shutdown: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh PostgreSQL database, or `None` when PostgreSQL is not reachable and not required
+/// (`QS_REQUIRE_POSTGRES=1`, which CI sets, turns its absence into a failure).
+async fn fresh_postgres(name: &str) -> Option<(String, String)> {
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| PG_DEFAULT.to_owned());
+    let required = std::env::var("QS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(err) if required => {
+            panic!("PostgreSQL is required but unreachable at {admin_url}: {err}")
+        }
+        Err(err) => {
+            eprintln!("skipping: PostgreSQL unreachable at {admin_url}: {err}");
+            return None;
+        }
+    };
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL ends in /<database>");
+    Some((admin_url.clone(), format!("{base}/{name}")))
+}
+
+impl TestApp {
+    /// The default test configuration for `backend`, or `None` to skip (no PostgreSQL).
+    pub async fn config(backend: Backend) -> Option<(Config, PathBuf, Option<(String, String)>)> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let data_dir = std::env::temp_dir().join(format!("qs-test-{id}"));
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.clone(),
+            admin_email: Some("admin@example.com".into()),
+            sign_in_max_failures: 3,
+            ..Config::default()
+        };
+        let mut pg = None;
+        if backend == Backend::Postgres {
+            let name = format!("qs_test_{}", &id[..16]);
+            let (admin_url, url) = fresh_postgres(&name).await?;
+            config.database_url = Some(url);
+            pg = Some((admin_url, name));
+        }
+        Some((config, data_dir, pg))
+    }
+
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
+        let (mut config, data_dir, pg_database) = Self::config(backend).await?;
+        adjust(&mut config);
+        let clock = Arc::new(TestClock(AtomicI64::new(1_795_824_000_000)));
+        let mut app = TestApp {
+            base: String::new(),
+            client: client(),
+            db: Db::connect(&config.database_url()).await.unwrap(),
+            clock,
+            config,
+            data_dir,
+            pg_database,
+            shutdown: None,
+        };
+        app.start().await;
+        Some(app)
+    }
+
+    async fn start(&mut self) {
+        let application = Application::build_with_clock(&self.config, self.clock.clone())
+            .await
+            .unwrap();
+        self.base = format!("http://127.0.0.1:{}", application.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            application
+                .run_until(async { rx.await.unwrap_or(()) })
+                .await
+                .unwrap();
+        });
+        self.shutdown = Some((tx, handle));
+    }
+
+    async fn stop(&mut self) {
+        if let Some((tx, handle)) = self.shutdown.take() {
+            let _ = tx.send(());
+            handle.await.unwrap();
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database, keeping the cookie jar.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server and removes the database.
+    pub async fn cleanup(mut self) {
+        self.stop().await;
+        self.db.close().await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((admin_url, name)) = self.pg_database.take() {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/signup",
+            serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/login",
+            serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn sign_out(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/logout"))
+            .header(CONTENT_TYPE, "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A second client with its own (empty) cookie jar against the same server.
+    pub fn other_client(&self) -> reqwest::Client {
+        client()
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let mut rows = self.db.recent_audit(1000).await.unwrap();
+        rows.reverse();
+        rows.into_iter().map(|r| r.action).collect()
+    }
+}
+
+fn client() -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("accept", HeaderValue::from_static("application/json"));
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    response.json().await.unwrap()
+}
+
+/// Runs each named `async fn(&TestApp)` against a fresh app on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await {
+                        super::$name(&app).await;
+                        app.cleanup().await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real server on port 0 with a fresh database, on
+//! SQLite and on PostgreSQL (see `helpers` for how PostgreSQL is found or required).
+
+#[macro_use]
+mod helpers;
+mod auth;
+mod cli;
+mod health;
+mod security;

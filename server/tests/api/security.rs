@@ -1,0 +1,150 @@
+//! Access control and cross-site protection, on REST routes and server functions alike.
+
+use crate::helpers::{TestApp, json};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn admin_routes_refuse_visitors_and_subscribers(app: &TestApp) {
+    let anonymous = app.get("/api/admin/users").await;
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(json(anonymous).await["error"]["code"], "unauthenticated");
+
+    app.sign_up("sub@example.com", PASSWORD).await;
+    let subscriber = app.get("/api/admin/users").await;
+    assert_eq!(subscriber.status(), 403);
+    assert_eq!(json(subscriber).await["error"]["code"], "forbidden");
+
+    // The server function behind the admin page checks the role too, with the right status.
+    let server_fn = app
+        .client
+        .post(app.url("/api/fn/admin_list_users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server_fn.status(), 403);
+    assert_eq!(json(server_fn).await["code"], "forbidden");
+
+    app.clock.advance_minutes(1);
+    let admin = app.other_client();
+    let signed_up = admin
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 201);
+    let listed = admin.get(app.url("/api/admin/users")).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let emails: Vec<String> = json(listed).await["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(emails, ["sub@example.com", "admin@example.com"]);
+}
+
+async fn cross_site_requests_are_refused(app: &TestApp) {
+    let body = json!({"email": "x@example.com", "password": PASSWORD});
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let rest = app
+            .client
+            .post(app.url("/api/auth/signup"))
+            .header(header, value)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rest.status(), 403, "{header}: {value}");
+        assert_eq!(json(rest).await["error"]["code"], "cross_site_request");
+
+        let server_fn = app
+            .client
+            .post(app.url("/api/fn/sign_up"))
+            .header(header, value)
+            .form(&[("email", "y@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(server_fn.status(), 403, "{header}: {value}");
+    }
+    assert!(
+        app.db.list_users().await.unwrap().is_empty(),
+        "nothing may be created"
+    );
+
+    // The same request from the app's own origin goes through.
+    let same_origin = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        .header("origin", app.base.as_str())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 201);
+}
+
+async fn rest_routes_require_json(app: &TestApp) {
+    let form = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .form(&[("email", "a@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    assert_eq!(json(form).await["error"]["code"], "unsupported_media_type");
+    let bad_json = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), 400);
+    assert_eq!(json(bad_json).await["error"]["code"], "bad_request");
+}
+
+async fn server_functions_sign_in_through_forms(app: &TestApp) {
+    let signed_up = app
+        .client
+        .post(app.url("/api/fn/sign_up"))
+        .form(&[("email", "form@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    assert_eq!(json(signed_up).await["email"], "form@example.com");
+    let me = app
+        .client
+        .post(app.url("/api/fn/current_user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(me).await["email"], "form@example.com");
+
+    let invalid = app
+        .other_client()
+        .post(app.url("/api/fn/sign_up"))
+        .form(&[("email", "nope"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    let body = json(invalid).await;
+    assert_eq!(body["code"], "validation_failed");
+    assert!(body["fields"]["password"].is_string());
+}
+
+on_both_backends!(
+    admin_routes_refuse_visitors_and_subscribers,
+    cross_site_requests_are_refused,
+    rest_routes_require_json,
+    server_functions_sign_in_through_forms,
+);
