@@ -112,24 +112,23 @@ impl Config {
             key,
             message: message.into(),
         };
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-            {
-                return Err(invalid(
-                    "database_url",
-                    "must start with sqlite: or postgres://",
-                ));
-            }
+        if let Some(url) = &self.database_url
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
         }
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
-                return Err(invalid(
-                    "public_url",
-                    "must be http(s)://host[:port] without a trailing slash",
-                ));
-            }
+        if let Some(url) = &self.public_url
+            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/'))
+        {
+            return Err(invalid(
+                "public_url",
+                "must be http(s)://host[:port] without a trailing slash",
+            ));
         }
         if let Some(email) = &self.admin_email {
             app::domain::account::Email::parse(email).map_err(|m| invalid("admin_email", &m))?;
@@ -170,6 +169,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail closures must return its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -142,6 +142,15 @@ pub struct ErrorBody {
     pub error: AppError,
 }
 
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(ErrorBody { error: self })).into_response()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,14 +184,5 @@ mod tests {
         ));
         assert_eq!(err.code, ErrorCode::Internal);
         assert!(!err.message.contains("hunter2"));
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl axum::response::IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
-        let status = axum::http::StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(ErrorBody { error: self })).into_response()
     }
 }

@@ -85,12 +85,11 @@ pub async fn request() -> Result<(Ports, Caller), AppError> {
 
 /// Sets the HTTP status of a server function's response from its error, then returns it.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(err) = &result {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = axum::http::StatusCode::from_u16(err.code.http_status()) {
-                response.set_status(status);
-            }
-        }
+    if let Err(err) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = axum::http::StatusCode::from_u16(err.code.http_status())
+    {
+        response.set_status(status);
     }
     result
 }

@@ -8,6 +8,13 @@ use leptos_router::components::{A, Redirect};
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    // Effects run only in the browser: this marks the page as hydrated (interactive),
+    // which end-to-end tests wait for before they type.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">

@@ -40,7 +40,7 @@ pub struct AuditEntry<'a> {
 }
 
 /// An audit row as read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditRecord {
     pub at: i64,
     pub actor_user_id: Option<String>,
@@ -95,23 +95,12 @@ impl Db {
 
     /// The newest entries first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRecord>, sqlx::Error> {
-        let rows: Vec<(i64, Option<String>, String, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT at, actor_user_id, action, subject, ip FROM audit_log \
-                 ORDER BY id DESC LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, actor_user_id, action, subject, ip)| AuditRecord {
-                at,
-                actor_user_id,
-                action,
-                subject,
-                ip,
-            })
-            .collect())
+        sqlx::query_as(
+            "SELECT at, actor_user_id, action, subject, ip FROM audit_log \
+             ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
     }
 }

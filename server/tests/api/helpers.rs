@@ -150,12 +150,12 @@ impl TestApp {
         self.stop().await;
         self.db.close().await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Some((admin_url, name)) = self.pg_database.take() {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
+        if let Some((admin_url, name)) = self.pg_database.take()
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
         }
     }
 

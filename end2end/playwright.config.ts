@@ -1,0 +1,53 @@
+// Playwright drives QuantShift in Debian's Chromium (/usr/bin/chromium), never a downloaded
+// browser. The web server is the freshly built `quantshift` binary on its own port with a
+// fresh, empty data directory, so every run starts from nothing.
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ADMIN_EMAIL } from "./tests/helpers";
+
+const port = Number(process.env.QS_E2E_PORT ?? 3107);
+const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(__dirname, "../target");
+const binary = process.env.QS_BIN ?? join(targetDir, "debug", "quantshift");
+const dataDir = mkdtempSync(join(tmpdir(), "qs-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `"${binary}" serve --listen 127.0.0.1:${port} --data-dir "${dataDir}"`,
+    cwd: resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      QUANTSHIFT_ADMIN_EMAIL: ADMIN_EMAIL,
+      RUST_LOG: "warn",
+    },
+  },
+});

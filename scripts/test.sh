@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, clippy (ssr and hydrate builds separately), every Rust
+# test (SQLite always; PostgreSQL when reachable, or always with QS_REQUIRE_POSTGRES=1),
+# the site build, and the Playwright suite in Debian's Chromium against a fresh server.
+# Exits non-zero if any step fails and ends with a one-line summary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-tools.sh --test || { echo "setup failed"; exit 1; }
+
+passed=0
+failed=0
+failed_steps=()
+step() {
+  local name=$1
+  shift
+  printf '\n==> %s: %s\n' "$name" "$*"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '==> %s passed (%ss)\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1))
+    failed_steps+=("$name")
+    printf '==> %s FAILED (%ss)\n' "$name" $((SECONDS - start))
+  fi
+}
+
+step "format" cargo fmt --all -- --check
+step "clippy (ssr)" cargo clippy --locked -p server -p app --all-targets -- -D warnings
+step "clippy (hydrate, wasm32)" cargo clippy --locked -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
+step "rust tests" cargo test --locked -p app -p server
+before=$failed
+step "site build" cargo leptos build
+if [ "$failed" -eq "$before" ]; then
+  step "playwright" bash -c 'cd end2end && npx playwright test'
+else
+  echo "==> playwright skipped: the site did not build"
+  failed=$((failed + 1))
+  failed_steps+=("playwright")
+fi
+
+echo
+if [ "$failed" -eq 0 ]; then
+  echo "All test steps passed."
+else
+  echo "Failed steps: ${failed_steps[*]}"
+fi
+echo "steps: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
