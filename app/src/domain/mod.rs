@@ -1,6 +1,23 @@
 //! Pure domain types and rules shared by the browser (WASM) and the server.
 //!
-//! Nothing here performs I/O or reads the wall clock; time is passed in.
+//! Nothing here performs I/O, reads the wall clock or draws random numbers: time and data
+//! are passed in, so the same code runs in backtests, in the browser and in live trading.
+//!
+//! - [`market`], [`order`]: symbols, bars, prices, quantities, intents, fills.
+//! - [`calendar`], [`schedule`]: the NYSE calendar and recurring purchase schedules.
+//! - [`indicators`], [`strategy`]: incremental indicators and the strategies.
+//! - [`backtest`]: the event-driven backtester and its metrics.
+//! - [`csv`], [`synthetic`]: bars from CSV files, and deterministic synthetic bars.
+//! - [`account`], [`time`]: accounts and the injectable clock.
 
 pub mod account;
+pub mod backtest;
+pub mod calendar;
+pub mod csv;
+pub mod indicators;
+pub mod market;
+pub mod order;
+pub mod schedule;
+pub mod strategy;
+pub mod synthetic;
 pub mod time;

@@ -1,0 +1,436 @@
+//! The event-driven backtester. It feeds bars (and, for DCA, schedule slots) to an
+//! unchanged [`Strategy`] and fills what it asks for:
+//!
+//! - Orders decided on a bar fill at the next bar's open of that symbol ([`FillAt::NextOpen`],
+//!   the default) or at the deciding bar's close ([`FillAt::SameClose`]).
+//! - A slot fills at the open of each symbol's first bar on or after the slot's New York
+//!   date. In [`Funding::Contributions`] mode (DCA) every notional purchase is a new
+//!   contribution, so no starting cash is needed.
+//! - Commission is a fraction of traded value, charged on entry and exit; slippage (basis
+//!   points) moves buy prices up and sell prices down. Buys are cut to what cash affords,
+//!   quantities are rounded down to 9 places (or whole shares), so cash never goes negative.
+//!
+//! Bars are pushed one at a time in time order ([`Backtester::push`]), so a series may be
+//! fed in any chunks with the same result. Daily bars are assumed for annualised figures.
+
+pub mod metrics;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use report::{BacktestReport, OpenPosition, Purchase, Skip, Stats, Trade};
+
+use super::market::{Bar, Symbol, round_qty_down};
+use super::order::{AccountView, Fill, OrderIntent, Side, Size};
+use super::strategy::{Action, Event, Strategy};
+use rust_decimal::Decimal;
+use rust_decimal::dec;
+use serde::{Deserialize, Serialize};
+
+/// When an order decided on a bar's close is filled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillAt {
+    #[default]
+    NextOpen,
+    SameClose,
+}
+
+/// Where the money for purchases comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Funding {
+    /// A starting cash balance (the crossover bot).
+    #[default]
+    Cash,
+    /// Each notional purchase is a fresh contribution (DCA).
+    Contributions,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BacktestConfig {
+    pub initial_cash: Decimal,
+    /// Fraction of traded value, e.g. 0.002 for 0.2 %.
+    pub commission: Decimal,
+    pub slippage_bps: Decimal,
+    pub fill_at: FillAt,
+    pub funding: Funding,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        Self {
+            initial_cash: dec!(10000),
+            commission: Decimal::ZERO,
+            slippage_bps: Decimal::ZERO,
+            fill_at: FillAt::NextOpen,
+            funding: Funding::Cash,
+        }
+    }
+}
+
+/// One symbol's holdings and pending orders.
+#[derive(Clone, Debug)]
+struct Book {
+    symbol: Symbol,
+    qty: Decimal,
+    /// Total cost of the shares held, commissions included.
+    cost: Decimal,
+    last_close: Option<Decimal>,
+    last_time: Option<jiff::Timestamp>,
+    pending: Vec<OrderIntent>,
+    open_trade: Option<OpenTrade>,
+    /// First purchase price, for the lump-sum comparison.
+    first_fill: Option<(Decimal, jiff::Timestamp)>,
+}
+
+#[derive(Clone, Debug)]
+struct OpenTrade {
+    entry_time: jiff::Timestamp,
+    qty: Decimal,
+    entry_value: Decimal,
+    entry_commission: Decimal,
+}
+
+/// Equity at one bar time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquityPoint {
+    pub time: jiff::Timestamp,
+    pub equity: Decimal,
+    pub invested: Decimal,
+    /// Money contributed during this period (DCA).
+    pub contributed: Decimal,
+    pub exposed: bool,
+}
+
+pub struct Backtester<S> {
+    strategy: S,
+    config: BacktestConfig,
+    /// Each slot with the instant it becomes due: the start of its New York date.
+    slots: Vec<(jiff::Timestamp, jiff::Timestamp)>,
+    next_slot: usize,
+    books: Vec<Book>,
+    cash: Decimal,
+    invested: Decimal,
+    period_contribution: Decimal,
+    current_time: Option<jiff::Timestamp>,
+    equity: Vec<EquityPoint>,
+    trades: Vec<Trade>,
+    purchases: Vec<Purchase>,
+    skips: Vec<Skip>,
+    commissions: Decimal,
+    first_time: Option<jiff::Timestamp>,
+    bars: u64,
+    actions: Vec<Action>,
+}
+
+impl<S: Strategy> Backtester<S> {
+    /// A backtest of `strategy`; `slots` are the schedule's instants (empty for bar-driven
+    /// strategies), in increasing order.
+    pub fn new(strategy: S, config: BacktestConfig, mut slots: Vec<jiff::Timestamp>) -> Self {
+        slots.sort();
+        let new_york = super::calendar::new_york();
+        // A slot fills on the first bar of its New York date or later, i.e. the first bar
+        // at or after that date's midnight; comparing instants spares a time-zone
+        // conversion per bar.
+        let slots = slots
+            .into_iter()
+            .map(|slot| {
+                let midnight = new_york
+                    .to_datetime(slot)
+                    .date()
+                    .to_datetime(jiff::civil::Time::midnight());
+                (slot, new_york.to_timestamp(midnight).unwrap_or(slot))
+            })
+            .collect();
+        let cash = match config.funding {
+            Funding::Cash => config.initial_cash,
+            Funding::Contributions => Decimal::ZERO,
+        };
+        Self {
+            strategy,
+            config,
+            slots,
+            next_slot: 0,
+            books: Vec::new(),
+            cash,
+            invested: Decimal::ZERO,
+            period_contribution: Decimal::ZERO,
+            current_time: None,
+            equity: Vec::new(),
+            trades: Vec::new(),
+            purchases: Vec::new(),
+            skips: Vec::new(),
+            commissions: Decimal::ZERO,
+            first_time: None,
+            bars: 0,
+            actions: Vec::new(),
+        }
+    }
+
+    fn book_index(&mut self, symbol: &Symbol) -> usize {
+        if let Some(i) = self.books.iter().position(|b| &b.symbol == symbol) {
+            return i;
+        }
+        self.books.push(Book {
+            symbol: symbol.clone(),
+            qty: Decimal::ZERO,
+            cost: Decimal::ZERO,
+            last_close: None,
+            last_time: None,
+            pending: Vec::new(),
+            open_trade: None,
+            first_fill: None,
+        });
+        self.books.len() - 1
+    }
+
+    fn market_value(&self) -> Decimal {
+        self.books
+            .iter()
+            .map(|b| b.last_close.map_or(b.cost, |c| b.qty * c))
+            .sum()
+    }
+
+    fn account(&self, book: usize) -> AccountView {
+        AccountView {
+            cash: self.cash,
+            equity: self.cash + self.market_value(),
+            position_qty: self.books[book].qty,
+        }
+    }
+
+    /// Feeds one bar. Bars must come in time order (several symbols may share a time).
+    pub fn push(&mut self, symbol: &Symbol, bar: &Bar) -> Result<(), String> {
+        let b = self.book_index(symbol);
+        if self.books[b].last_time.is_some_and(|t| bar.time <= t) {
+            return Err(format!(
+                "{symbol} bar at {} is not after the previous one",
+                bar.time
+            ));
+        }
+        if self.current_time.is_some_and(|t| bar.time < t) {
+            return Err(format!("bar at {} arrived after a later bar", bar.time));
+        }
+        if self.current_time != Some(bar.time) {
+            self.close_period();
+            self.current_time = Some(bar.time);
+        }
+        self.first_time.get_or_insert(bar.time);
+        self.bars += 1;
+
+        // Slots due by this bar's New York date run before the bar is seen (no peeking).
+        while let Some((slot, due)) = self.slots.get(self.next_slot).copied() {
+            if due > bar.time {
+                break;
+            }
+            self.next_slot += 1;
+            let account = self.account(b);
+            self.run_strategy(Event::Slot { time: slot }, &account, slot, None);
+        }
+
+        // Orders waiting for this symbol's next open fill now.
+        for order in std::mem::take(&mut self.books[b].pending) {
+            self.fill(b, order, bar.open, bar.time);
+        }
+
+        let account = self.account(b);
+        self.run_strategy(
+            Event::Bar { symbol, bar },
+            &account,
+            bar.time,
+            Some((b, bar)),
+        );
+        self.books[b].last_close = Some(bar.close);
+        self.books[b].last_time = Some(bar.time);
+        Ok(())
+    }
+
+    fn run_strategy(
+        &mut self,
+        event: Event<'_>,
+        account: &AccountView,
+        time: jiff::Timestamp,
+        bar: Option<(usize, &Bar)>,
+    ) {
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        self.strategy.on_event(event, account, &mut actions);
+        for action in actions.drain(..) {
+            match action {
+                Action::Skip { reason } => self.skips.push(Skip { time, reason }),
+                Action::Order(order) => {
+                    let b = self.book_index(&order.symbol);
+                    match bar {
+                        Some((at, bar)) if at == b && self.config.fill_at == FillAt::SameClose => {
+                            self.fill(b, order, bar.close, bar.time);
+                        }
+                        _ => self.books[b].pending.push(order),
+                    }
+                }
+            }
+        }
+        self.actions = actions;
+    }
+
+    fn fill(&mut self, b: usize, order: OrderIntent, reference: Decimal, time: jiff::Timestamp) {
+        let slip = self.config.slippage_bps / dec!(10000);
+        let rate = self.config.commission;
+        let price = match order.side {
+            Side::Buy => reference * (Decimal::ONE + slip),
+            Side::Sell => reference * (Decimal::ONE - slip),
+        };
+        if price <= Decimal::ZERO {
+            return;
+        }
+        let unit_cost = price * (Decimal::ONE + rate);
+        let qty = match (order.side, order.size) {
+            (Side::Buy, Size::Notional(amount)) => {
+                let amount = match self.config.funding {
+                    Funding::Contributions => {
+                        self.cash += amount;
+                        self.invested += amount;
+                        self.period_contribution += amount;
+                        amount
+                    }
+                    Funding::Cash => amount.min(self.cash),
+                };
+                round_qty_down(amount / unit_cost)
+            }
+            (Side::Buy, Size::Qty(wanted)) => {
+                let affordable = round_qty_down(self.cash.max(Decimal::ZERO) / unit_cost);
+                if wanted <= affordable {
+                    wanted
+                } else if wanted.fract().is_zero() {
+                    affordable.floor()
+                } else {
+                    affordable
+                }
+            }
+            (Side::Sell, Size::Qty(wanted)) => wanted.min(self.books[b].qty),
+            (Side::Sell, Size::Notional(amount)) => {
+                round_qty_down(amount / price).min(self.books[b].qty)
+            }
+        };
+        if qty <= Decimal::ZERO {
+            return;
+        }
+        let value = qty * price;
+        let commission = value * rate;
+        self.commissions += commission;
+        let book = &mut self.books[b];
+        match order.side {
+            Side::Buy => {
+                self.cash -= value + commission;
+                book.qty += qty;
+                book.cost += value + commission;
+                book.first_fill.get_or_insert((price, time));
+                match &mut book.open_trade {
+                    Some(trade) => {
+                        trade.qty += qty;
+                        trade.entry_value += value;
+                        trade.entry_commission += commission;
+                    }
+                    None => {
+                        book.open_trade = Some(OpenTrade {
+                            entry_time: time,
+                            qty,
+                            entry_value: value,
+                            entry_commission: commission,
+                        })
+                    }
+                }
+                if let Size::Notional(amount) = order.size {
+                    self.purchases.push(Purchase {
+                        time,
+                        symbol: book.symbol.clone(),
+                        amount,
+                        qty,
+                        price,
+                        commission,
+                    });
+                }
+            }
+            Side::Sell => {
+                self.cash += value - commission;
+                let share = qty / book.qty;
+                book.cost -= book.cost * share;
+                book.qty -= qty;
+                if let Some(trade) = &mut book.open_trade {
+                    let portion = qty / trade.qty;
+                    let entry_value = trade.entry_value * portion;
+                    let entry_commission = trade.entry_commission * portion;
+                    let pnl = value - commission - entry_value - entry_commission;
+                    let basis = entry_value + entry_commission;
+                    self.trades.push(Trade {
+                        entry_time: trade.entry_time,
+                        exit_time: time,
+                        qty,
+                        entry_price: entry_value / qty,
+                        exit_price: price,
+                        pnl,
+                        return_pct: if basis.is_zero() {
+                            0.0
+                        } else {
+                            metrics::to_f64(pnl / basis) * 100.0
+                        },
+                    });
+                    trade.qty -= qty;
+                    trade.entry_value -= entry_value;
+                    trade.entry_commission -= entry_commission;
+                    if trade.qty.is_zero() {
+                        book.open_trade = None;
+                    }
+                }
+                if book.qty.is_zero() {
+                    book.cost = Decimal::ZERO;
+                }
+            }
+        }
+        let fill = Fill {
+            symbol: book.symbol.clone(),
+            side: order.side,
+            qty,
+            price,
+            commission,
+            time,
+        };
+        let account = self.account(b);
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        self.strategy
+            .on_event(Event::Fill(&fill), &account, &mut actions);
+        // Orders decided on a fill wait for the next open, like any other.
+        for action in actions.drain(..) {
+            match action {
+                Action::Order(order) => {
+                    let i = self.book_index(&order.symbol);
+                    self.books[i].pending.push(order);
+                }
+                Action::Skip { reason } => self.skips.push(Skip { time, reason }),
+            }
+        }
+        self.actions = actions;
+    }
+
+    /// Records the equity at the close of the current bar time.
+    fn close_period(&mut self) {
+        let Some(time) = self.current_time else {
+            return;
+        };
+        let exposed = self.books.iter().any(|b| b.qty > Decimal::ZERO);
+        self.equity.push(EquityPoint {
+            time,
+            equity: self.cash + self.market_value(),
+            invested: self.invested,
+            contributed: std::mem::take(&mut self.period_contribution),
+            exposed,
+        });
+    }
+
+    /// Ends the run: marks open positions at the last close and computes the statistics.
+    pub fn finish(mut self) -> BacktestReport {
+        self.close_period();
+        report::build(self)
+    }
+}

@@ -1,0 +1,57 @@
+use crate::domain::market::Symbol;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// The smallest notional order Alpaca accepts.
+pub const MIN_LEG_AMOUNT: Decimal = Decimal::ONE;
+/// Most legs one plan may have.
+pub const MAX_LEGS: usize = 50;
+
+/// One symbol of a plan and the dollars to buy of it per slot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    pub symbol: Symbol,
+    /// Dollars per slot, at most 2 decimal places.
+    pub amount: Decimal,
+}
+
+/// Checks the legs of a plan: 1–50 of them, no symbol twice, each amount at least $1 with
+/// whole cents. Errors are keyed `legs` or `legs[i].amount` / `legs[i].symbol`.
+pub fn validate_legs(legs: &[Leg]) -> Result<(), BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+    if legs.is_empty() {
+        errors.insert("legs".into(), "Add at least one symbol to buy.".into());
+    }
+    if legs.len() > MAX_LEGS {
+        errors.insert(
+            "legs".into(),
+            format!("A plan can buy at most {MAX_LEGS} symbols."),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, leg) in legs.iter().enumerate() {
+        if !seen.insert(&leg.symbol) {
+            errors.insert(
+                format!("legs[{i}].symbol"),
+                format!("{} is already in this plan.", leg.symbol),
+            );
+        }
+        if leg.amount < MIN_LEG_AMOUNT {
+            errors.insert(
+                format!("legs[{i}].amount"),
+                "Each amount must be at least $1.00.".into(),
+            );
+        } else if leg.amount.normalize().scale() > 2 {
+            errors.insert(
+                format!("legs[{i}].amount"),
+                "Use whole cents, e.g. 25.50.".into(),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}

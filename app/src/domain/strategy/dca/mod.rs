@@ -1,0 +1,9 @@
+//! Pure DCA: on every slot, buy each leg's dollar amount, whatever the price.
+
+mod config;
+mod strategy;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Leg, validate_legs};
+pub use strategy::PureDca;

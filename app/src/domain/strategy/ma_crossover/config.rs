@@ -1,0 +1,160 @@
+use rust_decimal::Decimal;
+use rust_decimal::dec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How big an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sizing {
+    /// All available cash less a 0.01 % buffer, divided by the price including commission.
+    AllIn,
+    /// A fixed dollar amount per trade (capped by the cash available).
+    FixedNotional { amount: Decimal },
+    /// Risk `risk_pct` % of equity per trade, with the stop `atr_multiple` × ATR away
+    /// (capped by the cash available).
+    AtrRisk {
+        risk_pct: Decimal,
+        atr_multiple: Decimal,
+    },
+}
+
+/// Where a stop loss or take profit sits relative to the entry price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum ExitRule {
+    /// This many ATRs (at entry) away from the entry price.
+    AtrMultiple(Decimal),
+    /// This percentage of the entry price away from it.
+    Percent(Decimal),
+}
+
+/// Enter only when the bar's volume exceeds `multiple` × the average of the previous
+/// `period` bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeFilter {
+    pub multiple: Decimal,
+    pub period: u32,
+}
+
+/// The bot's settings; `Default` is the product's default (5/20, ATR-risk 1 % with a
+/// 2 × ATR(14) stop, no take profit, fractional shares).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MaCrossoverConfig {
+    pub fast: u32,
+    pub slow: u32,
+    pub atr_period: u32,
+    pub sizing: Sizing,
+    pub stop_loss: Option<ExitRule>,
+    pub take_profit: Option<ExitRule>,
+    pub volume_filter: Option<VolumeFilter>,
+    /// Enter only when the close is above SMA(this many bars), e.g. 50 or 200.
+    pub trend_filter: Option<u32>,
+    pub whole_shares: bool,
+    /// Commission as a fraction of traded value, used to size entries so they are affordable.
+    pub commission: Decimal,
+}
+
+impl Default for MaCrossoverConfig {
+    fn default() -> Self {
+        Self {
+            fast: 5,
+            slow: 20,
+            atr_period: 14,
+            sizing: Sizing::AtrRisk {
+                risk_pct: dec!(1),
+                atr_multiple: dec!(2),
+            },
+            stop_loss: Some(ExitRule::AtrMultiple(dec!(2))),
+            take_profit: None,
+            volume_filter: None,
+            trend_filter: None,
+            whole_shares: false,
+            commission: Decimal::ZERO,
+        }
+    }
+}
+
+impl MaCrossoverConfig {
+    pub fn validate(&self) -> Result<(), BTreeMap<String, String>> {
+        let mut errors = BTreeMap::new();
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                errors.insert(key.to_string(), message.to_string());
+            }
+        };
+        check(
+            self.fast >= 1 && self.fast < self.slow,
+            "fast",
+            "The fast period must be at least 1 and below the slow one.",
+        );
+        check(
+            self.slow <= 1000,
+            "slow",
+            "The slow period can be at most 1000 bars.",
+        );
+        check(
+            (1..=1000).contains(&self.atr_period),
+            "atr_period",
+            "The ATR period must be 1–1000 bars.",
+        );
+        check(
+            self.commission >= Decimal::ZERO && self.commission < dec!(0.1),
+            "commission",
+            "Commission is a fraction of traded value below 0.1 (10 %).",
+        );
+        match self.sizing {
+            Sizing::AllIn => {}
+            Sizing::FixedNotional { amount } => check(
+                amount >= Decimal::ONE,
+                "sizing",
+                "A fixed amount must be at least $1.",
+            ),
+            Sizing::AtrRisk {
+                risk_pct,
+                atr_multiple,
+            } => check(
+                risk_pct > Decimal::ZERO && risk_pct <= dec!(100) && atr_multiple > Decimal::ZERO,
+                "sizing",
+                "Risk must be above 0 and at most 100 %, with a positive ATR multiple.",
+            ),
+        }
+        for (key, rule) in [
+            ("stop_loss", self.stop_loss),
+            ("take_profit", self.take_profit),
+        ] {
+            let ok = match rule {
+                None => true,
+                Some(ExitRule::AtrMultiple(m)) => m > Decimal::ZERO,
+                Some(ExitRule::Percent(p)) => {
+                    p > Decimal::ZERO && (key == "take_profit" || p < dec!(100))
+                }
+            };
+            check(
+                ok,
+                key,
+                "Use a positive ATR multiple or percentage (a stop below 100 %).",
+            );
+        }
+        if let Some(filter) = self.volume_filter {
+            check(
+                filter.multiple > Decimal::ZERO && (1..=1000).contains(&filter.period),
+                "volume_filter",
+                "The volume multiple must be positive and the period 1–1000 bars.",
+            );
+        }
+        if let Some(period) = self.trend_filter {
+            check(
+                (2..=1000).contains(&period),
+                "trend_filter",
+                "The trend SMA period must be 2–1000 bars.",
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

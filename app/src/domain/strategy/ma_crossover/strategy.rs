@@ -1,0 +1,191 @@
+use super::{ExitRule, MaCrossoverConfig, Sizing};
+use crate::domain::indicators::{Atr, Sma, VolumeAverage};
+use crate::domain::market::{Bar, Symbol, round_qty_down};
+use crate::domain::order::{AccountView, OrderIntent, Side};
+use crate::domain::strategy::{Action, Event, Strategy};
+use rust_decimal::Decimal;
+use rust_decimal::dec;
+use std::cmp::Ordering;
+
+/// Cash kept back by all-in sizing, so rounding and price moves cannot overdraw.
+const ALL_IN_BUFFER: Decimal = dec!(0.9999);
+
+#[derive(Clone, Debug)]
+pub struct MaCrossover {
+    symbol: Symbol,
+    config: MaCrossoverConfig,
+    fast: Sma,
+    slow: Sma,
+    pub(super) atr: Atr,
+    volume: Option<VolumeAverage>,
+    trend: Option<Sma>,
+    /// How the fast SMA stood against the slow one on the previous bar.
+    previous: Option<Ordering>,
+    /// Exit levels of the open position, set when the entry fills.
+    stop: Option<Decimal>,
+    target: Option<Decimal>,
+    /// ATR when the entry was decided, for ATR-based exits.
+    entry_atr: Option<Decimal>,
+}
+
+impl MaCrossover {
+    /// `config` must have passed `validate()`.
+    pub fn new(symbol: Symbol, config: MaCrossoverConfig) -> Self {
+        Self {
+            symbol,
+            fast: Sma::new(config.fast as usize),
+            slow: Sma::new(config.slow as usize),
+            atr: Atr::new(config.atr_period as usize),
+            volume: config
+                .volume_filter
+                .map(|f| VolumeAverage::new(f.period as usize)),
+            trend: config.trend_filter.map(|p| Sma::new(p as usize)),
+            previous: None,
+            stop: None,
+            target: None,
+            entry_atr: None,
+            config,
+        }
+    }
+
+    /// How the fast average compares with the slow one, exactly (no division).
+    fn relation(&self) -> Option<Ordering> {
+        (self.fast.is_ready() && self.slow.is_ready()).then(|| {
+            let fast = self.fast.sum() * Decimal::from(self.slow.period());
+            let slow = self.slow.sum() * Decimal::from(self.fast.period());
+            fast.cmp(&slow)
+        })
+    }
+
+    fn entry_qty(&self, price: Decimal, account: &AccountView) -> Decimal {
+        let unit_cost = price * (Decimal::ONE + self.config.commission);
+        if unit_cost <= Decimal::ZERO {
+            return Decimal::ZERO;
+        }
+        let affordable = account.cash.max(Decimal::ZERO) * ALL_IN_BUFFER / unit_cost;
+        let wanted = match self.config.sizing {
+            Sizing::AllIn => affordable,
+            Sizing::FixedNotional { amount } => amount / unit_cost,
+            Sizing::AtrRisk {
+                risk_pct,
+                atr_multiple,
+            } => match self.atr.value() {
+                Some(atr) if atr > Decimal::ZERO => {
+                    account.equity * risk_pct / dec!(100) / (atr * atr_multiple)
+                }
+                _ => Decimal::ZERO,
+            },
+        };
+        let qty = wanted.min(affordable);
+        if self.config.whole_shares {
+            qty.floor()
+        } else {
+            round_qty_down(qty)
+        }
+    }
+
+    fn exit_level(
+        rule: ExitRule,
+        entry: Decimal,
+        atr: Option<Decimal>,
+        below: bool,
+    ) -> Option<Decimal> {
+        let distance = match rule {
+            ExitRule::AtrMultiple(m) => atr? * m,
+            ExitRule::Percent(p) => entry * p / dec!(100),
+        };
+        Some(if below {
+            entry - distance
+        } else {
+            entry + distance
+        })
+    }
+
+    fn on_bar(&mut self, bar: &Bar, account: &AccountView, actions: &mut Vec<Action>) {
+        // The volume filter compares this bar with the average of the bars before it.
+        let volume_ok = match (&self.volume, self.config.volume_filter) {
+            (Some(avg), Some(filter)) => avg
+                .value()
+                .is_some_and(|avg| Decimal::from(bar.volume) > filter.multiple * avg),
+            _ => true,
+        };
+        self.fast.update(bar.close);
+        self.slow.update(bar.close);
+        self.atr.update(bar.high, bar.low, bar.close);
+        if let Some(avg) = &mut self.volume {
+            avg.update(bar.volume);
+        }
+        if let Some(trend) = &mut self.trend {
+            trend.update(bar.close);
+        }
+        let now = self.relation();
+        let previous = std::mem::replace(&mut self.previous, now);
+        let crossed_up = previous == Some(Ordering::Less) && now == Some(Ordering::Greater);
+        let crossed_down = previous == Some(Ordering::Greater) && now == Some(Ordering::Less);
+
+        if account.position_qty > Decimal::ZERO {
+            let reason = if self.stop.is_some_and(|stop| bar.close <= stop) {
+                Some("stop loss")
+            } else if self.target.is_some_and(|target| bar.close >= target) {
+                Some("take profit")
+            } else if crossed_down {
+                Some("fast SMA crossed below slow SMA")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                actions.push(Action::Order(OrderIntent::sell_qty(
+                    self.symbol.clone(),
+                    account.position_qty,
+                    reason,
+                )));
+            }
+            return;
+        }
+        if !crossed_up || !volume_ok {
+            return;
+        }
+        if let Some(trend) = &self.trend
+            && trend.value().is_none_or(|sma| bar.close <= sma)
+        {
+            return;
+        }
+        let qty = self.entry_qty(bar.close, account);
+        if qty > Decimal::ZERO {
+            self.entry_atr = self.atr.value();
+            actions.push(Action::Order(OrderIntent::buy_qty(
+                self.symbol.clone(),
+                qty,
+                "fast SMA crossed above slow SMA",
+            )));
+        }
+    }
+}
+
+impl Strategy for MaCrossover {
+    fn on_event(&mut self, event: Event<'_>, account: &AccountView, actions: &mut Vec<Action>) {
+        match event {
+            Event::Bar { symbol, bar } if *symbol == self.symbol => {
+                self.on_bar(bar, account, actions)
+            }
+            Event::Fill(fill) if fill.symbol == self.symbol => match fill.side {
+                Side::Buy => {
+                    let atr = self.entry_atr;
+                    self.stop = self
+                        .config
+                        .stop_loss
+                        .and_then(|r| Self::exit_level(r, fill.price, atr, true));
+                    self.target = self
+                        .config
+                        .take_profit
+                        .and_then(|r| Self::exit_level(r, fill.price, atr, false));
+                }
+                Side::Sell => {
+                    self.stop = None;
+                    self.target = None;
+                }
+            },
+            _ => {}
+        }
+    }
+}
