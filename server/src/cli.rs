@@ -4,12 +4,13 @@ use crate::accounts::{AccountService, SignInPolicy};
 use crate::clock::SystemClock;
 use crate::config::{Config, Overrides};
 use crate::db::Db;
+use crate::research::{self, BacktestArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::telemetry;
 use anyhow::Context as _;
 use app::domain::account::Role;
 use clap::{Parser, Subcommand};
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +39,17 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Backtest a strategy over daily bars from a CSV file.
+    Backtest(Box<BacktestArgs>),
+    /// Print the NYSE trading days in a range: `YYYY-MM-DD HH:MM HH:MM` (open, close, New York).
+    Calendar {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: jiff::civil::Date,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: jiff::civil::Date,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -77,6 +89,17 @@ pub enum UserCommand {
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let command = self.command.unwrap_or(Command::Serve(ServeArgs::default()));
+        // The research commands are offline and need no configuration.
+        let output = match &command {
+            Command::Backtest(args) => Some(research::backtest(args)?),
+            Command::Calendar { from, to } => Some(research::calendar_lines(*from, *to)?),
+            _ => None,
+        };
+        if let Some(output) = output {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(output.as_bytes())?;
+            return Ok(stdout.flush()?);
+        }
         let overrides = match &command {
             Command::Serve(args) => Overrides {
                 listen: args.listen,
@@ -86,10 +109,12 @@ impl Cli {
                 listen: None,
                 data_dir: data.data_dir.clone(),
             },
+            Command::Backtest(_) | Command::Calendar { .. } => Overrides::default(),
         };
         let config = Config::load(self.config.as_deref(), overrides)?;
         telemetry::init(config.log_format);
         match command {
+            Command::Backtest(_) | Command::Calendar { .. } => Ok(()),
             Command::Serve(_) => {
                 Application::build(&config)
                     .await?

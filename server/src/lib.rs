@@ -8,5 +8,6 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod http;
+pub mod research;
 pub mod startup;
 pub mod telemetry;

@@ -17,9 +17,12 @@ pub fn round_qty_down(qty: Decimal) -> Decimal {
         .normalize()
 }
 
-/// Rounds a money amount to cents, half away from zero (for display and reports).
+/// Rounds a money amount to cents, half away from zero, always showing two places
+/// (for display and reports: `10000` becomes `10000.00`).
 pub fn round_cents(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    let mut cents = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    cents.rescale(2);
+    cents
 }
 
 /// A ticker symbol: 1–10 characters of upper-case letters, digits and `.`, starting with
@@ -138,6 +141,7 @@ mod tests {
         assert_eq!(round_qty_down(dec!(0.0000000009)), dec!(0.000000000));
         assert_eq!(round_qty_down(dec!(2)), dec!(2));
         assert_eq!(round_cents(dec!(1.005)), dec!(1.01));
+        assert_eq!(round_cents(dec!(10000)).to_string(), "10000.00");
     }
 
     #[test]

@@ -133,3 +133,173 @@ fn help_documents_every_command() {
         assert!(help.contains(word), "{word} missing from --help:\n{help}");
     }
 }
+
+fn run_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_quantshift"))
+        .env_clear()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn calendar_prints_trading_days_with_their_hours() {
+    let output = run_cli(&["calendar", "--from", "2026-11-25", "--to", "2026-12-01"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "2026-11-25 09:30 16:00\n2026-11-27 09:30 13:00\n2026-11-30 09:30 16:00\n2026-12-01 09:30 16:00\n"
+    );
+    let backwards = run_cli(&["calendar", "--from", "2026-12-01", "--to", "2026-11-01"]);
+    assert!(!backwards.status.success());
+    assert!(String::from_utf8_lossy(&backwards.stderr).contains("after"));
+}
+
+/// Writes three years of synthetic SPY bars as CSV and returns the file's path.
+fn synthetic_csv(name: &str) -> std::path::PathBuf {
+    use jiff::civil::date;
+    let bars = app::domain::synthetic::daily_bars("SPY", 42, date(2021, 1, 1), date(2023, 12, 31));
+    let ny = app::domain::calendar::new_york();
+    let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+    for bar in bars {
+        let day = ny.to_datetime(bar.time).date();
+        csv.push_str(&format!(
+            "{day},{},{},{},{},{}\n",
+            bar.open, bar.high, bar.low, bar.close, bar.volume
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("qs-csv-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn backtest_prints_the_documented_json() {
+    let csv = synthetic_csv("spy.csv");
+    let path = csv.to_str().unwrap();
+    let output = run_cli(&[
+        "backtest",
+        "--data",
+        path,
+        "--strategy",
+        "ma-crossover",
+        "--fast",
+        "5",
+        "--slow",
+        "20",
+        "--sizing",
+        "all-in",
+        "--whole-shares",
+        "--commission",
+        "0.002",
+        "--cash",
+        "10000",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["strategy"], "ma-crossover");
+    assert_eq!(report["stats"]["initial_cash"], "10000.00");
+    assert!(report["stats"]["trades"].as_u64().unwrap() > 0);
+    assert!(report["stats"]["sharpe"].is_number());
+    let trade = &report["trades"][0];
+    assert!(
+        trade["qty"].as_str().unwrap().parse::<u64>().is_ok(),
+        "whole shares: {trade}"
+    );
+    assert!(report.get("open_position").is_some());
+
+    let dca = run_cli(&[
+        "backtest",
+        "--data",
+        path,
+        "--strategy",
+        "dca",
+        "--amount",
+        "100",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "monday",
+        "--json",
+    ]);
+    assert!(
+        dca.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dca.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&dca.stdout).unwrap();
+    let purchases = report["purchases"].as_array().unwrap().len();
+    assert!(
+        (150..=157).contains(&purchases),
+        "about one purchase a week for 3 years: {purchases}"
+    );
+    assert_eq!(
+        report["stats"]["purchases"].as_u64().unwrap() as usize,
+        purchases
+    );
+    assert_eq!(
+        report["stats"]["total_invested"],
+        format!("{}.00", purchases * 100)
+    );
+    for key in ["final_value", "profit", "xirr_pct", "lump_sum_final_value"] {
+        assert!(report["stats"].get(key).is_some(), "{key}");
+    }
+
+    let table = run_cli(&[
+        "backtest",
+        "--data",
+        path,
+        "--strategy",
+        "smart-dca",
+        "--period",
+        "50",
+    ]);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("smart-dca") && text.contains("skipped slots"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(csv.parent().unwrap());
+}
+
+#[test]
+fn backtest_rejects_bad_csv_with_the_line_number() {
+    let dir = std::env::temp_dir().join(format!("qs-csv-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("qqq.csv");
+    std::fs::write(
+        &path,
+        "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10,5\n2024-01-03,10,9,11,10,5\n",
+    )
+    .unwrap();
+    let output = run_cli(&[
+        "backtest",
+        "--data",
+        path.to_str().unwrap(),
+        "--strategy",
+        "dca",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("below low"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

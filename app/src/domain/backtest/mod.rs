@@ -15,10 +15,12 @@
 
 pub mod metrics;
 mod report;
+mod run;
 #[cfg(test)]
 mod tests;
 
-pub use report::{BacktestReport, OpenPosition, Purchase, Skip, Stats, Trade};
+pub use report::{BacktestReport, DcaStats, OpenPosition, Purchase, Skip, Stats, Trade};
+pub use run::{StrategySpec, run_backtest, slots_between};
 
 use super::market::{Bar, Symbol, round_qty_down};
 use super::order::{AccountView, Fill, OrderIntent, Side, Size};
