@@ -4,12 +4,30 @@
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 
-/// Simple moving average over the last `period` values.
+/// `value` in units of 10⁻⁹ (Alpaca's precision), rounded toward zero beyond 9 decimal
+/// places. The SMA keeps its window in these units, so updates and comparisons are exact
+/// integer arithmetic, and fast.
+fn to_nanos(value: Decimal) -> i128 {
+    let scale = value.scale();
+    let mantissa = value.mantissa();
+    if scale <= 9 {
+        mantissa * 10i128.pow(9 - scale)
+    } else {
+        mantissa / 10i128.pow(scale - 9)
+    }
+}
+
+fn from_nanos(nanos: i128) -> Decimal {
+    // |nanos| < 2⁹⁶ for any realistic sum (10¹² dollars × 1000 bars × 10⁹ is ≈ 2⁸⁴).
+    Decimal::try_from_i128_with_scale(nanos, 9).unwrap_or(Decimal::MAX)
+}
+
+/// Simple moving average over the last `period` values (inputs kept to 9 decimal places).
 #[derive(Clone, Debug)]
 pub struct Sma {
     period: usize,
-    window: VecDeque<Decimal>,
-    sum: Decimal,
+    window: VecDeque<i128>,
+    sum: i128,
 }
 
 impl Sma {
@@ -20,11 +38,12 @@ impl Sma {
         Self {
             period,
             window: VecDeque::with_capacity(period + 1),
-            sum: Decimal::ZERO,
+            sum: 0,
         }
     }
 
     pub fn update(&mut self, value: Decimal) {
+        let value = to_nanos(value);
         self.window.push_back(value);
         self.sum += value;
         if self.window.len() > self.period
@@ -42,15 +61,21 @@ impl Sma {
         self.period
     }
 
-    /// The sum of the window: comparing `a.sum() * b.period()` with `b.sum() * a.period()`
-    /// compares two averages exactly, without dividing.
+    /// The sum of the window.
     pub fn sum(&self) -> Decimal {
-        self.sum
+        from_nanos(self.sum)
+    }
+
+    /// Compares this average with `other`'s exactly, without dividing:
+    /// sum_a / n_a ⋚ sum_b / n_b ⟺ sum_a · n_b ⋚ sum_b · n_a. `None` until both are warm.
+    pub fn compare(&self, other: &Sma) -> Option<std::cmp::Ordering> {
+        (self.is_ready() && other.is_ready())
+            .then(|| (self.sum * other.period as i128).cmp(&(other.sum * self.period as i128)))
     }
 
     pub fn value(&self) -> Option<Decimal> {
         self.is_ready()
-            .then(|| self.sum / Decimal::from(self.period))
+            .then(|| from_nanos(self.sum) / Decimal::from(self.period))
     }
 }
 
@@ -94,45 +119,49 @@ impl Ema {
 }
 
 /// Average true range with Wilder's smoothing: the first value is the mean of the first
-/// `period` true ranges, then ATR = (ATR × (period − 1) + TR) / period.
+/// `period` true ranges, then ATR = (ATR × (period − 1) + TR) / period. Kept in integer
+/// units of 10⁻⁹ like the SMA (each step rounds toward zero at the ninth place).
 #[derive(Clone, Debug)]
 pub struct Atr {
-    period: Decimal,
-    seed: Sma,
-    prev_close: Option<Decimal>,
-    value: Option<Decimal>,
+    period: i128,
+    seen: i128,
+    seed_sum: i128,
+    prev_close: Option<i128>,
+    value: Option<i128>,
 }
 
 impl Atr {
     pub fn new(period: usize) -> Self {
+        assert!(period > 0, "an ATR needs a period of at least 1");
         Self {
-            period: Decimal::from(period),
-            seed: Sma::new(period),
+            period: period as i128,
+            seen: 0,
+            seed_sum: 0,
             prev_close: None,
             value: None,
         }
     }
 
     pub fn update(&mut self, high: Decimal, low: Decimal, close: Decimal) {
+        let (high, low, close) = (to_nanos(high), to_nanos(low), to_nanos(close));
         let range = high - low;
         let true_range = match self.prev_close {
             Some(prev) => range.max((high - prev).abs()).max((low - prev).abs()),
             None => range,
         };
         self.prev_close = Some(close);
-        match self.value {
-            Some(atr) => {
-                self.value = Some((atr * (self.period - Decimal::ONE) + true_range) / self.period)
-            }
+        self.value = match self.value {
+            Some(atr) => Some((atr * (self.period - 1) + true_range) / self.period),
             None => {
-                self.seed.update(true_range);
-                self.value = self.seed.value();
+                self.seen += 1;
+                self.seed_sum += true_range;
+                (self.seen == self.period).then(|| self.seed_sum / self.period)
             }
-        }
+        };
     }
 
     pub fn value(&self) -> Option<Decimal> {
-        self.value
+        self.value.map(from_nanos)
     }
 }
 
@@ -189,6 +218,31 @@ mod tests {
         assert_eq!(seen[3], Some(dec!(3)));
         assert_eq!(seen[4], Some(dec!(17) / dec!(3)));
         assert_eq!(sma.sum(), dec!(17));
+    }
+
+    #[test]
+    fn sma_comparisons_are_exact() {
+        let (mut fast, mut slow) = (Sma::new(2), Sma::new(3));
+        assert_eq!(fast.compare(&slow), None);
+        for x in [dec!(1), dec!(2), dec!(3)] {
+            fast.update(x);
+            slow.update(x);
+        }
+        // 2.5 vs 2
+        assert_eq!(fast.compare(&slow), Some(std::cmp::Ordering::Greater));
+        // Averages equal to the last digit: (0.000000001 + 0.000000002) / 3 · 2 …
+        let (mut a, mut b) = (Sma::new(1), Sma::new(3));
+        a.update(dec!(0.000000002));
+        for x in [dec!(0.000000001), dec!(0.000000002), dec!(0.000000003)] {
+            b.update(x);
+        }
+        assert_eq!(a.compare(&b), Some(std::cmp::Ordering::Equal));
+        assert_eq!(
+            to_nanos(dec!(1.1234567899)),
+            1_123_456_789,
+            "beyond 9 places rounds toward zero"
+        );
+        assert_eq!(from_nanos(to_nanos(dec!(-12.5))), dec!(-12.5));
     }
 
     #[test]

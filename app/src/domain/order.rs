@@ -80,10 +80,23 @@ pub struct Position {
 
 /// The account as a strategy sees it when it decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccountView {
+pub struct AccountView<'a> {
     pub cash: Decimal,
-    /// Cash plus positions at the latest prices.
-    pub equity: Decimal,
     /// Shares held of the symbol the current event is about.
     pub position_qty: Decimal,
+    /// Every position as (quantity, latest price).
+    pub marks: &'a [(Decimal, Decimal)],
+}
+
+impl AccountView<'_> {
+    /// Cash plus every position at its latest price. Computed on demand: most decisions
+    /// never need it, and a backtest asks millions of times.
+    pub fn equity(&self) -> Decimal {
+        self.cash
+            + self
+                .marks
+                .iter()
+                .map(|(qty, price)| qty * price)
+                .sum::<Decimal>()
+    }
 }

@@ -57,6 +57,14 @@ pub struct BacktestConfig {
     pub slippage_bps: Decimal,
     pub fill_at: FillAt,
     pub funding: Funding,
+    /// Keep the equity curve (exact, one point per bar time) for charts. Statistics do not
+    /// need it; a long intraday backtest can turn it off to run in constant memory.
+    #[serde(default = "yes")]
+    pub record_curve: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for BacktestConfig {
@@ -67,6 +75,7 @@ impl Default for BacktestConfig {
             slippage_bps: Decimal::ZERO,
             fill_at: FillAt::NextOpen,
             funding: Funding::Cash,
+            record_curve: true,
         }
     }
 }
@@ -80,6 +89,9 @@ struct Book {
     cost: Decimal,
     last_close: Option<Decimal>,
     last_time: Option<jiff::Timestamp>,
+    /// `qty` and `last_close` as floats, for the running statistics only.
+    qty_f64: f64,
+    close_f64: f64,
     pending: Vec<OrderIntent>,
     open_trade: Option<OpenTrade>,
     /// First purchase price, for the lump-sum comparison.
@@ -113,9 +125,13 @@ pub struct Backtester<S> {
     next_slot: usize,
     books: Vec<Book>,
     cash: Decimal,
+    cash_f64: f64,
+    /// Each book's (quantity, latest close), indexed like `books`: what strategies see.
+    marks: Vec<(Decimal, Decimal)>,
     invested: Decimal,
     period_contribution: Decimal,
     current_time: Option<jiff::Timestamp>,
+    running: metrics::RunningStats,
     equity: Vec<EquityPoint>,
     trades: Vec<Trade>,
     purchases: Vec<Purchase>,
@@ -156,9 +172,12 @@ impl<S: Strategy> Backtester<S> {
             next_slot: 0,
             books: Vec::new(),
             cash,
+            cash_f64: metrics::to_f64(cash),
+            marks: Vec::new(),
             invested: Decimal::ZERO,
             period_contribution: Decimal::ZERO,
             current_time: None,
+            running: metrics::RunningStats::new(metrics::to_f64(cash)),
             equity: Vec::new(),
             trades: Vec::new(),
             purchases: Vec::new(),
@@ -180,26 +199,27 @@ impl<S: Strategy> Backtester<S> {
             cost: Decimal::ZERO,
             last_close: None,
             last_time: None,
+            qty_f64: 0.0,
+            close_f64: 0.0,
             pending: Vec::new(),
             open_trade: None,
             first_fill: None,
         });
+        self.marks.push((Decimal::ZERO, Decimal::ZERO));
         self.books.len() - 1
     }
 
     fn market_value(&self) -> Decimal {
-        self.books
-            .iter()
-            .map(|b| b.last_close.map_or(b.cost, |c| b.qty * c))
-            .sum()
+        self.marks.iter().map(|(qty, price)| qty * price).sum()
     }
 
-    fn account(&self, book: usize) -> AccountView {
-        AccountView {
-            cash: self.cash,
-            equity: self.cash + self.market_value(),
-            position_qty: self.books[book].qty,
-        }
+    /// Keeps book `b`'s (quantity, latest price) mark, and its float mirror, current.
+    fn mark(&mut self, b: usize) {
+        let book = &mut self.books[b];
+        let close = book.last_close.unwrap_or(Decimal::ZERO);
+        self.marks[b] = (book.qty, close);
+        book.qty_f64 = metrics::to_f64(book.qty);
+        book.close_f64 = metrics::to_f64(close);
     }
 
     /// Feeds one bar. Bars must come in time order (several symbols may share a time).
@@ -227,8 +247,7 @@ impl<S: Strategy> Backtester<S> {
                 break;
             }
             self.next_slot += 1;
-            let account = self.account(b);
-            self.run_strategy(Event::Slot { time: slot }, &account, slot, None);
+            self.run_strategy(b, Event::Slot { time: slot }, slot, None);
         }
 
         // Orders waiting for this symbol's next open fill now.
@@ -236,35 +255,39 @@ impl<S: Strategy> Backtester<S> {
             self.fill(b, order, bar.open, bar.time);
         }
 
-        let account = self.account(b);
-        self.run_strategy(
-            Event::Bar { symbol, bar },
-            &account,
-            bar.time,
-            Some((b, bar)),
-        );
+        // The strategy decides at this bar's close, with positions marked at that close.
         self.books[b].last_close = Some(bar.close);
         self.books[b].last_time = Some(bar.time);
+        self.marks[b].1 = bar.close;
+        self.books[b].close_f64 = metrics::to_f64(bar.close);
+        self.run_strategy(b, Event::Bar { symbol, bar }, bar.time, Some(bar));
         Ok(())
     }
 
+    /// Shows `event` to the strategy (from book `at`'s point of view) and handles its
+    /// decisions. With `bar`, orders for that book may fill at the bar's close.
     fn run_strategy(
         &mut self,
+        at: usize,
         event: Event<'_>,
-        account: &AccountView,
         time: jiff::Timestamp,
-        bar: Option<(usize, &Bar)>,
+        bar: Option<&Bar>,
     ) {
         let mut actions = std::mem::take(&mut self.actions);
         actions.clear();
-        self.strategy.on_event(event, account, &mut actions);
+        let account = AccountView {
+            cash: self.cash,
+            position_qty: self.books[at].qty,
+            marks: &self.marks,
+        };
+        self.strategy.on_event(event, &account, &mut actions);
         for action in actions.drain(..) {
             match action {
                 Action::Skip { reason } => self.skips.push(Skip { time, reason }),
                 Action::Order(order) => {
                     let b = self.book_index(&order.symbol);
                     match bar {
-                        Some((at, bar)) if at == b && self.config.fill_at == FillAt::SameClose => {
+                        Some(bar) if at == b && self.config.fill_at == FillAt::SameClose => {
                             self.fill(b, order, bar.close, bar.time);
                         }
                         _ => self.books[b].pending.push(order),
@@ -397,37 +420,37 @@ impl<S: Strategy> Backtester<S> {
             commission,
             time,
         };
-        let account = self.account(b);
-        let mut actions = std::mem::take(&mut self.actions);
-        actions.clear();
-        self.strategy
-            .on_event(Event::Fill(&fill), &account, &mut actions);
+        self.mark(b);
+        self.cash_f64 = metrics::to_f64(self.cash);
         // Orders decided on a fill wait for the next open, like any other.
-        for action in actions.drain(..) {
-            match action {
-                Action::Order(order) => {
-                    let i = self.book_index(&order.symbol);
-                    self.books[i].pending.push(order);
-                }
-                Action::Skip { reason } => self.skips.push(Skip { time, reason }),
-            }
-        }
-        self.actions = actions;
+        self.run_strategy(b, Event::Fill(&fill), time, None);
     }
 
-    /// Records the equity at the close of the current bar time.
+    /// Records the equity at the close of the current bar time: into the running
+    /// statistics always, and into the curve when it is kept.
     fn close_period(&mut self) {
         let Some(time) = self.current_time else {
             return;
         };
-        let exposed = self.books.iter().any(|b| b.qty > Decimal::ZERO);
-        self.equity.push(EquityPoint {
-            time,
-            equity: self.cash + self.market_value(),
-            invested: self.invested,
-            contributed: std::mem::take(&mut self.period_contribution),
-            exposed,
-        });
+        let exposed = self.books.iter().any(|b| b.qty_f64 > 0.0);
+        let held: f64 = self.books.iter().map(|b| b.qty_f64 * b.close_f64).sum();
+        let contributed = std::mem::take(&mut self.period_contribution);
+        let contributed_f64 = if contributed.is_zero() {
+            0.0
+        } else {
+            metrics::to_f64(contributed)
+        };
+        self.running
+            .record(self.cash_f64 + held, contributed_f64, exposed);
+        if self.config.record_curve {
+            self.equity.push(EquityPoint {
+                time,
+                equity: self.cash + self.market_value(),
+                invested: self.invested,
+                contributed,
+                exposed,
+            });
+        }
     }
 
     /// Ends the run: marks open positions at the last close and computes the statistics.

@@ -145,45 +145,21 @@ pub struct BacktestReport {
     pub equity_curve: Vec<EquityPoint>,
 }
 
-/// Daily returns net of contributions (time-weighted), so new money is not counted as gain.
-fn period_returns(curve: &[EquityPoint], initial: Decimal) -> Vec<f64> {
-    let mut returns = Vec::with_capacity(curve.len());
-    let mut previous = initial;
-    for point in curve {
-        let base = previous + point.contributed;
-        if base > Decimal::ZERO {
-            returns.push(to_f64(point.equity) / to_f64(base) - 1.0);
-        }
-        previous = point.equity;
-    }
-    returns
-}
-
 fn days_between(a: jiff::Timestamp, b: jiff::Timestamp) -> f64 {
     (b.as_second() - a.as_second()) as f64 / 86_400.0
 }
 
 pub(super) fn build<S: Strategy>(run: Backtester<S>) -> BacktestReport {
-    let curve = run.equity;
-    let start = curve
-        .first()
-        .map_or(jiff::Timestamp::UNIX_EPOCH, |p| p.time);
-    let end = curve.last().map_or(start, |p| p.time);
-    let final_equity = curve.last().map_or(run.cash, |p| p.equity);
+    let start = run.first_time.unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let end = run.current_time.unwrap_or(start);
+    let final_equity = run.cash + run.market_value();
     let days = days_between(start, end);
 
     let initial_cash = match run.config.funding {
         Funding::Cash => run.config.initial_cash,
         Funding::Contributions => Decimal::ZERO,
     };
-    let returns = period_returns(&curve, initial_cash);
-    let growth = returns.iter().fold(1.0, |acc, r| acc * (1.0 + r));
-    let mut index = 1.0;
-    let drawdown = metrics::max_drawdown_pct(returns.iter().map(|r| {
-        index *= 1.0 + r;
-        index
-    }));
-    let ratios = metrics::return_stats(&returns);
+    let ratios = run.running.ratios();
 
     let wins: Vec<&Trade> = run
         .trades
@@ -258,7 +234,6 @@ pub(super) fn build<S: Strategy>(run: Backtester<S>) -> BacktestReport {
         }
         None => 0.0,
     };
-    let exposed = curve.iter().filter(|p| p.exposed).count();
 
     BacktestReport {
         stats: Stats {
@@ -268,15 +243,11 @@ pub(super) fn build<S: Strategy>(run: Backtester<S>) -> BacktestReport {
             initial_cash,
             final_equity,
             total_return_pct,
-            cagr_pct: metrics::cagr_pct(growth, days),
-            max_drawdown_pct: drawdown,
+            cagr_pct: metrics::cagr_pct(run.running.growth(), days),
+            max_drawdown_pct: run.running.max_drawdown_pct(),
             sharpe: ratios.sharpe,
             sortino: ratios.sortino,
-            exposure_pct: if curve.is_empty() {
-                0.0
-            } else {
-                exposed as f64 / curve.len() as f64 * 100.0
-            },
+            exposure_pct: run.running.exposure_pct(),
             trades: trade_count,
             win_rate_pct: (trade_count > 0).then(|| wins.len() as f64 / trade_count as f64 * 100.0),
             profit_factor: (gross_loss > Decimal::ZERO).then(|| to_f64(gross_profit / gross_loss)),
@@ -292,6 +263,6 @@ pub(super) fn build<S: Strategy>(run: Backtester<S>) -> BacktestReport {
         open_position,
         purchases: run.purchases,
         skipped: run.skips,
-        equity_curve: curve,
+        equity_curve: run.equity,
     }
 }

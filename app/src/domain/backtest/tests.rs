@@ -1,6 +1,7 @@
 use super::*;
 use crate::domain::calendar;
 use crate::domain::market::{Bar, Symbol};
+use crate::domain::order::AccountView;
 use crate::domain::strategy::dca::{Leg, PureDca};
 use crate::domain::strategy::ma_crossover::{MaCrossover, MaCrossoverConfig, Sizing};
 use crate::domain::synthetic;
@@ -303,6 +304,7 @@ fn any_config() -> impl proptest::strategy::Strategy<Value = (MaCrossoverConfig,
                         } else {
                             FillAt::NextOpen
                         },
+                        record_curve: same_close,
                         funding: Funding::Cash,
                     },
                 )
@@ -323,7 +325,9 @@ proptest! {
             // Cash never negative; equity is cash plus positions at every bar.
             prop_assert!(bt.cash >= Decimal::ZERO, "cash {}", bt.cash);
             let positions: Decimal = bt.books.iter().map(|b| b.qty * b.last_close.unwrap_or_default()).sum();
-            prop_assert_eq!(bt.account(0).equity, bt.cash + positions);
+            // What strategies are shown (the marks) agrees with the books.
+            let shown = AccountView { cash: bt.cash, position_qty: bt.books[0].qty, marks: &bt.marks };
+            prop_assert_eq!(shown.equity(), bt.cash + positions);
             for book in &bt.books {
                 prop_assert!(decimal_places(book.qty) <= 9);
                 prop_assert!(book.qty >= Decimal::ZERO);
@@ -378,4 +382,81 @@ proptest! {
             prop_assert!(calendar::is_trading_day(calendar::new_york().to_datetime(purchase.time).date()));
         }
     }
+}
+
+/// The running statistics agree with the same figures computed afresh from the exact curve.
+fn assert_stats_match_curve(report: &BacktestReport, initial: f64) {
+    let mut returns = Vec::new();
+    let mut previous = initial;
+    for point in &report.equity_curve {
+        let equity = metrics::to_f64(point.equity);
+        let base = previous + metrics::to_f64(point.contributed);
+        if base > 0.0 {
+            returns.push(equity / base - 1.0);
+        }
+        previous = equity;
+    }
+    let batch = metrics::return_stats(&returns);
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-6 * a.abs().max(1.0),
+        (a, b) => a == b,
+    };
+    assert!(
+        close(report.stats.sharpe, batch.sharpe),
+        "{:?} vs {:?}",
+        report.stats.sharpe,
+        batch.sharpe
+    );
+    assert!(close(report.stats.sortino, batch.sortino));
+    let mut index = 1.0;
+    let drawdown = metrics::max_drawdown_pct(returns.iter().map(|r| {
+        index *= 1.0 + r;
+        index
+    }));
+    assert!(
+        (report.stats.max_drawdown_pct - drawdown).abs() < 1e-6,
+        "{} vs {drawdown}",
+        report.stats.max_drawdown_pct
+    );
+    let exposed = report.equity_curve.iter().filter(|p| p.exposed).count() as f64;
+    assert!(
+        (report.stats.exposure_pct - exposed / report.equity_curve.len() as f64 * 100.0).abs()
+            < 1e-9
+    );
+}
+
+#[test]
+fn running_statistics_match_the_exact_equity_curve() {
+    let series = synthetic::daily_bars("SPY", 5, date(2015, 1, 1), date(2020, 12, 31));
+    let report = run(
+        crossover(MaCrossoverConfig::default()),
+        BacktestConfig::default(),
+        vec![],
+        &series,
+    );
+    assert!(report.stats.trades > 10);
+    assert_eq!(report.equity_curve.len(), series.len());
+    assert_eq!(
+        report.stats.final_equity,
+        report.equity_curve.last().unwrap().equity
+    );
+    assert_stats_match_curve(&report, 10000.0);
+
+    let slots = slots_between(
+        &serde_json::from_value(serde_json::json!({"frequency": "weekly", "interval": 1, "weekday": "wed", "day_of_month": null, "time": "10:00", "timezone": "America/New_York"})).unwrap(),
+        series[0].time,
+        series.last().unwrap().time,
+    )
+    .unwrap();
+    let legs = vec![Leg {
+        symbol: spy(),
+        amount: dec!(250),
+    }];
+    let config = BacktestConfig {
+        funding: Funding::Contributions,
+        ..BacktestConfig::default()
+    };
+    let dca = run(PureDca::new(legs), config, slots, &series);
+    assert_stats_match_curve(&dca, 0.0);
+    assert!(dca.stats.sharpe.is_some());
 }

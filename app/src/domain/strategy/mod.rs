@@ -31,5 +31,5 @@ pub enum Action {
 
 pub trait Strategy {
     /// Reacts to `event`, pushing any decisions onto `actions` (which the caller clears).
-    fn on_event(&mut self, event: Event<'_>, account: &AccountView, actions: &mut Vec<Action>);
+    fn on_event(&mut self, event: Event<'_>, account: &AccountView<'_>, actions: &mut Vec<Action>);
 }

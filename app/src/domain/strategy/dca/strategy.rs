@@ -15,7 +15,12 @@ impl PureDca {
 }
 
 impl Strategy for PureDca {
-    fn on_event(&mut self, event: Event<'_>, _account: &AccountView, actions: &mut Vec<Action>) {
+    fn on_event(
+        &mut self,
+        event: Event<'_>,
+        _account: &AccountView<'_>,
+        actions: &mut Vec<Action>,
+    ) {
         if let Event::Slot { .. } = event {
             actions.extend(self.legs.iter().map(|leg| {
                 Action::Order(OrderIntent::buy_notional(

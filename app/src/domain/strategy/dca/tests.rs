@@ -12,10 +12,10 @@ fn leg(symbol: &str, amount: Decimal) -> Leg {
     }
 }
 
-const ACCOUNT: AccountView = AccountView {
+const ACCOUNT: AccountView<'static> = AccountView {
     cash: Decimal::ZERO,
-    equity: Decimal::ZERO,
     position_qty: Decimal::ZERO,
+    marks: &[],
 };
 
 #[test]

@@ -17,6 +17,7 @@ pub struct MaCrossover {
     fast: Sma,
     slow: Sma,
     pub(super) atr: Atr,
+    needs_atr: bool,
     volume: Option<VolumeAverage>,
     trend: Option<Sma>,
     /// How the fast SMA stood against the slow one on the previous bar.
@@ -36,6 +37,7 @@ impl MaCrossover {
             fast: Sma::new(config.fast as usize),
             slow: Sma::new(config.slow as usize),
             atr: Atr::new(config.atr_period as usize),
+            needs_atr: Self::uses_atr(&config),
             volume: config
                 .volume_filter
                 .map(|f| VolumeAverage::new(f.period as usize)),
@@ -48,16 +50,14 @@ impl MaCrossover {
         }
     }
 
-    /// How the fast average compares with the slow one, exactly (no division).
-    fn relation(&self) -> Option<Ordering> {
-        (self.fast.is_ready() && self.slow.is_ready()).then(|| {
-            let fast = self.fast.sum() * Decimal::from(self.slow.period());
-            let slow = self.slow.sum() * Decimal::from(self.fast.period());
-            fast.cmp(&slow)
-        })
+    /// Whether any rule reads the ATR (it costs a division per bar, so it is skipped if not).
+    fn uses_atr(config: &MaCrossoverConfig) -> bool {
+        matches!(config.sizing, Sizing::AtrRisk { .. })
+            || matches!(config.stop_loss, Some(ExitRule::AtrMultiple(_)))
+            || matches!(config.take_profit, Some(ExitRule::AtrMultiple(_)))
     }
 
-    fn entry_qty(&self, price: Decimal, account: &AccountView) -> Decimal {
+    fn entry_qty(&self, price: Decimal, account: &AccountView<'_>) -> Decimal {
         let unit_cost = price * (Decimal::ONE + self.config.commission);
         if unit_cost <= Decimal::ZERO {
             return Decimal::ZERO;
@@ -71,7 +71,7 @@ impl MaCrossover {
                 atr_multiple,
             } => match self.atr.value() {
                 Some(atr) if atr > Decimal::ZERO => {
-                    account.equity * risk_pct / dec!(100) / (atr * atr_multiple)
+                    account.equity() * risk_pct / dec!(100) / (atr * atr_multiple)
                 }
                 _ => Decimal::ZERO,
             },
@@ -101,7 +101,7 @@ impl MaCrossover {
         })
     }
 
-    fn on_bar(&mut self, bar: &Bar, account: &AccountView, actions: &mut Vec<Action>) {
+    fn on_bar(&mut self, bar: &Bar, account: &AccountView<'_>, actions: &mut Vec<Action>) {
         // The volume filter compares this bar with the average of the bars before it.
         let volume_ok = match (&self.volume, self.config.volume_filter) {
             (Some(avg), Some(filter)) => avg
@@ -111,14 +111,16 @@ impl MaCrossover {
         };
         self.fast.update(bar.close);
         self.slow.update(bar.close);
-        self.atr.update(bar.high, bar.low, bar.close);
+        if self.needs_atr {
+            self.atr.update(bar.high, bar.low, bar.close);
+        }
         if let Some(avg) = &mut self.volume {
             avg.update(bar.volume);
         }
         if let Some(trend) = &mut self.trend {
             trend.update(bar.close);
         }
-        let now = self.relation();
+        let now = self.fast.compare(&self.slow);
         let previous = std::mem::replace(&mut self.previous, now);
         let crossed_up = previous == Some(Ordering::Less) && now == Some(Ordering::Greater);
         let crossed_down = previous == Some(Ordering::Greater) && now == Some(Ordering::Less);
@@ -163,7 +165,7 @@ impl MaCrossover {
 }
 
 impl Strategy for MaCrossover {
-    fn on_event(&mut self, event: Event<'_>, account: &AccountView, actions: &mut Vec<Action>) {
+    fn on_event(&mut self, event: Event<'_>, account: &AccountView<'_>, actions: &mut Vec<Action>) {
         match event {
             Event::Bar { symbol, bar } if *symbol == self.symbol => {
                 self.on_bar(bar, account, actions)

@@ -20,16 +20,17 @@ fn bar(close: Decimal, volume: u64) -> Bar {
     }
 }
 
-fn account(cash: Decimal, qty: Decimal) -> AccountView {
+fn account(cash: Decimal, qty: Decimal) -> AccountView<'static> {
+    // Positions are valued at zero here: these tests size from cash.
     AccountView {
         cash,
-        equity: cash,
         position_qty: qty,
+        marks: &[],
     }
 }
 
 /// Feeds closes; returns the actions of the last bar.
-fn feed(s: &mut MaCrossover, closes: &[(Decimal, u64)], acct: AccountView) -> Vec<Action> {
+fn feed(s: &mut MaCrossover, closes: &[(Decimal, u64)], acct: AccountView<'_>) -> Vec<Action> {
     let symbol = spy();
     let mut actions = Vec::new();
     for (close, volume) in closes {

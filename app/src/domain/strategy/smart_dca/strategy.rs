@@ -81,7 +81,12 @@ impl SmartDca {
 }
 
 impl Strategy for SmartDca {
-    fn on_event(&mut self, event: Event<'_>, _account: &AccountView, actions: &mut Vec<Action>) {
+    fn on_event(
+        &mut self,
+        event: Event<'_>,
+        _account: &AccountView<'_>,
+        actions: &mut Vec<Action>,
+    ) {
         match event {
             Event::Bar { symbol, bar } => {
                 if let Some(state) = self.legs.iter_mut().find(|s| &s.leg.symbol == symbol) {

@@ -6,10 +6,10 @@ use crate::domain::strategy::{Action, Event, Strategy};
 use rust_decimal::Decimal;
 use rust_decimal::dec;
 
-const ACCOUNT: AccountView = AccountView {
+const ACCOUNT: AccountView<'static> = AccountView {
     cash: Decimal::ZERO,
-    equity: Decimal::ZERO,
     position_qty: Decimal::ZERO,
+    marks: &[],
 };
 
 fn spy() -> Symbol {
