@@ -8,12 +8,14 @@
 //! - [`indicators`], [`strategy`]: incremental indicators and the strategies.
 //! - [`backtest`]: the event-driven backtester and its metrics.
 //! - [`csv`], [`synthetic`]: bars from CSV files, and deterministic synthetic bars.
-//! - [`account`], [`time`]: accounts and the injectable clock.
+//! - [`account`], [`ids`], [`time`]: accounts, id newtypes (and the idempotent client
+//!   order id), and the injectable clock.
 
 pub mod account;
 pub mod backtest;
 pub mod calendar;
 pub mod csv;
+pub mod ids;
 pub mod indicators;
 pub mod market;
 pub mod order;

@@ -1,0 +1,160 @@
+//! Identifier newtypes, so a plan id can never be passed where a user id is expected, and
+//! the deterministic client order id that makes every purchase idempotent.
+
+use super::market::Symbol;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Parses a hyphenated UUID (`8-4-4-4-12` hex digits), lower-casing it.
+fn parse_uuid(input: &str) -> Result<String, String> {
+    let id = input.trim().to_ascii_lowercase();
+    let groups: Vec<&str> = id.split('-').collect();
+    let shape_ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if shape_ok {
+        Ok(id)
+    } else {
+        Err(format!("{input:?} is not a valid id"))
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(input: &str) -> Result<Self, String> {
+                parse_uuid(input).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user's id.
+    UserId
+);
+uuid_id!(
+    /// A DCA plan's id.
+    PlanId
+);
+
+/// Alpaca's limit on `client_order_id`.
+pub const CLIENT_ORDER_ID_MAX: usize = 48;
+
+/// The id an order carries to the broker. Derived from (plan, slot, symbol) alone, so
+/// whoever places a slot's order (a retry, a restarted server, a second instance) sends
+/// the same id, and the broker refuses a duplicate instead of buying twice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientOrderId(String);
+
+impl ClientOrderId {
+    /// `<first 28 hex digits of the plan id>-<slot, Unix seconds in base 36>-<symbol>`:
+    /// at most 28 + 1 + 7 + 1 + 10 = 47 characters for slots before 2100.
+    pub fn for_slot(plan: &PlanId, slot: jiff::Timestamp, symbol: &Symbol) -> Self {
+        let hex: String = plan
+            .as_str()
+            .chars()
+            .filter(|c| *c != '-')
+            .take(28)
+            .collect();
+        let id = format!("{hex}-{}-{symbol}", base36(slot.as_second()));
+        debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn base36(value: i64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let (negative, mut n) = (value < 0, value.unsigned_abs());
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = "6F9619FF-8B86-4011-B42D-00C04FC964FF";
+
+    #[test]
+    fn ids_parse_once() {
+        let plan = PlanId::parse(PLAN).unwrap();
+        assert_eq!(plan.as_str(), "6f9619ff-8b86-4011-b42d-00c04fc964ff");
+        assert!(PlanId::parse("6f9619ff8b864011b42d00c04fc964ff").is_err());
+        assert!(UserId::parse("not-an-id").is_err());
+        let json: UserId = serde_json::from_str(&format!("\"{PLAN}\"")).unwrap();
+        assert_eq!(json.as_str(), plan.as_str());
+    }
+
+    #[test]
+    fn client_order_ids_are_deterministic_and_short() {
+        let plan = PlanId::parse(PLAN).unwrap();
+        let slot = jiff::Timestamp::from_second(4_102_444_799).unwrap(); // 2099-12-31T23:59:59Z
+        let symbol = Symbol::parse("BRK.B").unwrap();
+        let id = ClientOrderId::for_slot(&plan, slot, &symbol);
+        assert_eq!(id, ClientOrderId::for_slot(&plan, slot, &symbol));
+        assert_eq!(id.as_str(), "6f9619ff8b864011b42d00c04fc9-1vuhmnz-BRK.B");
+        let long = Symbol::parse("ABCDEFGHIJ").unwrap();
+        assert!(ClientOrderId::for_slot(&plan, slot, &long).as_str().len() <= CLIENT_ORDER_ID_MAX);
+        let next = jiff::Timestamp::from_second(4_102_444_800).unwrap();
+        assert_ne!(id, ClientOrderId::for_slot(&plan, next, &symbol));
+        assert_ne!(
+            id,
+            ClientOrderId::for_slot(&plan, slot, &Symbol::parse("SPY").unwrap())
+        );
+    }
+
+    #[test]
+    fn base36_by_hand() {
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+        assert_eq!(base36(-36), "-10");
+    }
+}
