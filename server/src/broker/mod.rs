@@ -1,0 +1,225 @@
+//! The broker seam. Everything QuantShift does at a broker goes through [`Broker`]:
+//! [`alpaca::AlpacaBroker`] talks to Alpaca (or to the simulator, which speaks Alpaca's
+//! API) through apca, so demo mode, tests and production share one code path.
+//!
+//! Errors are classified so callers know what to do: [`BrokerError::Transient`] is worth a
+//! retry (timeouts, connection failures, 5xx, 429); [`BrokerError::Rejected`] is final and
+//! carries the broker's own message for the user; [`BrokerError::Unauthorized`] means the
+//! keys are bad or revoked; [`BrokerError::NotFound`] is a missing order, position or asset.
+
+pub mod alpaca;
+mod convert;
+pub mod rate_limit;
+pub mod retry;
+
+use app::domain::market::{Bar, Symbol};
+use app::domain::order::{Side, Size};
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    #[error("the broker is temporarily unavailable: {0}")]
+    Transient(String),
+    #[error("the broker rejected the request: {0}")]
+    Rejected(String),
+    #[error("the broker did not accept the API keys")]
+    Unauthorized,
+    #[error("not found at the broker")]
+    NotFound,
+}
+
+impl BrokerError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BrokerError::Transient(_))
+    }
+}
+
+/// The account's balances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    pub id: String,
+    pub status: String,
+    pub currency: String,
+    pub cash: Decimal,
+    pub equity: Decimal,
+    pub last_equity: Decimal,
+    pub buying_power: Decimal,
+    pub long_market_value: Decimal,
+    pub trading_blocked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionSnapshot {
+    pub symbol: Symbol,
+    pub qty: Decimal,
+    pub avg_entry_price: Decimal,
+    pub cost_basis: Decimal,
+    pub market_value: Option<Decimal>,
+    pub current_price: Option<Decimal>,
+    pub unrealized_pl: Option<Decimal>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderKind {
+    Market,
+    Limit(Decimal),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeInForce {
+    Day,
+    Gtc,
+}
+
+/// An order to place. `client_order_id` makes placement idempotent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub size: Size,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+    pub extended_hours: bool,
+    pub client_order_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Accepted by the broker, not yet (fully) filled.
+    Open,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Expired,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderSnapshot {
+    pub id: String,
+    pub client_order_id: String,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub size: Size,
+    pub status: OrderStatus,
+    pub filled_qty: Decimal,
+    pub filled_avg_price: Option<Decimal>,
+    pub created_at: jiff::Timestamp,
+    pub filled_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderQuery {
+    Open,
+    Closed,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetInfo {
+    pub symbol: Symbol,
+    pub name: String,
+    pub exchange: String,
+    pub tradable: bool,
+    pub fractionable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarketClock {
+    pub now: jiff::Timestamp,
+    pub is_open: bool,
+    pub next_open: jiff::Timestamp,
+    pub next_close: jiff::Timestamp,
+}
+
+/// One trading day as the broker's calendar has it (New York times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CalendarDay {
+    pub date: jiff::civil::Date,
+    pub open: jiff::civil::Time,
+    pub close: jiff::civil::Time,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFrame {
+    Minute,
+    Hour,
+    Day,
+}
+
+#[async_trait]
+pub trait Broker: Send + Sync {
+    async fn account(&self) -> Result<AccountSnapshot, BrokerError>;
+    async fn positions(&self) -> Result<Vec<PositionSnapshot>, BrokerError>;
+    /// Places an order. If the broker already has an order with this client order id (a
+    /// retry after a lost answer), that order is returned instead: nothing is bought twice.
+    async fn place_order(&self, order: &OrderRequest) -> Result<OrderSnapshot, BrokerError>;
+    async fn order(&self, id: &str) -> Result<OrderSnapshot, BrokerError>;
+    async fn order_by_client_id(&self, client_order_id: &str)
+    -> Result<OrderSnapshot, BrokerError>;
+    async fn orders(&self, query: OrderQuery) -> Result<Vec<OrderSnapshot>, BrokerError>;
+    async fn cancel_order(&self, id: &str) -> Result<(), BrokerError>;
+    async fn assets(&self) -> Result<Vec<AssetInfo>, BrokerError>;
+    async fn asset(&self, symbol: &Symbol) -> Result<AssetInfo, BrokerError>;
+    async fn clock(&self) -> Result<MarketClock, BrokerError>;
+    async fn calendar(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<CalendarDay>, BrokerError>;
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: TimeFrame,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<Bar>, BrokerError>;
+    async fn latest_price(&self, symbol: &Symbol) -> Result<Decimal, BrokerError>;
+
+    /// Tradable assets whose symbol or name starts with `prefix` (case-insensitive),
+    /// symbol matches first, at most `limit`.
+    async fn search_assets(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<AssetInfo>, BrokerError> {
+        let needle = prefix.trim().to_lowercase();
+        let assets = self.assets().await?;
+        let (mut by_symbol, mut by_name): (Vec<AssetInfo>, Vec<AssetInfo>) = assets
+            .into_iter()
+            .filter(|a| a.tradable)
+            .filter(|a| {
+                a.symbol.as_str().to_lowercase().starts_with(&needle)
+                    || a.name.to_lowercase().starts_with(&needle)
+                    || a.name
+                        .to_lowercase()
+                        .split_whitespace()
+                        .any(|w| w.starts_with(&needle))
+            })
+            .partition(|a| a.symbol.as_str().to_lowercase().starts_with(&needle));
+        by_symbol.sort_by(|a, b| {
+            a.symbol
+                .as_str()
+                .len()
+                .cmp(&b.symbol.as_str().len())
+                .then(a.symbol.cmp(&b.symbol))
+        });
+        by_name.sort_by(|a, b| a.name.cmp(&b.name));
+        by_symbol.extend(by_name);
+        by_symbol.truncate(limit);
+        Ok(by_symbol)
+    }
+}

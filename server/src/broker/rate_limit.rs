@@ -1,0 +1,106 @@
+//! A token bucket per API key, shared by every caller in the process: Alpaca allows 200
+//! requests a minute per key, and a caller that would exceed it waits for a token
+//! instead of failing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    state: tokio::sync::Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    /// A bucket allowing `per_minute` requests a minute, with a full minute's burst.
+    pub fn new(per_minute: u32) -> Self {
+        let capacity = f64::from(per_minute.max(1));
+        Self {
+            capacity,
+            per_second: capacity / 60.0,
+            state: tokio::sync::Mutex::new((capacity, Instant::now())),
+        }
+    }
+
+    /// Waits until a request may be sent, then takes its token.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut state = self.state.lock().await;
+                let (tokens, last) = &mut *state;
+                let now = Instant::now();
+                *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
+                    .min(self.capacity);
+                *last = now;
+                if *tokens >= 1.0 {
+                    *tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - *tokens) / self.per_second)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// One bucket per API key id.
+#[derive(Debug, Default)]
+pub struct RateLimiters {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+}
+
+impl RateLimiters {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn for_key(&self, key_id: &str) -> Arc<TokenBucket> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        buckets
+            .entry(key_id.to_owned())
+            .or_insert_with(|| Arc::new(TokenBucket::new(self.per_minute)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_wait_for_tokens_instead_of_failing() {
+        let bucket = TokenBucket::new(60); // one a second, burst of 60
+        let start = Instant::now();
+        for _ in 0..60 {
+            bucket.acquire().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "the burst is immediate"
+        );
+        bucket.acquire().await;
+        bucket.acquire().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(1990) && waited < Duration::from_millis(2100),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn one_bucket_per_key() {
+        let limiters = RateLimiters::new(200);
+        assert!(Arc::ptr_eq(&limiters.for_key("a"), &limiters.for_key("a")));
+        assert!(!Arc::ptr_eq(&limiters.for_key("a"), &limiters.for_key("b")));
+    }
+}
