@@ -174,12 +174,34 @@ fn whole_seconds(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// Alpaca's data API sends prices as JSON numbers (the simulator may send strings).
+/// A number is read back through its shortest decimal form, which is the value meant.
+fn price<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Text(String),
+        Number(f64),
+    }
+    let text = match Wire::deserialize(deserializer)? {
+        Wire::Text(text) => text,
+        Wire::Number(number) => number.to_string(),
+    };
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a price")))
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct WireBar {
     t: String,
+    #[serde(deserialize_with = "price")]
     o: Decimal,
+    #[serde(deserialize_with = "price")]
     h: Decimal,
+    #[serde(deserialize_with = "price")]
     l: Decimal,
+    #[serde(deserialize_with = "price")]
     c: Decimal,
     v: u64,
 }
@@ -192,6 +214,7 @@ pub struct WireBars {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct WireTrade {
+    #[serde(deserialize_with = "price")]
     p: Decimal,
 }
 

@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 mod auth;
+mod broker_payloads;
 mod cli;
 mod health;
 mod security;
