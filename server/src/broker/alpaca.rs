@@ -12,13 +12,15 @@ use super::rate_limit::{RateLimiters, TokenBucket};
 use super::retry::RetryPolicy;
 use super::{
     AccountSnapshot, AssetInfo, Broker, BrokerError, CalendarDay, MarketClock, OrderKind,
-    OrderQuery, OrderRequest, OrderSnapshot, PositionSnapshot, TimeFrame, TimeInForce,
+    OrderQuery, OrderRequest, OrderSnapshot, PositionSnapshot, TimeFrame, TimeInForce, TradeEvent,
+    TradeUpdate,
 };
-use apca::api::v2::{account, asset, calendar, clock, order, orders, position, positions};
-use apca::{ApiInfo, Client, RequestError};
+use apca::api::v2::{account, asset, calendar, clock, order, orders, position, positions, updates};
+use apca::{ApiInfo, Client, RequestError, Subscribable};
 use app::domain::market::{Bar, Symbol};
 use app::domain::order::{Side, Size};
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use http_endpoint::Endpoint;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -340,7 +342,63 @@ fn asset_info(asset: WireAsset) -> Result<AssetInfo, BrokerError> {
     })
 }
 
+/// A live subscription to the account's trade updates (Alpaca's `trade_updates` stream).
+pub struct TradeUpdates {
+    stream: <updates::OrderUpdates as Subscribable>::Stream,
+    // Dropping the subscription closes the socket, so it lives as long as the stream.
+    _subscription: <updates::OrderUpdates as Subscribable>::Subscription,
+}
+
+impl TradeUpdates {
+    /// The next update; `None` when the connection closed (reconnect and reconcile).
+    pub async fn next(&mut self) -> Option<Result<TradeUpdate, BrokerError>> {
+        let message = self.stream.next().await?;
+        Some(match message {
+            Ok(Ok(update)) => convert::order(&update.order).map(|order| TradeUpdate {
+                event: match update.event {
+                    updates::OrderStatus::New => TradeEvent::New,
+                    updates::OrderStatus::Filled => TradeEvent::Fill,
+                    updates::OrderStatus::PartialFill => TradeEvent::PartialFill,
+                    updates::OrderStatus::Canceled => TradeEvent::Canceled,
+                    updates::OrderStatus::Expired => TradeEvent::Expired,
+                    updates::OrderStatus::Rejected => TradeEvent::Rejected,
+                    _ => TradeEvent::Other,
+                },
+                order,
+            }),
+            Ok(Err(err)) => Err(BrokerError::Transient(format!(
+                "unreadable trade update: {err}"
+            ))),
+            Err(err) => Err(BrokerError::Transient(format!(
+                "trade-updates connection failed: {err}"
+            ))),
+        })
+    }
+}
+
 impl AlpacaBroker {
+    /// Connects to the trade-updates stream (authenticates and listens).
+    pub async fn trade_updates(&self) -> Result<TradeUpdates, BrokerError> {
+        let (stream, subscription) = self
+            .trading
+            .subscribe::<updates::OrderUpdates>()
+            .await
+            .map_err(|err| {
+                let text = err.to_string();
+                if text.contains("unauthorized") || text.contains("not authorized") {
+                    BrokerError::Unauthorized
+                } else {
+                    BrokerError::Transient(format!(
+                        "could not open the trade-updates stream: {text}"
+                    ))
+                }
+            })?;
+        Ok(TradeUpdates {
+            stream,
+            _subscription: subscription,
+        })
+    }
+
     pub fn new(config: &AlpacaConfig, limiters: &RateLimiters) -> Result<Self, BrokerError> {
         let bad_url = |e: apca::Error| BrokerError::Rejected(format!("invalid broker URL: {e}"));
         let mut trading =

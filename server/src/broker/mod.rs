@@ -121,6 +121,25 @@ pub struct OrderSnapshot {
     pub filled_at: Option<jiff::Timestamp>,
 }
 
+/// What happened to an order, as the trade-updates stream reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TradeEvent {
+    New,
+    Fill,
+    PartialFill,
+    Canceled,
+    Expired,
+    Rejected,
+    /// Any other event (replaced, pending cancel, …): the order snapshot says the rest.
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TradeUpdate {
+    pub event: TradeEvent,
+    pub order: OrderSnapshot,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderQuery {
     Open,
