@@ -10,5 +10,6 @@ pub mod db;
 pub mod errors;
 pub mod http;
 pub mod research;
+pub mod sim;
 pub mod startup;
 pub mod telemetry;
