@@ -8,3 +8,4 @@ mod broker_payloads;
 mod cli;
 mod health;
 mod security;
+mod simulator;
