@@ -39,6 +39,8 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the simulated Alpaca broker (Alpaca's HTTP API and trade-updates stream).
+    SimBroker(SimBrokerArgs),
     /// Backtest a strategy over daily bars from a CSV file.
     Backtest(Box<BacktestArgs>),
     /// Print the NYSE trading days in a range: `YYYY-MM-DD HH:MM HH:MM` (open, close, New York).
@@ -50,6 +52,31 @@ pub enum Command {
         #[arg(long)]
         to: jiff::civil::Date,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimBrokerArgs {
+    /// Address to serve on; Alpaca's paths are served at its root.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4010")]
+    pub listen: SocketAddr,
+    /// Give an unknown key id a new $100,000 account on first use.
+    #[arg(long)]
+    pub auto_accounts: bool,
+    /// Requests per API key per minute before answering 429.
+    #[arg(long, default_value_t = 200)]
+    pub rate_limit_per_min: u32,
+    /// Seed of the synthetic prices and of fault draws.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated time at start (RFC 3339) [default: now].
+    #[arg(long, value_name = "RFC3339")]
+    pub start_time: Option<jiff::Timestamp>,
+    /// Simulated seconds per real second (0 freezes the clock; the control API moves it).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Serve the /sim/v1 control API on a non-loopback address too.
+    #[arg(long)]
+    pub allow_remote_control: bool,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -89,6 +116,10 @@ pub enum UserCommand {
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let command = self.command.unwrap_or(Command::Serve(ServeArgs::default()));
+        if let Command::SimBroker(args) = &command {
+            telemetry::init(crate::config::LogFormat::Text);
+            return run_sim_broker(args).await;
+        }
         // The research commands are offline and need no configuration.
         let output = match &command {
             Command::Backtest(args) => Some(research::backtest(args)?),
@@ -109,12 +140,14 @@ impl Cli {
                 listen: None,
                 data_dir: data.data_dir.clone(),
             },
-            Command::Backtest(_) | Command::Calendar { .. } => Overrides::default(),
+            Command::Backtest(_) | Command::Calendar { .. } | Command::SimBroker(_) => {
+                Overrides::default()
+            }
         };
         let config = Config::load(self.config.as_deref(), overrides)?;
         telemetry::init(config.log_format);
         match command {
-            Command::Backtest(_) | Command::Calendar { .. } => Ok(()),
+            Command::Backtest(_) | Command::Calendar { .. } | Command::SimBroker(_) => Ok(()),
             Command::Serve(_) => {
                 Application::build(&config)
                     .await?
@@ -167,6 +200,26 @@ impl Cli {
             }
         }
     }
+}
+
+async fn run_sim_broker(args: &SimBrokerArgs) -> anyhow::Result<()> {
+    if !(args.speed >= 0.0 && args.speed.is_finite()) {
+        anyhow::bail!("--speed must be 0 or more");
+    }
+    let sim = crate::sim::Simulator::new(crate::sim::SimConfig {
+        auto_accounts: args.auto_accounts,
+        rate_limit_per_min: args.rate_limit_per_min.max(1),
+        seed: args.seed,
+        start_time: args.start_time,
+        speed: args.speed,
+        allow_control_api: args.listen.ip().is_loopback() || args.allow_remote_control,
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    crate::sim::serve(listener, sim, shutdown_signal())
+        .await
+        .context("the simulator failed")
 }
 
 #[cfg(test)]

@@ -38,6 +38,13 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    /// Demo mode: run the simulated Alpaca broker in-process, so every user can trade a
+    /// paper account with no keys.
+    pub demo_broker: bool,
+    /// Where the in-process simulator listens (loopback; port 0 picks a free one).
+    pub demo_broker_listen: SocketAddr,
+    /// Requests per minute per broker API key (Alpaca allows 200).
+    pub broker_rate_limit_per_min: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +68,9 @@ impl Default for Config {
             sign_in_window_minutes: 15,
             trust_forwarded_for: false,
             log_format: LogFormat::Text,
+            demo_broker: true,
+            demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            broker_rate_limit_per_min: 200,
         }
     }
 }
@@ -132,6 +142,15 @@ impl Config {
         }
         if let Some(email) = &self.admin_email {
             app::domain::account::Email::parse(email).map_err(|m| invalid("admin_email", &m))?;
+        }
+        if !self.demo_broker_listen.ip().is_loopback() {
+            return Err(invalid(
+                "demo_broker_listen",
+                "must be a loopback address: the simulator's control API is not for the network",
+            ));
+        }
+        if self.broker_rate_limit_per_min == 0 {
+            return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));
         }
         if self.session_idle_days == 0 {
             return Err(invalid("session_idle_days", "must be at least 1"));

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 pub struct Application {
     listener: TcpListener,
+    demo_broker: Option<DemoBroker>,
     router: axum::Router,
     db: Db,
     sessions: DbSessionStore,
@@ -72,6 +73,11 @@ impl Application {
                 Env::PROD
             })
             .build();
+        let demo_broker = if config.demo_broker {
+            Some(DemoBroker::start(config.demo_broker_listen).await?)
+        } else {
+            None
+        };
         let sessions = DbSessionStore::new(db.clone());
         let state = AppState {
             leptos_options,
@@ -79,6 +85,10 @@ impl Application {
             accounts,
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,
+            broker_limiters: Arc::new(crate::broker::rate_limit::RateLimiters::new(
+                config.broker_rate_limit_per_min,
+            )),
+            demo_broker_url: demo_broker.as_ref().map(|d| d.url.as_str().into()),
         };
         let router = router(
             state,
@@ -90,6 +100,7 @@ impl Application {
         );
         Ok(Self {
             listener,
+            demo_broker,
             router,
             db,
             sessions,
@@ -103,6 +114,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The in-process simulated broker's base URL, in demo mode.
+    pub fn demo_broker_url(&self) -> Option<&str> {
+        self.demo_broker.as_ref().map(|d| d.url.as_str())
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes
@@ -123,9 +139,46 @@ impl Application {
         .await
         .context("the web server failed")?;
         cleanup.abort();
+        if let Some(demo) = self.demo_broker {
+            demo.stop().await;
+        }
         self.db.close().await;
         tracing::info!("QuantShift stopped");
         Ok(())
+    }
+}
+
+/// The simulated Alpaca broker, served in-process on its own loopback port (demo mode).
+struct DemoBroker {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl DemoBroker {
+    async fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("failed to listen on {listen} for the demo broker"))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let sim = crate::sim::Simulator::new(crate::sim::SimConfig {
+            auto_accounts: true,
+            allow_control_api: true,
+            ..crate::sim::SimConfig::default()
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::sim::serve(listener, sim, async {
+            let _ = stopped.await;
+        }));
+        tracing::info!(%url, "demo mode: simulated Alpaca broker started");
+        Ok(Self { url, stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Ok(Err(err)) = self.task.await {
+            tracing::warn!(error = %err, "the demo broker stopped with an error");
+        }
     }
 }
 

@@ -29,6 +29,10 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub public_origin: Arc<str>,
     pub trust_forwarded_for: bool,
+    /// One token bucket per broker API key, shared by every caller in the process.
+    pub broker_limiters: Arc<crate::broker::rate_limit::RateLimiters>,
+    /// The in-process simulated broker's base URL, in demo mode.
+    pub demo_broker_url: Option<Arc<str>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

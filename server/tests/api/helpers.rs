@@ -43,6 +43,7 @@ pub struct TestApp {
     data_dir: PathBuf,
     pg_database: Option<(String, String)>,
     shutdown: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    demo_broker_url: Option<String>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -83,6 +84,8 @@ impl TestApp {
             data_dir: data_dir.clone(),
             admin_email: Some("admin@example.com".into()),
             sign_in_max_failures: 3,
+            // Tests that need the demo broker turn it on.
+            demo_broker: false,
             ..Config::default()
         };
         let mut pg = None;
@@ -112,6 +115,7 @@ impl TestApp {
             data_dir,
             pg_database,
             shutdown: None,
+            demo_broker_url: None,
         };
         app.start().await;
         Some(app)
@@ -122,6 +126,7 @@ impl TestApp {
             .await
             .unwrap();
         self.base = format!("http://127.0.0.1:{}", application.port());
+        self.demo_broker_url = application.demo_broker_url().map(str::to_owned);
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             application
@@ -157,6 +162,10 @@ impl TestApp {
                 .execute(&mut conn)
                 .await;
         }
+    }
+
+    pub fn demo_broker_url(&self) -> Option<String> {
+        self.demo_broker_url.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -198,7 +198,13 @@ async fn a_market_order_fills_at_the_latest_price_and_updates_the_account() {
         .unwrap();
     assert_eq!(sold.status, OrderStatus::Filled);
     // apca sends at most 8 decimal places, so a 9th-place residue can stay behind.
-    let left: Decimal = broker.positions().await.unwrap().iter().map(|p| p.qty).sum();
+    let left: Decimal = broker
+        .positions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.qty)
+        .sum();
     assert!(left < dec!(0.00000001), "{left}");
 }
 
@@ -507,4 +513,82 @@ async fn retries_under_faults_never_buy_twice() {
         .map(|o| o.filled_qty * o.filled_avg_price.unwrap_or_default())
         .sum();
     assert!(invested <= Decimal::from(10 * orders.len() as i64));
+}
+
+#[tokio::test]
+async fn demo_mode_serves_a_simulated_broker_in_process() {
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.demo_broker = true
+    })
+    .await
+    .unwrap();
+    let url = app
+        .demo_broker_url()
+        .expect("demo mode starts the simulator")
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let config = AlpacaConfig::for_base_url(&url, "PKNEWUSER", "demo-secret");
+    let broker = AlpacaBroker::new(&config, &RateLimiters::new(200)).unwrap();
+    assert_eq!(
+        broker.account().await.unwrap().cash,
+        dec!(100000),
+        "a new key gets a paper account"
+    );
+    app.cleanup().await;
+}
+
+#[test]
+fn the_sim_broker_command_serves_alpacas_api() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quantshift"))
+        .args([
+            "sim-broker",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--auto-accounts",
+            "--start-time",
+            OPEN,
+            "--speed",
+            "0",
+        ])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime.block_on(async {
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{url}/v2/clock")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let broker = AlpacaBroker::new(
+            &AlpacaConfig::for_base_url(&url, "PKCLI", "s"),
+            &RateLimiters::new(200),
+        )
+        .unwrap();
+        let clock = broker.clock().await?;
+        let account = broker.account().await?;
+        let created = client
+            .post(format!("{url}/sim/v1/accounts"))
+            .send()
+            .await
+            .map_err(|e| BrokerError::Transient(e.to_string()))?;
+        Ok::<_, BrokerError>((clock, account, created.status()))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (clock, account, created) = result.unwrap();
+    assert_eq!(clock.now.to_string(), OPEN);
+    assert_eq!(account.cash, dec!(100000));
+    assert!(
+        created.is_success(),
+        "the control API is served on loopback"
+    );
 }
