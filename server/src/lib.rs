@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dca;
 pub mod errors;
 pub mod http;
 pub mod research;

@@ -79,16 +79,27 @@ impl Application {
             None
         };
         let sessions = DbSessionStore::new(db.clone());
+        let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
+            config.broker_rate_limit_per_min,
+        ));
+        let demo_broker_url: Option<Arc<str>> = demo_broker.as_ref().map(|d| d.url.as_str().into());
+        let dca = Arc::new(crate::dca::DcaService::new(
+            db.clone(),
+            clock.clone(),
+            accounts.clone(),
+            app::api::dca::PlanLimits::default(),
+            demo_broker_url.clone(),
+            broker_limiters.clone(),
+        ));
         let state = AppState {
             leptos_options,
             db: db.clone(),
             accounts,
+            dca,
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,
-            broker_limiters: Arc::new(crate::broker::rate_limit::RateLimiters::new(
-                config.broker_rate_limit_per_min,
-            )),
-            demo_broker_url: demo_broker.as_ref().map(|d| d.url.as_str().into()),
+            broker_limiters,
+            demo_broker_url,
         };
         let router = router(
             state,

@@ -29,6 +29,12 @@ pub enum ErrorCode {
     NotFound,
     /// Too many attempts; try again later.
     RateLimited,
+    /// The request conflicts with the resource's state (e.g. changing a stopped plan).
+    Conflict,
+    /// The user has no broker account to act on yet.
+    BrokerNotConnected,
+    /// The broker did not answer; try again later.
+    BrokerUnavailable,
     /// A state-changing request came from another site.
     CrossSiteRequest,
     /// A REST route was sent something other than `application/json`.
@@ -48,10 +54,10 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden | ErrorCode::CrossSiteRequest => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::EmailTaken => 409,
+            ErrorCode::EmailTaken | ErrorCode::Conflict | ErrorCode::BrokerNotConnected => 409,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
-            ErrorCode::Network => 503,
+            ErrorCode::Network | ErrorCode::BrokerUnavailable => 503,
             ErrorCode::Internal => 500,
         }
     }

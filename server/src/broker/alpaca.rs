@@ -236,19 +236,42 @@ pub struct WireAsset {
     fractionable: bool,
 }
 
-http_endpoint::EndpointDef! {
+/// Defines a JSON endpoint of Alpaca's: the 401 and 429 every endpoint may answer, plus
+/// `$status => $variant` for its own errors; bodies are read with serde_json.
+macro_rules! json_endpoint {
+    (
+        $(#[$doc:meta])* $name:ident($input:ty) -> $output:ty,
+        $error:ident [$($status:ident => $variant:ident),* $(,)?],
+        $($defs:tt)*
+    ) => {
+        http_endpoint::EndpointDef! {
+            $(#[$doc])* pub $name($input),
+            Ok => $output, [OK,],
+            Err => $error, [
+                UNAUTHORIZED => AuthenticationFailed,
+                TOO_MANY_REQUESTS => RateLimitExceeded,
+                $($status => $variant,)*
+            ],
+            ConversionErr => serde_json::Error,
+            ApiErr => apca::ApiError,
+
+            fn parse(body: &[u8]) -> Result<Self::Output, Self::ConversionError> {
+                serde_json::from_slice(body)
+            }
+
+            fn parse_err(body: &[u8]) -> Result<Self::ApiError, Vec<u8>> {
+                serde_json::from_slice(body).map_err(|_| body.to_vec())
+            }
+
+            $($defs)*
+        }
+    };
+}
+
+json_endpoint! {
     /// `GET /v2/stocks/{symbol}/bars` on the configured data URL.
-    pub ListBars(BarsQuery),
-    Ok => WireBars, [OK,],
-    Err => ListBarsError, [
-        UNAUTHORIZED => AuthenticationFailed,
-        TOO_MANY_REQUESTS => RateLimitExceeded,
-        BAD_REQUEST => InvalidInput,
-        FORBIDDEN => NotPermitted,
-        NOT_FOUND => NotFound,
-    ],
-    ConversionErr => serde_json::Error,
-    ApiErr => apca::ApiError,
+    ListBars(BarsQuery) -> WireBars,
+    ListBarsError [BAD_REQUEST => InvalidInput, FORBIDDEN => NotPermitted, NOT_FOUND => NotFound],
 
     fn path(input: &Self::Input) -> http_endpoint::Str {
         format!("/v2/stocks/{}/bars", input.symbol).into()
@@ -267,53 +290,22 @@ http_endpoint::EndpointDef! {
         }
         Ok(Some(query.into()))
     }
-
-    fn parse(body: &[u8]) -> Result<Self::Output, Self::ConversionError> {
-        serde_json::from_slice(body)
-    }
-
-    fn parse_err(body: &[u8]) -> Result<Self::ApiError, Vec<u8>> {
-        serde_json::from_slice(body).map_err(|_| body.to_vec())
-    }
 }
 
-http_endpoint::EndpointDef! {
+json_endpoint! {
     /// `GET /v2/stocks/{symbol}/trades/latest` on the configured data URL.
-    pub LatestTrade(String),
-    Ok => WireLatestTrade, [OK,],
-    Err => LatestTradeError, [
-        UNAUTHORIZED => AuthenticationFailed,
-        TOO_MANY_REQUESTS => RateLimitExceeded,
-        BAD_REQUEST => InvalidInput,
-        FORBIDDEN => NotPermitted,
-        NOT_FOUND => NotFound,
-    ],
-    ConversionErr => serde_json::Error,
-    ApiErr => apca::ApiError,
+    LatestTrade(String) -> WireLatestTrade,
+    LatestTradeError [BAD_REQUEST => InvalidInput, FORBIDDEN => NotPermitted, NOT_FOUND => NotFound],
 
     fn path(input: &Self::Input) -> http_endpoint::Str {
         format!("/v2/stocks/{input}/trades/latest").into()
     }
-
-    fn parse(body: &[u8]) -> Result<Self::Output, Self::ConversionError> {
-        serde_json::from_slice(body)
-    }
-
-    fn parse_err(body: &[u8]) -> Result<Self::ApiError, Vec<u8>> {
-        serde_json::from_slice(body).map_err(|_| body.to_vec())
-    }
 }
 
-http_endpoint::EndpointDef! {
+json_endpoint! {
     /// `GET /v2/assets`, keeping each asset's `name` for search.
-    pub ListAssets(()),
-    Ok => Vec<WireAsset>, [OK,],
-    Err => ListAssetsError, [
-        UNAUTHORIZED => AuthenticationFailed,
-        TOO_MANY_REQUESTS => RateLimitExceeded,
-    ],
-    ConversionErr => serde_json::Error,
-    ApiErr => apca::ApiError,
+    ListAssets(()) -> Vec<WireAsset>,
+    ListAssetsError [],
 
     fn path(_input: &Self::Input) -> http_endpoint::Str {
         "/v2/assets".into()
@@ -321,14 +313,6 @@ http_endpoint::EndpointDef! {
 
     fn query(_input: &Self::Input) -> Result<Option<http_endpoint::Str>, Self::ConversionError> {
         Ok(Some("status=active&asset_class=us_equity".into()))
-    }
-
-    fn parse(body: &[u8]) -> Result<Self::Output, Self::ConversionError> {
-        serde_json::from_slice(body)
-    }
-
-    fn parse_err(body: &[u8]) -> Result<Self::ApiError, Vec<u8>> {
-        serde_json::from_slice(body).map_err(|_| body.to_vec())
     }
 }
 

@@ -12,6 +12,11 @@ pub enum AuditAction {
     SignInBlocked,
     SignOut,
     RoleChanged,
+    PlanCreated,
+    PlanChanged,
+    PlanStarted,
+    PlanPaused,
+    PlanStopped,
 }
 
 impl AuditAction {
@@ -23,6 +28,11 @@ impl AuditAction {
             AuditAction::SignInBlocked => "sign_in_blocked",
             AuditAction::SignOut => "sign_out",
             AuditAction::RoleChanged => "role_changed",
+            AuditAction::PlanCreated => "plan_created",
+            AuditAction::PlanChanged => "plan_changed",
+            AuditAction::PlanStarted => "plan_started",
+            AuditAction::PlanPaused => "plan_paused",
+            AuditAction::PlanStopped => "plan_stopped",
         }
     }
 }

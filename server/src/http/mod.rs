@@ -2,6 +2,7 @@
 //! checks, static files, and the middleware every request passes through.
 
 mod auth;
+mod dca;
 mod health;
 mod middleware;
 
@@ -27,6 +28,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub accounts: Arc<AccountService>,
+    pub dca: Arc<crate::dca::DcaService>,
     pub public_origin: Arc<str>,
     pub trust_forwarded_for: bool,
     /// One token bucket per broker API key, shared by every caller in the process.
@@ -60,6 +62,10 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .route("/auth/logout", post(auth::sign_out))
         .route("/auth/me", get(auth::me))
         .route("/admin/users", get(auth::admin_users))
+        .route("/dca/config", get(dca::list).post(dca::save))
+        .route("/dca/start", post(dca::start))
+        .route("/dca/pause", post(dca::pause))
+        .route("/dca/stop", post(dca::stop))
         .route_layer(axum::middleware::from_fn(middleware::require_json_body));
 
     let session_layer = SessionManagerLayer::new(sessions.store)

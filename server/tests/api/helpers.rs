@@ -238,13 +238,17 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
 }
 
 /// Runs each named `async fn(&TestApp)` against a fresh app on SQLite and on PostgreSQL.
+/// With `demo_broker:` first, the apps run the in-process simulated broker.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (demo_broker: $($name:ident),* $(,)?) => {
+        on_both_backends!(@with |c: &mut server::config::Config| c.demo_broker = true; $($name),*);
+    };
+    (@with $adjust:expr; $($name:ident),*) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
+                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, $adjust).await.unwrap();
                     super::$name(&app).await;
                     app.cleanup().await;
                 }
@@ -254,12 +258,15 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await {
+                    if let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Postgres, $adjust).await {
                         super::$name(&app).await;
                         app.cleanup().await;
                     }
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both_backends!(@with |_: &mut server::config::Config| {}; $($name),*);
     };
 }

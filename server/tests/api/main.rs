@@ -7,5 +7,6 @@ mod auth;
 mod broker_payloads;
 mod cli;
 mod health;
+mod plans;
 mod security;
 mod simulator;

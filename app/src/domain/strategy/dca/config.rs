@@ -12,7 +12,9 @@ pub const MAX_LEGS: usize = 50;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leg {
     pub symbol: Symbol,
-    /// Dollars per slot, at most 2 decimal places.
+    /// Dollars per slot, at most 2 decimal places; a decimal string on the wire
+    /// (`"50.00"`), never a JSON number.
+    #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
 }
 

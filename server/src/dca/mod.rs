@@ -1,0 +1,225 @@
+//! DCA plans: saving (validated against the broker's asset list), listing and changing
+//! their status, for the REST API and the UI's server functions alike. Every operation
+//! is scoped to the caller: another user's plan is "not found".
+
+mod repository;
+
+use crate::accounts::AccountService;
+use crate::broker::Broker;
+use crate::broker::alpaca::{AlpacaBroker, AlpacaConfig};
+use crate::broker::rate_limit::RateLimiters;
+use crate::db::Db;
+use crate::db::audit::{AuditAction, AuditEntry};
+use crate::errors::internal;
+use app::api::dca::{AssetFacts, Plan, PlanLimits, PlanStatus};
+use app::api::ports::Caller;
+use app::api::{AppError, ErrorCode};
+use app::domain::ids::PlanId;
+use app::domain::time::Clock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use repository::PlanRow;
+
+pub struct DcaService {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    accounts: Arc<AccountService>,
+    limits: PlanLimits,
+    demo_broker_url: Option<Arc<str>>,
+    limiters: Arc<RateLimiters>,
+}
+
+impl DcaService {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        accounts: Arc<AccountService>,
+        limits: PlanLimits,
+        demo_broker_url: Option<Arc<str>>,
+        limiters: Arc<RateLimiters>,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            accounts,
+            limits,
+            demo_broker_url,
+            limiters,
+        }
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.clock.now().millis())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// The user's broker. Until users connect their own keys, that is their paper account
+    /// at the demo broker, whose key is derived from the user id.
+    fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
+        let Some(url) = &self.demo_broker_url else {
+            return Err(AppError::new(
+                ErrorCode::BrokerNotConnected,
+                "Connect a broker account before creating a plan.",
+            ));
+        };
+        let key = format!("QSDEMO{}", user_id.replace('-', "").to_uppercase());
+        let config = AlpacaConfig::for_base_url(url, key, format!("demo-{user_id}"));
+        AlpacaBroker::new(&config, &self.limiters).map_err(internal)
+    }
+
+    async fn asset_facts(&self, user_id: &str) -> Result<Vec<AssetFacts>, AppError> {
+        let assets = self.broker_for(user_id)?.assets().await.map_err(|err| {
+            tracing::warn!(error = %err, "could not load the broker's assets");
+            AppError::new(
+                ErrorCode::BrokerUnavailable,
+                "The broker is not answering. Please try again shortly.",
+            )
+        })?;
+        Ok(assets
+            .into_iter()
+            .map(|a| AssetFacts {
+                symbol: a.symbol,
+                name: a.name,
+                tradable: a.tradable,
+                fractionable: a.fractionable,
+            })
+            .collect())
+    }
+
+    fn next_run(&self, plan: &Plan, status: PlanStatus) -> Option<jiff::Timestamp> {
+        if status != PlanStatus::Active {
+            return None;
+        }
+        plan.schedule
+            .next_slots(self.now(), 1)
+            .ok()?
+            .first()
+            .copied()
+    }
+
+    async fn audit(
+        &self,
+        user_id: &str,
+        action: AuditAction,
+        plan_id: &str,
+        caller: &Caller,
+    ) -> Result<(), AppError> {
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: Some(user_id),
+                action,
+                subject: Some(plan_id),
+                ip: Some(caller.ip.to_string()),
+                detail: serde_json::json!({}),
+            })
+            .await
+            .map_err(internal)
+    }
+
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Plan>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let rows = self.db.plans_of(&user.id).await.map_err(internal)?;
+        rows.into_iter()
+            .map(|row| row.into_plan().map_err(internal))
+            .collect()
+    }
+
+    /// Creates (no id) or updates (id of one of the caller's plans) a plan. Nothing is
+    /// saved unless every field is valid. Returns the plan and whether it was created.
+    pub async fn save(&self, caller: &Caller, mut plan: Plan) -> Result<(Plan, bool), AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let existing = match &plan.id {
+            Some(id) => Some(self.owned(&user.id, id).await?),
+            None => None,
+        };
+        plan.validate(&self.limits, None)
+            .map_err(AppError::invalid_fields)?;
+        let assets = self.asset_facts(&user.id).await?;
+        plan.validate(&self.limits, Some(&assets))
+            .map_err(AppError::invalid_fields)?;
+
+        let now = self.now();
+        plan.name = plan.name.trim().to_owned();
+        let created = existing.is_none();
+        match existing {
+            None => {
+                plan.id = Some(PlanId::parse(&uuid::Uuid::new_v4().to_string()).map_err(internal)?);
+                plan.status = PlanStatus::Active;
+                plan.created_at = Some(now);
+            }
+            Some(row) => {
+                let previous = row.into_plan().map_err(internal)?;
+                if previous.status == PlanStatus::Stopped {
+                    return Err(AppError::new(
+                        ErrorCode::Conflict,
+                        "A stopped plan cannot be changed.",
+                    ));
+                }
+                plan.status = previous.status;
+                plan.created_at = previous.created_at;
+            }
+        }
+        plan.updated_at = Some(now);
+        plan.next_run_at = self.next_run(&plan, plan.status);
+        let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
+        if created {
+            self.db.insert_plan(&row).await.map_err(internal)?;
+        } else {
+            self.db.update_plan(&row).await.map_err(internal)?;
+        }
+        let id = row.id.clone();
+        let action = if created {
+            AuditAction::PlanCreated
+        } else {
+            AuditAction::PlanChanged
+        };
+        self.audit(&user.id, action, &id, caller).await?;
+        Ok((plan, created))
+    }
+
+    async fn owned(&self, user_id: &str, plan_id: &PlanId) -> Result<PlanRow, AppError> {
+        self.db
+            .plan(plan_id.as_str(), user_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::not_found("That plan"))
+    }
+
+    /// Starts, pauses or stops one of the caller's plans.
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        plan_id: &str,
+        status: PlanStatus,
+    ) -> Result<Plan, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let plan_id = PlanId::parse(plan_id)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("plan_id".to_string(), m)])))?;
+        let mut plan = self
+            .owned(&user.id, &plan_id)
+            .await?
+            .into_plan()
+            .map_err(internal)?;
+        if plan.status == PlanStatus::Stopped && status != PlanStatus::Stopped {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "A stopped plan cannot be started again; create a new one.",
+            ));
+        }
+        plan.status = status;
+        plan.updated_at = Some(self.now());
+        plan.next_run_at = self.next_run(&plan, status);
+        let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
+        self.db.update_plan(&row).await.map_err(internal)?;
+        let action = match status {
+            PlanStatus::Active => AuditAction::PlanStarted,
+            PlanStatus::Paused => AuditAction::PlanPaused,
+            PlanStatus::Stopped => AuditAction::PlanStopped,
+        };
+        self.audit(&user.id, action, plan_id.as_str(), caller)
+            .await?;
+        Ok(plan)
+    }
+}
