@@ -45,6 +45,12 @@ pub struct Config {
     pub demo_broker_listen: SocketAddr,
     /// Requests per minute per broker API key (Alpaca allows 200).
     pub broker_rate_limit_per_min: u32,
+    /// Scheduler workers in this instance (0 runs none: a web-only instance).
+    pub scheduler_workers: u32,
+    /// How often an idle worker looks for due work, in milliseconds.
+    pub scheduler_poll_ms: u64,
+    /// A slot missed while the server was down still runs if it is at most this late.
+    pub missed_grace_minutes: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +77,9 @@ impl Default for Config {
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             broker_rate_limit_per_min: 200,
+            scheduler_workers: 2,
+            scheduler_poll_ms: 1000,
+            missed_grace_minutes: 240,
         }
     }
 }
@@ -151,6 +160,12 @@ impl Config {
         }
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));
+        }
+        if self.scheduler_workers > 64 {
+            return Err(invalid("scheduler_workers", "must be at most 64"));
+        }
+        if !(10..=60_000).contains(&self.scheduler_poll_ms) {
+            return Err(invalid("scheduler_poll_ms", "must be between 10 and 60000"));
         }
         if self.session_idle_days == 0 {
             return Err(invalid("session_idle_days", "must be at least 1"));

@@ -24,6 +24,8 @@ pub struct Application {
     db: Db,
     sessions: DbSessionStore,
     clock: Arc<dyn Clock>,
+    dca: Arc<crate::dca::DcaService>,
+    scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
 }
 
 impl Application {
@@ -91,11 +93,24 @@ impl Application {
             demo_broker_url.clone(),
             broker_limiters.clone(),
         ));
+        let scheduler = (config.scheduler_workers > 0).then(|| {
+            crate::dca::scheduler::Scheduler::new(
+                db.clone(),
+                clock.clone(),
+                dca.clone(),
+                crate::dca::scheduler::SchedulerConfig {
+                    workers: config.scheduler_workers as usize,
+                    poll: Duration::from_millis(config.scheduler_poll_ms),
+                    grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
+                    ..Default::default()
+                },
+            )
+        });
         let state = AppState {
             leptos_options,
             db: db.clone(),
             accounts,
-            dca,
+            dca: dca.clone(),
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,
             broker_limiters,
@@ -116,6 +131,8 @@ impl Application {
             db,
             sessions,
             clock,
+            dca,
+            scheduler,
         })
     }
 
@@ -125,6 +142,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The plan service (for tests that drive the scheduler themselves).
+    pub fn dca(&self) -> Arc<crate::dca::DcaService> {
+        self.dca.clone()
     }
 
     /// The in-process simulated broker's base URL, in demo mode.
@@ -141,6 +163,12 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "QuantShift is listening on http://{addr}");
         let cleanup = tokio::spawn(expire_sessions(self.sessions, self.clock));
+        let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+        let workers = self
+            .scheduler
+            .as_ref()
+            .map(|s| s.spawn(workers_stop))
+            .unwrap_or_default();
         axum::serve(
             self.listener,
             self.router
@@ -150,6 +178,12 @@ impl Application {
         .await
         .context("the web server failed")?;
         cleanup.abort();
+        // Workers finish the slot in hand, then stop; unfinished slots keep their lease and
+        // are picked up again after a restart.
+        let _ = stop_workers.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
         if let Some(demo) = self.demo_broker {
             demo.stop().await;
         }

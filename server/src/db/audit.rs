@@ -17,6 +17,7 @@ pub enum AuditAction {
     PlanStarted,
     PlanPaused,
     PlanStopped,
+    OrderOutcome,
 }
 
 impl AuditAction {
@@ -33,6 +34,7 @@ impl AuditAction {
             AuditAction::PlanStarted => "plan_started",
             AuditAction::PlanPaused => "plan_paused",
             AuditAction::PlanStopped => "plan_stopped",
+            AuditAction::OrderOutcome => "order_outcome",
         }
     }
 }

@@ -3,6 +3,8 @@
 //! is scoped to the caller: another user's plan is "not found".
 
 mod repository;
+pub mod scheduler;
+pub mod slots;
 
 use crate::accounts::AccountService;
 use crate::broker::Broker;
@@ -20,6 +22,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use repository::PlanRow;
+
+/// A user's account at their broker.
+pub struct AccountOverview {
+    pub account: crate::broker::AccountSnapshot,
+    pub positions: Vec<crate::broker::PositionSnapshot>,
+    pub recent_orders: Vec<crate::broker::OrderSnapshot>,
+}
 
 pub struct DcaService {
     db: Db,
@@ -56,7 +65,7 @@ impl DcaService {
 
     /// The user's broker. Until users connect their own keys, that is their paper account
     /// at the demo broker, whose key is derived from the user id.
-    fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
+    pub(crate) fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
         let Some(url) = &self.demo_broker_url else {
             return Err(AppError::new(
                 ErrorCode::BrokerNotConnected,
@@ -185,6 +194,114 @@ impl DcaService {
             .await
             .map_err(internal)?
             .ok_or_else(|| AppError::not_found("That plan"))
+    }
+
+    /// Queues one extra purchase of every leg now, through the same path as scheduled
+    /// slots. A repeated request with the same idempotency key queues nothing new.
+    pub async fn run_now(
+        &self,
+        caller: &Caller,
+        plan_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Plan, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let plan_id = PlanId::parse(plan_id)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("plan_id".to_string(), m)])))?;
+        let plan = self
+            .owned(&user.id, &plan_id)
+            .await?
+            .into_plan()
+            .map_err(internal)?;
+        if plan.status == PlanStatus::Stopped {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "A stopped plan cannot buy.",
+            ));
+        }
+        if let Some(key) = idempotency_key
+            && (key.is_empty() || key.len() > 128)
+        {
+            return Err(AppError::new(
+                ErrorCode::BadRequest,
+                "The Idempotency-Key header must be 1–128 characters.",
+            ));
+        }
+        self.broker_for(&user.id)?;
+        self.db
+            .insert_manual_slot(
+                plan_id.as_str(),
+                &user.id,
+                idempotency_key,
+                self.now().as_millisecond(),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(plan)
+    }
+
+    /// The caller's purchases, newest first (`before`: a `created_at` cursor in ms).
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        plan_id: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<slots::PurchaseRow>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        self.db
+            .purchase_history(&user.id, plan_id, before, limit.clamp(1, 500))
+            .await
+            .map_err(internal)
+    }
+
+    /// The caller's broker account: balances, positions and recent orders.
+    pub async fn account(&self, caller: &Caller) -> Result<AccountOverview, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let broker = self.broker_for(&user.id)?;
+        let unavailable = |err: crate::broker::BrokerError| {
+            tracing::warn!(error = %err, "the broker did not answer an account request");
+            AppError::new(
+                ErrorCode::BrokerUnavailable,
+                "The broker is not answering. Please try again shortly.",
+            )
+        };
+        let account = broker.account().await.map_err(unavailable)?;
+        let positions = broker.positions().await.map_err(unavailable)?;
+        let orders = broker
+            .orders(crate::broker::OrderQuery::All)
+            .await
+            .map_err(unavailable)?;
+        Ok(AccountOverview {
+            account,
+            positions,
+            recent_orders: orders.into_iter().take(20).collect(),
+        })
+    }
+
+    /// Tradable symbols matching `query`, for the plan editor.
+    pub async fn search_assets(
+        &self,
+        caller: &Caller,
+        query: &str,
+    ) -> Result<Vec<AssetFacts>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let broker = self.broker_for(&user.id)?;
+        let found = broker.search_assets(query, 20).await.map_err(|err| {
+            tracing::warn!(error = %err, "asset search failed");
+            AppError::new(
+                ErrorCode::BrokerUnavailable,
+                "The broker is not answering. Please try again shortly.",
+            )
+        })?;
+        Ok(found
+            .into_iter()
+            .map(|a| AssetFacts {
+                symbol: a.symbol,
+                name: a.name,
+                tradable: a.tradable,
+                fractionable: a.fractionable,
+            })
+            .collect())
     }
 
     /// Starts, pauses or stops one of the caller's plans.

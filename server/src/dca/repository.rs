@@ -84,7 +84,7 @@ impl PlanRow {
         })
     }
 
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+    pub(crate) fn from_any_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             id: row.try_get("id")?,
             user_id: row.try_get("user_id")?,
@@ -149,7 +149,7 @@ impl Db {
         .fetch_optional(self.pool())
         .await?
         .as_ref()
-        .map(PlanRow::from_row)
+        .map(PlanRow::from_any_row)
         .transpose()
     }
 
@@ -161,7 +161,7 @@ impl Db {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(PlanRow::from_row)
+        .map(PlanRow::from_any_row)
         .collect()
     }
 }

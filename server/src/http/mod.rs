@@ -66,6 +66,11 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .route("/dca/start", post(dca::start))
         .route("/dca/pause", post(dca::pause))
         .route("/dca/stop", post(dca::stop))
+        .route("/dca/run-now", post(dca::run_now))
+        .route("/dca/history", get(dca::history))
+        .route("/dca/history.csv", get(dca::history_csv))
+        .route("/account", get(dca::account))
+        .route("/assets", get(dca::assets))
         .route_layer(axum::middleware::from_fn(middleware::require_json_body));
 
     let session_layer = SessionManagerLayer::new(sessions.store)

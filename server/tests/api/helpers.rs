@@ -44,6 +44,7 @@ pub struct TestApp {
     pg_database: Option<(String, String)>,
     shutdown: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     demo_broker_url: Option<String>,
+    dca: Option<Arc<server::dca::DcaService>>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -86,6 +87,7 @@ impl TestApp {
             sign_in_max_failures: 3,
             // Tests that need the demo broker turn it on.
             demo_broker: false,
+            scheduler_poll_ms: 20,
             ..Config::default()
         };
         let mut pg = None;
@@ -116,6 +118,7 @@ impl TestApp {
             pg_database,
             shutdown: None,
             demo_broker_url: None,
+            dca: None,
         };
         app.start().await;
         Some(app)
@@ -127,6 +130,7 @@ impl TestApp {
             .unwrap();
         self.base = format!("http://127.0.0.1:{}", application.port());
         self.demo_broker_url = application.demo_broker_url().map(str::to_owned);
+        self.dca = Some(application.dca());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             application
@@ -162,6 +166,26 @@ impl TestApp {
                 .execute(&mut conn)
                 .await;
         }
+    }
+
+    pub fn dca(&self) -> Arc<server::dca::DcaService> {
+        self.dca.clone().expect("the app is running")
+    }
+
+    /// Sets the demo broker's clock (its control API), e.g. to a time the market is open.
+    pub async fn set_market_time(&self, now: &str) {
+        let url = self.demo_broker_url.clone().expect("the demo broker runs");
+        let response = reqwest::Client::new()
+            .post(format!("{url}/sim/v1/clock"))
+            .json(&serde_json::json!({"now": now}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     pub fn demo_broker_url(&self) -> Option<String> {

@@ -283,7 +283,7 @@ impl<S: Strategy> Backtester<S> {
         self.strategy.on_event(event, &account, &mut actions);
         for action in actions.drain(..) {
             match action {
-                Action::Skip { reason } => self.skips.push(Skip { time, reason }),
+                Action::Skip { reason, .. } => self.skips.push(Skip { time, reason }),
                 Action::Order(order) => {
                     let b = self.book_index(&order.symbol);
                     match bar {

@@ -23,8 +23,10 @@ pub enum Event<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Order(OrderIntent),
-    /// A slot passed without buying, and why (shown to the user).
+    /// A slot passed without buying `symbol` (or anything, when `None`), and why (shown
+    /// to the user).
     Skip {
+        symbol: Option<Symbol>,
         reason: String,
     },
 }

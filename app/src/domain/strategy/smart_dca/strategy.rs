@@ -131,7 +131,10 @@ impl Strategy for SmartDca {
                                     )
                                 }
                             };
-                            actions.push(Action::Skip { reason });
+                            actions.push(Action::Skip {
+                                symbol: Some(symbol.clone()),
+                                reason,
+                            });
                         }
                     }
                 }

@@ -78,13 +78,15 @@ fn close_above_sma_buys_only_in_an_uptrend() {
     let mut s = smart(MaCondition::CloseAboveSma { period: 3 }, WhenNotMet::Skip);
     let actions = slot(&mut s);
     assert!(
-        matches!(&actions[..], [Action::Skip { reason }] if reason.contains("not enough price history"))
+        matches!(&actions[..], [Action::Skip { reason, .. }] if reason.contains("not enough price history"))
     );
     feed(&mut s, &[dec!(10), dec!(11), dec!(12)]); // SMA 11, close 12
     assert_eq!(bought(&slot(&mut s)), Some(dec!(100)));
     feed(&mut s, &[dec!(9)]); // SMA (11+12+9)/3 = 10.67, close 9
     let actions = slot(&mut s);
-    assert!(matches!(&actions[..], [Action::Skip { reason }] if reason.contains("did not hold")));
+    assert!(
+        matches!(&actions[..], [Action::Skip { reason, .. }] if reason.contains("did not hold"))
+    );
 }
 
 #[test]
@@ -104,9 +106,11 @@ fn carry_forward_adds_skipped_amounts_to_the_next_purchase() {
     );
     feed(&mut s, &[dec!(10), dec!(9)]);
     let first = slot(&mut s);
-    assert!(matches!(&first[..], [Action::Skip { reason }] if reason.contains("$100 carried")));
+    assert!(matches!(&first[..], [Action::Skip { reason, .. }] if reason.contains("$100 carried")));
     let second = slot(&mut s);
-    assert!(matches!(&second[..], [Action::Skip { reason }] if reason.contains("$200 carried")));
+    assert!(
+        matches!(&second[..], [Action::Skip { reason, .. }] if reason.contains("$200 carried"))
+    );
     feed(&mut s, &[dec!(12)]);
     assert_eq!(bought(&slot(&mut s)), Some(dec!(300)));
     assert_eq!(

@@ -1,0 +1,321 @@
+//! The DCA engine end to end: run-now and scheduled slots bought through the simulator,
+//! history and account views, exactly-once execution across injected crashes, racing
+//! workers, and tenant isolation.
+
+use crate::helpers::{Backend, TestApp, json};
+use serde_json::{Value, json};
+use server::dca::scheduler::{FailPoint, Scheduler, SchedulerConfig};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+/// Monday 2026-11-30 10:00 New York.
+const MARKET_OPEN: &str = "2026-11-30T15:00:00Z";
+
+fn plan() -> Value {
+    json!({
+        "name": "Core ETFs",
+        "legs": [{"symbol": "SPY", "amount": "50.00"}, {"symbol": "QQQ", "amount": "25.00"}],
+        "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                     "time": "10:00", "timezone": "America/New_York"}
+    })
+}
+
+async fn create_plan(app: &TestApp) -> String {
+    let created = app.post_json("/api/dca/config", plan()).await;
+    assert_eq!(created.status(), 201);
+    json(created).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn history(app: &TestApp) -> Vec<Value> {
+    json(app.get("/api/dca/history").await).await["purchases"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits until `n` purchases are in a final state.
+async fn settled(app: &TestApp, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let purchases = history(app).await;
+        let done = purchases
+            .iter()
+            .filter(|p| p["status"] != "pending" && p["status"] != "accepted")
+            .count();
+        if purchases.len() >= n && done >= n {
+            return purchases;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("purchases did not settle: {:?}", history(app).await);
+}
+
+async fn run_now_buys_every_leg_once(app: &TestApp) {
+    app.sign_up("runner@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let plan_id = create_plan(app).await;
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url("/api/dca/run-now"))
+            .header("idempotency-key", "press-1")
+            .json(&json!({"plan_id": plan_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let purchases = settled(app, 2).await;
+    assert_eq!(
+        purchases.len(),
+        2,
+        "the repeated request bought nothing more: {purchases:?}"
+    );
+    for p in &purchases {
+        assert_eq!(p["status"], "filled", "{p}");
+        assert!(p["qty"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+        assert!(p["price"].is_string() && p["filled_at"].is_string());
+        assert!(p["client_order_id"].as_str().unwrap().len() <= 48);
+    }
+    let account = json(app.get("/api/account").await).await;
+    assert_eq!(account["cash"], "99925", "$75 spent: {account}");
+    let symbols: Vec<&str> = account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["symbol"].as_str().unwrap())
+        .collect();
+    assert!(
+        symbols.contains(&"SPY") && symbols.contains(&"QQQ"),
+        "{account}"
+    );
+    assert_eq!(account["recent_orders"].as_array().unwrap().len(), 2);
+
+    let csv = app.get("/api/dca/history.csv").await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "order_outcome")
+    );
+}
+
+async fn a_scheduled_slot_runs_at_its_time(app: &TestApp) {
+    app.sign_up("scheduled@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    create_plan(app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(history(app).await.is_empty(), "nothing is due on Saturday");
+    // Saturday 00:00 UTC → Monday 15:01 UTC, a minute after the slot.
+    app.clock.advance_minutes(2 * 24 * 60 + 15 * 60 + 1);
+    let purchases = settled(app, 2).await;
+    assert!(
+        purchases
+            .iter()
+            .all(|p| p["status"] == "filled" && p["slot_at"] == "2026-11-30T15:00:00Z"),
+        "{purchases:?}"
+    );
+    let plans = json(app.get("/api/dca/config").await).await;
+    assert_eq!(
+        plans["plans"][0]["next_run_at"], "2026-12-07T15:00:00Z",
+        "moved on to next Monday"
+    );
+}
+
+async fn users_cannot_run_or_see_each_others_purchases(app: &TestApp) {
+    app.sign_up("owner@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let plan_id = create_plan(app).await;
+    app.post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    settled(app, 2).await;
+
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "intruder@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let run = other
+        .post(app.url("/api/dca/run-now"))
+        .json(&json!({"plan_id": plan_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 404);
+    let theirs = json(other.get(app.url("/api/dca/history")).send().await.unwrap()).await;
+    assert_eq!(theirs["purchases"], json!([]));
+    let their_account = json(other.get(app.url("/api/account")).send().await.unwrap()).await;
+    assert_eq!(
+        their_account["positions"],
+        json!([]),
+        "a separate paper account"
+    );
+    let anonymous = app
+        .other_client()
+        .get(app.url("/api/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+on_both_backends!(
+    demo_broker:
+    run_now_buys_every_leg_once,
+    a_scheduled_slot_runs_at_its_time,
+    users_cannot_run_or_see_each_others_purchases,
+);
+
+/// A worker that "crashes" after writing intents, or after sending orders, leaves its
+/// lease; once it expires, another worker finishes the slot without buying twice.
+async fn crashes_never_buy_twice(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("crash@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let plan_id = create_plan(&app).await;
+    let scheduler = |fail_point| {
+        Scheduler::new(
+            app.db.clone(),
+            app.clock.clone(),
+            app.dca(),
+            SchedulerConfig {
+                workers: 1,
+                lease: Duration::from_secs(60),
+                fail_point,
+                ..SchedulerConfig::default()
+            },
+        )
+    };
+    let orders = || async {
+        json(app.get("/api/account").await).await["recent_orders"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    for (round, fail_point) in [(1, FailPoint::AfterIntents), (2, FailPoint::AfterSend)] {
+        let key = format!("press-{round}");
+        let run = app
+            .client
+            .post(app.url("/api/dca/run-now"))
+            .header("idempotency-key", key)
+            .json(&json!({"plan_id": plan_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(run.status(), 202);
+        assert!(
+            scheduler(Some(fail_point)).tick().await.is_err(),
+            "the injected crash"
+        );
+        let expected_before = if fail_point == FailPoint::AfterIntents {
+            2 * (round - 1)
+        } else {
+            2 * round
+        };
+        assert_eq!(
+            orders().await,
+            expected_before,
+            "{fail_point:?}: orders at the broker after the crash"
+        );
+        let healthy = scheduler(None);
+        assert!(!healthy.tick().await.unwrap(), "the lease still holds");
+        app.clock.advance_minutes(2);
+        assert!(
+            healthy.tick().await.unwrap(),
+            "the expired lease is reclaimed"
+        );
+        assert_eq!(
+            orders().await,
+            2 * round,
+            "{fail_point:?}: one order per leg, never two"
+        );
+    }
+    let purchases = history(&app).await;
+    assert_eq!(purchases.len(), 4);
+    assert!(
+        purchases.iter().all(|p| p["status"] == "filled"),
+        "{purchases:?}"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn crashes_never_buy_twice_on_sqlite() {
+    crashes_never_buy_twice(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn crashes_never_buy_twice_on_postgres() {
+    crashes_never_buy_twice(Backend::Postgres).await;
+}
+
+/// Two workers race to claim 1,000 due slots: each is claimed exactly once.
+async fn racing_workers_claim_each_slot_once(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("race@example.com", PASSWORD).await;
+    let plan_id = create_plan(&app).await;
+    let me = json(app.get("/api/auth/me").await).await;
+    let user_id = me["user"]["id"].as_str().unwrap().to_owned();
+    for i in 0..1000 {
+        app.db
+            .insert_manual_slot(
+                &plan_id,
+                &user_id,
+                Some(&format!("k{i}")),
+                1_795_824_000_000 - 10_000 + i,
+            )
+            .await
+            .unwrap();
+    }
+    let now = 1_795_824_000_000;
+    let claim_all = |owner: &'static str| {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(slot) = db.claim_slot(owner, now, 600_000).await.unwrap() {
+                db.finish_slot(&slot.id, "done", None, &[], now)
+                    .await
+                    .unwrap();
+                claimed.push(slot.id);
+            }
+            claimed
+        })
+    };
+    let (a, b) = (claim_all("worker-a"), claim_all("worker-b"));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let mut all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    assert_eq!(all.len(), 1000, "a: {}, b: {}", a.len(), b.len());
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 1000, "no slot was claimed twice");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn racing_workers_claim_each_slot_once_on_sqlite() {
+    racing_workers_claim_each_slot_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn racing_workers_claim_each_slot_once_on_postgres() {
+    racing_workers_claim_each_slot_once(Backend::Postgres).await;
+}
