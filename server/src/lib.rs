@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod dca;
 pub mod errors;
+pub mod events;
 pub mod http;
 pub mod research;
 pub mod sim;

@@ -85,8 +85,10 @@ impl Application {
             config.broker_rate_limit_per_min,
         ));
         let demo_broker_url: Option<Arc<str>> = demo_broker.as_ref().map(|d| d.url.as_str().into());
+        let events = crate::events::EventBus::start(db.clone()).await?;
         let dca = Arc::new(crate::dca::DcaService::new(
             db.clone(),
+            events.clone(),
             clock.clone(),
             accounts.clone(),
             app::api::dca::PlanLimits::default(),
@@ -111,6 +113,7 @@ impl Application {
             db: db.clone(),
             accounts,
             dca: dca.clone(),
+            events,
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,
             broker_limiters,

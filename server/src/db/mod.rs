@@ -14,6 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor as _};
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -26,10 +27,20 @@ pub enum Backend {
 }
 
 /// A handle to the database, cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for connections outside the pool (PostgreSQL `LISTEN`); never printed.
+    url: Arc<str>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Db {
@@ -70,7 +81,11 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("failed to connect to the {backend:?} database"))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -79,6 +94,10 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     fn migrator(&self) -> &'static Migrator {

@@ -18,10 +18,51 @@ use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
 use app::domain::ids::PlanId;
 use app::domain::time::Clock;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use repository::PlanRow;
+
+/// One purchase on the wire (money as decimal strings, instants as RFC 3339).
+#[derive(Clone, Debug, Serialize)]
+pub struct PurchaseView {
+    pub id: String,
+    pub plan_id: String,
+    pub symbol: String,
+    pub notional: String,
+    pub qty: Option<String>,
+    pub price: Option<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub client_order_id: String,
+    pub slot_at: Option<jiff::Timestamp>,
+    pub submitted_at: Option<jiff::Timestamp>,
+    pub filled_at: Option<jiff::Timestamp>,
+}
+
+fn instant(ms: i64) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_millisecond(ms).ok()
+}
+
+impl From<slots::PurchaseRow> for PurchaseView {
+    fn from(p: slots::PurchaseRow) -> Self {
+        Self {
+            id: p.id,
+            plan_id: p.plan_id,
+            symbol: p.symbol,
+            notional: p.notional,
+            qty: p.qty,
+            price: p.price,
+            status: p.status,
+            reason: p.reason,
+            client_order_id: p.client_order_id,
+            slot_at: instant(p.slot_at),
+            submitted_at: p.submitted_at.and_then(instant),
+            filled_at: p.filled_at.and_then(instant),
+        }
+    }
+}
 
 /// A user's account at their broker.
 pub struct AccountOverview {
@@ -32,6 +73,7 @@ pub struct AccountOverview {
 
 pub struct DcaService {
     db: Db,
+    events: crate::events::EventBus,
     clock: Arc<dyn Clock>,
     accounts: Arc<AccountService>,
     limits: PlanLimits,
@@ -40,8 +82,10 @@ pub struct DcaService {
 }
 
 impl DcaService {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
+        events: crate::events::EventBus,
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
         limits: PlanLimits,
@@ -50,6 +94,7 @@ impl DcaService {
     ) -> Self {
         Self {
             db,
+            events,
             clock,
             accounts,
             limits,
@@ -65,6 +110,16 @@ impl DcaService {
 
     /// The user's broker. Until users connect their own keys, that is their paper account
     /// at the demo broker, whose key is derived from the user id.
+    async fn publish_plan(&self, user_id: &str, plan: &Plan) {
+        self.events
+            .publish(user_id, serde_json::json!({"type": "plan", "plan": plan}))
+            .await;
+    }
+
+    pub fn events(&self) -> &crate::events::EventBus {
+        &self.events
+    }
+
     pub(crate) fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
         let Some(url) = &self.demo_broker_url else {
             return Err(AppError::new(
@@ -185,6 +240,7 @@ impl DcaService {
             AuditAction::PlanChanged
         };
         self.audit(&user.id, action, &id, caller).await?;
+        self.publish_plan(&user.id, &plan).await;
         Ok((plan, created))
     }
 
@@ -337,6 +393,7 @@ impl DcaService {
         };
         self.audit(&user.id, action, plan_id.as_str(), caller)
             .await?;
+        self.publish_plan(&user.id, &plan).await;
         Ok(plan)
     }
 }

@@ -149,9 +149,16 @@ impl Scheduler {
             .claim_slot(&self.owner, now, ms(self.config.lease))
             .await?
         {
+            self.bot_status(&slot, "running", None).await;
             let result = self.execute(&slot, now).await;
-            if let Err(err) = &result {
-                tracing::warn!(slot = %slot.id, error = %format!("{err:#}"), "a slot failed; its lease will expire and it will be retried");
+            match &result {
+                Ok(()) => self.announce(&slot).await,
+                Err(err) => {
+                    tracing::warn!(slot = %slot.id, error = %format!("{err:#}"), "a slot failed; its lease will expire and it will be retried");
+                    let reason =
+                        "a temporary problem interrupted this purchase; it will be retried";
+                    self.bot_status(&slot, "error", Some(reason)).await;
+                }
             }
             return result.map(|()| true);
         }
@@ -457,6 +464,52 @@ impl Scheduler {
             ),
         }
         Ok(actions)
+    }
+
+    async fn bot_status(&self, slot: &SlotRow, state: &str, reason: Option<&str>) {
+        let next_run_at = match self.db.plan(&slot.plan_id, &slot.user_id).await {
+            Ok(Some(plan)) => plan
+                .next_run_at
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+            _ => None,
+        };
+        let last_run = jiff::Timestamp::from_millisecond(slot.slot_at).ok();
+        let event = serde_json::json!({"type": "bot_status", "plan_id": slot.plan_id, "state": state,
+            "reason": reason, "next_run_at": next_run_at, "last_run": last_run});
+        self.dca.events().publish(&slot.user_id, event).await;
+    }
+
+    /// Tells the user's browsers what the slot did: each purchase, the bot's state, and
+    /// the account after any fill.
+    async fn announce(&self, slot: &SlotRow) {
+        let Ok(purchases) = self.db.purchases_of_slot(&slot.id).await else {
+            return;
+        };
+        let problem = purchases
+            .iter()
+            .find(|p| p.status == "rejected" || p.status == "failed")
+            .and_then(|p| p.reason.clone());
+        let filled = purchases.iter().any(|p| p.status == "filled");
+        for purchase in purchases {
+            let event = serde_json::json!({"type": "purchase", "purchase": super::PurchaseView::from(purchase)});
+            self.dca.events().publish(&slot.user_id, event).await;
+        }
+        let state = if problem.is_some() { "error" } else { "idle" };
+        self.bot_status(slot, state, problem.as_deref()).await;
+        if filled {
+            self.announce_account(&slot.user_id).await;
+        }
+    }
+
+    async fn announce_account(&self, user_id: &str) {
+        let Ok(broker) = self.dca.broker_for(user_id) else {
+            return;
+        };
+        if let Ok(account) = broker.account().await {
+            let event = serde_json::json!({"type": "account", "equity": account.equity, "cash": account.cash,
+                "buying_power": account.buying_power, "portfolio_value": account.equity});
+            self.dca.events().publish(user_id, event).await;
+        }
     }
 
     /// Asks the broker about orders that were accepted but not yet filled.

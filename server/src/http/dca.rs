@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::auth::JsonBody;
+use crate::dca::PurchaseView;
 use app::api::AppError;
 use app::api::dca::{Plan, PlanStatus};
 use app::api::ports::Caller;
@@ -98,46 +99,6 @@ pub struct HistoryQuery {
     limit: Option<i64>,
     /// A cursor: the `next_before` of the previous page.
     before: Option<i64>,
-}
-
-/// One purchase on the wire (money as decimal strings, instants as RFC 3339).
-#[derive(Serialize)]
-pub struct PurchaseView {
-    id: String,
-    plan_id: String,
-    symbol: String,
-    notional: String,
-    qty: Option<String>,
-    price: Option<String>,
-    status: String,
-    reason: Option<String>,
-    client_order_id: String,
-    slot_at: Option<jiff::Timestamp>,
-    submitted_at: Option<jiff::Timestamp>,
-    filled_at: Option<jiff::Timestamp>,
-}
-
-fn instant(ms: i64) -> Option<jiff::Timestamp> {
-    jiff::Timestamp::from_millisecond(ms).ok()
-}
-
-impl From<crate::dca::slots::PurchaseRow> for PurchaseView {
-    fn from(p: crate::dca::slots::PurchaseRow) -> Self {
-        Self {
-            id: p.id,
-            plan_id: p.plan_id,
-            symbol: p.symbol,
-            notional: p.notional,
-            qty: p.qty,
-            price: p.price,
-            status: p.status,
-            reason: p.reason,
-            client_order_id: p.client_order_id,
-            slot_at: instant(p.slot_at),
-            submitted_at: p.submitted_at.and_then(instant),
-            filled_at: p.filled_at.and_then(instant),
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -68,7 +68,7 @@ pub async fn reject_cross_site(
     next.run(request).await
 }
 
-fn is_cross_site(headers: &HeaderMap, public_origin: &str) -> bool {
+pub(crate) fn is_cross_site(headers: &HeaderMap, public_origin: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.to_str(), Ok("same-origin" | "none"));
     }

@@ -4,6 +4,7 @@
 mod auth;
 mod dca;
 mod health;
+mod live;
 mod middleware;
 
 use crate::accounts::AccountService;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Arc<AccountService>,
     pub dca: Arc<crate::dca::DcaService>,
+    pub events: crate::events::EventBus,
     pub public_origin: Arc<str>,
     pub trust_forwarded_for: bool,
     /// One token bucket per broker API key, shared by every caller in the process.
@@ -71,6 +73,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .route("/dca/history.csv", get(dca::history_csv))
         .route("/account", get(dca::account))
         .route("/assets", get(dca::assets))
+        .route("/ws", get(live::socket))
         .route_layer(axum::middleware::from_fn(middleware::require_json_body));
 
     let session_layer = SessionManagerLayer::new(sessions.store)

@@ -319,3 +319,142 @@ async fn racing_workers_claim_each_slot_once_on_sqlite() {
 async fn racing_workers_claim_each_slot_once_on_postgres() {
     racing_workers_claim_each_slot_once(Backend::Postgres).await;
 }
+
+/// Signs up with a fresh client and returns it with its session cookie.
+async fn signed_up(app: &TestApp, email: &str) -> (reqwest::Client, String) {
+    let client = app.other_client();
+    let response = client
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("qs_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (client, cookie)
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn live(app: &TestApp, cookie: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = app
+        .url("/api/ws")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        next_json(&mut socket, Duration::from_secs(2))
+            .await
+            .unwrap()["type"],
+        "hello"
+    );
+    socket
+}
+
+async fn next_json(socket: &mut Socket, within: Duration) -> Option<Value> {
+    use futures_util::StreamExt as _;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).ok();
+        }
+    }
+}
+
+async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
+    app.set_market_time(MARKET_OPEN).await;
+    let (alice, alice_cookie) = signed_up(app, "alice-live@example.com").await;
+    let (_bob, bob_cookie) = signed_up(app, "bob-live@example.com").await;
+    let mut alice_socket = live(app, &alice_cookie).await;
+    let mut bob_socket = live(app, &bob_cookie).await;
+
+    let created = alice
+        .post(app.url("/api/dca/config"))
+        .json(&plan())
+        .send()
+        .await
+        .unwrap();
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        next_json(&mut alice_socket, Duration::from_secs(2))
+            .await
+            .unwrap()["type"],
+        "plan"
+    );
+
+    let started = tokio::time::Instant::now();
+    let run = alice
+        .post(app.url("/api/dca/run-now"))
+        .json(&json!({"plan_id": plan_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 202);
+    let mut filled = Vec::new();
+    let mut kinds = Vec::new();
+    while filled.len() < 2 {
+        let event = next_json(&mut alice_socket, Duration::from_secs(5))
+            .await
+            .expect("live events");
+        kinds.push(event["type"].as_str().unwrap_or_default().to_owned());
+        if event["type"] == "purchase" && event["purchase"]["status"] == "filled" {
+            filled.push(event["purchase"]["symbol"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "fills arrive promptly: {:?}",
+        started.elapsed()
+    );
+    assert!(kinds.contains(&"bot_status".to_owned()), "{kinds:?}");
+    filled.sort();
+    assert_eq!(filled, ["QQQ", "SPY"]);
+    let account = loop {
+        let event = next_json(&mut alice_socket, Duration::from_secs(5))
+            .await
+            .expect("an account event");
+        if event["type"] == "account" {
+            break event;
+        }
+    };
+    assert_eq!(account["cash"], "99925");
+    assert_eq!(
+        next_json(&mut bob_socket, Duration::from_millis(500)).await,
+        None,
+        "Bob hears nothing of Alice"
+    );
+
+    let anonymous =
+        tokio_tungstenite::connect_async(app.url("/api/ws").replacen("http", "ws", 1)).await;
+    match anonymous {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        other => panic!("an anonymous socket must be refused: {other:?}"),
+    }
+}
+
+mod live_events {
+    on_both_backends!(demo_broker: purchases_arrive_live_for_their_owner_only);
+    use super::purchases_arrive_live_for_their_owner_only;
+}
