@@ -43,6 +43,9 @@ pub struct Config {
     pub demo_broker: bool,
     /// Where the in-process simulator listens (loopback; port 0 picks a free one).
     pub demo_broker_listen: SocketAddr,
+    /// Use this running simulator (e.g. one `quantshift sim-broker` shared by several
+    /// instances) instead of starting one in-process.
+    pub demo_broker_url: Option<String>,
     /// Requests per minute per broker API key (Alpaca allows 200).
     pub broker_rate_limit_per_min: u32,
     /// Scheduler workers in this instance (0 runs none: a web-only instance).
@@ -76,6 +79,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            demo_broker_url: None,
             broker_rate_limit_per_min: 200,
             scheduler_workers: 2,
             scheduler_poll_ms: 1000,
@@ -157,6 +161,11 @@ impl Config {
                 "demo_broker_listen",
                 "must be a loopback address: the simulator's control API is not for the network",
             ));
+        }
+        if let Some(url) = &self.demo_broker_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid("demo_broker_url", "must be an http(s) URL"));
         }
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));

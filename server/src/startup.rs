@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 pub struct Application {
     listener: TcpListener,
     demo_broker: Option<DemoBroker>,
+    demo_broker_url: Option<Arc<str>>,
     router: axum::Router,
     db: Db,
     sessions: DbSessionStore,
@@ -75,7 +76,7 @@ impl Application {
                 Env::PROD
             })
             .build();
-        let demo_broker = if config.demo_broker {
+        let demo_broker = if config.demo_broker && config.demo_broker_url.is_none() {
             Some(DemoBroker::start(config.demo_broker_listen).await?)
         } else {
             None
@@ -84,7 +85,11 @@ impl Application {
         let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
             config.broker_rate_limit_per_min,
         ));
-        let demo_broker_url: Option<Arc<str>> = demo_broker.as_ref().map(|d| d.url.as_str().into());
+        let demo_broker_url: Option<Arc<str>> = match (&config.demo_broker_url, &demo_broker) {
+            (Some(url), _) if config.demo_broker => Some(url.trim_end_matches('/').into()),
+            (_, Some(running)) => Some(running.url.as_str().into()),
+            _ => None,
+        };
         let events = crate::events::EventBus::start(db.clone()).await?;
         let dca = Arc::new(crate::dca::DcaService::new(
             db.clone(),
@@ -117,7 +122,7 @@ impl Application {
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,
             broker_limiters,
-            demo_broker_url,
+            demo_broker_url: demo_broker_url.clone(),
         };
         let router = router(
             state,
@@ -130,6 +135,8 @@ impl Application {
         Ok(Self {
             listener,
             demo_broker,
+            demo_broker_url,
+
             router,
             db,
             sessions,
@@ -154,7 +161,7 @@ impl Application {
 
     /// The in-process simulated broker's base URL, in demo mode.
     pub fn demo_broker_url(&self) -> Option<&str> {
-        self.demo_broker.as_ref().map(|d| d.url.as_str())
+        self.demo_broker_url.as_deref()
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes

@@ -79,16 +79,17 @@ pub const CLIENT_ORDER_ID_MAX: usize = 48;
 pub struct ClientOrderId(String);
 
 impl ClientOrderId {
-    /// `<first 28 hex digits of the plan id>-<slot, Unix seconds in base 36>-<symbol>`:
-    /// at most 28 + 1 + 7 + 1 + 10 = 47 characters for slots before 2100.
+    /// `<first 26 hex digits of the plan id>-<slot, Unix milliseconds in base 36>-<symbol>`:
+    /// at most 26 + 1 + 9 + 1 + 10 = 47 characters for slots before 2100. Milliseconds,
+    /// so two "buy now" slots a moment apart never share an id.
     pub fn for_slot(plan: &PlanId, slot: jiff::Timestamp, symbol: &Symbol) -> Self {
         let hex: String = plan
             .as_str()
             .chars()
             .filter(|c| *c != '-')
-            .take(28)
+            .take(26)
             .collect();
-        let id = format!("{hex}-{}-{symbol}", base36(slot.as_second()));
+        let id = format!("{hex}-{}-{symbol}", base36(slot.as_millisecond()));
         debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
         Self(id)
     }
@@ -139,10 +140,13 @@ mod tests {
         let symbol = Symbol::parse("BRK.B").unwrap();
         let id = ClientOrderId::for_slot(&plan, slot, &symbol);
         assert_eq!(id, ClientOrderId::for_slot(&plan, slot, &symbol));
-        assert_eq!(id.as_str(), "6f9619ff8b864011b42d00c04fc9-1vuhmnz-BRK.B");
+        assert_eq!(id.as_str(), "6f9619ff8b864011b42d00c04f-1gcmxplw8-BRK.B");
+
         let long = Symbol::parse("ABCDEFGHIJ").unwrap();
         assert!(ClientOrderId::for_slot(&plan, slot, &long).as_str().len() <= CLIENT_ORDER_ID_MAX);
-        let next = jiff::Timestamp::from_second(4_102_444_800).unwrap();
+        let next = slot
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap();
         assert_ne!(id, ClientOrderId::for_slot(&plan, next, &symbol));
         assert_ne!(
             id,

@@ -140,19 +140,45 @@ impl Db {
         idempotency_key: Option<&str>,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let inserted = sqlx::query(
-            "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, idempotency_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'manual', 'due', $4, $5, $4, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(plan_id)
-        .bind(user_id)
-        .bind(now)
-        .bind(idempotency_key)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(inserted == 1)
+        // Another slot of this plan may hold this very millisecond; take the next free one,
+        // unless the conflict is this request's own idempotency key (a retry).
+        for slot_at in now..now + 1000 {
+            if let Some(key) = idempotency_key
+                && self.has_idempotency_key(plan_id, key).await?
+            {
+                return Ok(false);
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, idempotency_key, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'manual', 'due', $6, $5, $6, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(plan_id)
+            .bind(user_id)
+            .bind(slot_at)
+            .bind(idempotency_key)
+            .bind(now)
+
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(true);
+            }
+        }
+        Err(sqlx::Error::Protocol(
+            "no free instant for a manual slot".into(),
+        ))
+    }
+
+    async fn has_idempotency_key(&self, plan_id: &str, key: &str) -> Result<bool, sqlx::Error> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM slots WHERE plan_id = $1 AND idempotency_key = $2")
+                .bind(plan_id)
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
     }
 
     /// Takes the oldest claimable slot (due, or running with an expired lease) for

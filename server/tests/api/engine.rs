@@ -458,3 +458,132 @@ mod live_events {
     on_both_backends!(demo_broker: purchases_arrive_live_for_their_owner_only);
     use super::purchases_arrive_live_for_their_owner_only;
 }
+
+/// Waits until `n` purchases are final, however long the broker's faults make it take.
+async fn settled_within(app: &TestApp, n: usize, limit: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let purchases = json(app.get("/api/dca/history?limit=500").await).await["purchases"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let done = purchases
+            .iter()
+            .filter(|p| p["status"] != "pending" && p["status"] != "accepted")
+            .count();
+        if done >= n {
+            return purchases;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} of {n} settled: {purchases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn broker_orders(app: &TestApp) -> Vec<Value> {
+    json(app.get("/api/account").await).await["recent_orders"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Run-now five times while a fifth of the broker's answers fail: every leg is bought
+/// exactly once.
+async fn broker_faults_never_buy_twice(app: &TestApp) {
+    app.sign_up("faults@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let plan_id = create_plan(app).await;
+    let sim = app.demo_broker_url().unwrap();
+    let faults = json!({"error_rate": 0.2, "statuses": [500, 502, 503]});
+    reqwest::Client::new()
+        .post(format!("{sim}/sim/v1/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let run = app
+            .client
+            .post(app.url("/api/dca/run-now"))
+            .header("idempotency-key", format!("f{i}"))
+            .json(&json!({"plan_id": plan_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(run.status(), 202);
+    }
+    let purchases = settled_within(app, 10, Duration::from_secs(60)).await;
+    reqwest::Client::new()
+        .delete(format!("{sim}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purchases.len(), 10);
+    assert!(
+        purchases.iter().all(|p| p["status"] == "filled"),
+        "{purchases:?}"
+    );
+    let orders = broker_orders(app).await;
+    let mut ids: Vec<&str> = orders
+        .iter()
+        .map(|o| o["client_order_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (orders.len(), ids.len()),
+        (10, 10),
+        "one order per leg per slot at the broker"
+    );
+}
+
+/// Two server instances on one database, sharing one simulator, execute 20 slots: every
+/// leg once.
+async fn two_instances_share_the_work(app: &TestApp) {
+    app.sign_up("instances@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let plan_id = create_plan(app).await;
+    let mut config = app.config.clone();
+    config.demo_broker_url = app.demo_broker_url();
+    let other = server::startup::Application::build_with_clock(&config, app.clock.clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let other = tokio::spawn(other.run_until(async {
+        let _ = stopped.await;
+    }));
+    for i in 0..20 {
+        let run = app
+            .client
+            .post(app.url("/api/dca/run-now"))
+            .header("idempotency-key", format!("i{i}"))
+            .json(&json!({"plan_id": plan_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(run.status(), 202);
+    }
+    let purchases = settled_within(app, 40, Duration::from_secs(60)).await;
+    let _ = stop.send(());
+    other.await.unwrap().unwrap();
+    assert_eq!(purchases.len(), 40);
+    assert!(purchases.iter().all(|p| p["status"] == "filled"));
+    assert_eq!(
+        broker_orders(app).await.len(),
+        20,
+        "recent_orders shows the latest 20"
+    );
+    let audit = app.audit_actions().await;
+    assert_eq!(
+        audit.iter().filter(|a| *a == "order_outcome").count(),
+        40,
+        "each order's outcome once"
+    );
+}
+
+mod resilience {
+    use super::{broker_faults_never_buy_twice, two_instances_share_the_work};
+    on_both_backends!(demo_broker: broker_faults_never_buy_twice, two_instances_share_the_work);
+}
