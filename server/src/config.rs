@@ -48,6 +48,15 @@ pub struct Config {
     pub demo_broker_url: Option<String>,
     /// Requests per minute per broker API key (Alpaca allows 200).
     pub broker_rate_limit_per_min: u32,
+    /// Base64 of 32 random bytes: the key that encrypts users' broker keys at rest.
+    /// Required when `demo_broker` is off; in demo mode one is created under `data_dir`.
+    pub secrets_key: Option<String>,
+    /// Alpaca's trading URLs for users' own keys (overridable for a simulator).
+    pub alpaca_paper_url: String,
+    pub alpaca_live_url: String,
+    pub alpaca_data_url: String,
+    /// Days of paper trading a user needs before live keys are accepted.
+    pub live_unlock_days: u32,
     /// Scheduler workers in this instance (0 runs none: a web-only instance).
     pub scheduler_workers: u32,
     /// How often an idle worker looks for due work, in milliseconds.
@@ -81,6 +90,11 @@ impl Default for Config {
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo_broker_url: None,
             broker_rate_limit_per_min: 200,
+            secrets_key: None,
+            alpaca_paper_url: "https://paper-api.alpaca.markets".into(),
+            alpaca_live_url: "https://api.alpaca.markets".into(),
+            alpaca_data_url: "https://data.alpaca.markets".into(),
+            live_unlock_days: 30,
             scheduler_workers: 2,
             scheduler_poll_ms: 1000,
             missed_grace_minutes: 240,
@@ -166,6 +180,29 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(invalid("demo_broker_url", "must be an http(s) URL"));
+        }
+        match &self.secrets_key {
+            Some(key) => {
+                crate::secrets::SecretBox::from_base64(key)
+                    .map_err(|m| invalid("secrets_key", &m))?;
+            }
+            None if !self.demo_broker => {
+                return Err(invalid(
+                    "secrets_key",
+                    "is required when demo_broker is off: it encrypts users' broker keys at rest \
+                     (generate one with `openssl rand -base64 32`)",
+                ));
+            }
+            None => {}
+        }
+        for (key, url) in [
+            ("alpaca_paper_url", &self.alpaca_paper_url),
+            ("alpaca_live_url", &self.alpaca_live_url),
+            ("alpaca_data_url", &self.alpaca_data_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(key, "must be an http(s) URL"));
+            }
         }
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));
@@ -291,6 +328,24 @@ mod tests {
                     .unwrap()
                     .secure_cookies()
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_mode_needs_the_secrets_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUANTSHIFT_DEMO_BROKER", "false");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("`secrets_key`"), "{err}");
+            jail.set_env("QUANTSHIFT_SECRETS_KEY", "dG9vIHNob3J0");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("32 bytes"), "{err}");
+            jail.set_env(
+                "QUANTSHIFT_SECRETS_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            );
+            assert!(Config::load(None, Overrides::default()).is_ok());
             Ok(())
         });
     }

@@ -91,14 +91,30 @@ impl Application {
             _ => None,
         };
         let events = crate::events::EventBus::start(db.clone()).await?;
+        let vault = match &config.secrets_key {
+            Some(key) => crate::secrets::SecretBox::from_base64(key)
+                .map_err(|m| anyhow::anyhow!("configuration key `secrets_key` {m}"))?,
+            None => crate::secrets::SecretBox::load_or_create(&config.data_dir)?,
+        };
+        let brokers = Arc::new(crate::broker::directory::BrokerDirectory::new(
+            db.clone(),
+            vault,
+            demo_broker_url.clone(),
+            crate::broker::directory::AlpacaUrls {
+                paper: config.alpaca_paper_url.clone(),
+                live: config.alpaca_live_url.clone(),
+                data: config.alpaca_data_url.clone(),
+            },
+            broker_limiters.clone(),
+        ));
+
         let dca = Arc::new(crate::dca::DcaService::new(
             db.clone(),
             events.clone(),
             clock.clone(),
             accounts.clone(),
             app::api::dca::PlanLimits::default(),
-            demo_broker_url.clone(),
-            broker_limiters.clone(),
+            brokers.clone(),
         ));
         let scheduler = (config.scheduler_workers > 0).then(|| {
             crate::dca::scheduler::Scheduler::new(
@@ -116,8 +132,17 @@ impl Application {
         let state = AppState {
             leptos_options,
             db: db.clone(),
-            accounts,
+            accounts: accounts.clone(),
             dca: dca.clone(),
+
+            connections: Arc::new(crate::connections::ConnectionService::new(
+                db.clone(),
+                clock.clone(),
+                accounts.clone(),
+                brokers.clone(),
+                config.live_unlock_days,
+            )),
+
             events,
             public_origin: public_origin.into(),
             trust_forwarded_for: config.trust_forwarded_for,

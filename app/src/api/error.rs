@@ -35,6 +35,8 @@ pub enum ErrorCode {
     BrokerNotConnected,
     /// The broker did not answer; try again later.
     BrokerUnavailable,
+    /// Live trading is locked until the user has traded on paper long enough.
+    LiveLocked,
     /// A state-changing request came from another site.
     CrossSiteRequest,
     /// A REST route was sent something other than `application/json`.
@@ -52,7 +54,8 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => 422,
             ErrorCode::BadRequest => 400,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden | ErrorCode::CrossSiteRequest => 403,
+            ErrorCode::Forbidden | ErrorCode::CrossSiteRequest | ErrorCode::LiveLocked => 403,
+
             ErrorCode::NotFound => 404,
             ErrorCode::EmailTaken | ErrorCode::Conflict | ErrorCode::BrokerNotConnected => 409,
             ErrorCode::UnsupportedMediaType => 415,

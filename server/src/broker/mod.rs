@@ -9,6 +9,7 @@
 
 pub mod alpaca;
 mod convert;
+pub mod directory;
 pub mod rate_limit;
 pub mod retry;
 

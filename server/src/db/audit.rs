@@ -18,6 +18,8 @@ pub enum AuditAction {
     PlanPaused,
     PlanStopped,
     OrderOutcome,
+    BrokerConnected,
+    BrokerRemoved,
 }
 
 impl AuditAction {
@@ -35,6 +37,8 @@ impl AuditAction {
             AuditAction::PlanPaused => "plan_paused",
             AuditAction::PlanStopped => "plan_stopped",
             AuditAction::OrderOutcome => "order_outcome",
+            AuditAction::BrokerConnected => "broker_connected",
+            AuditAction::BrokerRemoved => "broker_removed",
         }
     }
 }

@@ -8,8 +8,8 @@ pub mod slots;
 
 use crate::accounts::AccountService;
 use crate::broker::Broker;
-use crate::broker::alpaca::{AlpacaBroker, AlpacaConfig};
-use crate::broker::rate_limit::RateLimiters;
+use crate::broker::alpaca::AlpacaBroker;
+use crate::broker::directory::BrokerDirectory;
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
@@ -77,8 +77,7 @@ pub struct DcaService {
     clock: Arc<dyn Clock>,
     accounts: Arc<AccountService>,
     limits: PlanLimits,
-    demo_broker_url: Option<Arc<str>>,
-    limiters: Arc<RateLimiters>,
+    brokers: Arc<BrokerDirectory>,
 }
 
 impl DcaService {
@@ -89,8 +88,7 @@ impl DcaService {
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
         limits: PlanLimits,
-        demo_broker_url: Option<Arc<str>>,
-        limiters: Arc<RateLimiters>,
+        brokers: Arc<BrokerDirectory>,
     ) -> Self {
         Self {
             db,
@@ -98,8 +96,7 @@ impl DcaService {
             clock,
             accounts,
             limits,
-            demo_broker_url,
-            limiters,
+            brokers,
         }
     }
 
@@ -120,26 +117,24 @@ impl DcaService {
         &self.events
     }
 
-    pub(crate) fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
-        let Some(url) = &self.demo_broker_url else {
-            return Err(AppError::new(
-                ErrorCode::BrokerNotConnected,
-                "Connect a broker account before creating a plan.",
-            ));
-        };
-        let key = format!("QSDEMO{}", user_id.replace('-', "").to_uppercase());
-        let config = AlpacaConfig::for_base_url(url, key, format!("demo-{user_id}"));
-        AlpacaBroker::new(&config, &self.limiters).map_err(internal)
+    /// The user's broker (their own keys, or their demo paper account).
+    pub(crate) async fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
+        self.brokers.broker_for(user_id).await
     }
 
     async fn asset_facts(&self, user_id: &str) -> Result<Vec<AssetFacts>, AppError> {
-        let assets = self.broker_for(user_id)?.assets().await.map_err(|err| {
-            tracing::warn!(error = %err, "could not load the broker's assets");
-            AppError::new(
-                ErrorCode::BrokerUnavailable,
-                "The broker is not answering. Please try again shortly.",
-            )
-        })?;
+        let assets = self
+            .broker_for(user_id)
+            .await?
+            .assets()
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "could not load the broker's assets");
+                AppError::new(
+                    ErrorCode::BrokerUnavailable,
+                    "The broker is not answering. Please try again shortly.",
+                )
+            })?;
         Ok(assets
             .into_iter()
             .map(|a| AssetFacts {
@@ -282,7 +277,7 @@ impl DcaService {
                 "The Idempotency-Key header must be 1–128 characters.",
             ));
         }
-        self.broker_for(&user.id)?;
+        self.broker_for(&user.id).await?;
         self.db
             .insert_manual_slot(
                 plan_id.as_str(),
@@ -313,7 +308,7 @@ impl DcaService {
     /// The caller's broker account: balances, positions and recent orders.
     pub async fn account(&self, caller: &Caller) -> Result<AccountOverview, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let broker = self.broker_for(&user.id)?;
+        let broker = self.broker_for(&user.id).await?;
         let unavailable = |err: crate::broker::BrokerError| {
             tracing::warn!(error = %err, "the broker did not answer an account request");
             AppError::new(
@@ -341,7 +336,7 @@ impl DcaService {
         query: &str,
     ) -> Result<Vec<AssetFacts>, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let broker = self.broker_for(&user.id)?;
+        let broker = self.broker_for(&user.id).await?;
         let found = broker.search_assets(query, 20).await.map_err(|err| {
             tracing::warn!(error = %err, "asset search failed");
             AppError::new(

@@ -230,7 +230,7 @@ impl Scheduler {
             } else {
                 None
             };
-            let broker = self.dca.broker_for(&slot.user_id);
+            let broker = self.dca.broker_for(&slot.user_id).await;
             let actions = match (&reason, &broker) {
                 (Some(_), _) | (None, Err(_)) => Vec::new(),
                 (None, Ok(broker)) => self.decide(&plan, slot, broker).await?,
@@ -317,7 +317,7 @@ impl Scheduler {
             anyhow::bail!("injected failure after writing the intents");
         }
 
-        let broker = match self.dca.broker_for(&slot.user_id) {
+        let broker = match self.dca.broker_for(&slot.user_id).await {
             Ok(broker) => broker,
             Err(err) => {
                 let outcomes = failed(&purchases, &err.message);
@@ -502,7 +502,7 @@ impl Scheduler {
     }
 
     async fn announce_account(&self, user_id: &str) {
-        let Ok(broker) = self.dca.broker_for(user_id) else {
+        let Ok(broker) = self.dca.broker_for(user_id).await else {
             return;
         };
         if let Ok(account) = broker.account().await {
@@ -515,7 +515,7 @@ impl Scheduler {
     /// Asks the broker about orders that were accepted but not yet filled.
     async fn reconcile_open_orders(&self, now: i64) -> anyhow::Result<()> {
         for purchase in self.db.open_purchases(50).await? {
-            let Ok(broker) = self.dca.broker_for(&purchase.user_id) else {
+            let Ok(broker) = self.dca.broker_for(&purchase.user_id).await else {
                 continue;
             };
             match broker.order_by_client_id(&purchase.client_order_id).await {

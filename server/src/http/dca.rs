@@ -297,3 +297,25 @@ pub async fn assets(
         assets: state.dca.search_assets(&caller, &query.q).await?,
     }))
 }
+
+pub async fn connection(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::connections::ConnectionView>, AppError> {
+    Ok(Json(state.connections.view(&caller).await?))
+}
+
+pub async fn connect(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<crate::connections::ConnectRequest>,
+) -> Result<Json<crate::connections::ConnectionView>, AppError> {
+    Ok(Json(state.connections.connect(&caller, request).await?))
+}
+
+pub async fn disconnect(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::connections::ConnectionView>, AppError> {
+    Ok(Json(state.connections.disconnect(&caller).await?))
+}

@@ -30,6 +30,8 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Arc<AccountService>,
     pub dca: Arc<crate::dca::DcaService>,
+    pub connections: Arc<crate::connections::ConnectionService>,
+
     pub events: crate::events::EventBus,
     pub public_origin: Arc<str>,
     pub trust_forwarded_for: bool,
@@ -74,6 +76,12 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .route("/account", get(dca::account))
         .route("/assets", get(dca::assets))
         .route("/ws", get(live::socket))
+        .route(
+            "/broker/connection",
+            get(dca::connection)
+                .post(dca::connect)
+                .delete(dca::disconnect),
+        )
         .route_layer(axum::middleware::from_fn(middleware::require_json_body));
 
     let session_layer = SessionManagerLayer::new(sessions.store)

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod broker_payloads;
 mod cli;
+mod connections;
 mod engine;
 mod health;
 mod plans;

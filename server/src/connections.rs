@@ -1,0 +1,290 @@
+//! Users connecting their own Alpaca keys: checked against Alpaca's account endpoint
+//! before they are saved, sealed at rest, never shown again (only their last four
+//! characters), replaceable and removable. Live keys are refused until the user has
+//! traded on paper for the configured number of days.
+
+use crate::accounts::AccountService;
+use crate::broker::directory::{BrokerDirectory, ConnectionRow};
+use crate::broker::{Broker, BrokerError};
+use crate::db::Db;
+use crate::db::audit::{AuditAction, AuditEntry};
+use crate::errors::internal;
+use app::api::ports::Caller;
+use app::api::{AppError, ErrorCode};
+use app::domain::time::Clock;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the browser is told about the connection. Never a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConnectionView {
+    /// `demo` (the simulated paper account), `alpaca`, or `none`.
+    pub kind: &'static str,
+    pub environment: &'static str,
+    pub key_last4: Option<String>,
+    pub account_id: Option<String>,
+    pub connected_at: Option<jiff::Timestamp>,
+}
+
+/// The body of `POST /api/broker/connection`. Its `Debug` hides the secret.
+#[derive(Clone, Deserialize)]
+pub struct ConnectRequest {
+    pub environment: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("environment", &self.environment)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+pub struct ConnectionService {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    accounts: Arc<AccountService>,
+    brokers: Arc<BrokerDirectory>,
+    live_unlock_days: u32,
+}
+
+fn last4(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+impl ConnectionService {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        accounts: Arc<AccountService>,
+        brokers: Arc<BrokerDirectory>,
+        live_unlock_days: u32,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            accounts,
+            brokers,
+            live_unlock_days,
+        }
+    }
+
+    async fn audit(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        action: AuditAction,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: Some(user_id),
+                action,
+                subject: Some(user_id),
+                ip: Some(caller.ip.to_string()),
+                detail,
+            })
+            .await
+            .map_err(internal)
+    }
+
+    pub async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        Ok(
+            match self
+                .db
+                .broker_connection(&user.id)
+                .await
+                .map_err(internal)?
+            {
+                Some(row) => ConnectionView {
+                    kind: "alpaca",
+                    environment: if row.environment == "live" {
+                        "live"
+                    } else {
+                        "paper"
+                    },
+                    key_last4: Some(row.key_last4),
+                    account_id: Some(row.account_id),
+                    connected_at: jiff::Timestamp::from_millisecond(row.updated_at).ok(),
+                },
+                None if self.brokers.has_demo() => ConnectionView {
+                    kind: "demo",
+                    environment: "paper",
+                    key_last4: None,
+                    account_id: None,
+                    connected_at: None,
+                },
+                None => ConnectionView {
+                    kind: "none",
+                    environment: "paper",
+                    key_last4: None,
+                    account_id: None,
+                    connected_at: None,
+                },
+            },
+        )
+    }
+
+    pub async fn connect(
+        &self,
+        caller: &Caller,
+        request: ConnectRequest,
+    ) -> Result<ConnectionView, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let mut fields = BTreeMap::new();
+        let environment = match request.environment.as_str() {
+            "paper" => "paper",
+            "live" => "live",
+            _ => {
+                fields.insert(
+                    "environment".to_string(),
+                    "Choose paper or live.".to_string(),
+                );
+                "paper"
+            }
+        };
+        for (name, value) in [
+            ("key_id", request.key_id.trim()),
+            ("secret", request.secret.trim()),
+        ] {
+            if value.len() < 8
+                || value.len() > 128
+                || value.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                fields.insert(
+                    name.to_string(),
+                    "Paste the key exactly as Alpaca shows it.".to_string(),
+                );
+            }
+        }
+        if !fields.is_empty() {
+            return Err(AppError::invalid_fields(fields));
+        }
+        if environment == "live" {
+            self.check_live_unlocked(&user.id).await?;
+        }
+        let (key_id, secret) = (request.key_id.trim(), request.secret.trim());
+        let account = self
+            .brokers
+            .alpaca(environment, key_id, secret)?
+            .account()
+            .await
+            .map_err(|err| match err {
+                BrokerError::Unauthorized => AppError::invalid_fields(BTreeMap::from([(
+                    "secret".to_string(),
+                    "Alpaca did not accept this key and secret.".to_string(),
+                )])),
+                BrokerError::Transient(_) => AppError::new(
+                    ErrorCode::BrokerUnavailable,
+                    "Alpaca is not answering. Please try again shortly.",
+                ),
+                other => AppError::new(
+                    ErrorCode::BadRequest,
+                    format!("Alpaca refused the account check: {other}"),
+                ),
+            })?;
+        let now = self.clock.now().millis();
+        let existing = self
+            .db
+            .broker_connection(&user.id)
+            .await
+            .map_err(internal)?;
+        let row = ConnectionRow {
+            user_id: user.id.clone(),
+            environment: environment.to_owned(),
+            key_id: self
+                .brokers
+                .vault()
+                .seal(key_id, &user.id)
+                .map_err(internal)?,
+            secret: self
+                .brokers
+                .vault()
+                .seal(secret, &user.id)
+                .map_err(internal)?,
+            key_last4: last4(key_id),
+            account_id: account.id,
+            created_at: existing.map_or(now, |e| e.created_at),
+            updated_at: now,
+        };
+        self.db
+            .save_broker_connection(&row)
+            .await
+            .map_err(internal)?;
+        let detail = serde_json::json!({"environment": environment, "key_last4": row.key_last4});
+        self.audit(caller, &user.id, AuditAction::BrokerConnected, detail)
+            .await?;
+        self.view(caller).await
+    }
+
+    async fn check_live_unlocked(&self, user_id: &str) -> Result<(), AppError> {
+        let needed_ms = i64::from(self.live_unlock_days) * 86_400_000;
+        let first = self.db.first_fill_at(user_id).await.map_err(internal)?;
+        let now = self.clock.now().millis();
+        match first {
+            Some(first) if now - first >= needed_ms => Ok(()),
+            Some(first) => Err(AppError::new(
+                ErrorCode::LiveLocked,
+                format!(
+                    "Live trading unlocks after {} days of paper trading; {} to go.",
+                    self.live_unlock_days,
+                    ((needed_ms - (now - first)) + 86_399_999) / 86_400_000
+                ),
+            )),
+            None => Err(AppError::new(
+                ErrorCode::LiveLocked,
+                format!(
+                    "Live trading unlocks after {} days of paper trading. Run a paper plan first.",
+                    self.live_unlock_days
+                ),
+            )),
+        }
+    }
+
+    pub async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        if self
+            .db
+            .delete_broker_connection(&user.id)
+            .await
+            .map_err(internal)?
+        {
+            self.audit(
+                caller,
+                &user.id,
+                AuditAction::BrokerRemoved,
+                serde_json::json!({}),
+            )
+            .await?;
+        }
+        self.view(caller).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_four_characters_are_kept() {
+        assert_eq!(last4("PKABCDEFGH1234"), "1234");
+        assert_eq!(last4("abc"), "abc");
+    }
+
+    #[test]
+    fn the_request_never_prints_its_secret() {
+        let request = ConnectRequest {
+            environment: "paper".into(),
+            key_id: "PKTESTKEY".into(),
+            secret: "hunter2hunter2".into(),
+        };
+        assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}

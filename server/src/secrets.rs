@@ -1,0 +1,158 @@
+//! Encryption at rest for users' broker keys: AES-256-GCM with a random nonce per value,
+//! the owner's id as associated data (a ciphertext copied to another user's row does not
+//! decrypt), stored as base64 of nonce ‖ ciphertext.
+
+use aes_gcm::aead::{Aead, Generate as _, Key, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use std::path::Path;
+
+const NONCE_LEN: usize = 12;
+
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox([redacted])")
+    }
+}
+
+impl SecretBox {
+    /// A key given as base64 of 32 bytes (e.g. `openssl rand -base64 32`).
+    pub fn from_base64(encoded: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| "must be base64".to_string())?;
+        let key = Key::<Aes256Gcm>::try_from(bytes.as_slice())
+            .map_err(|_| format!("must be 32 bytes, not {}", bytes.len()))?;
+        Ok(Self {
+            cipher: Aes256Gcm::new(&key),
+        })
+    }
+
+    /// Reads the key file in `dir`, creating it (readable by its owner only) on first use.
+    /// For demo mode, so that a fresh install needs no configuration.
+    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("secrets.key");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Self::from_base64(&existing)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let key = Key::<Aes256Gcm>::generate();
+        let encoded = STANDARD.encode(key.as_slice());
+        write_private(&path, &encoded)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        tracing::info!(path = %path.display(), "created the key that encrypts broker keys at rest");
+        Ok(Self {
+            cipher: Aes256Gcm::new(&key),
+        })
+    }
+
+    pub fn seal(&self, plaintext: &str, owner: &str) -> anyhow::Result<String> {
+        let nonce = Nonce::generate();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: owner.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("encryption failed"))?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        Ok(STANDARD.encode(sealed))
+    }
+
+    pub fn open(&self, sealed: &str, owner: &str) -> anyhow::Result<String> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .context("a sealed value is not base64")?;
+        anyhow::ensure!(bytes.len() > NONCE_LEN, "a sealed value is too short");
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_from(nonce).map_err(|_| anyhow::anyhow!("bad nonce"))?;
+        let plaintext = self
+            .cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                anyhow::anyhow!("a sealed value does not decrypt with this key and owner")
+            })?;
+        Ok(String::from_utf8(plaintext)?)
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_for_the_same_owner_and_key() {
+        let dir =
+            std::env::temp_dir().join(format!("qs-secrets-{}", uuid::Uuid::new_v4().simple()));
+        let vault = SecretBox::load_or_create(&dir).unwrap();
+        let sealed = vault.seal("sk-live-123", "user-a").unwrap();
+        assert!(!sealed.contains("sk-live"));
+        assert_ne!(
+            sealed,
+            vault.seal("sk-live-123", "user-a").unwrap(),
+            "a fresh nonce each time"
+        );
+        assert_eq!(vault.open(&sealed, "user-a").unwrap(), "sk-live-123");
+        assert!(vault.open(&sealed, "user-b").is_err(), "bound to its owner");
+        let again = SecretBox::load_or_create(&dir).unwrap();
+        assert_eq!(
+            again.open(&sealed, "user-a").unwrap(),
+            "sk-live-123",
+            "the key file is reused"
+        );
+        let other = SecretBox::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        assert!(other.open(&sealed, "user-a").is_err());
+        assert!(
+            SecretBox::from_base64("c2hvcnQ=")
+                .unwrap_err()
+                .contains("32 bytes")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join("secrets.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(format!("{vault:?}"), "SecretBox([redacted])");
+    }
+}

@@ -1,0 +1,196 @@
+//! Users' own Alpaca keys: checked against the account endpoint, sealed at rest, never
+//! shown again, used for trading, live keys locked until 30 days of paper trading, and
+//! removable. "Alpaca" is a simulator started by the test.
+
+use crate::helpers::{Backend, TestApp, json};
+use serde_json::json;
+use server::sim::{SimConfig, Simulator};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn alpaca() -> (Arc<Simulator>, String) {
+    let sim = Simulator::new(SimConfig {
+        start_time: Some("2026-11-30T15:00:00Z".parse().unwrap()),
+        allow_control_api: true,
+        ..SimConfig::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::sim::serve(
+        listener,
+        sim.clone(),
+        std::future::pending(),
+    ));
+    (sim, url)
+}
+
+async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
+    let (sim, url) = alpaca().await;
+    let alpaca_url = url.clone();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.demo_broker = true;
+        c.alpaca_paper_url = alpaca_url.clone();
+        c.alpaca_live_url = alpaca_url.clone();
+        c.alpaca_data_url = alpaca_url;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("keys@example.com", PASSWORD).await;
+    assert_eq!(
+        json(app.get("/api/broker/connection").await).await["kind"],
+        "demo"
+    );
+
+    let bad_shape = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "paper", "key_id": "x", "secret": "y"}),
+        )
+        .await;
+    assert_eq!(bad_shape.status(), 422);
+    assert!(json(bad_shape).await["error"]["fields"]["key_id"].is_string());
+    let unknown = app
+        .post_json("/api/broker/connection", json!({"environment": "paper", "key_id": "PKNOTREAL123", "secret": "not-a-real-secret"}))
+        .await;
+    assert_eq!(unknown.status(), 422);
+    assert!(
+        json(unknown).await["error"]["fields"]["secret"]
+            .as_str()
+            .unwrap()
+            .contains("did not accept")
+    );
+
+    let (key_id, secret) = sim.create_account();
+    let connected = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "paper", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(connected.status(), 200);
+    let text = connected.text().await.unwrap();
+    assert!(
+        !text.contains(&secret) && !text.contains(&key_id),
+        "keys never go back to the browser: {text}"
+    );
+    let view: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (view["kind"].as_str(), view["environment"].as_str()),
+        (Some("alpaca"), Some("paper"))
+    );
+    assert_eq!(
+        view["key_last4"].as_str().unwrap(),
+        &key_id[key_id.len() - 4..]
+    );
+
+    let (sealed_key, sealed_secret): (String, String) =
+        sqlx::query_as("SELECT key_id, secret FROM broker_connections")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(
+        !sealed_key.contains(&key_id) && !sealed_secret.contains(&secret),
+        "sealed at rest"
+    );
+
+    // Plans now trade through the connected account.
+    let created = app
+        .post_json(
+            "/api/dca/config",
+            json!({"name": "Own account", "legs": [{"symbol": "VTI", "amount": "40.00"}],
+                   "schedule": {"frequency": "daily", "interval": 1, "weekday": null, "day_of_month": null,
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    app.post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    let mut filled = false;
+    for _ in 0..200 {
+        let purchases = json(app.get("/api/dca/history").await).await;
+        if purchases["purchases"][0]["status"] == "filled" {
+            filled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(filled, "the purchase filled at the connected broker");
+    let account = json(app.get("/api/account").await).await;
+    assert_eq!(
+        account["cash"], "99960",
+        "bought through the user's own account: {account}"
+    );
+
+    let live = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "live", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(live.status(), 403);
+    let body = json(live).await;
+    assert_eq!(body["error"]["code"], "live_locked");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30 days"),
+        "{body}"
+    );
+    app.clock.advance_minutes(31 * 24 * 60);
+    let live = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "live", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(live.status(), 200);
+    assert_eq!(json(live).await["environment"], "live");
+
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "other@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = json(
+        other
+            .get(app.url("/api/broker/connection"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs["kind"], "demo", "connections are per user");
+
+    let removed = app
+        .client
+        .delete(app.url("/api/broker/connection"))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(removed).await["kind"], "demo");
+    let actions = app.audit_actions().await;
+    assert!(
+        actions.iter().any(|a| a == "broker_connected")
+            && actions.iter().any(|a| a == "broker_removed")
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn own_keys_on_sqlite() {
+    own_keys_are_checked_sealed_used_and_removable(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn own_keys_on_postgres() {
+    own_keys_are_checked_sealed_used_and_removable(Backend::Postgres).await;
+}
