@@ -2,6 +2,8 @@
 //! the browser's plan editor share, and the validation both sides run.
 
 use crate::domain::calendar;
+use leptos::prelude::*;
+
 use crate::domain::ids::PlanId;
 use crate::domain::market::Symbol;
 use crate::domain::schedule::Schedule;
@@ -235,4 +237,124 @@ fn outside_market_hours(schedule: &Schedule) -> Option<String> {
         }
     }
     None
+}
+
+/// One purchase (one leg of one slot) as clients see it: money as decimal strings,
+/// instants as RFC 3339.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    pub id: String,
+    pub plan_id: String,
+    pub symbol: String,
+    pub notional: String,
+    pub qty: Option<String>,
+    pub price: Option<String>,
+    /// `pending`, `accepted`, `filled`, `rejected`, `failed`, `missed` or `skipped`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub client_order_id: String,
+    pub slot_at: Option<jiff::Timestamp>,
+    pub submitted_at: Option<jiff::Timestamp>,
+    pub filled_at: Option<jiff::Timestamp>,
+}
+
+/// A page of purchase history, newest first; pass `next_before` to get the next page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub purchases: Vec<Purchase>,
+    pub next_before: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionSummary {
+    pub symbol: String,
+    pub qty: Decimal,
+    pub avg_entry_price: Decimal,
+    pub market_value: Option<Decimal>,
+    pub unrealized_pl: Option<Decimal>,
+    pub cost_basis: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: String,
+    pub client_order_id: String,
+    pub symbol: String,
+    pub side: crate::domain::order::Side,
+    pub notional: Option<Decimal>,
+    pub qty: Option<Decimal>,
+    pub status: String,
+    pub filled_qty: Decimal,
+    pub filled_avg_price: Option<Decimal>,
+    pub created_at: jiff::Timestamp,
+}
+
+/// The user's broker account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub equity: Decimal,
+    pub cash: Decimal,
+    pub buying_power: Decimal,
+    pub portfolio_value: Decimal,
+    /// Not tracked yet (plans only buy): `null` rather than a made-up number.
+    pub realized_pl: Option<Decimal>,
+    pub unrealized_pl: Decimal,
+    pub positions: Vec<PositionSummary>,
+    pub recent_orders: Vec<OrderSummary>,
+}
+
+// The server functions behind the plan editor, dashboard and history pages: thin
+// adapters over the same service the REST API uses.
+
+#[server(prefix = "/api/fn", endpoint = "list_plans")]
+pub async fn list_plans() -> Result<Vec<Plan>, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.list_plans(&caller).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json)]
+pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.save_plan(&caller, plan).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "set_plan_status")]
+pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.set_plan_status(&caller, plan_id, status).await)
+}
+
+/// Buys every leg once now. `request_id` is an idempotency key: a retried call with the
+/// same one buys nothing more.
+#[server(prefix = "/api/fn", endpoint = "run_plan_now")]
+pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.run_now(&caller, plan_id, Some(request_id)).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "purchase_history")]
+pub async fn purchase_history(
+    plan_id: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+) -> Result<HistoryPage, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(
+        ports
+            .dca
+            .history(&caller, plan_id, before, limit.unwrap_or(50))
+            .await,
+    )
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_account")]
+pub async fn load_account() -> Result<AccountSummary, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.account(&caller).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "search_assets")]
+pub async fn search_assets(query: String) -> Result<Vec<AssetFacts>, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.search_assets(&caller, query).await)
 }

@@ -5,6 +5,8 @@
 
 use super::admin::AdminUserRow;
 use super::auth::{Credentials, UserView};
+use super::dca::{AccountSummary, AssetFacts, HistoryPage, Plan, PlanStatus};
+
 use super::error::AppError;
 use async_trait::async_trait;
 use axum::extract::FromRequestParts;
@@ -64,11 +66,44 @@ pub trait AdminPort: Send + Sync + 'static {
     async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserRow>, AppError>;
 }
 
+/// Plans, purchases, the broker account and asset search, for the signed-in user only.
+#[async_trait]
+pub trait DcaPort: Send + Sync + 'static {
+    async fn list_plans(&self, caller: &Caller) -> Result<Vec<Plan>, AppError>;
+    async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Plan, AppError>;
+    async fn set_plan_status(
+        &self,
+        caller: &Caller,
+        plan_id: String,
+        status: PlanStatus,
+    ) -> Result<Plan, AppError>;
+    async fn run_now(
+        &self,
+        caller: &Caller,
+        plan_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<Plan, AppError>;
+    async fn history(
+        &self,
+        caller: &Caller,
+        plan_id: Option<String>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<HistoryPage, AppError>;
+    async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError>;
+    async fn search_assets(
+        &self,
+        caller: &Caller,
+        query: String,
+    ) -> Result<Vec<AssetFacts>, AppError>;
+}
+
 /// The ports a server function can reach, provided once as context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
     pub admin: Arc<dyn AdminPort>,
+    pub dca: Arc<dyn DcaPort>,
 }
 
 /// The ports and the caller for the current server-function request.

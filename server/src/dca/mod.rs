@@ -13,39 +13,26 @@ use crate::broker::directory::BrokerDirectory;
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
-use app::api::dca::{AssetFacts, Plan, PlanLimits, PlanStatus};
+use app::api::dca::{
+    AccountSummary, AssetFacts, HistoryPage, OrderSummary, Plan, PlanLimits, PlanStatus,
+    PositionSummary, Purchase,
+};
 use app::api::ports::Caller;
+use app::api::ports::DcaPort;
 use app::api::{AppError, ErrorCode};
 use app::domain::ids::PlanId;
 use app::domain::time::Clock;
-use serde::Serialize;
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use repository::PlanRow;
 
-/// One purchase on the wire (money as decimal strings, instants as RFC 3339).
-#[derive(Clone, Debug, Serialize)]
-pub struct PurchaseView {
-    pub id: String,
-    pub plan_id: String,
-    pub symbol: String,
-    pub notional: String,
-    pub qty: Option<String>,
-    pub price: Option<String>,
-    pub status: String,
-    pub reason: Option<String>,
-    pub client_order_id: String,
-    pub slot_at: Option<jiff::Timestamp>,
-    pub submitted_at: Option<jiff::Timestamp>,
-    pub filled_at: Option<jiff::Timestamp>,
-}
-
 fn instant(ms: i64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_millisecond(ms).ok()
 }
 
-impl From<slots::PurchaseRow> for PurchaseView {
+impl From<slots::PurchaseRow> for Purchase {
     fn from(p: slots::PurchaseRow) -> Self {
         Self {
             id: p.id,
@@ -62,13 +49,6 @@ impl From<slots::PurchaseRow> for PurchaseView {
             filled_at: p.filled_at.and_then(instant),
         }
     }
-}
-
-/// A user's account at their broker.
-pub struct AccountOverview {
-    pub account: crate::broker::AccountSnapshot,
-    pub positions: Vec<crate::broker::PositionSnapshot>,
-    pub recent_orders: Vec<crate::broker::OrderSnapshot>,
 }
 
 pub struct DcaService {
@@ -290,23 +270,32 @@ impl DcaService {
         Ok(plan)
     }
 
-    /// The caller's purchases, newest first (`before`: a `created_at` cursor in ms).
+    /// The caller's purchases, newest first (`before`: the previous page's `next_before`).
     pub async fn history(
         &self,
         caller: &Caller,
         plan_id: Option<&str>,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<slots::PurchaseRow>, AppError> {
+    ) -> Result<HistoryPage, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        self.db
-            .purchase_history(&user.id, plan_id, before, limit.clamp(1, 500))
+        let limit = limit.clamp(1, 500);
+        let rows = self
+            .db
+            .purchase_history(&user.id, plan_id.filter(|p| !p.is_empty()), before, limit)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        let next_before = (rows.len() as i64 == limit)
+            .then(|| rows.last().map(|r| r.created_at))
+            .flatten();
+        Ok(HistoryPage {
+            purchases: rows.into_iter().map(Purchase::from).collect(),
+            next_before,
+        })
     }
 
     /// The caller's broker account: balances, positions and recent orders.
-    pub async fn account(&self, caller: &Caller) -> Result<AccountOverview, AppError> {
+    pub async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {
         let user = self.accounts.require_user(caller).await?;
         let broker = self.broker_for(&user.id).await?;
         let unavailable = |err: crate::broker::BrokerError| {
@@ -322,10 +311,46 @@ impl DcaService {
             .orders(crate::broker::OrderQuery::All)
             .await
             .map_err(unavailable)?;
-        Ok(AccountOverview {
-            account,
-            positions,
-            recent_orders: orders.into_iter().take(20).collect(),
+        Ok(AccountSummary {
+            equity: account.equity,
+            cash: account.cash,
+            buying_power: account.buying_power,
+            portfolio_value: account.equity,
+            realized_pl: None,
+            unrealized_pl: positions.iter().filter_map(|p| p.unrealized_pl).sum(),
+            positions: positions
+                .into_iter()
+                .map(|p| PositionSummary {
+                    symbol: p.symbol.to_string(),
+                    qty: p.qty,
+                    avg_entry_price: p.avg_entry_price,
+                    market_value: p.market_value,
+                    unrealized_pl: p.unrealized_pl,
+                    cost_basis: p.cost_basis,
+                })
+                .collect(),
+            recent_orders: orders
+                .into_iter()
+                .take(20)
+                .map(|o| {
+                    let (notional, qty) = match o.size {
+                        app::domain::order::Size::Notional(n) => (Some(n), None),
+                        app::domain::order::Size::Qty(q) => (None, Some(q)),
+                    };
+                    OrderSummary {
+                        id: o.id,
+                        client_order_id: o.client_order_id,
+                        symbol: o.symbol.to_string(),
+                        side: o.side,
+                        notional,
+                        qty,
+                        status: format!("{:?}", o.status).to_lowercase(),
+                        filled_qty: o.filled_qty,
+                        filled_avg_price: o.filled_avg_price,
+                        created_at: o.created_at,
+                    }
+                })
+                .collect(),
         })
     }
 
@@ -390,5 +415,56 @@ impl DcaService {
             .await?;
         self.publish_plan(&user.id, &plan).await;
         Ok(plan)
+    }
+}
+
+#[async_trait]
+impl DcaPort for DcaService {
+    async fn list_plans(&self, caller: &Caller) -> Result<Vec<Plan>, AppError> {
+        self.list(caller).await
+    }
+
+    async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Plan, AppError> {
+        self.save(caller, plan).await.map(|(plan, _)| plan)
+    }
+
+    async fn set_plan_status(
+        &self,
+        caller: &Caller,
+        plan_id: String,
+        status: PlanStatus,
+    ) -> Result<Plan, AppError> {
+        self.set_status(caller, &plan_id, status).await
+    }
+
+    async fn run_now(
+        &self,
+        caller: &Caller,
+        plan_id: String,
+        idempotency_key: Option<String>,
+    ) -> Result<Plan, AppError> {
+        DcaService::run_now(self, caller, &plan_id, idempotency_key.as_deref()).await
+    }
+
+    async fn history(
+        &self,
+        caller: &Caller,
+        plan_id: Option<String>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<HistoryPage, AppError> {
+        DcaService::history(self, caller, plan_id.as_deref(), before, limit).await
+    }
+
+    async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {
+        DcaService::account(self, caller).await
+    }
+
+    async fn search_assets(
+        &self,
+        caller: &Caller,
+        query: String,
+    ) -> Result<Vec<AssetFacts>, AppError> {
+        DcaService::search_assets(self, caller, &query).await
     }
 }

@@ -491,7 +491,7 @@ impl Scheduler {
             .and_then(|p| p.reason.clone());
         let filled = purchases.iter().any(|p| p.status == "filled");
         for purchase in purchases {
-            let event = serde_json::json!({"type": "purchase", "purchase": super::PurchaseView::from(purchase)});
+            let event = serde_json::json!({"type": "purchase", "purchase": app::api::dca::Purchase::from(purchase)});
             self.dca.events().publish(&slot.user_id, event).await;
         }
         let state = if problem.is_some() { "error" } else { "idle" };

@@ -3,9 +3,8 @@
 
 use super::AppState;
 use super::auth::JsonBody;
-use crate::dca::PurchaseView;
 use app::api::AppError;
-use app::api::dca::{Plan, PlanStatus};
+use app::api::dca::{AccountSummary, HistoryPage, Plan, PlanStatus};
 use app::api::ports::Caller;
 use axum::Json;
 use axum::extract::State;
@@ -101,34 +100,18 @@ pub struct HistoryQuery {
     before: Option<i64>,
 }
 
-#[derive(Serialize)]
-pub struct HistoryBody {
-    purchases: Vec<PurchaseView>,
-    next_before: Option<i64>,
-}
-
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
     axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
-) -> Result<Json<HistoryBody>, AppError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    let rows = state
-        .dca
-        .history(
-            &caller,
-            query.plan_id.as_deref().filter(|p| !p.is_empty()),
-            query.before,
-            limit,
-        )
-        .await?;
-    let next_before = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.created_at))
-        .flatten();
-    Ok(Json(HistoryBody {
-        purchases: rows.into_iter().map(PurchaseView::from).collect(),
-        next_before,
-    }))
+) -> Result<Json<HistoryPage>, AppError> {
+    let limit = query.limit.unwrap_or(50);
+    Ok(Json(
+        state
+            .dca
+            .history(&caller, query.plan_id.as_deref(), query.before, limit)
+            .await?,
+    ))
 }
 
 fn csv_field(value: &str) -> String {
@@ -144,18 +127,13 @@ pub async fn history_csv(
     caller: Caller,
     axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
-    let rows = state
+    let page = state
         .dca
-        .history(
-            &caller,
-            query.plan_id.as_deref().filter(|p| !p.is_empty()),
-            None,
-            500,
-        )
+        .history(&caller, query.plan_id.as_deref(), None, 500)
         .await?;
     let mut csv =
         String::from("slot_at,symbol,notional,qty,price,status,reason,client_order_id,filled_at\n");
-    for p in rows.into_iter().map(PurchaseView::from) {
+    for p in page.purchases {
         let line = [
             p.slot_at.map(|t| t.to_string()).unwrap_or_default(),
             p.symbol,
@@ -186,95 +164,11 @@ pub async fn history_csv(
     ))
 }
 
-#[derive(Serialize)]
-pub struct PositionView {
-    symbol: String,
-    qty: rust_decimal::Decimal,
-    avg_entry_price: rust_decimal::Decimal,
-    market_value: Option<rust_decimal::Decimal>,
-    unrealized_pl: Option<rust_decimal::Decimal>,
-    cost_basis: rust_decimal::Decimal,
-}
-
-#[derive(Serialize)]
-pub struct OrderView {
-    id: String,
-    client_order_id: String,
-    symbol: String,
-    side: app::domain::order::Side,
-    notional: Option<rust_decimal::Decimal>,
-    qty: Option<rust_decimal::Decimal>,
-    status: String,
-    filled_qty: rust_decimal::Decimal,
-    filled_avg_price: Option<rust_decimal::Decimal>,
-    created_at: jiff::Timestamp,
-}
-
-#[derive(Serialize)]
-pub struct AccountBody {
-    equity: rust_decimal::Decimal,
-    cash: rust_decimal::Decimal,
-    buying_power: rust_decimal::Decimal,
-    portfolio_value: rust_decimal::Decimal,
-    /// Not tracked yet (plans only buy); `null` rather than a made-up number.
-    realized_pl: Option<rust_decimal::Decimal>,
-    unrealized_pl: rust_decimal::Decimal,
-    positions: Vec<PositionView>,
-    recent_orders: Vec<OrderView>,
-}
-
 pub async fn account(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<AccountBody>, AppError> {
-    let overview = state.dca.account(&caller).await?;
-    let a = overview.account;
-    Ok(Json(AccountBody {
-        equity: a.equity,
-        cash: a.cash,
-        buying_power: a.buying_power,
-        portfolio_value: a.equity,
-        realized_pl: None,
-        unrealized_pl: overview
-            .positions
-            .iter()
-            .filter_map(|p| p.unrealized_pl)
-            .sum(),
-        positions: overview
-            .positions
-            .into_iter()
-            .map(|p| PositionView {
-                symbol: p.symbol.to_string(),
-                qty: p.qty,
-                avg_entry_price: p.avg_entry_price,
-                market_value: p.market_value,
-                unrealized_pl: p.unrealized_pl,
-                cost_basis: p.cost_basis,
-            })
-            .collect(),
-        recent_orders: overview
-            .recent_orders
-            .into_iter()
-            .map(|o| {
-                let (notional, qty) = match o.size {
-                    app::domain::order::Size::Notional(n) => (Some(n), None),
-                    app::domain::order::Size::Qty(q) => (None, Some(q)),
-                };
-                OrderView {
-                    id: o.id,
-                    client_order_id: o.client_order_id,
-                    symbol: o.symbol.to_string(),
-                    side: o.side,
-                    notional,
-                    qty,
-                    status: format!("{:?}", o.status).to_lowercase(),
-                    filled_qty: o.filled_qty,
-                    filled_avg_price: o.filled_avg_price,
-                    created_at: o.created_at,
-                }
-            })
-            .collect(),
-    }))
+) -> Result<Json<AccountSummary>, AppError> {
+    Ok(Json(state.dca.account(&caller).await?))
 }
 
 #[derive(Deserialize)]

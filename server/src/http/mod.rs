@@ -57,7 +57,9 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
     let ports = Ports {
         accounts: state.accounts.clone(),
         admin: state.accounts.clone(),
+        dca: state.dca.clone(),
     };
+
     let routes = generate_route_list(app::App);
 
     let api = Router::new()

@@ -587,3 +587,96 @@ mod resilience {
     use super::{broker_faults_never_buy_twice, two_instances_share_the_work};
     on_both_backends!(demo_broker: broker_faults_never_buy_twice, two_instances_share_the_work);
 }
+
+/// The UI's server functions adapt the same service: same results, same checks.
+async fn server_functions_adapt_the_same_service(app: &TestApp) {
+    app.sign_up("fns@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let call = |name: &str| app.client.post(app.url(&format!("/api/fn/{name}")));
+
+    let saved = call("save_plan")
+        .json(&json!({"plan": plan()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let plan_id = json(saved).await["id"].as_str().unwrap().to_owned();
+    let invalid = call("save_plan")
+        .json(&json!({"plan": {"name": "", "legs": [], "schedule": plan()["schedule"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    assert!(json(invalid).await["fields"]["name"].is_string());
+
+    let listed = json(call("list_plans").send().await.unwrap()).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let paused = json(
+        call("set_plan_status")
+            .form(&[("plan_id", plan_id.as_str()), ("status", "paused")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(paused["status"], "paused");
+    let found = json(
+        call("search_assets")
+            .form(&[("query", "spy")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found[0]["symbol"], "SPY");
+
+    let run = call("run_plan_now")
+        .form(&[("plan_id", plan_id.as_str()), ("request_id", "ui-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 200);
+    settled(app, 2).await;
+    let page = json(
+        call("purchase_history")
+            .form(&[("limit", "1")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["purchases"].as_array().unwrap().len(), 1);
+    assert!(
+        page["next_before"].is_i64(),
+        "a full page has a cursor: {page}"
+    );
+    let account = json(call("load_account").send().await.unwrap()).await;
+    assert_eq!(account["cash"], "99925");
+
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "fns-other@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = other
+        .post(app.url("/api/fn/set_plan_status"))
+        .form(&[("plan_id", plan_id.as_str()), ("status", "stopped")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 404, "another user's plan is not found");
+    let anonymous = app
+        .other_client()
+        .post(app.url("/api/fn/list_plans"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+mod server_functions {
+    use super::server_functions_adapt_the_same_service;
+    on_both_backends!(demo_broker: server_functions_adapt_the_same_service);
+}
