@@ -70,6 +70,9 @@ pub struct Plan {
     pub schedule: Schedule,
     #[serde(default)]
     pub smart: Option<SmartDcaConfig>,
+    /// Accept a time outside regular hours: such purchases queue for the next open.
+    #[serde(default)]
+    pub queue_outside_hours: bool,
     #[serde(default)]
     pub status: PlanStatus,
     #[serde(default)]
@@ -171,7 +174,9 @@ impl Plan {
                 );
             }
             Ok(()) => {
-                if let Some(message) = outside_market_hours(&self.schedule) {
+                if let Some(message) =
+                    outside_market_hours(&self.schedule).filter(|_| !self.queue_outside_hours)
+                {
                     errors.insert("schedule.time".into(), message);
                 }
             }
@@ -229,7 +234,8 @@ fn outside_market_hours(schedule: &Schedule) -> Option<String> {
             || local_ny.time() >= session.close
         {
             return Some(format!(
-                "{} in {} is {} in New York, outside market hours (09:30–16:00). Choose a time within them.",
+                "{} in {} is {} in New York, outside market hours (09:30–16:00). Choose a time within \
+                 them, or let purchases queue for the next open.",
                 schedule.time,
                 schedule.timezone,
                 local_ny.time().strftime("%H:%M")

@@ -17,6 +17,7 @@ pub enum AuditAction {
     PlanStarted,
     PlanPaused,
     PlanStopped,
+    OrderSubmitted,
     OrderOutcome,
     BrokerConnected,
     BrokerRemoved,
@@ -36,7 +37,9 @@ impl AuditAction {
             AuditAction::PlanStarted => "plan_started",
             AuditAction::PlanPaused => "plan_paused",
             AuditAction::PlanStopped => "plan_stopped",
+            AuditAction::OrderSubmitted => "order_submitted",
             AuditAction::OrderOutcome => "order_outcome",
+
             AuditAction::BrokerConnected => "broker_connected",
             AuditAction::BrokerRemoved => "broker_removed",
         }

@@ -16,6 +16,8 @@ struct Settings {
     legs: Vec<Leg>,
     schedule: Schedule,
     smart: Option<SmartDcaConfig>,
+    #[serde(default)]
+    queue_outside_hours: bool,
 }
 
 /// One row of `plans`.
@@ -46,6 +48,7 @@ impl PlanRow {
             legs: plan.legs.clone(),
             schedule: plan.schedule.clone(),
             smart: plan.smart,
+            queue_outside_hours: plan.queue_outside_hours,
         };
         Ok(Self {
             id: plan
@@ -76,6 +79,8 @@ impl PlanRow {
             legs: settings.legs,
             schedule: settings.schedule,
             smart: settings.smart,
+            queue_outside_hours: settings.queue_outside_hours,
+
             status: PlanStatus::parse(&self.status)
                 .ok_or_else(|| anyhow::anyhow!("unknown plan status {}", self.status))?,
             next_run_at: self.next_run_at.map(instant).transpose()?,

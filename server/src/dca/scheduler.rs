@@ -23,7 +23,7 @@ use app::domain::ids::{ClientOrderId, PlanId};
 use app::domain::market::Symbol;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
-use app::domain::strategy::smart_dca::SmartDca;
+use app::domain::strategy::smart_dca::{SmartDca, WhenNotMet};
 use app::domain::strategy::{Action, Event, Strategy};
 use app::domain::time::Clock;
 use rust_decimal::Decimal;
@@ -338,7 +338,12 @@ impl Scheduler {
                 extended_hours: false,
                 client_order_id: purchase.client_order_id.clone(),
             };
+            let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol,
+                "notional": purchase.notional, "client_order_id": purchase.client_order_id});
+            self.audit(slot, AuditAction::OrderSubmitted, detail)
+                .await?;
             let sent = broker.place_order(&request).await;
+
             match sent {
                 Ok(order) => outcomes.push(outcome_of(purchase, &order, now)),
                 Err(BrokerError::Transient(message)) => {
@@ -428,6 +433,22 @@ impl Scheduler {
         match (plan.mode, plan.smart) {
             (PlanMode::Smart, Some(smart)) => {
                 let mut strategy = SmartDca::new(plan.legs.clone(), smart);
+                if smart.when_not_met == WhenNotMet::CarryForward {
+                    let mut carried: std::collections::BTreeMap<String, Decimal> =
+                        Default::default();
+                    for (symbol, notional) in
+                        self.db.skipped_since_last_purchase(&slot.plan_id).await?
+                    {
+                        *carried.entry(symbol).or_default() += Decimal::from_str(&notional)?;
+                    }
+                    for (symbol, amount) in carried {
+                        strategy.set_carried(
+                            &Symbol::parse(&symbol).map_err(anyhow::Error::msg)?,
+                            amount,
+                        );
+                    }
+                }
+
                 // Enough daily history for any condition (periods are at most 400 bars).
                 let from = slot_time.checked_sub(jiff::SignedDuration::from_hours(24 * 600))?;
                 for leg in &plan.legs {

@@ -317,6 +317,22 @@ impl Db {
         tx.commit().await
     }
 
+    /// Per symbol, the amounts a plan skipped since its last purchase of that symbol that
+    /// was not skipped: what Smart DCA's carry-forward owes the next purchase.
+    pub async fn skipped_since_last_purchase(
+        &self,
+        plan_id: &str,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT p.symbol, p.notional FROM purchases p WHERE p.plan_id = $1 AND p.status = 'skipped' \
+             AND p.created_at > COALESCE((SELECT MAX(q.created_at) FROM purchases q WHERE q.plan_id = p.plan_id \
+             AND q.symbol = p.symbol AND q.status NOT IN ('skipped', 'missed')), -1)",
+        )
+        .bind(plan_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Purchases sent but not yet filled (e.g. placed while the market was closed).
     pub async fn open_purchases(&self, limit: i64) -> Result<Vec<PurchaseRow>, sqlx::Error> {
         sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE status = 'accepted' ORDER BY created_at LIMIT $1"))

@@ -94,12 +94,9 @@ async fn run_now_buys_every_leg_once(app: &TestApp) {
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.unwrap();
     assert_eq!(text.lines().count(), 3, "{text}");
-    assert!(
-        app.audit_actions()
-            .await
-            .iter()
-            .any(|a| a == "order_outcome")
-    );
+    let audit = app.audit_actions().await;
+    assert_eq!(audit.iter().filter(|a| *a == "order_submitted").count(), 2);
+    assert_eq!(audit.iter().filter(|a| *a == "order_outcome").count(), 2);
 }
 
 async fn a_scheduled_slot_runs_at_its_time(app: &TestApp) {
@@ -679,4 +676,78 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
 mod server_functions {
     use super::server_functions_adapt_the_same_service;
     on_both_backends!(demo_broker: server_functions_adapt_the_same_service);
+}
+
+/// Smart DCA's carry-forward is rebuilt from history: the skips since the last purchase.
+async fn carried_amounts_come_from_history(app: &TestApp) {
+    app.sign_up("carry@example.com", PASSWORD).await;
+    let plan_id = create_plan(app).await;
+    let user_id = json(app.get("/api/auth/me").await).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut slots = Vec::new();
+    for i in 0..3 {
+        app.db
+            .insert_manual_slot(&plan_id, &user_id, Some(&format!("c{i}")), 1_000 + i)
+            .await
+            .unwrap();
+        slots.push(
+            app.db
+                .claim_slot("test", 10_000, 60_000)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let record =
+        |slot: usize, symbol: &'static str, amount: &'static str, status: &'static str, at: i64| {
+            let slot = slots[slot].clone();
+            let db = app.db.clone();
+            async move {
+                let cid = format!("{}-{symbol}", slot.id);
+                db.record_intent(&slot, symbol, amount, &cid, status, None, at)
+                    .await
+                    .unwrap();
+            }
+        };
+    record(0, "SPY", "50", "skipped", 1).await;
+    record(0, "QQQ", "25", "skipped", 2).await;
+    record(1, "SPY", "100", "filled", 3).await;
+    record(2, "SPY", "50", "skipped", 4).await;
+    record(2, "QQQ", "25", "skipped", 5).await;
+    let mut owed = app.db.skipped_since_last_purchase(&plan_id).await.unwrap();
+    owed.sort();
+    assert_eq!(
+        owed,
+        [
+            ("QQQ".to_owned(), "25".to_owned()),
+            ("QQQ".to_owned(), "25".to_owned()),
+            ("SPY".to_owned(), "50".to_owned())
+        ]
+    );
+}
+
+async fn carried_amounts_on(backend: Backend) {
+    // No background workers: the test claims the slots itself.
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    carried_amounts_come_from_history(&app).await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn carried_amounts_come_from_history_on_sqlite() {
+    carried_amounts_on(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn carried_amounts_come_from_history_on_postgres() {
+    carried_amounts_on(Backend::Postgres).await;
 }

@@ -175,6 +175,12 @@ async fn every_rule_rejects_bad_plans_and_saves_nothing(app: &TestApp) {
     )
     .await;
     rejects(app, |p| p["mode"] = json!("smart"), "smart").await;
+    rejects(
+        app,
+        |p| p["schedule"]["timezone"] = json!("Asia/Tokyo"),
+        "schedule.time",
+    )
+    .await;
 
     // A JSON number is not money: amounts must be decimal strings.
     let mut body = plan();
@@ -182,6 +188,14 @@ async fn every_rule_rejects_bad_plans_and_saves_nothing(app: &TestApp) {
     let response = app.post_json("/api/dca/config", body).await;
     assert_eq!(response.status(), 400);
     assert!(plans(app).await.is_empty());
+
+    // Outside market hours is fine when the user asks for purchases to queue for the open.
+    let mut early = plan();
+    early["schedule"]["time"] = json!("08:00");
+    early["queue_outside_hours"] = json!(true);
+    let queued = app.post_json("/api/dca/config", early).await;
+    assert_eq!(queued.status(), 201);
+    assert_eq!(json(queued).await["queue_outside_hours"], true);
 }
 
 async fn users_cannot_touch_each_others_plans(app: &TestApp) {

@@ -43,6 +43,14 @@ impl SmartDca {
         Self { config, legs }
     }
 
+    /// Restores an amount carried forward by earlier slots (live plans rebuild the
+    /// strategy for each slot; the carry comes from their purchase history).
+    pub fn set_carried(&mut self, symbol: &Symbol, amount: Decimal) {
+        if let Some(state) = self.legs.iter_mut().find(|s| &s.leg.symbol == symbol) {
+            state.carried = amount;
+        }
+    }
+
     fn verdict(&self, state: &LegState) -> Result<(), String> {
         let condition = self.config.describe();
         let not_ready = || format!("not enough price history yet for {condition}");

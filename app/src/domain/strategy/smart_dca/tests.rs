@@ -150,3 +150,15 @@ fn config_validation_and_json() {
         serde_json::json!({"condition": {"kind": "close_above_sma", "period": 50}, "when_not_met": "skip"})
     );
 }
+
+#[test]
+fn a_restored_carry_is_spent_with_the_next_purchase() {
+    let mut s = smart(
+        MaCondition::CloseAboveSma { period: 2 },
+        WhenNotMet::CarryForward,
+    );
+    s.set_carried(&spy(), dec!(250));
+    feed(&mut s, &[dec!(10), dec!(12)]);
+    assert_eq!(bought(&slot(&mut s)), Some(dec!(350)));
+    assert_eq!(bought(&slot(&mut s)), Some(dec!(100)));
+}
