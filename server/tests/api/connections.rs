@@ -194,3 +194,57 @@ async fn own_keys_on_sqlite() {
 async fn own_keys_on_postgres() {
     own_keys_are_checked_sealed_used_and_removable(Backend::Postgres).await;
 }
+
+/// A purchase the broker refuses is final and shown with the broker's reason.
+async fn rejections_are_final_and_shown(backend: Backend) {
+    let (sim, url) = alpaca().await;
+    let alpaca_url = url.clone();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.demo_broker = true;
+        c.alpaca_paper_url = alpaca_url.clone();
+        c.alpaca_data_url = alpaca_url;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("poor@example.com", PASSWORD).await;
+    let (key_id, secret, _) = sim.create_account_with(rust_decimal::Decimal::from(10));
+    let connected = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "paper", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(connected.status(), 200);
+    let plan = json!({"name": "Too big", "legs": [{"symbol": "SPY", "amount": "50.00"}],
+        "schedule": {"frequency": "daily", "interval": 1, "weekday": null, "day_of_month": null,
+                     "time": "10:00", "timezone": "America/New_York"}});
+    let plan_id = json(app.post_json("/api/dca/config", plan).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    let mut purchase = json!(null);
+    for _ in 0..200 {
+        purchase = json(app.get("/api/dca/history").await).await["purchases"][0].clone();
+        if purchase["status"] != json!(null) && purchase["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(purchase["status"], "rejected", "{purchase}");
+    assert_eq!(purchase["reason"], "insufficient buying power");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn rejections_are_final_and_shown_on_sqlite() {
+    rejections_are_final_and_shown(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn rejections_are_final_and_shown_on_postgres() {
+    rejections_are_final_and_shown(Backend::Postgres).await;
+}

@@ -751,3 +751,59 @@ async fn carried_amounts_come_from_history_on_sqlite() {
 async fn carried_amounts_come_from_history_on_postgres() {
     carried_amounts_on(Backend::Postgres).await;
 }
+
+/// A slot the server slept through by more than the grace window is recorded as missed,
+/// with the reason, instead of buying late.
+async fn a_slot_past_the_grace_window_is_missed(app: &TestApp) {
+    app.sign_up("missed@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    create_plan(app).await;
+    // Saturday 00:00 UTC → Monday 20:01 UTC: five hours after the 15:00 slot (grace: 4 h).
+    app.clock.advance_minutes(2 * 24 * 60 + 20 * 60 + 1);
+    let purchases = settled(app, 2).await;
+    for p in &purchases {
+        assert_eq!(p["status"], "missed", "{p}");
+        assert!(p["reason"].as_str().unwrap().contains("grace"), "{p}");
+    }
+    assert_eq!(broker_orders(app).await.len(), 0, "nothing was bought late");
+}
+
+/// An order accepted while the market is closed is reconciled until it fills.
+async fn orders_placed_while_closed_are_reconciled_when_they_fill(app: &TestApp) {
+    app.sign_up("weekend@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-28T17:00:00Z").await; // Saturday
+    let plan_id = create_plan(app).await;
+    app.post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    let mut accepted = Vec::new();
+    for _ in 0..200 {
+        accepted = history(app).await;
+        if accepted.len() == 2 && accepted.iter().all(|p| p["status"] == "accepted") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        accepted
+            .iter()
+            .all(|p| p["status"] == "accepted" && p["qty"].is_null()),
+        "{accepted:?}"
+    );
+    app.set_market_time(MARKET_OPEN).await; // Monday: the orders fill at the open
+    let filled = settled(app, 2).await;
+    for p in &filled {
+        assert_eq!(p["status"], "filled", "{p}");
+        assert!(p["qty"].is_string() && p["price"].is_string());
+    }
+}
+
+mod schedule_edges {
+    use super::{
+        a_slot_past_the_grace_window_is_missed,
+        orders_placed_while_closed_are_reconciled_when_they_fill,
+    };
+    on_both_backends!(
+        demo_broker: a_slot_past_the_grace_window_is_missed,
+        orders_placed_while_closed_are_reconciled_when_they_fill
+    );
+}
