@@ -43,6 +43,8 @@ pub enum FailPoint {
 #[derive(Clone, Debug)]
 pub struct SchedulerConfig {
     pub workers: usize,
+    /// Slots in flight at once per instance.
+    pub concurrency: usize,
     pub poll: Duration,
     pub lease: Duration,
     /// A scheduled slot this late is recorded as missed instead of executed.
@@ -56,6 +58,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             workers: 2,
+            concurrency: 16,
             poll: Duration::from_secs(1),
             lease: Duration::from_secs(120),
             grace: Duration::from_secs(4 * 3600),
@@ -105,43 +108,66 @@ impl Scheduler {
         self.clock.now().millis()
     }
 
-    /// Starts the workers; they stop when `shutdown` turns true (a slot in progress is
-    /// finished first).
+    /// Starts the workers; they stop when `shutdown` turns true, after the slots in hand
+    /// have finished. Each worker claims slots and runs each in its own task, up to
+    /// `concurrency` at once per instance, so one user's slow or failing broker never
+    /// holds up another user's purchases.
     pub fn spawn(
         self: &Arc<Self>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
         (0..self.config.workers)
             .map(|_| {
                 let me = self.clone();
+                let permits = permits.clone();
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {
+                    let mut in_flight = tokio::task::JoinSet::new();
                     loop {
                         if *shutdown.borrow() {
                             break;
                         }
-                        let idle = match me.tick().await {
-                            Ok(worked) => !worked,
+                        let permit = tokio::select! {
+                            permit = permits.clone().acquire_owned() => match permit {
+                                Ok(permit) => permit,
+                                Err(_) => break,
+                            },
+                            _ = shutdown.changed() => break,
+                        };
+                        while in_flight.try_join_next().is_some() {}
+                        let claimed = match me.claim_next().await {
+                            Ok(claimed) => claimed,
                             Err(err) => {
                                 tracing::warn!(error = %format!("{err:#}"), "a scheduler pass failed");
-                                true
+                                None
                             }
                         };
-                        if idle {
-                            tokio::select! {
-                                _ = tokio::time::sleep(me.config.poll) => {}
-                                _ = shutdown.changed() => {}
+                        match claimed {
+                            Some((slot, now)) => {
+                                let runner = me.clone();
+                                in_flight.spawn(async move {
+                                    let _ = runner.run_slot(&slot, now).await;
+                                    drop(permit);
+                                });
+                            }
+                            None => {
+                                drop(permit);
+                                tokio::select! {
+                                    _ = tokio::time::sleep(me.config.poll) => {}
+                                    _ = shutdown.changed() => {}
+                                }
                             }
                         }
                     }
+                    while in_flight.join_next().await.is_some() {}
                 })
             })
             .collect()
     }
 
-    /// One pass: schedule due plans, then run one slot, or else reconcile open orders.
-    /// Returns whether a slot was run.
-    pub async fn tick(&self) -> anyhow::Result<bool> {
+    /// Schedules due plans and claims one slot; with none due, reconciles open orders.
+    async fn claim_next(&self) -> anyhow::Result<Option<(SlotRow, i64)>> {
         let now = self.now();
         self.schedule_due_plans(now).await?;
         if let Some(slot) = self
@@ -149,21 +175,43 @@ impl Scheduler {
             .claim_slot(&self.owner, now, ms(self.config.lease))
             .await?
         {
-            self.bot_status(&slot, "running", None).await;
-            let result = self.execute(&slot, now).await;
-            match &result {
-                Ok(()) => self.announce(&slot).await,
-                Err(err) => {
-                    tracing::warn!(slot = %slot.id, error = %format!("{err:#}"), "a slot failed; its lease will expire and it will be retried");
-                    let reason =
-                        "a temporary problem interrupted this purchase; it will be retried";
-                    self.bot_status(&slot, "error", Some(reason)).await;
-                }
-            }
-            return result.map(|()| true);
+            return Ok(Some((slot, now)));
         }
         self.reconcile_open_orders(now).await?;
-        Ok(false)
+        Ok(None)
+    }
+
+    /// Runs one claimed slot, bounded so it ends before its lease does, and tells the
+    /// user's browsers how it went.
+    async fn run_slot(&self, slot: &SlotRow, now: i64) -> anyhow::Result<()> {
+        self.bot_status(slot, "running", None).await;
+        let budget = self
+            .config
+            .lease
+            .saturating_sub(Duration::from_secs(5))
+            .max(Duration::from_secs(1));
+        let result = match tokio::time::timeout(budget, self.execute(slot, now)).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("the slot took longer than {budget:?}")),
+        };
+        match &result {
+            Ok(()) => self.announce(slot).await,
+            Err(err) => {
+                tracing::warn!(slot = %slot.id, error = %format!("{err:#}"), "a slot failed; its lease will expire and it will be retried");
+                let reason = "a temporary problem interrupted this purchase; it will be retried";
+                self.bot_status(slot, "error", Some(reason)).await;
+            }
+        }
+        result
+    }
+
+    /// One pass in the caller's task: claim a slot and run it, or reconcile. Returns
+    /// whether a slot was run. (The workers use the same steps, concurrently.)
+    pub async fn tick(&self) -> anyhow::Result<bool> {
+        match self.claim_next().await? {
+            Some((slot, now)) => self.run_slot(&slot, now).await.map(|()| true),
+            None => Ok(false),
+        }
     }
 
     async fn schedule_due_plans(&self, now: i64) -> anyhow::Result<()> {

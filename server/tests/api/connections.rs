@@ -248,3 +248,105 @@ async fn rejections_are_final_and_shown_on_sqlite() {
 async fn rejections_are_final_and_shown_on_postgres() {
     rejections_are_final_and_shown(Backend::Postgres).await;
 }
+
+/// One user's slow broker does not hold up another user's purchases, even with a single
+/// worker.
+async fn a_slow_broker_delays_only_its_own_user(backend: Backend) {
+    let (slow_sim, slow_url) = alpaca().await;
+    let paper_url = slow_url.clone();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 1;
+        c.alpaca_paper_url = paper_url.clone();
+        c.alpaca_data_url = paper_url;
+    })
+    .await
+    else {
+        return;
+    };
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    let plan = json!({"name": "P", "legs": [{"symbol": "SPY", "amount": "20.00"}],
+        "schedule": {"frequency": "daily", "interval": 1, "weekday": null, "day_of_month": null,
+                     "time": "10:00", "timezone": "America/New_York"}});
+
+    // Slow user: their own keys at a broker that answers after three seconds.
+    app.sign_up("slow@example.com", PASSWORD).await;
+    let (key_id, secret) = slow_sim.create_account();
+    app.post_json(
+        "/api/broker/connection",
+        json!({"environment": "paper", "key_id": key_id, "secret": secret}),
+    )
+    .await;
+    let slow_plan = json(app.post_json("/api/dca/config", plan.clone()).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    reqwest::Client::new()
+        .post(format!("{slow_url}/sim/v1/faults"))
+        .json(&json!({"latency_ms": 3000}))
+        .send()
+        .await
+        .unwrap();
+
+    // Fast user, on the demo broker.
+    let fast = app.other_client();
+    fast.post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "fast@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let fast_plan = json(
+        fast.post(app.url("/api/dca/config"))
+            .json(&plan)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.post_json("/api/dca/run-now", json!({"plan_id": slow_plan}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // the slow slot is claimed first
+    let started = tokio::time::Instant::now();
+    fast.post(app.url("/api/dca/run-now"))
+        .json(&json!({"plan_id": fast_plan}))
+        .send()
+        .await
+        .unwrap();
+    loop {
+        let page = json(fast.get(app.url("/api/dca/history")).send().await.unwrap()).await;
+        if page["purchases"][0]["status"] == "filled" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "the fast user waited on the slow broker: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let slow_status =
+        json(app.get("/api/dca/history").await).await["purchases"][0]["status"].clone();
+    assert_eq!(
+        slow_status, "pending",
+        "the slow user's purchase is still at its broker"
+    );
+    reqwest::Client::new()
+        .delete(format!("{slow_url}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_slow_broker_delays_only_its_own_user_on_sqlite() {
+    a_slow_broker_delays_only_its_own_user(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_slow_broker_delays_only_its_own_user_on_postgres() {
+    a_slow_broker_delays_only_its_own_user(Backend::Postgres).await;
+}
