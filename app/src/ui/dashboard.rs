@@ -1,5 +1,5 @@
-//! The dashboard: the signed-in user's home. Plans, positions and live status arrive
-//! with the DCA engine; until a plan exists it explains the next step.
+//! The dashboard: the signed-in user's home: their paper account and their plans (or, with
+//! none yet, what a plan is).
 
 use super::layout::RequireUser;
 use leptos::prelude::*;
@@ -14,14 +14,7 @@ pub fn DashboardPage() -> impl IntoView {
                 <header class="page-header">
                     <h1>"Dashboard"</h1>
                 </header>
-                <div class="empty-state" data-testid="dashboard-empty">
-                    <h2>"No plans yet"</h2>
-                    <p>
-                        "A plan buys the amounts you choose, on the schedule you choose, "
-                        "through your simulated paper account. Your plans, positions and "
-                        "purchases will appear here."
-                    </p>
-                </div>
+                <super::plans::DashboardOverview />
             </section>
         </RequireUser>
     }

@@ -5,6 +5,7 @@ mod admin;
 mod dashboard;
 mod layout;
 mod pages;
+mod plans;
 
 use crate::api::AppError;
 use crate::api::auth::{SignIn, SignOut, SignUp, UserView, current_user};
@@ -88,7 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=account::SignUpPage />
                     <Route path=path!("/login") view=account::SignInPage />
                     <Route path=path!("/dashboard") view=dashboard::DashboardPage ssr=SsrMode::Async />
-                    <Route path=path!("/plans") view=pages::PlansPage ssr=SsrMode::Async />
+                    <Route path=path!("/plans") view=plans::PlansPage ssr=SsrMode::Async />
                     <Route path=path!("/backtest") view=pages::BacktestPage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=pages::BillingPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async />

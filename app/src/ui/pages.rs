@@ -80,16 +80,6 @@ fn ComingSection(title: &'static str, body: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn PlansPage() -> impl IntoView {
-    view! {
-        <ComingSection
-            title="Plans"
-            body="Recurring purchase plans are not available yet. They arrive with the DCA engine."
-        />
-    }
-}
-
-#[component]
 pub fn BacktestPage() -> impl IntoView {
     view! {
         <ComingSection

@@ -1,0 +1,34 @@
+import { expect, test } from "@playwright/test";
+import { signUp, uniqueEmail } from "./helpers";
+
+test("a new user sees their paper account, and plans they create appear", async ({ page }) => {
+  await signUp(page, uniqueEmail("plans"));
+  await expect(page.getByTestId("account")).toContainText("$100,000.00");
+  await expect(page.getByTestId("dashboard-empty")).toBeVisible();
+
+  await page.goto("/plans");
+  await expect(page.getByTestId("plans-empty")).toBeVisible();
+
+  // Plans are created through the API for now (the editor comes with the plan editor page).
+  const created = await page.request.post("/api/dca/config", {
+    data: {
+      name: "Core ETFs",
+      legs: [
+        { symbol: "SPY", amount: "50.00" },
+        { symbol: "QQQ", amount: "25.00" },
+      ],
+      schedule: { frequency: "weekly", interval: 1, weekday: "mon", day_of_month: null, time: "10:00", timezone: "America/New_York" },
+    },
+  });
+  expect(created.status()).toBe(201);
+
+  await page.goto("/plans");
+  const row = page.getByTestId("plan-row");
+  await expect(row).toContainText("Core ETFs");
+  await expect(row).toContainText("SPY $50.00 · QQQ $25.00");
+  await expect(row).toContainText("Monday at 10:00");
+  await expect(row.getByTestId("plan-status")).toHaveText("active");
+
+  await page.goto("/dashboard");
+  await expect(page.getByTestId("plan-count")).toContainText("1 plan");
+});
