@@ -204,14 +204,28 @@ impl Application {
             .as_ref()
             .map(|s| s.spawn(workers_stop))
             .unwrap_or_default();
-        axum::serve(
+        // Open requests get a grace period to finish; a connection that never ends (a stuck
+        // client, an endless stream) must not hold shutdown hostage.
+        let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the web server failed")?;
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        });
+        tokio::select! {
+            served = server => served.context("the web server failed")?,
+            () = async {
+                if stop_requested.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => tracing::warn!("connections were still open after {SHUTDOWN_GRACE:?}; closing them"),
+        }
         cleanup.abort();
         // Workers finish the slot in hand, then stop; unfinished slots keep their lease and
         // are picked up again after a restart.
@@ -227,6 +241,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// How long open requests may take to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The simulated Alpaca broker, served in-process on its own loopback port (demo mode).
 struct DemoBroker {

@@ -28,6 +28,24 @@ use std::sync::Arc;
 
 pub use repository::PlanRow;
 
+/// What the browser is told when the broker does not answer (the cause goes to the log).
+fn broker_unavailable(err: crate::broker::BrokerError) -> AppError {
+    tracing::warn!(error = %err, "the broker did not answer");
+    AppError::new(
+        ErrorCode::BrokerUnavailable,
+        "The broker is not answering. Please try again shortly.",
+    )
+}
+
+fn asset_facts(asset: crate::broker::AssetInfo) -> AssetFacts {
+    AssetFacts {
+        symbol: asset.symbol,
+        name: asset.name,
+        tradable: asset.tradable,
+        fractionable: asset.fractionable,
+    }
+}
+
 fn instant(ms: i64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_millisecond(ms).ok()
 }
@@ -108,22 +126,8 @@ impl DcaService {
             .await?
             .assets()
             .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "could not load the broker's assets");
-                AppError::new(
-                    ErrorCode::BrokerUnavailable,
-                    "The broker is not answering. Please try again shortly.",
-                )
-            })?;
-        Ok(assets
-            .into_iter()
-            .map(|a| AssetFacts {
-                symbol: a.symbol,
-                name: a.name,
-                tradable: a.tradable,
-                fractionable: a.fractionable,
-            })
-            .collect())
+            .map_err(broker_unavailable)?;
+        Ok(assets.into_iter().map(asset_facts).collect())
     }
 
     fn next_run(&self, plan: &Plan, status: PlanStatus) -> Option<jiff::Timestamp> {
@@ -298,19 +302,12 @@ impl DcaService {
     pub async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {
         let user = self.accounts.require_user(caller).await?;
         let broker = self.broker_for(&user.id).await?;
-        let unavailable = |err: crate::broker::BrokerError| {
-            tracing::warn!(error = %err, "the broker did not answer an account request");
-            AppError::new(
-                ErrorCode::BrokerUnavailable,
-                "The broker is not answering. Please try again shortly.",
-            )
-        };
-        let account = broker.account().await.map_err(unavailable)?;
-        let positions = broker.positions().await.map_err(unavailable)?;
+        let account = broker.account().await.map_err(broker_unavailable)?;
+        let positions = broker.positions().await.map_err(broker_unavailable)?;
         let orders = broker
             .orders(crate::broker::OrderQuery::All)
             .await
-            .map_err(unavailable)?;
+            .map_err(broker_unavailable)?;
         Ok(AccountSummary {
             equity: account.equity,
             cash: account.cash,
@@ -362,22 +359,11 @@ impl DcaService {
     ) -> Result<Vec<AssetFacts>, AppError> {
         let user = self.accounts.require_user(caller).await?;
         let broker = self.broker_for(&user.id).await?;
-        let found = broker.search_assets(query, 20).await.map_err(|err| {
-            tracing::warn!(error = %err, "asset search failed");
-            AppError::new(
-                ErrorCode::BrokerUnavailable,
-                "The broker is not answering. Please try again shortly.",
-            )
-        })?;
-        Ok(found
-            .into_iter()
-            .map(|a| AssetFacts {
-                symbol: a.symbol,
-                name: a.name,
-                tradable: a.tradable,
-                fractionable: a.fractionable,
-            })
-            .collect())
+        let found = broker
+            .search_assets(query, 20)
+            .await
+            .map_err(broker_unavailable)?;
+        Ok(found.into_iter().map(asset_facts).collect())
     }
 
     /// Starts, pauses or stops one of the caller's plans.

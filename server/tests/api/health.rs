@@ -47,6 +47,7 @@ async fn pages_render_on_the_server(app: &TestApp) {
         .unwrap();
     assert_eq!(dashboard.status(), 302);
     assert_eq!(dashboard.headers()["location"], "/login");
+    dashboard.bytes().await.unwrap();
 }
 
 on_both_backends!(health_and_readiness_answer, pages_render_on_the_server);

@@ -251,6 +251,8 @@ fn client() -> reqwest::Client {
     headers.insert("accept", HeaderValue::from_static("application/json"));
     reqwest::Client::builder()
         .cookie_store(true)
+        // A request that never finishes fails its test instead of hanging the suite.
+        .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .build()
