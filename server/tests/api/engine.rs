@@ -459,6 +459,7 @@ mod live_events {
 /// Waits until `n` purchases are final, however long the broker's faults make it take.
 async fn settled_within(app: &TestApp, n: usize, limit: Duration) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + limit;
+    let (mut last_done, mut last_progress) = (0, tokio::time::Instant::now());
     loop {
         let purchases = json(app.get("/api/dca/history?limit=500").await).await["purchases"]
             .as_array()
@@ -475,6 +476,14 @@ async fn settled_within(app: &TestApp, n: usize, limit: Duration) -> Vec<Value> 
             tokio::time::Instant::now() < deadline,
             "only {done} of {n} settled: {purchases:?}"
         );
+        // The server's clock stands still in tests: when work stalls (a slot waiting out a
+        // backoff or an expired lease after a broker fault), let a few minutes pass.
+        if done > last_done {
+            (last_done, last_progress) = (done, tokio::time::Instant::now());
+        } else if last_progress.elapsed() > Duration::from_secs(3) {
+            app.clock.advance_minutes(3);
+            last_progress = tokio::time::Instant::now();
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
