@@ -32,3 +32,31 @@ test("a new user sees their paper account, and plans they create appear", async 
   await page.goto("/dashboard");
   await expect(page.getByTestId("plan-count")).toContainText("1 plan");
 });
+
+test("a purchase shows in the history with its status", async ({ page }) => {
+  await signUp(page, uniqueEmail("history"));
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  await expect(page.getByTestId("history-empty")).toBeVisible();
+
+  const created = await page.request.post("/api/dca/config", {
+    data: {
+      name: "One ETF",
+      legs: [{ symbol: "VTI", amount: "30.00" }],
+      schedule: { frequency: "daily", interval: 1, weekday: null, day_of_month: null, time: "10:00", timezone: "America/New_York" },
+    },
+  });
+  const plan = await created.json();
+  const run = await page.request.post("/api/dca/run-now", { data: { plan_id: plan.id }, headers: { "Idempotency-Key": "e2e-1" } });
+  expect(run.status()).toBe(202);
+
+  // The scheduler sends it within a moment; while the market is closed it stays accepted.
+  await expect(async () => {
+    await page.goto("/history");
+    await expect(page.getByTestId("purchase-status")).toHaveText(/accepted|filled/, { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  const row = page.getByTestId("purchase-row");
+  await expect(row).toContainText("VTI");
+  await expect(row).toContainText("$30");
+  await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", "/api/dca/history.csv");
+});

@@ -62,6 +62,7 @@ fn UserNav(user: UserView) -> impl IntoView {
             <ul class="nav-links">
                 <li><A href="/dashboard">"Dashboard"</A></li>
                 <li><A href="/plans">"Plans"</A></li>
+                <li><A href="/history">"History"</A></li>
                 <li><A href="/backtest">"Backtest"</A></li>
                 <li><A href="/billing">"Billing"</A></li>
                 {user.role.is_admin().then(|| view! { <li><A href="/admin">"Admin"</A></li> })}

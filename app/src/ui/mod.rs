@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod dashboard;
+mod history;
 mod layout;
 mod pages;
 mod plans;
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=account::SignInPage />
                     <Route path=path!("/dashboard") view=dashboard::DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("/plans") view=plans::PlansPage ssr=SsrMode::Async />
+                    <Route path=path!("/history") view=history::HistoryPage ssr=SsrMode::Async />
                     <Route path=path!("/backtest") view=pages::BacktestPage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=pages::BillingPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async />
