@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod dashboard;
+mod format;
 mod history;
 mod layout;
 mod pages;

@@ -26,17 +26,22 @@ async fn alpaca() -> (Arc<Simulator>, String) {
     (sim, url)
 }
 
-async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
-    let (sim, url) = alpaca().await;
-    let alpaca_url = url.clone();
-    let Some(app) = TestApp::spawn_with(backend, move |c| {
+/// An app whose users' own Alpaca keys (paper and live) trade at the simulator at `url`.
+async fn app_with_alpaca(backend: Backend, url: &str, scheduler_workers: u32) -> Option<TestApp> {
+    let url = url.to_owned();
+    TestApp::spawn_with(backend, move |c| {
         c.demo_broker = true;
-        c.alpaca_paper_url = alpaca_url.clone();
-        c.alpaca_live_url = alpaca_url.clone();
-        c.alpaca_data_url = alpaca_url;
+        c.scheduler_workers = scheduler_workers;
+        c.alpaca_paper_url = url.clone();
+        c.alpaca_live_url = url.clone();
+        c.alpaca_data_url = url;
     })
     .await
-    else {
+}
+
+async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
+    let (sim, url) = alpaca().await;
+    let Some(app) = app_with_alpaca(backend, &url, 2).await else {
         return;
     };
     app.sign_up("keys@example.com", PASSWORD).await;
@@ -198,14 +203,7 @@ async fn own_keys_on_postgres() {
 /// A purchase the broker refuses is final and shown with the broker's reason.
 async fn rejections_are_final_and_shown(backend: Backend) {
     let (sim, url) = alpaca().await;
-    let alpaca_url = url.clone();
-    let Some(app) = TestApp::spawn_with(backend, move |c| {
-        c.demo_broker = true;
-        c.alpaca_paper_url = alpaca_url.clone();
-        c.alpaca_data_url = alpaca_url;
-    })
-    .await
-    else {
+    let Some(app) = app_with_alpaca(backend, &url, 2).await else {
         return;
     };
     app.sign_up("poor@example.com", PASSWORD).await;
@@ -253,15 +251,8 @@ async fn rejections_are_final_and_shown_on_postgres() {
 /// worker.
 async fn a_slow_broker_delays_only_its_own_user(backend: Backend) {
     let (slow_sim, slow_url) = alpaca().await;
-    let paper_url = slow_url.clone();
-    let Some(app) = TestApp::spawn_with(backend, move |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 1;
-        c.alpaca_paper_url = paper_url.clone();
-        c.alpaca_data_url = paper_url;
-    })
-    .await
-    else {
+    // A single worker: isolation must not depend on having spare workers.
+    let Some(app) = app_with_alpaca(backend, &slow_url, 1).await else {
         return;
     };
     app.set_market_time("2026-11-30T15:00:00Z").await;

@@ -49,20 +49,25 @@ async fn settled(app: &TestApp, n: usize) -> Vec<Value> {
     panic!("purchases did not settle: {:?}", history(app).await);
 }
 
+/// Presses "buy now" on `plan_id` with an idempotency key, expecting 202.
+async fn buy_now(app: &TestApp, plan_id: &str, key: &str) {
+    let response = app
+        .client
+        .post(app.url("/api/dca/run-now"))
+        .header("idempotency-key", key)
+        .json(&json!({"plan_id": plan_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
+
 async fn run_now_buys_every_leg_once(app: &TestApp) {
     app.sign_up("runner@example.com", PASSWORD).await;
     app.set_market_time(MARKET_OPEN).await;
     let plan_id = create_plan(app).await;
     for _ in 0..2 {
-        let response = app
-            .client
-            .post(app.url("/api/dca/run-now"))
-            .header("idempotency-key", "press-1")
-            .json(&json!({"plan_id": plan_id}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
+        buy_now(app, &plan_id, "press-1").await;
     }
     let purchases = settled(app, 2).await;
     assert_eq!(
@@ -202,16 +207,7 @@ async fn crashes_never_buy_twice(backend: Backend) {
     };
 
     for (round, fail_point) in [(1, FailPoint::AfterIntents), (2, FailPoint::AfterSend)] {
-        let key = format!("press-{round}");
-        let run = app
-            .client
-            .post(app.url("/api/dca/run-now"))
-            .header("idempotency-key", key)
-            .json(&json!({"plan_id": plan_id}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(run.status(), 202);
+        buy_now(&app, &plan_id, &format!("press-{round}")).await;
         assert!(
             scheduler(Some(fail_point)).tick().await.is_err(),
             "the injected crash"
@@ -510,15 +506,7 @@ async fn broker_faults_never_buy_twice(app: &TestApp) {
         .await
         .unwrap();
     for i in 0..5 {
-        let run = app
-            .client
-            .post(app.url("/api/dca/run-now"))
-            .header("idempotency-key", format!("f{i}"))
-            .json(&json!({"plan_id": plan_id}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(run.status(), 202);
+        buy_now(app, &plan_id, &format!("f{i}")).await;
     }
     let purchases = settled_within(app, 10, Duration::from_secs(60)).await;
     reqwest::Client::new()
@@ -561,15 +549,7 @@ async fn two_instances_share_the_work(app: &TestApp) {
         let _ = stopped.await;
     }));
     for i in 0..20 {
-        let run = app
-            .client
-            .post(app.url("/api/dca/run-now"))
-            .header("idempotency-key", format!("i{i}"))
-            .json(&json!({"plan_id": plan_id}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(run.status(), 202);
+        buy_now(app, &plan_id, &format!("i{i}")).await;
     }
     let purchases = settled_within(app, 40, Duration::from_secs(60)).await;
     let _ = stop.send(());
