@@ -5,9 +5,10 @@ import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ADMIN_EMAIL } from "./tests/helpers";
+import { ADMIN_EMAIL, MARKET_START } from "./tests/helpers";
 
 const port = Number(process.env.QS_E2E_PORT ?? 3107);
+const simPort = Number(process.env.QS_E2E_SIM_PORT ?? 3108);
 const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(__dirname, "../target");
 const binary = process.env.QS_BIN ?? join(targetDir, "debug", "quantshift");
 const dataDir = mkdtempSync(join(tmpdir(), "qs-e2e-"));
@@ -47,6 +48,9 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       QUANTSHIFT_ADMIN_EMAIL: ADMIN_EMAIL,
+      QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${simPort}`,
+      QUANTSHIFT_DEMO_START_TIME: MARKET_START,
+      QUANTSHIFT_SCHEDULER_POLL_MS: "250",
       RUST_LOG: "warn",
     },
   },

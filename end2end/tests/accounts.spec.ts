@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { openHydrated, PASSWORD, signIn, signUp, uniqueEmail } from "./helpers";
 
-test("sign up lands on the dashboard, then sign out and sign in again", async ({ page }) => {
+test("sign up starts the set-up wizard, then sign out and sign in again", async ({ page }) => {
   const email = uniqueEmail("journey");
   await signUp(page, email);
   await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();

@@ -16,12 +16,43 @@ export async function openHydrated(page: Page, path: string): Promise<void> {
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
 }
 
-export async function signUp(page: Page, email: string, password = PASSWORD): Promise<void> {
+/** Signs up and lands on the set-up wizard's first step. */
+export async function signUpToWelcome(page: Page, email: string, password = PASSWORD): Promise<void> {
   await openHydrated(page, "/signup");
   await page.getByLabel("E-mail").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/welcome$/);
+}
+
+/** Signs up, skips the set-up wizard and lands on the dashboard. */
+export async function signUp(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await signUpToWelcome(page, email, password);
+  await page.getByTestId("skip-setup").click();
   await expect(page).toHaveURL(/\/dashboard$/);
+}
+
+/**
+ * The server under test runs on the demo market's clock, from Monday 30 November 2026 at
+ * 10:00 New York time (market open), so purchases fill; tests move it forward only, with
+ * the simulator's control API.
+ */
+export const MARKET_START = "2026-11-30T15:00:00Z";
+
+/** The demo broker's control API (loopback; see playwright.config.ts). */
+export const SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_SIM_PORT ?? 3108}`;
+
+/** Moves the simulated market's clock, which the server under test runs on. */
+export async function setMarketTime(page: Page, time: string): Promise<void> {
+  const response = await page.request.post(`${SIM_URL}/sim/v1/clock`, { data: { now: time } });
+  expect(response.ok()).toBeTruthy();
+}
+
+/** The simulated market's clock now. */
+export async function marketTime(page: Page): Promise<Date> {
+  const response = await page.request.get(`${SIM_URL}/sim/v1/clock`);
+  const body = await response.json();
+  return new Date(body.now);
 }
 
 export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
@@ -29,4 +60,26 @@ export async function signIn(page: Page, email: string, password = PASSWORD): Pr
   await page.getByLabel("E-mail").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The next trading day after `now` at `hhmm` New York time (December: UTC−5). */
+export function nextSessionAt(now: Date, hhmm: string): Date {
+  const [h, m] = hhmm.split(":").map(Number);
+  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  for (;;) {
+    day.setUTCDate(day.getUTCDate() + 1);
+    const weekday = day.getUTCDay();
+    const md = `${day.getUTCMonth() + 1}-${day.getUTCDate()}`;
+    if (weekday !== 0 && weekday !== 6 && md !== "12-24" && md !== "12-25") break;
+  }
+  return new Date(day.getTime() + ((h + 5) * 60 + m) * 60_000);
+}
+
+/** Marks the page so a later check can prove it was never reloaded. */
+export async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { qsMark: boolean }).qsMark = true));
+}
+
+export async function expectNoReload(page: Page): Promise<void> {
+  expect(await page.evaluate(() => (window as unknown as { qsMark?: boolean }).qsMark)).toBe(true);
 }

@@ -46,6 +46,11 @@ pub struct Config {
     /// Use this running simulator (e.g. one `quantshift sim-broker` shared by several
     /// instances) instead of starting one in-process.
     pub demo_broker_url: Option<String>,
+    /// Start the in-process demo market at this instant (RFC 3339, e.g.
+    /// `2026-11-30T15:00:00Z`) instead of now. The whole server then runs on the demo
+    /// market's clock, which the simulator's loopback control API can move: for demos on a
+    /// weekend and for end-to-end tests.
+    pub demo_start_time: Option<String>,
     /// Requests per minute per broker API key (Alpaca allows 200).
     pub broker_rate_limit_per_min: u32,
     /// Base64 of 32 random bytes: the key that encrypts users' broker keys at rest.
@@ -89,6 +94,7 @@ impl Default for Config {
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo_broker_url: None,
+            demo_start_time: None,
             broker_rate_limit_per_min: 200,
             secrets_key: None,
             alpaca_paper_url: "https://paper-api.alpaca.markets".into(),
@@ -180,6 +186,20 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(invalid("demo_broker_url", "must be an http(s) URL"));
+        }
+        if let Some(start) = &self.demo_start_time {
+            start.parse::<jiff::Timestamp>().map_err(|_| {
+                invalid(
+                    "demo_start_time",
+                    "must be an RFC 3339 instant, e.g. 2026-11-30T15:00:00Z",
+                )
+            })?;
+            if !self.demo_broker || self.demo_broker_url.is_some() {
+                return Err(invalid(
+                    "demo_start_time",
+                    "needs the in-process demo broker (demo_broker on, no demo_broker_url)",
+                ));
+            }
         }
         match &self.secrets_key {
             Some(key) => {

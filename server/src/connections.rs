@@ -12,37 +12,11 @@ use crate::errors::internal;
 use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
 use app::domain::time::Clock;
-use serde::{Deserialize, Serialize};
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// What the browser is told about the connection. Never a key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ConnectionView {
-    /// `demo` (the simulated paper account), `alpaca`, or `none`.
-    pub kind: &'static str,
-    pub environment: &'static str,
-    pub key_last4: Option<String>,
-    pub account_id: Option<String>,
-    pub connected_at: Option<jiff::Timestamp>,
-}
-
-/// The body of `POST /api/broker/connection`. Its `Debug` hides the secret.
-#[derive(Clone, Deserialize)]
-pub struct ConnectRequest {
-    pub environment: String,
-    pub key_id: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for ConnectRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectRequest")
-            .field("environment", &self.environment)
-            .field("secret", &"[redacted]")
-            .finish()
-    }
-}
+pub use app::api::broker::{ConnectRequest, ConnectionView};
 
 pub struct ConnectionService {
     db: Db,
@@ -104,26 +78,26 @@ impl ConnectionService {
                 .map_err(internal)?
             {
                 Some(row) => ConnectionView {
-                    kind: "alpaca",
+                    kind: "alpaca".into(),
                     environment: if row.environment == "live" {
-                        "live"
+                        "live".into()
                     } else {
-                        "paper"
+                        "paper".into()
                     },
                     key_last4: Some(row.key_last4),
                     account_id: Some(row.account_id),
                     connected_at: jiff::Timestamp::from_millisecond(row.updated_at).ok(),
                 },
                 None if self.brokers.has_demo() => ConnectionView {
-                    kind: "demo",
-                    environment: "paper",
+                    kind: "demo".into(),
+                    environment: "paper".into(),
                     key_last4: None,
                     account_id: None,
                     connected_at: None,
                 },
                 None => ConnectionView {
-                    kind: "none",
-                    environment: "paper",
+                    kind: "none".into(),
+                    environment: "paper".into(),
                     key_last4: None,
                     account_id: None,
                     connected_at: None,
@@ -286,5 +260,24 @@ mod tests {
             secret: "hunter2hunter2".into(),
         };
         assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}
+
+#[async_trait::async_trait]
+impl app::api::ports::BrokerPort for ConnectionService {
+    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        ConnectionService::view(self, caller).await
+    }
+
+    async fn connect(
+        &self,
+        caller: &Caller,
+        request: ConnectRequest,
+    ) -> Result<ConnectionView, AppError> {
+        ConnectionService::connect(self, caller, request).await
+    }
+
+    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        ConnectionService::disconnect(self, caller).await
     }
 }

@@ -30,11 +30,32 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds on the wall clock, or on the demo market's clock with `demo_start_time`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
+        Self::build_inner(config, None).await
     }
 
     pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_inner(config, Some(clock)).await
+    }
+
+    async fn build_inner(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Self> {
+        let demo_start = config
+            .demo_start_time
+            .as_deref()
+            .map(str::parse::<jiff::Timestamp>)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("configuration key `demo_start_time`: {e}"))?;
+        let demo_broker = if config.demo_broker && config.demo_broker_url.is_none() {
+            Some(DemoBroker::start(config.demo_broker_listen, demo_start).await?)
+        } else {
+            None
+        };
+        let clock: Arc<dyn Clock> = match (clock, &demo_broker) {
+            (Some(clock), _) => clock,
+            (None, Some(demo)) if demo_start.is_some() => Arc::new(DemoClock(demo.sim.clone())),
+            _ => Arc::new(SystemClock),
+        };
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
 
@@ -76,11 +97,6 @@ impl Application {
                 Env::PROD
             })
             .build();
-        let demo_broker = if config.demo_broker && config.demo_broker_url.is_none() {
-            Some(DemoBroker::start(config.demo_broker_listen).await?)
-        } else {
-            None
-        };
         let sessions = DbSessionStore::new(db.clone());
         let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
             config.broker_rate_limit_per_min,
@@ -248,12 +264,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The simulated Alpaca broker, served in-process on its own loopback port (demo mode).
 struct DemoBroker {
     url: String,
+    sim: Arc<crate::sim::Simulator>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl DemoBroker {
-    async fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+    async fn start(
+        listen: SocketAddr,
+        start_time: Option<jiff::Timestamp>,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("failed to listen on {listen} for the demo broker"))?;
@@ -261,14 +281,20 @@ impl DemoBroker {
         let sim = crate::sim::Simulator::new(crate::sim::SimConfig {
             auto_accounts: true,
             allow_control_api: true,
+            start_time,
             ..crate::sim::SimConfig::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(crate::sim::serve(listener, sim, async {
+        let task = tokio::spawn(crate::sim::serve(listener, sim.clone(), async {
             let _ = stopped.await;
         }));
         tracing::info!(%url, "demo mode: simulated Alpaca broker started");
-        Ok(Self { url, stop, task })
+        Ok(Self {
+            url,
+            sim,
+            stop,
+            task,
+        })
     }
 
     async fn stop(self) {
@@ -276,6 +302,16 @@ impl DemoBroker {
         if let Ok(Err(err)) = self.task.await {
             tracing::warn!(error = %err, "the demo broker stopped with an error");
         }
+    }
+}
+
+/// The demo market's clock as the server's clock (`demo_start_time`): moving the market's
+/// time through its control API moves the scheduler's too.
+struct DemoClock(Arc<crate::sim::Simulator>);
+
+impl Clock for DemoClock {
+    fn now(&self) -> app::domain::time::Timestamp {
+        app::domain::time::Timestamp::from_millis(self.0.now().as_millisecond())
     }
 }
 

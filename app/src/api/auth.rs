@@ -13,6 +13,9 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub role: Role,
+    /// Preferred IANA time zone for new plans; `None`: the browser's.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// The body of `POST /api/auth/signup` and `/api/auth/login`.
@@ -68,7 +71,8 @@ pub async fn sign_up(email: String, password: String) -> Result<UserView, AppErr
             .sign_up(&caller, Credentials { email, password })
             .await,
     )?;
-    leptos_axum::redirect("/dashboard");
+    // New users start with the short set-up wizard.
+    leptos_axum::redirect("/welcome");
     Ok(user)
 }
 
@@ -126,4 +130,51 @@ mod tests {
         let shown = format!("{:?}", creds("a@b.co", "secret-secret"));
         assert!(!shown.contains("secret-secret"));
     }
+}
+
+/// The settings page's view of the signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub email: String,
+    pub role: Role,
+    pub member_since: jiff::Timestamp,
+    /// Preferred IANA time zone; `None`: the browser's.
+    pub timezone: Option<String>,
+    /// Other signed-in browsers and devices.
+    pub other_sessions: i64,
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_profile")]
+pub async fn load_profile() -> Result<Profile, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.profile(&caller).await)
+}
+
+/// Sets (or, with an empty name, clears) the preferred time zone.
+#[server(prefix = "/api/fn", endpoint = "set_timezone")]
+pub async fn set_timezone(timezone: String) -> Result<Profile, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.set_timezone(&caller, timezone).await)
+}
+
+/// Changes the password after checking the current one; every other session ends.
+#[server(prefix = "/api/fn", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<Profile, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(
+        ports
+            .accounts
+            .change_password(&caller, current_password, new_password)
+            .await,
+    )
+}
+
+/// Signs out every other browser and device; this one stays signed in.
+#[server(prefix = "/api/fn", endpoint = "sign_out_others")]
+pub async fn sign_out_others() -> Result<Profile, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.sign_out_others(&caller).await)
 }

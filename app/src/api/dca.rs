@@ -142,26 +142,9 @@ impl Plan {
         }
         if let Some(assets) = assets {
             for (i, leg) in self.legs.iter().enumerate() {
-                let key = format!("legs[{i}].symbol");
-                match assets.iter().find(|a| a.symbol == leg.symbol) {
-                    None => {
-                        errors.entry(key).or_insert(format!(
-                            "{} is not a symbol the broker trades.",
-                            leg.symbol
-                        ));
-                    }
-                    Some(a) if !a.tradable => {
-                        errors
-                            .entry(key)
-                            .or_insert(format!("{} cannot be traded at the moment.", leg.symbol));
-                    }
-                    Some(a) if !a.fractionable => {
-                        errors.entry(key).or_insert(format!(
-                            "{} is not available in fractional shares, so it cannot be bought by dollar amount.",
-                            leg.symbol
-                        ));
-                    }
-                    Some(_) => {}
+                let facts = assets.iter().find(|a| a.symbol == leg.symbol);
+                if let Some(problem) = asset_problem(&leg.symbol, facts) {
+                    errors.entry(format!("legs[{i}].symbol")).or_insert(problem);
                 }
             }
         }
@@ -206,6 +189,19 @@ impl Plan {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Why `symbol` cannot be in a plan, given what the broker says about it (`None`: the
+/// broker does not list it); `None` when it can.
+pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<String> {
+    match facts {
+        None => Some(format!("{symbol} is not a symbol the broker trades.")),
+        Some(a) if !a.tradable => Some(format!("{symbol} cannot be traded at the moment.")),
+        Some(a) if !a.fractionable => Some(format!(
+            "{symbol} is not available in fractional shares, so it cannot be bought by dollar amount."
+        )),
+        Some(_) => None,
     }
 }
 
@@ -262,6 +258,20 @@ pub struct Purchase {
     pub slot_at: Option<jiff::Timestamp>,
     pub submitted_at: Option<jiff::Timestamp>,
     pub filled_at: Option<jiff::Timestamp>,
+}
+
+/// Which purchases to list, newest first: all of them, or one plan's or one symbol's;
+/// `before` is the previous page's `next_before`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    #[serde(default)]
+    pub symbol: Option<String>,
+    #[serde(default)]
+    pub before: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
 }
 
 /// A page of purchase history, newest first; pass `next_before` to get the next page.
@@ -338,19 +348,50 @@ pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, s
     super::ports::with_status(ports.dca.run_now(&caller, plan_id, Some(request_id)).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "purchase_history")]
-pub async fn purchase_history(
-    plan_id: Option<String>,
-    before: Option<i64>,
-    limit: Option<i64>,
-) -> Result<HistoryPage, super::AppError> {
+#[server(prefix = "/api/fn", endpoint = "purchase_history", input = leptos::server_fn::codec::Json)]
+pub async fn purchase_history(filter: HistoryFilter) -> Result<HistoryPage, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(
-        ports
-            .dca
-            .history(&caller, plan_id, before, limit.unwrap_or(50))
-            .await,
-    )
+    super::ports::with_status(ports.dca.history(&caller, filter).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "get_plan")]
+pub async fn get_plan(plan_id: String) -> Result<Plan, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.plan(&caller, plan_id).await)
+}
+
+/// Deletes a plan: it never buys again and leaves the lists; its purchases stay in the
+/// history.
+#[server(prefix = "/api/fn", endpoint = "delete_plan")]
+pub async fn delete_plan(plan_id: String) -> Result<(), super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.delete_plan(&caller, plan_id).await)
+}
+
+/// The limits the server validates plans against, so the editor can check the same.
+#[server(prefix = "/api/fn", endpoint = "plan_limits")]
+pub async fn load_plan_limits() -> Result<PlanLimits, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.dca.limits(&caller).await)
+}
+
+/// `GET /api/bars?symbol=SPY&from=2021-01-01&to=2025-12-31&timeframe=1Day`: historical bars
+/// from the user's broker, oldest first, for backtests in the browser.
+#[server(prefix = "/api", endpoint = "bars", input = leptos::server_fn::codec::GetUrl)]
+pub async fn bars(
+    symbol: String,
+    from: String,
+    to: String,
+    timeframe: Option<String>,
+) -> Result<Vec<crate::domain::market::Bar>, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    let query = BarsQuery {
+        symbol,
+        from,
+        to,
+        timeframe: timeframe.unwrap_or_else(|| "1Day".into()),
+    };
+    super::ports::with_status(ports.dca.bars(&caller, query).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_account")]
@@ -363,4 +404,157 @@ pub async fn load_account() -> Result<AccountSummary, super::AppError> {
 pub async fn search_assets(query: String) -> Result<Vec<AssetFacts>, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.search_assets(&caller, query).await)
+}
+
+/// A request for historical bars, as typed by a client (checked by [`BarsQuery::check`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarsQuery {
+    pub symbol: String,
+    /// First day, `YYYY-MM-DD` (New York).
+    pub from: String,
+    /// Last day, inclusive.
+    pub to: String,
+    /// `1Day` or `1Hour`.
+    pub timeframe: String,
+}
+
+/// Bar lengths a client may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarLength {
+    Day,
+    Hour,
+}
+
+/// A checked [`BarsQuery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedBars {
+    pub symbol: Symbol,
+    pub from: jiff::civil::Date,
+    pub to: jiff::civil::Date,
+    pub length: BarLength,
+}
+
+/// The longest range one request may cover: 20 years of daily bars, 1 year of hourly.
+pub const MAX_DAILY_BAR_YEARS: i16 = 20;
+pub const MAX_HOURLY_BAR_DAYS: i32 = 366;
+
+impl BarsQuery {
+    /// Parses every field, with errors keyed by field name.
+    pub fn check(&self) -> Result<CheckedBars, BTreeMap<String, String>> {
+        let mut errors = BTreeMap::new();
+        let symbol = Symbol::parse(&self.symbol)
+            .map_err(|m| errors.insert("symbol".into(), m))
+            .ok();
+        let date = |key: &str, value: &str, errors: &mut BTreeMap<String, String>| {
+            value
+                .parse::<jiff::civil::Date>()
+                .map_err(|_| {
+                    errors.insert(
+                        key.into(),
+                        format!("\"{value}\" is not a date (YYYY-MM-DD)."),
+                    )
+                })
+                .ok()
+        };
+        let from = date("from", &self.from, &mut errors);
+        let to = date("to", &self.to, &mut errors);
+        let length = match self.timeframe.as_str() {
+            "1Day" => Some(BarLength::Day),
+            "1Hour" => Some(BarLength::Hour),
+            other => {
+                errors.insert(
+                    "timeframe".into(),
+                    format!("\"{other}\" is not a timeframe; use 1Day or 1Hour."),
+                );
+                None
+            }
+        };
+        if let (Some(from), Some(to), Some(length)) = (from, to, length) {
+            if to < from {
+                errors.insert("to".into(), "The end date is before the start date.".into());
+            } else {
+                let too_long = match length {
+                    BarLength::Day => from
+                        .checked_add(jiff::Span::new().years(MAX_DAILY_BAR_YEARS))
+                        .is_ok_and(|limit| to > limit),
+                    BarLength::Hour => from
+                        .checked_add(jiff::Span::new().days(MAX_HOURLY_BAR_DAYS))
+                        .is_ok_and(|limit| to > limit),
+                };
+                if too_long {
+                    errors.insert(
+                        "to".into(),
+                        match length {
+                            BarLength::Day => format!(
+                                "Ask for at most {MAX_DAILY_BAR_YEARS} years of daily bars at once."
+                            ),
+                            BarLength::Hour => format!(
+                                "Ask for at most {MAX_HOURLY_BAR_DAYS} days of hourly bars at once."
+                            ),
+                        },
+                    );
+                }
+            }
+        }
+        match (symbol, from, to, length) {
+            (Some(symbol), Some(from), Some(to), Some(length)) if errors.is_empty() => {
+                Ok(CheckedBars {
+                    symbol,
+                    from,
+                    to,
+                    length,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod bars_query_tests {
+    use super::*;
+
+    fn query(symbol: &str, from: &str, to: &str, timeframe: &str) -> BarsQuery {
+        BarsQuery {
+            symbol: symbol.into(),
+            from: from.into(),
+            to: to.into(),
+            timeframe: timeframe.into(),
+        }
+    }
+
+    #[test]
+    fn a_good_query_is_parsed() {
+        let checked = query("SPY", "2021-01-04", "2025-12-31", "1Day")
+            .check()
+            .unwrap();
+        assert_eq!(checked.symbol.as_str(), "SPY");
+        assert_eq!(checked.from, jiff::civil::date(2021, 1, 4));
+        assert_eq!(checked.length, BarLength::Day);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let errors = query("", "2021-13-01", "yesterday", "5Min")
+            .check()
+            .unwrap_err();
+        let keys: Vec<_> = errors.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["from", "symbol", "timeframe", "to"]);
+    }
+
+    #[test]
+    fn ranges_are_ordered_and_bounded() {
+        let errors = query("SPY", "2024-01-02", "2023-01-02", "1Day")
+            .check()
+            .unwrap_err();
+        assert!(errors["to"].contains("before the start"));
+        let errors = query("SPY", "2000-01-03", "2025-01-02", "1Day")
+            .check()
+            .unwrap_err();
+        assert!(errors["to"].contains("20 years"));
+        let errors = query("SPY", "2024-01-02", "2025-06-02", "1Hour")
+            .check()
+            .unwrap_err();
+        assert!(errors["to"].contains("366 days"));
+    }
 }

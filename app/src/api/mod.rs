@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod broker;
 pub mod dca;
 pub mod error;
 #[cfg(feature = "ssr")]

@@ -4,8 +4,12 @@
 //! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
 
 use super::admin::AdminUserRow;
-use super::auth::{Credentials, UserView};
-use super::dca::{AccountSummary, AssetFacts, HistoryPage, Plan, PlanStatus};
+use super::auth::{Credentials, Profile, UserView};
+use super::broker::{ConnectRequest, ConnectionView};
+use super::dca::{
+    AccountSummary, AssetFacts, BarsQuery, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus,
+};
+use crate::domain::market::Bar;
 
 use super::error::AppError;
 use async_trait::async_trait;
@@ -58,6 +62,15 @@ pub trait AccountPort: Send + Sync + 'static {
     async fn sign_in(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError>;
     async fn sign_out(&self, caller: &Caller) -> Result<(), AppError>;
     async fn current_user(&self, caller: &Caller) -> Result<Option<UserView>, AppError>;
+    async fn profile(&self, caller: &Caller) -> Result<Profile, AppError>;
+    async fn set_timezone(&self, caller: &Caller, timezone: String) -> Result<Profile, AppError>;
+    async fn change_password(
+        &self,
+        caller: &Caller,
+        current_password: String,
+        new_password: String,
+    ) -> Result<Profile, AppError>;
+    async fn sign_out_others(&self, caller: &Caller) -> Result<Profile, AppError>;
 }
 
 /// What the admin panel reads and changes. Every method checks the admin role itself.
@@ -70,6 +83,10 @@ pub trait AdminPort: Send + Sync + 'static {
 #[async_trait]
 pub trait DcaPort: Send + Sync + 'static {
     async fn list_plans(&self, caller: &Caller) -> Result<Vec<Plan>, AppError>;
+    async fn plan(&self, caller: &Caller, plan_id: String) -> Result<Plan, AppError>;
+    async fn delete_plan(&self, caller: &Caller, plan_id: String) -> Result<(), AppError>;
+    async fn limits(&self, caller: &Caller) -> Result<PlanLimits, AppError>;
+    async fn bars(&self, caller: &Caller, query: BarsQuery) -> Result<Vec<Bar>, AppError>;
     async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Plan, AppError>;
     async fn set_plan_status(
         &self,
@@ -86,9 +103,7 @@ pub trait DcaPort: Send + Sync + 'static {
     async fn history(
         &self,
         caller: &Caller,
-        plan_id: Option<String>,
-        before: Option<i64>,
-        limit: i64,
+        filter: HistoryFilter,
     ) -> Result<HistoryPage, AppError>;
     async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError>;
     async fn search_assets(
@@ -98,12 +113,25 @@ pub trait DcaPort: Send + Sync + 'static {
     ) -> Result<Vec<AssetFacts>, AppError>;
 }
 
+/// The user's broker connection.
+#[async_trait]
+pub trait BrokerPort: Send + Sync + 'static {
+    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError>;
+    async fn connect(
+        &self,
+        caller: &Caller,
+        request: ConnectRequest,
+    ) -> Result<ConnectionView, AppError>;
+    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError>;
+}
+
 /// The ports a server function can reach, provided once as context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
     pub admin: Arc<dyn AdminPort>,
     pub dca: Arc<dyn DcaPort>,
+    pub broker: Arc<dyn BrokerPort>,
 }
 
 /// The ports and the caller for the current server-function request.

@@ -442,7 +442,24 @@ impl Schedule {
     /// (Europe/London)". Works on invalid schedules too, for showing drafts.
     pub fn describe(&self) -> String {
         let interval = self.interval;
-        let what = match self.frequency {
+        let what = self.cadence();
+        let anchor = match (self.frequency, self.anchor) {
+            (Frequency::Weekly, Some(a)) if interval > 1 => {
+                format!(", counting from the week of {a}")
+            }
+            (Frequency::Monthly, Some(a)) if interval > 1 => {
+                format!(", counting from {}-{:02}", a.year(), a.month())
+            }
+            _ => String::new(),
+        };
+        format!("{what} at {} ({}){anchor}", self.time, self.timezone)
+    }
+
+    /// How often, without the time: "every Monday", "every 2 weeks on Friday", "monthly
+    /// on the last trading day".
+    pub fn cadence(&self) -> String {
+        let interval = self.interval;
+        match self.frequency {
             Frequency::Daily => "every trading day".to_string(),
             Frequency::Weekly => {
                 let day = self.weekday.map_or("an unset weekday", Weekday::name);
@@ -465,17 +482,7 @@ impl Schedule {
                     format!("every {interval} months {on}")
                 }
             }
-        };
-        let anchor = match (self.frequency, self.anchor) {
-            (Frequency::Weekly, Some(a)) if interval > 1 => {
-                format!(", counting from the week of {a}")
-            }
-            (Frequency::Monthly, Some(a)) if interval > 1 => {
-                format!(", counting from {}-{:02}", a.year(), a.month())
-            }
-            _ => String::new(),
-        };
-        format!("{what} at {} ({}){anchor}", self.time, self.timezone)
+        }
     }
 }
 

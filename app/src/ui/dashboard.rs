@@ -1,24 +1,151 @@
-//! The dashboard: the signed-in user's home: their paper account and their plans (or, with
-//! none yet, what a plan is).
+//! The dashboard: the signed-in user's home. The account, each plan's state and next
+//! purchase, positions, recent purchases and orders, and portfolio value against money
+//! invested, all refreshed live from the websocket (old values stay on screen while new
+//! ones load, so nothing jumps).
 
+use super::chart::{ChartData, LineChart, Series};
 use super::format::money;
 use super::layout::RequireUser;
-use crate::api::dca::{AccountSummary, list_plans, load_account};
+use super::live::{Live, LiveBadge};
+use super::plan_editor::local_time;
+use crate::api::dca::{
+    AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, list_plans,
+    load_account, purchase_history,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::str::FromStr;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     view! {
         <Title text="Dashboard · QuantShift" />
         <RequireUser>
-            <section class="page">
-                <header class="page-header">
-                    <h1>"Dashboard"</h1>
-                </header>
-                <DashboardOverview />
-            </section>
+            <Dashboard />
         </RequireUser>
+    }
+}
+
+/// Purchases the dashboard reads: enough for the chart's history.
+const HISTORY_FOR_CHART: i64 = 500;
+
+#[component]
+fn Dashboard() -> impl IntoView {
+    let live = Live::provide();
+    let account = Resource::new(move || live.version.get(), |_| load_account());
+    let plans = Resource::new(move || live.version.get(), |_| list_plans());
+    let purchases = Resource::new(
+        move || live.version.get(),
+        |_| {
+            purchase_history(HistoryFilter {
+                limit: Some(HISTORY_FOR_CHART),
+                ..Default::default()
+            })
+        },
+    );
+    // Countdowns tick in the browser.
+    let now = RwSignal::new(jiff::Timestamp::now());
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(
+            move || now.set(jiff::Timestamp::now()),
+            std::time::Duration::from_secs(15),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+
+    view! {
+        <section class="page dashboard">
+            <header class="page-header">
+                <h1>"Dashboard"</h1>
+                <LiveBadge />
+            </header>
+            <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"></div> }>
+                {move || Suspend::new(async move {
+                    match account.await {
+                        Ok(account) => view! { <AccountCards account /> }.into_any(),
+                        Err(err) => view! { <p class="notice" role="status">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| view! { <p class="loading">"Loading your plans…"</p> }>
+                {move || Suspend::new(async move {
+                    let list = plans.await.unwrap_or_default();
+                    let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
+                    if list.is_empty() {
+                        view! { <NoPlans /> }.into_any()
+                    } else {
+                        view! { <PlanStatuses plans=list history now /> }.into_any()
+                    }
+                })}
+            </Transition>
+            <div class="dashboard-grid">
+                <Transition fallback=|| view! { <div class="chart-placeholder"></div> }>
+                    {move || Suspend::new(async move {
+                        let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
+                        let positions = account.await.map(|a| a.positions).unwrap_or_default();
+                        let data = portfolio_series(&history, &positions);
+                        if data.labels.len() < 2 {
+                            view! {
+                                <section class="panel">
+                                    <h2>"Portfolio value"</h2>
+                                    <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here after your first purchases."</p>
+                                </section>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <section class="panel">
+                                    <h2>"Portfolio value"</h2>
+                                    <LineChart title="Portfolio value against total invested" data=Signal::stored(data) testid="portfolio-chart" />
+                                </section>
+                            }.into_any()
+                        }
+                    })}
+                </Transition>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
+                        view! { <RecentPurchases history /> }
+                    })}
+                </Transition>
+            </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match account.await {
+                        Ok(account) => view! { <Positions positions=account.positions.clone() /> <RecentOrders account /> }.into_any(),
+                        Err(_) => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn NoPlans() -> impl IntoView {
+    view! {
+        <div class="empty-state" data-testid="dashboard-empty">
+            <h2>"No plans yet"</h2>
+            <p>
+                "A plan buys the amounts you choose, on the schedule you choose, through your "
+                "paper account. Your plans, positions and purchases will appear here."
+            </p>
+            <p class="hero-actions">
+                <a class="btn btn-primary" href="/plans/new">"Create a plan"</a>
+                <a class="btn btn-quiet" href="/welcome" data-testid="resume-setup">"Finish setting up"</a>
+            </p>
+        </div>
+    }
+}
+
+fn signed(amount: Option<Decimal>) -> String {
+    match amount {
+        Some(v) if v > Decimal::ZERO => format!("+{}", money(v)),
+        Some(v) => money(v),
+        None => "—".into(),
     }
 }
 
@@ -26,12 +153,153 @@ pub fn DashboardPage() -> impl IntoView {
 fn AccountCards(account: AccountSummary) -> impl IntoView {
     view! {
         <div class="cards" data-testid="account">
-            <div class="card"><span class="card-label">"Equity"</span><span class="card-value">{money(account.equity)}</span></div>
+            <div class="card"><span class="card-label">"Equity"</span><span class="card-value" data-testid="equity">{money(account.equity)}</span></div>
+            <div class="card"><span class="card-label">"Portfolio value"</span><span class="card-value">{money(account.portfolio_value)}</span></div>
             <div class="card"><span class="card-label">"Cash"</span><span class="card-value" data-testid="cash">{money(account.cash)}</span></div>
             <div class="card"><span class="card-label">"Buying power"</span><span class="card-value">{money(account.buying_power)}</span></div>
-            <div class="card"><span class="card-label">"Unrealized P&L"</span><span class="card-value">{money(account.unrealized_pl)}</span></div>
+            <div class="card"><span class="card-label">"Unrealized P&L"</span><span class="card-value">{signed(Some(account.unrealized_pl))}</span></div>
+            <div class="card" title="Plans only buy, so nothing has been realized yet">
+                <span class="card-label">"Realized P&L"</span>
+                <span class="card-value">{signed(account.realized_pl)}</span>
+            </div>
         </div>
-        {(!account.positions.is_empty()).then(|| view! {
+    }
+}
+
+/// "in 2 d 3 h", "in 5 min", "due now".
+pub fn countdown(from: jiff::Timestamp, to: jiff::Timestamp) -> String {
+    let seconds = to.as_second() - from.as_second();
+    if seconds <= 0 {
+        return "due now".into();
+    }
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    if days > 0 {
+        format!("in {days} d {hours} h")
+    } else if hours > 0 {
+        format!("in {hours} h {minutes} min")
+    } else {
+        format!("in {} min", minutes.max(1))
+    }
+}
+
+#[component]
+fn PlanStatuses(
+    plans: Vec<Plan>,
+    history: Vec<Purchase>,
+    now: RwSignal<jiff::Timestamp>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    view! {
+        <section class="panel plan-statuses">
+            <h2>"Your plans"</h2>
+            <ul class="plan-list" data-testid="plan-statuses">
+                {plans.into_iter().map(|plan| {
+                    let id = plan.id.as_ref().map(|i| i.as_str().to_owned()).unwrap_or_default();
+                    let last = history.iter().find(|p| p.plan_id == id).cloned();
+                    let next_run_at = plan.next_run_at;
+                    let zone = plan.schedule.timezone.clone();
+                    let status = plan.status;
+                    let bot_id = id.clone();
+                    let bot = move || live.bots.with(|b| b.get(&bot_id).cloned());
+                    let last_error = last.as_ref().filter(|p| p.status == "failed" || p.status == "rejected").and_then(|p| p.reason.clone());
+                    let badge = Signal::derive(move || {
+                        if status != PlanStatus::Active {
+                            return (status.as_str().to_owned(), None);
+                        }
+                        match bot() {
+                            Some(b) => (b.state, b.reason),
+                            None => match &last_error {
+                                Some(reason) => ("error".to_owned(), Some(reason.clone())),
+                                None => ("idle".to_owned(), None),
+                            },
+                        }
+                    });
+                    view! {
+                        <li class="plan-item" data-testid="plan-status-row">
+                            <div class="plan-item-head">
+                                <a href=format!("/plans/{id}")><strong>{plan.name.clone()}</strong></a>
+                                <span class=move || format!("badge bot-{}", badge.get().0) data-testid="bot-status">{move || badge.get().0}</span>
+                            </div>
+                            <p class="muted">{plan.schedule.cadence()} " · " {plan.legs.iter().map(|l| format!("{} {}", l.symbol, money(l.amount))).collect::<Vec<_>>().join(", ")}</p>
+                            {move || badge.get().1.map(|reason| view! { <p class="form-error" data-testid="bot-reason">{reason}</p> })}
+                            <p class="plan-next">
+                                {match next_run_at {
+                                    Some(at) => view! {
+                                        "Next: " {local_time(at, &zone)} " "
+                                        <span class="countdown" data-testid="countdown">{move || format!("({})", countdown(now.get(), at))}</span>
+                                    }.into_any(),
+                                    None => view! { "No purchase scheduled" }.into_any(),
+                                }}
+                            </p>
+                            <p class="plan-last" data-testid="last-result">
+                                {match last {
+                                    Some(p) => format!("Last: {} {} {}{}", p.symbol, format_amount(&p.notional), p.status,
+                                        p.reason.map(|r| format!(" ({r})")).unwrap_or_default()),
+                                    None => "No purchases yet".into(),
+                                }}
+                            </p>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+fn format_amount(text: &str) -> String {
+    Decimal::from_str(text)
+        .map(money)
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+fn short_date(at: jiff::Timestamp) -> String {
+    crate::domain::calendar::new_york()
+        .to_datetime(at)
+        .strftime("%-d %b %H:%M")
+        .to_string()
+}
+
+#[component]
+fn RecentPurchases(history: Vec<Purchase>) -> impl IntoView {
+    let recent: Vec<Purchase> = history.into_iter().take(8).collect();
+    view! {
+        <section class="panel">
+            <h2>"Recent purchases"</h2>
+            {if recent.is_empty() {
+                view! { <p class="muted" data-testid="recent-empty">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="recent" data-testid="recent-purchases">
+                        {recent.into_iter().map(|p| view! {
+                            <li data-testid="recent-purchase">
+                                <span class="recent-symbol">{p.symbol.clone()}</span>
+                                <span>{format_amount(&p.notional)}</span>
+                                <span class=format!("badge status-{}", p.status)>{p.status.clone()}</span>
+                                <span class="muted">{p.slot_at.map(short_date).unwrap_or_default()}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <a href="/history">"All purchases"</a>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Positions(positions: Vec<PositionSummary>) -> impl IntoView {
+    if positions.is_empty() {
+        return view! {
+            <section class="panel"><h2>"Positions"</h2><p class="muted" data-testid="positions-empty">"No positions yet."</p></section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="panel">
             <div class="table-wrap">
                 <table class="table" data-testid="positions">
                     <caption>"Positions"</caption>
@@ -40,57 +308,185 @@ fn AccountCards(account: AccountSummary) -> impl IntoView {
                         <th scope="col">"Market value"</th><th scope="col">"P&L"</th>
                     </tr></thead>
                     <tbody>
-                        {account.positions.into_iter().map(|p| view! {
+                        {positions.into_iter().map(|p| view! {
                             <tr>
                                 <td>{p.symbol}</td>
                                 <td>{p.qty.round_dp(6).normalize().to_string()}</td>
                                 <td>{money(p.avg_entry_price)}</td>
                                 <td>{p.market_value.map(money).unwrap_or_default()}</td>
-                                <td>{p.unrealized_pl.map(money).unwrap_or_default()}</td>
+                                <td>{signed(p.unrealized_pl)}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
                 </table>
             </div>
-        })}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn RecentOrders(account: AccountSummary) -> impl IntoView {
+    let orders: Vec<_> = account.recent_orders.into_iter().take(8).collect();
+    (!orders.is_empty()).then(|| view! {
+        <section class="panel">
+            <div class="table-wrap">
+                <table class="table" data-testid="orders">
+                    <caption>"Recent orders"</caption>
+                    <thead><tr>
+                        <th scope="col">"Placed"</th><th scope="col">"Symbol"</th><th scope="col">"Amount"</th>
+                        <th scope="col">"Filled"</th><th scope="col">"Status"</th>
+                    </tr></thead>
+                    <tbody>
+                        {orders.into_iter().map(|o| view! {
+                            <tr>
+                                <td>{short_date(o.created_at)}</td>
+                                <td>{o.symbol}</td>
+                                <td>{o.notional.map(money).or(o.qty.map(|q| format!("{q} sh"))).unwrap_or_default()}</td>
+                                <td>{match o.filled_avg_price {
+                                    Some(price) => format!("{} @ {}", o.filled_qty.round_dp(6).normalize(), money(price)),
+                                    None => "—".into(),
+                                }}</td>
+                                <td><span class=format!("badge status-{}", o.status)>{o.status.clone()}</span></td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    })
+}
+
+/// Portfolio value against money invested, one point per filled purchase (valued at the
+/// latest fill price of each symbol) and a last point "now" at the positions' market
+/// values. `history` is newest first, as the server sends it.
+pub fn portfolio_series(history: &[Purchase], positions: &[PositionSummary]) -> ChartData {
+    let mut fills: Vec<(jiff::Timestamp, &str, Decimal, Decimal, Decimal)> = history
+        .iter()
+        .filter(|p| p.status == "filled")
+        .filter_map(|p| {
+            let at = p.filled_at.or(p.slot_at)?;
+            let qty = Decimal::from_str(p.qty.as_deref()?).ok()?;
+            let price = Decimal::from_str(p.price.as_deref()?).ok()?;
+            let notional = Decimal::from_str(&p.notional).ok()?;
+            Some((at, p.symbol.as_str(), qty, price, notional))
+        })
+        .collect();
+    fills.sort_by_key(|f| f.0);
+    let mut held: BTreeMap<&str, (Decimal, Decimal)> = BTreeMap::new();
+    let mut invested = Decimal::ZERO;
+    let mut labels = Vec::new();
+    let mut value_line = Vec::new();
+    let mut invested_line = Vec::new();
+    for (at, symbol, qty, price, notional) in fills {
+        invested += notional;
+        let entry = held.entry(symbol).or_insert((Decimal::ZERO, price));
+        entry.0 += qty;
+        entry.1 = price;
+        let value: Decimal = held.values().map(|(q, p)| q * p).sum();
+        let label = short_date(at);
+        if labels.last() == Some(&label) {
+            labels.pop();
+            value_line.pop();
+            invested_line.pop();
+        }
+        labels.push(label);
+        value_line.push(crate::domain::market::round_cents(value));
+        invested_line.push(invested);
+    }
+    if !labels.is_empty() {
+        let now: Decimal = positions
+            .iter()
+            .filter(|p| held.contains_key(p.symbol.as_str()))
+            .filter_map(|p| p.market_value)
+            .sum();
+        labels.push("Now".into());
+        value_line.push(now);
+        invested_line.push(invested);
+    }
+    ChartData {
+        labels,
+        series: vec![
+            Series {
+                name: "Value",
+                class: "line-a",
+                values: value_line,
+            },
+            Series {
+                name: "Invested",
+                class: "line-b",
+                values: invested_line,
+            },
+        ],
     }
 }
 
-/// The dashboard's body: the broker account, then the plans (or how to start one).
-#[component]
-fn DashboardOverview() -> impl IntoView {
-    let account = Resource::new(|| (), |_| load_account());
-    let plans = Resource::new(|| (), |_| list_plans());
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
-            {move || Suspend::new(async move {
-                match account.await {
-                    Ok(account) => view! { <AccountCards account /> }.into_any(),
-                    Err(err) => view! { <p class="muted" role="status">{err.message}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match plans.await {
-                    Ok(list) if !list.is_empty() => view! {
-                        <p class="muted" data-testid="plan-count">
-                            {format!("{} plan{} ", list.len(), if list.len() == 1 { "" } else { "s" })}
-                            <a href="/plans">"See your plans"</a>
-                        </p>
-                    }.into_any(),
-                    _ => view! {
-                        <div class="empty-state" data-testid="dashboard-empty">
-                            <h2>"No plans yet"</h2>
-                            <p>
-                                "A plan buys the amounts you choose, on the schedule you choose, "
-                                "through your simulated paper account. Your plans, positions and "
-                                "purchases will appear here."
-                            </p>
-                        </div>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    fn fill(symbol: &str, at: &str, notional: &str, qty: &str, price: &str) -> Purchase {
+        Purchase {
+            id: format!("{symbol}{at}"),
+            plan_id: "p".into(),
+            symbol: symbol.into(),
+            notional: notional.into(),
+            qty: Some(qty.into()),
+            price: Some(price.into()),
+            status: "filled".into(),
+            reason: None,
+            client_order_id: String::new(),
+            slot_at: None,
+            submitted_at: None,
+            filled_at: Some(at.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_series_values_holdings_at_their_latest_price() {
+        // Newest first, as the server sends it.
+        let history = vec![
+            fill("SPY", "2026-12-07T15:00:00Z", "50", "0.5", "110"),
+            fill("QQQ", "2026-11-30T15:00:30Z", "25", "0.25", "100"),
+            fill("SPY", "2026-11-30T15:00:00Z", "50", "0.5", "100"),
+        ];
+        let positions = vec![PositionSummary {
+            symbol: "SPY".into(),
+            qty: dec!(1),
+            avg_entry_price: dec!(105),
+            market_value: Some(dec!(120)),
+            unrealized_pl: Some(dec!(15)),
+            cost_basis: dec!(105),
+        }];
+        let data = portfolio_series(&history, &positions);
+        // The two fills in the same minute collapse into one point.
+        assert_eq!(data.labels.len(), 3);
+        assert_eq!(
+            data.series[0].values,
+            vec![dec!(75.00), dec!(135.00), dec!(120)]
+        );
+        assert_eq!(data.series[1].values, vec![dec!(75), dec!(125), dec!(125)]);
+    }
+
+    #[test]
+    fn countdowns_read_naturally() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(
+            countdown(t("2026-11-28T00:00:00Z"), t("2026-11-30T15:00:00Z")),
+            "in 2 d 15 h"
+        );
+        assert_eq!(
+            countdown(t("2026-11-30T14:00:00Z"), t("2026-11-30T15:30:00Z")),
+            "in 1 h 30 min"
+        );
+        assert_eq!(
+            countdown(t("2026-11-30T15:00:00Z"), t("2026-11-30T15:00:20Z")),
+            "in 1 min"
+        );
+        assert_eq!(
+            countdown(t("2026-11-30T15:01:00Z"), t("2026-11-30T15:00:00Z")),
+            "due now"
+        );
     }
 }

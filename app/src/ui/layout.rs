@@ -30,9 +30,11 @@ pub fn Shell(children: Children) -> impl IntoView {
             {children()}
         </main>
         <footer class="site-footer">
-            <p>
-                "QuantShift automates the plans you set. It is not investment advice; "
-                "investing involves risk, including loss of principal."
+            <p data-testid="disclaimer">
+                <strong>"Not investment advice."</strong>
+                " QuantShift automates the plans you set; it does not recommend securities. Investing "
+                "involves risk, including loss of principal, and past performance (including "
+                "backtests) does not guarantee future results."
             </p>
             <p class="muted">"© QuantShift contributors · GPL-3.0-or-later"</p>
         </footer>
@@ -64,6 +66,7 @@ fn UserNav(user: UserView) -> impl IntoView {
                 <li><A href="/plans">"Plans"</A></li>
                 <li><A href="/history">"History"</A></li>
                 <li><A href="/backtest">"Backtest"</A></li>
+                <li><A href="/settings">"Settings"</A></li>
                 <li><A href="/billing">"Billing"</A></li>
                 {user.role.is_admin().then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
             </ul>

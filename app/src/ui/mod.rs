@@ -2,12 +2,20 @@
 
 mod account;
 mod admin;
+mod backtest;
+mod broker;
+mod chart;
 mod dashboard;
 mod format;
 mod history;
 mod layout;
+mod live;
+mod onboarding;
 mod pages;
+mod plan_editor;
+mod plan_form;
 mod plans;
+mod settings;
 
 use crate::api::AppError;
 use crate::api::auth::{SignIn, SignOut, SignUp, UserView, current_user};
@@ -91,9 +99,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=account::SignUpPage />
                     <Route path=path!("/login") view=account::SignInPage />
                     <Route path=path!("/dashboard") view=dashboard::DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/welcome") view=onboarding::WelcomePage ssr=SsrMode::Async />
                     <Route path=path!("/plans") view=plans::PlansPage ssr=SsrMode::Async />
+                    <Route path=path!("/plans/new") view=plan_editor::NewPlanPage ssr=SsrMode::Async />
+                    <Route path=path!("/plans/:id") view=plan_editor::EditPlanPage ssr=SsrMode::Async />
                     <Route path=path!("/history") view=history::HistoryPage ssr=SsrMode::Async />
-                    <Route path=path!("/backtest") view=pages::BacktestPage ssr=SsrMode::Async />
+                    <Route path=path!("/backtest") view=backtest::BacktestPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=settings::SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=pages::BillingPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async />
                 </Routes>

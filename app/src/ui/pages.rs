@@ -46,6 +46,41 @@ pub fn Landing() -> impl IntoView {
                 <p>"Each purchase carries a unique order id, so a retry or restart can never buy twice."</p>
             </article>
         </section>
+        <section class="how" aria-labelledby="how-title">
+            <h2 id="how-title">"How dollar-cost averaging works"</h2>
+            <ol class="how-steps">
+                <li><strong>"Choose what and how much."</strong>" One fund or several: $50 of SPY and $25 of QQQ."</li>
+                <li><strong>"Choose when."</strong>" Every trading day, every Monday, every other Friday, or the last trading day of the month, at a time in your own time zone."</li>
+                <li><strong>"Let it run."</strong>" The same amount buys more shares when prices are low and fewer when they are high. QuantShift places each purchase on time, skips market holidays, and shows every fill live."</li>
+            </ol>
+            <p class="muted">"Try a plan on past prices first: the backtester compares it with investing the same total at once."</p>
+        </section>
+        <section class="pricing" aria-labelledby="pricing-title">
+            <h2 id="pricing-title">"Pricing"</h2>
+            <p class="muted">"Every plan is free while billing is being built; prices are shown for information."</p>
+            <div class="tiers" data-testid="pricing">
+                <Tier name="Basic" price="$9" features=&["3 DCA plans", "Paper and Alpaca accounts", "Purchase history and CSV export"] />
+                <Tier name="Pro" price="$19" features=&["Unlimited DCA plans", "Smart DCA (moving-average conditions)", "In-browser backtests"] highlight=true />
+                <Tier name="Premium" price="$29" features=&["Everything in Pro", "Signal-driven bots", "Priority support"] />
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Tier(
+    name: &'static str,
+    price: &'static str,
+    features: &'static [&'static str],
+    #[prop(optional)] highlight: bool,
+) -> impl IntoView {
+    view! {
+        <article class="tier" class:tier-highlight=highlight>
+            <h3>{name}</h3>
+            <p class="tier-price"><span class="tier-amount">{price}</span>" / month"</p>
+            <ul>{features.iter().map(|f| view! { <li>{*f}</li> }).collect_view()}</ul>
+            <A href="/signup" attr:class=if highlight { "btn btn-primary btn-block" } else { "btn btn-quiet btn-block" }>"Start free"</A>
+        </article>
     }
 }
 
@@ -76,16 +111,6 @@ fn ComingSection(title: &'static str, body: &'static str) -> impl IntoView {
                 <div class="empty-state"><p>{body}</p></div>
             </section>
         </RequireUser>
-    }
-}
-
-#[component]
-pub fn BacktestPage() -> impl IntoView {
-    view! {
-        <ComingSection
-            title="Backtest"
-            body="Backtests are not available yet. They arrive with the trading core."
-        />
     }
 }
 

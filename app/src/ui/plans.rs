@@ -1,21 +1,19 @@
-//! The plans list. The plan editor (create, edit, buy now) is still to come; plans
-//! created through the API already run and show here.
+//! The plans list: each plan with what it buys, when, its status and next purchase, linked
+//! to its editor; and the way to a new one.
 
 use super::format::money;
 use super::layout::RequireUser;
+use super::plan_editor::local_time;
 use crate::api::dca::{Plan, list_plans};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
-/// "Mon 30 Nov 10:00" in the plan's own time zone.
+/// "Mon 30 Nov 2026, 10:00" in the plan's own time zone.
 fn next_run(plan: &Plan) -> String {
-    let Some(at) = plan.next_run_at else {
-        return "—".into();
-    };
-    match jiff::tz::TimeZone::get(&plan.schedule.timezone) {
-        Ok(zone) => zone.to_datetime(at).strftime("%a %-d %b %H:%M").to_string(),
-        Err(_) => at.to_string(),
-    }
+    plan.next_run_at
+        .map(|at| local_time(at, &plan.schedule.timezone))
+        .unwrap_or_else(|| "—".into())
 }
 
 fn legs(plan: &Plan) -> String {
@@ -28,12 +26,17 @@ fn legs(plan: &Plan) -> String {
 
 #[component]
 fn PlanRow(plan: Plan) -> impl IntoView {
+    let href = plan
+        .id
+        .as_ref()
+        .map(|id| format!("/plans/{id}"))
+        .unwrap_or_default();
     view! {
         <tr data-testid="plan-row">
-            <td>{plan.name.clone()}</td>
+            <td><a href=href>{plan.name.clone()}</a></td>
             <td>{legs(&plan)}</td>
             <td>{plan.schedule.describe()}</td>
-            <td><span class="badge" data-testid="plan-status">{plan.status.as_str()}</span></td>
+            <td><span class=format!("badge plan-{}", plan.status.as_str()) data-testid="plan-status">{plan.status.as_str()}</span></td>
             <td>{next_run(&plan)}</td>
         </tr>
     }
@@ -42,18 +45,24 @@ fn PlanRow(plan: Plan) -> impl IntoView {
 #[component]
 pub fn PlansPage() -> impl IntoView {
     let plans = Resource::new(|| (), |_| list_plans());
+    let deleted = use_query_map().with_untracked(|q| q.get("deleted").is_some());
     view! {
         <Title text="Plans · QuantShift" />
         <RequireUser>
             <section class="page">
-                <header class="page-header"><h1>"Plans"</h1></header>
+                <header class="page-header">
+                    <h1>"Plans"</h1>
+                    <a class="btn btn-primary" href="/plans/new">"New plan"</a>
+                </header>
+                {deleted.then(|| view! { <p class="notice" role="status">"The plan was deleted. Its purchases stay in your history."</p> })}
                 <Suspense fallback=|| view! { <p class="loading">"Loading plans…"</p> }>
                     {move || Suspend::new(async move {
                         match plans.await {
                             Ok(list) if list.is_empty() => view! {
                                 <div class="empty-state" data-testid="plans-empty">
                                     <h2>"No plans yet"</h2>
-                                    <p>"The plan editor is on its way. Plans created through the API run on schedule and appear here."</p>
+                                    <p>"A plan buys the amounts you choose on the schedule you choose: \"$50 of SPY every Monday at 10:00\"."</p>
+                                    <a class="btn btn-primary" href="/plans/new">"Create your first plan"</a>
                                 </div>
                             }.into_any(),
                             Ok(list) => view! {

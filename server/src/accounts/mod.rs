@@ -11,9 +11,9 @@ use crate::errors::internal;
 use app::api::AppError;
 use app::api::ErrorCode;
 use app::api::admin::AdminUserRow;
-use app::api::auth::{Credentials, UserView};
+use app::api::auth::{Credentials, Profile, UserView};
 use app::api::ports::{AccountPort, AdminPort, Caller};
-use app::domain::account::{Email, Role};
+use app::domain::account::{Email, NewPassword, Role};
 use app::domain::time::{Clock, Timestamp};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -43,6 +43,7 @@ fn view(user: &UserRecord) -> UserView {
         id: user.id.clone(),
         email: user.email.clone(),
         role: user.role,
+        timezone: user.timezone.clone(),
     }
 }
 
@@ -243,8 +244,144 @@ impl AccountService {
     }
 }
 
+impl AccountService {
+    /// The current session's id (it has one once the user signed in).
+    fn session_id(caller: &Caller) -> Result<String, AppError> {
+        caller
+            .session
+            .id()
+            .map(|id| id.to_string())
+            .ok_or_else(AppError::unauthenticated)
+    }
+
+    async fn build_profile(&self, caller: &Caller, user: &UserRecord) -> Result<Profile, AppError> {
+        let other_sessions = self
+            .db
+            .count_other_sessions(&user.id, &Self::session_id(caller)?, self.clock.now())
+            .await
+            .map_err(internal)?;
+        Ok(Profile {
+            email: user.email.clone(),
+            role: user.role,
+            member_since: jiff::Timestamp::from_millisecond(user.created_at.millis())
+                .map_err(internal)?,
+            timezone: user.timezone.clone(),
+            other_sessions,
+        })
+    }
+}
+
 #[async_trait]
 impl AccountPort for AccountService {
+    async fn profile(&self, caller: &Caller) -> Result<Profile, AppError> {
+        let user = self.require_user(caller).await?;
+        self.build_profile(caller, &user).await
+    }
+
+    async fn set_timezone(&self, caller: &Caller, timezone: String) -> Result<Profile, AppError> {
+        let mut user = self.require_user(caller).await?;
+        let timezone = timezone.trim();
+        let zone = if timezone.is_empty() {
+            None
+        } else {
+            jiff::tz::TimeZone::get(timezone).map_err(|_| {
+                AppError::invalid_fields(BTreeMap::from([(
+                    "timezone".to_string(),
+                    format!("\"{timezone}\" is not a time zone; use a name like America/New_York."),
+                )]))
+            })?;
+            Some(timezone.to_owned())
+        };
+        self.db
+            .set_timezone(&user.id, zone.as_deref(), self.clock.now())
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            AuditAction::TimezoneChanged,
+            Some(&user.id),
+            zone.as_deref(),
+        )
+        .await?;
+        user.timezone = zone;
+        self.build_profile(caller, &user).await
+    }
+
+    async fn change_password(
+        &self,
+        caller: &Caller,
+        current_password: String,
+        new_password: String,
+    ) -> Result<Profile, AppError> {
+        let user = self.require_user(caller).await?;
+        let mut fields = BTreeMap::new();
+        if current_password.is_empty() {
+            fields.insert(
+                "current_password".into(),
+                "Enter your current password.".into(),
+            );
+        }
+        let new = NewPassword::parse(&new_password)
+            .map_err(|m| fields.insert("new_password".into(), m))
+            .ok();
+        let Some(new) = new.filter(|_| fields.is_empty()) else {
+            return Err(AppError::invalid_fields(fields));
+        };
+        // Wrong guesses count like failed sign-ins, so this form cannot be used to guess.
+        self.check_rate_limit(caller, &user.email).await?;
+        let matches = password::verify(current_password, Some(user.password_hash.clone()))
+            .await
+            .map_err(internal)?;
+        if !matches {
+            self.audit(
+                caller,
+                AuditAction::SignInFailed,
+                Some(&user.id),
+                Some(&user.email),
+            )
+            .await?;
+            return Err(AppError::invalid_fields(BTreeMap::from([(
+                "current_password".to_string(),
+                "That is not your current password.".to_string(),
+            )])));
+        }
+        let hash = password::hash(new.expose().to_owned())
+            .await
+            .map_err(internal)?;
+        self.db
+            .set_password_hash(&user.id, &hash, self.clock.now())
+            .await
+            .map_err(internal)?;
+        // A stolen session must not outlive the password it was opened with.
+        self.db
+            .delete_other_sessions(&user.id, &Self::session_id(caller)?)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            AuditAction::PasswordChanged,
+            Some(&user.id),
+            Some(&user.email),
+        )
+        .await?;
+        self.build_profile(caller, &user).await
+    }
+
+    async fn sign_out_others(&self, caller: &Caller) -> Result<Profile, AppError> {
+        let user = self.require_user(caller).await?;
+        self.db
+            .delete_other_sessions(&user.id, &Self::session_id(caller)?)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            AuditAction::OtherSessionsEnded,
+            Some(&user.id),
+            Some(&user.email),
+        )
+        .await?;
+        self.build_profile(caller, &user).await
+    }
     async fn sign_up(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError> {
         let (email, password) = input.parse_new()?;
         let role = if self.admin_email.as_ref() == Some(&email) {

@@ -13,6 +13,8 @@ pub struct UserRecord {
     pub password_hash: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Preferred IANA time zone; `None`: the browser's.
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +35,11 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
             sqlx::Error::Decode(format!("unknown role {role:?} in users.role").into())
         })?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        timezone: row.try_get("timezone")?,
     })
 }
 
-const COLUMNS: &str = "id, email, password_hash, role, created_at";
+const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone";
 
 impl Db {
     pub async fn insert_user(
@@ -65,6 +68,7 @@ impl Db {
                 password_hash: password_hash.to_owned(),
                 role,
                 created_at: now,
+                timezone: None,
             }),
             Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
             Err(err) => Err(err.into()),
@@ -100,6 +104,68 @@ impl Db {
         .iter()
         .map(from_row)
         .collect()
+    }
+
+    pub async fn set_password_hash(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now.millis())
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_timezone(
+        &self,
+        user_id: &str,
+        timezone: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET timezone = $1, updated_at = $2 WHERE id = $3")
+            .bind(timezone)
+            .bind(now.millis())
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of the user but `keep`; returns how many.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: &str,
+        keep: &str,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The user's sessions other than `current` that have not expired.
+    pub async fn count_other_sessions(
+        &self,
+        user_id: &str,
+        current: &str,
+        now: Timestamp,
+    ) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1 AND id <> $2 AND expires_at >= $3",
+        )
+        .bind(user_id)
+        .bind(current)
+        .bind(now.millis())
+        .fetch_one(self.pool())
+        .await?;
+        row.try_get::<i64, _>("n")
     }
 
     /// Sets a user's role; returns whether the user exists.

@@ -14,13 +14,14 @@ use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
 use app::api::dca::{
-    AccountSummary, AssetFacts, HistoryPage, OrderSummary, Plan, PlanLimits, PlanStatus,
-    PositionSummary, Purchase,
+    AccountSummary, AssetFacts, BarLength, BarsQuery, HistoryFilter, HistoryPage, OrderSummary,
+    Plan, PlanLimits, PlanStatus, PositionSummary, Purchase,
 };
 use app::api::ports::Caller;
 use app::api::ports::DcaPort;
 use app::api::{AppError, ErrorCode};
 use app::domain::ids::PlanId;
+use app::domain::market::Bar;
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -274,19 +275,30 @@ impl DcaService {
         Ok(plan)
     }
 
-    /// The caller's purchases, newest first (`before`: the previous page's `next_before`).
+    /// The caller's purchases, newest first (`before`: the previous page's `next_before`),
+    /// optionally only one plan's or one symbol's.
     pub async fn history(
         &self,
         caller: &Caller,
-        plan_id: Option<&str>,
-        before: Option<i64>,
-        limit: i64,
+        filter: &HistoryFilter,
     ) -> Result<HistoryPage, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let limit = limit.clamp(1, 500);
+        let limit = filter.limit.unwrap_or(50).clamp(1, 500);
+        let symbol = filter
+            .symbol
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_uppercase);
         let rows = self
             .db
-            .purchase_history(&user.id, plan_id.filter(|p| !p.is_empty()), before, limit)
+            .purchase_history(
+                &user.id,
+                filter.plan_id.as_deref().filter(|p| !p.is_empty()),
+                symbol.as_deref(),
+                filter.before,
+                limit,
+            )
             .await
             .map_err(internal)?;
         let next_before = (rows.len() as i64 == limit)
@@ -366,6 +378,71 @@ impl DcaService {
         Ok(found.into_iter().map(asset_facts).collect())
     }
 
+    /// One of the caller's plans.
+    pub async fn get(&self, caller: &Caller, plan_id: &str) -> Result<Plan, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let plan_id = PlanId::parse(plan_id)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("plan_id".to_string(), m)])))?;
+        self.owned(&user.id, &plan_id)
+            .await?
+            .into_plan()
+            .map_err(internal)
+    }
+
+    /// Deletes one of the caller's plans: it never buys again and leaves the lists; its
+    /// purchases stay in the history. Orders already on their way are followed to the end.
+    pub async fn delete(&self, caller: &Caller, plan_id: &str) -> Result<(), AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let plan_id = PlanId::parse(plan_id)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("plan_id".to_string(), m)])))?;
+        let deleted = self
+            .db
+            .delete_plan(plan_id.as_str(), &user.id, self.now().as_millisecond())
+            .await
+            .map_err(internal)?;
+        if !deleted {
+            return Err(AppError::not_found("That plan"));
+        }
+        self.audit(&user.id, AuditAction::PlanDeleted, plan_id.as_str(), caller)
+            .await?;
+        self.events
+            .publish(
+                &user.id,
+                serde_json::json!({"type": "plan_deleted", "plan_id": plan_id.as_str()}),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// The limits plans are validated against.
+    pub fn limits(&self) -> PlanLimits {
+        self.limits
+    }
+
+    /// Historical bars from the caller's broker, oldest first.
+    pub async fn bars(&self, caller: &Caller, query: &BarsQuery) -> Result<Vec<Bar>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let checked = query.check().map_err(AppError::invalid_fields)?;
+        let ny = app::domain::calendar::new_york();
+        let at_midnight = |date: jiff::civil::Date| {
+            ny.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .map_err(internal)
+        };
+        let from = at_midnight(checked.from)?;
+        let to = at_midnight(checked.to.tomorrow().map_err(internal)?)?
+            .checked_sub(jiff::SignedDuration::from_secs(1))
+            .map_err(internal)?;
+        let timeframe = match checked.length {
+            BarLength::Day => crate::broker::TimeFrame::Day,
+            BarLength::Hour => crate::broker::TimeFrame::Hour,
+        };
+        self.broker_for(&user.id)
+            .await?
+            .bars(&checked.symbol, timeframe, from, to)
+            .await
+            .map_err(broker_unavailable)
+    }
+
     /// Starts, pauses or stops one of the caller's plans.
     pub async fn set_status(
         &self,
@@ -435,11 +512,26 @@ impl DcaPort for DcaService {
     async fn history(
         &self,
         caller: &Caller,
-        plan_id: Option<String>,
-        before: Option<i64>,
-        limit: i64,
+        filter: HistoryFilter,
     ) -> Result<HistoryPage, AppError> {
-        DcaService::history(self, caller, plan_id.as_deref(), before, limit).await
+        DcaService::history(self, caller, &filter).await
+    }
+
+    async fn plan(&self, caller: &Caller, plan_id: String) -> Result<Plan, AppError> {
+        self.get(caller, &plan_id).await
+    }
+
+    async fn delete_plan(&self, caller: &Caller, plan_id: String) -> Result<(), AppError> {
+        self.delete(caller, &plan_id).await
+    }
+
+    async fn limits(&self, caller: &Caller) -> Result<PlanLimits, AppError> {
+        self.accounts.require_user(caller).await?;
+        Ok(self.limits)
+    }
+
+    async fn bars(&self, caller: &Caller, query: BarsQuery) -> Result<Vec<Bar>, AppError> {
+        DcaService::bars(self, caller, &query).await
     }
 
     async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {

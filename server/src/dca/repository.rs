@@ -145,7 +145,45 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Deletes one of the user's plans: it stops for good and leaves every list, while its
+    /// purchases stay in the history. Returns whether the plan existed.
+    pub async fn delete_plan(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE plans SET status = 'stopped', next_run_at = NULL, updated_at = $1, deleted_at = $1 \
+             WHERE id = $2 AND user_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn plan(&self, id: &str, user_id: &str) -> Result<Option<PlanRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(PlanRow::from_any_row)
+        .transpose()
+    }
+
+    /// A plan whether or not it was deleted (the scheduler finishing orders already sent).
+    pub async fn plan_even_deleted(
+        &self,
+        id: &str,
+        user_id: &str,
+    ) -> Result<Option<PlanRow>, sqlx::Error> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2"
         ))
@@ -160,7 +198,7 @@ impl Db {
 
     pub async fn plans_of(&self, user_id: &str) -> Result<Vec<PlanRow>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM plans WHERE user_id = $1 ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM plans WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
         ))
         .bind(user_id)
         .fetch_all(self.pool())

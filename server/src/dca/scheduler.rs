@@ -254,14 +254,27 @@ impl Scheduler {
 
     /// Writes the slot's intents (once), sends them, and records the outcomes.
     async fn execute(&self, slot: &SlotRow, now: i64) -> anyhow::Result<()> {
-        let Some(row) = self.db.plan(&slot.plan_id, &slot.user_id).await? else {
-            self.db
-                .finish_slot(&slot.id, "missed", Some("the plan was deleted"), &[], now)
-                .await?;
-            return Ok(());
+        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
+        let row = match self.db.plan(&slot.plan_id, &slot.user_id).await? {
+            Some(row) => row,
+            // Deleted before anything was sent: buy nothing.
+            None if purchases.is_empty() => {
+                self.db
+                    .finish_slot(&slot.id, "missed", Some("the plan was deleted"), &[], now)
+                    .await?;
+                return Ok(());
+            }
+            // Deleted while its orders were on their way: follow them to the end.
+            None => match self
+                .db
+                .plan_even_deleted(&slot.plan_id, &slot.user_id)
+                .await?
+            {
+                Some(row) => row,
+                None => anyhow::bail!("slot {} has purchases but no plan", slot.id),
+            },
         };
         let plan = row.into_plan()?;
-        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
         if purchases.is_empty() {
             let late = now - slot.slot_at > ms(self.config.grace);
             let not_active = plan.status != PlanStatus::Active && slot.kind == "scheduled";

@@ -349,15 +349,17 @@ impl Db {
         &self,
         user_id: &str,
         plan_id: Option<&str>,
+        symbol: Option<&str>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<PurchaseRow>, sqlx::Error> {
         sqlx::query(&format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE user_id = $1 AND ($2 = '' OR plan_id = $2) \
-             AND created_at < $3 ORDER BY created_at DESC, id DESC LIMIT $4"
+             AND ($3 = '' OR symbol = $3) AND created_at < $4 ORDER BY created_at DESC, id DESC LIMIT $5"
         ))
         .bind(user_id)
         .bind(plan_id.unwrap_or(""))
+        .bind(symbol.unwrap_or(""))
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(self.pool())

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::auth::JsonBody;
 use app::api::AppError;
-use app::api::dca::{AccountSummary, HistoryPage, Plan, PlanStatus};
+use app::api::dca::{AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus};
 use app::api::ports::Caller;
 use axum::Json;
 use axum::extract::State;
@@ -92,26 +92,41 @@ pub async fn run_now(
     Ok((StatusCode::ACCEPTED, Json(plan)))
 }
 
-#[derive(Deserialize)]
-pub struct HistoryQuery {
-    plan_id: Option<String>,
-    limit: Option<i64>,
-    /// A cursor: the `next_before` of the previous page.
-    before: Option<i64>,
-}
-
+/// `GET /api/dca/history?plan_id=&symbol=&before=&limit=`.
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+    axum::extract::Query(filter): axum::extract::Query<HistoryFilter>,
 ) -> Result<Json<HistoryPage>, AppError> {
-    let limit = query.limit.unwrap_or(50);
-    Ok(Json(
-        state
-            .dca
-            .history(&caller, query.plan_id.as_deref(), query.before, limit)
-            .await?,
-    ))
+    Ok(Json(state.dca.history(&caller, &filter).await?))
+}
+
+/// `GET /api/dca/config/{id}`: one plan.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Plan>, AppError> {
+    Ok(Json(state.dca.get(&caller, &id).await?))
+}
+
+/// `DELETE /api/dca/config/{id}`: deletes a plan (its history stays).
+pub async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.dca.delete(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/dca/limits`: what a plan may spend per purchase.
+pub async fn limits(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PlanLimits>, AppError> {
+    state.accounts.require_user(&caller).await?;
+    Ok(Json(state.dca.limits()))
 }
 
 fn csv_field(value: &str) -> String {
@@ -125,12 +140,11 @@ fn csv_field(value: &str) -> String {
 pub async fn history_csv(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+    axum::extract::Query(mut filter): axum::extract::Query<HistoryFilter>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
-    let page = state
-        .dca
-        .history(&caller, query.plan_id.as_deref(), None, 500)
-        .await?;
+    filter.before = None;
+    filter.limit = Some(500);
+    let page = state.dca.history(&caller, &filter).await?;
     let mut csv =
         String::from("slot_at,symbol,notional,qty,price,status,reason,client_order_id,filled_at\n");
     for p in page.purchases {

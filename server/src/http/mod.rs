@@ -58,6 +58,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         accounts: state.accounts.clone(),
         admin: state.accounts.clone(),
         dca: state.dca.clone(),
+        broker: state.connections.clone(),
     };
 
     let routes = generate_route_list(app::App);
@@ -69,6 +70,11 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/admin/users", get(auth::admin_users))
         .route("/dca/config", get(dca::list).post(dca::save))
+        .route(
+            "/dca/config/{id}",
+            get(dca::get_one).delete(dca::delete_one),
+        )
+        .route("/dca/limits", get(dca::limits))
         .route("/dca/start", post(dca::start))
         .route("/dca/pause", post(dca::pause))
         .route("/dca/stop", post(dca::stop))

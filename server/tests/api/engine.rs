@@ -625,7 +625,7 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
     settled(app, 2).await;
     let page = json(
         call("purchase_history")
-            .form(&[("limit", "1")])
+            .json(&json!({"filter": {"limit": 1}}))
             .send()
             .await
             .unwrap(),

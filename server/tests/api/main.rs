@@ -12,3 +12,4 @@ mod health;
 mod plans;
 mod security;
 mod simulator;
+mod subscriber;

@@ -1,0 +1,56 @@
+//! The user's broker connection on the wire: which broker account their plans trade in
+//! (the simulated paper account, or their own Alpaca keys), for the REST API and the
+//! settings and onboarding pages alike. Keys go in; only their last four characters come out.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the browser is told about the connection. Never a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// `demo` (the simulated paper account), `alpaca`, or `none`.
+    pub kind: String,
+    /// `paper` or `live`.
+    pub environment: String,
+    pub key_last4: Option<String>,
+    pub account_id: Option<String>,
+    pub connected_at: Option<jiff::Timestamp>,
+}
+
+/// Alpaca keys to connect. Its `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    /// `paper` or `live`.
+    pub environment: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("environment", &self.environment)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "broker_connection")]
+pub async fn broker_connection() -> Result<ConnectionView, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.broker.view(&caller).await)
+}
+
+/// Checks the keys with Alpaca, then saves them sealed; the plans trade there from now on.
+#[server(prefix = "/api/fn", endpoint = "connect_broker", input = leptos::server_fn::codec::Json)]
+pub async fn connect_broker(request: ConnectRequest) -> Result<ConnectionView, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.broker.connect(&caller, request).await)
+}
+
+/// Forgets the user's keys; the plans go back to the simulated paper account.
+#[server(prefix = "/api/fn", endpoint = "disconnect_broker")]
+pub async fn disconnect_broker() -> Result<ConnectionView, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.broker.disconnect(&caller).await)
+}

@@ -1,0 +1,599 @@
+//! Backtests in the browser: prices come from the server once (`GET /api/bars`, the broker's
+//! daily bars), then the shared strategy code runs here in WebAssembly, so changing an
+//! amount or a parameter re-runs the backtest at once, with no request. A DCA backtest
+//! becomes a plan with "Use these settings".
+
+use super::chart::{ChartData, LineChart, Series};
+use super::format::money;
+use super::layout::RequireUser;
+use super::plan_form::{LegText, parse_amount};
+use crate::api::AppError;
+use crate::api::dca::bars;
+use crate::domain::backtest::{BacktestConfig, BacktestReport, StrategySpec, run_backtest};
+use crate::domain::market::{Bar, Symbol};
+use crate::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
+use crate::domain::strategy::dca::Leg;
+use crate::domain::strategy::ma_crossover::MaCrossoverConfig;
+use crate::domain::strategy::smart_dca::{MaCondition, SmartDcaConfig, WhenNotMet};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use rust_decimal::Decimal;
+
+/// Every input of the backtest form as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BacktestForm {
+    /// `dca`, `smart_dca` or `ma_crossover`.
+    pub strategy: String,
+    pub legs: Vec<LegText>,
+    pub frequency: String,
+    pub weekday: String,
+    pub day_of_month: String,
+    pub from: String,
+    pub to: String,
+    pub period: String,
+    pub when_not_met: String,
+    pub fast: String,
+    pub slow: String,
+    pub initial_cash: String,
+}
+
+impl Default for BacktestForm {
+    fn default() -> Self {
+        Self {
+            strategy: "dca".into(),
+            legs: vec![
+                LegText {
+                    symbol: "SPY".into(),
+                    amount: "50".into(),
+                },
+                LegText {
+                    symbol: "QQQ".into(),
+                    amount: "25".into(),
+                },
+            ],
+            frequency: "weekly".into(),
+            weekday: "mon".into(),
+            day_of_month: "first".into(),
+            from: "2021-01-04".into(),
+            to: "2025-12-31".into(),
+            period: "50".into(),
+            when_not_met: "skip".into(),
+            fast: "20".into(),
+            slow: "50".into(),
+            initial_cash: "10000".into(),
+        }
+    }
+}
+
+/// The symbols and dates whose prices a run needs: changing only these needs the server.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataKey {
+    pub symbols: Vec<String>,
+    pub from: String,
+    pub to: String,
+}
+
+impl BacktestForm {
+    pub fn data_key(&self) -> DataKey {
+        let mut symbols: Vec<String> = self
+            .legs
+            .iter()
+            .take(if self.strategy == "ma_crossover" {
+                1
+            } else {
+                usize::MAX
+            })
+            .filter_map(|l| Symbol::parse(&l.symbol).ok())
+            .map(|s| s.to_string())
+            .collect();
+        symbols.sort();
+        symbols.dedup();
+        DataKey {
+            symbols,
+            from: self.from.trim().into(),
+            to: self.to.trim().into(),
+        }
+    }
+
+    fn schedule(&self) -> Schedule {
+        let frequency = match self.frequency.as_str() {
+            "daily" => Frequency::Daily,
+            "monthly" => Frequency::Monthly,
+            _ => Frequency::Weekly,
+        };
+        Schedule {
+            frequency,
+            interval: 1,
+            weekday: (frequency == Frequency::Weekly)
+                .then(|| Weekday::parse(&self.weekday).ok())
+                .flatten(),
+            day_of_month: (frequency == Frequency::Monthly).then(|| {
+                match self.day_of_month.as_str() {
+                    "last" => DayOfMonth::Last,
+                    "first" => DayOfMonth::First,
+                    n => DayOfMonth::Day(n.parse().unwrap_or(1)),
+                }
+            }),
+            time: "10:00".into(),
+            timezone: "America/New_York".into(),
+            anchor: None,
+        }
+    }
+
+    /// The strategy to run, or what is wrong with the form.
+    pub fn spec(&self) -> Result<(StrategySpec, BacktestConfig), String> {
+        let number = |text: &str, what: &str| {
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{what} must be a whole number."))
+        };
+        if self.strategy == "ma_crossover" {
+            let leg = self.legs.first().ok_or("Choose a symbol.")?;
+            let symbol = Symbol::parse(&leg.symbol)?;
+            let config = MaCrossoverConfig {
+                fast: number(&self.fast, "The fast period")?,
+                slow: number(&self.slow, "The slow period")?,
+                ..MaCrossoverConfig::default()
+            };
+            let cash = parse_amount(&self.initial_cash)?;
+            if cash < Decimal::ONE {
+                return Err("Start with at least $1.".into());
+            }
+            return Ok((
+                StrategySpec::MaCrossover { symbol, config },
+                BacktestConfig {
+                    initial_cash: cash,
+                    ..BacktestConfig::default()
+                },
+            ));
+        }
+        let mut legs = Vec::new();
+        for (i, leg) in self.legs.iter().enumerate() {
+            let symbol =
+                Symbol::parse(&leg.symbol).map_err(|m| format!("Symbol {}: {m}", i + 1))?;
+            let amount = parse_amount(&leg.amount).map_err(|m| format!("Amount {}: {m}", i + 1))?;
+            legs.push(Leg { symbol, amount });
+        }
+        let schedule = self.schedule();
+        let spec = if self.strategy == "smart_dca" {
+            StrategySpec::SmartDca {
+                legs,
+                schedule,
+                smart: SmartDcaConfig {
+                    condition: MaCondition::CloseAboveSma {
+                        period: number(&self.period, "The average's period")?,
+                    },
+                    when_not_met: if self.when_not_met == "carry_forward" {
+                        WhenNotMet::CarryForward
+                    } else {
+                        WhenNotMet::Skip
+                    },
+                },
+            }
+        } else {
+            StrategySpec::Dca { legs, schedule }
+        };
+        Ok((spec, BacktestConfig::default()))
+    }
+
+    /// `/plans/new?…` with this backtest's legs and schedule.
+    pub fn plan_link(&self) -> String {
+        let legs = self
+            .legs
+            .iter()
+            .map(|l| format!("{}:{}", l.symbol.trim(), l.amount.trim()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut link = format!(
+            "/plans/new?legs={legs}&frequency={}&weekday={}&day_of_month={}&time=10:00&timezone=America/New_York",
+            self.frequency, self.weekday, self.day_of_month
+        );
+        if self.strategy == "smart_dca" {
+            link.push_str("&mode=smart");
+        }
+        link
+    }
+}
+
+/// Runs the form's backtest over loaded prices.
+pub fn run(form: &BacktestForm, series: &[(Symbol, Vec<Bar>)]) -> Result<BacktestReport, String> {
+    let (spec, config) = form.spec()?;
+    run_backtest(&spec, series, config)
+}
+
+/// At most `max` points of the equity curve (evenly spaced, always the last), for drawing.
+pub fn curve_chart(report: &BacktestReport, max: usize, dca: bool) -> ChartData {
+    let curve = &report.equity_curve;
+    let step = curve.len().div_ceil(max.max(1)).max(1);
+    let mut picked: Vec<_> = curve.iter().step_by(step).collect();
+    if let (Some(last), Some(tail)) = (curve.last(), picked.last())
+        && last.time != tail.time
+    {
+        picked.push(last);
+    }
+    let ny = crate::domain::calendar::new_york();
+    let mut series = vec![Series {
+        name: "Value",
+        class: "line-a",
+        values: picked
+            .iter()
+            .map(|p| crate::domain::market::round_cents(p.equity))
+            .collect(),
+    }];
+    if dca {
+        series.push(Series {
+            name: "Invested",
+            class: "line-b",
+            values: picked.iter().map(|p| p.invested).collect(),
+        });
+    }
+    ChartData {
+        labels: picked
+            .iter()
+            .map(|p| ny.to_datetime(p.time).date().to_string())
+            .collect(),
+        series,
+    }
+}
+
+type Loaded = Option<(DataKey, Vec<(Symbol, Vec<Bar>)>)>;
+
+async fn load(key: Option<DataKey>) -> Result<Loaded, AppError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let mut series = Vec::with_capacity(key.symbols.len());
+    for symbol in &key.symbols {
+        let found = bars(
+            symbol.clone(),
+            key.from.clone(),
+            key.to.clone(),
+            Some("1Day".into()),
+        )
+        .await?;
+        let parsed = Symbol::parse(symbol)
+            .map_err(|m| AppError::new(crate::api::ErrorCode::BadRequest, m))?;
+        series.push((parsed, found));
+    }
+    Ok(Some((key, series)))
+}
+
+fn pct(value: Option<f64>) -> String {
+    value
+        .map(|v| format!("{v:.2} %"))
+        .unwrap_or_else(|| "—".into())
+}
+
+#[component]
+pub fn BacktestPage() -> impl IntoView {
+    view! {
+        <Title text="Backtest · QuantShift" />
+        <RequireUser>
+            <Backtest />
+        </RequireUser>
+    }
+}
+
+#[component]
+fn Backtest() -> impl IntoView {
+    let form = RwSignal::new(BacktestForm::default());
+    let requested = RwSignal::new(None::<DataKey>);
+    let data = Resource::new(move || requested.get(), load);
+    let loaded = Memo::new(move |_| data.get().and_then(Result::ok).flatten());
+    let stale = move || {
+        let want = form.with(BacktestForm::data_key);
+        loaded.with(|l| l.as_ref().is_some_and(|(key, _)| *key != want))
+    };
+    let pending = RwSignal::new(false);
+    let report = Memo::new(move |_| {
+        let (_, series) = loaded.get()?;
+        Some(form.with(|f| run(f, &series)))
+    });
+    let set = move |change: &dyn Fn(&mut BacktestForm)| form.update(|f| change(f));
+    let strategy = move || form.with(|f| f.strategy.clone());
+    let is_dca = move || strategy() != "ma_crossover";
+
+    view! {
+        <section class="page backtest">
+            <header class="page-header"><h1>"Backtest"</h1></header>
+            <form class="form panel" novalidate=true on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                requested.set(Some(form.with_untracked(BacktestForm::data_key)));
+            }>
+                <div class="field-row">
+                    <div class="field">
+                        <label for="bt-strategy">"Strategy"</label>
+                        <select id="bt-strategy" prop:value=strategy
+                            on:change=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.strategy = v.clone()); }>
+                            <option value="dca">"Pure DCA"</option>
+                            <option value="smart_dca">"Smart DCA"</option>
+                            <option value="ma_crossover">"MA crossover"</option>
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="bt-from">"From"</label>
+                        <input id="bt-from" type="date" prop:value=move || form.with(|f| f.from.clone())
+                            on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.from = v.clone()); } />
+                    </div>
+                    <div class="field">
+                        <label for="bt-to">"To"</label>
+                        <input id="bt-to" type="date" prop:value=move || form.with(|f| f.to.clone())
+                            on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.to = v.clone()); } />
+                    </div>
+                </div>
+                <div class="legs">
+                    {move || {
+                        let n = if is_dca() { form.with(|f| f.legs.len()) } else { 1 };
+                        (0..n).map(|row| view! {
+                            <div class="leg-row">
+                                <div class="field">
+                                    <label for=format!("bt-symbol-{row}")>{format!("Symbol {}", row + 1)}</label>
+                                    <input id=format!("bt-symbol-{row}") type="text" autocomplete="off"
+                                        prop:value=move || form.with(|f| f.legs.get(row).map(|l| l.symbol.clone()).unwrap_or_default())
+                                        on:input=move |ev| { let v = event_target_value(&ev).to_ascii_uppercase(); set(&|f: &mut BacktestForm| if let Some(l) = f.legs.get_mut(row) { l.symbol = v.clone(); }); } />
+                                </div>
+                                <Show when=is_dca>
+                                    <div class="field">
+                                        <label for=format!("bt-amount-{row}")>{format!("Amount {} ($)", row + 1)}</label>
+                                        <input id=format!("bt-amount-{row}") type="text" inputmode="decimal"
+                                            prop:value=move || form.with(|f| f.legs.get(row).map(|l| l.amount.clone()).unwrap_or_default())
+                                            on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| if let Some(l) = f.legs.get_mut(row) { l.amount = v.clone(); }); } />
+                                    </div>
+                                </Show>
+                            </div>
+                        }).collect_view()
+                    }}
+                </div>
+                <Show when=is_dca fallback=move || view! {
+                    <div class="field-row">
+                        <div class="field">
+                            <label for="bt-fast">"Fast average (days)"</label>
+                            <input id="bt-fast" type="number" min="1" prop:value=move || form.with(|f| f.fast.clone())
+                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.fast = v.clone()); } />
+                        </div>
+                        <div class="field">
+                            <label for="bt-slow">"Slow average (days)"</label>
+                            <input id="bt-slow" type="number" min="2" prop:value=move || form.with(|f| f.slow.clone())
+                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.slow = v.clone()); } />
+                        </div>
+                        <div class="field">
+                            <label for="bt-cash">"Starting cash ($)"</label>
+                            <input id="bt-cash" type="text" inputmode="decimal" prop:value=move || form.with(|f| f.initial_cash.clone())
+                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.initial_cash = v.clone()); } />
+                        </div>
+                    </div>
+                }>
+                    <div class="field-row">
+                        <button type="button" class="btn btn-quiet" on:click=move |_| set(&|f: &mut BacktestForm| f.legs.push(LegText::default()))>"+ Add a symbol"</button>
+                        <div class="field">
+                            <label for="bt-frequency">"Buy"</label>
+                            <select id="bt-frequency" prop:value=move || form.with(|f| f.frequency.clone())
+                                on:change=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.frequency = v.clone()); }>
+                                <option value="daily">"Every trading day"</option>
+                                <option value="weekly">"Weekly"</option>
+                                <option value="monthly">"Monthly"</option>
+                            </select>
+                        </div>
+                        <Show when=move || form.with(|f| f.frequency == "weekly")>
+                            <div class="field">
+                                <label for="bt-weekday">"On"</label>
+                                <select id="bt-weekday" prop:value=move || form.with(|f| f.weekday.clone())
+                                    on:change=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.weekday = v.clone()); }>
+                                    {Weekday::ALL.into_iter().map(|d| view! { <option value=d.as_str()>{d.name()}</option> }).collect_view()}
+                                </select>
+                            </div>
+                        </Show>
+                        <Show when=move || form.with(|f| f.frequency == "monthly")>
+                            <div class="field">
+                                <label for="bt-day">"On"</label>
+                                <select id="bt-day" prop:value=move || form.with(|f| f.day_of_month.clone())
+                                    on:change=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.day_of_month = v.clone()); }>
+                                    <option value="first">"The first trading day"</option>
+                                    <option value="last">"The last trading day"</option>
+                                    {(1..=28).map(|n| view! { <option value=n.to_string()>{format!("Day {n}")}</option> }).collect_view()}
+                                </select>
+                            </div>
+                        </Show>
+                        <Show when=move || strategy() == "smart_dca">
+                            <div class="field">
+                                <label for="bt-period">"Buy only above the average of (days)"</label>
+                                <input id="bt-period" type="number" min="2" prop:value=move || form.with(|f| f.period.clone())
+                                    on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.period = v.clone()); } />
+                            </div>
+                            <div class="field">
+                                <label for="bt-otherwise">"Otherwise"</label>
+                                <select id="bt-otherwise" prop:value=move || form.with(|f| f.when_not_met.clone())
+                                    on:change=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.when_not_met = v.clone()); }>
+                                    <option value="skip">"Skip"</option>
+                                    <option value="carry_forward">"Carry forward"</option>
+                                </select>
+                            </div>
+                        </Show>
+                    </div>
+                </Show>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                        {move || if pending.get() { "Loading prices…" } else { "Run backtest" }}
+                    </button>
+                    <Show when=stale>
+                        <p class="field-hint" data-testid="stale">"Symbols or dates changed: run again to load their prices."</p>
+                    </Show>
+                </div>
+            </form>
+            <Transition fallback=|| view! { <p class="loading">"Loading prices…"</p> } set_pending=pending.write_only()>
+                {move || match data.get() {
+                    Some(Err(err)) => view! { <p class="form-error" role="alert" data-testid="backtest-error">{err.message}</p> }.into_any(),
+                    _ => ().into_any(),
+                }}
+            </Transition>
+            {move || match report.get() {
+                None => view! {
+                    <div class="empty-state" data-testid="backtest-empty">
+                        <p>"Choose a strategy, symbols and dates, then run the backtest. It runs in your browser: change any amount or parameter afterwards and the results follow at once."</p>
+                    </div>
+                }.into_any(),
+                Some(Err(message)) => view! { <p class="form-error" role="alert" data-testid="backtest-error">{message}</p> }.into_any(),
+                Some(Ok(report)) => view! { <Results report form /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoView {
+    let dca = report.stats.dca.clone();
+    let chart = curve_chart(&report, 260, dca.is_some());
+    let stats = report.stats.clone();
+    let link = form.with_untracked(BacktestForm::plan_link);
+    let is_dca = dca.is_some();
+    view! {
+        <div class="results" data-testid="backtest-results">
+            <section class="panel">
+                <h2>"Equity"</h2>
+                <LineChart title="Backtest equity over time" data=Signal::stored(chart) testid="backtest-chart" />
+            </section>
+            <section class="panel">
+                <table class="table stats" data-testid="backtest-stats">
+                    <caption>"Results"</caption>
+                    <tbody>
+                        {match &dca {
+                            Some(d) => view! {
+                                <tr><th scope="row">"Purchases"</th><td data-testid="stat-purchases">{d.purchases}</td></tr>
+                                <tr><th scope="row">"Total invested"</th><td data-testid="stat-invested">{money(d.total_invested)}</td></tr>
+                                <tr><th scope="row">"Final value"</th><td data-testid="stat-final">{money(d.final_value)}</td></tr>
+                                <tr><th scope="row">"Profit"</th><td>{money(d.profit)}</td></tr>
+                                <tr><th scope="row">"Annualised return (XIRR)"</th><td>{pct(d.xirr_pct)}</td></tr>
+                                <tr><th scope="row">"Lump sum of the same total, invested on day one"</th><td data-testid="stat-lump-sum">{money(d.lump_sum_final_value)}</td></tr>
+                                <tr><th scope="row">"DCA against lump sum"</th><td data-testid="stat-versus">{
+                                    let diff = d.final_value - d.lump_sum_final_value;
+                                    if diff >= Decimal::ZERO { format!("DCA ahead by {}", money(diff)) } else { format!("Lump sum ahead by {}", money(-diff)) }
+                                }</td></tr>
+                            }.into_any(),
+                            None => view! {
+                                <tr><th scope="row">"Final equity"</th><td data-testid="stat-final">{money(stats.final_equity)}</td></tr>
+                                <tr><th scope="row">"Total return"</th><td>{pct(Some(stats.total_return_pct))}</td></tr>
+                                <tr><th scope="row">"CAGR"</th><td>{pct(stats.cagr_pct)}</td></tr>
+                                <tr><th scope="row">"Trades"</th><td data-testid="stat-trades">{stats.trades}</td></tr>
+                                <tr><th scope="row">"Win rate"</th><td>{pct(stats.win_rate_pct)}</td></tr>
+                            }.into_any(),
+                        }}
+                        <tr><th scope="row">"Max drawdown"</th><td>{pct(Some(stats.max_drawdown_pct))}</td></tr>
+                        <tr><th scope="row">"Sharpe ratio"</th><td>{stats.sharpe.map(|s| format!("{s:.2}")).unwrap_or_else(|| "—".into())}</td></tr>
+                    </tbody>
+                </table>
+                {is_dca.then(|| view! { <a class="btn btn-primary" href=link data-testid="use-settings">"Use these settings"</a> })}
+            </section>
+            {if is_dca {
+                let total = report.purchases.len();
+                view! {
+                    <section class="panel">
+                        <div class="table-wrap">
+                            <table class="table" data-testid="backtest-purchases">
+                                <caption>{format!("Purchases ({total}, the latest 50 shown)")}</caption>
+                                <thead><tr><th scope="col">"Date"</th><th scope="col">"Symbol"</th><th scope="col">"Amount"</th><th scope="col">"Price"</th><th scope="col">"Shares"</th></tr></thead>
+                                <tbody>
+                                    {report.purchases.iter().rev().take(50).map(|p| view! {
+                                        <tr>
+                                            <td>{crate::domain::calendar::new_york().to_datetime(p.time).date().to_string()}</td>
+                                            <td>{p.symbol.to_string()}</td>
+                                            <td>{money(p.amount)}</td>
+                                            <td>{money(p.price)}</td>
+                                            <td>{p.qty.round_dp(6).normalize().to_string()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    </section>
+                }.into_any()
+            } else {
+                view! {
+                    <section class="panel">
+                        <div class="table-wrap">
+                            <table class="table" data-testid="backtest-trades">
+                                <caption>"Trades"</caption>
+                                <thead><tr><th scope="col">"Entry"</th><th scope="col">"Exit"</th><th scope="col">"Shares"</th><th scope="col">"P&L"</th><th scope="col">"Return"</th></tr></thead>
+                                <tbody>
+                                    {report.trades.iter().map(|t| view! {
+                                        <tr>
+                                            <td>{format!("{} @ {}", crate::domain::calendar::new_york().to_datetime(t.entry_time).date(), money(t.entry_price))}</td>
+                                            <td>{format!("{} @ {}", crate::domain::calendar::new_york().to_datetime(t.exit_time).date(), money(t.exit_price))}</td>
+                                            <td>{t.qty.round_dp(6).normalize().to_string()}</td>
+                                            <td>{money(t.pnl)}</td>
+                                            <td>{format!("{:.2} %", t.return_pct)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    </section>
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::synthetic;
+
+    fn series(symbols: &[&str]) -> Vec<(Symbol, Vec<Bar>)> {
+        symbols
+            .iter()
+            .map(|s| {
+                let symbol = Symbol::parse(s).unwrap();
+                let bars = synthetic::daily_bars(
+                    s,
+                    7,
+                    jiff::civil::date(2021, 1, 4),
+                    jiff::civil::date(2022, 12, 30),
+                );
+                (symbol, bars)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_dca_backtest_runs_from_the_form_and_follows_the_amounts() {
+        let data = series(&["QQQ", "SPY"]);
+        let mut form = BacktestForm::default();
+        let first = run(&form, &data).unwrap();
+        let invested = first.stats.dca.as_ref().unwrap().total_invested;
+        form.legs[0].amount = "100".into();
+        let second = run(&form, &data).unwrap();
+        let dca = second.stats.dca.as_ref().unwrap();
+        assert!(dca.total_invested > invested);
+        assert_eq!(dca.purchases, first.stats.dca.as_ref().unwrap().purchases);
+        let chart = curve_chart(&second, 100, true);
+        assert!(chart.labels.len() <= 101 && chart.labels.len() > 50);
+        assert_eq!(chart.series.len(), 2);
+    }
+
+    #[test]
+    fn only_symbols_and_dates_need_new_prices() {
+        let mut form = BacktestForm::default();
+        let key = form.data_key();
+        assert_eq!(key.symbols, ["QQQ", "SPY"]);
+        form.legs[1].amount = "80".into();
+        form.strategy = "smart_dca".into();
+        assert_eq!(form.data_key(), key);
+        form.to = "2024-12-31".into();
+        assert_ne!(form.data_key(), key);
+    }
+
+    #[test]
+    fn bad_input_is_explained_and_a_plan_link_carries_the_settings() {
+        let mut form = BacktestForm::default();
+        form.legs[1].amount = "lots".into();
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "Amount 2: \"lots\" is not an amount."
+        );
+        form.legs[1].amount = "25".into();
+        assert_eq!(
+            form.plan_link(),
+            "/plans/new?legs=SPY:50,QQQ:25&frequency=weekly&weekday=mon&day_of_month=first&time=10:00&timezone=America/New_York"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The live link to the server (`/api/ws`): the signed-in user's events as they happen.
+//! The socket reconnects by itself with backoff after a drop; every (re)connection and
+//! every event bumps [`Live::version`], which the dashboard's data depends on, so what was
+//! missed while offline is fetched again.
+
+use crate::api::dca::{Plan, Purchase};
+use leptos::prelude::*;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The state of the link, shown by [`LiveBadge`].
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Live,
+    /// Lost; a reconnection is scheduled.
+    Offline,
+}
+
+/// What a plan's bot is doing, from `bot_status` events.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct BotStatus {
+    pub plan_id: String,
+    /// `idle`, `running` or `error`.
+    pub state: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub next_run_at: Option<jiff::Timestamp>,
+}
+
+/// One message from the server.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    Hello,
+    Resync,
+    Purchase { purchase: Purchase },
+    Plan { plan: Plan },
+    PlanDeleted { plan_id: String },
+    BotStatus(BotStatus),
+    Account {},
+}
+
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+impl LiveEvent {
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// The live link's signals, provided as context by [`Live::provide`].
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<LinkState>,
+    /// Bumped on each (re)connection and each event.
+    pub version: RwSignal<u64>,
+    /// The latest status of each plan's bot, by plan id.
+    pub bots: RwSignal<HashMap<String, BotStatus>>,
+}
+
+impl Live {
+    /// Opens the link (in the browser) for as long as the calling component lives.
+    pub fn provide() -> Self {
+        let live = Self {
+            state: RwSignal::new(LinkState::Connecting),
+            version: RwSignal::new(0),
+            bots: RwSignal::new(HashMap::new()),
+        };
+        provide_context(live);
+        #[cfg(feature = "hydrate")]
+        browser::start(live);
+        live
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn apply(&self, event: LiveEvent) {
+        if let LiveEvent::BotStatus(status) = event {
+            self.bots.update(|bots| {
+                bots.insert(status.plan_id.clone(), status);
+            });
+        }
+        self.version.update(|v| *v += 1);
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::{LinkState, Live, LiveEvent};
+    use leptos::prelude::*;
+    use std::time::Duration;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+    fn url() -> Option<String> {
+        let location = window().location();
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!("{scheme}://{}/api/ws", location.host().ok()?))
+    }
+
+    /// Waits before reconnection `attempt` (1, 2, 4 … at most 10 seconds).
+    fn backoff(attempt: u32) -> Duration {
+        Duration::from_millis((500u64 << attempt.min(5)).min(10_000))
+    }
+
+    pub fn start(live: Live) {
+        let socket = StoredValue::new_local(None::<WebSocket>);
+        let alive = StoredValue::new(true);
+        on_cleanup(move || {
+            alive.set_value(false);
+            if let Some(ws) = socket.try_get_value().flatten() {
+                let _ = ws.close();
+            }
+        });
+        // Connect once the page is interactive.
+        request_animation_frame(move || connect(live, socket, alive, 0));
+    }
+
+    fn connect(
+        live: Live,
+        socket: StoredValue<Option<WebSocket>, LocalStorage>,
+        alive: StoredValue<bool>,
+        attempt: u32,
+    ) {
+        if !alive.try_get_value().unwrap_or(false) {
+            return;
+        }
+        let Some(ws) = url().and_then(|url| WebSocket::new(&url).ok()) else {
+            live.state.set(LinkState::Offline);
+            return;
+        };
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            match LiveEvent::parse(&text) {
+                Some(LiveEvent::Hello) => {
+                    if live.state.get_untracked() != LinkState::Live {
+                        live.state.set(LinkState::Live);
+                    }
+                    live.version.update(|v| *v += 1);
+                }
+                Some(event) => live.apply(event),
+                None => {}
+            }
+        });
+        let attempts = std::rc::Rc::new(std::cell::Cell::new(attempt));
+        let on_open = {
+            let attempts = attempts.clone();
+            Closure::<dyn FnMut()>::new(move || attempts.set(0))
+        };
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+            if !alive.try_get_value().unwrap_or(false) {
+                return;
+            }
+            live.state.set(LinkState::Offline);
+            let next = attempts.get() + 1;
+            set_timeout(move || connect(live, socket, alive, next), backoff(next));
+        });
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        // The socket owns its handlers for its lifetime; a closed socket is dropped with them.
+        on_message.forget();
+        on_open.forget();
+        on_close.forget();
+        if live.state.get_untracked() == LinkState::Offline {
+            live.state.set(LinkState::Connecting);
+        }
+        socket.set_value(Some(ws));
+    }
+}
+
+/// "Live", "Connecting…" or "Offline: reconnecting…", always in the same place.
+#[component]
+pub fn LiveBadge() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let label = move || match live.state.get() {
+        LinkState::Live => "Live",
+        LinkState::Connecting => "Connecting…",
+        LinkState::Offline => "Offline: reconnecting…",
+    };
+    let class = move || match live.state.get() {
+        LinkState::Live => "live-badge live-on",
+        LinkState::Connecting => "live-badge live-connecting",
+        LinkState::Offline => "live-badge live-off",
+    };
+    view! {
+        <span class=class role="status" data-testid="live-status"
+            data-state=move || format!("{:?}", live.state.get()).to_lowercase()>
+            <span class="live-dot" aria-hidden="true"></span>
+            {label}
+        </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_messages_are_understood() {
+        assert_eq!(
+            LiveEvent::parse(r#"{"type":"hello"}"#),
+            Some(LiveEvent::Hello)
+        );
+        let bot = LiveEvent::parse(
+            r#"{"type":"bot_status","plan_id":"p1","state":"error","reason":"no cash","next_run_at":null,"last_run":"2026-11-30T15:00:00Z"}"#,
+        );
+        assert!(
+            matches!(bot, Some(LiveEvent::BotStatus(BotStatus { ref state, .. })) if state == "error")
+        );
+        let account = LiveEvent::parse(
+            r#"{"type":"account","equity":"100.00","cash":"1","buying_power":"1","portfolio_value":"100"}"#,
+        );
+        assert_eq!(account, Some(LiveEvent::Account {}));
+        assert_eq!(LiveEvent::parse("not json"), None);
+    }
+}
