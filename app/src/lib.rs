@@ -4,6 +4,8 @@
 //! - [`api`]: wire types, the error shape, the ports the server implements, and the
 //!   `#[server]` functions that adapt them for the UI.
 //! - [`ui`]: the Leptos pages and components, organised by feature.
+// Deeply nested views make deep types; the default limit (128) is too low for them.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod domain;
