@@ -8,6 +8,7 @@ use super::format::money;
 use super::layout::RequireUser;
 use super::live::{Live, LiveBadge};
 use super::plan_editor::local_time;
+use crate::api::AppError;
 use crate::api::dca::{
     AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, list_plans,
     load_account, purchase_history,
@@ -31,20 +32,35 @@ pub fn DashboardPage() -> impl IntoView {
 /// Purchases the dashboard reads: enough for the chart's history.
 const HISTORY_FOR_CHART: i64 = 500;
 
+/// Everything the dashboard shows, fetched together so its parts always agree.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    account: Result<AccountSummary, AppError>,
+    plans: Vec<Plan>,
+    purchases: Vec<Purchase>,
+}
+
+async fn snapshot() -> Result<Snapshot, AppError> {
+    let plans = list_plans().await?;
+    let purchases = purchase_history(HistoryFilter {
+        limit: Some(HISTORY_FOR_CHART),
+        ..Default::default()
+    })
+    .await?
+    .purchases;
+    // Without a broker the account is missing, but plans and history still show.
+    let account = load_account().await;
+    Ok(Snapshot {
+        account,
+        plans,
+        purchases,
+    })
+}
+
 #[component]
 fn Dashboard() -> impl IntoView {
     let live = Live::provide();
-    let account = Resource::new(move || live.version.get(), |_| load_account());
-    let plans = Resource::new(move || live.version.get(), |_| list_plans());
-    let purchases = Resource::new(
-        move || live.version.get(),
-        |_| {
-            purchase_history(HistoryFilter {
-                limit: Some(HISTORY_FOR_CHART),
-                ..Default::default()
-            })
-        },
-    );
+    let data = Resource::new(move || live.version.get(), |_| snapshot());
     // Countdowns tick in the browser.
     let now = RwSignal::new(jiff::Timestamp::now());
     #[cfg(feature = "hydrate")]
@@ -63,64 +79,52 @@ fn Dashboard() -> impl IntoView {
                 <h1>"Dashboard"</h1>
                 <LiveBadge />
             </header>
-            <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"></div> }>
+            <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"><p class="loading">"Loading your account…"</p></div> }>
                 {move || Suspend::new(async move {
-                    match account.await {
-                        Ok(account) => view! { <AccountCards account /> }.into_any(),
-                        Err(err) => view! { <p class="notice" role="status">{err.message}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-            <Transition fallback=|| view! { <p class="loading">"Loading your plans…"</p> }>
-                {move || Suspend::new(async move {
-                    let list = plans.await.unwrap_or_default();
-                    let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
-                    if list.is_empty() {
-                        view! { <NoPlans /> }.into_any()
-                    } else {
-                        view! { <PlanStatuses plans=list history now /> }.into_any()
-                    }
-                })}
-            </Transition>
-            <div class="dashboard-grid">
-                <Transition fallback=|| view! { <div class="chart-placeholder"></div> }>
-                    {move || Suspend::new(async move {
-                        let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
-                        let positions = account.await.map(|a| a.positions).unwrap_or_default();
-                        let data = portfolio_series(&history, &positions);
-                        if data.labels.len() < 2 {
-                            view! {
-                                <section class="panel">
-                                    <h2>"Portfolio value"</h2>
-                                    <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here after your first purchases."</p>
-                                </section>
-                            }.into_any()
-                        } else {
-                            view! {
-                                <section class="panel">
-                                    <h2>"Portfolio value"</h2>
-                                    <LineChart title="Portfolio value against total invested" data=Signal::stored(data) testid="portfolio-chart" />
-                                </section>
-                            }.into_any()
-                        }
-                    })}
-                </Transition>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let history = purchases.await.map(|p| p.purchases).unwrap_or_default();
-                        view! { <RecentPurchases history /> }
-                    })}
-                </Transition>
-            </div>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match account.await {
-                        Ok(account) => view! { <Positions positions=account.positions.clone() /> <RecentOrders account /> }.into_any(),
-                        Err(_) => ().into_any(),
+                    match data.await {
+                        Ok(snapshot) => view! { <DashboardBody snapshot now /> }.into_any(),
+                        Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+#[component]
+fn DashboardBody(snapshot: Snapshot, now: RwSignal<jiff::Timestamp>) -> impl IntoView {
+    let Snapshot {
+        account,
+        plans,
+        purchases,
+    } = snapshot;
+    let positions = account
+        .as_ref()
+        .map(|a| a.positions.clone())
+        .unwrap_or_default();
+    let chart = portfolio_series(&purchases, &positions);
+    view! {
+        {match account.clone() {
+            Ok(account) => view! { <AccountCards account /> }.into_any(),
+            Err(err) => view! { <p class="notice" role="status">{err.message}</p> }.into_any(),
+        }}
+        {if plans.is_empty() {
+            view! { <NoPlans /> }.into_any()
+        } else {
+            view! { <PlanStatuses plans history=purchases.clone() now /> }.into_any()
+        }}
+        <div class="dashboard-grid">
+            <section class="panel">
+                <h2>"Portfolio value"</h2>
+                {if chart.labels.len() < 2 {
+                    view! { <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here after your first purchases."</p> }.into_any()
+                } else {
+                    view! { <LineChart title="Portfolio value against total invested" data=Signal::stored(chart) testid="portfolio-chart" /> }.into_any()
+                }}
+            </section>
+            <RecentPurchases history=purchases />
+        </div>
+        {account.ok().map(|account| view! { <Positions positions=account.positions.clone() /> <RecentOrders account /> })}
     }
 }
 

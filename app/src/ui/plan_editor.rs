@@ -606,7 +606,7 @@ fn LegsEditor(
                                     } />
                                 <p class="field-error" id=format!("{amount_id}-error") data-testid=format!("error-{amount_id}")>{move || amount_error.get()}</p>
                             </div>
-                            <button type="button" class="btn btn-quiet leg-remove" aria-label=format!("Remove symbol {}", row + 1)
+                            <button type="button" class="btn btn-quiet leg-remove" aria-label=format!("Remove line {}", row + 1)
                                 disabled=move || count() == 1
                                 on:click=move |_| edit("legs", &|f: &mut PlanForm| { if f.legs.len() > 1 { f.legs.remove(row); } })>"×"</button>
                         </div>

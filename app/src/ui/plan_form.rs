@@ -6,7 +6,7 @@ use crate::api::dca::{Plan, PlanLimits, PlanMode, PlanStatus};
 use crate::domain::ids::PlanId;
 use crate::domain::market::Symbol;
 use crate::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
-use crate::domain::strategy::dca::Leg;
+use crate::domain::strategy::dca::{Leg, validate_legs};
 use crate::domain::strategy::smart_dca::{MaCondition, SmartDcaConfig, WhenNotMet};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -155,9 +155,24 @@ impl PlanForm {
                     None
                 }
             };
-            if let (Some(symbol), Some(amount)) = (symbol, amount) {
-                legs.push(Leg { symbol, amount });
-                rows.push(i);
+            match (symbol, amount) {
+                (Some(symbol), Some(amount)) => {
+                    legs.push(Leg { symbol, amount });
+                    rows.push(i);
+                }
+                // The amount's own rules apply even while the symbol is unreadable.
+                (None, Some(amount)) => {
+                    let probe = Leg {
+                        symbol: Symbol::parse("A").expect("a valid symbol"),
+                        amount,
+                    };
+                    if let Err(found) = validate_legs(&[probe])
+                        && let Some(message) = found.get("legs[0].amount")
+                    {
+                        errors.insert(format!("legs[{i}].amount"), message.clone());
+                    }
+                }
+                _ => {}
             }
         }
         let interval = match self.interval.trim().parse::<u32>() {
@@ -352,6 +367,11 @@ mod tests {
             "Each amount must be at least $1.00."
         );
         assert!(errors.contains_key("schedule.time"), "{errors:?}");
+        // An amount is checked even before its symbol is chosen.
+        form.legs[0].symbol = String::new();
+        let (_, errors) = form.to_plan(&PlanLimits::default());
+        assert_eq!(errors["legs[0].amount"], "Each amount must be at least $1.00.");
+        assert_eq!(errors["legs[0].symbol"], "Enter a symbol, e.g. SPY.");
     }
 
     #[test]
