@@ -242,6 +242,25 @@ impl ConnectionService {
     }
 }
 
+#[async_trait::async_trait]
+impl app::api::ports::BrokerPort for ConnectionService {
+    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        ConnectionService::view(self, caller).await
+    }
+
+    async fn connect(
+        &self,
+        caller: &Caller,
+        request: ConnectRequest,
+    ) -> Result<ConnectionView, AppError> {
+        ConnectionService::connect(self, caller, request).await
+    }
+
+    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        ConnectionService::disconnect(self, caller).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,24 +279,5 @@ mod tests {
             secret: "hunter2hunter2".into(),
         };
         assert!(!format!("{request:?}").contains("hunter2"));
-    }
-}
-
-#[async_trait::async_trait]
-impl app::api::ports::BrokerPort for ConnectionService {
-    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
-        ConnectionService::view(self, caller).await
-    }
-
-    async fn connect(
-        &self,
-        caller: &Caller,
-        request: ConnectRequest,
-    ) -> Result<ConnectionView, AppError> {
-        ConnectionService::connect(self, caller, request).await
-    }
-
-    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
-        ConnectionService::disconnect(self, caller).await
     }
 }

@@ -246,7 +246,7 @@ mod tests {
             ],
         };
         let (lo, hi) = y_range(&data);
-        assert!(lo < 100.0 && lo >= 0.0 && hi > 250.0);
+        assert!((0.0..100.0).contains(&lo) && hi > 250.0);
         let empty = ChartData {
             labels: vec![],
             series: vec![],

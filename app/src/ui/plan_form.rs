@@ -370,7 +370,10 @@ mod tests {
         // An amount is checked even before its symbol is chosen.
         form.legs[0].symbol = String::new();
         let (_, errors) = form.to_plan(&PlanLimits::default());
-        assert_eq!(errors["legs[0].amount"], "Each amount must be at least $1.00.");
+        assert_eq!(
+            errors["legs[0].amount"],
+            "Each amount must be at least $1.00."
+        );
         assert_eq!(errors["legs[0].symbol"], "Enter a symbol, e.g. SPY.");
     }
 
