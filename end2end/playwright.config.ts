@@ -50,6 +50,9 @@ export default defineConfig({
       QUANTSHIFT_ADMIN_EMAIL: ADMIN_EMAIL,
       QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${simPort}`,
       QUANTSHIFT_DEMO_START_TIME: MARKET_START,
+      // Users' "own" Alpaca keys are checked against the demo simulator: no network here.
+      QUANTSHIFT_ALPACA_PAPER_URL: `http://127.0.0.1:${simPort}`,
+      QUANTSHIFT_ALPACA_DATA_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_SCHEDULER_POLL_MS: "250",
       RUST_LOG: "warn",
     },

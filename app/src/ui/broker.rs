@@ -87,13 +87,13 @@ pub fn BrokerPanel(
                     <label for="broker-key">"API key ID"</label>
                     <input id="broker-key" type="text" autocomplete="off" spellcheck="false"
                         prop:value=move || key_id.get() on:input=move |ev| key_id.set(event_target_value(&ev)) />
-                    <p class="field-error">{move || field_error("key_id").get()}</p>
+                    <p class="field-error" data-testid="error-broker-key">{move || field_error("key_id").get()}</p>
                 </div>
                 <div class="field" class:field-invalid=move || field_error("secret").with(Option::is_some)>
                     <label for="broker-secret">"Secret key"</label>
                     <input id="broker-secret" type="password" autocomplete="off"
                         prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev)) />
-                    <p class="field-error">{move || field_error("secret").get()}</p>
+                    <p class="field-error" data-testid="error-broker-secret">{move || field_error("secret").get()}</p>
                 </div>
                 <div class="field">
                     <label for="broker-env">"Account"</label>

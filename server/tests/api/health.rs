@@ -25,7 +25,10 @@ async fn pages_render_on_the_server(app: &TestApp) {
     assert_eq!(landing.status(), 200);
     let html = landing.text().await.unwrap();
     assert!(html.contains("Invest on schedule"), "{html}");
-    assert!(html.contains("not investment advice"));
+    assert!(html.contains("Not investment advice."));
+    for tier in ["Basic", "$9", "Pro", "$19", "Premium", "$29"] {
+        assert!(html.contains(tier), "the pricing shows {tier}");
+    }
 
     let missing = app
         .client
