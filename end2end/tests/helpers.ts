@@ -13,7 +13,8 @@ export function uniqueEmail(prefix: string): string {
 /** Opens `path` and waits until the WASM has hydrated the page. */
 export async function openHydrated(page: Page, path: string): Promise<void> {
   await page.goto(path);
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  // A debug build's WASM takes seconds to compile when a browser context first loads it.
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
 }
 
 /** Signs up and lands on the set-up wizard's first step. */

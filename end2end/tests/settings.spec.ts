@@ -40,7 +40,7 @@ test("settings: time zone, password change with re-authentication, other session
   await expect(otherPage).toHaveURL(/\/login$/);
   await signIn(otherPage, email, "an even better passphrase");
   await expect(otherPage).toHaveURL(/\/dashboard$/);
-  await page.reload();
+  await openHydrated(page, "/settings");
   await expect(page.getByTestId("other-sessions")).toContainText("1 other browser");
   await page.getByRole("button", { name: "Sign out everywhere else" }).click();
   await expect(page.getByTestId("other-sessions")).toContainText("this browser only");
