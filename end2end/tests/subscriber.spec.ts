@@ -77,6 +77,13 @@ test("a new user is onboarded, creates a two-leg weekly plan, buys now and sees 
   await expect(page.getByTestId("purchase-row")).toHaveCount(1);
   await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", "/api/dca/history.csv?symbol=QQQ");
   await expectNoReload(page);
+
+  // Loaded directly, the history page hydrates too, and filters by plan.
+  await openHydrated(page, "/history");
+  await expect(page.getByTestId("purchase-row")).toHaveCount(2);
+  await page.getByLabel("Plan").selectOption({ label: "Core ETFs" });
+  await expect(page.getByTestId("purchase-row")).toHaveCount(2);
+  await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", /plan_id=[0-9a-f-]+$/);
 });
 
 test("a purchase the scheduler makes appears live on an open dashboard", async ({ page }) => {
