@@ -310,16 +310,8 @@ fn Backtest() -> impl IntoView {
                             <option value="ma_crossover">"MA crossover"</option>
                         </select>
                     </div>
-                    <div class="field">
-                        <label for="bt-from">"From"</label>
-                        <input id="bt-from" type="date" prop:value=move || form.with(|f| f.from.clone())
-                            on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.from = v.clone()); } />
-                    </div>
-                    <div class="field">
-                        <label for="bt-to">"To"</label>
-                        <input id="bt-to" type="date" prop:value=move || form.with(|f| f.to.clone())
-                            on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.to = v.clone()); } />
-                    </div>
+                    <FormInput form id="bt-from" label="From" kind="date" get=|f| f.from.clone() put=|f, v| f.from = v />
+                    <FormInput form id="bt-to" label="To" kind="date" get=|f| f.to.clone() put=|f, v| f.to = v />
                 </div>
                 <div class="legs">
                     {move || {
@@ -346,21 +338,9 @@ fn Backtest() -> impl IntoView {
                 </div>
                 <Show when=is_dca fallback=move || view! {
                     <div class="field-row">
-                        <div class="field">
-                            <label for="bt-fast">"Fast average (days)"</label>
-                            <input id="bt-fast" type="number" min="1" prop:value=move || form.with(|f| f.fast.clone())
-                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.fast = v.clone()); } />
-                        </div>
-                        <div class="field">
-                            <label for="bt-slow">"Slow average (days)"</label>
-                            <input id="bt-slow" type="number" min="2" prop:value=move || form.with(|f| f.slow.clone())
-                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.slow = v.clone()); } />
-                        </div>
-                        <div class="field">
-                            <label for="bt-cash">"Starting cash ($)"</label>
-                            <input id="bt-cash" type="text" inputmode="decimal" prop:value=move || form.with(|f| f.initial_cash.clone())
-                                on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.initial_cash = v.clone()); } />
-                        </div>
+                        <FormInput form id="bt-fast" label="Fast average (days)" kind="number" get=|f| f.fast.clone() put=|f, v| f.fast = v />
+                        <FormInput form id="bt-slow" label="Slow average (days)" kind="number" get=|f| f.slow.clone() put=|f, v| f.slow = v />
+                        <FormInput form id="bt-cash" label="Starting cash ($)" kind="text" get=|f| f.initial_cash.clone() put=|f, v| f.initial_cash = v />
                     </div>
                 }>
                     <div class="field-row">
@@ -395,11 +375,7 @@ fn Backtest() -> impl IntoView {
                             </div>
                         </Show>
                         <Show when=move || strategy() == "smart_dca">
-                            <div class="field">
-                                <label for="bt-period">"Buy only above the average of (days)"</label>
-                                <input id="bt-period" type="number" min="2" prop:value=move || form.with(|f| f.period.clone())
-                                    on:input=move |ev| { let v = event_target_value(&ev); set(&|f: &mut BacktestForm| f.period = v.clone()); } />
-                            </div>
+                            <FormInput form id="bt-period" label="Buy only above the average of (days)" kind="number" get=|f| f.period.clone() put=|f, v| f.period = v />
                             <div class="field">
                                 <label for="bt-otherwise">"Otherwise"</label>
                                 <select id="bt-otherwise" prop:value=move || form.with(|f| f.when_not_met.clone())
@@ -436,6 +412,26 @@ fn Backtest() -> impl IntoView {
                 Some(Ok(report)) => view! { <Results report form /> }.into_any(),
             }}
         </section>
+    }
+}
+
+/// One labelled input bound to a field of the form.
+#[component]
+fn FormInput(
+    form: RwSignal<BacktestForm>,
+    id: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    get: fn(&BacktestForm) -> String,
+    put: fn(&mut BacktestForm, String),
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id type=kind inputmode=(kind == "text").then_some("decimal")
+                prop:value=move || form.with(get)
+                on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| put(f, v)); } />
+        </div>
     }
 }
 

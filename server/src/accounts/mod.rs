@@ -254,6 +254,23 @@ impl AccountService {
             .ok_or_else(AppError::unauthenticated)
     }
 
+    /// Ends every session of `user` but the caller's, records `action`, and answers the
+    /// profile as it is now.
+    async fn end_other_sessions(
+        &self,
+        caller: &Caller,
+        user: &UserRecord,
+        action: AuditAction,
+    ) -> Result<Profile, AppError> {
+        self.db
+            .delete_other_sessions(&user.id, &Self::session_id(caller)?)
+            .await
+            .map_err(internal)?;
+        self.audit(caller, action, Some(&user.id), Some(&user.email))
+            .await?;
+        self.build_profile(caller, user).await
+    }
+
     async fn build_profile(&self, caller: &Caller, user: &UserRecord) -> Result<Profile, AppError> {
         let other_sessions = self
             .db
@@ -353,34 +370,14 @@ impl AccountPort for AccountService {
             .await
             .map_err(internal)?;
         // A stolen session must not outlive the password it was opened with.
-        self.db
-            .delete_other_sessions(&user.id, &Self::session_id(caller)?)
+        self.end_other_sessions(caller, &user, AuditAction::PasswordChanged)
             .await
-            .map_err(internal)?;
-        self.audit(
-            caller,
-            AuditAction::PasswordChanged,
-            Some(&user.id),
-            Some(&user.email),
-        )
-        .await?;
-        self.build_profile(caller, &user).await
     }
 
     async fn sign_out_others(&self, caller: &Caller) -> Result<Profile, AppError> {
         let user = self.require_user(caller).await?;
-        self.db
-            .delete_other_sessions(&user.id, &Self::session_id(caller)?)
+        self.end_other_sessions(caller, &user, AuditAction::OtherSessionsEnded)
             .await
-            .map_err(internal)?;
-        self.audit(
-            caller,
-            AuditAction::OtherSessionsEnded,
-            Some(&user.id),
-            Some(&user.email),
-        )
-        .await?;
-        self.build_profile(caller, &user).await
     }
     async fn sign_up(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError> {
         let (email, password) = input.parse_new()?;

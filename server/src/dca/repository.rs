@@ -165,17 +165,9 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// One of the user's plans, unless it was deleted.
     pub async fn plan(&self, id: &str, user_id: &str) -> Result<Option<PlanRow>, sqlx::Error> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(self.pool())
-        .await?
-        .as_ref()
-        .map(PlanRow::from_any_row)
-        .transpose()
+        self.plan_row(id, user_id, false).await
     }
 
     /// A plan whether or not it was deleted (the scheduler finishing orders already sent).
@@ -184,8 +176,22 @@ impl Db {
         id: &str,
         user_id: &str,
     ) -> Result<Option<PlanRow>, sqlx::Error> {
+        self.plan_row(id, user_id, true).await
+    }
+
+    async fn plan_row(
+        &self,
+        id: &str,
+        user_id: &str,
+        even_deleted: bool,
+    ) -> Result<Option<PlanRow>, sqlx::Error> {
+        let live_only = if even_deleted {
+            ""
+        } else {
+            " AND deleted_at IS NULL"
+        };
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2"
+            "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2{live_only}"
         ))
         .bind(id)
         .bind(user_id)
