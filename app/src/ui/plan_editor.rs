@@ -411,7 +411,7 @@ pub fn PlanEditor(initial: PlanForm, #[prop(into)] on_saved: Callback<Plan>) -> 
                     <ModeEditor form edit error_for />
                 </div>
                 <aside class="plan-side">
-                    <Preview form check />
+                    <Preview check />
                 </aside>
             </div>
             <p class="form-error" role="alert" data-testid="form-message">{move || form_message.get()}</p>
@@ -788,11 +788,7 @@ fn ModeEditor(
 
 /// The one-line summary and the next five purchase times, from the shared schedule code.
 #[component]
-fn Preview(
-    form: RwSignal<PlanForm>,
-    check: Memo<(Plan, BTreeMap<String, String>)>,
-) -> impl IntoView {
-    let _ = form;
+fn Preview(check: Memo<(Plan, BTreeMap<String, String>)>) -> impl IntoView {
     let slots = Memo::new(move |_| {
         check.with(|(plan, _)| {
             plan.schedule
