@@ -567,6 +567,35 @@ mod tests {
     }
 
     #[test]
+    fn smart_dca_and_the_ma_crossover_run_from_the_form_too() {
+        let data = series(&["QQQ", "SPY"]);
+        let mut form = BacktestForm {
+            strategy: "smart_dca".into(),
+            period: "20".into(),
+            ..BacktestForm::default()
+        };
+        let smart = run(&form, &data).unwrap();
+        let pure = run(&BacktestForm::default(), &data).unwrap();
+        // Smart DCA skips the dates below its average, so it buys less often.
+        assert!(smart.stats.dca.unwrap().purchases < pure.stats.dca.unwrap().purchases);
+        form.strategy = "ma_crossover".into();
+        form.legs[0].symbol = "QQQ".into();
+        let ma = run(&form, &data[..1]).unwrap();
+        assert!(ma.stats.dca.is_none());
+        assert!(ma.stats.trades > 0, "{:?}", ma.stats);
+        assert_eq!(
+            form.data_key().symbols,
+            ["QQQ"],
+            "the crossover uses one symbol"
+        );
+        form.slow = "x".into();
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "The slow period must be a whole number."
+        );
+    }
+
+    #[test]
     fn only_symbols_and_dates_need_new_prices() {
         let mut form = BacktestForm::default();
         let key = form.data_key();

@@ -8,8 +8,8 @@ use super::layout::RequireUser;
 use super::plan_form::{LegText, PlanForm, purchases_per_month, zone_city};
 use crate::api::AppError;
 use crate::api::dca::{
-    AssetFacts, Plan, PlanLimits, PlanStatus, asset_problem, delete_plan, get_plan,
-    load_plan_limits, run_plan_now, save_plan, search_assets, set_plan_status,
+    AssetFacts, Plan, PlanStatus, asset_problem, delete_plan, get_plan, load_plan_limits,
+    run_plan_now, save_plan, search_assets, set_plan_status,
 };
 use crate::domain::market::Symbol;
 use crate::domain::schedule::MAX_DAY_OF_MONTH;
@@ -406,7 +406,7 @@ pub fn PlanEditor(initial: PlanForm, #[prop(into)] on_saved: Callback<Plan>) -> 
                     <TextField id="plan-name" label="Plan name" value=Signal::derive(move || form.with(|f| f.name.clone()))
                         error=error_for("name".into()) placeholder="e.g. Core index fund"
                         on_input=move |v: String| edit("name", &|f: &mut PlanForm| f.name = v.clone()) />
-                    <LegsEditor form assets edit error_for />
+                    <LegsEditor form check assets edit error_for />
                     <ScheduleEditor form edit error_for />
                     <ModeEditor form edit error_for />
                 </div>
@@ -459,6 +459,7 @@ fn TextField(
 #[component]
 fn LegsEditor(
     form: RwSignal<PlanForm>,
+    check: Memo<(Plan, BTreeMap<String, String>)>,
     assets: RwSignal<HashMap<String, AssetFacts>>,
     edit: impl Fn(&str, &dyn Fn(&mut PlanForm)) + Copy + Send + Sync + 'static,
     error_for: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
@@ -619,10 +620,8 @@ fn LegsEditor(
             <p class="totals" data-testid="totals" aria-live="polite">
                 {move || {
                     let per_purchase = total.get();
-                    let per_month = form.with(|f| {
-                        f.to_plan(&PlanLimits::default()).0.schedule
-                    });
-                    let monthly = per_purchase * purchases_per_month(&per_month);
+                    let monthly = per_purchase
+                        * check.with(|(plan, _)| purchases_per_month(&plan.schedule));
                     format!("{} per purchase · about {} per month", money(per_purchase), money(monthly))
                 }}
             </p>

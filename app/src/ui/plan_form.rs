@@ -6,7 +6,7 @@ use crate::api::dca::{Plan, PlanLimits, PlanMode, PlanStatus};
 use crate::domain::ids::PlanId;
 use crate::domain::market::Symbol;
 use crate::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
-use crate::domain::strategy::dca::{Leg, validate_legs};
+use crate::domain::strategy::dca::{Leg, amount_problem};
 use crate::domain::strategy::smart_dca::{MaCondition, SmartDcaConfig, WhenNotMet};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -162,14 +162,8 @@ impl PlanForm {
                 }
                 // The amount's own rules apply even while the symbol is unreadable.
                 (None, Some(amount)) => {
-                    let probe = Leg {
-                        symbol: Symbol::parse("A").expect("a valid symbol"),
-                        amount,
-                    };
-                    if let Err(found) = validate_legs(&[probe])
-                        && let Some(message) = found.get("legs[0].amount")
-                    {
-                        errors.insert(format!("legs[{i}].amount"), message.clone());
+                    if let Some(problem) = amount_problem(amount) {
+                        errors.insert(format!("legs[{i}].amount"), problem);
                     }
                 }
                 _ => {}

@@ -39,21 +39,24 @@ pub fn validate_legs(legs: &[Leg]) -> Result<(), BTreeMap<String, String>> {
                 format!("{} is already in this plan.", leg.symbol),
             );
         }
-        if leg.amount < MIN_LEG_AMOUNT {
-            errors.insert(
-                format!("legs[{i}].amount"),
-                "Each amount must be at least $1.00.".into(),
-            );
-        } else if leg.amount.normalize().scale() > 2 {
-            errors.insert(
-                format!("legs[{i}].amount"),
-                "Use whole cents, e.g. 25.50.".into(),
-            );
+        if let Some(problem) = amount_problem(leg.amount) {
+            errors.insert(format!("legs[{i}].amount"), problem);
         }
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
+    }
+}
+
+/// What is wrong with one leg's amount, if anything: at least $1, whole cents.
+pub fn amount_problem(amount: Decimal) -> Option<String> {
+    if amount < MIN_LEG_AMOUNT {
+        Some("Each amount must be at least $1.00.".into())
+    } else if amount.normalize().scale() > 2 {
+        Some("Use whole cents, e.g. 25.50.".into())
+    } else {
+        None
     }
 }

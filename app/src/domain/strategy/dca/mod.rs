@@ -5,5 +5,5 @@ mod strategy;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Leg, validate_legs};
+pub use config::{Leg, amount_problem, validate_legs};
 pub use strategy::PureDca;
