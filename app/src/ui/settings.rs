@@ -25,10 +25,14 @@ fn Settings() -> impl IntoView {
         change_password(current.clone(), new.clone())
     });
     let others_action = Action::new(|_: &()| sign_out_others());
-    let profile = Resource::new(
+    // Loaded once: the profile and time zone panels hold forms, and re-rendering them would
+    // take the field away from someone typing in it.
+    let profile = Resource::new(|| (), |_| load_profile());
+    // The session count changes with the password and sign-out actions; only its panel
+    // follows them.
+    let sessions = Resource::new(
         move || {
             (
-                timezone_action.version().get(),
                 password_action.version().get(),
                 others_action.version().get(),
             )
@@ -43,9 +47,16 @@ fn Settings() -> impl IntoView {
                     match profile.await {
                         Ok(profile) => view! {
                             <ProfilePanel profile=profile.clone() />
-                            <TimezonePanel profile=profile.clone() action=timezone_action />
-                            <SessionsPanel profile action=others_action />
+                            <TimezonePanel profile action=timezone_action />
                         }.into_any(),
+                        Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| view! { <p class="loading">"Checking your sessions…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(profile) => view! { <SessionsPanel profile action=others_action /> }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
@@ -84,6 +95,12 @@ fn TimezonePanel(
     action: Action<String, Result<Profile, crate::api::AppError>>,
 ) -> impl IntoView {
     let zone = RwSignal::new(profile.timezone.clone().unwrap_or_default());
+    // Once saved, the field shows the zone as the server stored it.
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = action.value().get() {
+            zone.set(saved.timezone.unwrap_or_default());
+        }
+    });
     let error = Signal::derive(move || {
         action
             .value()
