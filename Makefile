@@ -4,7 +4,7 @@
 .PHONY: run test tools check
 
 run: tools
-	cargo leptos serve
+	cargo leptos serve --split
 
 test:
 	bash scripts/test.sh

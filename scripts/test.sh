@@ -31,7 +31,7 @@ step "clippy (ssr)" cargo clippy --locked -p server -p app --all-targets -- -D w
 step "clippy (hydrate, wasm32)" cargo clippy --locked -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 step "rust tests" cargo test --locked -p app -p server
 before=$failed
-step "site build" cargo leptos build
+step "site build" cargo leptos build --split
 if [ "$failed" -eq "$before" ]; then
   step "playwright" bash -c 'cd end2end && npx playwright test'
 else

@@ -8,13 +8,6 @@ use leptos_router::components::{A, Redirect};
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
-    // Effects run only in the browser: this marks the page as hydrated (interactive),
-    // which end-to-end tests wait for before they type.
-    Effect::new(|_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
@@ -122,4 +115,17 @@ pub fn RequireUser(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl 
             })}
         </Suspense>
     }
+}
+
+/// Marks the document as hydrated (interactive) once the page around it is: every route
+/// renders it after its page. Effects run only in the browser, after the view that created
+/// them is hydrated; a lazy page hydrates only once its WebAssembly chunk has arrived,
+/// later than the shell. End-to-end tests wait for this mark before they type or click.
+#[component]
+pub fn Hydrated() -> impl IntoView {
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

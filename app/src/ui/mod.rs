@@ -24,7 +24,43 @@ use leptos::prelude::*;
 use leptos_meta::MetaTags;
 use leptos_meta::{Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
+
+/// Pages whose code the browser downloads only when it first shows them (`cargo leptos
+/// build --split` cuts each into its own WebAssembly chunk). The server renders them like
+/// any other page; hydration waits for the chunk (`hydrate_lazy`).
+mod lazy_pages {
+    use leptos::prelude::*;
+    use leptos_router::{LazyRoute, lazy_route};
+
+    macro_rules! lazy_page {
+        ($(#[$doc:meta])* $route:ident => $page:path) => {
+            $(#[$doc])*
+            pub struct $route;
+
+            #[lazy_route]
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                fn view(_this: Self) -> AnyView {
+                    view! { <$page /> <super::layout::Hydrated /> }.into_any()
+                }
+            }
+        };
+    }
+
+    lazy_page!(Dashboard => super::dashboard::DashboardPage);
+    lazy_page!(Welcome => super::onboarding::WelcomePage);
+    lazy_page!(Plans => super::plans::PlansPage);
+    lazy_page!(NewPlan => super::plan_editor::NewPlanPage);
+    lazy_page!(EditPlan => super::plan_editor::EditPlanPage);
+    lazy_page!(History => super::history::HistoryPage);
+    lazy_page!(Backtest => super::backtest::BacktestPage);
+    lazy_page!(Settings => super::settings::SettingsPage);
+    lazy_page!(Admin => super::admin::AdminPage);
+}
 
 /// The HTML document the server renders around the app.
 #[cfg(feature = "ssr")]
@@ -94,20 +130,20 @@ pub fn App() -> impl IntoView {
         <Title text="QuantShift" />
         <Router>
             <layout::Shell>
-                <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::Landing />
-                    <Route path=path!("/signup") view=account::SignUpPage />
-                    <Route path=path!("/login") view=account::SignInPage />
-                    <Route path=path!("/dashboard") view=dashboard::DashboardPage ssr=SsrMode::Async />
-                    <Route path=path!("/welcome") view=onboarding::WelcomePage ssr=SsrMode::Async />
-                    <Route path=path!("/plans") view=plans::PlansPage ssr=SsrMode::Async />
-                    <Route path=path!("/plans/new") view=plan_editor::NewPlanPage ssr=SsrMode::Async />
-                    <Route path=path!("/plans/:id") view=plan_editor::EditPlanPage ssr=SsrMode::Async />
-                    <Route path=path!("/history") view=history::HistoryPage ssr=SsrMode::Async />
-                    <Route path=path!("/backtest") view=backtest::BacktestPage ssr=SsrMode::Async />
-                    <Route path=path!("/settings") view=settings::SettingsPage ssr=SsrMode::Async />
-                    <Route path=path!("/billing") view=pages::BillingPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async />
+                <Routes fallback=|| view! { <pages::NotFound /> <layout::Hydrated /> }>
+                    <Route path=path!("/") view=|| view! { <pages::Landing /> <layout::Hydrated /> } />
+                    <Route path=path!("/signup") view=|| view! { <account::SignUpPage /> <layout::Hydrated /> } />
+                    <Route path=path!("/login") view=|| view! { <account::SignInPage /> <layout::Hydrated /> } />
+                    <Route path=path!("/dashboard") view={Lazy::<lazy_pages::Dashboard>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/welcome") view={Lazy::<lazy_pages::Welcome>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/plans") view={Lazy::<lazy_pages::Plans>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/plans/new") view={Lazy::<lazy_pages::NewPlan>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/plans/:id") view={Lazy::<lazy_pages::EditPlan>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/history") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/backtest") view={Lazy::<lazy_pages::Backtest>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/billing") view=|| view! { <pages::BillingPage /> <layout::Hydrated /> } ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view={Lazy::<lazy_pages::Admin>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>
         </Router>

@@ -1,0 +1,26 @@
+import { expect, test } from "@playwright/test";
+import { openHydrated, signUp, uniqueEmail } from "./helpers";
+
+// The site is built with `cargo leptos build --split`: a visitor downloads only the main
+// WebAssembly module; each signed-in page's code arrives when that page is first shown.
+test("pages fetch their WebAssembly chunks only when they are shown", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("request", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.endsWith(".wasm")) wasm.push(path.split("/").pop() ?? path);
+  });
+
+  await openHydrated(page, "/");
+  expect(wasm).toEqual(["quantshift.wasm"]);
+
+  await signUp(page, uniqueEmail("split"));
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+  expect(wasm.filter((f) => f.startsWith("split___dashboard_view"))).toHaveLength(1);
+  expect(wasm.some((f) => f.startsWith("split___backtest_view"))).toBe(false);
+
+  // Client-side navigation to the backtest page loads its chunk, then the page works.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Backtest" }).click();
+  await expect(page).toHaveURL(/\/backtest$/);
+  await expect.poll(() => wasm.some((f) => f.startsWith("split___backtest_view"))).toBe(true);
+  await expect(page.getByRole("heading", { name: "Backtest", exact: true })).toBeVisible();
+});
