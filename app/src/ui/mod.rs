@@ -34,8 +34,7 @@ mod lazy_pages {
     use leptos_router::{LazyRoute, lazy_route};
 
     macro_rules! lazy_page {
-        ($(#[$doc:meta])* $route:ident => $page:path) => {
-            $(#[$doc])*
+        ($route:ident => $page:path) => {
             pub struct $route;
 
             #[lazy_route]
