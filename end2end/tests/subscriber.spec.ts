@@ -212,3 +212,29 @@ test("the dashboard and the plan editor work on a 375 px wide phone", async ({ p
   await page.keyboard.press("Tab");
   await expect(page.getByLabel("Symbol 1")).toBeFocused();
 });
+
+test.describe("in a browser set to Berlin time", () => {
+  test.use({ timezoneId: "Europe/Berlin" });
+
+  test("a new plan starts in the browser's time zone and previews in it", async ({ page }) => {
+    await signUp(page, uniqueEmail("berlin"));
+    await openHydrated(page, "/plans/new");
+    // The server renders New York time; the browser's zone replaces it once hydrated.
+    await expect(page.getByLabel("Time zone")).toHaveValue("Europe/Berlin");
+    await page.getByLabel("Symbol 1").fill("SPY");
+    await page.getByLabel("Amount 1 ($)").fill("40");
+    await page.getByLabel("Time", { exact: true }).fill("15:45");
+    // 15:45 in Berlin is 09:45 (or 10:45) in New York, inside market hours all year.
+    await expect(page.getByTestId("error-plan-time")).toBeEmpty();
+    const preview = page.getByTestId("preview").locator("li");
+    await expect(preview).toHaveCount(5);
+    for (const item of await preview.allTextContents()) expect(item).toMatch(/^Mon \d+ \w+ \d{4}, 15:45$/);
+    await expect(page.getByTestId("plan-summary")).toHaveText(
+      /^\$40\.00 every Monday at 15:45 Berlin time, next on Mon \d+ \w+$/,
+    );
+    // Any zone can be typed, in any case; the browser knows them all without asking the server.
+    await page.getByLabel("Time zone").fill("asia/kolkata");
+    await expect(page.getByTestId("error-plan-zone")).toBeEmpty();
+    await expect(page.getByTestId("error-plan-time")).toContainText("outside market hours");
+  });
+});

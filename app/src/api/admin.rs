@@ -16,7 +16,7 @@ pub struct AdminUserRow {
     pub created_at: i64,
 }
 
-#[server(prefix = "/api/fn", endpoint = "admin_list_users")]
+#[server(prefix = "/api/fn", endpoint = "admin_list_users", output = crate::api::codec::Json)]
 pub async fn admin_list_users() -> Result<Vec<AdminUserRow>, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.list_users(&caller).await)

@@ -56,13 +56,13 @@ impl Credentials {
 }
 
 /// The signed-in user, or `None` for a visitor.
-#[server(prefix = "/api/fn", endpoint = "current_user")]
+#[server(prefix = "/api/fn", endpoint = "current_user", output = crate::api::codec::Json)]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.current_user(&caller).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "sign_up")]
+#[server(prefix = "/api/fn", endpoint = "sign_up", output = crate::api::codec::Json)]
 pub async fn sign_up(email: String, password: String) -> Result<UserView, AppError> {
     let (ports, caller) = super::ports::request().await?;
     let user = super::ports::with_status(
@@ -76,7 +76,7 @@ pub async fn sign_up(email: String, password: String) -> Result<UserView, AppErr
     Ok(user)
 }
 
-#[server(prefix = "/api/fn", endpoint = "sign_in")]
+#[server(prefix = "/api/fn", endpoint = "sign_in", output = crate::api::codec::Json)]
 pub async fn sign_in(email: String, password: String) -> Result<UserView, AppError> {
     let (ports, caller) = super::ports::request().await?;
     let user = super::ports::with_status(
@@ -89,7 +89,7 @@ pub async fn sign_in(email: String, password: String) -> Result<UserView, AppErr
     Ok(user)
 }
 
-#[server(prefix = "/api/fn", endpoint = "sign_out")]
+#[server(prefix = "/api/fn", endpoint = "sign_out", output = crate::api::codec::Json)]
 pub async fn sign_out() -> Result<(), AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.sign_out(&caller).await)?;
@@ -144,21 +144,21 @@ pub struct Profile {
     pub other_sessions: i64,
 }
 
-#[server(prefix = "/api/fn", endpoint = "load_profile")]
+#[server(prefix = "/api/fn", endpoint = "load_profile", output = crate::api::codec::Json)]
 pub async fn load_profile() -> Result<Profile, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.profile(&caller).await)
 }
 
 /// Sets (or, with an empty name, clears) the preferred time zone.
-#[server(prefix = "/api/fn", endpoint = "set_timezone")]
+#[server(prefix = "/api/fn", endpoint = "set_timezone", output = crate::api::codec::Json)]
 pub async fn set_timezone(timezone: String) -> Result<Profile, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.set_timezone(&caller, timezone).await)
 }
 
 /// Changes the password after checking the current one; every other session ends.
-#[server(prefix = "/api/fn", endpoint = "change_password")]
+#[server(prefix = "/api/fn", endpoint = "change_password", output = crate::api::codec::Json)]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -173,7 +173,7 @@ pub async fn change_password(
 }
 
 /// Signs out every other browser and device; this one stays signed in.
-#[server(prefix = "/api/fn", endpoint = "sign_out_others")]
+#[server(prefix = "/api/fn", endpoint = "sign_out_others", output = crate::api::codec::Json)]
 pub async fn sign_out_others() -> Result<Profile, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.sign_out_others(&caller).await)

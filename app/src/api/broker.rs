@@ -35,21 +35,21 @@ impl std::fmt::Debug for ConnectRequest {
     }
 }
 
-#[server(prefix = "/api/fn", endpoint = "broker_connection")]
+#[server(prefix = "/api/fn", endpoint = "broker_connection", output = crate::api::codec::Json)]
 pub async fn broker_connection() -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.broker.view(&caller).await)
 }
 
 /// Checks the keys with Alpaca, then saves them sealed; the plans trade there from now on.
-#[server(prefix = "/api/fn", endpoint = "connect_broker", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "connect_broker", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn connect_broker(request: ConnectRequest) -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.broker.connect(&caller, request).await)
 }
 
 /// Forgets the user's keys; the plans go back to the simulated paper account.
-#[server(prefix = "/api/fn", endpoint = "disconnect_broker")]
+#[server(prefix = "/api/fn", endpoint = "disconnect_broker", output = crate::api::codec::Json)]
 pub async fn disconnect_broker() -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.broker.disconnect(&caller).await)

@@ -211,7 +211,8 @@ pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<Stri
 /// Europe and the US are out of step. Pure: no "today" needed.
 fn outside_market_hours(schedule: &Schedule) -> Option<String> {
     let time = crate::domain::schedule::parse_time(&schedule.time)?;
-    let zone = jiff::tz::TimeZone::get(&schedule.timezone).ok()?;
+    let zone = crate::domain::zones::get(&schedule.timezone)?;
+
     let ny = calendar::new_york();
     let weeks = [
         jiff::civil::date(2026, 1, 5),
@@ -234,7 +235,7 @@ fn outside_market_hours(schedule: &Schedule) -> Option<String> {
                  them, or let purchases queue for the next open.",
                 schedule.time,
                 schedule.timezone,
-                local_ny.time().strftime("%H:%M")
+                format_args!("{:02}:{:02}", local_ny.hour(), local_ny.minute())
             ));
         }
     }
@@ -322,19 +323,19 @@ pub struct AccountSummary {
 // The server functions behind the plan editor, dashboard and history pages: thin
 // adapters over the same service the REST API uses.
 
-#[server(prefix = "/api/fn", endpoint = "list_plans")]
+#[server(prefix = "/api/fn", endpoint = "list_plans", output = crate::api::codec::Json)]
 pub async fn list_plans() -> Result<Vec<Plan>, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.list_plans(&caller).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.save_plan(&caller, plan).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "set_plan_status")]
+#[server(prefix = "/api/fn", endpoint = "set_plan_status", output = crate::api::codec::Json)]
 pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.set_plan_status(&caller, plan_id, status).await)
@@ -342,19 +343,19 @@ pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan
 
 /// Buys every leg once now. `request_id` is an idempotency key: a retried call with the
 /// same one buys nothing more.
-#[server(prefix = "/api/fn", endpoint = "run_plan_now")]
+#[server(prefix = "/api/fn", endpoint = "run_plan_now", output = crate::api::codec::Json)]
 pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.run_now(&caller, plan_id, Some(request_id)).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "purchase_history", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "purchase_history", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn purchase_history(filter: HistoryFilter) -> Result<HistoryPage, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.history(&caller, filter).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "get_plan")]
+#[server(prefix = "/api/fn", endpoint = "get_plan", output = crate::api::codec::Json)]
 pub async fn get_plan(plan_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.plan(&caller, plan_id).await)
@@ -362,14 +363,14 @@ pub async fn get_plan(plan_id: String) -> Result<Plan, super::AppError> {
 
 /// Deletes a plan: it never buys again and leaves the lists; its purchases stay in the
 /// history.
-#[server(prefix = "/api/fn", endpoint = "delete_plan")]
+#[server(prefix = "/api/fn", endpoint = "delete_plan", output = crate::api::codec::Json)]
 pub async fn delete_plan(plan_id: String) -> Result<(), super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.delete_plan(&caller, plan_id).await)
 }
 
 /// The limits the server validates plans against, so the editor can check the same.
-#[server(prefix = "/api/fn", endpoint = "plan_limits")]
+#[server(prefix = "/api/fn", endpoint = "plan_limits", output = crate::api::codec::Json)]
 pub async fn load_plan_limits() -> Result<PlanLimits, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.limits(&caller).await)
@@ -377,7 +378,7 @@ pub async fn load_plan_limits() -> Result<PlanLimits, super::AppError> {
 
 /// `GET /api/bars?symbol=SPY&from=2021-01-01&to=2025-12-31&timeframe=1Day`: historical bars
 /// from the user's broker, oldest first, for backtests in the browser.
-#[server(prefix = "/api", endpoint = "bars", input = leptos::server_fn::codec::GetUrl)]
+#[server(prefix = "/api", endpoint = "bars", input = leptos::server_fn::codec::GetUrl, output = crate::api::codec::Json)]
 pub async fn bars(
     symbol: String,
     from: String,
@@ -394,13 +395,13 @@ pub async fn bars(
     super::ports::with_status(ports.dca.bars(&caller, query).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "load_account")]
+#[server(prefix = "/api/fn", endpoint = "load_account", output = crate::api::codec::Json)]
 pub async fn load_account() -> Result<AccountSummary, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.account(&caller).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "search_assets")]
+#[server(prefix = "/api/fn", endpoint = "search_assets", output = crate::api::codec::Json)]
 pub async fn search_assets(query: String) -> Result<Vec<AssetFacts>, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.dca.search_assets(&caller, query).await)

@@ -4,7 +4,6 @@
 //! send the `AppError` itself. Unexpected failures reach the client only as `internal`
 //! with a request id; the details stay in the server log.
 
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -128,7 +127,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = super::codec::JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

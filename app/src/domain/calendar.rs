@@ -39,13 +39,12 @@
 //! [`SPECIAL_CLOSURES`] must be extended when it does.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday, date, time};
 use jiff::tz::TimeZone;
 
-pub const EXCHANGE_TIME_ZONE: &str = "America/New_York";
+pub const EXCHANGE_TIME_ZONE: &str = super::zones::NEW_YORK;
 pub const FIRST_YEAR: i16 = 1990;
 pub const LAST_YEAR: i16 = 2100;
 
@@ -349,14 +348,9 @@ fn is_christmas_eve_mon_to_thu(d: Date) -> bool {
         )
 }
 
-/// The exchange time zone, from the tzdb bundled into the binary.
+/// The exchange time zone, with its whole history.
 pub fn new_york() -> TimeZone {
-    static ZONE: OnceLock<TimeZone> = OnceLock::new();
-    ZONE.get_or_init(|| {
-        TimeZone::get(EXCHANGE_TIME_ZONE)
-            .expect("the bundled tzdb (jiff feature tzdb-bundle-always) contains America/New_York")
-    })
-    .clone()
+    super::zones::new_york()
 }
 
 fn new_york_instant(date: Date, time: Time) -> Timestamp {

@@ -10,6 +10,7 @@
 //! - [`csv`], [`synthetic`]: bars from CSV files, and deterministic synthetic bars.
 //! - [`account`], [`ids`], [`time`]: accounts, id newtypes (and the idempotent client
 //!   order id), and the injectable clock.
+//! - [`zones`]: time zones by name (the browser build carries a compact table).
 
 pub mod account;
 pub mod backtest;
@@ -23,3 +24,4 @@ pub mod schedule;
 pub mod strategy;
 pub mod synthetic;
 pub mod time;
+pub mod zones;

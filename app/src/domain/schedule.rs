@@ -64,6 +64,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::calendar::{self, Closed};
+use super::zones;
 
 /// Week counting for `interval > 1` weekly plans without an anchor starts here.
 pub const DEFAULT_WEEK_ANCHOR: Date = date(1970, 1, 5);
@@ -367,7 +368,7 @@ impl Schedule {
                 "timezone",
                 "Choose a time zone, such as America/New_York.".into(),
             );
-        } else if TimeZone::get(&self.timezone).is_err() {
+        } else if zones::get(&self.timezone).is_none() {
             fail(
                 "timezone",
                 format!(
@@ -547,7 +548,7 @@ impl Plan {
             _ => DEFAULT_WEEK_ANCHOR,
         };
         Some(Plan {
-            tz: TimeZone::get(&s.timezone).ok()?,
+            tz: zones::get(&s.timezone)?,
             time: parse_time(&s.time)?,
             kind,
             interval: i64::from(s.interval.max(1)),

@@ -4,7 +4,7 @@
 //! becomes a plan with "Use these settings".
 
 use super::chart::{ChartData, LineChart, Series};
-use super::format::money;
+use super::format::{fixed, money};
 use super::layout::RequireUser;
 use super::plan_form::{LegText, parse_amount};
 use crate::api::AppError;
@@ -260,7 +260,7 @@ async fn load(key: Option<DataKey>) -> Result<Loaded, AppError> {
 
 fn pct(value: Option<f64>) -> String {
     value
-        .map(|v| format!("{v:.2} %"))
+        .map(|v| format!("{} %", fixed(v, 2)))
         .unwrap_or_else(|| "—".into())
 }
 
@@ -474,7 +474,7 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
                             }.into_any(),
                         }}
                         <tr><th scope="row">"Max drawdown"</th><td>{pct(Some(stats.max_drawdown_pct))}</td></tr>
-                        <tr><th scope="row">"Sharpe ratio"</th><td>{stats.sharpe.map(|s| format!("{s:.2}")).unwrap_or_else(|| "—".into())}</td></tr>
+                        <tr><th scope="row">"Sharpe ratio"</th><td>{stats.sharpe.map(|s| fixed(s, 2)).unwrap_or_else(|| "—".into())}</td></tr>
                     </tbody>
                 </table>
                 {is_dca.then(|| view! { <a class="btn btn-primary" href=link data-testid="use-settings">"Use these settings"</a> })}
@@ -516,7 +516,8 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
                                             <td>{format!("{} @ {}", crate::domain::calendar::new_york().to_datetime(t.exit_time).date(), money(t.exit_price))}</td>
                                             <td>{t.qty.round_dp(6).normalize().to_string()}</td>
                                             <td>{money(t.pnl)}</td>
-                                            <td>{format!("{:.2} %", t.return_pct)}</td>
+                                            <td>{format!("{} %", fixed(t.return_pct, 2))}</td>
+
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -2,7 +2,7 @@
 //! the pointer (or the keyboard: arrow keys step through the points), and a table with the
 //! same numbers for screen readers. No JavaScript charting library.
 
-use super::format::money;
+use super::format::{fixed, money};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -65,8 +65,10 @@ pub fn path(values: &[Decimal], count: usize, range: (f64, f64)) -> String {
         let px = LEFT + step * i as f64;
         let py = TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - (y - lo) / span);
         d.push_str(&format!(
-            "{}{px:.1},{py:.1}",
-            if i == 0 { "M" } else { " L" }
+            "{}{},{}",
+            if i == 0 { "M" } else { " L" },
+            fixed(px, 1),
+            fixed(py, 1)
         ));
     }
     d
@@ -74,12 +76,17 @@ pub fn path(values: &[Decimal], count: usize, range: (f64, f64)) -> String {
 
 fn short_money(v: f64) -> String {
     if v.abs() >= 1_000_000.0 {
-        format!("${:.1}M", v / 1_000_000.0)
+        format!("${}M", fixed(v / 1_000_000.0, 1))
     } else if v.abs() >= 10_000.0 {
-        format!("${:.0}k", v / 1_000.0)
+        format!("${}k", fixed(v / 1_000.0, 0))
     } else {
-        format!("${v:.0}")
+        format!("${}", fixed(v, 0))
     }
+}
+
+/// An SVG coordinate, to a tenth of a unit.
+fn at(v: f64) -> String {
+    fixed(v, 1)
 }
 
 #[component]
@@ -154,13 +161,13 @@ pub fn LineChart(
         } else {
             0.0
         };
-        Some(format!("{:.1}", LEFT + step * i as f64))
+        Some(at(LEFT + step * i as f64))
     };
 
     view! {
         <figure class="chart" data-testid=testid.unwrap_or("chart")>
             <p class="chart-readout" aria-hidden="true" data-testid="chart-readout">{readout}</p>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=title tabindex="0"
+            <svg viewBox=format!("0 0 {} {}", at(WIDTH), at(HEIGHT)) role="img" aria-label=title tabindex="0"
                 preserveAspectRatio="none"
                 on:mousemove=on_move on:mouseleave=move |_| hover.set(None) on:keydown=on_key>
                 {move || {
@@ -170,8 +177,8 @@ pub fn LineChart(
                         let v = lo + (hi - lo) * f64::from(k) / 3.0;
                         let y = TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - f64::from(k) / 3.0);
                         view! {
-                            <line class="grid" x1=LEFT x2=WIDTH - RIGHT y1=y y2=y />
-                            <text class="axis-label" x=LEFT - 6.0 y=y + 4.0 text-anchor="end">{short_money(v)}</text>
+                            <line class="grid" x1=at(LEFT) x2=at(WIDTH - RIGHT) y1=at(y) y2=at(y) />
+                            <text class="axis-label" x=at(LEFT - 6.0) y=at(y + 4.0) text-anchor="end">{short_money(v)}</text>
                         }
                     }).collect_view();
                     let (first, last) = data.with(|d| (d.labels.first().cloned().unwrap_or_default(), d.labels.last().cloned().unwrap_or_default()));
@@ -181,12 +188,13 @@ pub fn LineChart(
                     }).collect_view());
                     view! {
                         {ticks}
-                        <text class="axis-label" x=LEFT y=HEIGHT - 8.0>{first}</text>
-                        <text class="axis-label" x=WIDTH - RIGHT y=HEIGHT - 8.0 text-anchor="end">{last}</text>
+                        <text class="axis-label" x=at(LEFT) y=at(HEIGHT - 8.0)>{first}</text>
+                        <text class="axis-label" x=at(WIDTH - RIGHT) y=at(HEIGHT - 8.0) text-anchor="end">{last}</text>
                         {lines}
                     }
                 }}
-                {move || marker_x().map(|x| view! { <line class="marker" x1=x.clone() x2=x y1=TOP y2=HEIGHT - BOTTOM /> })}
+                {move || marker_x().map(|x| view! { <line class="marker" x1=x.clone() x2=x y1=at(TOP) y2=at(HEIGHT - BOTTOM) /> })}
+
             </svg>
             <figcaption class="chart-legend">
                 {move || data.with(|d| d.series.iter().map(|s| view! {
@@ -226,6 +234,14 @@ mod tests {
             "{d}"
         );
         assert_eq!(d.matches('L').count(), 2);
+    }
+
+    #[test]
+    fn axis_labels_are_short() {
+        assert_eq!(short_money(1_540_000.0), "$1.5M");
+        assert_eq!(short_money(25_400.0), "$25k");
+        assert_eq!(short_money(950.4), "$950");
+        assert_eq!(short_money(-120.0), "$-120");
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! ones load, so nothing jumps).
 
 use super::chart::{ChartData, LineChart, Series};
-use super::format::money;
+use super::format::{clock, day_month, local_time, money};
 use super::layout::RequireUser;
 use super::live::{Live, LiveBadge};
-use super::plan_editor::local_time;
+
 use crate::api::AppError;
 use crate::api::dca::{
     AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, list_plans,
@@ -261,10 +261,8 @@ fn format_amount(text: &str) -> String {
 }
 
 fn short_date(at: jiff::Timestamp) -> String {
-    crate::domain::calendar::new_york()
-        .to_datetime(at)
-        .strftime("%-d %b %H:%M")
-        .to_string()
+    let at = crate::domain::calendar::new_york().to_datetime(at);
+    format!("{} {}", day_month(at.date()), clock(at.time()))
 }
 
 #[component]

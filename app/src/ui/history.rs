@@ -1,7 +1,9 @@
 //! Purchase history: every purchase with its status and, when it did not buy, why; filtered
 //! by plan and symbol, a page at a time, with a CSV export of the same filter.
 
+use super::format::{clock, weekday_day_month};
 use super::layout::RequireUser;
+
 use crate::api::dca::{HistoryFilter, Purchase, list_plans, purchase_history};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,10 +14,13 @@ fn when(purchase: &Purchase) -> String {
     purchase
         .slot_at
         .map(|t| {
-            crate::domain::calendar::new_york()
-                .to_datetime(t)
-                .strftime("%a %-d %b %Y %H:%M ET")
-                .to_string()
+            let at = crate::domain::calendar::new_york().to_datetime(t);
+            format!(
+                "{} {} {} ET",
+                weekday_day_month(at.date()),
+                at.year(),
+                clock(at.time())
+            )
         })
         .unwrap_or_default()
 }

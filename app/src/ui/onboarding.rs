@@ -4,7 +4,9 @@
 
 use super::broker::BrokerPanel;
 use super::layout::RequireUser;
-use super::plan_editor::{PlanEditor, default_zone};
+use super::plan_editor::{PlanEditor, preferred_zone};
+use crate::domain::zones;
+
 use super::plan_form::PlanForm;
 use crate::api::dca::Plan;
 use leptos::prelude::*;
@@ -94,14 +96,16 @@ fn PlanStep() -> impl IntoView {
         let id = plan.id.map(|id| id.to_string()).unwrap_or_default();
         navigate(&format!("/welcome?step=done&plan={id}"), Default::default());
     });
-    let mut form = PlanForm::new(&default_zone());
+    let preferred = preferred_zone();
+    let zone_from_browser = preferred.is_none();
+    let mut form = PlanForm::new(preferred.as_deref().unwrap_or(zones::NEW_YORK));
     form.name = "My first plan".into();
     view! {
         <div class="wizard-wide">
             <h1>"Your first plan"</h1>
             <p class="muted">"Pick what to buy and when. You can change everything later. "
                 <a href="/welcome?step=done">"Skip this step"</a></p>
-            <PlanEditor initial=form on_saved />
+            <PlanEditor initial=form on_saved zone_from_browser />
         </div>
     }
 }

@@ -3,7 +3,7 @@
 //! schedule code, validation as the user types (the shared rules; the server checks again),
 //! and, for a saved plan, start / pause / stop / delete / buy now.
 
-use super::format::money;
+use super::format::{browser_zone, local_time, money, weekday_day_month};
 use super::layout::RequireUser;
 use super::plan_form::{LegText, PlanForm, purchases_per_month, zone_city};
 use crate::api::AppError;
@@ -13,6 +13,8 @@ use crate::api::dca::{
 };
 use crate::domain::market::Symbol;
 use crate::domain::schedule::MAX_DAY_OF_MONTH;
+use crate::domain::zones;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -35,31 +37,6 @@ const ZONES: &[&str] = &[
     "UTC",
 ];
 
-/// The browser's time zone (New York while rendering on the server).
-pub fn browser_zone() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        if let Some(name) = jiff::tz::TimeZone::try_system()
-            .ok()
-            .and_then(|tz| tz.iana_name().map(str::to_owned))
-        {
-            return name;
-        }
-    }
-    "America/New_York".into()
-}
-
-/// "Mon 1 Dec 2026, 10:00" in `zone`.
-pub fn local_time(at: jiff::Timestamp, zone: &str) -> String {
-    match jiff::tz::TimeZone::get(zone) {
-        Ok(tz) => tz
-            .to_datetime(at)
-            .strftime("%a %-d %b %Y, %H:%M")
-            .to_string(),
-        Err(_) => at.to_string(),
-    }
-}
-
 /// A key for "buy now" that makes a retried click harmless.
 fn request_id() -> String {
     let now = jiff::Timestamp::now().as_millisecond();
@@ -70,13 +47,13 @@ fn request_id() -> String {
     format!("ui-{now}-{noise}")
 }
 
-/// The time zone new plans start in: the user's preference (Settings), else the browser's.
-pub fn default_zone() -> String {
-    let preferred = use_context::<super::Auth>().and_then(|auth| match auth.user.get_untracked() {
+/// The time zone the user chose for new plans in Settings, if any. Without one, new plans
+/// start in the browser's zone (see [`PlanEditor`]'s `zone_from_browser`).
+pub fn preferred_zone() -> Option<String> {
+    use_context::<super::Auth>().and_then(|auth| match auth.user.get_untracked() {
         Some(Ok(Some(user))) => user.timezone,
         _ => None,
-    });
-    preferred.unwrap_or_else(browser_zone)
+    })
 }
 
 /// `/plans/new`: an empty editor (prefilled from a backtest's `?legs=SPY:50,QQQ:25&…`).
@@ -99,12 +76,15 @@ fn NewPlan() -> impl IntoView {
             navigate(&format!("/plans/{id}?created=1"), Default::default());
         }
     });
-    let mut form = PlanForm::new(&default_zone());
+    let preferred = preferred_zone();
+    let mut form = PlanForm::new(preferred.as_deref().unwrap_or(zones::NEW_YORK));
     query.with_untracked(|q| prefill(&mut form, |k| q.get(k)));
+    let zone_from_browser =
+        preferred.is_none() && query.with_untracked(|q| q.get("timezone").is_none());
     view! {
         <section class="page">
             <header class="page-header"><h1>"New plan"</h1></header>
-            <PlanEditor initial=form on_saved />
+            <PlanEditor initial=form on_saved zone_from_browser />
         </section>
     }
 }
@@ -305,7 +285,13 @@ fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
 
 /// The editor form. Calls `on_saved` with the server's copy after a successful save.
 #[component]
-pub fn PlanEditor(initial: PlanForm, #[prop(into)] on_saved: Callback<Plan>) -> impl IntoView {
+pub fn PlanEditor(
+    initial: PlanForm,
+    #[prop(into)] on_saved: Callback<Plan>,
+    /// Switch the time zone to the browser's once running there (a new plan, no preference).
+    #[prop(optional)]
+    zone_from_browser: bool,
+) -> impl IntoView {
     let creating = initial.id.is_none();
     let form = RwSignal::new(initial);
     let limits_resource = Resource::new(|| (), |_| load_plan_limits());
@@ -319,6 +305,18 @@ pub fn PlanEditor(initial: PlanForm, #[prop(into)] on_saved: Callback<Plan>) -> 
     let touched = RwSignal::new(HashSet::<String>::new());
     let attempted = RwSignal::new(false);
     let server_errors = RwSignal::new(BTreeMap::<String, String>::new());
+    if zone_from_browser {
+        // The server cannot know the browser's zone, so the page is rendered in New York
+        // time and switches here: effects run only in the browser, after hydration.
+        Effect::new(move |_| {
+            if !touched.with_untracked(|t| t.contains("schedule.timezone")) {
+                let zone = browser_zone();
+                if form.with_untracked(|f| f.timezone != zone) {
+                    form.update(|f| f.timezone = zone);
+                }
+            }
+        });
+    }
 
     let check = Memo::new(move |_| {
         let limits = limits.get();
@@ -802,9 +800,9 @@ fn Preview(check: Memo<(Plan, BTreeMap<String, String>)>) -> impl IntoView {
             {move || match slots.get() {
                 Some((schedule, slots)) if !slots.is_empty() => {
                     let total: Decimal = check.with(|(plan, _)| plan.legs.iter().map(|l| l.amount).sum());
-                    let next = match jiff::tz::TimeZone::get(&schedule.timezone) {
-                        Ok(tz) => tz.to_datetime(slots[0]).strftime("%a %-d %b").to_string(),
-                        Err(_) => slots[0].to_string(),
+                    let next = match zones::get(&schedule.timezone) {
+                        Some(tz) => weekday_day_month(tz.to_datetime(slots[0]).date()),
+                        None => slots[0].to_string(),
                     };
                     let summary = format!(
                         "{} {} at {} {} time, next on {}",

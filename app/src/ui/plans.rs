@@ -1,9 +1,9 @@
 //! The plans list: each plan with what it buys, when, its status and next purchase, linked
 //! to its editor; and the way to a new one.
 
+use super::format::local_time;
 use super::format::money;
 use super::layout::RequireUser;
-use super::plan_editor::local_time;
 use crate::api::dca::{Plan, list_plans};
 use leptos::prelude::*;
 use leptos_meta::Title;

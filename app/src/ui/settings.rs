@@ -2,8 +2,9 @@
 //! password is asked again), the broker connection, and signing out everywhere else.
 
 use super::broker::BrokerPanel;
+use super::format::{browser_zone, long_date};
 use super::layout::RequireUser;
-use super::plan_editor::browser_zone;
+
 use crate::api::auth::{Profile, change_password, load_profile, set_timezone, sign_out_others};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,11 +73,11 @@ fn Settings() -> impl IntoView {
 
 #[component]
 fn ProfilePanel(profile: Profile) -> impl IntoView {
-    let since = crate::domain::calendar::new_york()
-        .to_datetime(profile.member_since)
-        .date()
-        .strftime("%-d %B %Y")
-        .to_string();
+    let since = long_date(
+        crate::domain::calendar::new_york()
+            .to_datetime(profile.member_since)
+            .date(),
+    );
     view! {
         <section class="panel">
             <h2>"Profile"</h2>
@@ -95,6 +96,9 @@ fn TimezonePanel(
     action: Action<String, Result<Profile, crate::api::AppError>>,
 ) -> impl IntoView {
     let zone = RwSignal::new(profile.timezone.clone().unwrap_or_default());
+    // The server renders New York; the browser's own zone replaces it once hydrated.
+    let placeholder = RwSignal::new(crate::domain::zones::NEW_YORK.to_owned());
+    Effect::new(move |_| placeholder.set(browser_zone()));
     // Once saved, the field shows the zone as the server stored it.
     Effect::new(move |_| {
         if let Some(Ok(saved)) = action.value().get() {
@@ -119,7 +123,8 @@ fn TimezonePanel(
                 <div class="field" class:field-invalid=move || error.with(Option::is_some)>
                     <label for="settings-zone">"Time zone for new plans"</label>
                     <input id="settings-zone" type="text" list="settings-zones" autocomplete="off"
-                        placeholder=browser_zone() aria-describedby="settings-zone-hint settings-zone-error"
+                        placeholder=move || placeholder.get() aria-describedby="settings-zone-hint settings-zone-error"
+
                         prop:value=move || zone.get() on:input=move |ev| zone.set(event_target_value(&ev)) />
                     <datalist id="settings-zones">
                         {["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney", "UTC"]

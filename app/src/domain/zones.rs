@@ -1,0 +1,130 @@
+//! Time zones by IANA name, with one API for both builds.
+//!
+//! Native builds (the server, tests) read the whole tz database jiff bundles. The browser
+//! build carries no tz database: at 207 KB it would add about 49 KB gzip to every page.
+//! Instead `build.rs` compiles in, for every zone name, the POSIX TZ rule the zone follows
+//! today (a few bytes each), or the zone's whole TZif file where that rule does not
+//! reproduce its transitions from 2025 on (announced changes, Morocco's Ramadan time), and
+//! New York's whole history (the exchange's zone; backtests read it decades back). The
+//! browser only converts instants from now on in users' zones (upcoming purchases and their
+//! preview), for which this is exact; past instants are shown in New York time, and the
+//! server, which schedules the purchases, always uses the whole database.
+
+use jiff::tz::TimeZone;
+use std::sync::OnceLock;
+
+/// The exchange's time zone.
+pub const NEW_YORK: &str = "America/New_York";
+
+/// The zone called `name` (IANA, case-insensitive), or None for an unknown name.
+pub fn get(name: &str) -> Option<TimeZone> {
+    if name.eq_ignore_ascii_case(NEW_YORK) {
+        return Some(new_york());
+    }
+    lookup(name)
+}
+
+/// New York, parsed once.
+pub fn new_york() -> TimeZone {
+    static ZONE: OnceLock<TimeZone> = OnceLock::new();
+    ZONE.get_or_init(|| lookup(NEW_YORK).expect("every build knows America/New_York"))
+        .clone()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn lookup(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name).ok()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn lookup(name: &str) -> Option<TimeZone> {
+    compiled::lookup(name)
+}
+
+/// The table `build.rs` generates, and its lookup. Compiled into the browser build, and
+/// into native tests, which check it against the whole database.
+#[cfg(any(target_arch = "wasm32", test))]
+mod compiled {
+    use jiff::tz::TimeZone;
+
+    /// How the browser rebuilds a zone.
+    pub(crate) enum Rule {
+        /// A POSIX TZ string, exact from 2025 on.
+        Posix(&'static str),
+        /// The zone's whole TZif file.
+        Tzif(&'static [u8]),
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/zones.rs"));
+
+    pub(crate) fn lookup(name: &str) -> Option<TimeZone> {
+        let lower = name.to_ascii_lowercase();
+        let index = ZONES
+            .binary_search_by(|(known, _)| cmp_lowercase(known, &lower))
+            .ok()?;
+        let (known, rule) = &ZONES[index];
+        match rule {
+            Rule::Posix(rule) => TimeZone::posix(rule).ok(),
+            Rule::Tzif(data) => TimeZone::tzif(known, data).ok(),
+        }
+    }
+
+    fn cmp_lowercase(known: &str, lower: &str) -> std::cmp::Ordering {
+        known
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .cmp(lower.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::Timestamp;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_unknown_ones_are_none() {
+        assert!(get("europe/london").is_some());
+        assert!(get("UTC").is_some());
+        assert!(get("Atlantis/Capital").is_none());
+        assert!(get("").is_none());
+        assert!(compiled::lookup("europe/LONDON").is_some());
+        assert!(compiled::lookup("Atlantis/Capital").is_none());
+        assert!(compiled::lookup("").is_none());
+    }
+
+    /// The browser's table knows every zone the server knows, and gives the same offset
+    /// every 6 hours from 2025 to 2035 (a posix rule that drifted would show here).
+    #[test]
+    fn the_browser_table_agrees_with_the_whole_database_from_2025() {
+        let mut checked = 0;
+        for (name, _) in compiled::ZONES {
+            let whole = TimeZone::get(name).unwrap();
+            let browser = compiled::lookup(name)
+                .unwrap_or_else(|| panic!("{name} does not rebuild in the browser"));
+            let mut t = at("2025-01-01T00:00:00Z");
+            while t < at("2035-01-01T00:00:00Z") {
+                assert_eq!(whole.to_offset(t), browser.to_offset(t), "{name} at {t}");
+                t = t.checked_add(jiff::SignedDuration::from_hours(6)).unwrap();
+            }
+            checked += 1;
+        }
+        assert!(checked > 300, "only {checked} zones in the table");
+    }
+
+    /// New York comes whole: the 2006 rules (DST from the first Sunday of April) hold.
+    #[test]
+    fn new_york_keeps_its_history_in_the_browser_table() {
+        let ny = compiled::lookup(NEW_YORK).unwrap();
+        let offset = ny.to_offset(at("2006-03-20T15:00:00Z"));
+        assert_eq!(
+            offset.seconds(),
+            -5 * 3600,
+            "still standard time in March 2006"
+        );
+    }
+}
