@@ -91,3 +91,15 @@ test("the landing page explains DCA, shows the prices and the disclaimer", async
   await page.getByRole("link", { name: "Get started free" }).click();
   await expect(page).toHaveURL(/\/signup$/);
 });
+
+test("the landing page offers a signed-in user their dashboard, rendered so by the server", async ({ page }) => {
+  await signUp(page, uniqueEmail("landing"));
+  // What the server renders (streamed once the session is read) already offers it.
+  const html = await (await page.request.get("/")).text();
+  expect(html).toContain("Go to your dashboard");
+
+  await openHydrated(page, "/");
+  await page.getByRole("link", { name: "Go to your dashboard" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+});
+

@@ -7,8 +7,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+fn visitor_actions() -> impl IntoView {
+    view! {
+        <A href="/signup" attr:class="btn btn-primary btn-large">"Get started free"</A>
+        <A href="/login" attr:class="btn btn-quiet btn-large">"Sign in"</A>
+    }
+}
+
 #[component]
 pub fn Landing() -> impl IntoView {
+
     let auth = expect_context::<Auth>();
     let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
     view! {
@@ -21,15 +29,13 @@ pub fn Landing() -> impl IntoView {
                 "and shows you each one as it happens."
             </p>
             <div class="hero-actions">
-                <Show
-                    when=signed_in
-                    fallback=|| view! {
-                        <A href="/signup" attr:class="btn btn-primary btn-large">"Get started free"</A>
-                        <A href="/login" attr:class="btn btn-quiet btn-large">"Sign in"</A>
-                    }
-                >
-                    <A href="/dashboard" attr:class="btn btn-primary btn-large">"Go to your dashboard"</A>
-                </Show>
+                // Inside a Transition, so the server renders the signed-in state the browser
+                // hydrates (visitors see the sign-up buttons while it loads).
+                <Transition fallback=visitor_actions>
+                    <Show when=signed_in fallback=visitor_actions>
+                        <A href="/dashboard" attr:class="btn btn-primary btn-large">"Go to your dashboard"</A>
+                    </Show>
+                </Transition>
             </div>
         </section>
         <section class="features">
