@@ -212,7 +212,6 @@ pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<Stri
 fn outside_market_hours(schedule: &Schedule) -> Option<String> {
     let time = crate::domain::schedule::parse_time(&schedule.time)?;
     let zone = crate::domain::zones::get(&schedule.timezone)?;
-
     let ny = calendar::new_york();
     let weeks = [
         jiff::civil::date(2026, 1, 5),

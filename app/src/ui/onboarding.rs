@@ -5,10 +5,10 @@
 use super::broker::BrokerPanel;
 use super::layout::RequireUser;
 use super::plan_editor::{PlanEditor, preferred_zone};
-use crate::domain::zones;
-
 use super::plan_form::PlanForm;
 use crate::api::dca::Plan;
+use crate::domain::zones;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};

@@ -4,7 +4,6 @@
 use super::broker::BrokerPanel;
 use super::format::{browser_zone, long_date};
 use super::layout::RequireUser;
-
 use crate::api::auth::{Profile, change_password, load_profile, set_timezone, sign_out_others};
 use leptos::prelude::*;
 use leptos_meta::Title;
