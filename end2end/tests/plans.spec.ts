@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signUp, uniqueEmail } from "./helpers";
+import { openHydrated, signUp, uniqueEmail } from "./helpers";
 
 test("a new user sees their paper account, and plans they create appear", async ({ page }) => {
   await signUp(page, uniqueEmail("plans"));
@@ -60,4 +60,36 @@ test("a purchase shows in the history with its status", async ({ page }) => {
   await expect(row).toContainText("VTI");
   await expect(row).toContainText("$30");
   await expect(page.getByRole("link", { name: "Export CSV" })).toHaveAttribute("href", "/api/dca/history.csv");
+});
+
+test("the history pages through every purchase, newer and older", async ({ page }) => {
+  await signUp(page, uniqueEmail("pages"));
+  const created = await page.request.post("/api/dca/config", {
+    data: {
+      name: "Two ETFs",
+      legs: [{ symbol: "VTI", amount: "10.00" }, { symbol: "SPY", amount: "10.00" }],
+      schedule: { frequency: "daily", interval: 1, weekday: null, day_of_month: null, time: "10:00", timezone: "America/New_York" },
+    },
+  });
+  const plan = await created.json();
+  for (let i = 0; i < 14; i++) {
+    const run = await page.request.post("/api/dca/run-now", { data: { plan_id: plan.id }, headers: { "Idempotency-Key": `pages-${i}` } });
+    expect(run.status()).toBe(202);
+  }
+  // 28 purchases, the two legs of each slot made in the same instant: a page of 25, then 3.
+  await expect(async () => {
+    const history = await (await page.request.get("/api/dca/history?limit=100")).json();
+    expect(history.purchases).toHaveLength(28);
+  }).toPass({ timeout: 30_000 });
+
+  await openHydrated(page, "/history");
+  const rows = page.getByTestId("purchase-row");
+  await expect(rows).toHaveCount(25);
+  await expect(page.getByTestId("newer")).toBeDisabled();
+  await page.getByTestId("older").click();
+  await expect(rows).toHaveCount(3);
+  await expect(page.getByTestId("older")).toBeDisabled();
+  await page.getByTestId("newer").click();
+  await expect(rows).toHaveCount(25);
+  await expect(page.getByTestId("newer")).toBeDisabled();
 });

@@ -261,7 +261,7 @@ pub struct Purchase {
 }
 
 /// Which purchases to list, newest first: all of them, or one plan's or one symbol's;
-/// `before` is the previous page's `next_before`.
+/// `before` is the previous page's `next_before` (an opaque cursor).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryFilter {
     #[serde(default)]
@@ -269,16 +269,17 @@ pub struct HistoryFilter {
     #[serde(default)]
     pub symbol: Option<String>,
     #[serde(default)]
-    pub before: Option<i64>,
+    pub before: Option<String>,
     #[serde(default)]
     pub limit: Option<i64>,
 }
 
-/// A page of purchase history, newest first; pass `next_before` to get the next page.
+/// A page of purchase history, newest first; pass `next_before` to get the next page
+/// (None on the last page).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     pub purchases: Vec<Purchase>,
-    pub next_before: Option<i64>,
+    pub next_before: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

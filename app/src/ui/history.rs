@@ -79,8 +79,8 @@ pub fn HistoryPage() -> impl IntoView {
     let plan = RwSignal::new(String::new());
     let symbol = RwSignal::new(String::new());
     // The cursors of the pages before this one, to go back.
-    let cursors = RwSignal::new(Vec::<Option<i64>>::new());
-    let before = RwSignal::new(None::<i64>);
+    let cursors = RwSignal::new(Vec::<Option<String>>::new());
+    let before = RwSignal::new(None::<String>);
     let plans = Resource::new(|| (), |_| list_plans());
     let page = Resource::new(
         move || (plan.get(), symbol.get(), before.get()),
@@ -139,6 +139,7 @@ pub fn HistoryPage() -> impl IntoView {
                             }.into_any(),
                             Ok(page) => {
                                 let next = page.next_before;
+                                let last_page = next.is_none();
                                 view! {
                                     <div class="table-wrap">
                                         <table class="table" data-testid="history">
@@ -154,18 +155,19 @@ pub fn HistoryPage() -> impl IntoView {
                                         </table>
                                     </div>
                                     <nav class="pager" aria-label="Pages">
-                                        <button type="button" class="btn btn-quiet" disabled=move || cursors.with(Vec::is_empty)
+                                        <button type="button" class="btn btn-quiet" disabled=move || cursors.with(Vec::is_empty) data-testid="newer"
                                             on:click=move |_| {
                                                 let mut back = cursors.get_untracked();
                                                 let previous = back.pop().flatten();
                                                 cursors.set(back);
                                                 before.set(previous);
                                             }>"← Newer"</button>
-                                        <button type="button" class="btn btn-quiet" disabled=next.is_none() data-testid="older"
+                                        <button type="button" class="btn btn-quiet" disabled=last_page data-testid="older"
                                             on:click=move |_| {
                                                 cursors.update(|c| c.push(before.get_untracked()));
-                                                before.set(next);
+                                                before.set(next.clone());
                                             }>"Older →"</button>
+
                                     </nav>
                                 }.into_any()
                             }

@@ -47,6 +47,13 @@ fn asset_facts(asset: crate::broker::AssetInfo) -> AssetFacts {
     }
 }
 
+/// A history page cursor, `<created_at>_<id>`, as [`DcaService::history`] writes them.
+fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
+    let (at, id) = cursor.split_once('_')?;
+    let at = at.parse().ok()?;
+    (!id.is_empty()).then_some((at, id))
+}
+
 fn instant(ms: i64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_millisecond(ms).ok()
 }
@@ -282,32 +289,67 @@ impl DcaService {
         caller: &Caller,
         filter: &HistoryFilter,
     ) -> Result<HistoryPage, AppError> {
-        let user = self.accounts.require_user(caller).await?;
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
+        let before = match filter.before.as_deref().filter(|b| !b.is_empty()) {
+            Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
+                AppError::invalid_fields(BTreeMap::from([(
+                    "before".to_string(),
+                    "Not a page cursor: pass a page's next_before as it came.".to_string(),
+                )]))
+            })?),
+            None => None,
+        };
+        // One more than asked for tells whether another page follows.
+        let mut rows = self
+            .purchase_rows(caller, filter, before, limit + 1)
+            .await?;
+        let next_before = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            purchases: rows.into_iter().map(Purchase::from).collect(),
+            next_before,
+        })
+    }
+
+    /// Every purchase the filter selects, newest first, for the CSV export: one query, no
+    /// page limit, so nothing is left out.
+    pub async fn history_export(
+        &self,
+        caller: &Caller,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<Purchase>, AppError> {
+        let rows = self.purchase_rows(caller, filter, None, i64::MAX).await?;
+        Ok(rows.into_iter().map(Purchase::from).collect())
+    }
+
+    async fn purchase_rows(
+        &self,
+        caller: &Caller,
+        filter: &HistoryFilter,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<slots::PurchaseRow>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
         let symbol = filter
             .symbol
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_ascii_uppercase);
-        let rows = self
-            .db
+        self.db
             .purchase_history(
                 &user.id,
                 filter.plan_id.as_deref().filter(|p| !p.is_empty()),
                 symbol.as_deref(),
-                filter.before,
+                before,
                 limit,
             )
             .await
-            .map_err(internal)?;
-        let next_before = (rows.len() as i64 == limit)
-            .then(|| rows.last().map(|r| r.created_at))
-            .flatten();
-        Ok(HistoryPage {
-            purchases: rows.into_iter().map(Purchase::from).collect(),
-            next_before,
-        })
+            .map_err(internal)
     }
 
     /// The caller's broker account: balances, positions and recent orders.
@@ -544,5 +586,21 @@ impl DcaPort for DcaService {
         query: String,
     ) -> Result<Vec<AssetFacts>, AppError> {
         DcaService::search_assets(self, caller, &query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_read_back_and_junk_is_refused() {
+        assert_eq!(
+            parse_cursor("1764514800000_3f2a-9c"),
+            Some((1_764_514_800_000, "3f2a-9c"))
+        );
+        for junk in ["", "_", "123", "123_", "abc_def", "1.5_x"] {
+            assert_eq!(parse_cursor(junk), None, "{junk:?}");
+        }
     }
 }

@@ -344,24 +344,30 @@ impl Db {
             .collect()
     }
 
-    /// A user's purchases, newest first, optionally for one plan and before a cursor.
+    /// A user's purchases, newest first (by creation, then id: a total order, as purchases
+    /// of one slot share their creation time), optionally for one plan or symbol, and
+    /// only those after `before` (the `(created_at, id)` of the last one already seen).
     pub async fn purchase_history(
         &self,
         user_id: &str,
         plan_id: Option<&str>,
         symbol: Option<&str>,
-        before: Option<i64>,
+        before: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<PurchaseRow>, sqlx::Error> {
+        let (before_at, before_id) = before.unwrap_or((i64::MAX, ""));
         sqlx::query(&format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE user_id = $1 AND ($2 = '' OR plan_id = $2) \
-             AND ($3 = '' OR symbol = $3) AND created_at < $4 ORDER BY created_at DESC, id DESC LIMIT $5"
+             AND ($3 = '' OR symbol = $3) AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
+             ORDER BY created_at DESC, id DESC LIMIT $6"
         ))
         .bind(user_id)
         .bind(plan_id.unwrap_or(""))
         .bind(symbol.unwrap_or(""))
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(before_at)
+        .bind(before_id)
         .bind(limit)
+
         .fetch_all(self.pool())
         .await?
         .iter()

@@ -140,14 +140,12 @@ fn csv_field(value: &str) -> String {
 pub async fn history_csv(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(mut filter): axum::extract::Query<HistoryFilter>,
+    axum::extract::Query(filter): axum::extract::Query<HistoryFilter>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
-    filter.before = None;
-    filter.limit = Some(500);
-    let page = state.dca.history(&caller, &filter).await?;
+    let purchases = state.dca.history_export(&caller, &filter).await?;
     let mut csv =
         String::from("slot_at,symbol,notional,qty,price,status,reason,client_order_id,filled_at\n");
-    for p in page.purchases {
+    for p in purchases {
         let line = [
             p.slot_at.map(|t| t.to_string()).unwrap_or_default(),
             p.symbol,
