@@ -198,7 +198,49 @@ test("a DCA backtest runs in the browser and re-runs without the server", async 
   await expect(page.getByLabel("Amount 1 ($)")).toHaveValue("100");
 });
 
+test("a chart reads out the point under the pointer, or the keyboard's, and has a table", async ({ page }) => {
+  await signUp(page, uniqueEmail("chart"));
+  await openHydrated(page, "/backtest");
+  await page.getByLabel("From").fill("2023-01-03");
+  await page.getByLabel("To").fill("2023-12-29");
+  await page.getByRole("button", { name: "Run backtest" }).click();
+  const chart = page.getByTestId("backtest-chart");
+  await expect(chart).toBeVisible({ timeout: 20_000 });
+  const readout = chart.getByTestId("chart-readout");
+  const point = (date: RegExp) => new RegExp(`^${date.source}: Value \\$[\\d,]+\\.\\d\\d · Invested \\$[\\d,]+\\.\\d\\d$`);
+  // Without a pointer, the latest point.
+  await expect(readout).toHaveText(point(/2023-12-\d\d/));
+  await expect(chart.locator("line.marker")).toHaveCount(0);
+
+  const svg = chart.locator("svg");
+  await svg.scrollIntoViewIfNeeded();
+  const box = await svg.boundingBox();
+
+  if (!box) throw new Error("the chart has no box");
+  await page.mouse.move(box.x + 2, box.y + box.height / 2);
+  await expect(readout).toHaveText(point(/2023-01-0\d/));
+  await expect(chart.locator("line.marker")).toHaveCount(1);
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+  await expect(readout).toHaveText(point(/2023-12-\d\d/));
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height + 200);
+  await expect(chart.locator("line.marker")).toHaveCount(0);
+
+  await svg.focus();
+  await page.keyboard.press("End");
+  const last = await readout.textContent();
+  await page.keyboard.press("ArrowLeft");
+  await expect(readout).not.toHaveText(last ?? "");
+  await expect(readout).toHaveText(point(/2023-12-\d\d/));
+  await page.keyboard.press("Home");
+  await expect(readout).toHaveText(point(/2023-01-0\d/));
+
+  const rows = chart.locator("table tbody tr");
+  await expect(rows.first()).toContainText("2023-01-0");
+  expect(await rows.count()).toBeGreaterThan(100);
+});
+
 test("the dashboard and the plan editor work on a 375 px wide phone", async ({ page }) => {
+
   await page.setViewportSize({ width: 375, height: 812 });
   await signUp(page, uniqueEmail("mobile"));
   await expect(page.getByTestId("account")).toBeVisible();
