@@ -291,6 +291,95 @@ async fn crashes_never_buy_twice(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Deleting a plan while one of its purchases is under way: a slot whose intents are
+/// written (the decision to buy was made) is followed to the end, once; a slot not yet
+/// started buys nothing.
+async fn a_plan_deleted_mid_slot(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("deleter@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let scheduler = |fail_point| {
+        Scheduler::new(
+            app.db.clone(),
+            app.clock.clone(),
+            app.dca(),
+            SchedulerConfig {
+                workers: 1,
+                lease: Duration::from_secs(60),
+                fail_point,
+                ..SchedulerConfig::default()
+            },
+        )
+    };
+    let delete = |plan_id: String| {
+        let app = &app;
+        async move {
+            let url = app.url(&format!("/api/dca/config/{plan_id}"));
+            app.client.delete(url).send().await.unwrap().status()
+        }
+    };
+
+    let first = create_plan(&app).await;
+    buy_now(&app, &first, "press-1").await;
+    assert!(
+        scheduler(Some(FailPoint::AfterIntents))
+            .tick()
+            .await
+            .is_err(),
+        "the injected crash, with the intents written"
+    );
+    assert_eq!(delete(first).await, 204);
+    app.clock.advance_minutes(2);
+    assert!(
+        scheduler(None).tick().await.unwrap(),
+        "the slot is reclaimed"
+    );
+    assert_eq!(
+        broker_orders(&app).await.len(),
+        2,
+        "the purchase under way finished: one order per leg"
+    );
+    let purchases = history(&app).await;
+    assert_eq!(purchases.len(), 2);
+    assert!(
+        purchases.iter().all(|p| p["status"] == "filled"),
+        "{purchases:?}"
+    );
+
+    let second = create_plan(&app).await;
+    buy_now(&app, &second, "press-2").await;
+    assert_eq!(delete(second).await, 204);
+    assert!(
+        scheduler(None).tick().await.unwrap(),
+        "the queued slot is taken and closed"
+    );
+    assert!(!scheduler(None).tick().await.unwrap(), "nothing is left");
+    assert_eq!(
+        broker_orders(&app).await.len(),
+        2,
+        "nothing was bought for the plan deleted before its purchase began"
+    );
+    assert_eq!(history(&app).await.len(), 2);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_plan_deleted_mid_slot_on_sqlite() {
+    a_plan_deleted_mid_slot(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_plan_deleted_mid_slot_on_postgres() {
+    a_plan_deleted_mid_slot(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn crashes_never_buy_twice_on_sqlite() {
     crashes_never_buy_twice(Backend::Sqlite).await;
