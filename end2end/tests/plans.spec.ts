@@ -93,3 +93,29 @@ test("the history pages through every purchase, newer and older", async ({ page 
   await expect(rows).toHaveCount(25);
   await expect(page.getByTestId("newer")).toBeDisabled();
 });
+
+test("the dashboard's live link closes when the page is left and opens again on return", async ({ page }) => {
+  const sockets: { url: string; closed: boolean }[] = [];
+  page.on("websocket", (ws) => {
+    const socket = { url: ws.url(), closed: false };
+    sockets.push(socket);
+    ws.on("close", () => {
+      socket.closed = true;
+    });
+  });
+  await signUp(page, uniqueEmail("sockets"));
+  await expect(page.getByTestId("live-status")).toHaveText("Live");
+  const live = () => sockets.filter((s) => s.url.endsWith("/api/ws"));
+  await expect.poll(() => live().filter((s) => !s.closed).length).toBe(1);
+
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "History" }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  await expect.poll(() => live().filter((s) => !s.closed).length).toBe(0);
+
+  await nav.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("live-status")).toHaveText("Live");
+  await expect.poll(() => live().filter((s) => !s.closed).length).toBe(1);
+  expect(live()).toHaveLength(2);
+});
