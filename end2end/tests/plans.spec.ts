@@ -103,6 +103,12 @@ test("the dashboard's live link closes when the page is left and opens again on 
       socket.closed = true;
     });
   });
+  // A handler freed before the browser reports the close would throw here.
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
   await signUp(page, uniqueEmail("sockets"));
   await expect(page.getByTestId("live-status")).toHaveText("Live");
   const live = () => sockets.filter((s) => s.url.endsWith("/api/ws"));
@@ -118,4 +124,6 @@ test("the dashboard's live link closes when the page is left and opens again on 
   await expect(page.getByTestId("live-status")).toHaveText("Live");
   await expect.poll(() => live().filter((s) => !s.closed).length).toBe(1);
   expect(live()).toHaveLength(2);
+  expect(errors.filter((e) => /closure|dropped|recursive|unreachable/i.test(e))).toEqual([]);
 });
+

@@ -110,14 +110,31 @@ mod browser {
         Duration::from_millis((500u64 << attempt.min(5)).min(10_000))
     }
 
+    /// The open socket and its handlers, which live exactly as long as it does.
+    struct Link {
+        ws: WebSocket,
+        _on_message: Closure<dyn FnMut(MessageEvent)>,
+        _on_open: Closure<dyn FnMut()>,
+        _on_close: Closure<dyn FnMut(CloseEvent)>,
+    }
+
+    impl Link {
+        /// Closes the socket for good: its handlers are detached first, since they are
+        /// freed with the link while the browser may still report the close.
+        fn shut(&self) {
+            self.ws.set_onmessage(None);
+            self.ws.set_onopen(None);
+            self.ws.set_onclose(None);
+            let _ = self.ws.close();
+        }
+    }
+
     pub fn start(live: Live) {
-        let socket = StoredValue::new_local(None::<WebSocket>);
+        let socket = StoredValue::new_local(None::<Link>);
         let alive = StoredValue::new(true);
         on_cleanup(move || {
             alive.set_value(false);
-            if let Some(ws) = socket.try_get_value().flatten() {
-                let _ = ws.close();
-            }
+            socket.try_with_value(|link| link.as_ref().map(Link::shut));
         });
         // Connect once the page is interactive.
         request_animation_frame(move || connect(live, socket, alive, 0));
@@ -125,7 +142,7 @@ mod browser {
 
     fn connect(
         live: Live,
-        socket: StoredValue<Option<WebSocket>, LocalStorage>,
+        socket: StoredValue<Option<Link>, LocalStorage>,
         alive: StoredValue<bool>,
         attempt: u32,
     ) {
@@ -167,14 +184,17 @@ mod browser {
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        // The socket owns its handlers for its lifetime; a closed socket is dropped with them.
-        on_message.forget();
-        on_open.forget();
-        on_close.forget();
         if live.state.get_untracked() == LinkState::Offline {
             live.state.set(LinkState::Connecting);
         }
-        socket.set_value(Some(ws));
+        // The previous link, if any, closed before this reconnection was scheduled; it
+        // and its handlers are freed here.
+        socket.try_set_value(Some(Link {
+            ws,
+            _on_message: on_message,
+            _on_open: on_open,
+            _on_close: on_close,
+        }));
     }
 }
 
