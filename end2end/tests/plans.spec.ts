@@ -127,3 +127,35 @@ test("the dashboard's live link closes when the page is left and opens again on 
   expect(errors.filter((e) => /closure|dropped|recursive|unreachable/i.test(e))).toEqual([]);
 });
 
+
+test("live events refresh the dashboard once per burst, not once per event", async ({ page }) => {
+
+  await signUp(page, uniqueEmail("burst"));
+  const created = await page.request.post("/api/dca/config", {
+    data: {
+      name: "Burst",
+      legs: [{ symbol: "VTI", amount: "10.00" }, { symbol: "SPY", amount: "10.00" }, { symbol: "QQQ", amount: "10.00" }],
+      schedule: { frequency: "daily", interval: 1, weekday: null, day_of_month: null, time: "10:00", timezone: "America/New_York" },
+    },
+  });
+  const plan = await created.json();
+  let events = 0;
+  let refreshes = 0;
+  page.on("websocket", (ws) => ws.on("framereceived", () => events++));
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.endsWith("/load_account")) refreshes++;
+  });
+  await page.reload();
+  await expect(page.getByTestId("live-status")).toHaveText("Live");
+  await page.waitForTimeout(500);
+  events = 0;
+  refreshes = 0;
+
+  const run = await page.request.post("/api/dca/run-now", { data: { plan_id: plan.id }, headers: { "Idempotency-Key": "burst-1" } });
+  expect(run.status()).toBe(202);
+  await expect(page.getByTestId("positions")).toContainText("QQQ", { timeout: 15_000 });
+  await page.waitForTimeout(1_000);
+  // Seen: 6 events (each leg accepted and filled, the plan, the bot), 2 refreshes.
+  expect(refreshes).toBeGreaterThan(0);
+  expect(refreshes).toBeLessThan(events);
+});

@@ -40,20 +40,22 @@ struct Snapshot {
     purchases: Vec<Purchase>,
 }
 
+/// The three requests go out together.
 async fn snapshot() -> Result<Snapshot, AppError> {
-    let plans = list_plans().await?;
-    let purchases = purchase_history(HistoryFilter {
-        limit: Some(HISTORY_FOR_CHART),
-        ..Default::default()
-    })
-    .await?
-    .purchases;
+    let (plans, history, account) = futures_util::future::join3(
+        list_plans(),
+        purchase_history(HistoryFilter {
+            limit: Some(HISTORY_FOR_CHART),
+            ..Default::default()
+        }),
+        load_account(),
+    )
+    .await;
     // Without a broker the account is missing, but plans and history still show.
-    let account = load_account().await;
     Ok(Snapshot {
         account,
-        plans,
-        purchases,
+        plans: plans?,
+        purchases: history?.purchases,
     })
 }
 

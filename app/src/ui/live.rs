@@ -1,7 +1,7 @@
 //! The live link to the server (`/api/ws`): the signed-in user's events as they happen.
 //! The socket reconnects by itself with backoff after a drop; every (re)connection and
-//! every event bumps [`Live::version`], which the dashboard's data depends on, so what was
-//! missed while offline is fetched again.
+//! every burst of events bumps [`Live::version`] (once), which the dashboard's data depends
+//! on, so what was missed while offline is fetched again.
 
 use crate::api::dca::{Plan, Purchase};
 use leptos::prelude::*;
@@ -55,11 +55,18 @@ impl LiveEvent {
 #[derive(Clone, Copy)]
 pub struct Live {
     pub state: RwSignal<LinkState>,
-    /// Bumped on each (re)connection and each event.
+    /// Bumped after each (re)connection and each burst of events.
     pub version: RwSignal<u64>,
     /// The latest status of each plan's bot, by plan id.
     pub bots: RwSignal<HashMap<String, BotStatus>>,
+    /// A bump of `version` is scheduled: the events of one burst (a purchase's legs, its
+    /// plan, its bot's status) cause one refetch, not one each.
+    bump_pending: StoredValue<bool>,
 }
+
+/// How long [`Live::version`] waits for the rest of a burst of events.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const BURST: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl Live {
     /// Opens the link (in the browser) for as long as the calling component lives.
@@ -68,6 +75,7 @@ impl Live {
             state: RwSignal::new(LinkState::Connecting),
             version: RwSignal::new(0),
             bots: RwSignal::new(HashMap::new()),
+            bump_pending: StoredValue::new(false),
         };
         provide_context(live);
         #[cfg(feature = "hydrate")]
@@ -82,7 +90,24 @@ impl Live {
                 bots.insert(status.plan_id.clone(), status);
             });
         }
-        self.version.update(|v| *v += 1);
+        self.bump();
+    }
+
+    /// Bumps `version` once the current burst of events is over.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn bump(&self) {
+        if self.bump_pending.get_value() {
+            return;
+        }
+        self.bump_pending.set_value(true);
+        let live = *self;
+        set_timeout(
+            move || {
+                live.bump_pending.try_set_value(false);
+                live.version.try_update(|v| *v += 1);
+            },
+            BURST,
+        );
     }
 }
 
@@ -162,7 +187,7 @@ mod browser {
                     if live.state.get_untracked() != LinkState::Live {
                         live.state.set(LinkState::Live);
                     }
-                    live.version.update(|v| *v += 1);
+                    live.bump();
                 }
                 Some(event) => live.apply(event),
                 None => {}
