@@ -155,7 +155,7 @@ test("live events refresh the dashboard once per burst, not once per event", asy
   expect(run.status()).toBe(202);
   await expect(page.getByTestId("positions")).toContainText("QQQ", { timeout: 15_000 });
   await page.waitForTimeout(1_000);
-  // Seen: 6 events (each leg accepted and filled, the plan, the bot), 2 refreshes.
+  // Seen when written: 6 events, 2 refreshes (one per event before the bursts were joined).
   expect(refreshes).toBeGreaterThan(0);
   expect(refreshes).toBeLessThan(events);
 });
