@@ -6,7 +6,10 @@
 //! decoder was in the browser's WebAssembly twice. [`Json`] decodes responses from text
 //! too, leaving one copy. The bytes on the wire are the same `application/json`.
 
+use super::AppError;
+use super::error::ErrorBody;
 use leptos::server_fn::codec::Post;
+
 use leptos::server_fn::{ContentType, Decodes, Encodes, Format, FormatType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,9 +47,54 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
     }
 }
 
+/// How server functions' errors travel: in the REST API's envelope, `{"error": {…}}`, so
+/// that every endpoint under `/api` fails in one shape.
+pub struct ErrorJson;
+
+impl ContentType for ErrorJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for ErrorJson {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl Encodes<AppError> for ErrorJson {
+    type Error = serde_json::Error;
+
+    fn encode(error: &AppError) -> Result<leptos::server_fn::Bytes, Self::Error> {
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            error: &'a AppError,
+        }
+        serde_json::to_vec(&Envelope { error }).map(Into::into)
+    }
+}
+
+impl Decodes<AppError> for ErrorJson {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: leptos::server_fn::Bytes) -> Result<AppError, Self::Error> {
+        <JsonText as Decodes<ErrorBody>>::decode(bytes).map(|body| body.error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ErrorCode;
+
+    #[test]
+    fn errors_travel_in_the_envelope() {
+        let error = AppError::new(ErrorCode::Forbidden, "No.");
+        let bytes = <ErrorJson as Encodes<AppError>>::encode(&error).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["error"]["code"], "forbidden");
+        assert_eq!(
+            <ErrorJson as Decodes<AppError>>::decode(bytes).unwrap(),
+            error
+        );
+    }
 
     #[test]
     fn round_trips_and_rejects_bad_bytes() {

@@ -127,7 +127,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = super::codec::JsonText;
+    type Encoder = super::codec::ErrorJson;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

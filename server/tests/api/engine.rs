@@ -729,7 +729,7 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(invalid.status(), 422);
-    assert!(json(invalid).await["fields"]["name"].is_string());
+    assert!(json(invalid).await["error"]["fields"]["name"].is_string());
 
     let listed = json(call("list_plans").send().await.unwrap()).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);

@@ -23,7 +23,7 @@ async fn admin_routes_refuse_visitors_and_subscribers(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(server_fn.status(), 403);
-    assert_eq!(json(server_fn).await["code"], "forbidden");
+    assert_eq!(json(server_fn).await["error"]["code"], "forbidden");
 
     app.clock.advance_minutes(1);
     let admin = app.other_client();
@@ -138,8 +138,8 @@ async fn server_functions_sign_in_through_forms(app: &TestApp) {
         .unwrap();
     assert_eq!(invalid.status(), 422);
     let body = json(invalid).await;
-    assert_eq!(body["code"], "validation_failed");
-    assert!(body["fields"]["password"].is_string());
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert!(body["error"]["fields"]["password"].is_string());
 }
 
 on_both_backends!(

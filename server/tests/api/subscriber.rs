@@ -211,7 +211,7 @@ async fn bars_come_from_the_broker_and_bad_queries_are_named(app: &TestApp) {
     assert_eq!(bad.status(), 422);
     let body = json(bad).await;
     assert!(
-        body["fields"]["to"]
+        body["error"]["fields"]["to"]
             .as_str()
             .unwrap()
             .contains("before the start"),
@@ -250,7 +250,7 @@ async fn settings_change_the_password_and_end_other_sessions(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(zone.status(), 422);
-    assert!(json(zone).await["fields"]["timezone"].is_string());
+    assert!(json(zone).await["error"]["fields"]["timezone"].is_string());
     let zone = json(
         call("set_timezone")
             .form(&[("timezone", "Europe/London")])
@@ -277,7 +277,7 @@ async fn settings_change_the_password_and_end_other_sessions(app: &TestApp) {
         .unwrap();
     assert_eq!(wrong.status(), 422);
     assert_eq!(
-        json(wrong).await["fields"]["current_password"],
+        json(wrong).await["error"]["fields"]["current_password"],
         "That is not your current password."
     );
     let short = call("change_password")
@@ -285,7 +285,7 @@ async fn settings_change_the_password_and_end_other_sessions(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert!(json(short).await["fields"]["new_password"].is_string());
+    assert!(json(short).await["error"]["fields"]["new_password"].is_string());
 
     let changed = call("change_password")
         .form(&[
