@@ -28,17 +28,20 @@ fn Settings() -> impl IntoView {
     // Loaded once: the profile and time zone panels hold forms, and re-rendering them would
     // take the field away from someone typing in it.
     let profile = Resource::new(|| (), |_| load_profile());
-    // The session count changes with the password and sign-out actions; only its panel
-    // follows them.
-    let sessions = Resource::new(
-        move || {
-            (
-                password_action.version().get(),
-                others_action.version().get(),
-            )
-        },
-        |_| load_profile(),
-    );
+    // The session count: the profile's, then the one in the answer of the password or
+    // sign-out action (both end the other sessions and answer with the profile). Only the
+    // sessions panel follows them.
+    let answered = RwSignal::new(None::<Profile>);
+    Effect::new(move |_| {
+        if let Some(Ok(profile)) = password_action.value().get() {
+            answered.set(Some(profile));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(profile)) = others_action.value().get() {
+            answered.set(Some(profile));
+        }
+    });
     view! {
         <section class="page settings">
             <header class="page-header"><h1>"Settings"</h1></header>
@@ -55,8 +58,11 @@ fn Settings() -> impl IntoView {
             </Transition>
             <Transition fallback=|| view! { <p class="loading">"Checking your sessions…"</p> }>
                 {move || Suspend::new(async move {
-                    match sessions.await {
+                    let answered = answered.get();
+                    let loaded = profile.await;
+                    match answered.map(Ok).unwrap_or(loaded) {
                         Ok(profile) => view! { <SessionsPanel profile action=others_action /> }.into_any(),
+
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
