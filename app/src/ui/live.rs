@@ -175,9 +175,13 @@ mod browser {
             return;
         }
         let Some(ws) = url().and_then(|url| WebSocket::new(&url).ok()) else {
+            // The browser refused to open one at all: try again later, as after a drop.
             live.state.set(LinkState::Offline);
+            let next = attempt + 1;
+            set_timeout(move || connect(live, socket, alive, next), backoff(next));
             return;
         };
+
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;
