@@ -289,6 +289,7 @@ impl DcaService {
         caller: &Caller,
         filter: &HistoryFilter,
     ) -> Result<HistoryPage, AppError> {
+        let user = self.accounts.require_user(caller).await?;
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let before = match filter.before.as_deref().filter(|b| !b.is_empty()) {
             Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
@@ -301,7 +302,7 @@ impl DcaService {
         };
         // One more than asked for tells whether another page follows.
         let mut rows = self
-            .purchase_rows(caller, filter, before, limit + 1)
+            .purchase_rows(&user.id, filter, before, limit + 1)
             .await?;
         let next_before = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
@@ -322,18 +323,18 @@ impl DcaService {
         caller: &Caller,
         filter: &HistoryFilter,
     ) -> Result<Vec<Purchase>, AppError> {
-        let rows = self.purchase_rows(caller, filter, None, i64::MAX).await?;
+        let user = self.accounts.require_user(caller).await?;
+        let rows = self.purchase_rows(&user.id, filter, None, i64::MAX).await?;
         Ok(rows.into_iter().map(Purchase::from).collect())
     }
 
     async fn purchase_rows(
         &self,
-        caller: &Caller,
+        user_id: &str,
         filter: &HistoryFilter,
         before: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<slots::PurchaseRow>, AppError> {
-        let user = self.accounts.require_user(caller).await?;
         let symbol = filter
             .symbol
             .as_deref()
@@ -342,7 +343,7 @@ impl DcaService {
             .map(str::to_ascii_uppercase);
         self.db
             .purchase_history(
-                &user.id,
+                user_id,
                 filter.plan_id.as_deref().filter(|p| !p.is_empty()),
                 symbol.as_deref(),
                 before,

@@ -8,8 +8,9 @@ use app::api::ports::{AccountPort as _, AdminPort as _, Caller};
 use app::api::{AppError, ErrorCode};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -41,6 +42,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 AppError::new(
                     code,
                     format!("The request body is not valid: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+/// A query string whose rejection is the API's error shape instead of axum's plain text.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| QueryParams(v))
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::BadRequest,
+                    format!("The query string is not valid: {}", e.body_text()),
                 )
             })
     }

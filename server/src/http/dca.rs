@@ -2,7 +2,7 @@
 //! and that each plan belongs to the caller.
 
 use super::AppState;
-use super::auth::JsonBody;
+use super::auth::{JsonBody, QueryParams};
 use app::api::AppError;
 use app::api::dca::{AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus};
 use app::api::ports::Caller;
@@ -96,7 +96,7 @@ pub async fn run_now(
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(filter): axum::extract::Query<HistoryFilter>,
+    QueryParams(filter): QueryParams<HistoryFilter>,
 ) -> Result<Json<HistoryPage>, AppError> {
     Ok(Json(state.dca.history(&caller, &filter).await?))
 }
@@ -140,7 +140,7 @@ fn csv_field(value: &str) -> String {
 pub async fn history_csv(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(filter): axum::extract::Query<HistoryFilter>,
+    QueryParams(filter): QueryParams<HistoryFilter>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
     let purchases = state.dca.history_export(&caller, &filter).await?;
     let mut csv =
@@ -197,7 +197,7 @@ pub struct AssetsBody {
 pub async fn assets(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Query(query): axum::extract::Query<AssetQuery>,
+    QueryParams(query): QueryParams<AssetQuery>,
 ) -> Result<Json<AssetsBody>, AppError> {
     Ok(Json(AssetsBody {
         assets: state.dca.search_assets(&caller, &query.q).await?,

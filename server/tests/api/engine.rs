@@ -206,6 +206,20 @@ async fn history_pages_never_skip_purchases(app: &TestApp) {
     let bad = app.get("/api/dca/history?before=yesterday").await;
     assert_eq!(bad.status(), 422);
     assert!(json(bad).await["error"]["fields"]["before"].is_string());
+    let garbled = app.get("/api/dca/history?limit=many").await;
+    assert_eq!(garbled.status(), 400);
+    assert_eq!(json(garbled).await["error"]["code"], "bad_request");
+    let anonymous = app
+        .other_client()
+        .get(app.url("/api/dca/history?before=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "who asks comes before what they ask"
+    );
 
     let csv = app.get("/api/dca/history.csv").await.text().await.unwrap();
     assert_eq!(csv.lines().count(), 7, "a header and every purchase: {csv}");
@@ -772,7 +786,6 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
         page["next_before"].is_string(),
         "a page with more after it has a cursor: {page}"
     );
-
     let account = json(call("load_account").send().await.unwrap()).await;
     assert_eq!(account["cash"], "99925");
 
