@@ -3,7 +3,6 @@
 //!
 //! `zones.rs` lists every zone name (sorted by lowercase name, so the output is stable)
 //! with how the browser rebuilds the zone: the POSIX TZ rule it follows today (the
-
 //! footer of its TZif file, a few bytes) when that rule reproduces every transition from
 //! [`EXACT_FROM`] on, else the zone's whole TZif file (zones with announced changes or
 //! irregular ones such as Morocco's Ramadan time). New York always comes whole: it is the

@@ -240,7 +240,6 @@ test("a chart reads out the point under the pointer, or the keyboard's, and has 
 });
 
 test("the dashboard and the plan editor work on a 375 px wide phone", async ({ page }) => {
-
   await page.setViewportSize({ width: 375, height: 812 });
   await signUp(page, uniqueEmail("mobile"));
   await expect(page.getByTestId("account")).toBeVisible();

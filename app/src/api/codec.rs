@@ -9,7 +9,6 @@
 use super::AppError;
 use super::error::ErrorBody;
 use leptos::server_fn::codec::Post;
-
 use leptos::server_fn::{ContentType, Decodes, Encodes, Format, FormatType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;

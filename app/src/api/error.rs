@@ -1,8 +1,8 @@
 //! The one error shape every API answers with.
 //!
-//! REST routes send `{"error": AppError}` with the matching HTTP status; server functions
-//! send the `AppError` itself. Unexpected failures reach the client only as `internal`
-//! with a request id; the details stay in the server log.
+//! REST routes and server functions alike send `{"error": AppError}` with the matching
+//! HTTP status (server functions through `codec::ErrorJson`). Unexpected failures reach the
+//! client only as `internal` with a request id; the details stay in the server log.
 
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};

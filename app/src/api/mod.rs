@@ -8,7 +8,6 @@ pub mod admin;
 pub mod auth;
 pub mod broker;
 pub mod codec;
-
 pub mod dca;
 pub mod error;
 #[cfg(feature = "ssr")]

@@ -517,7 +517,6 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
                                             <td>{t.qty.round_dp(6).normalize().to_string()}</td>
                                             <td>{money(t.pnl)}</td>
                                             <td>{format!("{} %", fixed(t.return_pct, 2))}</td>
-
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -74,13 +74,20 @@ pub fn path(values: &[Decimal], count: usize, range: (f64, f64)) -> String {
     d
 }
 
+/// `$1.5M`, `$25k`, `$950`; negative amounts as `money` writes them (`−$120`).
 fn short_money(v: f64) -> String {
-    if v.abs() >= 1_000_000.0 {
-        format!("${}M", fixed(v / 1_000_000.0, 1))
-    } else if v.abs() >= 10_000.0 {
-        format!("${}k", fixed(v / 1_000.0, 0))
+    let sign = if fixed(v, 0).starts_with('-') {
+        "−"
     } else {
-        format!("${}", fixed(v, 0))
+        ""
+    };
+    let v = v.abs();
+    if v >= 1_000_000.0 {
+        format!("{sign}${}M", fixed(v / 1_000_000.0, 1))
+    } else if v >= 10_000.0 {
+        format!("{sign}${}k", fixed(v / 1_000.0, 0))
+    } else {
+        format!("{sign}${}", fixed(v, 0))
     }
 }
 
@@ -194,7 +201,6 @@ pub fn LineChart(
                     }
                 }}
                 {move || marker_x().map(|x| view! { <line class="marker" x1=x.clone() x2=x y1=at(TOP) y2=at(HEIGHT - BOTTOM) /> })}
-
             </svg>
             <figcaption class="chart-legend">
                 {move || data.with(|d| d.series.iter().map(|s| view! {
@@ -241,7 +247,9 @@ mod tests {
         assert_eq!(short_money(1_540_000.0), "$1.5M");
         assert_eq!(short_money(25_400.0), "$25k");
         assert_eq!(short_money(950.4), "$950");
-        assert_eq!(short_money(-120.0), "$-120");
+        assert_eq!(short_money(-120.0), "−$120");
+        assert_eq!(short_money(-0.2), "$0");
+        assert_eq!(short_money(-25_400.0), "−$25k");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use super::format::{clock, weekday_day_month};
 use super::layout::RequireUser;
-
 use crate::api::dca::{HistoryFilter, Purchase, list_plans, purchase_history};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -167,7 +166,6 @@ pub fn HistoryPage() -> impl IntoView {
                                                 cursors.update(|c| c.push(before.get_untracked()));
                                                 before.set(next.clone());
                                             }>"Older →"</button>
-
                                     </nav>
                                 }.into_any()
                             }

@@ -93,7 +93,8 @@ impl Live {
         self.bump();
     }
 
-    /// Bumps `version` once the current burst of events is over.
+    /// Bumps `version` [`BURST`] after the first event of a burst; the events that follow
+    /// within that time ride along.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn bump(&self) {
         if self.bump_pending.get_value() {
@@ -181,7 +182,6 @@ mod browser {
             set_timeout(move || connect(live, socket, alive, next), backoff(next));
             return;
         };
-
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;

@@ -8,7 +8,6 @@ use super::plan_editor::{PlanEditor, preferred_zone};
 use super::plan_form::PlanForm;
 use crate::api::dca::Plan;
 use crate::domain::zones;
-
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};

@@ -15,7 +15,6 @@ use crate::domain::market::Symbol;
 use crate::domain::schedule::MAX_DAY_OF_MONTH;
 use crate::domain::zones;
 use leptos::prelude::*;
-
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use rust_decimal::Decimal;

@@ -62,7 +62,6 @@ fn Settings() -> impl IntoView {
                     let loaded = profile.await;
                     match answered.map(Ok).unwrap_or(loaded) {
                         Ok(profile) => view! { <SessionsPanel profile action=others_action /> }.into_any(),
-
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
@@ -129,7 +128,6 @@ fn TimezonePanel(
                     <label for="settings-zone">"Time zone for new plans"</label>
                     <input id="settings-zone" type="text" list="settings-zones" autocomplete="off"
                         placeholder=move || placeholder.get() aria-describedby="settings-zone-hint settings-zone-error"
-
                         prop:value=move || zone.get() on:input=move |ev| zone.set(event_target_value(&ev)) />
                     <datalist id="settings-zones">
                         {["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney", "UTC"]

@@ -367,7 +367,6 @@ impl Db {
         .bind(before_at)
         .bind(before_id)
         .bind(limit)
-
         .fetch_all(self.pool())
         .await?
         .iter()

@@ -194,7 +194,6 @@ async fn bars_come_from_the_broker_and_bad_queries_are_named(app: &TestApp) {
     // Two sessions of regular hours (09:30–16:00 New York, 14:30–21:00 UTC in January);
     // a bar is labelled with the start of its hour, so 14:00 (14:30–15:00) to 20:00 UTC.
     assert_eq!(hours.len(), 14, "{hours:?}");
-
     assert!(hours.windows(2).all(|w| w[0] < w[1]), "oldest first");
     assert!(
         hours.iter().all(|t| {
