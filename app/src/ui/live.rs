@@ -97,10 +97,11 @@ impl Live {
     /// within that time ride along.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn bump(&self) {
-        if self.bump_pending.get_value() {
+        // Already scheduled, or the page that owned the link is gone.
+        if self.bump_pending.try_get_value().unwrap_or(true) {
             return;
         }
-        self.bump_pending.set_value(true);
+        self.bump_pending.try_set_value(true);
         let live = *self;
         set_timeout(
             move || {
