@@ -137,6 +137,7 @@ mod tests {
 pub struct Profile {
     pub email: String,
     pub role: Role,
+    #[serde(deserialize_with = "crate::domain::wire_time::timestamp")]
     pub member_since: jiff::Timestamp,
     /// Preferred IANA time zone; `None`: the browser's.
     pub timezone: Option<String>,

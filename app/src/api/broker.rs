@@ -14,6 +14,10 @@ pub struct ConnectionView {
     pub environment: String,
     pub key_last4: Option<String>,
     pub account_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub connected_at: Option<jiff::Timestamp>,
 }
 

@@ -75,11 +75,20 @@ pub struct Plan {
     pub queue_outside_hours: bool,
     #[serde(default)]
     pub status: PlanStatus,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub next_run_at: Option<jiff::Timestamp>,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub created_at: Option<jiff::Timestamp>,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub updated_at: Option<jiff::Timestamp>,
 }
 
@@ -220,7 +229,10 @@ fn outside_market_hours(schedule: &Schedule) -> Option<String> {
         jiff::civil::date(2026, 10, 26),
     ];
     let sessions = weeks.into_iter().flat_map(|monday| {
-        calendar::sessions(monday, monday.saturating_add(jiff::Span::new().days(4)))
+        let friday = jiff::Span::new()
+            .try_days(4)
+            .map_or(monday, |span| monday.saturating_add(span));
+        calendar::sessions(monday, friday)
     });
     for session in sessions {
         let instant = zone.to_timestamp(session.date.to_datetime(time)).ok()?;
@@ -255,8 +267,20 @@ pub struct Purchase {
     pub status: String,
     pub reason: Option<String>,
     pub client_order_id: String,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub slot_at: Option<jiff::Timestamp>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub submitted_at: Option<jiff::Timestamp>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub filled_at: Option<jiff::Timestamp>,
 }
 
@@ -303,6 +327,7 @@ pub struct OrderSummary {
     pub status: String,
     pub filled_qty: Decimal,
     pub filled_avg_price: Option<Decimal>,
+    #[serde(deserialize_with = "crate::domain::wire_time::timestamp")]
     pub created_at: jiff::Timestamp,
 }
 
@@ -447,15 +472,14 @@ impl BarsQuery {
             .map_err(|m| errors.insert("symbol".into(), m))
             .ok();
         let date = |key: &str, value: &str, errors: &mut BTreeMap<String, String>| {
-            value
-                .parse::<jiff::civil::Date>()
-                .map_err(|_| {
-                    errors.insert(
-                        key.into(),
-                        format!("\"{value}\" is not a date (YYYY-MM-DD)."),
-                    )
-                })
-                .ok()
+            let date = crate::domain::wire_time::parse_date(value);
+            if date.is_none() {
+                errors.insert(
+                    key.into(),
+                    format!("\"{value}\" is not a date (YYYY-MM-DD)."),
+                );
+            }
+            date
         };
         let from = date("from", &self.from, &mut errors);
         let to = date("to", &self.to, &mut errors);
@@ -475,11 +499,15 @@ impl BarsQuery {
                 errors.insert("to".into(), "The end date is before the start date.".into());
             } else {
                 let too_long = match length {
-                    BarLength::Day => from
-                        .checked_add(jiff::Span::new().years(MAX_DAILY_BAR_YEARS))
+                    // `try_*`: the panicking setters would link jiff's error messages into
+                    // the browser build.
+                    BarLength::Day => jiff::Span::new()
+                        .try_years(MAX_DAILY_BAR_YEARS)
+                        .and_then(|span| from.checked_add(span))
                         .is_ok_and(|limit| to > limit),
-                    BarLength::Hour => from
-                        .checked_add(jiff::Span::new().days(MAX_HOURLY_BAR_DAYS))
+                    BarLength::Hour => jiff::Span::new()
+                        .try_days(MAX_HOURLY_BAR_DAYS)
+                        .and_then(|span| from.checked_add(span))
                         .is_ok_and(|limit| to > limit),
                 };
                 if too_long {

@@ -84,6 +84,7 @@ impl fmt::Display for Symbol {
 /// One bar of market data: the period starting at `time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bar {
+    #[serde(deserialize_with = "super::wire_time::timestamp")]
     pub time: jiff::Timestamp,
     pub open: Decimal,
     pub high: Decimal,

@@ -24,4 +24,5 @@ pub mod schedule;
 pub mod strategy;
 pub mod synthetic;
 pub mod time;
+pub mod wire_time;
 pub mod zones;

@@ -247,7 +247,11 @@ pub struct Schedule {
     /// IANA time zone name the `time` is in.
     pub timezone: String,
     /// Fixes which weeks / months count when `interval > 1`; see the module docs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire_time::option_date"
+    )]
     pub anchor: Option<Date>,
 }
 
@@ -409,8 +413,10 @@ impl Schedule {
             return Ok(slots);
         }
         let after_local = plan.tz.to_datetime(after).date();
-        let start = after_local
-            .checked_sub(Span::new().days(LOOKBACK_DAYS))
+        // `try_days`: the panicking `days` would link jiff's error messages into the browser.
+        let start = Span::new()
+            .try_days(LOOKBACK_DAYS)
+            .and_then(|span| after_local.checked_sub(span))
             .unwrap_or(after_local);
 
         let mut last: Option<Timestamp> = None;
@@ -682,7 +688,7 @@ fn clamp_to_session(instant: Timestamp, session: &calendar::Session) -> Timestam
 }
 
 fn add_days(d: Date, days: i64) -> Option<Date> {
-    d.checked_add(Span::new().days(days)).ok()
+    d.checked_add(Span::new().try_days(days).ok()?).ok()
 }
 
 fn next_month(year: i16, month: i8) -> Option<(i16, i8)> {

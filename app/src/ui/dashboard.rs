@@ -64,11 +64,11 @@ fn Dashboard() -> impl IntoView {
     let live = Live::provide();
     let data = Resource::new(move || live.version.get(), |_| snapshot());
     // Countdowns tick in the browser.
-    let now = RwSignal::new(jiff::Timestamp::now());
+    let now = RwSignal::new(super::format::now());
     #[cfg(feature = "hydrate")]
     {
         if let Ok(handle) = set_interval_with_handle(
-            move || now.set(jiff::Timestamp::now()),
+            move || now.set(super::format::now()),
             std::time::Duration::from_secs(15),
         ) {
             on_cleanup(move || handle.clear());

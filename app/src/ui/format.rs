@@ -49,6 +49,21 @@ pub fn fixed(v: f64, decimals: u32) -> String {
     }
 }
 
+/// The current instant: the browser's `Date.now()` there (jiff's `Timestamp::now` has an
+/// `expect` that would link its error messages into the WebAssembly), the system clock on
+/// the server.
+pub fn now() -> Timestamp {
+    #[cfg(feature = "hydrate")]
+    {
+        // `Date.now()` is whole milliseconds, well inside jiff's range.
+        Timestamp::from_millisecond(js_sys::Date::now() as i64).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Timestamp::now()
+    }
+}
+
 /// `1 Dec`.
 pub fn day_month(date: Date) -> String {
     format!("{} {}", date.day(), &month_name(date)[..3])

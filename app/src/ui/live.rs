@@ -26,7 +26,10 @@ pub struct BotStatus {
     pub state: String,
     #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
     pub next_run_at: Option<jiff::Timestamp>,
 }
 

@@ -38,7 +38,7 @@ const ZONES: &[&str] = &[
 
 /// A key for "buy now" that makes a retried click harmless.
 fn request_id() -> String {
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = super::format::now().as_millisecond();
     #[cfg(feature = "hydrate")]
     let noise = (js_sys::Math::random() * 1e12) as u64;
     #[cfg(not(feature = "hydrate"))]
@@ -788,7 +788,7 @@ fn Preview(check: Memo<(Plan, BTreeMap<String, String>)>) -> impl IntoView {
     let slots = Memo::new(move |_| {
         check.with(|(plan, _)| {
             plan.schedule
-                .next_slots(jiff::Timestamp::now(), 5)
+                .next_slots(super::format::now(), 5)
                 .ok()
                 .map(|slots| (plan.schedule.clone(), slots))
         })
