@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import {
   expectNoReload,
   marketTime,
@@ -169,12 +169,17 @@ test("a plan is paused, started and deleted from its page", async ({ page }) => 
   await expect(page.getByTestId("plans-empty")).toBeVisible();
 });
 
-test("a DCA backtest runs in the browser and re-runs without the server", async ({ page }) => {
-  await signUp(page, uniqueEmail("backtest"));
+/** Signs a new user up and runs the default (DCA) backtest over `from`–`to`. */
+async function runBacktest(page: Page, prefix: string, from: string, to: string): Promise<void> {
+  await signUp(page, uniqueEmail(prefix));
   await openHydrated(page, "/backtest");
-  await page.getByLabel("From").fill("2023-01-03");
-  await page.getByLabel("To").fill("2024-12-31");
+  await page.getByLabel("From").fill(from);
+  await page.getByLabel("To").fill(to);
   await page.getByRole("button", { name: "Run backtest" }).click();
+}
+
+test("a DCA backtest runs in the browser and re-runs without the server", async ({ page }) => {
+  await runBacktest(page, "backtest", "2023-01-03", "2024-12-31");
   const invested = page.getByTestId("stat-invested");
   await expect(invested).toBeVisible({ timeout: 20_000 });
   await expect(page.getByTestId("backtest-chart")).toBeVisible();
@@ -199,11 +204,7 @@ test("a DCA backtest runs in the browser and re-runs without the server", async 
 });
 
 test("a chart reads out the point under the pointer, or the keyboard's, and has a table", async ({ page }) => {
-  await signUp(page, uniqueEmail("chart"));
-  await openHydrated(page, "/backtest");
-  await page.getByLabel("From").fill("2023-01-03");
-  await page.getByLabel("To").fill("2023-12-29");
-  await page.getByRole("button", { name: "Run backtest" }).click();
+  await runBacktest(page, "chart", "2023-01-03", "2023-12-29");
   const chart = page.getByTestId("backtest-chart");
   await expect(chart).toBeVisible({ timeout: 20_000 });
   const readout = chart.getByTestId("chart-readout");

@@ -233,6 +233,22 @@ on_both_backends!(
     history_pages_never_skip_purchases,
 );
 
+/// One scheduler worker with a one-minute lease, driven by the test (`tick`), failing at
+/// `fail_point` if given.
+fn worker(app: &TestApp, fail_point: Option<FailPoint>) -> std::sync::Arc<Scheduler> {
+    Scheduler::new(
+        app.db.clone(),
+        app.clock.clone(),
+        app.dca(),
+        SchedulerConfig {
+            workers: 1,
+            lease: Duration::from_secs(60),
+            fail_point,
+            ..SchedulerConfig::default()
+        },
+    )
+}
+
 /// A worker that "crashes" after writing intents, or after sending orders, leaves its
 /// lease; once it expires, another worker finishes the slot without buying twice.
 async fn crashes_never_buy_twice(backend: Backend) {
@@ -247,19 +263,7 @@ async fn crashes_never_buy_twice(backend: Backend) {
     app.sign_up("crash@example.com", PASSWORD).await;
     app.set_market_time(MARKET_OPEN).await;
     let plan_id = create_plan(&app).await;
-    let scheduler = |fail_point| {
-        Scheduler::new(
-            app.db.clone(),
-            app.clock.clone(),
-            app.dca(),
-            SchedulerConfig {
-                workers: 1,
-                lease: Duration::from_secs(60),
-                fail_point,
-                ..SchedulerConfig::default()
-            },
-        )
-    };
+    let scheduler = |fail_point| worker(&app, fail_point);
     let orders = || async {
         json(app.get("/api/account").await).await["recent_orders"]
             .as_array()
@@ -319,19 +323,7 @@ async fn a_plan_deleted_mid_slot(backend: Backend) {
     };
     app.sign_up("deleter@example.com", PASSWORD).await;
     app.set_market_time(MARKET_OPEN).await;
-    let scheduler = |fail_point| {
-        Scheduler::new(
-            app.db.clone(),
-            app.clock.clone(),
-            app.dca(),
-            SchedulerConfig {
-                workers: 1,
-                lease: Duration::from_secs(60),
-                fail_point,
-                ..SchedulerConfig::default()
-            },
-        )
-    };
+    let scheduler = |fail_point| worker(&app, fail_point);
     let delete = |plan_id: String| {
         let app = &app;
         async move {
