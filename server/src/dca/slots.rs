@@ -356,22 +356,18 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<PurchaseRow>, sqlx::Error> {
         let (before_at, before_id) = before.unwrap_or((i64::MAX, ""));
-        sqlx::query(&format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE user_id = $1 AND ($2 = '' OR plan_id = $2) \
-             AND ($3 = '' OR symbol = $3) AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
-             ORDER BY created_at DESC, id DESC LIMIT $6"
-        ))
-        .bind(user_id)
-        .bind(plan_id.unwrap_or(""))
-        .bind(symbol.unwrap_or(""))
-        .bind(before_at)
-        .bind(before_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(purchase)
-        .collect()
+        sqlx::query(&purchase_history_sql())
+            .bind(user_id)
+            .bind(plan_id.unwrap_or(""))
+            .bind(symbol.unwrap_or(""))
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(purchase)
+            .collect()
     }
 }
 
@@ -397,4 +393,15 @@ async fn update_purchase(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A user's purchases newest first after an `(created_at, id)` cursor, optionally for one
+/// plan or symbol. Binds: user, plan or `''`, symbol or `''`, cursor instant, cursor id,
+/// limit. Public so a test can check the plan reads `purchases_user_created_id` in order.
+pub fn purchase_history_sql() -> String {
+    format!(
+        "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE user_id = $1 AND ($2 = '' OR plan_id = $2) \
+         AND ($3 = '' OR symbol = $3) AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
+         ORDER BY created_at DESC, id DESC LIMIT $6"
+    )
 }

@@ -225,12 +225,53 @@ async fn history_pages_never_skip_purchases(app: &TestApp) {
     assert_eq!(csv.lines().count(), 7, "a header and every purchase: {csv}");
 }
 
+/// The history page's query walks `purchases_user_created_id` in order: no page sorts the
+/// user's whole history. (PostgreSQL is told not to prefer a table scan, which it would on
+/// a table this small.)
+async fn history_query_reads_its_index(app: &TestApp) {
+    use sqlx::Row as _;
+    let sql = server::dca::slots::purchase_history_sql();
+    let mut tx = app.db.pool().begin().await.unwrap();
+    let explain = match app.db.backend() {
+        server::db::Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        server::db::Backend::Postgres => {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            format!("EXPLAIN {sql}")
+        }
+    };
+    let rows = sqlx::query(&explain)
+        .bind("some-user")
+        .bind("")
+        .bind("")
+        .bind(i64::MAX)
+        .bind("")
+        .bind(51_i64)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    let column = match app.db.backend() {
+        server::db::Backend::Sqlite => 3,
+        server::db::Backend::Postgres => 0,
+    };
+    let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(column)).collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("purchases_user_created_id"), "{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+        "the index gives the order: {plan}"
+    );
+}
+
 on_both_backends!(
     demo_broker:
     run_now_buys_every_leg_once,
     a_scheduled_slot_runs_at_its_time,
     users_cannot_run_or_see_each_others_purchases,
     history_pages_never_skip_purchases,
+    history_query_reads_its_index,
 );
 
 /// One scheduler worker with a one-minute lease, driven by the test (`tick`), failing at

@@ -1,0 +1,3 @@
+-- The history page reads a user's purchases newest first with an (created_at, id) keyset
+-- cursor; this index serves that order without sorting (and the plan/symbol filters on top).
+CREATE INDEX purchases_user_created_id ON purchases (user_id, created_at, id);
