@@ -39,6 +39,19 @@ else
   failed=$((failed + 1))
   failed_steps+=("playwright")
 fi
+# The browser code production ships is built differently (scripts/release.sh: its own
+# standard library, panics that abort at once): build it into its own site and run the
+# Playwright suite again against it, served by the same test binary.
+release_site="${CARGO_TARGET_DIR:-$PWD/target}/site-release"
+before=$failed
+step "release bundle build" env LEPTOS_SITE_ROOT="$release_site" bash scripts/release.sh --frontend-only
+if [ "$failed" -eq "$before" ]; then
+  step "playwright (release bundle)" env QUANTSHIFT_SITE_ROOT="$release_site" bash -c 'cd end2end && npx playwright test'
+else
+  echo "==> playwright (release bundle) skipped: the release bundle did not build"
+  failed=$((failed + 1))
+  failed_steps+=("playwright (release bundle)")
+fi
 
 echo
 if [ "$failed" -eq 0 ]; then

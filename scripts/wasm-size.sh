@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Measures the release WebAssembly the browser downloads, as `cargo leptos build --release
-# --split` ships it: the `frontend` crate built with the `wasm-release` profile (opt-level z,
-# fat LTO, one codegen unit, panic=abort), cut into a main module plus one chunk set per lazy
-# route, run through wasm-bindgen and `wasm-opt -Oz` (binaryen from npm, which cargo-leptos
-# picks up from PATH). Prints gzip (-9) sizes: the main module and its JS (every page), and
+# Measures the release WebAssembly the browser downloads, as scripts/release.sh builds it
+# (see there): the `frontend` crate built with the `wasm-release` profile (opt-level z, fat
+# LTO, one codegen unit) and the standard library rebuilt with it, cut into a main module
+# plus one chunk set per lazy route, run through wasm-bindgen and `wasm-opt -Oz` (binaryen
+# from npm). Prints gzip (-9) sizes: the main module and its JS (every page), and
 # for each lazy route the main module plus every chunk that route loads (from the split
 # manifest). Goal from the subscriber UI issue: at most 500 KB gzip.
 # The site is built into a temporary directory; target/site is left alone.
@@ -13,11 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-if [ ! -x end2end/node_modules/.bin/wasm-opt ]; then
-  (cd end2end && npm install --no-save --no-audit --no-fund binaryen@132.0.0 >/dev/null)
-fi
-PATH="$PWD/end2end/node_modules/.bin:$PATH" LEPTOS_SITE_ROOT="$out/site" \
-  cargo leptos build --release --split --frontend-only >&2
+LEPTOS_SITE_ROOT="$out/site" bash scripts/release.sh --frontend-only >&2
 
 python3 - "$out/site/pkg" <<'EOF'
 import gzip, json, os, sys

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The release build: `target/release/quantshift` and the site it serves in `target/site`
+# (extra arguments go to cargo-leptos, e.g. --frontend-only). This is the build production
+# runs and the one scripts/wasm-size.sh measures.
+#
+# The browser's WebAssembly is built with the standard library recompiled for it
+# (-Zbuild-std, from the toolchain's rust-src component, with core's size-optimised
+# algorithms) and with panics that abort at once (-Cpanic=immediate-abort) without source
+# locations (-Zlocation-detail=none), so no panic message formatting is linked into the
+# bundle; MIR inlining is off (-Zinline-mir=no), which LLVM's size optimisation then does
+# better without. Together: every page about 80 KB gzip smaller (BENCHMARKS.md). These are
+# unstable options of the pinned stable toolchain, enabled for this build with
+# RUSTC_BOOTSTRAP=1, and they apply to the wasm32 target only: the server binary builds as
+# usual. A panic in the browser then shows as "unreachable executed" without its message;
+# debug builds (`make run`, the test suite) keep the prebuilt standard library and
+# readable panics.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# rust-toolchain.toml lists rust-src; this covers a toolchain installed before it did.
+rustup component add rust-src >/dev/null 2>&1 || true
+# cargo-leptos runs wasm-opt on release builds and would download binaryen from GitHub
+# unless one is on PATH: use npm's, pinned.
+if [ ! -x end2end/node_modules/.bin/wasm-opt ]; then
+  (cd end2end && npm install --no-save --no-audit --no-fund binaryen@132.0.0 >/dev/null)
+fi
+export PATH="$PWD/end2end/node_modules/.bin:$PATH"
+# .cargo/config.toml's [build] rustflags do not apply once a target has its own list, so
+# erase_components is repeated here.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zinline-mir=no"
+export RUSTC_BOOTSTRAP=1
+exec cargo leptos build --release --split \
+  --lib-cargo-args=-Zbuild-std=std,panic_abort \
+  --lib-cargo-args=-Zbuild-std-features=optimize_for_size "$@"
