@@ -22,6 +22,8 @@ fi
 
 # rust-toolchain.toml names the toolchain and the wasm target; rustup installs both on first use.
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+# The release build recompiles the standard library for the browser (scripts/release.sh).
+rustup component add rust-src >/dev/null 2>&1 || rustup component add rust-src
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   # --locked fails for this release (its lock names a webpki-roots the registry lacks).

@@ -17,8 +17,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# rust-toolchain.toml lists rust-src; this covers a toolchain installed before it did.
-rustup component add rust-src >/dev/null 2>&1 || true
+# -Zbuild-std needs the standard library's source (rustup does not add components by
+# itself here: RUSTUP_AUTO_INSTALL=0).
+rustup component add rust-src >/dev/null 2>&1 || rustup component add rust-src
 # cargo-leptos runs wasm-opt on release builds and would download binaryen from GitHub
 # unless one is on PATH: use npm's, pinned.
 if [ ! -x end2end/node_modules/.bin/wasm-opt ]; then
