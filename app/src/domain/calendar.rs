@@ -40,9 +40,9 @@
 
 use std::fmt;
 
+use super::zones::Zone;
 use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday, date, time};
-use jiff::tz::TimeZone;
 
 pub const EXCHANGE_TIME_ZONE: &str = super::zones::NEW_YORK;
 pub const FIRST_YEAR: i16 = 1990;
@@ -349,7 +349,7 @@ fn is_christmas_eve_mon_to_thu(d: Date) -> bool {
 }
 
 /// The exchange time zone, with its whole history.
-pub fn new_york() -> TimeZone {
+pub fn new_york() -> Zone {
     super::zones::new_york()
 }
 

@@ -57,8 +57,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::zones::Zone;
 use jiff::civil::{Date, Time, date};
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -506,7 +506,7 @@ fn ordinal(n: u8) -> String {
 
 /// A validated schedule, ready to produce slots.
 struct Plan {
-    tz: TimeZone,
+    tz: Zone,
     time: Time,
     kind: Kind,
     interval: i64,

@@ -3,41 +3,128 @@
 //! Native builds (the server, tests) read the whole tz database jiff bundles. The browser
 //! build carries no tz database: at 207 KB it would add about 49 KB gzip to every page.
 //! Instead `build.rs` compiles in, for every zone name, the POSIX TZ rule the zone follows
-//! today (a few bytes each), or the zone's whole TZif file where that rule does not
-//! reproduce its transitions from 2025 on (announced changes, Morocco's Ramadan time), and
-//! New York's whole history (the exchange's zone; backtests read it decades back). The
-//! browser only converts instants from now on in users' zones (upcoming purchases and their
-//! preview), for which this is exact; past instants are shown in New York time, and the
-//! server, which schedules the purchases, always uses the whole database.
+//! today (a few bytes each), or, where that rule does not reproduce its transitions from
+//! 2025 on (announced changes, Morocco's Ramadan time), the zone's offsets as explicit
+//! segments until the rule takes over; New York comes as segments from 1970 (the exchange's
+//! zone; backtests read it decades back). The browser only converts instants from now on in
+//! users' zones (upcoming purchases and their preview), for which this is exact; past
+//! instants are shown in New York time, and the server, which schedules the purchases,
+//! always uses the whole database.
+//!
+//! A [`Zone`] converts exactly as jiff's `TimeZone` does (a local time in a gap or a fold
+//! resolves "compatibly": the offset before a gap, the earlier of a fold), so the browser
+//! reads no TZif file and links neither jiff's TZif parser nor its checksum table.
 
-use jiff::tz::TimeZone;
-use std::sync::OnceLock;
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
+use std::sync::{Arc, OnceLock};
 
 /// The exchange's time zone.
 pub const NEW_YORK: &str = "America/New_York";
 
 /// The zone called `name` (IANA, case-insensitive), or None for an unknown name.
-pub fn get(name: &str) -> Option<TimeZone> {
+pub fn get(name: &str) -> Option<Zone> {
     if name.eq_ignore_ascii_case(NEW_YORK) {
         return Some(new_york());
     }
     lookup(name)
 }
 
-/// New York, parsed once.
-pub fn new_york() -> TimeZone {
-    static ZONE: OnceLock<TimeZone> = OnceLock::new();
+/// New York, built once.
+pub fn new_york() -> Zone {
+    static ZONE: OnceLock<Zone> = OnceLock::new();
     ZONE.get_or_init(|| lookup(NEW_YORK).expect("every build knows America/New_York"))
         .clone()
 }
 
+/// A time zone: the conversions between instants and local times that QuantShift uses.
+#[derive(Clone, Debug)]
+pub struct Zone(Rules);
+
+#[derive(Clone, Debug)]
+enum Rules {
+    /// jiff's zone: the whole database's (native builds) or a POSIX rule (the browser).
+    Jiff(TimeZone),
+    /// Fixed offsets, each from its instant (Unix seconds; the first from the beginning of
+    /// time) until the next, and `rule` from `cut` on. Built from the compiled table only
+    /// (the browser, and native tests).
+    #[cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code))]
+    Segments {
+        segments: Arc<[(i64, Offset)]>,
+        cut: i64,
+        rule: TimeZone,
+    },
+}
+
+impl From<TimeZone> for Zone {
+    fn from(zone: TimeZone) -> Self {
+        Self(Rules::Jiff(zone))
+    }
+}
+
+impl Zone {
+    /// The local date and time at `at`.
+    pub fn to_datetime(&self, at: Timestamp) -> DateTime {
+        self.to_offset(at).to_datetime(at)
+    }
+
+    /// The offset from UTC in effect at `at`.
+    pub fn to_offset(&self, at: Timestamp) -> Offset {
+        match &self.0 {
+            Rules::Jiff(zone) => zone.to_offset(at),
+            Rules::Segments { cut, rule, .. } if at.as_second() >= *cut => rule.to_offset(at),
+            Rules::Segments { segments, .. } => {
+                // The first segment starts at i64::MIN, so one always holds `at`.
+                let index = segments.partition_point(|(start, _)| *start <= at.as_second());
+                segments[index.saturating_sub(1)].1
+            }
+        }
+    }
+
+    /// The instant a local date and time names; in a gap the offset before it applies, in
+    /// a fold the earlier instant (jiff's "compatible" choice).
+    pub fn to_timestamp(&self, local: DateTime) -> Result<Timestamp, jiff::Error> {
+        let (segments, cut, rule) = match &self.0 {
+            Rules::Jiff(zone) => return zone.to_timestamp(local),
+            Rules::Segments {
+                segments,
+                cut,
+                rule,
+            } => (segments, *cut, rule),
+        };
+        // No transition lies within three days of the cut (build.rs), so an answer of the
+        // rule's at or after it is the answer.
+        let by_rule = rule.to_timestamp(local)?;
+        if by_rule.as_second() >= cut {
+            return Ok(by_rule);
+        }
+        let wall = Offset::UTC.to_timestamp(local)?.as_second();
+        let mut previous: Option<i64> = None;
+        for (index, (start, offset)) in segments.iter().enumerate() {
+            let end = segments.get(index + 1).map_or(cut, |(next, _)| *next);
+            let candidate = wall - i64::from(offset.seconds());
+            if *start <= candidate && candidate < end {
+                // Segments are in order, so in a fold the first that holds it is earlier.
+                return Timestamp::from_second(candidate);
+            }
+            if candidate < *start {
+                // `local` is skipped by the change into this segment: a gap.
+                return Timestamp::from_second(previous.unwrap_or(candidate));
+            }
+            previous = Some(candidate);
+        }
+        Ok(by_rule)
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
-fn lookup(name: &str) -> Option<TimeZone> {
-    TimeZone::get(name).ok()
+fn lookup(name: &str) -> Option<Zone> {
+    TimeZone::get(name).ok().map(Zone::from)
 }
 
 #[cfg(target_arch = "wasm32")]
-fn lookup(name: &str) -> Option<TimeZone> {
+fn lookup(name: &str) -> Option<Zone> {
     compiled::lookup(name)
 }
 
@@ -45,23 +132,37 @@ fn lookup(name: &str) -> Option<TimeZone> {
 /// into native tests, which check it against the whole database.
 #[cfg(any(target_arch = "wasm32", test))]
 mod compiled {
-    use jiff::tz::TimeZone;
+    use super::{Rules, Zone};
+    use jiff::tz::{Offset, TimeZone};
 
     include!(concat!(env!("OUT_DIR"), "/zones.rs"));
 
-    /// Every zone: its name and its rule (a POSIX TZ string exact from 2025 on, or `#n`
-    /// for the n-th whole TZif file).
+    /// Every zone: its name and its rule, a POSIX TZ string exact from 2025 on or
+    /// `~OFFSET,T:OFFSET,…;CUT;RULE` (see [`Rules::Segments`]).
     pub(crate) fn zones() -> impl Iterator<Item = (&'static str, &'static str)> {
         LINES.lines().filter_map(|line| line.split_once(' '))
     }
 
     /// A linear scan of ~600 short lines: microseconds, and no index to ship.
-    pub(crate) fn lookup(name: &str) -> Option<TimeZone> {
-        let (known, rule) = zones().find(|(known, _)| known.eq_ignore_ascii_case(name))?;
-        match rule.strip_prefix('#') {
-            Some(index) => TimeZone::tzif(known, TZIFS.get(index.parse::<usize>().ok()?)?).ok(),
-            None => TimeZone::posix(rule).ok(),
+    pub(crate) fn lookup(name: &str) -> Option<Zone> {
+        let (_, rule) = zones().find(|(known, _)| known.eq_ignore_ascii_case(name))?;
+        let Some(explicit) = rule.strip_prefix('~') else {
+            return TimeZone::posix(rule).ok().map(Zone::from);
+        };
+        let mut parts = explicit.splitn(3, ';');
+        let (list, cut, rule) = (parts.next()?, parts.next()?, parts.next()?);
+        let offset = |text: &str| Offset::from_seconds(text.parse().ok()?).ok();
+        let mut list = list.split(',');
+        let mut segments = vec![(i64::MIN, offset(list.next()?)?)];
+        for segment in list {
+            let (start, to) = segment.split_once(':')?;
+            segments.push((start.parse().ok()?, offset(to)?));
         }
+        Some(Zone(Rules::Segments {
+            segments: segments.into(),
+            cut: cut.parse().ok()?,
+            rule: TimeZone::posix(rule).ok()?,
+        }))
     }
 }
 
@@ -85,36 +186,75 @@ mod tests {
         assert!(compiled::lookup("").is_none());
     }
 
-    /// The browser's table knows every zone the server knows, and gives the same offset
-    /// every 6 hours from 2025 to 2035 and on both sides of every transition the database
-    /// has in those years (a rule that drifted, or moved a transition, would show here).
+    /// `browser` gives the same offset as `whole` every 6 hours in `[from, until)` and on
+    /// both sides of every transition there, and reads the local times around each
+    /// transition (in its gap or fold, and either side) as the same instants.
+    fn agree(name: &str, whole: &TimeZone, browser: &Zone, from: Timestamp, until: Timestamp) {
+        let second = jiff::SignedDuration::from_secs(1);
+        let transitions: Vec<Timestamp> = whole
+            .following(from)
+            .map(|t| t.timestamp())
+            .take_while(|t| *t < until)
+            .collect();
+        let every_6h = std::iter::successors(Some(from), |t| {
+            t.checked_add(jiff::SignedDuration::from_hours(6)).ok()
+        })
+        .take_while(|t| *t < until);
+        let edges = transitions
+            .iter()
+            .flat_map(|t| [t.checked_sub(second).unwrap(), *t]);
+        for t in edges.chain(every_6h) {
+            assert_eq!(whole.to_offset(t), browser.to_offset(t), "{name} at {t}");
+            assert_eq!(
+                whole.to_datetime(t),
+                browser.to_datetime(t),
+                "{name} at {t}"
+            );
+        }
+        for t in &transitions {
+            let local = whole.to_datetime(*t);
+            for minutes in [-150, -90, -60, -59, -30, -1, 0, 1, 30, 59, 60, 61, 90, 150] {
+                let local = local
+                    .checked_add(jiff::SignedDuration::from_mins(minutes))
+                    .unwrap();
+                assert_eq!(
+                    whole.to_timestamp(local).unwrap(),
+                    browser.to_timestamp(local).unwrap(),
+                    "{name}: {local} near the transition at {t}"
+                );
+            }
+        }
+    }
+
+    /// The browser's table knows every zone the server knows and agrees with the whole
+    /// database from 2025 to 2035 (a rule that drifted, or moved a transition, would show
+    /// here); the zones kept as segments are checked to 2100, past their cut-over.
     #[test]
     fn the_browser_table_agrees_with_the_whole_database_from_2025() {
         let mut checked = 0;
-        for (name, _) in compiled::zones() {
+        let mut segmented = 0;
+        for (name, rule) in compiled::zones() {
             let whole = TimeZone::get(name).unwrap();
             let browser = compiled::lookup(name)
                 .unwrap_or_else(|| panic!("{name} does not rebuild in the browser"));
-            let (from, until) = (at("2025-01-01T00:00:00Z"), at("2035-01-01T00:00:00Z"));
-            let second = jiff::SignedDuration::from_secs(1);
-            let transitions = whole
-                .following(from)
-                .map(|t| t.timestamp())
-                .take_while(|t| *t < until)
-                .flat_map(|t| [t.checked_sub(second).unwrap(), t]);
-            let every_6h = std::iter::successors(Some(from), |t| {
-                t.checked_add(jiff::SignedDuration::from_hours(6)).ok()
-            })
-            .take_while(|t| *t < until);
-            for t in transitions.chain(every_6h) {
-                assert_eq!(whole.to_offset(t), browser.to_offset(t), "{name} at {t}");
-            }
+            let until = if rule.starts_with('~') {
+                segmented += 1;
+                at("2100-01-01T00:00:00Z")
+            } else {
+                at("2035-01-01T00:00:00Z")
+            };
+            agree(name, &whole, &browser, at("2025-01-01T00:00:00Z"), until);
             checked += 1;
         }
         assert!(checked > 300, "only {checked} zones in the table");
+        assert!(
+            (5..40).contains(&segmented),
+            "{segmented} zones as segments: Morocco, Gaza and announced changes expected"
+        );
     }
 
-    /// New York comes whole: the 2006 rules (DST from the first Sunday of April) hold.
+    /// New York is exact from 1970: the 1974 energy-crisis DST, the 1987–2006 rules (DST from
+    /// the first Sunday of April), and today's.
     #[test]
     fn new_york_keeps_its_history_in_the_browser_table() {
         let ny = compiled::lookup(NEW_YORK).unwrap();
@@ -123,6 +263,29 @@ mod tests {
             offset.seconds(),
             -5 * 3600,
             "still standard time in March 2006"
+        );
+        agree(
+            NEW_YORK,
+            &TimeZone::get(NEW_YORK).unwrap(),
+            &ny,
+            at("1970-01-01T00:00:00Z"),
+            at("2040-01-01T00:00:00Z"),
+        );
+    }
+
+    /// Gaps and folds resolve like jiff's: the offset before a gap, the earlier of a fold.
+    #[test]
+    fn segments_resolve_gaps_and_folds_like_jiff() {
+        let ny = compiled::lookup(NEW_YORK).unwrap();
+        let local = |s: &str| s.parse::<DateTime>().unwrap();
+        // 26 April 1981, 02:30 did not happen; 25 October 1981, 01:30 happened twice.
+        assert_eq!(
+            ny.to_timestamp(local("1981-04-26T02:30")).unwrap(),
+            at("1981-04-26T07:30:00Z")
+        );
+        assert_eq!(
+            ny.to_timestamp(local("1981-10-25T01:30")).unwrap(),
+            at("1981-10-25T05:30:00Z")
         );
     }
 }

@@ -33,7 +33,9 @@ fn opt_time(t: Option<Timestamp>) -> Value {
 pub fn ny_time(t: Timestamp) -> String {
     jiff::fmt::strtime::format(
         "%Y-%m-%dT%H:%M:%S%.f%:z",
-        &t.to_zoned_datetime(app::domain::calendar::new_york()),
+        &t.to_zoned_datetime(jiff::tz::TimeZone::fixed(
+            app::domain::calendar::new_york().to_offset(t),
+        )),
     )
     .unwrap_or_else(|_| time(t))
 }
