@@ -46,6 +46,8 @@ release_site="${CARGO_TARGET_DIR:-$PWD/target}/site-release"
 before=$failed
 step "release bundle build" env LEPTOS_SITE_ROOT="$release_site" bash scripts/release.sh --frontend-only
 if [ "$failed" -eq "$before" ]; then
+  # The subscriber UI issue's goal: no page makes the browser download over 500 KB gzip.
+  step "bundle budget" python3 scripts/bundle-sizes.py "$release_site/pkg" --budget 500000
   step "playwright (release bundle)" env QUANTSHIFT_SITE_ROOT="$release_site" bash -c 'cd end2end && npx playwright test'
 else
   echo "==> playwright (release bundle) skipped: the release bundle did not build"
