@@ -239,6 +239,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name} does not rebuild in the browser"));
             let until = if rule.starts_with('~') {
                 segmented += 1;
+                // Local times either side of the cut-over to the rule read alike too.
+                let cut: i64 = rule.split(';').nth(1).unwrap().parse().unwrap();
+                let cut = Timestamp::from_second(cut).unwrap();
+                for twenty_minutes in -30..=30 {
+                    let local = whole
+                        .to_datetime(cut)
+                        .checked_add(jiff::SignedDuration::from_mins(twenty_minutes * 20))
+                        .unwrap();
+                    assert_eq!(
+                        whole.to_timestamp(local).unwrap(),
+                        browser.to_timestamp(local).unwrap(),
+                        "{name}: {local} near the cut-over"
+                    );
+                }
                 at("2100-01-01T00:00:00Z")
             } else {
                 at("2035-01-01T00:00:00Z")
