@@ -8,7 +8,7 @@
 # algorithms) and with panics that abort at once (-Cpanic=immediate-abort) without source
 # locations (-Zlocation-detail=none), so no panic message formatting is linked into the
 # bundle; MIR inlining is off (-Zinline-mir=no), which LLVM's size optimisation then does
-# better without. Together: every page about 80 KB gzip smaller (BENCHMARKS.md). These are
+# better without. Together: every page 47–82 KB gzip smaller (BENCHMARKS.md). These are
 # unstable options of the pinned stable toolchain, enabled for this build with
 # RUSTC_BOOTSTRAP=1, and they apply to the wasm32 target only: the server binary builds as
 # usual. A panic in the browser then shows as "unreachable executed" without its message;
@@ -26,10 +26,21 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ]; then
   (cd end2end && npm install --no-save --no-audit --no-fund binaryen@132.0.0 >/dev/null)
 fi
 export PATH="$PWD/end2end/node_modules/.bin:$PATH"
+# The browser code first, with the unstable options; then, unless only the browser code
+# was asked for, the server in a separate run without them: RUSTC_BOOTSTRAP would also make
+# some dependencies' build scripts (anyhow, proc-macro2) switch on nightly-only code.
 # .cargo/config.toml's [build] rustflags do not apply once a target has its own list, so
 # erase_components is repeated here.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zinline-mir=no"
-export RUSTC_BOOTSTRAP=1
-exec cargo leptos build --release --split \
+frontend_only=false
+args=()
+for arg in "$@"; do
+  if [ "$arg" = --frontend-only ]; then frontend_only=true; else args+=("$arg"); fi
+done
+RUSTC_BOOTSTRAP=1 \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zinline-mir=no" \
+  cargo leptos build --release --split --frontend-only \
   --lib-cargo-args=-Zbuild-std=std,panic_abort \
-  --lib-cargo-args=-Zbuild-std-features=optimize_for_size "$@"
+  --lib-cargo-args=-Zbuild-std-features=optimize_for_size "${args[@]}"
+if [ "$frontend_only" = false ]; then
+  cargo leptos build --release --split --server-only "${args[@]}"
+fi
