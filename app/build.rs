@@ -102,15 +102,19 @@ fn rule_is_exact(full: &TimeZone, rule: &str, from: Timestamp, until: Timestamp)
 /// The zone from `start` on as `~OFFSET,T:OFFSET,…;CUT;RULE`: the offset (seconds east of
 /// UTC) in effect at `start`, then every later change (Unix second: new offset) before
 /// `CUT`, a 1 January at midnight UTC from which `rule` is exact and near which (three days
-/// either side) the zone has no transition, so the browser never has to resolve a local time
-/// across the cut.
+/// either side) neither the zone nor the rule has a transition, so the browser never has to
+/// resolve a local time across the cut.
 fn segments(name: &str, full: &TimeZone, rule: &str, start: Timestamp, until: Timestamp) -> String {
     let near = jiff::SignedDuration::from_hours(72);
+    let posix = TimeZone::posix(rule).unwrap_or_else(|_| panic!("{name}: {rule} parses"));
     let quiet = |at: Timestamp| {
         let before = at.checked_sub(near).expect("in range");
-        full.following(before)
-            .next()
-            .is_none_or(|t| t.timestamp() > at.checked_add(near).expect("in range"))
+        let after = at.checked_add(near).expect("in range");
+        [full, &posix].iter().all(|zone| {
+            zone.following(before)
+                .next()
+                .is_none_or(|t| t.timestamp() > after)
+        })
     };
     let cut = (TimeZone::UTC.to_datetime(start).year() + 1..2100)
         .map(|year| {

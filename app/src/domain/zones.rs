@@ -93,8 +93,8 @@ impl Zone {
                 rule,
             } => (segments, *cut, rule),
         };
-        // No transition lies within three days of the cut (build.rs), so an answer of the
-        // rule's at or after it is the answer.
+        // Neither the zone nor its rule changes within three days of the cut (build.rs), so
+        // an answer of the rule's at or after it is the answer.
         let by_rule = rule.to_timestamp(local)?;
         if by_rule.as_second() >= cut {
             return Ok(by_rule);
@@ -114,7 +114,12 @@ impl Zone {
             }
             previous = Some(candidate);
         }
-        Ok(by_rule)
+        // Past the last segment's end, which is the cut: the offset there is the last
+        // segment's (build.rs checks), and nothing changes for three days.
+        match previous {
+            Some(candidate) => Timestamp::from_second(candidate),
+            None => Ok(by_rule),
+        }
     }
 }
 
@@ -242,10 +247,10 @@ mod tests {
                 // Local times either side of the cut-over to the rule read alike too.
                 let cut: i64 = rule.split(';').nth(1).unwrap().parse().unwrap();
                 let cut = Timestamp::from_second(cut).unwrap();
-                for twenty_minutes in -30..=30 {
+                for hours in -72..=72 {
                     let local = whole
                         .to_datetime(cut)
-                        .checked_add(jiff::SignedDuration::from_mins(twenty_minutes * 20))
+                        .checked_add(jiff::SignedDuration::from_hours(hours))
                         .unwrap();
                     assert_eq!(
                         whole.to_timestamp(local).unwrap(),
@@ -261,6 +266,12 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 300, "only {checked} zones in the table");
+        for name in jiff::tz::db().available() {
+            assert!(
+                compiled::lookup(name.as_str()).is_some(),
+                "the browser does not know {name}"
+            );
+        }
         assert!(
             (5..40).contains(&segmented),
             "{segmented} zones as segments: Morocco, Gaza and announced changes expected"
