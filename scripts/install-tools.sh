@@ -12,6 +12,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# The test suite's bundle budget and scripts/wasm-size.sh measure with Python.
+command -v python3 >/dev/null || need_apt+=(python3)
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -20,7 +22,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# rust-toolchain.toml names the toolchain and the wasm target; rustup installs both on first use.
+# rust-toolchain.toml names the toolchain and the wasm target; rustup may not install them
+# by itself (RUSTUP_AUTO_INSTALL=0 here), so they are added explicitly.
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
 # The release build recompiles the standard library for the browser (scripts/release.sh).
 rustup component add rust-src >/dev/null 2>&1 || rustup component add rust-src

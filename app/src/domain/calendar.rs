@@ -348,7 +348,8 @@ fn is_christmas_eve_mon_to_thu(d: Date) -> bool {
         )
 }
 
-/// The exchange time zone, with its whole history.
+/// The exchange time zone, exact from 1970 in the browser build (the calendar starts in
+/// 1990) and with its whole history on the server.
 pub fn new_york() -> Zone {
     super::zones::new_york()
 }

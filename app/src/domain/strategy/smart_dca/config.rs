@@ -16,7 +16,7 @@ pub enum MaCondition {
 }
 
 /// Read as one flat object rather than through serde's internally tagged enums, which
-/// buffer every field first: that machinery cost ~3 KB gzip on every browser page that
+/// buffer every field first: that machinery cost ~4 KB gzip on every browser page that
 /// reads a plan (BENCHMARKS.md). Accepts exactly what the derived form accepted, except
 /// that a wrongly typed field of another kind (`"fast": "x"` beside `close_above_sma`) is
 /// now an error instead of being ignored.
