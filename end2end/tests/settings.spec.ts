@@ -19,6 +19,8 @@ test("settings: time zone, password change with re-authentication, other session
   await expect(page.getByTestId("error-settings-zone")).toContainText("is not a time zone");
   await page.getByLabel("Time zone for new plans").fill("Europe/London");
   await page.getByRole("button", { name: "Save time zone" }).click();
+  // The server's answer, before leaving the page (the field holds the typed value anyway).
+  await expect(page.getByText("Saved.", { exact: true })).toBeVisible();
   await expect(page.getByLabel("Time zone for new plans")).toHaveValue("Europe/London");
   // New plans start in the chosen zone.
   await openHydrated(page, "/plans/new");
