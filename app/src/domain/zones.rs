@@ -216,18 +216,29 @@ mod tests {
                 "{name} at {t}"
             );
         }
-        for t in &transitions {
-            let local = whole.to_datetime(*t);
-            for minutes in [-150, -90, -60, -59, -30, -1, 0, 1, 30, 59, 60, 61, 90, 150] {
-                let local = local
-                    .checked_add(jiff::SignedDuration::from_mins(minutes))
-                    .unwrap();
-                assert_eq!(
-                    whole.to_timestamp(local).unwrap(),
-                    browser.to_timestamp(local).unwrap(),
-                    "{name}: {local} near the transition at {t}"
-                );
-            }
+        let minutes = [-150, -90, -60, -59, -30, -1, 0, 1, 30, 59, 60, 61, 90, 150]
+            .map(jiff::SignedDuration::from_mins);
+        for t in transitions {
+            local_times_agree(name, whole, browser, t, minutes);
+        }
+    }
+
+    /// `browser` reads the local times `steps` away from the local time at `at` (in gaps,
+    /// folds and either side) as the same instants as `whole`.
+    fn local_times_agree(
+        name: &str,
+        whole: &TimeZone,
+        browser: &Zone,
+        at: Timestamp,
+        steps: impl IntoIterator<Item = jiff::SignedDuration>,
+    ) {
+        for step in steps {
+            let local = whole.to_datetime(at).checked_add(step).unwrap();
+            assert_eq!(
+                whole.to_timestamp(local).unwrap(),
+                browser.to_timestamp(local).unwrap(),
+                "{name}: {local}, near {at}"
+            );
         }
     }
 
@@ -247,17 +258,8 @@ mod tests {
                 // Local times either side of the cut-over to the rule read alike too.
                 let cut: i64 = rule.split(';').nth(1).unwrap().parse().unwrap();
                 let cut = Timestamp::from_second(cut).unwrap();
-                for hours in -72..=72 {
-                    let local = whole
-                        .to_datetime(cut)
-                        .checked_add(jiff::SignedDuration::from_hours(hours))
-                        .unwrap();
-                    assert_eq!(
-                        whole.to_timestamp(local).unwrap(),
-                        browser.to_timestamp(local).unwrap(),
-                        "{name}: {local} near the cut-over"
-                    );
-                }
+                let hours = (-72..=72).map(jiff::SignedDuration::from_hours);
+                local_times_agree(name, &whole, &browser, cut, hours);
                 at("2100-01-01T00:00:00Z")
             } else {
                 at("2035-01-01T00:00:00Z")

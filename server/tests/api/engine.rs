@@ -232,14 +232,15 @@ async fn history_query_reads_its_index(app: &TestApp) {
     use sqlx::Row as _;
     let sql = server::dca::slots::purchase_history_sql();
     let mut tx = app.db.pool().begin().await.unwrap();
-    let explain = match app.db.backend() {
-        server::db::Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+    // The plan's text is the fourth column of SQLite's answer, PostgreSQL's only one.
+    let (explain, column) = match app.db.backend() {
+        server::db::Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), 3),
         server::db::Backend::Postgres => {
             sqlx::query("SET LOCAL enable_seqscan = off")
                 .execute(&mut *tx)
                 .await
                 .unwrap();
-            format!("EXPLAIN {sql}")
+            (format!("EXPLAIN {sql}"), 0)
         }
     };
     let rows = sqlx::query(&explain)
@@ -252,10 +253,6 @@ async fn history_query_reads_its_index(app: &TestApp) {
         .fetch_all(&mut *tx)
         .await
         .unwrap();
-    let column = match app.db.backend() {
-        server::db::Backend::Sqlite => 3,
-        server::db::Backend::Postgres => 0,
-    };
     let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(column)).collect();
     let plan = plan.join("\n");
     assert!(plan.contains("purchases_user_created_id"), "{plan}");
