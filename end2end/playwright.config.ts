@@ -54,6 +54,8 @@ export default defineConfig({
       QUANTSHIFT_ALPACA_PAPER_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_ALPACA_DATA_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_SCHEDULER_POLL_MS: "250",
+      // The suite presses "buy now" more often than the default 10 an hour allows.
+      QUANTSHIFT_RUN_NOW_PER_HOUR: "100",
       RUST_LOG: "warn",
     },
   },

@@ -68,6 +68,8 @@ pub struct Config {
     pub scheduler_poll_ms: u64,
     /// A slot missed while the server was down still runs if it is at most this late.
     pub missed_grace_minutes: u32,
+    /// "Buy now" presses each user may make per hour.
+    pub run_now_per_hour: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +106,7 @@ impl Default for Config {
             scheduler_workers: 2,
             scheduler_poll_ms: 1000,
             missed_grace_minutes: 240,
+            run_now_per_hour: 10,
         }
     }
 }
@@ -232,6 +235,9 @@ impl Config {
         }
         if !(10..=60_000).contains(&self.scheduler_poll_ms) {
             return Err(invalid("scheduler_poll_ms", "must be between 10 and 60000"));
+        }
+        if !(1..=3600).contains(&self.run_now_per_hour) {
+            return Err(invalid("run_now_per_hour", "must be between 1 and 3600"));
         }
         if self.session_idle_days == 0 {
             return Err(invalid("session_idle_days", "must be at least 1"));

@@ -124,14 +124,17 @@ impl Application {
             broker_limiters.clone(),
         ));
 
-        let dca = Arc::new(crate::dca::DcaService::new(
-            db.clone(),
-            events.clone(),
-            clock.clone(),
-            accounts.clone(),
-            app::api::dca::PlanLimits::default(),
-            brokers.clone(),
-        ));
+        let dca = Arc::new(
+            crate::dca::DcaService::new(
+                db.clone(),
+                events.clone(),
+                clock.clone(),
+                accounts.clone(),
+                app::api::dca::PlanLimits::default(),
+                brokers.clone(),
+            )
+            .with_run_now_per_hour(i64::from(config.run_now_per_hour)),
+        );
         let scheduler = (config.scheduler_workers > 0).then(|| {
             crate::dca::scheduler::Scheduler::new(
                 db.clone(),

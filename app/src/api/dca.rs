@@ -5,6 +5,7 @@ use crate::domain::calendar;
 use leptos::prelude::*;
 
 use crate::domain::ids::PlanId;
+pub use crate::domain::lifecycle::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use crate::domain::market::Symbol;
 use crate::domain::schedule::Schedule;
 use crate::domain::strategy::dca::{Leg, validate_legs};
@@ -263,8 +264,10 @@ pub struct Purchase {
     pub notional: String,
     pub qty: Option<String>,
     pub price: Option<String>,
-    /// `pending`, `accepted`, `filled`, `rejected`, `failed`, `missed` or `skipped`.
-    pub status: String,
+    pub status: PurchaseStatus,
+    /// Set when `status` is `skipped`.
+    #[serde(default)]
+    pub skip_reason: Option<SkipReason>,
     pub reason: Option<String>,
     pub client_order_id: String,
     #[serde(

@@ -79,23 +79,44 @@ pub const CLIENT_ORDER_ID_MAX: usize = 48;
 pub struct ClientOrderId(String);
 
 impl ClientOrderId {
-    /// `<first 26 hex digits of the plan id>-<slot, Unix milliseconds in base 36>-<symbol>`:
-    /// at most 26 + 1 + 9 + 1 + 10 = 47 characters for slots before 2100. Milliseconds,
-    /// so two "buy now" slots a moment apart never share an id.
-    pub fn for_slot(plan: &PlanId, slot: jiff::Timestamp, symbol: &Symbol) -> Self {
+    /// `<first 26 hex digits of the plan id>-<kind letter><slot, Unix milliseconds in base
+    /// 36>-<symbol>`: at most 26 + 1 + 1 + 9 + 1 + 10 = 48 characters (Alpaca's limit) for
+    /// slots before 2100. Milliseconds, so two "buy now" slots a moment apart never share
+    /// an id; the kind letter, so a "buy now" at the instant of a scheduled slot does not.
+    pub fn for_slot(
+        plan: &PlanId,
+        kind: crate::domain::lifecycle::SlotKind,
+        slot: jiff::Timestamp,
+        symbol: &Symbol,
+    ) -> Self {
         let hex: String = plan
             .as_str()
             .chars()
             .filter(|c| *c != '-')
             .take(26)
             .collect();
-        let id = format!("{hex}-{}-{symbol}", base36(slot.as_millisecond()));
+        let id = format!(
+            "{hex}-{}{}-{symbol}",
+            kind.tag(),
+            base36(slot.as_millisecond())
+        );
         debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
+        Self(id)
+    }
+
+    /// An id read back from where it was stored (it was made by `for_slot` when written).
+    pub fn from_stored(id: String) -> Self {
         Self(id)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl fmt::Display for ClientOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -135,22 +156,25 @@ mod tests {
 
     #[test]
     fn client_order_ids_are_deterministic_and_short() {
+        use crate::domain::lifecycle::SlotKind::{Manual, Scheduled};
         let plan = PlanId::parse(PLAN).unwrap();
         let slot = jiff::Timestamp::from_second(4_102_444_799).unwrap(); // 2099-12-31T23:59:59Z
         let symbol = Symbol::parse("BRK.B").unwrap();
-        let id = ClientOrderId::for_slot(&plan, slot, &symbol);
-        assert_eq!(id, ClientOrderId::for_slot(&plan, slot, &symbol));
-        assert_eq!(id.as_str(), "6f9619ff8b864011b42d00c04f-1gcmxplw8-BRK.B");
+        let id = ClientOrderId::for_slot(&plan, Scheduled, slot, &symbol);
+        assert_eq!(id, ClientOrderId::for_slot(&plan, Scheduled, slot, &symbol));
+        assert_eq!(id.as_str(), "6f9619ff8b864011b42d00c04f-s1gcmxplw8-BRK.B");
+        assert_ne!(id, ClientOrderId::for_slot(&plan, Manual, slot, &symbol));
 
         let long = Symbol::parse("ABCDEFGHIJ").unwrap();
-        assert!(ClientOrderId::for_slot(&plan, slot, &long).as_str().len() <= CLIENT_ORDER_ID_MAX);
+        let longest = ClientOrderId::for_slot(&plan, Manual, slot, &long);
+        assert_eq!(longest.as_str().len(), CLIENT_ORDER_ID_MAX);
         let next = slot
             .checked_add(jiff::SignedDuration::from_millis(1))
             .unwrap();
-        assert_ne!(id, ClientOrderId::for_slot(&plan, next, &symbol));
+        assert_ne!(id, ClientOrderId::for_slot(&plan, Scheduled, next, &symbol));
         assert_ne!(
             id,
-            ClientOrderId::for_slot(&plan, slot, &Symbol::parse("SPY").unwrap())
+            ClientOrderId::for_slot(&plan, Scheduled, slot, &Symbol::parse("SPY").unwrap())
         );
     }
 

@@ -18,6 +18,7 @@ pub mod calendar;
 pub mod csv;
 pub mod ids;
 pub mod indicators;
+pub mod lifecycle;
 pub mod market;
 pub mod order;
 pub mod schedule;

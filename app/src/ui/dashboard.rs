@@ -10,8 +10,8 @@ use super::live::{Live, LiveBadge};
 
 use crate::api::AppError;
 use crate::api::dca::{
-    AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, list_plans,
-    load_account, purchase_history,
+    AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, PurchaseStatus,
+    list_plans, load_account, purchase_history,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -211,7 +211,7 @@ fn PlanStatuses(
                     let status = plan.status;
                     let bot_id = id.clone();
                     let bot = move || live.bots.with(|b| b.get(&bot_id).cloned());
-                    let last_error = last.as_ref().filter(|p| p.status == "failed" || p.status == "rejected").and_then(|p| p.reason.clone());
+                    let last_error = last.as_ref().filter(|p| p.status.is_problem()).and_then(|p| p.reason.clone());
                     let badge = Signal::derive(move || {
                         if status != PlanStatus::Active {
                             return (status.as_str().to_owned(), None);
@@ -282,7 +282,7 @@ fn RecentPurchases(history: Vec<Purchase>) -> impl IntoView {
                             <li data-testid="recent-purchase">
                                 <span class="recent-symbol">{p.symbol.clone()}</span>
                                 <span>{format_amount(&p.notional)}</span>
-                                <span class=format!("badge status-{}", p.status)>{p.status.clone()}</span>
+                                <span class=format!("badge status-{}", p.status)>{p.status.as_str()}</span>
                                 <span class="muted">{p.slot_at.map(short_date).unwrap_or_default()}</span>
                             </li>
                         }).collect_view()}
@@ -367,12 +367,16 @@ fn RecentOrders(account: AccountSummary) -> impl IntoView {
 pub fn portfolio_series(history: &[Purchase], positions: &[PositionSummary]) -> ChartData {
     let mut fills: Vec<(jiff::Timestamp, &str, Decimal, Decimal, Decimal)> = history
         .iter()
-        .filter(|p| p.status == "filled")
+        .filter(|p| p.status.bought())
         .filter_map(|p| {
             let at = p.filled_at.or(p.slot_at)?;
             let qty = Decimal::from_str(p.qty.as_deref()?).ok()?;
             let price = Decimal::from_str(p.price.as_deref()?).ok()?;
-            let notional = Decimal::from_str(&p.notional).ok()?;
+            // A partly filled order invested what filled, not what was asked for.
+            let notional = match p.status {
+                PurchaseStatus::PartiallyFilled => crate::domain::market::round_cents(qty * price),
+                _ => Decimal::from_str(&p.notional).ok()?,
+            };
             Some((at, p.symbol.as_str(), qty, price, notional))
         })
         .collect();
@@ -438,7 +442,8 @@ mod tests {
             notional: notional.into(),
             qty: Some(qty.into()),
             price: Some(price.into()),
-            status: "filled".into(),
+            status: PurchaseStatus::Filled,
+            skip_reason: None,
             reason: None,
             client_order_id: String::new(),
             slot_at: None,

@@ -24,23 +24,10 @@ fn when(purchase: &Purchase) -> String {
         .unwrap_or_default()
 }
 
-/// What a status means, in plain words.
-pub fn status_words(status: &str) -> &'static str {
-    match status {
-        "filled" => "Bought",
-        "accepted" => "Sent; waiting for the fill",
-        "pending" => "Queued",
-        "rejected" => "Rejected by the broker",
-        "failed" => "Could not be placed",
-        "missed" => "Missed",
-        "skipped" => "Skipped",
-        _ => "Unknown",
-    }
-}
-
 #[component]
 fn PurchaseRow(purchase: Purchase) -> impl IntoView {
-    let status_class = format!("badge status-{}", purchase.status);
+    let status = purchase.status;
+    let status_class = format!("badge status-{status}");
     view! {
         <tr data-testid="purchase-row">
             <td>{when(&purchase)}</td>
@@ -48,8 +35,8 @@ fn PurchaseRow(purchase: Purchase) -> impl IntoView {
             <td>{format!("${}", purchase.notional)}</td>
             <td>{purchase.qty.clone().unwrap_or_default()}</td>
             <td>{purchase.price.clone().map(|p| format!("${p}")).unwrap_or_default()}</td>
-            <td><span class=status_class data-testid="purchase-status" title=status_words(&purchase.status)>{purchase.status.clone()}</span></td>
-            <td class="muted">{purchase.reason.clone().unwrap_or_else(|| status_words(&purchase.status).to_owned())}</td>
+            <td><span class=status_class data-testid="purchase-status" title=status.words()>{status.as_str()}</span></td>
+            <td class="muted">{purchase.reason.clone().unwrap_or_else(|| status.words().to_owned())}</td>
         </tr>
     }
 }

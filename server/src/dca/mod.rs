@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use repository::PlanRow;
+pub use repository::{PlanRow, PlanWrite};
 
 /// What the browser is told when the broker does not answer (the cause goes to the log).
 fn broker_unavailable(err: crate::broker::BrokerError) -> AppError {
@@ -58,18 +58,23 @@ fn instant(ms: i64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_millisecond(ms).ok()
 }
 
+fn text(value: rust_decimal::Decimal) -> String {
+    value.normalize().to_string()
+}
+
 impl From<slots::PurchaseRow> for Purchase {
     fn from(p: slots::PurchaseRow) -> Self {
         Self {
             id: p.id,
-            plan_id: p.plan_id,
-            symbol: p.symbol,
-            notional: p.notional,
-            qty: p.qty,
-            price: p.price,
+            plan_id: p.plan_id.to_string(),
+            symbol: p.symbol.to_string(),
+            notional: text(p.notional),
+            qty: p.qty.map(text),
+            price: p.price.map(text),
             status: p.status,
+            skip_reason: p.skip_reason,
             reason: p.reason,
-            client_order_id: p.client_order_id,
+            client_order_id: p.client_order_id.to_string(),
             slot_at: instant(p.slot_at),
             submitted_at: p.submitted_at.and_then(instant),
             filled_at: p.filled_at.and_then(instant),
@@ -84,6 +89,8 @@ pub struct DcaService {
     accounts: Arc<AccountService>,
     limits: PlanLimits,
     brokers: Arc<BrokerDirectory>,
+    /// "Buy now" presses allowed per user per hour.
+    run_now_per_hour: i64,
 }
 
 impl DcaService {
@@ -103,7 +110,14 @@ impl DcaService {
             accounts,
             limits,
             brokers,
+            run_now_per_hour: 10,
         }
+    }
+
+    /// Changes how many "buy now" presses a user may make an hour (default 10).
+    pub fn with_run_now_per_hour(mut self, per_hour: i64) -> Self {
+        self.run_now_per_hour = per_hour;
+        self
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -123,8 +137,13 @@ impl DcaService {
         &self.events
     }
 
+    /// Where users' brokers are found (the scheduler resolves each slot's account here).
+    pub fn brokers(&self) -> &Arc<BrokerDirectory> {
+        &self.brokers
+    }
+
     /// The user's broker (their own keys, or their demo paper account).
-    pub(crate) async fn broker_for(&self, user_id: &str) -> Result<AlpacaBroker, AppError> {
+    pub(crate) async fn broker_for(&self, user_id: &str) -> Result<Arc<AlpacaBroker>, AppError> {
         self.brokers.broker_for(user_id).await
     }
 
@@ -178,7 +197,9 @@ impl DcaService {
     }
 
     /// Creates (no id) or updates (id of one of the caller's plans) a plan. Nothing is
-    /// saved unless every field is valid. Returns the plan and whether it was created.
+    /// saved unless every field is valid. An update never changes the plan's status, and
+    /// is refused (409) if the plan changed since it was read (its `updated_at`, as the
+    /// caller sent it or as this call read it). Returns the plan and whether it was created.
     pub async fn save(&self, caller: &Caller, mut plan: Plan) -> Result<(Plan, bool), AppError> {
         let user = self.accounts.require_user(caller).await?;
         let existing = match &plan.id {
@@ -193,42 +214,73 @@ impl DcaService {
 
         let now = self.now();
         plan.name = plan.name.trim().to_owned();
-        let created = existing.is_none();
-        match existing {
-            None => {
-                plan.id = Some(PlanId::parse(&uuid::Uuid::new_v4().to_string()).map_err(internal)?);
-                plan.status = PlanStatus::Active;
-                plan.created_at = Some(now);
-            }
-            Some(row) => {
-                let previous = row.into_plan().map_err(internal)?;
-                if previous.status == PlanStatus::Stopped {
-                    return Err(AppError::new(
-                        ErrorCode::Conflict,
-                        "A stopped plan cannot be changed.",
-                    ));
-                }
-                plan.status = previous.status;
-                plan.created_at = previous.created_at;
-            }
-        }
-        plan.updated_at = Some(now);
-        plan.next_run_at = self.next_run(&plan, plan.status);
-        let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
-        if created {
+        let Some(row) = existing else {
+            plan.id = Some(PlanId::parse(&uuid::Uuid::new_v4().to_string()).map_err(internal)?);
+            plan.status = PlanStatus::Active;
+            plan.created_at = Some(now);
+            plan.updated_at = Some(now);
+            plan.next_run_at = self.next_run(&plan, plan.status);
+            let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
             self.db.insert_plan(&row).await.map_err(internal)?;
-        } else {
-            self.db.update_plan(&row).await.map_err(internal)?;
-        }
-        let id = row.id.clone();
-        let action = if created {
-            AuditAction::PlanCreated
-        } else {
-            AuditAction::PlanChanged
+            self.audit(&user.id, AuditAction::PlanCreated, &row.id, caller)
+                .await?;
+            self.publish_plan(&user.id, &plan).await;
+            return Ok((plan, true));
         };
-        self.audit(&user.id, action, &id, caller).await?;
+        let stored_next = row.next_run_at;
+        let read_at = row.updated_at;
+        let previous = row.into_plan().map_err(internal)?;
+        if previous.status == PlanStatus::Stopped {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "A stopped plan cannot be changed.",
+            ));
+        }
+        let expected = match plan.updated_at {
+            Some(seen) if seen.as_millisecond() != read_at => return Err(changed_elsewhere()),
+            _ => read_at,
+        };
+        plan.status = previous.status;
+        plan.created_at = previous.created_at;
+        plan.updated_at =
+            Some(jiff::Timestamp::from_millisecond(later(now, read_at)).map_err(internal)?);
+        let schedule_changed = plan.schedule != previous.schedule;
+        // A new schedule counts from now, after the slot the old one had due (if any).
+        let due_slot = stored_next.filter(|at| {
+            schedule_changed && previous.status == PlanStatus::Active && *at <= now.as_millisecond()
+        });
+        plan.next_run_at = if schedule_changed {
+            self.next_run(&plan, plan.status)
+        } else {
+            previous.next_run_at
+        };
+        let settings = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
+        let written = self
+            .db
+            .write_plan(&PlanWrite {
+                id: &settings.id,
+                user_id: &user.id,
+                expected_updated_at: expected,
+                updated_at: settings.updated_at,
+                settings: Some(&settings),
+                status: None,
+                next_run_at: schedule_changed.then_some(settings.next_run_at),
+                due_slot,
+            })
+            .await
+            .map_err(internal)?;
+        if !written {
+            return Err(changed_elsewhere());
+        }
+        self.audit(&user.id, AuditAction::PlanChanged, &settings.id, caller)
+            .await?;
+        let plan = self
+            .owned(&user.id, plan.id.as_ref().ok_or_else(|| internal("no id"))?)
+            .await?
+            .into_plan()
+            .map_err(internal)?;
         self.publish_plan(&user.id, &plan).await;
-        Ok((plan, created))
+        Ok((plan, false))
     }
 
     async fn owned(&self, user_id: &str, plan_id: &PlanId) -> Result<PlanRow, AppError> {
@@ -270,15 +322,35 @@ impl DcaService {
             ));
         }
         self.broker_for(&user.id).await?;
-        self.db
+        let queued = self
+            .db
             .insert_manual_slot(
                 plan_id.as_str(),
                 &user.id,
                 idempotency_key,
+                self.run_now_per_hour,
                 self.now().as_millisecond(),
             )
             .await
             .map_err(internal)?;
+        match queued {
+            Ok(_) => {}
+            Err(slots::ManualRefused::Pending(slot_id)) => {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "A \"buy now\" for this plan is already under way (run {slot_id}); \
+                         wait for it to finish before starting another."
+                    ),
+                ));
+            }
+            Err(slots::ManualRefused::RateLimited { limit }) => {
+                return Err(AppError::new(
+                    ErrorCode::RateLimited,
+                    format!("At most {limit} \"buy now\" purchases an hour; please wait a while."),
+                ));
+            }
+        }
         Ok(plan)
     }
 
@@ -486,7 +558,9 @@ impl DcaService {
             .map_err(broker_unavailable)
     }
 
-    /// Starts, pauses or stops one of the caller's plans.
+    /// Starts, pauses or stops one of the caller's plans (compare-and-set, like `save`).
+    /// A paused plan keeps its next slot: resumed before the grace window closes on it,
+    /// it still buys (later, the slot is recorded as missed); then it goes on from now.
     pub async fn set_status(
         &self,
         caller: &Caller,
@@ -496,22 +570,45 @@ impl DcaService {
         let user = self.accounts.require_user(caller).await?;
         let plan_id = PlanId::parse(plan_id)
             .map_err(|m| AppError::invalid_fields(BTreeMap::from([("plan_id".to_string(), m)])))?;
-        let mut plan = self
-            .owned(&user.id, &plan_id)
-            .await?
-            .into_plan()
-            .map_err(internal)?;
+        let row = self.owned(&user.id, &plan_id).await?;
+        let (stored_next, read_at) = (row.next_run_at, row.updated_at);
+        let plan = row.into_plan().map_err(internal)?;
         if plan.status == PlanStatus::Stopped && status != PlanStatus::Stopped {
             return Err(AppError::new(
                 ErrorCode::Conflict,
                 "A stopped plan cannot be started again; create a new one.",
             ));
         }
-        plan.status = status;
-        plan.updated_at = Some(self.now());
-        plan.next_run_at = self.next_run(&plan, status);
-        let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
-        self.db.update_plan(&row).await.map_err(internal)?;
+        let now = self.now();
+        let (next_run_at, due_slot) = match status {
+            PlanStatus::Stopped => (None, None),
+            PlanStatus::Paused => (stored_next, None),
+            PlanStatus::Active => {
+                let from_now = self.next_run(&plan, status).map(|t| t.as_millisecond());
+                match stored_next {
+                    Some(at) if at <= now.as_millisecond() => (from_now, Some(at)),
+                    Some(at) => (Some(at), None),
+                    None => (from_now, None),
+                }
+            }
+        };
+        let written = self
+            .db
+            .write_plan(&PlanWrite {
+                id: plan_id.as_str(),
+                user_id: &user.id,
+                expected_updated_at: read_at,
+                updated_at: later(now, read_at),
+                settings: None,
+                status: Some(status),
+                next_run_at: Some(next_run_at),
+                due_slot,
+            })
+            .await
+            .map_err(internal)?;
+        if !written {
+            return Err(changed_elsewhere());
+        }
         let action = match status {
             PlanStatus::Active => AuditAction::PlanStarted,
             PlanStatus::Paused => AuditAction::PlanPaused,
@@ -519,9 +616,28 @@ impl DcaService {
         };
         self.audit(&user.id, action, plan_id.as_str(), caller)
             .await?;
+        let plan = self
+            .owned(&user.id, &plan_id)
+            .await?
+            .into_plan()
+            .map_err(internal)?;
         self.publish_plan(&user.id, &plan).await;
         Ok(plan)
     }
+}
+
+/// A plan's new `updated_at`: now, but always after the one it replaces (so that a
+/// compare-and-set on it sees every change, even two within one millisecond).
+fn later(now: jiff::Timestamp, previous: i64) -> i64 {
+    now.as_millisecond().max(previous + 1)
+}
+
+fn changed_elsewhere() -> AppError {
+    AppError::new(
+        ErrorCode::Conflict,
+        "This plan was changed elsewhere while you were editing it (another tab, or it was \
+         paused or stopped). Reload it to see where it stands, then make your change again.",
+    )
 }
 
 #[async_trait]

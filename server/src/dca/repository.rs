@@ -83,7 +83,13 @@ impl PlanRow {
 
             status: PlanStatus::parse(&self.status)
                 .ok_or_else(|| anyhow::anyhow!("unknown plan status {}", self.status))?,
-            next_run_at: self.next_run_at.map(instant).transpose()?,
+            // A paused plan keeps its next slot in the row (resuming soon after it buys
+            // it), but has no next purchase to show.
+            next_run_at: self
+                .next_run_at
+                .filter(|_| self.status == "active")
+                .map(instant)
+                .transpose()?,
             created_at: Some(instant(self.created_at)?),
             updated_at: Some(instant(self.updated_at)?),
         })
@@ -102,6 +108,22 @@ impl PlanRow {
             updated_at: row.try_get("updated_at")?,
         })
     }
+}
+
+/// One compare-and-set change to a plan (see [`Db::write_plan`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PlanWrite<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    /// The `updated_at` the change was based on.
+    pub expected_updated_at: i64,
+    pub updated_at: i64,
+    /// New name, mode and settings (from this row), or unchanged.
+    pub settings: Option<&'a PlanRow>,
+    pub status: Option<PlanStatus>,
+    pub next_run_at: Option<Option<i64>>,
+    /// A slot that was due under the plan's old schedule, made with the change.
+    pub due_slot: Option<i64>,
 }
 
 const COLUMNS: &str =
@@ -126,23 +148,73 @@ impl Db {
         Ok(())
     }
 
-    /// Updates a plan; the user id in the WHERE clause keeps one user off another's plans.
-    pub async fn update_plan(&self, row: &PlanRow) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE plans SET name = $1, mode = $2, status = $3, config = $4, next_run_at = $5, updated_at = $6 \
-             WHERE id = $7 AND user_id = $8",
-        )
-        .bind(&row.name)
-        .bind(&row.mode)
-        .bind(&row.status)
-        .bind(&row.config)
-        .bind(row.next_run_at)
-        .bind(row.updated_at)
-        .bind(&row.id)
-        .bind(&row.user_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+    /// Changes a plan if it is still as the caller read it (`expected_updated_at`), and
+    /// not deleted (nor stopped, when its settings change): compare-and-set, so an edit
+    /// that took seconds can never undo a stop that landed meanwhile. With `due_slot`,
+    /// the slot that was due at that instant is made in the same transaction, so changing
+    /// the schedule or resuming never drops a purchase that was due. Returns whether the
+    /// plan was changed.
+    pub async fn write_plan(&self, change: &PlanWrite<'_>) -> Result<bool, sqlx::Error> {
+        let mut sets = vec!["updated_at = $1".to_owned()];
+        let mut n = 4;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if change.settings.is_some() {
+            sets.push(format!("name = ${}", next()));
+            sets.push(format!("mode = ${}", next()));
+            sets.push(format!("config = ${}", next()));
+        }
+        if change.status.is_some() {
+            sets.push(format!("status = ${}", next()));
+        }
+        if change.next_run_at.is_some() {
+            sets.push(format!("next_run_at = ${}", next()));
+        }
+        let not_stopped = if change.settings.is_some() {
+            " AND status <> 'stopped'"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE plans SET {} WHERE id = $2 AND user_id = $3 AND updated_at = $4 AND deleted_at IS NULL{not_stopped}",
+            sets.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(change.updated_at)
+            .bind(change.id)
+            .bind(change.user_id)
+            .bind(change.expected_updated_at);
+        if let Some(row) = change.settings {
+            query = query.bind(&row.name).bind(&row.mode).bind(&row.config);
+        }
+        if let Some(status) = change.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(next_run_at) = change.next_run_at {
+            query = query.bind(next_run_at);
+        }
+        let mut tx = self.pool().begin().await?;
+        if query.execute(&mut *tx).await?.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(slot_at) = change.due_slot {
+            sqlx::query(
+                "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $5, $5) ON CONFLICT (plan_id, slot_at, kind) DO NOTHING",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(change.id)
+            .bind(change.user_id)
+            .bind(slot_at)
+            .bind(change.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes one of the user's plans: it stops for good and leaves every list, while its

@@ -1,16 +1,28 @@
 //! The scheduler worker pool: turns due plans into slots, claims slots with a lease,
 //! decides with the shared strategy code, and places each leg's order exactly once.
 //!
-//! Exactly once, step by step: a slot row is unique per (plan, instant); a worker claims
-//! it with a lease; each leg's intent is written with its deterministic client order id
-//! *before* the order is sent; the outcomes and the slot's new state are written in one
-//! transaction after. If a worker dies anywhere in between, its lease expires and another
-//! worker re-runs the slot: it reuses the intents already written (never deciding twice)
-//! and re-sends them with the same client order ids, which the broker answers with the
-//! existing order (see `AlpacaBroker::place_order`) instead of buying again.
+//! Exactly once, step by step: a slot row is unique per (plan, instant, kind); a worker
+//! claims it with a lease; each leg's intent is written with its deterministic client
+//! order id *before* the order is sent; each order's outcome is written as its answer
+//! arrives, and the slot's final state last. Every write is conditional on still holding
+//! the lease, so a worker whose lease was taken over writes nothing. If a worker dies
+//! anywhere in between, its lease expires and another worker re-runs the slot: it reuses
+//! the intents already written (never deciding twice), skips the legs already answered,
+//! and re-sends the rest with the same client order ids, which the broker answers with
+//! the existing order (see `AlpacaBroker::place_order`) instead of buying again.
+//!
+//! Fairness and bounds: a claim passes over users who already have a slot running; a
+//! run is bounded by `slot_budget` (a run that runs out of time, e.g. waiting for its
+//! user's rate-limit tokens, gives the slot back and resumes later where it stopped);
+//! every failure counts toward `max_attempts`, after which the slot ends `failed` once
+//! each unanswered order has been looked up at the broker. Orders the broker has not
+//! finished with are followed by the reconcile pass, a task of its own with a time
+//! budget and a backoff per order, until they end or the check window closes
+//! (`unknown`).
 
 use super::DcaService;
-use super::slots::{Outcome, PurchaseRow, SlotRow};
+use super::slots::{Finish, Intent, Outcome, PurchaseRow, SlotRow};
+use crate::broker::alpaca::AlpacaBroker;
 use crate::broker::{
     Broker, BrokerError, OrderKind, OrderRequest, OrderSnapshot, OrderStatus, TimeFrame,
     TimeInForce,
@@ -18,16 +30,18 @@ use crate::broker::{
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use anyhow::Context as _;
-use app::api::dca::{PlanMode, PlanStatus};
-use app::domain::ids::{ClientOrderId, PlanId};
+use app::api::ErrorCode;
+use app::api::dca::{
+    Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
+};
+use app::domain::ids::ClientOrderId;
 use app::domain::market::Symbol;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
-use app::domain::strategy::smart_dca::{SmartDca, WhenNotMet};
+use app::domain::strategy::smart_dca::{SmartDca, WhenNotMet, cap_carried};
 use app::domain::strategy::{Action, Event, Strategy};
 use app::domain::time::Clock;
 use rust_decimal::Decimal;
-use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +50,7 @@ use std::time::Duration;
 pub enum FailPoint {
     /// After the intents are written, before any order is sent.
     AfterIntents,
-    /// After the orders are sent, before their outcomes are written.
+    /// After the first order is sent, before its outcome is written.
     AfterSend,
 }
 
@@ -47,10 +61,18 @@ pub struct SchedulerConfig {
     pub concurrency: usize,
     pub poll: Duration,
     pub lease: Duration,
+    /// How long one run of a slot may take before it gives the slot back (less than
+    /// `lease`, so the lease never expires under a live worker).
+    pub slot_budget: Duration,
     /// A scheduled slot this late is recorded as missed instead of executed.
     pub grace: Duration,
-    /// Attempts before a slot whose broker keeps failing is given up.
+    /// Attempts (of any failure kind) before a slot is given up as `failed`.
     pub max_attempts: i64,
+    /// How long the reconcile pass follows an order the broker has not finished with
+    /// before recording it `unknown`.
+    pub check_window: Duration,
+    /// The time one reconcile pass may take.
+    pub reconcile_budget: Duration,
     pub fail_point: Option<FailPoint>,
 }
 
@@ -61,8 +83,11 @@ impl Default for SchedulerConfig {
             concurrency: 16,
             poll: Duration::from_secs(1),
             lease: Duration::from_secs(120),
+            slot_budget: Duration::from_secs(60),
             grace: Duration::from_secs(4 * 3600),
             max_attempts: 8,
+            check_window: Duration::from_secs(7 * 24 * 3600),
+            reconcile_budget: Duration::from_secs(20),
             fail_point: None,
         }
     }
@@ -80,8 +105,120 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn text(value: Decimal) -> String {
-    value.normalize().to_string()
+/// Why a slot buys nothing, decided before anything is asked of the broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoPurchase {
+    pub status: PurchaseStatus,
+    pub skip_reason: Option<SkipReason>,
+    pub reason: String,
+    pub slot_state: SlotState,
+}
+
+/// The checks on a slot before its strategy runs: a scheduled slot of a plan that is not
+/// active skips, and one later than the grace window is missed. "Buy now" slots run
+/// whenever they are taken.
+pub fn precheck(
+    plan: PlanStatus,
+    kind: SlotKind,
+    slot_at: i64,
+    now: i64,
+    grace_ms: i64,
+) -> Option<NoPurchase> {
+    if kind == SlotKind::Manual {
+        return None;
+    }
+    if plan != PlanStatus::Active {
+        return Some(NoPurchase {
+            status: PurchaseStatus::Skipped,
+            skip_reason: Some(SkipReason::PlanInactive),
+            reason: format!("the plan was {} at this purchase's time", plan.as_str()),
+            slot_state: SlotState::Done,
+        });
+    }
+    if now - slot_at > grace_ms {
+        return Some(NoPurchase {
+            status: PurchaseStatus::Missed,
+            skip_reason: None,
+            reason: "the server was not running at the scheduled time and the grace window passed"
+                .to_owned(),
+            slot_state: SlotState::Missed,
+        });
+    }
+    None
+}
+
+/// What an order's state at the broker means for its purchase. Anything filled is
+/// recorded, even when the rest of the order was canceled or expired.
+pub fn outcome_of(purchase: &PurchaseRow, order: &OrderSnapshot, now: i64) -> Outcome {
+    let filled = (!order.filled_qty.is_zero()).then_some(order.filled_qty);
+    let (status, reason) = match order.status {
+        OrderStatus::Filled => (PurchaseStatus::Filled, None),
+        OrderStatus::Open | OrderStatus::PartiallyFilled => (PurchaseStatus::Accepted, None),
+        OrderStatus::Canceled | OrderStatus::Expired if filled.is_some() => (
+            PurchaseStatus::PartiallyFilled,
+            Some(format!(
+                "{} shares filled, then the broker {} the rest of the order",
+                order.filled_qty.normalize(),
+                if order.status == OrderStatus::Canceled {
+                    "canceled"
+                } else {
+                    "expired"
+                }
+            )),
+        ),
+        OrderStatus::Canceled => (
+            PurchaseStatus::Rejected,
+            Some("the order was canceled at the broker".to_owned()),
+        ),
+        OrderStatus::Expired => (
+            PurchaseStatus::Rejected,
+            Some("the order expired at the broker unfilled".to_owned()),
+        ),
+        OrderStatus::Rejected => (
+            PurchaseStatus::Rejected,
+            Some("the order was rejected at the broker".to_owned()),
+        ),
+    };
+    Outcome {
+        purchase_id: purchase.id.clone(),
+        status,
+        broker_order_id: Some(order.id.clone()),
+        qty: filled,
+        price: order.filled_avg_price.filter(|_| filled.is_some()),
+        reason,
+        submitted_at: Some(purchase.submitted_at.unwrap_or(now)),
+        filled_at: filled.map(|_| order.filled_at.map_or(now, |t| t.as_millisecond())),
+        next_check_at: status.is_open().then_some(now),
+    }
+}
+
+/// An outcome without an order: the purchase `status` with `reason`.
+fn plain(purchase: &PurchaseRow, status: PurchaseStatus, reason: &str) -> Outcome {
+    Outcome {
+        purchase_id: purchase.id.clone(),
+        status,
+        broker_order_id: None,
+        qty: None,
+        price: None,
+        reason: Some(reason.to_owned()),
+        submitted_at: None,
+        filled_at: None,
+        next_check_at: None,
+    }
+}
+
+/// The wait before the reconcile pass asks about an order again: 10 s, doubling, at
+/// most an hour.
+pub fn check_backoff(attempts: i64) -> i64 {
+    (10_000i64 << attempts.clamp(0, 9)).min(3_600_000)
+}
+
+/// How a run of a slot ended.
+enum Run {
+    /// The slot reached its final state (or another worker holds it now).
+    Finished,
+    /// It must be tried again later: the message says why.
+    Retry(String),
 }
 
 impl Scheduler {
@@ -108,16 +245,16 @@ impl Scheduler {
         self.clock.now().millis()
     }
 
-    /// Starts the workers; they stop when `shutdown` turns true, after the slots in hand
-    /// have finished. Each worker claims slots and runs each in its own task, up to
-    /// `concurrency` at once per instance, so one user's slow or failing broker never
-    /// holds up another user's purchases.
+    /// Starts the workers and the reconcile task; they stop when `shutdown` turns true,
+    /// after the slots in hand have finished. Each worker claims slots and runs each in
+    /// its own task, up to `concurrency` at once per instance, so one user's slow or
+    /// failing broker never holds up another user's purchases.
     pub fn spawn(
         self: &Arc<Self>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let permits = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
-        (0..self.config.workers)
+        let mut tasks: Vec<_> = (0..self.config.workers)
             .map(|_| {
                 let me = self.clone();
                 let permits = permits.clone();
@@ -144,10 +281,10 @@ impl Scheduler {
                             }
                         };
                         match claimed {
-                            Some((slot, now)) => {
+                            Some(slot) => {
                                 let runner = me.clone();
                                 in_flight.spawn(async move {
-                                    let _ = runner.run_slot(&slot, now).await;
+                                    let _ = runner.run_slot(&slot).await;
                                     drop(permit);
                                 });
                             }
@@ -163,72 +300,78 @@ impl Scheduler {
                     while in_flight.join_next().await.is_some() {}
                 })
             })
-            .collect()
+            .collect();
+        if self.config.workers > 0 {
+            let me = self.clone();
+            let mut shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                while !*shutdown.borrow() {
+                    let checked = me.reconcile_once().await.unwrap_or_else(|err| {
+                        tracing::warn!(error = %format!("{err:#}"), "a reconcile pass failed");
+                        0
+                    });
+                    if checked == 0 {
+                        tokio::select! {
+                            _ = tokio::time::sleep(me.config.poll) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                }
+            }));
+        }
+        tasks
     }
 
-    /// Schedules due plans and claims one slot; with none due, reconciles open orders.
-    async fn claim_next(&self) -> anyhow::Result<Option<(SlotRow, i64)>> {
-        let now = self.now();
-        self.schedule_due_plans(now).await?;
-        if let Some(slot) = self
+    /// Schedules due plans and claims one slot.
+    async fn claim_next(&self) -> anyhow::Result<Option<SlotRow>> {
+        self.schedule_due_plans(self.now()).await?;
+        // The lease counts from a clock read after the scheduling pass, however long it took.
+        Ok(self
             .db
-            .claim_slot(&self.owner, now, ms(self.config.lease))
-            .await?
-        {
-            return Ok(Some((slot, now)));
-        }
-        self.reconcile_open_orders(now).await?;
-        Ok(None)
-    }
-
-    /// Runs one claimed slot, bounded so it ends before its lease does, and tells the
-    /// user's browsers how it went.
-    async fn run_slot(&self, slot: &SlotRow, now: i64) -> anyhow::Result<()> {
-        self.bot_status(slot, "running", None).await;
-        let budget = self
-            .config
-            .lease
-            .saturating_sub(Duration::from_secs(5))
-            .max(Duration::from_secs(1));
-        let result = match tokio::time::timeout(budget, self.execute(slot, now)).await {
-            Ok(result) => result,
-            Err(_) => Err(anyhow::anyhow!("the slot took longer than {budget:?}")),
-        };
-        match &result {
-            Ok(()) => self.announce(slot).await,
-            Err(err) => {
-                tracing::warn!(slot = %slot.id, error = %format!("{err:#}"), "a slot failed; its lease will expire and it will be retried");
-                let reason = "a temporary problem interrupted this purchase; it will be retried";
-                self.bot_status(slot, "error", Some(reason)).await;
-            }
-        }
-        result
+            .claim_slot(&self.owner, self.now(), ms(self.config.lease))
+            .await?)
     }
 
     /// One pass in the caller's task: claim a slot and run it, or reconcile. Returns
     /// whether a slot was run. (The workers use the same steps, concurrently.)
     pub async fn tick(&self) -> anyhow::Result<bool> {
         match self.claim_next().await? {
-            Some((slot, now)) => self.run_slot(&slot, now).await.map(|()| true),
-            None => Ok(false),
+            Some(slot) => self.run_slot(&slot).await.map(|()| true),
+            None => {
+                self.reconcile_once().await?;
+                Ok(false)
+            }
         }
     }
 
+    /// Makes each due plan's slot. One plan that cannot be read is logged and passed
+    /// over; it never stops the pass for everyone else.
     async fn schedule_due_plans(&self, now: i64) -> anyhow::Result<()> {
         for plan in self.db.due_plans(now, 100).await? {
-            let Some(slot_at) = plan.next_run_at else {
-                continue;
-            };
-            let settings = plan.clone().into_plan()?;
-            let slot_time = jiff::Timestamp::from_millisecond(slot_at)?;
-            let next = settings
-                .schedule
-                .next_slots(slot_time, 1)
-                .ok()
-                .and_then(|s| s.first().map(|t| t.as_millisecond()));
-            if self.db.schedule_slot(&plan, slot_at, next, now).await? {
-                tracing::info!(plan = %plan.id, slot_at, "slot scheduled");
+            if let Err(err) = self.schedule_plan(&plan, now).await {
+                tracing::error!(plan = %plan.id, error = %format!("{err:#}"), "a due plan could not be scheduled");
             }
+        }
+        Ok(())
+    }
+
+    async fn schedule_plan(&self, plan: &super::PlanRow, now: i64) -> anyhow::Result<()> {
+        let Some(slot_at) = plan.next_run_at else {
+            return Ok(());
+        };
+        let settings = plan.clone().into_plan()?;
+        let slot_time = jiff::Timestamp::from_millisecond(slot_at)?;
+        let next = settings
+            .schedule
+            .next_slots(slot_time, 1)
+            .ok()
+            .and_then(|s| s.first().map(|t| t.as_millisecond()));
+        if self
+            .db
+            .schedule_slot(&plan.id, &plan.user_id, slot_at, next, now)
+            .await?
+        {
+            tracing::info!(plan = %plan.id, slot_at, "slot scheduled");
         }
         Ok(())
     }
@@ -242,9 +385,9 @@ impl Scheduler {
         self.db
             .append_audit(AuditEntry {
                 at: self.clock.now(),
-                actor_user_id: Some(&slot.user_id),
+                actor_user_id: Some(slot.user_id.as_str()),
                 action,
-                subject: Some(&slot.plan_id),
+                subject: Some(slot.plan_id.as_str()),
                 ip: None,
                 detail,
             })
@@ -252,235 +395,446 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Writes the slot's intents (once), sends them, and records the outcomes.
-    async fn execute(&self, slot: &SlotRow, now: i64) -> anyhow::Result<()> {
-        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
-        let row = match self.db.plan(&slot.plan_id, &slot.user_id).await? {
-            Some(row) => row,
-            // Deleted before anything was sent: buy nothing.
-            None if purchases.is_empty() => {
-                self.db
-                    .finish_slot(&slot.id, "missed", Some("the plan was deleted"), &[], now)
-                    .await?;
+    /// Runs one claimed slot within its budget and tells the user's browsers how it went.
+    async fn run_slot(&self, slot: &SlotRow) -> anyhow::Result<()> {
+        if slot.attempts > self.config.max_attempts {
+            let reason = slot
+                .reason
+                .clone()
+                .unwrap_or_else(|| "it kept failing".to_owned());
+            self.give_up(slot, &reason).await?;
+            self.announce(slot).await;
+            return Ok(());
+        }
+        self.bot_status(slot, "running", None).await;
+        let answered_before = self.answered(slot).await?;
+        let run = tokio::time::timeout(self.config.slot_budget, self.execute(slot)).await;
+        let retry = match run {
+            Ok(Ok(Run::Finished)) => {
+                self.announce(slot).await;
                 return Ok(());
+            }
+            Ok(Ok(Run::Retry(message))) => (message, false),
+            Ok(Err(err)) if err.is::<InjectedCrash>() => return Err(err),
+            Ok(Err(err)) => (format!("{err:#}"), false),
+            Err(_) => {
+                // Out of time (e.g. waiting for the user's rate-limit tokens): give the
+                // slot back; what was answered is kept and the rest resumes later. A run
+                // that got some answers does not use up an attempt.
+                let progress = self.answered(slot).await? > answered_before;
+                (
+                    format!(
+                        "the purchase took longer than {:?}; it resumes shortly",
+                        self.config.slot_budget
+                    ),
+                    progress,
+                )
+            }
+        };
+        let (message, progress) = retry;
+        tracing::warn!(slot = %slot.id, error = %message, "a slot did not finish; it will be retried");
+        self.retry_later(slot, &message, progress).await?;
+        let reason = "a temporary problem interrupted this purchase; it will be retried";
+        self.bot_status(slot, "error", Some(reason)).await;
+        Err(anyhow::anyhow!(message))
+    }
+
+    /// How many of the slot's purchases have an answer.
+    async fn answered(&self, slot: &SlotRow) -> anyhow::Result<usize> {
+        let purchases = self.db.purchases_of_slot(&slot.id).await?;
+        Ok(purchases.iter().filter(|p| !p.status.is_open()).count())
+    }
+
+    async fn write_intents(
+        &self,
+        slot: &SlotRow,
+        intents: &[Intent<'_>],
+        now: i64,
+    ) -> anyhow::Result<()> {
+        for intent in intents {
+            self.db
+                .record_intent(slot, &self.owner, intent, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One intent per leg, all with the same status and reason.
+    fn every_leg<'a>(
+        plan: &'a Plan,
+        ids: &'a [ClientOrderId],
+        status: PurchaseStatus,
+        skip_reason: Option<SkipReason>,
+        reason: &'a str,
+    ) -> Vec<Intent<'a>> {
+        plan.legs
+            .iter()
+            .zip(ids)
+            .map(|(leg, id)| Intent {
+                symbol: &leg.symbol,
+                notional: leg.amount,
+                client_order_id: id,
+                status,
+                skip_reason,
+                reason: Some(reason),
+            })
+            .collect()
+    }
+
+    fn order_id(slot: &SlotRow, symbol: &Symbol) -> anyhow::Result<ClientOrderId> {
+        let at = jiff::Timestamp::from_millisecond(slot.slot_at)?;
+        Ok(ClientOrderId::for_slot(
+            &slot.plan_id,
+            slot.kind,
+            at,
+            symbol,
+        ))
+    }
+
+    /// Writes the slot's intents (once), sends the unanswered ones, and records each
+    /// answer as it arrives.
+    async fn execute(&self, slot: &SlotRow) -> anyhow::Result<Run> {
+        let now = self.now();
+        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
+        let row = match self
+            .db
+            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
+            .await?
+        {
+            Some(row) => row,
+            // Deleted before anything was decided: buy nothing.
+            None if purchases.is_empty() => {
+                let finish = Finish {
+                    state: SlotState::Missed,
+                    reason: Some("the plan was deleted"),
+                };
+                self.db
+                    .finish_slot(&slot.id, &self.owner, finish, &[], now)
+                    .await?;
+                return Ok(Run::Finished);
             }
             // Deleted while its orders were on their way: follow them to the end.
-            None => match self
+            None => self
                 .db
-                .plan_even_deleted(&slot.plan_id, &slot.user_id)
+                .plan_even_deleted(slot.plan_id.as_str(), slot.user_id.as_str())
                 .await?
-            {
-                Some(row) => row,
-                None => anyhow::bail!("slot {} has purchases but no plan", slot.id),
-            },
+                .with_context(|| format!("slot {} has purchases but no plan", slot.id))?,
         };
         let plan = row.into_plan()?;
+        let ids = plan
+            .legs
+            .iter()
+            .map(|leg| Self::order_id(slot, &leg.symbol))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let account = self.dca.brokers().account_for(slot.user_id.as_str()).await;
+
         if purchases.is_empty() {
-            let late = now - slot.slot_at > ms(self.config.grace);
-            let not_active = plan.status != PlanStatus::Active && slot.kind == "scheduled";
-            let reason = if not_active {
-                Some(format!(
-                    "the plan was {} before this purchase",
-                    plan.status.as_str()
-                ))
-            } else if late && slot.kind == "scheduled" {
-                Some(
-                    "the server was not running at the scheduled time and the grace window passed"
-                        .to_owned(),
-                )
-            } else {
-                None
-            };
-            let broker = self.dca.broker_for(&slot.user_id).await;
-            let actions = match (&reason, &broker) {
-                (Some(_), _) | (None, Err(_)) => Vec::new(),
-                (None, Ok(broker)) => self.decide(&plan, slot, broker).await?,
-            };
-            let plan_id = PlanId::parse(&slot.plan_id).map_err(anyhow::Error::msg)?;
-            let slot_time = jiff::Timestamp::from_millisecond(slot.slot_at)?;
-            if let Some(reason) =
-                reason.or_else(|| broker.as_ref().err().map(|e| e.message.clone()))
-            {
-                let status = if reason.contains("grace") {
-                    "missed"
-                } else {
-                    "skipped"
+            let grace = ms(self.config.grace);
+            if let Some(no) = precheck(plan.status, slot.kind, slot.slot_at, now, grace) {
+                let intents = Self::every_leg(&plan, &ids, no.status, no.skip_reason, &no.reason);
+                self.write_intents(slot, &intents, now).await?;
+                let finish = Finish {
+                    state: no.slot_state,
+                    reason: Some(&no.reason),
                 };
-                for leg in &plan.legs {
-                    let cid = ClientOrderId::for_slot(&plan_id, slot_time, &leg.symbol);
-                    self.db
-                        .record_intent(
-                            slot,
-                            leg.symbol.as_str(),
-                            &text(leg.amount),
-                            cid.as_str(),
-                            status,
-                            Some(&reason),
-                            now,
-                        )
-                        .await?;
-                }
                 self.db
-                    .finish_slot(
-                        &slot.id,
-                        if status == "missed" { "missed" } else { "done" },
-                        Some(&reason),
-                        &[],
-                        now,
-                    )
+                    .finish_slot(&slot.id, &self.owner, finish, &[], now)
                     .await?;
-                return Ok(());
+                return Ok(Run::Finished);
             }
-            for action in actions {
+            let (broker, tag) = match &account {
+                Ok(account) => account,
+                Err(err) => {
+                    let reason = err.message.clone();
+                    let intents = Self::every_leg(
+                        &plan,
+                        &ids,
+                        PurchaseStatus::Skipped,
+                        Some(SkipReason::BrokerUnavailable),
+                        &reason,
+                    );
+                    self.write_intents(slot, &intents, now).await?;
+                    let finish = Finish {
+                        state: SlotState::Done,
+                        reason: Some(&reason),
+                    };
+                    self.db
+                        .finish_slot(&slot.id, &self.owner, finish, &[], now)
+                        .await?;
+                    return Ok(Run::Finished);
+                }
+            };
+            self.db.pin_slot_account(&slot.id, &self.owner, tag).await?;
+            let actions = match self.decide(&plan, slot, broker.as_ref()).await {
+                Ok(actions) => actions,
+                Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
+            };
+            let mut intents = Vec::new();
+            for action in &actions {
                 match action {
-                    Action::Order(intent) => {
-                        let Size::Notional(amount) = intent.size else {
+                    Action::Order(order) => {
+                        let Size::Notional(amount) = order.size else {
                             continue;
                         };
-                        let cid = ClientOrderId::for_slot(&plan_id, slot_time, &intent.symbol);
-                        self.db
-                            .record_intent(
-                                slot,
-                                intent.symbol.as_str(),
-                                &text(amount),
-                                cid.as_str(),
-                                "pending",
-                                None,
-                                now,
-                            )
-                            .await?;
-                    }
-                    Action::Skip { symbol, reason } => {
-                        for leg in plan
+                        let Some(id) = plan
                             .legs
                             .iter()
-                            .filter(|l| symbol.as_ref().is_none_or(|s| *s == l.symbol))
-                        {
-                            let cid = ClientOrderId::for_slot(&plan_id, slot_time, &leg.symbol);
-                            self.db
-                                .record_intent(
-                                    slot,
-                                    leg.symbol.as_str(),
-                                    &text(leg.amount),
-                                    cid.as_str(),
-                                    "skipped",
-                                    Some(&reason),
-                                    now,
-                                )
-                                .await?;
+                            .position(|l| l.symbol == order.symbol)
+                            .map(|i| &ids[i])
+                        else {
+                            continue;
+                        };
+                        intents.push(Intent {
+                            symbol: &order.symbol,
+                            notional: amount,
+                            client_order_id: id,
+                            status: PurchaseStatus::Pending,
+                            skip_reason: None,
+                            reason: None,
+                        });
+                    }
+                    Action::Skip { symbol, reason } => {
+                        for (leg, id) in plan.legs.iter().zip(&ids) {
+                            if symbol.as_ref().is_none_or(|s| *s == leg.symbol) {
+                                intents.push(Intent {
+                                    symbol: &leg.symbol,
+                                    notional: leg.amount,
+                                    client_order_id: id,
+                                    status: PurchaseStatus::Skipped,
+                                    skip_reason: Some(SkipReason::ConditionNotMet),
+                                    reason: Some(reason),
+                                });
+                            }
                         }
                     }
                 }
             }
+            self.write_intents(slot, &intents, now).await?;
             purchases = self.db.purchases_of_slot(&slot.id).await?;
         }
         if self.config.fail_point == Some(FailPoint::AfterIntents) {
-            anyhow::bail!("injected failure after writing the intents");
+            return Err(InjectedCrash("after writing the intents").into());
         }
 
-        let broker = match self.dca.broker_for(&slot.user_id).await {
-            Ok(broker) => broker,
-            Err(err) => {
-                let outcomes = failed(&purchases, &err.message);
-                self.db
-                    .finish_slot(&slot.id, "done", Some(&err.message), &outcomes, now)
-                    .await?;
-                return Ok(());
+        let pending: Vec<&PurchaseRow> = purchases
+            .iter()
+            .filter(|p| p.status == PurchaseStatus::Pending)
+            .collect();
+        let broker = match &account {
+            Ok((broker, tag)) if slot.broker_account.as_deref().is_none_or(|pin| pin == tag) => {
+                broker.clone()
             }
+            Ok(_) => {
+                // Never send a slot's orders to an account other than the one it began with.
+                let reason = "the broker account changed after this purchase began; \
+                              nothing was sent to the new account";
+                return self.finish_unsent(slot, &pending, reason, now).await;
+            }
+            Err(err) if err.code == ErrorCode::BrokerNotConnected => {
+                return self.finish_unsent(slot, &pending, &err.message, now).await;
+            }
+            Err(err) => return Ok(Run::Retry(err.message.clone())),
         };
-        let mut outcomes = Vec::new();
-        for purchase in purchases.iter().filter(|p| p.status == "pending") {
+        for purchase in pending {
             let request = OrderRequest {
-                symbol: Symbol::parse(&purchase.symbol).map_err(anyhow::Error::msg)?,
+                symbol: purchase.symbol.clone(),
                 side: Side::Buy,
-                size: Size::Notional(Decimal::from_str(&purchase.notional)?),
+                size: Size::Notional(purchase.notional),
                 kind: OrderKind::Market,
                 time_in_force: TimeInForce::Day,
                 extended_hours: false,
-                client_order_id: purchase.client_order_id.clone(),
+                client_order_id: purchase.client_order_id.as_str().to_owned(),
             };
-            let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol,
-                "notional": purchase.notional, "client_order_id": purchase.client_order_id});
+            let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol.as_str(),
+                "notional": purchase.notional.to_string(), "client_order_id": purchase.client_order_id.as_str()});
             self.audit(slot, AuditAction::OrderSubmitted, detail)
                 .await?;
-            let sent = broker.place_order(&request).await;
-
-            match sent {
-                Ok(order) => outcomes.push(outcome_of(purchase, &order, now)),
-                Err(BrokerError::Transient(message)) => {
-                    // Keep what is known, and try the slot again later with backoff.
-                    for outcome in &outcomes {
-                        self.db.update_purchase(outcome, now).await?;
-                    }
-                    return self.retry_later(slot, &message, now).await;
+            let outcome = match broker.place_order(&request).await {
+                Ok(order) => outcome_of(purchase, &order, now),
+                Err(BrokerError::Transient(message)) => return Ok(Run::Retry(message)),
+                Err(BrokerError::Rejected(message)) => {
+                    plain(purchase, PurchaseStatus::Rejected, &message)
                 }
-                Err(err) => {
-                    // Bad keys are the account's failure; anything else is the broker
-                    // rejecting this order (its message says why).
-                    let (status, reason) = match err {
-                        BrokerError::Rejected(message) => ("rejected", message),
-                        BrokerError::Unauthorized => (
-                            "failed",
-                            "the broker did not accept the account's API keys".into(),
-                        ),
-                        other => ("failed", other.to_string()),
-                    };
-                    outcomes.push(Outcome {
-                        status,
-                        reason: Some(reason),
-                        ..blank(purchase)
-                    });
-                }
+                Err(BrokerError::Unauthorized) => plain(
+                    purchase,
+                    PurchaseStatus::Failed,
+                    "the broker did not accept the account's API keys",
+                ),
+                Err(other) => plain(purchase, PurchaseStatus::Failed, &other.to_string()),
+            };
+            if self.config.fail_point == Some(FailPoint::AfterSend) {
+                return Err(InjectedCrash("after sending an order").into());
+            }
+            if !self.record(slot, &outcome).await? {
+                return Ok(Run::Finished);
             }
         }
-        if self.config.fail_point == Some(FailPoint::AfterSend) {
-            anyhow::bail!("injected failure after sending the orders");
-        }
-        for outcome in &outcomes {
-            self.audit(
-                slot,
-                AuditAction::OrderOutcome,
-                serde_json::json!({"purchase": outcome.purchase_id, "status": outcome.status, "reason": outcome.reason}),
-            )
-            .await?;
-        }
+        let finish = Finish {
+            state: SlotState::Done,
+            reason: None,
+        };
         self.db
-            .finish_slot(&slot.id, "done", None, &outcomes, now)
+            .finish_slot(&slot.id, &self.owner, finish, &[], self.now())
             .await
-            .context("failed to record the outcomes")?;
+            .context("failed to record the slot's end")?;
+        Ok(Run::Finished)
+    }
+
+    /// Writes one answer while this worker holds the slot (audited). Returns whether the
+    /// lease was still held.
+    async fn record(&self, slot: &SlotRow, outcome: &Outcome) -> anyhow::Result<bool> {
+        if !self
+            .db
+            .record_outcome(outcome, &slot.id, &self.owner, self.now())
+            .await?
+        {
+            tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
+            return Ok(false);
+        }
+        self.audit(
+            slot,
+            AuditAction::OrderOutcome,
+            serde_json::json!({"purchase": outcome.purchase_id, "status": outcome.status.as_str(), "reason": outcome.reason}),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Ends a slot whose remaining orders cannot be sent. A leg that an earlier attempt
+    /// may have sent is `unknown` (it cannot be looked up any more), one never sent `failed`.
+    async fn finish_unsent(
+        &self,
+        slot: &SlotRow,
+        pending: &[&PurchaseRow],
+        reason: &str,
+        now: i64,
+    ) -> anyhow::Result<Run> {
+        let maybe_sent = slot.attempts > 1;
+        let outcomes: Vec<Outcome> = pending
+            .iter()
+            .map(|p| {
+                let status = if maybe_sent {
+                    PurchaseStatus::Unknown
+                } else {
+                    PurchaseStatus::Failed
+                };
+                plain(p, status, reason)
+            })
+            .collect();
+        let finish = Finish {
+            state: SlotState::Done,
+            reason: Some(reason),
+        };
+        self.db
+            .finish_slot(&slot.id, &self.owner, finish, &outcomes, now)
+            .await?;
+        Ok(Run::Finished)
+    }
+
+    /// Gives a slot back for another attempt, with backoff; or, out of attempts, gives it up.
+    async fn retry_later(&self, slot: &SlotRow, message: &str, refund: bool) -> anyhow::Result<()> {
+        let now = self.now();
+        if !refund && slot.attempts >= self.config.max_attempts {
+            return self.give_up(slot, message).await;
+        }
+        let backoff = if refund {
+            0
+        } else {
+            (5_000i64 << slot.attempts.clamp(0, 6)).min(300_000)
+        };
+        self.db
+            .release_slot(slot, &self.owner, now + backoff, message, refund, now)
+            .await?;
         Ok(())
     }
 
-    async fn retry_later(&self, slot: &SlotRow, message: &str, now: i64) -> anyhow::Result<()> {
-        if slot.attempts >= self.config.max_attempts {
-            let purchases = self.db.purchases_of_slot(&slot.id).await?;
-            let pending: Vec<PurchaseRow> = purchases
-                .into_iter()
-                .filter(|p| p.status == "pending")
-                .collect();
-            let reason = format!("the broker kept failing: {message}");
-            self.db
-                .finish_slot(
-                    &slot.id,
-                    "done",
-                    Some(&reason),
-                    &failed(&pending, &reason),
-                    now,
-                )
-                .await?;
-            return Ok(());
+    /// Ends a slot that ran out of attempts as `failed`. Each order it may have sent is
+    /// looked up by its client order id first: an earlier send that timed out may have
+    /// been placed after all.
+    async fn give_up(&self, slot: &SlotRow, message: &str) -> anyhow::Result<()> {
+        let now = self.now();
+        let reason = format!(
+            "gave up after {} attempts: {message}",
+            slot.attempts.min(self.config.max_attempts)
+        );
+        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
+        if purchases.is_empty() {
+            // Nothing was decided: the user still sees each leg and why it did not buy.
+            if let Some(row) = self
+                .db
+                .plan_even_deleted(slot.plan_id.as_str(), slot.user_id.as_str())
+                .await?
+            {
+                let plan = row.into_plan()?;
+                let ids = plan
+                    .legs
+                    .iter()
+                    .map(|leg| Self::order_id(slot, &leg.symbol))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let intents = Self::every_leg(&plan, &ids, PurchaseStatus::Failed, None, &reason);
+                self.write_intents(slot, &intents, now).await?;
+                purchases = self.db.purchases_of_slot(&slot.id).await?;
+            }
         }
-        let backoff = (5_000i64 << slot.attempts.clamp(0, 6)).min(300_000);
+        let broker = match self.dca.brokers().account_for(slot.user_id.as_str()).await {
+            Ok((broker, tag)) if slot.broker_account.as_deref().is_none_or(|pin| pin == tag) => {
+                Some(broker)
+            }
+            _ => None,
+        };
+        let mut outcomes = Vec::new();
+        for purchase in purchases
+            .iter()
+            .filter(|p| p.status == PurchaseStatus::Pending)
+        {
+            outcomes.push(
+                self.look_up(broker.as_deref(), purchase, &reason, now)
+                    .await,
+            );
+        }
+        let finish = Finish {
+            state: SlotState::Failed,
+            reason: Some(&reason),
+        };
         self.db
-            .release_slot(&slot.id, &self.owner, now + backoff, message, now)
+            .finish_slot(&slot.id, &self.owner, finish, &outcomes, now)
             .await?;
         Ok(())
+    }
+
+    /// What became of an order whose send was never answered: found at the broker, its
+    /// state there; not found, `failed`; no answer, `unknown` (the reconcile pass keeps asking).
+    async fn look_up(
+        &self,
+        broker: Option<&AlpacaBroker>,
+        purchase: &PurchaseRow,
+        reason: &str,
+        now: i64,
+    ) -> Outcome {
+        let Some(broker) = broker else {
+            return plain(purchase, PurchaseStatus::Unknown, reason);
+        };
+        match broker
+            .order_by_client_id(purchase.client_order_id.as_str())
+            .await
+        {
+            Ok(order) => outcome_of(purchase, &order, now),
+            Err(BrokerError::NotFound) => plain(purchase, PurchaseStatus::Failed, reason),
+            Err(_) => Outcome {
+                next_check_at: Some(now + check_backoff(0)),
+                ..plain(
+                    purchase,
+                    PurchaseStatus::Unknown,
+                    &format!("{reason}; whether the order reached the broker is not known yet"),
+                )
+            },
+        }
     }
 
     /// Runs the plan's strategy for this slot: the same code the backtester runs.
     async fn decide(
         &self,
-        plan: &app::api::dca::Plan,
+        plan: &Plan,
         slot: &SlotRow,
         broker: &dyn Broker,
     ) -> anyhow::Result<Vec<Action>> {
@@ -495,38 +849,34 @@ impl Scheduler {
             (PlanMode::Smart, Some(smart)) => {
                 let mut strategy = SmartDca::new(plan.legs.clone(), smart);
                 if smart.when_not_met == WhenNotMet::CarryForward {
-                    let mut carried: std::collections::BTreeMap<String, Decimal> =
-                        Default::default();
-                    for (symbol, notional) in
-                        self.db.skipped_since_last_purchase(&slot.plan_id).await?
+                    let mut owed = std::collections::BTreeMap::new();
+                    for (symbol, notional) in self
+                        .db
+                        .carried_since_last_purchase(slot.plan_id.as_str())
+                        .await?
                     {
-                        *carried.entry(symbol).or_default() += Decimal::from_str(&notional)?;
+                        *owed.entry(symbol).or_insert(Decimal::ZERO) += notional;
                     }
-                    for (symbol, amount) in carried {
-                        strategy.set_carried(
-                            &Symbol::parse(&symbol).map_err(anyhow::Error::msg)?,
-                            amount,
-                        );
+                    let max = self.dca.limits().max_per_slot;
+                    for (symbol, amount) in cap_carried(&plan.legs, &owed, max) {
+                        strategy.set_carried(&symbol, amount);
                     }
                 }
 
                 // Enough daily history for any condition (periods are at most 400 bars).
                 let from = slot_time.checked_sub(jiff::SignedDuration::from_hours(24 * 600))?;
+                let slot_date = app::domain::calendar::new_york()
+                    .to_datetime(slot_time)
+                    .date();
                 for leg in &plan.legs {
-                    let bars = match broker
+                    let bars = broker
                         .bars(&leg.symbol, TimeFrame::Day, from, slot_time)
                         .await
-                    {
-                        Ok(bars) => bars,
-                        Err(err) => anyhow::bail!("could not load {} bars: {err}", leg.symbol),
-                    };
+                        .map_err(|err| {
+                            anyhow::anyhow!("could not load {} bars: {err}", leg.symbol)
+                        })?;
                     // Only bars that closed before the slot: no peeking at the slot's day.
-                    for bar in bars.iter().filter(|b| {
-                        b.exchange_date()
-                            < app::domain::calendar::new_york()
-                                .to_datetime(slot_time)
-                                .date()
-                    }) {
+                    for bar in bars.iter().filter(|b| b.exchange_date() < slot_date) {
                         strategy.on_event(
                             Event::Bar {
                                 symbol: &leg.symbol,
@@ -549,16 +899,23 @@ impl Scheduler {
     }
 
     async fn bot_status(&self, slot: &SlotRow, state: &str, reason: Option<&str>) {
-        let next_run_at = match self.db.plan(&slot.plan_id, &slot.user_id).await {
+        let next_run_at = match self
+            .db
+            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
+            .await
+        {
             Ok(Some(plan)) => plan
                 .next_run_at
                 .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
             _ => None,
         };
         let last_run = jiff::Timestamp::from_millisecond(slot.slot_at).ok();
-        let event = serde_json::json!({"type": "bot_status", "plan_id": slot.plan_id, "state": state,
+        let event = serde_json::json!({"type": "bot_status", "plan_id": slot.plan_id.as_str(), "state": state,
             "reason": reason, "next_run_at": next_run_at, "last_run": last_run});
-        self.dca.events().publish(&slot.user_id, event).await;
+        self.dca
+            .events()
+            .publish(slot.user_id.as_str(), event)
+            .await;
     }
 
     /// Tells the user's browsers what the slot did: each purchase, the bot's state, and
@@ -569,18 +926,23 @@ impl Scheduler {
         };
         let problem = purchases
             .iter()
-            .find(|p| p.status == "rejected" || p.status == "failed")
+            .find(|p| p.status.is_problem())
             .and_then(|p| p.reason.clone());
-        let filled = purchases.iter().any(|p| p.status == "filled");
+        let bought = purchases.iter().any(|p| p.status.bought());
         for purchase in purchases {
-            let event = serde_json::json!({"type": "purchase", "purchase": app::api::dca::Purchase::from(purchase)});
-            self.dca.events().publish(&slot.user_id, event).await;
+            self.publish_purchase(purchase).await;
         }
         let state = if problem.is_some() { "error" } else { "idle" };
         self.bot_status(slot, state, problem.as_deref()).await;
-        if filled {
-            self.announce_account(&slot.user_id).await;
+        if bought {
+            self.announce_account(slot.user_id.as_str()).await;
         }
+    }
+
+    async fn publish_purchase(&self, purchase: PurchaseRow) {
+        let user_id = purchase.user_id.clone();
+        let event = serde_json::json!({"type": "purchase", "purchase": Purchase::from(purchase)});
+        self.dca.events().publish(user_id.as_str(), event).await;
     }
 
     async fn announce_account(&self, user_id: &str) {
@@ -594,70 +956,237 @@ impl Scheduler {
         }
     }
 
-    /// Asks the broker about orders that were accepted but not yet filled.
-    async fn reconcile_open_orders(&self, now: i64) -> anyhow::Result<()> {
-        for purchase in self.db.open_purchases(50).await? {
-            let Ok(broker) = self.dca.broker_for(&purchase.user_id).await else {
-                continue;
-            };
-            match broker.order_by_client_id(&purchase.client_order_id).await {
-                Ok(order) if order.status.is_final() => {
-                    self.db
-                        .update_purchase(&outcome_of(&purchase, &order, now), now)
-                        .await?
+    /// One reconcile pass, bounded by `reconcile_budget`: asks the broker about orders it
+    /// has not finished with, those due for a look first (each row backs off on its own,
+    /// so rows that never resolve cannot block newer ones). Fills found late are
+    /// announced. Returns how many orders it looked at.
+    pub async fn reconcile_once(&self) -> anyhow::Result<usize> {
+        let now = self.now();
+        let rows = self.db.purchases_to_check(now, 50).await?;
+        let count = rows.len();
+        let pass = async {
+            for (purchase, pinned) in rows {
+                if let Err(err) = self.check_order(purchase, pinned, now).await {
+                    tracing::warn!(error = %format!("{err:#}"), "could not check an open order");
                 }
-                Ok(_) => {}
-                Err(err) => tracing::debug!(error = %err, "could not reconcile an open order yet"),
+            }
+        };
+        if tokio::time::timeout(self.config.reconcile_budget, pass)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a reconcile pass ran out of time; it continues on the next pass");
+        }
+        Ok(count)
+    }
+
+    async fn check_order(
+        &self,
+        purchase: PurchaseRow,
+        pinned: Option<String>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let attempts = purchase.check_attempts + 1;
+        let since = purchase.submitted_at.unwrap_or(purchase.created_at);
+        let window_over = now - since > ms(self.config.check_window);
+        let account = self
+            .dca
+            .brokers()
+            .account_for(purchase.user_id.as_str())
+            .await;
+        let broker = match &account {
+            Ok((broker, tag)) if pinned.as_deref().is_none_or(|pin| pin == tag) => broker,
+            _ => {
+                let reason = "the broker account this order was sent to is no longer connected; \
+                              check the order there";
+                let outcome = Outcome {
+                    submitted_at: purchase.submitted_at,
+                    ..plain(&purchase, PurchaseStatus::Unknown, reason)
+                };
+                self.db
+                    .update_open_purchase(&outcome, attempts, now)
+                    .await?;
+                self.publish_purchase_by_id(&purchase).await;
+                return Ok(());
+            }
+        };
+        let looked = broker
+            .order_by_client_id(purchase.client_order_id.as_str())
+            .await;
+        let mut outcome = match looked {
+            Ok(order) => outcome_of(&purchase, &order, now),
+            Err(BrokerError::NotFound) if purchase.status == PurchaseStatus::Unknown => plain(
+                &purchase,
+                PurchaseStatus::Failed,
+                "the broker has no record of this order; nothing was bought",
+            ),
+            Err(err) => Outcome {
+                qty: purchase.qty,
+                price: purchase.price,
+                submitted_at: purchase.submitted_at,
+                ..plain(
+                    &purchase,
+                    purchase.status,
+                    purchase
+                        .reason
+                        .as_deref()
+                        .unwrap_or(&format!("could not check the order yet: {err}")),
+                )
+            },
+        };
+        if outcome.status.is_open() || outcome.status == PurchaseStatus::Unknown {
+            if window_over {
+                outcome.status = PurchaseStatus::Unknown;
+                outcome.reason = Some(
+                    "the broker did not finish this order within the check window; check it there"
+                        .to_owned(),
+                );
+                outcome.next_check_at = None;
+            } else {
+                outcome.next_check_at = Some(now + check_backoff(purchase.check_attempts));
+            }
+        }
+        let changed = outcome.status != purchase.status;
+        self.db
+            .update_open_purchase(&outcome, attempts, now)
+            .await?;
+        if changed {
+            let bought = outcome.status.bought();
+            self.publish_purchase_by_id(&purchase).await;
+            if bought {
+                self.announce_account(purchase.user_id.as_str()).await;
             }
         }
         Ok(())
     }
-}
 
-fn blank(purchase: &PurchaseRow) -> Outcome {
-    Outcome {
-        purchase_id: purchase.id.clone(),
-        status: "pending",
-        broker_order_id: None,
-        qty: None,
-        price: None,
-        reason: None,
-        submitted_at: None,
-        filled_at: None,
+    /// Publishes a purchase as it now stands in the database.
+    async fn publish_purchase_by_id(&self, purchase: &PurchaseRow) {
+        if let Ok(rows) = self.db.purchases_of_slot(&purchase.slot_id).await
+            && let Some(row) = rows.into_iter().find(|p| p.id == purchase.id)
+        {
+            self.publish_purchase(row).await;
+        }
     }
 }
 
-fn failed(purchases: &[PurchaseRow], reason: &str) -> Vec<Outcome> {
-    purchases
-        .iter()
-        .filter(|p| p.status == "pending")
-        .map(|p| Outcome {
-            status: "failed",
-            reason: Some(reason.to_owned()),
-            ..blank(p)
-        })
-        .collect()
-}
+/// A failure injected by a test's `FailPoint`: the worker stops as if it crashed,
+/// leaving its lease behind.
+#[derive(Debug, thiserror::Error)]
+#[error("injected failure {0}")]
+struct InjectedCrash(&'static str);
 
-fn outcome_of(purchase: &PurchaseRow, order: &OrderSnapshot, now: i64) -> Outcome {
-    let status = match order.status {
-        OrderStatus::Filled => "filled",
-        OrderStatus::Open | OrderStatus::PartiallyFilled => "accepted",
-        OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Rejected => "rejected",
-    };
-    let filled = order.status == OrderStatus::Filled;
-    Outcome {
-        status,
-        broker_order_id: Some(order.id.clone()),
-        qty: filled.then(|| text(order.filled_qty)),
-        price: order.filled_avg_price.filter(|_| filled).map(text),
-        reason: (status == "rejected")
-            .then(|| format!("the order was {:?} at the broker", order.status).to_lowercase()),
-        submitted_at: Some(purchase.submitted_at.unwrap_or(now)),
-        filled_at: order
-            .filled_at
-            .filter(|_| filled)
-            .map(|t| t.as_millisecond()),
-        ..blank(purchase)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::ids::{PlanId, UserId};
+    use rust_decimal::dec;
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn scheduled_slots_of_inactive_plans_skip_and_late_ones_are_missed() {
+        let at = 1_000 * HOUR;
+        let run = |status, kind, now| precheck(status, kind, at, now, 4 * HOUR);
+        assert_eq!(
+            run(PlanStatus::Active, SlotKind::Scheduled, at + HOUR),
+            None
+        );
+        let paused = run(PlanStatus::Paused, SlotKind::Scheduled, at).unwrap();
+        assert_eq!(
+            (paused.status, paused.skip_reason, paused.slot_state),
+            (
+                PurchaseStatus::Skipped,
+                Some(SkipReason::PlanInactive),
+                SlotState::Done
+            )
+        );
+        let late = run(PlanStatus::Active, SlotKind::Scheduled, at + 4 * HOUR + 1).unwrap();
+        assert_eq!(
+            (late.status, late.skip_reason, late.slot_state),
+            (PurchaseStatus::Missed, None, SlotState::Missed)
+        );
+        assert_eq!(
+            run(PlanStatus::Active, SlotKind::Scheduled, at + 4 * HOUR),
+            None,
+            "the window's edge still buys"
+        );
+        assert_eq!(
+            run(PlanStatus::Paused, SlotKind::Manual, at + 9 * HOUR),
+            None,
+            "buy now runs when taken"
+        );
+    }
+
+    fn purchase() -> PurchaseRow {
+        PurchaseRow {
+            id: "p1".into(),
+            slot_id: "s1".into(),
+            plan_id: PlanId::parse("6f9619ff-8b86-4011-b42d-00c04fc964ff").unwrap(),
+            user_id: UserId::parse("7f9619ff-8b86-4011-b42d-00c04fc964ff").unwrap(),
+            symbol: Symbol::parse("SPY").unwrap(),
+            notional: dec!(50),
+            client_order_id: ClientOrderId::from_stored("c1".into()),
+            broker_order_id: None,
+            status: PurchaseStatus::Pending,
+            skip_reason: None,
+            qty: None,
+            price: None,
+            reason: None,
+            slot_at: 0,
+            submitted_at: None,
+            filled_at: None,
+            check_attempts: 0,
+            created_at: 0,
+        }
+    }
+
+    fn order(status: OrderStatus, filled: Decimal) -> OrderSnapshot {
+        OrderSnapshot {
+            id: "o1".into(),
+            client_order_id: "c1".into(),
+            symbol: Symbol::parse("SPY").unwrap(),
+            side: Side::Buy,
+            size: Size::Notional(dec!(50)),
+            status,
+            filled_qty: filled,
+            filled_avg_price: (!filled.is_zero()).then_some(dec!(500)),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            filled_at: None,
+        }
+    }
+
+    #[test]
+    fn outcomes_keep_whatever_filled() {
+        let p = purchase();
+        let filled = outcome_of(&p, &order(OrderStatus::Filled, dec!(0.1)), 7);
+        assert_eq!(
+            (filled.status, filled.qty, filled.price),
+            (PurchaseStatus::Filled, Some(dec!(0.1)), Some(dec!(500)))
+        );
+        assert_eq!(filled.next_check_at, None);
+
+        let part = outcome_of(&p, &order(OrderStatus::Canceled, dec!(0.04)), 7);
+        assert_eq!(part.status, PurchaseStatus::PartiallyFilled);
+        assert_eq!((part.qty, part.price), (Some(dec!(0.04)), Some(dec!(500))));
+        assert!(part.reason.unwrap().contains("canceled the rest"));
+        let expired = outcome_of(&p, &order(OrderStatus::Expired, dec!(0.04)), 7);
+        assert_eq!(expired.status, PurchaseStatus::PartiallyFilled);
+
+        let working = outcome_of(&p, &order(OrderStatus::PartiallyFilled, dec!(0.02)), 7);
+        assert_eq!(
+            (working.status, working.qty, working.next_check_at),
+            (PurchaseStatus::Accepted, Some(dec!(0.02)), Some(7))
+        );
+
+        let none = outcome_of(&p, &order(OrderStatus::Expired, Decimal::ZERO), 7);
+        assert_eq!((none.status, none.qty), (PurchaseStatus::Rejected, None));
+    }
+
+    #[test]
+    fn checks_back_off_to_an_hour() {
+        assert_eq!(check_backoff(0), 10_000);
+        assert_eq!(check_backoff(1), 20_000);
+        assert_eq!(check_backoff(50), 3_600_000);
     }
 }

@@ -2,76 +2,169 @@
 //!
 //! Claiming is one statement: an `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`, with
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL so concurrent workers (and instances) skip
-//! each other's rows; SQLite runs the statement under its single-writer lock.
+//! each other's rows; SQLite runs the statement under its single-writer lock. A claim
+//! passes over users who already have a slot running, so one user's backlog never
+//! holds every worker while another user's slot waits.
+//!
+//! Every write a worker makes while it runs a slot is conditional on still holding the
+//! slot's lease: a worker whose lease expired and was taken over writes nothing.
 
 use super::repository::PlanRow;
 use crate::db::{Backend, Db};
+use app::api::dca::{PurchaseStatus, SkipReason, SlotKind, SlotState};
+use app::domain::ids::{ClientOrderId, PlanId, UserId};
+use app::domain::market::Symbol;
+use rust_decimal::Decimal;
 use sqlx::Row as _;
+use std::str::FromStr as _;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotRow {
     pub id: String,
-    pub plan_id: String,
-    pub user_id: String,
+    pub plan_id: PlanId,
+    pub user_id: UserId,
     pub slot_at: i64,
-    pub kind: String,
+    pub kind: SlotKind,
     pub attempts: i64,
+    /// Why the last attempt did not finish, if one did not.
+    pub reason: Option<String>,
+    /// The broker account the slot first ran with (see `BrokerDirectory::account_tag`).
+    pub broker_account: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PurchaseRow {
     pub id: String,
     pub slot_id: String,
-    pub plan_id: String,
-    pub user_id: String,
-    pub symbol: String,
-    pub notional: String,
-    pub client_order_id: String,
+    pub plan_id: PlanId,
+    pub user_id: UserId,
+    pub symbol: Symbol,
+    pub notional: Decimal,
+    pub client_order_id: ClientOrderId,
     pub broker_order_id: Option<String>,
-    pub status: String,
-    pub qty: Option<String>,
-    pub price: Option<String>,
+    pub status: PurchaseStatus,
+    pub skip_reason: Option<SkipReason>,
+    pub qty: Option<Decimal>,
+    pub price: Option<Decimal>,
     pub reason: Option<String>,
     pub slot_at: i64,
     pub submitted_at: Option<i64>,
     pub filled_at: Option<i64>,
+    pub check_attempts: i64,
     pub created_at: i64,
 }
 
-/// What became of one purchase, written with the slot's new state in one transaction.
+/// What became of one purchase. Written as each order's answer arrives, and by the
+/// reconcile pass for answers that come later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub purchase_id: String,
-    pub status: &'static str,
+    pub status: PurchaseStatus,
     pub broker_order_id: Option<String>,
-    pub qty: Option<String>,
-    pub price: Option<String>,
+    pub qty: Option<Decimal>,
+    pub price: Option<Decimal>,
     pub reason: Option<String>,
     pub submitted_at: Option<i64>,
     pub filled_at: Option<i64>,
+    /// When the reconcile pass should ask the broker again (`None`: never).
+    pub next_check_at: Option<i64>,
+}
+
+/// One leg's intent, written before anything is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent<'a> {
+    pub symbol: &'a Symbol,
+    pub notional: Decimal,
+    pub client_order_id: &'a ClientOrderId,
+    pub status: PurchaseStatus,
+    pub skip_reason: Option<SkipReason>,
+    pub reason: Option<&'a str>,
+}
+
+/// A slot's final state, written with its reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finish<'a> {
+    pub state: SlotState,
+    pub reason: Option<&'a str>,
+}
+
+/// Why a "buy now" was not queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManualRefused {
+    /// One is already waiting or running for this plan (its slot id).
+    Pending(String),
+    /// The user queued `limit` within the last hour.
+    RateLimited { limit: i64 },
 }
 
 const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, notional, client_order_id, broker_order_id, \
-     status, qty, price, reason, slot_at, submitted_at, filled_at, created_at";
+     status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, check_attempts, created_at";
+
+const SLOT_COLUMNS: &str = "id, plan_id, user_id, slot_at, kind, attempts, reason, broker_account";
+
+fn decode<T>(column: &str, value: Option<T>) -> Result<T, sqlx::Error> {
+    value.ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unexpected value in {column}").into(),
+    })
+}
+
+fn decimal(column: &str, text: Option<String>) -> Result<Option<Decimal>, sqlx::Error> {
+    text.map(|t| decode(column, Decimal::from_str(&t).ok()))
+        .transpose()
+}
+
+fn text(value: Decimal) -> String {
+    value.normalize().to_string()
+}
 
 fn purchase(row: &sqlx::any::AnyRow) -> Result<PurchaseRow, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let skip_reason: Option<String> = row.try_get("skip_reason")?;
+    let symbol: String = row.try_get("symbol")?;
+    let plan_id: String = row.try_get("plan_id")?;
+    let user_id: String = row.try_get("user_id")?;
+    let client_order_id: String = row.try_get("client_order_id")?;
     Ok(PurchaseRow {
         id: row.try_get("id")?,
         slot_id: row.try_get("slot_id")?,
-        plan_id: row.try_get("plan_id")?,
-        user_id: row.try_get("user_id")?,
-        symbol: row.try_get("symbol")?,
-        notional: row.try_get("notional")?,
-        client_order_id: row.try_get("client_order_id")?,
+        plan_id: decode("plan_id", PlanId::parse(&plan_id).ok())?,
+        user_id: decode("user_id", UserId::parse(&user_id).ok())?,
+        symbol: decode("symbol", Symbol::parse(&symbol).ok())?,
+        notional: decode(
+            "notional",
+            decimal("notional", Some(row.try_get("notional")?))?,
+        )?,
+        client_order_id: ClientOrderId::from_stored(client_order_id),
         broker_order_id: row.try_get("broker_order_id")?,
-        status: row.try_get("status")?,
-        qty: row.try_get("qty")?,
-        price: row.try_get("price")?,
+        status: decode("status", PurchaseStatus::parse(&status))?,
+        skip_reason: skip_reason
+            .map(|r| decode("skip_reason", SkipReason::parse(&r)))
+            .transpose()?,
+        qty: decimal("qty", row.try_get("qty")?)?,
+        price: decimal("price", row.try_get("price")?)?,
         reason: row.try_get("reason")?,
         slot_at: row.try_get("slot_at")?,
         submitted_at: row.try_get("submitted_at")?,
         filled_at: row.try_get("filled_at")?,
+        check_attempts: row.try_get::<i64, _>("check_attempts")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+fn slot(row: &sqlx::any::AnyRow) -> Result<SlotRow, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let plan_id: String = row.try_get("plan_id")?;
+    let user_id: String = row.try_get("user_id")?;
+    Ok(SlotRow {
+        id: row.try_get("id")?,
+        plan_id: decode("plan_id", PlanId::parse(&plan_id).ok())?,
+        user_id: decode("user_id", UserId::parse(&user_id).ok())?,
+        slot_at: row.try_get("slot_at")?,
+        kind: decode("kind", SlotKind::parse(&kind))?,
+        attempts: row.try_get::<i64, _>("attempts")?,
+        reason: row.try_get("reason")?,
+        broker_account: row.try_get("broker_account")?,
     })
 }
 
@@ -84,7 +177,8 @@ impl Db {
     pub async fn due_plans(&self, now: i64, limit: i64) -> Result<Vec<PlanRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, user_id, name, mode, status, config, next_run_at, created_at, updated_at FROM plans \
-             WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2",
+             WHERE status = 'active' AND deleted_at IS NULL AND next_run_at IS NOT NULL AND next_run_at <= $1 \
+             ORDER BY next_run_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
@@ -95,22 +189,28 @@ impl Db {
 
     /// Creates the plan's slot at `slot_at` and moves the plan on to `next`, together. The
     /// unique key and the `next_run_at = slot_at` guard make a second instance's attempt a
-    /// no-op. Returns whether this call created the slot.
+    /// no-op. `statuses` are the plan states that may be moved on (`active` for the
+    /// scheduler; a plan being resumed is still `paused`). Returns whether this call
+    /// created the slot.
     pub async fn schedule_slot(
         &self,
-        plan: &PlanRow,
+        plan_id: &str,
+        user_id: &str,
         slot_at: i64,
         next: Option<i64>,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        let moved = sqlx::query("UPDATE plans SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3 AND status = 'active'")
-            .bind(next)
-            .bind(&plan.id)
-            .bind(slot_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let moved = sqlx::query(
+            "UPDATE plans SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3 \
+             AND status IN ('active', 'paused') AND deleted_at IS NULL",
+        )
+        .bind(next)
+        .bind(plan_id)
+        .bind(slot_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if moved == 0 {
             tx.rollback().await?;
             return Ok(false);
@@ -120,8 +220,8 @@ impl Db {
              VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $5, $5) ON CONFLICT (plan_id, slot_at, kind) DO NOTHING",
         )
         .bind(new_id())
-        .bind(&plan.id)
-        .bind(&plan.user_id)
+        .bind(plan_id)
+        .bind(user_id)
         .bind(slot_at)
         .bind(now)
         .execute(&mut *tx)
@@ -132,43 +232,76 @@ impl Db {
     }
 
     /// A "buy now" slot at `now`. With an idempotency key, a repeated request creates
-    /// nothing new. Returns whether a slot was created.
+    /// nothing new (`Ok(None)`). Refused while another "buy now" of the plan waits or runs,
+    /// or when the user queued `per_hour` in the last hour. Returns the new slot's id.
     pub async fn insert_manual_slot(
         &self,
         plan_id: &str,
         user_id: &str,
         idempotency_key: Option<&str>,
+        per_hour: i64,
         now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        // Another slot of this plan may hold this very millisecond; take the next free one,
-        // unless the conflict is this request's own idempotency key (a retry).
+    ) -> Result<Result<Option<String>, ManualRefused>, sqlx::Error> {
+        if let Some(key) = idempotency_key
+            && self.has_idempotency_key(plan_id, key).await?
+        {
+            return Ok(Ok(None));
+        }
+        if let Some(pending) = self.pending_manual_slot(plan_id).await? {
+            return Ok(Err(ManualRefused::Pending(pending)));
+        }
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM slots WHERE user_id = $1 AND kind = 'manual' AND created_at > $2",
+        )
+        .bind(user_id)
+        .bind(now - 3_600_000)
+        .fetch_one(self.pool())
+        .await?;
+        if recent >= per_hour {
+            return Ok(Err(ManualRefused::RateLimited { limit: per_hour }));
+        }
+        // Another slot of this plan may hold this very millisecond; take the next free one.
         for slot_at in now..now + 1000 {
-            if let Some(key) = idempotency_key
-                && self.has_idempotency_key(plan_id, key).await?
-            {
-                return Ok(false);
-            }
+            let id = new_id();
             let inserted = sqlx::query(
                 "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, idempotency_key, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, 'manual', 'due', $6, $5, $6, $6) ON CONFLICT DO NOTHING",
             )
-            .bind(new_id())
+            .bind(&id)
             .bind(plan_id)
             .bind(user_id)
             .bind(slot_at)
             .bind(idempotency_key)
             .bind(now)
-
             .execute(self.pool())
             .await?
             .rows_affected();
             if inserted == 1 {
-                return Ok(true);
+                return Ok(Ok(Some(id)));
+            }
+            // The conflict may be a request racing this one: its key, or its pending slot
+            // (the partial unique index allows one waiting "buy now" per plan).
+            if let Some(key) = idempotency_key
+                && self.has_idempotency_key(plan_id, key).await?
+            {
+                return Ok(Ok(None));
+            }
+            if let Some(pending) = self.pending_manual_slot(plan_id).await? {
+                return Ok(Err(ManualRefused::Pending(pending)));
             }
         }
         Err(sqlx::Error::Protocol(
             "no free instant for a manual slot".into(),
         ))
+    }
+
+    async fn pending_manual_slot(&self, plan_id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM slots WHERE plan_id = $1 AND kind = 'manual' AND state IN ('due', 'running') LIMIT 1",
+        )
+        .bind(plan_id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     async fn has_idempotency_key(&self, plan_id: &str, key: &str) -> Result<bool, sqlx::Error> {
@@ -181,8 +314,8 @@ impl Db {
         Ok(found.is_some())
     }
 
-    /// Takes the oldest claimable slot (due, or running with an expired lease) for
-    /// `owner` until `now + lease_ms`.
+    /// Takes the oldest claimable slot (due, or running with an expired lease) whose user
+    /// has no other slot running, for `owner` until `now + lease_ms`.
     pub async fn claim_slot(
         &self,
         owner: &str,
@@ -190,14 +323,17 @@ impl Db {
         lease_ms: i64,
     ) -> Result<Option<SlotRow>, sqlx::Error> {
         let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Postgres => "FOR UPDATE OF s SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
             "UPDATE slots SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM slots WHERE (state = 'due' AND not_before <= $3) \
-                         OR (state = 'running' AND lease_until < $3) ORDER BY slot_at, id LIMIT 1 {lock}) \
-             RETURNING id, plan_id, user_id, slot_at, kind, attempts"
+             WHERE id = (SELECT s.id FROM slots s WHERE ((s.state = 'due' AND s.not_before <= $3) \
+                           OR (s.state = 'running' AND s.lease_until < $3)) \
+                         AND NOT EXISTS (SELECT 1 FROM slots r WHERE r.user_id = s.user_id AND r.id <> s.id \
+                           AND r.state = 'running' AND r.lease_until >= $3) \
+                         ORDER BY s.slot_at, s.id LIMIT 1 {lock}) \
+             RETURNING {SLOT_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(owner)
@@ -205,71 +341,84 @@ impl Db {
             .bind(now)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|row| {
-            Ok(SlotRow {
-                id: row.try_get("id")?,
-                plan_id: row.try_get("plan_id")?,
-                user_id: row.try_get("user_id")?,
-                slot_at: row.try_get("slot_at")?,
-                kind: row.try_get("kind")?,
-                attempts: row.try_get::<i64, _>("attempts")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(slot).transpose()
     }
 
-    /// Gives a slot back for another attempt at `not_before` (after a transient failure).
+    /// Gives a slot back for another attempt at `not_before` (after a transient failure,
+    /// or a run that ran out of time). `refund` gives back the attempt (it made progress).
+    /// Only the lease holder can. Returns whether it still held the lease.
     pub async fn release_slot(
         &self,
-        slot_id: &str,
+        slot: &SlotRow,
         owner: &str,
         not_before: i64,
         reason: &str,
+        refund: bool,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE slots SET state = 'due', lease_owner = NULL, lease_until = NULL, not_before = $1, reason = $2, updated_at = $3 \
-             WHERE id = $4 AND lease_owner = $5",
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE slots SET state = 'due', lease_owner = NULL, lease_until = NULL, not_before = $1, reason = $2, \
+             attempts = attempts - $3, updated_at = $4 WHERE id = $5 AND lease_owner = $6 AND state = 'running'",
         )
         .bind(not_before)
         .bind(reason)
+        .bind(i64::from(refund))
         .bind(now)
+        .bind(&slot.id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the broker account a slot runs with, the first time it runs.
+    pub async fn pin_slot_account(
+        &self,
+        slot_id: &str,
+        owner: &str,
+        account: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE slots SET broker_account = $1 WHERE id = $2 AND lease_owner = $3 AND broker_account IS NULL",
+        )
+        .bind(account)
         .bind(slot_id)
         .bind(owner)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Writes an order intent before the order is sent. Its client order id is unique, so
-    /// a re-run of the slot finds the intent it wrote before instead of adding another.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes an order intent before the order is sent, if `owner` still holds the slot's
+    /// lease. Its client order id is unique, so a re-run of the slot finds the intent it
+    /// wrote before instead of adding another.
     pub async fn record_intent(
         &self,
         slot: &SlotRow,
-        symbol: &str,
-        notional: &str,
-        client_order_id: &str,
-        status: &str,
-        reason: Option<&str>,
+        owner: &str,
+        intent: &Intent<'_>,
         now: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, reason, \
-             slot_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+            "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, skip_reason, \
+             reason, slot_at, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 \
+             WHERE EXISTS (SELECT 1 FROM slots WHERE id = $2 AND lease_owner = $13) \
              ON CONFLICT (client_order_id) DO NOTHING",
         )
         .bind(new_id())
         .bind(&slot.id)
-        .bind(&slot.plan_id)
-        .bind(&slot.user_id)
-        .bind(symbol)
-        .bind(notional)
-        .bind(client_order_id)
-        .bind(status)
-        .bind(reason)
+        .bind(slot.plan_id.as_str())
+        .bind(slot.user_id.as_str())
+        .bind(intent.symbol.as_str())
+        .bind(text(intent.notional))
+        .bind(intent.client_order_id.as_str())
+        .bind(intent.status.as_str())
+        .bind(intent.skip_reason.map(SkipReason::as_str))
+        .bind(intent.reason)
         .bind(slot.slot_at)
         .bind(now)
+        .bind(owner)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -285,65 +434,155 @@ impl Db {
             .collect()
     }
 
-    /// Writes the purchases' outcomes and the slot's final state in one transaction.
+    /// Writes one purchase's outcome while `owner` holds its slot's lease (as each
+    /// order's answer arrives). One statement, so SQLite never has to upgrade a read
+    /// transaction to a write. Returns whether the lease was still held.
+    pub async fn record_outcome(
+        &self,
+        o: &Outcome,
+        slot_id: &str,
+        owner: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
+             price = COALESCE($4, price), reason = COALESCE($5, reason), submitted_at = COALESCE($6, submitted_at), \
+             filled_at = COALESCE($7, filled_at), next_check_at = $8, updated_at = $9 WHERE id = $10 \
+             AND EXISTS (SELECT 1 FROM slots WHERE id = $11 AND lease_owner = $12 AND state = 'running')",
+        )
+        .bind(o.status.as_str())
+        .bind(o.broker_order_id.as_deref())
+        .bind(o.qty.map(text))
+        .bind(o.price.map(text))
+        .bind(o.reason.as_deref())
+        .bind(o.submitted_at)
+        .bind(o.filled_at)
+        .bind(o.next_check_at)
+        .bind(now)
+        .bind(&o.purchase_id)
+        .bind(slot_id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes the last outcomes and the slot's final state in one transaction, if `owner`
+    /// still holds its lease (else nothing, and `false`).
     pub async fn finish_slot(
         &self,
         slot_id: &str,
-        state: &str,
-        reason: Option<&str>,
+        owner: &str,
+        finish: Finish<'_>,
         outcomes: &[Outcome],
         now: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE slots SET state = $1, reason = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
+        )
+        .bind(finish.state.as_str())
+        .bind(finish.reason)
+        .bind(now)
+        .bind(slot_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         for o in outcomes {
             update_purchase(&mut tx, o, now).await?;
         }
-        sqlx::query(
-            "UPDATE slots SET state = $1, reason = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a later outcome (the reconcile pass: a fill that arrived after the slot
+    /// finished), unless the purchase already reached a final state.
+    pub async fn update_open_purchase(
+        &self,
+        outcome: &Outcome,
+        check_attempts: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
+             price = COALESCE($4, price), reason = $5, submitted_at = COALESCE($6, submitted_at), \
+             filled_at = COALESCE($7, filled_at), next_check_at = $8, check_attempts = $9, updated_at = $10 \
+             WHERE id = $11 AND status IN ('pending', 'accepted', 'unknown')",
         )
-        .bind(state)
-        .bind(reason)
+        .bind(outcome.status.as_str())
+        .bind(outcome.broker_order_id.as_deref())
+        .bind(outcome.qty.map(text))
+        .bind(outcome.price.map(text))
+        .bind(outcome.reason.as_deref())
+        .bind(outcome.submitted_at)
+        .bind(outcome.filled_at)
+        .bind(outcome.next_check_at)
+        .bind(check_attempts)
         .bind(now)
-        .bind(slot_id)
-        .execute(&mut *tx)
+        .bind(&outcome.purchase_id)
+        .execute(self.pool())
         .await?;
-        tx.commit().await
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records a later outcome (a fill that arrived after the slot finished).
-    pub async fn update_purchase(&self, outcome: &Outcome, now: i64) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
-        update_purchase(&mut tx, outcome, now).await?;
-        tx.commit().await
-    }
-
-    /// Per symbol, the amounts a plan skipped since its last purchase of that symbol that
-    /// was not skipped: what Smart DCA's carry-forward owes the next purchase.
-    pub async fn skipped_since_last_purchase(
+    /// Per symbol, the amounts a plan skipped because its condition did not hold since
+    /// its last purchase of that symbol that was not skipped: what Smart DCA's
+    /// carry-forward owes the next purchase. Skips for any other reason (the plan was
+    /// paused, the broker could not be reached) are not owed.
+    pub async fn carried_since_last_purchase(
         &self,
         plan_id: &str,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        sqlx::query_as(
+    ) -> Result<Vec<(Symbol, Decimal)>, sqlx::Error> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT p.symbol, p.notional FROM purchases p WHERE p.plan_id = $1 AND p.status = 'skipped' \
+             AND p.skip_reason = 'condition_not_met' \
              AND p.created_at > COALESCE((SELECT MAX(q.created_at) FROM purchases q WHERE q.plan_id = p.plan_id \
              AND q.symbol = p.symbol AND q.status NOT IN ('skipped', 'missed')), -1)",
         )
         .bind(plan_id)
         .fetch_all(self.pool())
-        .await
-    }
-
-    /// Purchases sent but not yet filled (e.g. placed while the market was closed).
-    pub async fn open_purchases(&self, limit: i64) -> Result<Vec<PurchaseRow>, sqlx::Error> {
-        sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE status = 'accepted' ORDER BY created_at LIMIT $1"))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(purchase)
+        .await?;
+        rows.into_iter()
+            .map(|(symbol, notional)| {
+                Ok((
+                    decode("symbol", Symbol::parse(&symbol).ok())?,
+                    decode("notional", decimal("notional", Some(notional))?)?,
+                ))
+            })
             .collect()
     }
 
+    /// Orders the broker has not finished with (sent and not yet filled, or never
+    /// confirmed) that are due for another look, those looked at least recently first.
+    pub async fn purchases_to_check(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(PurchaseRow, Option<String>)>, sqlx::Error> {
+        let columns = PURCHASE_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, s.broker_account FROM purchases p JOIN slots s ON s.id = p.slot_id \
+             WHERE p.status IN ('accepted', 'unknown') AND p.next_check_at IS NOT NULL AND p.next_check_at <= $1 \
+             ORDER BY p.next_check_at, p.id LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((purchase(row)?, row.try_get("broker_account")?)))
+            .collect()
+    }
     /// A user's purchases, newest first (by creation, then id: a total order, as purchases
     /// of one slot share their creation time), optionally for one plan or symbol, and
     /// only those after `before` (the `(created_at, id)` of the last one already seen).
@@ -379,15 +618,16 @@ async fn update_purchase(
     sqlx::query(
         "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
          price = COALESCE($4, price), reason = COALESCE($5, reason), submitted_at = COALESCE($6, submitted_at), \
-         filled_at = COALESCE($7, filled_at), updated_at = $8 WHERE id = $9",
+         filled_at = COALESCE($7, filled_at), next_check_at = $8, updated_at = $9 WHERE id = $10",
     )
-    .bind(o.status)
+    .bind(o.status.as_str())
     .bind(o.broker_order_id.as_deref())
-    .bind(o.qty.as_deref())
-    .bind(o.price.as_deref())
+    .bind(o.qty.map(text))
+    .bind(o.price.map(text))
     .bind(o.reason.as_deref())
     .bind(o.submitted_at)
     .bind(o.filled_at)
+    .bind(o.next_check_at)
     .bind(now)
     .bind(&o.purchase_id)
     .execute(&mut **tx)

@@ -152,7 +152,7 @@ pub async fn history_csv(
             p.notional,
             p.qty.unwrap_or_default(),
             p.price.unwrap_or_default(),
-            p.status,
+            p.status.to_string(),
             p.reason.unwrap_or_default(),
             p.client_order_id,
             p.filled_at.map(|t| t.to_string()).unwrap_or_default(),

@@ -3,8 +3,13 @@
 //! workers, and tenant isolation.
 
 use crate::helpers::{Backend, TestApp, json};
+use app::api::dca::{PurchaseStatus, SkipReason, SlotState};
+use app::domain::ids::ClientOrderId;
+use app::domain::market::Symbol;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use server::dca::scheduler::{FailPoint, Scheduler, SchedulerConfig};
+use server::dca::slots::{Finish, Intent};
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
@@ -49,17 +54,28 @@ async fn settled(app: &TestApp, n: usize) -> Vec<Value> {
     panic!("purchases did not settle: {:?}", history(app).await);
 }
 
-/// Presses "buy now" on `plan_id` with an idempotency key, expecting 202.
+/// Presses "buy now" on `plan_id` with an idempotency key until it is accepted (202):
+/// while the plan's previous "buy now" is under way the server answers 409.
 async fn buy_now(app: &TestApp, plan_id: &str, key: &str) {
-    let response = app
-        .client
-        .post(app.url("/api/dca/run-now"))
-        .header("idempotency-key", key)
-        .json(&json!({"plan_id": plan_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    for _ in 0..600 {
+        let response = app
+            .client
+            .post(app.url("/api/dca/run-now"))
+            .header("idempotency-key", key)
+            .json(&json!({"plan_id": plan_id}))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            202 => return,
+            409 => tokio::time::sleep(Duration::from_millis(25)).await,
+            other => panic!(
+                "run-now answered {other}: {}",
+                response.text().await.unwrap()
+            ),
+        }
+    }
+    panic!("the plan's previous buy-now never finished");
 }
 
 async fn run_now_buys_every_leg_once(app: &TestApp) {
@@ -315,10 +331,11 @@ async fn crashes_never_buy_twice(backend: Backend) {
             scheduler(Some(fail_point)).tick().await.is_err(),
             "the injected crash"
         );
+        // The AfterSend crash comes after the slot's first order was sent.
         let expected_before = if fail_point == FailPoint::AfterIntents {
             2 * (round - 1)
         } else {
-            2 * round
+            2 * round - 1
         };
         assert_eq!(
             orders().await,
@@ -434,7 +451,29 @@ async fn crashes_never_buy_twice_on_postgres() {
     crashes_never_buy_twice(Backend::Postgres).await;
 }
 
-/// Two workers race to claim 1,000 due slots: each is claimed exactly once.
+/// Inserts a due slot of `plan_id` for `user_id` at `slot_at` straight into the queue.
+async fn queue_slot(db: &server::db::Db, plan_id: &str, user_id: &str, slot_at: i64) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $4, $4)",
+    )
+    .bind(&id)
+    .bind(plan_id)
+    .bind(user_id)
+    .bind(slot_at)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    id
+}
+
+const DONE: Finish<'static> = Finish {
+    state: SlotState::Done,
+    reason: None,
+};
+
+/// Two workers race to claim 1,000 due slots (of 1,000 users): each is claimed exactly once.
 async fn racing_workers_claim_each_slot_once(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {
         c.demo_broker = true;
@@ -446,18 +485,9 @@ async fn racing_workers_claim_each_slot_once(backend: Backend) {
     };
     app.sign_up("race@example.com", PASSWORD).await;
     let plan_id = create_plan(&app).await;
-    let me = json(app.get("/api/auth/me").await).await;
-    let user_id = me["user"]["id"].as_str().unwrap().to_owned();
     for i in 0..1000 {
-        app.db
-            .insert_manual_slot(
-                &plan_id,
-                &user_id,
-                Some(&format!("k{i}")),
-                1_795_824_000_000 - 10_000 + i,
-            )
-            .await
-            .unwrap();
+        let user = uuid::Uuid::new_v4().to_string();
+        queue_slot(&app.db, &plan_id, &user, 1_795_824_000_000 - 10_000 + i).await;
     }
     let now = 1_795_824_000_000;
     let claim_all = |owner: &'static str| {
@@ -465,9 +495,11 @@ async fn racing_workers_claim_each_slot_once(backend: Backend) {
         tokio::spawn(async move {
             let mut claimed = Vec::new();
             while let Some(slot) = db.claim_slot(owner, now, 600_000).await.unwrap() {
-                db.finish_slot(&slot.id, "done", None, &[], now)
-                    .await
-                    .unwrap();
+                assert!(
+                    db.finish_slot(&slot.id, owner, DONE, &[], now)
+                        .await
+                        .unwrap()
+                );
                 claimed.push(slot.id);
             }
             claimed
@@ -847,7 +879,8 @@ mod server_functions {
     on_both_backends!(demo_broker: server_functions_adapt_the_same_service);
 }
 
-/// Smart DCA's carry-forward is rebuilt from history: the skips since the last purchase.
+/// Smart DCA's carry-forward is rebuilt from history: the skips since the last purchase
+/// whose condition did not hold; skips for any other reason are not owed.
 async fn carried_amounts_come_from_history(app: &TestApp) {
     app.sign_up("carry@example.com", PASSWORD).await;
     let plan_id = create_plan(app).await;
@@ -856,43 +889,66 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
         .unwrap()
         .to_owned();
     let mut slots = Vec::new();
-    for i in 0..3 {
-        app.db
-            .insert_manual_slot(&plan_id, &user_id, Some(&format!("c{i}")), 1_000 + i)
-            .await
-            .unwrap();
-        slots.push(
-            app.db
-                .claim_slot("test", 10_000, 60_000)
-                .await
-                .unwrap()
-                .unwrap(),
-        );
-    }
-    let record =
-        |slot: usize, symbol: &'static str, amount: &'static str, status: &'static str, at: i64| {
-            let slot = slots[slot].clone();
-            let db = app.db.clone();
-            async move {
-                let cid = format!("{}-{symbol}", slot.id);
-                db.record_intent(&slot, symbol, amount, &cid, status, None, at)
-                    .await
-                    .unwrap();
-            }
+    for i in 0..4 {
+        // Each slot as if another user's, so that claiming one does not hold up the next.
+        let user = if i == 0 {
+            user_id.clone()
+        } else {
+            uuid::Uuid::new_v4().to_string()
         };
-    record(0, "SPY", "50", "skipped", 1).await;
-    record(0, "QQQ", "25", "skipped", 2).await;
-    record(1, "SPY", "100", "filled", 3).await;
-    record(2, "SPY", "50", "skipped", 4).await;
-    record(2, "QQQ", "25", "skipped", 5).await;
-    let mut owed = app.db.skipped_since_last_purchase(&plan_id).await.unwrap();
+        queue_slot(&app.db, &plan_id, &user, 1_000 + i).await;
+        let slot = app
+            .db
+            .claim_slot("test", 10_000, 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        slots.push(slot);
+    }
+    let record = |slot: usize, symbol: &'static str, amount: i64, status, why, at: i64| {
+        let slot = slots[slot].clone();
+        let db = app.db.clone();
+        async move {
+            let symbol = Symbol::parse(symbol).unwrap();
+            let cid = ClientOrderId::from_stored(format!("{}-{symbol}", slot.id));
+            let intent = Intent {
+                symbol: &symbol,
+                notional: Decimal::from(amount),
+                client_order_id: &cid,
+                status,
+                skip_reason: why,
+                reason: None,
+            };
+            db.record_intent(&slot, "test", &intent, at).await.unwrap();
+        }
+    };
+    use PurchaseStatus::{Filled, Skipped};
+    let not_met = Some(SkipReason::ConditionNotMet);
+    record(0, "SPY", 50, Skipped, not_met, 1).await;
+    record(0, "QQQ", 25, Skipped, not_met, 2).await;
+    record(1, "SPY", 100, Filled, None, 3).await;
+    record(2, "SPY", 50, Skipped, not_met, 4).await;
+    record(2, "QQQ", 25, Skipped, not_met, 5).await;
+    record(
+        3,
+        "SPY",
+        50,
+        Skipped,
+        Some(SkipReason::BrokerUnavailable),
+        6,
+    )
+    .await;
+    record(3, "QQQ", 25, Skipped, Some(SkipReason::PlanInactive), 7).await;
+    let mut owed = app.db.carried_since_last_purchase(&plan_id).await.unwrap();
     owed.sort();
+    let qqq = Symbol::parse("QQQ").unwrap();
+    let spy = Symbol::parse("SPY").unwrap();
     assert_eq!(
         owed,
         [
-            ("QQQ".to_owned(), "25".to_owned()),
-            ("QQQ".to_owned(), "25".to_owned()),
-            ("SPY".to_owned(), "50".to_owned())
+            (qqq.clone(), Decimal::from(25)),
+            (qqq, Decimal::from(25)),
+            (spy, Decimal::from(50))
         ]
     );
 }
@@ -959,6 +1015,7 @@ async fn orders_placed_while_closed_are_reconciled_when_they_fill(app: &TestApp)
         "{accepted:?}"
     );
     app.set_market_time(MARKET_OPEN).await; // Monday: the orders fill at the open
+    app.clock.advance_minutes(1); // the reconcile pass asks again after its backoff
     let filled = settled(app, 2).await;
     for p in &filled {
         assert_eq!(p["status"], "filled", "{p}");

@@ -88,6 +88,8 @@ impl TestApp {
             // Tests that need the demo broker turn it on.
             demo_broker: false,
             scheduler_poll_ms: 20,
+            // Tests press "buy now" more often than a person; the limit has its own test.
+            run_now_per_hour: 1000,
             ..Config::default()
         };
         let mut pg = None;

@@ -10,6 +10,7 @@ mod connections;
 mod engine;
 mod health;
 mod plans;
+mod purchase_engine;
 mod security;
 mod simulator;
 mod subscriber;

@@ -9,3 +9,32 @@ mod tests;
 
 pub use config::{MaCondition, SmartDcaConfig, WhenNotMet};
 pub use strategy::SmartDca;
+
+use crate::domain::market::Symbol;
+use crate::domain::strategy::dca::Leg;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// What each leg may carry forward into one slot, so the slot never spends more than
+/// `max_per_slot` in total: the room above the legs' own amounts goes to the legs in
+/// order, each taking at most what it is owed.
+pub fn cap_carried(
+    legs: &[Leg],
+    owed: &BTreeMap<Symbol, Decimal>,
+    max_per_slot: Decimal,
+) -> BTreeMap<Symbol, Decimal> {
+    let planned: Decimal = legs.iter().map(|l| l.amount).sum();
+    let mut room = (max_per_slot - planned).max(Decimal::ZERO);
+    let mut capped = BTreeMap::new();
+    for leg in legs {
+        let Some(amount) = owed.get(&leg.symbol).copied() else {
+            continue;
+        };
+        let take = amount.max(Decimal::ZERO).min(room);
+        room -= take;
+        if !take.is_zero() {
+            capped.insert(leg.symbol.clone(), take);
+        }
+    }
+    capped
+}

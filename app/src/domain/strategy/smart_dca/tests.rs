@@ -162,3 +162,40 @@ fn a_restored_carry_is_spent_with_the_next_purchase() {
     assert_eq!(bought(&slot(&mut s)), Some(dec!(350)));
     assert_eq!(bought(&slot(&mut s)), Some(dec!(100)));
 }
+
+#[test]
+fn carried_amounts_are_capped_at_the_slot_maximum() {
+    use super::cap_carried;
+    use crate::domain::market::Symbol;
+    use crate::domain::strategy::dca::Leg;
+    use rust_decimal::dec;
+    use std::collections::BTreeMap;
+    let spy = Symbol::parse("SPY").unwrap();
+    let qqq = Symbol::parse("QQQ").unwrap();
+    let legs = vec![
+        Leg {
+            symbol: spy.clone(),
+            amount: dec!(50),
+        },
+        Leg {
+            symbol: qqq.clone(),
+            amount: dec!(25),
+        },
+    ];
+    let owed = BTreeMap::from([(spy.clone(), dec!(500)), (qqq.clone(), dec!(250))]);
+    // Room for everything: nothing changes.
+    assert_eq!(cap_carried(&legs, &owed, dec!(10000)), owed);
+    // $75 planned, $200 maximum: $125 of room, the first leg first.
+    assert_eq!(
+        cap_carried(&legs, &owed, dec!(200)),
+        BTreeMap::from([(spy.clone(), dec!(125))])
+    );
+    assert_eq!(
+        cap_carried(&legs, &owed, dec!(600)),
+        BTreeMap::from([(spy.clone(), dec!(500)), (qqq.clone(), dec!(25))])
+    );
+    // No room at all, and nothing owed for a symbol not in the plan.
+    assert!(cap_carried(&legs, &owed, dec!(75)).is_empty());
+    let stray = BTreeMap::from([(Symbol::parse("IWM").unwrap(), dec!(10))]);
+    assert!(cap_carried(&legs, &stray, dec!(10000)).is_empty());
+}

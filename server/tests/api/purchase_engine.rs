@@ -1,0 +1,384 @@
+//! The purchase engine's guarantees under pressure: one waiting "buy now" per plan and a
+//! rate limit per user, claims fair across users, edits that cannot undo a stop, a
+//! resumed plan that still buys the slot it paused over (within the grace window), and
+//! slots that give up visibly after their attempts.
+
+use crate::helpers::{Backend, TestApp, json};
+use app::api::dca::SlotState;
+use serde_json::{Value, json};
+use server::dca::scheduler::{Scheduler, SchedulerConfig};
+use server::dca::slots::Finish;
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+/// Monday 2026-11-30 10:00 New York.
+const MARKET_OPEN: &str = "2026-11-30T15:00:00Z";
+
+fn plan(name: &str) -> Value {
+    json!({
+        "name": name,
+        "legs": [{"symbol": "SPY", "amount": "50.00"}, {"symbol": "QQQ", "amount": "25.00"}],
+        "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                     "time": "10:00", "timezone": "America/New_York"}
+    })
+}
+
+async fn create(app: &TestApp, name: &str) -> Value {
+    let created = app.post_json("/api/dca/config", plan(name)).await;
+    assert_eq!(created.status(), 201);
+    json(created).await
+}
+
+async fn press(app: &TestApp, plan_id: &str, key: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/dca/run-now"))
+        .header("idempotency-key", key)
+        .json(&json!({"plan_id": plan_id}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn worker(app: &TestApp) -> std::sync::Arc<Scheduler> {
+    Scheduler::new(
+        app.db.clone(),
+        app.clock.clone(),
+        app.dca(),
+        SchedulerConfig {
+            workers: 1,
+            lease: Duration::from_secs(60),
+            slot_budget: Duration::from_secs(30),
+            ..SchedulerConfig::default()
+        },
+    )
+}
+
+async fn history(app: &TestApp) -> Vec<Value> {
+    json(app.get("/api/dca/history?limit=500").await).await["purchases"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// A second "buy now" while one waits is a 409 naming the waiting run; past the hourly
+/// limit, a 429; a retried request (same key) is still a quiet 202.
+async fn buy_now_is_bounded(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+        c.run_now_per_hour = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("flood@example.com", PASSWORD).await;
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            ids.push(create(&app, name).await["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    };
+    assert_eq!(press(&app, &ids[0], "k1").await.status(), 202);
+    assert_eq!(press(&app, &ids[0], "k1").await.status(), 202, "a retry");
+    let second = press(&app, &ids[0], "k2").await;
+    assert_eq!(second.status(), 409);
+    let body = json(second).await;
+    assert_eq!(body["error"]["code"], "conflict");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already under way (run "),
+        "{body}"
+    );
+    assert_eq!(press(&app, &ids[1], "k3").await.status(), 202);
+    assert_eq!(press(&app, &ids[2], "k4").await.status(), 202);
+    let limited = press(&app, &ids[3], "k5").await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(json(limited).await["error"]["code"], "rate_limited");
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE kind = 'manual'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 3, "nothing refused was queued");
+    app.cleanup().await;
+}
+
+/// A user with a backlog never holds a second worker while another user's slot waits.
+async fn claims_are_fair_across_users(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("fair@example.com", PASSWORD).await;
+    let plan_id = create(&app, "fair").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (flooder, other) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    for (user, at) in [(&flooder, 1), (&flooder, 2), (&flooder, 3), (&other, 50)] {
+        sqlx::query(
+            "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $4, $4)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&plan_id)
+        .bind(user)
+        .bind(at)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    }
+    let claim = |owner: &'static str| app.db.claim_slot(owner, 100, 60_000);
+    let first = claim("w1").await.unwrap().unwrap();
+    assert_eq!(first.user_id.as_str(), flooder);
+    let second = claim("w2").await.unwrap().unwrap();
+    assert_eq!(
+        second.user_id.as_str(),
+        other,
+        "the other user goes next, not the backlog"
+    );
+    assert_eq!(
+        claim("w3").await.unwrap(),
+        None,
+        "the flooder has a slot running"
+    );
+    let done = Finish {
+        state: SlotState::Done,
+        reason: None,
+    };
+    assert!(
+        !app.db
+            .finish_slot(&first.id, "w2", done, &[], 100)
+            .await
+            .unwrap(),
+        "only the lease holder can finish a slot"
+    );
+    assert!(
+        app.db
+            .finish_slot(&first.id, "w1", done, &[], 100)
+            .await
+            .unwrap()
+    );
+    let third = claim("w3").await.unwrap().unwrap();
+    assert_eq!(
+        (third.user_id.as_str(), third.slot_at),
+        (flooder.as_str(), 2)
+    );
+    app.cleanup().await;
+}
+
+/// An edit based on what the plan was before a stop cannot undo the stop, and an edit
+/// never writes the status.
+async fn edits_cannot_undo_a_stop(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.demo_broker = true).await else {
+        return;
+    };
+    app.sign_up("editor@example.com", PASSWORD).await;
+    let mut seen = create(&app, "editor").await;
+    let id = seen["id"].as_str().unwrap().to_owned();
+    // Another tab pauses the plan.
+    let paused = app
+        .post_json("/api/dca/pause", json!({"plan_id": id}))
+        .await;
+    assert_eq!(paused.status(), 200);
+    // This tab saves what it read before: refused, nothing written.
+    seen["name"] = json!("renamed");
+    let stale = app.post_json("/api/dca/config", seen.clone()).await;
+    assert_eq!(stale.status(), 409);
+    let current = json(app.get(&format!("/api/dca/config/{id}")).await).await;
+    assert_eq!(
+        (current["name"].as_str(), current["status"].as_str()),
+        (Some("editor"), Some("paused"))
+    );
+    // Based on the current version, the edit lands and the plan stays paused.
+    let mut fresh = current.clone();
+    fresh["name"] = json!("renamed");
+    fresh["status"] = json!("active");
+    let saved = app.post_json("/api/dca/config", fresh).await;
+    assert_eq!(saved.status(), 200);
+    let saved = json(saved).await;
+    assert_eq!(
+        (saved["name"].as_str(), saved["status"].as_str()),
+        (Some("renamed"), Some("paused"))
+    );
+    // Stopped: no edit at all, and the stop stands.
+    assert_eq!(
+        app.post_json("/api/dca/stop", json!({"plan_id": id}))
+            .await
+            .status(),
+        200
+    );
+    let after_stop = app.post_json("/api/dca/config", saved).await;
+    assert_eq!(after_stop.status(), 409);
+    let current = json(app.get(&format!("/api/dca/config/{id}")).await).await;
+    assert_eq!(current["status"], "stopped");
+    app.cleanup().await;
+}
+
+/// Paused over its slot and resumed within the grace window, a plan still buys that
+/// slot; resumed after it, the slot is recorded as missed. Either way it goes on from now.
+async fn resuming_keeps_the_slot_it_paused_over(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("resume@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let id = create(&app, "resume").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set = |status: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let response = app
+                .post_json(&format!("/api/dca/{status}"), json!({"plan_id": id}))
+                .await;
+            assert_eq!(response.status(), 200);
+            json(response).await
+        }
+    };
+    let paused = set("pause").await;
+    assert!(
+        paused["next_run_at"].is_null(),
+        "a paused plan shows no next purchase"
+    );
+    // Saturday 00:00 UTC → Monday 16:00 UTC: an hour after the 15:00 slot.
+    app.clock.advance_minutes(2 * 24 * 60 + 16 * 60);
+    let resumed = set("start").await;
+    assert_eq!(resumed["next_run_at"], "2026-12-07T15:00:00Z");
+    let scheduler = worker(&app);
+    assert!(
+        scheduler.tick().await.unwrap(),
+        "the slot it paused over runs"
+    );
+    let bought = history(&app).await;
+    assert_eq!(bought.len(), 2);
+    assert!(
+        bought
+            .iter()
+            .all(|p| p["status"] == "filled" && p["slot_at"] == "2026-11-30T15:00:00Z"),
+        "{bought:?}"
+    );
+
+    set("pause").await;
+    // Past the next Monday's slot by five hours (grace: four).
+    app.clock.advance_minutes(7 * 24 * 60 + 4 * 60);
+    let resumed = set("start").await;
+    assert_eq!(resumed["next_run_at"], "2026-12-14T15:00:00Z");
+    assert!(scheduler.tick().await.unwrap());
+    let all = history(&app).await;
+    let missed: Vec<&Value> = all
+        .iter()
+        .filter(|p| p["slot_at"] == "2026-12-07T15:00:00Z")
+        .collect();
+    assert_eq!(missed.len(), 2);
+    assert!(missed.iter().all(|p| p["status"] == "missed"), "{missed:?}");
+    assert!(!scheduler.tick().await.unwrap(), "nothing else is due");
+    app.cleanup().await;
+}
+
+/// A broker that keeps failing: the slot is retried with backoff, then given up as
+/// `failed` with the reason on every leg, after looking each order up.
+async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("giveup@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let id = create(&app, "giveup").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(press(&app, &id, "once").await.status(), 202);
+    let sim = app.demo_broker_url().unwrap();
+    reqwest::Client::new()
+        .post(format!("{sim}/sim/v1/faults"))
+        .json(&json!({"error_rate": 1.0, "statuses": [503]}))
+        .send()
+        .await
+        .unwrap();
+    let scheduler = Scheduler::new(
+        app.db.clone(),
+        app.clock.clone(),
+        app.dca(),
+        SchedulerConfig {
+            workers: 1,
+            max_attempts: 3,
+            ..SchedulerConfig::default()
+        },
+    );
+    let mut runs = 0;
+    while history(&app).await.iter().any(|p| p["status"] == "pending") || runs == 0 {
+        let _ = scheduler.tick().await;
+        app.clock.advance_minutes(10);
+        runs += 1;
+        assert!(
+            runs < 10,
+            "the slot never gave up: {:?}",
+            history(&app).await
+        );
+    }
+    let purchases = history(&app).await;
+    assert_eq!(purchases.len(), 2, "{purchases:?}");
+    for p in &purchases {
+        assert!(p["status"] == "failed" || p["status"] == "unknown", "{p}");
+        assert!(
+            p["reason"]
+                .as_str()
+                .unwrap()
+                .contains("gave up after 3 attempts"),
+            "{p}"
+        );
+    }
+    let state: String = sqlx::query_scalar("SELECT state FROM slots")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(state, "failed");
+    reqwest::Client::new()
+        .delete(format!("{sim}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    app.cleanup().await;
+}
+
+macro_rules! both {
+    ($($name:ident),*) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() { super::$name(crate::helpers::Backend::Postgres).await; })*
+        }
+    };
+}
+
+both!(
+    buy_now_is_bounded,
+    claims_are_fair_across_users,
+    edits_cannot_undo_a_stop,
+    resuming_keeps_the_slot_it_paused_over,
+    a_slot_out_of_attempts_fails_visibly
+);
