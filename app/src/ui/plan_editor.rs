@@ -300,6 +300,7 @@ pub fn PlanEditor(
             .and_then(Result::ok)
             .unwrap_or_default()
     });
+    let max_per_slot = Signal::derive(move || limits.get().max_per_slot);
     let assets = RwSignal::new(HashMap::<String, AssetFacts>::new());
     let touched = RwSignal::new(HashSet::<String>::new());
     let attempted = RwSignal::new(false);
@@ -405,7 +406,7 @@ pub fn PlanEditor(
                         on_input=move |v: String| edit("name", &|f: &mut PlanForm| f.name = v.clone()) />
                     <LegsEditor form check assets edit error_for />
                     <ScheduleEditor form edit error_for />
-                    <ModeEditor form edit error_for />
+                    <ModeEditor form max_per_slot edit error_for />
                 </div>
                 <aside class="plan-side">
                     <Preview check />
@@ -718,6 +719,7 @@ fn ScheduleEditor(
 #[component]
 fn ModeEditor(
     form: RwSignal<PlanForm>,
+    max_per_slot: Signal<rust_decimal::Decimal>,
     edit: impl Fn(&str, &dyn Fn(&mut PlanForm)) + Copy + Send + Sync + 'static,
     error_for: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -775,6 +777,12 @@ fn ModeEditor(
                             <option value="carry_forward">"Carry the money to the next purchase"</option>
                         </select>
                     </div>
+                    <Show when=move || form.with(|f| f.when_not_met == "carry_forward")>
+                        <p class="muted" data-testid="carry-cap">
+                            "Carried money is capped: one purchase never spends more than "
+                            {move || super::format::money(max_per_slot.get())} " in all."
+                        </p>
+                    </Show>
                 </div>
                 <p class="field-error" data-testid="error-smart">{move || smart_error.get()}</p>
             </Show>

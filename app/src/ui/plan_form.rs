@@ -23,6 +23,9 @@ pub struct LegText {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanForm {
     pub id: Option<String>,
+    /// The version of the plan this form was filled from: the server refuses the save if
+    /// the plan changed since (another tab, a pause or stop).
+    pub updated_at: Option<jiff::Timestamp>,
     pub name: String,
     pub legs: Vec<LegText>,
     /// `daily`, `weekly` or `monthly`.
@@ -51,6 +54,7 @@ impl PlanForm {
     pub fn new(timezone: &str) -> Self {
         Self {
             id: None,
+            updated_at: None,
             name: String::new(),
             legs: vec![LegText::default()],
             frequency: "weekly".into(),
@@ -73,6 +77,7 @@ impl PlanForm {
     pub fn from_plan(plan: &Plan) -> Self {
         let mut form = Self::new(&plan.schedule.timezone);
         form.id = plan.id.as_ref().map(|id| id.as_str().to_owned());
+        form.updated_at = plan.updated_at;
         form.name = plan.name.clone();
         form.legs = plan
             .legs
@@ -254,7 +259,7 @@ impl PlanForm {
             status: PlanStatus::default(),
             next_run_at: None,
             created_at: None,
-            updated_at: None,
+            updated_at: self.updated_at,
         };
         if let Err(found) = plan.validate(limits, None) {
             for (key, message) in found {
