@@ -24,9 +24,11 @@ ALTER TABLE purchases ADD COLUMN check_attempts INTEGER NOT NULL DEFAULT 0;
 -- the last two with these reasons.
 UPDATE purchases SET skip_reason = CASE
         WHEN reason LIKE 'the plan was %' THEN 'plan_inactive'
-        WHEN reason LIKE 'Connect a broker%' OR reason LIKE '%internal%' THEN 'broker_unavailable'
+        WHEN reason LIKE 'Connect a broker%' OR reason LIKE 'Something went wrong on our side%' THEN 'broker_unavailable'
         ELSE 'condition_not_met' END
     WHERE status = 'skipped';
+-- Orders still open are checked again from the first reconcile pass on.
+UPDATE purchases SET next_check_at = 0 WHERE status = 'accepted';
 
 CREATE INDEX slots_user_state ON slots (user_id, state);
 -- At most one "buy now" per plan waits at a time (the service also refuses a second

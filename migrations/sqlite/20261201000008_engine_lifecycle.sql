@@ -61,13 +61,16 @@ CREATE TABLE purchases_new (
 -- that was not active, or from a broker that could not be reached; the scheduler wrote
 -- the last two with these reasons.
 INSERT INTO purchases_new (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, broker_order_id,
-    status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, created_at, updated_at)
+    status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, next_check_at, created_at, updated_at)
 SELECT id, slot_id, plan_id, user_id, symbol, notional, client_order_id, broker_order_id, status,
     CASE WHEN status <> 'skipped' THEN NULL
          WHEN reason LIKE 'the plan was %' THEN 'plan_inactive'
-         WHEN reason LIKE 'Connect a broker%' OR reason LIKE '%internal%' THEN 'broker_unavailable'
+         WHEN reason LIKE 'Connect a broker%' OR reason LIKE 'Something went wrong on our side%' THEN 'broker_unavailable'
          ELSE 'condition_not_met' END,
-    qty, price, reason, slot_at, submitted_at, filled_at, created_at, updated_at FROM purchases;
+    qty, price, reason, slot_at, submitted_at, filled_at,
+    -- Orders still open are checked again from the first reconcile pass on.
+    CASE WHEN status = 'accepted' THEN 0 END,
+    created_at, updated_at FROM purchases;
 
 DROP TABLE purchases;
 DROP TABLE slots;

@@ -601,7 +601,9 @@ impl DcaService {
                 updated_at: later(now, read_at),
                 settings: None,
                 status: Some(status),
-                next_run_at: Some(next_run_at),
+                // Pausing leaves the next slot in the row as it is (the scheduler may be
+                // moving it on this very moment).
+                next_run_at: (status != PlanStatus::Paused).then_some(next_run_at),
                 due_slot,
             })
             .await

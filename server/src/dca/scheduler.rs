@@ -207,6 +207,39 @@ fn plain(purchase: &PurchaseRow, status: PurchaseStatus, reason: &str) -> Outcom
     }
 }
 
+/// What became of an order whose send was never answered: found at the broker, its
+/// state there; otherwise `unknown` for now, and the reconcile pass goes on asking (an
+/// order the broker still has no record of later is then `failed`).
+async fn look_up(
+    broker: Option<&AlpacaBroker>,
+    purchase: &PurchaseRow,
+    reason: &str,
+    now: i64,
+) -> Outcome {
+    let Some(broker) = broker else {
+        return unconfirmed(purchase, reason, now);
+    };
+    match broker
+        .order_by_client_id(purchase.client_order_id.as_str())
+        .await
+    {
+        Ok(order) => outcome_of(purchase, &order, now),
+        Err(_) => unconfirmed(purchase, reason, now),
+    }
+}
+
+/// A purchase whose order may or may not have reached the broker, to be checked again.
+fn unconfirmed(purchase: &PurchaseRow, reason: &str, now: i64) -> Outcome {
+    Outcome {
+        next_check_at: Some(now + check_backoff(0)),
+        ..plain(
+            purchase,
+            PurchaseStatus::Unknown,
+            &format!("{reason}; whether the order reached the broker is not known yet"),
+        )
+    }
+}
+
 /// The wait before the reconcile pass asks about an order again: 10 s, doubling, at
 /// most an hour.
 pub fn check_backoff(attempts: i64) -> i64 {
@@ -445,18 +478,21 @@ impl Scheduler {
         Ok(purchases.iter().filter(|p| !p.status.is_open()).count())
     }
 
+    /// Writes intents together, while this worker holds the slot. Returns whether it did.
     async fn write_intents(
         &self,
         slot: &SlotRow,
         intents: &[Intent<'_>],
         now: i64,
-    ) -> anyhow::Result<()> {
-        for intent in intents {
-            self.db
-                .record_intent(slot, &self.owner, intent, now)
-                .await?;
+    ) -> anyhow::Result<bool> {
+        let written = self
+            .db
+            .record_intents(slot, &self.owner, intents, now)
+            .await?;
+        if !written {
+            tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
         }
-        Ok(())
+        Ok(written)
     }
 
     /// One intent per leg, all with the same status and reason.
@@ -532,7 +568,9 @@ impl Scheduler {
             let grace = ms(self.config.grace);
             if let Some(no) = precheck(plan.status, slot.kind, slot.slot_at, now, grace) {
                 let intents = Self::every_leg(&plan, &ids, no.status, no.skip_reason, &no.reason);
-                self.write_intents(slot, &intents, now).await?;
+                if !self.write_intents(slot, &intents, now).await? {
+                    return Ok(Run::Finished);
+                }
                 let finish = Finish {
                     state: no.slot_state,
                     reason: Some(&no.reason),
@@ -553,7 +591,9 @@ impl Scheduler {
                         Some(SkipReason::BrokerUnavailable),
                         &reason,
                     );
-                    self.write_intents(slot, &intents, now).await?;
+                    if !self.write_intents(slot, &intents, now).await? {
+                        return Ok(Run::Finished);
+                    }
                     let finish = Finish {
                         state: SlotState::Done,
                         reason: Some(&reason),
@@ -609,7 +649,9 @@ impl Scheduler {
                     }
                 }
             }
-            self.write_intents(slot, &intents, now).await?;
+            if !self.write_intents(slot, &intents, now).await? {
+                return Ok(Run::Finished);
+            }
             purchases = self.db.purchases_of_slot(&slot.id).await?;
         }
         if self.config.fail_point == Some(FailPoint::AfterIntents) {
@@ -772,26 +814,35 @@ impl Scheduler {
                     .map(|leg| Self::order_id(slot, &leg.symbol))
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let intents = Self::every_leg(&plan, &ids, PurchaseStatus::Failed, None, &reason);
-                self.write_intents(slot, &intents, now).await?;
+                if !self.write_intents(slot, &intents, now).await? {
+                    return Ok(());
+                }
                 purchases = self.db.purchases_of_slot(&slot.id).await?;
             }
         }
+        // Another account (or none): the reconcile pass settles these with its checks.
         let broker = match self.dca.brokers().account_for(slot.user_id.as_str()).await {
             Ok((broker, tag)) if slot.broker_account.as_deref().is_none_or(|pin| pin == tag) => {
                 Some(broker)
             }
             _ => None,
         };
-        let mut outcomes = Vec::new();
-        for purchase in purchases
+        let pending: Vec<&PurchaseRow> = purchases
             .iter()
             .filter(|p| p.status == PurchaseStatus::Pending)
-        {
-            outcomes.push(
-                self.look_up(broker.as_deref(), purchase, &reason, now)
-                    .await,
-            );
-        }
+            .collect();
+        // The lookups share one budget, well inside the lease; those it leaves are
+        // `unknown` and the reconcile pass goes on asking.
+        let mut outcomes: Vec<Outcome> = pending
+            .iter()
+            .map(|p| unconfirmed(p, &reason, now))
+            .collect();
+        let lookups = async {
+            for (i, purchase) in pending.iter().enumerate() {
+                outcomes[i] = look_up(broker.as_deref(), purchase, &reason, now).await;
+            }
+        };
+        let _ = tokio::time::timeout(self.config.slot_budget / 2, lookups).await;
         let finish = Finish {
             state: SlotState::Failed,
             reason: Some(&reason),
@@ -800,35 +851,6 @@ impl Scheduler {
             .finish_slot(&slot.id, &self.owner, finish, &outcomes, now)
             .await?;
         Ok(())
-    }
-
-    /// What became of an order whose send was never answered: found at the broker, its
-    /// state there; not found, `failed`; no answer, `unknown` (the reconcile pass keeps asking).
-    async fn look_up(
-        &self,
-        broker: Option<&AlpacaBroker>,
-        purchase: &PurchaseRow,
-        reason: &str,
-        now: i64,
-    ) -> Outcome {
-        let Some(broker) = broker else {
-            return plain(purchase, PurchaseStatus::Unknown, reason);
-        };
-        match broker
-            .order_by_client_id(purchase.client_order_id.as_str())
-            .await
-        {
-            Ok(order) => outcome_of(purchase, &order, now),
-            Err(BrokerError::NotFound) => plain(purchase, PurchaseStatus::Failed, reason),
-            Err(_) => Outcome {
-                next_check_at: Some(now + check_backoff(0)),
-                ..plain(
-                    purchase,
-                    PurchaseStatus::Unknown,
-                    &format!("{reason}; whether the order reached the broker is not known yet"),
-                )
-            },
-        }
     }
 
     /// Runs the plan's strategy for this slot: the same code the backtester runs.
@@ -906,6 +928,7 @@ impl Scheduler {
         {
             Ok(Some(plan)) => plan
                 .next_run_at
+                .filter(|_| plan.status == PlanStatus::Active.as_str())
                 .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
             _ => None,
         };
@@ -989,26 +1012,37 @@ impl Scheduler {
         let attempts = purchase.check_attempts + 1;
         let since = purchase.submitted_at.unwrap_or(purchase.created_at);
         let window_over = now - since > ms(self.config.check_window);
+        // The next check is booked before this one is made: a check that hangs past the
+        // pass's budget or fails never keeps this order first in line.
+        let next_check = now + check_backoff(purchase.check_attempts);
+        self.db
+            .postpone_check(&purchase.id, next_check, attempts)
+            .await?;
         let account = self
             .dca
             .brokers()
             .account_for(purchase.user_id.as_str())
             .await;
+        let gone = match &account {
+            Ok((_, tag)) => pinned.as_deref().is_some_and(|pin| pin != tag),
+            Err(err) => err.code == ErrorCode::BrokerNotConnected,
+        };
+        if gone {
+            let reason = "the broker account this order was sent to is no longer connected; \
+                          check the order there";
+            let outcome = Outcome {
+                submitted_at: purchase.submitted_at,
+                ..plain(&purchase, PurchaseStatus::Unknown, reason)
+            };
+            self.db
+                .update_open_purchase(&outcome, attempts, now)
+                .await?;
+            self.publish_purchase_by_id(&purchase).await;
+            return Ok(());
+        }
         let broker = match &account {
-            Ok((broker, tag)) if pinned.as_deref().is_none_or(|pin| pin == tag) => broker,
-            _ => {
-                let reason = "the broker account this order was sent to is no longer connected; \
-                              check the order there";
-                let outcome = Outcome {
-                    submitted_at: purchase.submitted_at,
-                    ..plain(&purchase, PurchaseStatus::Unknown, reason)
-                };
-                self.db
-                    .update_open_purchase(&outcome, attempts, now)
-                    .await?;
-                self.publish_purchase_by_id(&purchase).await;
-                return Ok(());
-            }
+            Ok((broker, _)) => broker,
+            Err(err) => anyhow::bail!("could not open the user's broker: {}", err.message),
         };
         let looked = broker
             .order_by_client_id(purchase.client_order_id.as_str())
@@ -1043,7 +1077,7 @@ impl Scheduler {
                 );
                 outcome.next_check_at = None;
             } else {
-                outcome.next_check_at = Some(now + check_backoff(purchase.check_attempts));
+                outcome.next_check_at = Some(next_check);
             }
         }
         let changed = outcome.status != purchase.status;

@@ -389,38 +389,70 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Writes an order intent before the order is sent, if `owner` still holds the slot's
-    /// lease. Its client order id is unique, so a re-run of the slot finds the intent it
-    /// wrote before instead of adding another.
-    pub async fn record_intent(
+    /// Writes a slot's intents before any order is sent, all together and only if `owner`
+    /// still holds the slot's lease (returns whether it did). Client order ids are unique,
+    /// so a re-run of the slot finds the intents written before instead of adding others.
+    pub async fn record_intents(
         &self,
         slot: &SlotRow,
         owner: &str,
-        intent: &Intent<'_>,
+        intents: &[Intent<'_>],
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, skip_reason, \
-             reason, slot_at, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 \
-             WHERE EXISTS (SELECT 1 FROM slots WHERE id = $2 AND lease_owner = $13) \
-             ON CONFLICT (client_order_id) DO NOTHING",
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        // A write first (SQLite then holds the write lock for the whole transaction).
+        let held = sqlx::query(
+            "UPDATE slots SET updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
         )
-        .bind(new_id())
-        .bind(&slot.id)
-        .bind(slot.plan_id.as_str())
-        .bind(slot.user_id.as_str())
-        .bind(intent.symbol.as_str())
-        .bind(text(intent.notional))
-        .bind(intent.client_order_id.as_str())
-        .bind(intent.status.as_str())
-        .bind(intent.skip_reason.map(SkipReason::as_str))
-        .bind(intent.reason)
-        .bind(slot.slot_at)
         .bind(now)
+        .bind(&slot.id)
         .bind(owner)
-        .execute(self.pool())
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for intent in intents {
+            sqlx::query(
+                "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, \
+                 skip_reason, reason, slot_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 ON CONFLICT (client_order_id) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(&slot.id)
+            .bind(slot.plan_id.as_str())
+            .bind(slot.user_id.as_str())
+            .bind(intent.symbol.as_str())
+            .bind(text(intent.notional))
+            .bind(intent.client_order_id.as_str())
+            .bind(intent.status.as_str())
+            .bind(intent.skip_reason.map(SkipReason::as_str))
+            .bind(intent.reason)
+            .bind(slot.slot_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Moves an open order's next check on before it is made, so a check that hangs or
+    /// fails never keeps the order first in line.
+    pub async fn postpone_check(
+        &self,
+        purchase_id: &str,
+        next_check_at: i64,
+        check_attempts: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE purchases SET next_check_at = $1, check_attempts = $2 WHERE id = $3")
+            .bind(next_check_at)
+            .bind(check_attempts)
+            .bind(purchase_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -513,7 +545,7 @@ impl Db {
             "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
              price = COALESCE($4, price), reason = $5, submitted_at = COALESCE($6, submitted_at), \
              filled_at = COALESCE($7, filled_at), next_check_at = $8, check_attempts = $9, updated_at = $10 \
-             WHERE id = $11 AND status IN ('pending', 'accepted', 'unknown')",
+             WHERE id = $11 AND status IN ('accepted', 'unknown')",
         )
         .bind(outcome.status.as_str())
         .bind(outcome.broker_order_id.as_deref())

@@ -919,7 +919,8 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
                 skip_reason: why,
                 reason: None,
             };
-            db.record_intent(&slot, "test", &intent, at).await.unwrap();
+            let written = db.record_intents(&slot, "test", std::slice::from_ref(&intent), at);
+            assert!(written.await.unwrap());
         }
     };
     use PurchaseStatus::{Filled, Skipped};

@@ -339,10 +339,11 @@ async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
             history(&app).await
         );
     }
+    // Every lookup failed too: whether the orders were placed is not known yet.
     let purchases = history(&app).await;
     assert_eq!(purchases.len(), 2, "{purchases:?}");
     for p in &purchases {
-        assert!(p["status"] == "failed" || p["status"] == "unknown", "{p}");
+        assert_eq!(p["status"], "unknown", "{p}");
         assert!(
             p["reason"]
                 .as_str()
@@ -356,11 +357,80 @@ async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(state, "failed");
+    // The broker answers again: it has no record of them, so nothing was bought.
     reqwest::Client::new()
         .delete(format!("{sim}/sim/v1/faults"))
         .send()
         .await
         .unwrap();
+    app.clock.advance_minutes(1);
+    assert_eq!(scheduler.reconcile_once().await.unwrap(), 2);
+    for p in &history(&app).await {
+        assert_eq!(p["status"], "failed", "{p}");
+        assert!(p["reason"].as_str().unwrap().contains("no record"), "{p}");
+    }
+    assert_eq!(
+        scheduler.reconcile_once().await.unwrap(),
+        0,
+        "nothing is left to check"
+    );
+    app.cleanup().await;
+}
+
+/// Sixty open orders the broker never heard of do not hold up a new fill: each backs off
+/// on its own, so the reconcile pass reaches the newer orders.
+async fn unresolvable_orders_do_not_block_new_fills(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("ghosts@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-28T17:00:00Z").await; // Saturday: orders wait for Monday
+    let id = create(&app, "ghosts").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(press(&app, &id, "once").await.status(), 202);
+    let scheduler = worker(&app);
+    assert!(scheduler.tick().await.unwrap());
+    let open = history(&app).await;
+    assert!(open.iter().all(|p| p["status"] == "accepted"), "{open:?}");
+    let (slot_id, user_id): (String, String) =
+        sqlx::query_as("SELECT slot_id, user_id FROM purchases LIMIT 1")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    for i in 0..60 {
+        sqlx::query(
+            "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, \
+             slot_at, submitted_at, next_check_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'SPY', '5', $5, 'accepted', 0, 0, 0, 0, 0)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&slot_id)
+        .bind(&id)
+        .bind(&user_id)
+        .bind(format!("ghost-{i}"))
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    }
+    app.set_market_time(MARKET_OPEN).await; // Monday: the real orders fill at the open
+    app.clock.advance_minutes(1);
+    for _ in 0..2 {
+        scheduler.reconcile_once().await.unwrap();
+    }
+    let real: Vec<Value> = history(&app)
+        .await
+        .into_iter()
+        .filter(|p| !p["client_order_id"].as_str().unwrap().starts_with("ghost-"))
+        .collect();
+    assert_eq!(real.len(), 2);
+    assert!(real.iter().all(|p| p["status"] == "filled"), "{real:?}");
     app.cleanup().await;
 }
 
@@ -380,5 +450,6 @@ both!(
     claims_are_fair_across_users,
     edits_cannot_undo_a_stop,
     resuming_keeps_the_slot_it_paused_over,
-    a_slot_out_of_attempts_fails_visibly
+    a_slot_out_of_attempts_fails_visibly,
+    unresolvable_orders_do_not_block_new_fills
 );
