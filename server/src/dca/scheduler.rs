@@ -35,7 +35,6 @@ use app::api::dca::{
     Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
 };
 use app::domain::ids::ClientOrderId;
-use app::domain::market::Symbol;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
 use app::domain::strategy::smart_dca::{SmartDca, WhenNotMet, cap_carried};
@@ -495,36 +494,48 @@ impl Scheduler {
         Ok(written)
     }
 
-    /// One intent per leg, all with the same status and reason.
-    fn every_leg<'a>(
-        plan: &'a Plan,
-        ids: &'a [ClientOrderId],
-        status: PurchaseStatus,
-        skip_reason: Option<SkipReason>,
-        reason: &'a str,
-    ) -> Vec<Intent<'a>> {
-        plan.legs
+    /// Each leg's client order id in this slot, in the plan's leg order.
+    fn order_ids(slot: &SlotRow, plan: &Plan) -> anyhow::Result<Vec<ClientOrderId>> {
+        let at = jiff::Timestamp::from_millisecond(slot.slot_at)?;
+        Ok(plan
+            .legs
+            .iter()
+            .map(|leg| ClientOrderId::for_slot(&slot.plan_id, slot.kind, at, &leg.symbol))
+            .collect())
+    }
+
+    /// Records every leg as not bought, for the reason given, and ends the slot.
+    async fn buy_nothing(
+        &self,
+        slot: &SlotRow,
+        plan: &Plan,
+        ids: &[ClientOrderId],
+        no: &NoPurchase,
+        now: i64,
+    ) -> anyhow::Result<Run> {
+        let intents: Vec<Intent<'_>> = plan
+            .legs
             .iter()
             .zip(ids)
             .map(|(leg, id)| Intent {
                 symbol: &leg.symbol,
                 notional: leg.amount,
                 client_order_id: id,
-                status,
-                skip_reason,
-                reason: Some(reason),
+                status: no.status,
+                skip_reason: no.skip_reason,
+                reason: Some(&no.reason),
             })
-            .collect()
-    }
-
-    fn order_id(slot: &SlotRow, symbol: &Symbol) -> anyhow::Result<ClientOrderId> {
-        let at = jiff::Timestamp::from_millisecond(slot.slot_at)?;
-        Ok(ClientOrderId::for_slot(
-            &slot.plan_id,
-            slot.kind,
-            at,
-            symbol,
-        ))
+            .collect();
+        if self.write_intents(slot, &intents, now).await? {
+            let finish = Finish {
+                state: no.slot_state,
+                reason: Some(&no.reason),
+            };
+            self.db
+                .finish_slot(&slot.id, &self.owner, finish, &[], now)
+                .await?;
+        }
+        Ok(Run::Finished)
     }
 
     /// Writes the slot's intents (once), sends the unanswered ones, and records each
@@ -557,51 +568,24 @@ impl Scheduler {
                 .with_context(|| format!("slot {} has purchases but no plan", slot.id))?,
         };
         let plan = row.into_plan()?;
-        let ids = plan
-            .legs
-            .iter()
-            .map(|leg| Self::order_id(slot, &leg.symbol))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let ids = Self::order_ids(slot, &plan)?;
         let account = self.dca.brokers().account_for(slot.user_id.as_str()).await;
 
         if purchases.is_empty() {
             let grace = ms(self.config.grace);
             if let Some(no) = precheck(plan.status, slot.kind, slot.slot_at, now, grace) {
-                let intents = Self::every_leg(&plan, &ids, no.status, no.skip_reason, &no.reason);
-                if !self.write_intents(slot, &intents, now).await? {
-                    return Ok(Run::Finished);
-                }
-                let finish = Finish {
-                    state: no.slot_state,
-                    reason: Some(&no.reason),
-                };
-                self.db
-                    .finish_slot(&slot.id, &self.owner, finish, &[], now)
-                    .await?;
-                return Ok(Run::Finished);
+                return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
             let (broker, tag) = match &account {
                 Ok(account) => account,
                 Err(err) => {
-                    let reason = err.message.clone();
-                    let intents = Self::every_leg(
-                        &plan,
-                        &ids,
-                        PurchaseStatus::Skipped,
-                        Some(SkipReason::BrokerUnavailable),
-                        &reason,
-                    );
-                    if !self.write_intents(slot, &intents, now).await? {
-                        return Ok(Run::Finished);
-                    }
-                    let finish = Finish {
-                        state: SlotState::Done,
-                        reason: Some(&reason),
+                    let no = NoPurchase {
+                        status: PurchaseStatus::Skipped,
+                        skip_reason: Some(SkipReason::BrokerUnavailable),
+                        reason: err.message.clone(),
+                        slot_state: SlotState::Done,
                     };
-                    self.db
-                        .finish_slot(&slot.id, &self.owner, finish, &[], now)
-                        .await?;
-                    return Ok(Run::Finished);
+                    return self.buy_nothing(slot, &plan, &ids, &no, now).await;
                 }
             };
             self.db.pin_slot_account(&slot.id, &self.owner, tag).await?;
@@ -689,6 +673,14 @@ impl Scheduler {
             };
             let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol.as_str(),
                 "notional": purchase.notional.to_string(), "client_order_id": purchase.client_order_id.as_str()});
+            if !self
+                .db
+                .mark_sending(&purchase.id, &slot.id, &self.owner, now)
+                .await?
+            {
+                tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
+                return Ok(Run::Finished);
+            }
             self.audit(slot, AuditAction::OrderSubmitted, detail)
                 .await?;
             let outcome = match broker.place_order(&request).await {
@@ -742,8 +734,9 @@ impl Scheduler {
         Ok(true)
     }
 
-    /// Ends a slot whose remaining orders cannot be sent. A leg that an earlier attempt
-    /// may have sent is `unknown` (it cannot be looked up any more), one never sent `failed`.
+    /// Ends a slot whose remaining orders cannot be sent. A leg an earlier attempt sent
+    /// (it has a `submitted_at`) is `unknown`: it cannot be looked up any more. One never
+    /// sent is `failed`.
     async fn finish_unsent(
         &self,
         slot: &SlotRow,
@@ -751,11 +744,10 @@ impl Scheduler {
         reason: &str,
         now: i64,
     ) -> anyhow::Result<Run> {
-        let maybe_sent = slot.attempts > 1;
         let outcomes: Vec<Outcome> = pending
             .iter()
             .map(|p| {
-                let status = if maybe_sent {
+                let status = if p.submitted_at.is_some() {
                     PurchaseStatus::Unknown
                 } else {
                     PurchaseStatus::Failed
@@ -799,26 +791,24 @@ impl Scheduler {
             "gave up after {} attempts: {message}",
             slot.attempts.min(self.config.max_attempts)
         );
-        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
-        if purchases.is_empty() {
-            // Nothing was decided: the user still sees each leg and why it did not buy.
-            if let Some(row) = self
+        let purchases = self.db.purchases_of_slot(&slot.id).await?;
+        if purchases.is_empty()
+            && let Some(row) = self
                 .db
                 .plan_even_deleted(slot.plan_id.as_str(), slot.user_id.as_str())
                 .await?
-            {
-                let plan = row.into_plan()?;
-                let ids = plan
-                    .legs
-                    .iter()
-                    .map(|leg| Self::order_id(slot, &leg.symbol))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let intents = Self::every_leg(&plan, &ids, PurchaseStatus::Failed, None, &reason);
-                if !self.write_intents(slot, &intents, now).await? {
-                    return Ok(());
-                }
-                purchases = self.db.purchases_of_slot(&slot.id).await?;
-            }
+        {
+            // Nothing was decided: the user still sees each leg and why it did not buy.
+            let plan = row.into_plan()?;
+            let ids = Self::order_ids(slot, &plan)?;
+            let no = NoPurchase {
+                status: PurchaseStatus::Failed,
+                skip_reason: None,
+                reason,
+                slot_state: SlotState::Failed,
+            };
+            self.buy_nothing(slot, &plan, &ids, &no, now).await?;
+            return Ok(());
         }
         // Another account (or none): the reconcile pass settles these with its checks.
         let broker = match self.dca.brokers().account_for(slot.user_id.as_str()).await {
@@ -1114,6 +1104,7 @@ struct InjectedCrash(&'static str);
 mod tests {
     use super::*;
     use app::domain::ids::{PlanId, UserId};
+    use app::domain::market::Symbol;
     use rust_decimal::dec;
 
     const HOUR: i64 = 3_600_000;

@@ -1,10 +1,10 @@
 //! The `slots` and `purchases` tables: the scheduler's queue and what it bought.
 //!
-//! Claiming is one statement: an `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`, with
-//! `FOR UPDATE SKIP LOCKED` on PostgreSQL so concurrent workers (and instances) skip
-//! each other's rows; SQLite runs the statement under its single-writer lock. A claim
-//! passes over users who already have a slot running, so one user's backlog never
-//! holds every worker while another user's slot waits.
+//! Claiming is one statement: an `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`.
+//! SQLite runs it under its single-writer lock; on PostgreSQL claims take turns on a
+//! transaction-scoped advisory lock (and `FOR UPDATE SKIP LOCKED` passes over rows other
+//! writers hold). A claim passes over users who already have a slot running, so one
+//! user's backlog never holds every worker while another user's slot waits.
 //!
 //! Every write a worker makes while it runs a slot is conditional on still holding the
 //! slot's lease: a worker whose lease expired and was taken over writes nothing.
@@ -96,6 +96,9 @@ pub enum ManualRefused {
     /// The user queued `limit` within the last hour.
     RateLimited { limit: i64 },
 }
+
+/// The PostgreSQL advisory lock key claims take turns on (any constant unique to it).
+const CLAIM_LOCK: i64 = 0x0051_5343_4c41_494d;
 
 const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, notional, client_order_id, broker_order_id, \
      status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, check_attempts, created_at";
@@ -335,12 +338,22 @@ impl Db {
                          ORDER BY s.slot_at, s.id LIMIT 1 {lock}) \
              RETURNING {SLOT_COLUMNS}"
         );
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            // Claims take turns (across instances too): under READ COMMITTED two claims
+            // at once could otherwise both see "no slot of this user is running".
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
+                .bind(CLAIM_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&sql)
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         row.as_ref().map(slot).transpose()
     }
 
@@ -466,37 +479,41 @@ impl Db {
             .collect()
     }
 
-    /// Writes one purchase's outcome while `owner` holds its slot's lease (as each
-    /// order's answer arrives). One statement, so SQLite never has to upgrade a read
-    /// transaction to a write. Returns whether the lease was still held.
-    pub async fn record_outcome(
+    /// Marks a purchase as sent (`submitted_at`, kept from its first send) just before its
+    /// order goes out, while `owner` holds the slot's lease: afterwards, whether an order
+    /// may have reached the broker is known exactly. Returns whether the lease was held.
+    pub async fn mark_sending(
         &self,
-        o: &Outcome,
+        purchase_id: &str,
         slot_id: &str,
         owner: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
-             price = COALESCE($4, price), reason = COALESCE($5, reason), submitted_at = COALESCE($6, submitted_at), \
-             filled_at = COALESCE($7, filled_at), next_check_at = $8, updated_at = $9 WHERE id = $10 \
-             AND EXISTS (SELECT 1 FROM slots WHERE id = $11 AND lease_owner = $12 AND state = 'running')",
+            "UPDATE purchases SET submitted_at = COALESCE(submitted_at, $1), updated_at = $1 \
+             WHERE id = $2 AND status = 'pending' \
+             AND EXISTS (SELECT 1 FROM slots WHERE id = $3 AND lease_owner = $4 AND state = 'running')",
         )
-        .bind(o.status.as_str())
-        .bind(o.broker_order_id.as_deref())
-        .bind(o.qty.map(text))
-        .bind(o.price.map(text))
-        .bind(o.reason.as_deref())
-        .bind(o.submitted_at)
-        .bind(o.filled_at)
-        .bind(o.next_check_at)
         .bind(now)
-        .bind(&o.purchase_id)
+        .bind(purchase_id)
         .bind(slot_id)
         .bind(owner)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes one purchase's outcome while `owner` holds its slot's lease (as each
+    /// order's answer arrives). One statement, so SQLite never has to upgrade a read
+    /// transaction to a write. Returns whether the lease was still held.
+    pub async fn record_outcome(
+        &self,
+        outcome: &Outcome,
+        slot_id: &str,
+        owner: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        write_outcome(self.pool(), outcome, Guard::Lease { slot_id, owner }, now).await
     }
 
     /// Writes the last outcomes and the slot's final state in one transaction, if `owner`
@@ -526,8 +543,8 @@ impl Db {
             tx.rollback().await?;
             return Ok(false);
         }
-        for o in outcomes {
-            update_purchase(&mut tx, o, now).await?;
+        for outcome in outcomes {
+            write_outcome(&mut *tx, outcome, Guard::Held, now).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -541,26 +558,8 @@ impl Db {
         check_attempts: i64,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
-             price = COALESCE($4, price), reason = $5, submitted_at = COALESCE($6, submitted_at), \
-             filled_at = COALESCE($7, filled_at), next_check_at = $8, check_attempts = $9, updated_at = $10 \
-             WHERE id = $11 AND status IN ('accepted', 'unknown')",
-        )
-        .bind(outcome.status.as_str())
-        .bind(outcome.broker_order_id.as_deref())
-        .bind(outcome.qty.map(text))
-        .bind(outcome.price.map(text))
-        .bind(outcome.reason.as_deref())
-        .bind(outcome.submitted_at)
-        .bind(outcome.filled_at)
-        .bind(outcome.next_check_at)
-        .bind(check_attempts)
-        .bind(now)
-        .bind(&outcome.purchase_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let guard = Guard::StillOpen { check_attempts };
+        write_outcome(self.pool(), outcome, guard, now).await
     }
 
     /// Per symbol, the amounts a plan skipped because its condition did not hold since
@@ -642,29 +641,60 @@ impl Db {
     }
 }
 
-async fn update_purchase(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Which purchase rows an outcome may be written to.
+#[derive(Clone, Copy, Debug)]
+enum Guard<'a> {
+    /// While `owner` holds the slot's lease.
+    Lease { slot_id: &'a str, owner: &'a str },
+    /// Inside a transaction that has just checked the lease.
+    Held,
+    /// Only while the broker has not finished with the order (the reconcile pass), counting
+    /// the check.
+    StillOpen { check_attempts: i64 },
+}
+
+/// Writes what became of one purchase. Returns whether the guard let it.
+async fn write_outcome<'e, E>(
+    executor: E,
     o: &Outcome,
+    guard: Guard<'_>,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (condition, check_attempts) = match guard {
+        Guard::Lease { .. } => (
+            "EXISTS (SELECT 1 FROM slots WHERE id = $12 AND lease_owner = $13 AND state = 'running')",
+            None,
+        ),
+        Guard::Held => ("TRUE", None),
+        Guard::StillOpen { check_attempts } => {
+            ("status IN ('accepted', 'unknown')", Some(check_attempts))
+        }
+    };
+    let sql = format!(
         "UPDATE purchases SET status = $1, broker_order_id = COALESCE($2, broker_order_id), qty = COALESCE($3, qty), \
-         price = COALESCE($4, price), reason = COALESCE($5, reason), submitted_at = COALESCE($6, submitted_at), \
-         filled_at = COALESCE($7, filled_at), next_check_at = $8, updated_at = $9 WHERE id = $10",
-    )
-    .bind(o.status.as_str())
-    .bind(o.broker_order_id.as_deref())
-    .bind(o.qty.map(text))
-    .bind(o.price.map(text))
-    .bind(o.reason.as_deref())
-    .bind(o.submitted_at)
-    .bind(o.filled_at)
-    .bind(o.next_check_at)
-    .bind(now)
-    .bind(&o.purchase_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+         price = COALESCE($4, price), reason = $5, submitted_at = COALESCE($6, submitted_at), \
+         filled_at = COALESCE($7, filled_at), next_check_at = $8, check_attempts = COALESCE($9, check_attempts), \
+         updated_at = $10 WHERE id = $11 AND {condition}"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(o.status.as_str())
+        .bind(o.broker_order_id.as_deref())
+        .bind(o.qty.map(text))
+        .bind(o.price.map(text))
+        .bind(o.reason.as_deref())
+        .bind(o.submitted_at)
+        .bind(o.filled_at)
+        .bind(o.next_check_at)
+        .bind(check_attempts)
+        .bind(now)
+        .bind(&o.purchase_id);
+    if let Guard::Lease { slot_id, owner } = guard {
+        query = query.bind(slot_id).bind(owner);
+    }
+    Ok(query.execute(executor).await?.rows_affected() == 1)
 }
 
 /// A user's purchases newest first after an `(created_at, id)` cursor, optionally for one

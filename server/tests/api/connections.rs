@@ -341,3 +341,80 @@ async fn a_slow_broker_delays_only_its_own_user_on_sqlite() {
 async fn a_slow_broker_delays_only_its_own_user_on_postgres() {
     a_slow_broker_delays_only_its_own_user(Backend::Postgres).await;
 }
+
+/// A slot keeps to the broker account it began with: after the user connects other keys
+/// mid-slot, the leg already sent to the old account is `unknown` (it can no longer be
+/// looked up), the leg never sent is `failed`, and nothing goes to the new account.
+async fn a_slot_keeps_to_the_account_it_began_with(backend: Backend) {
+    use server::dca::scheduler::FailPoint;
+    let (sim, url) = alpaca().await;
+    let Some(app) = app_with_alpaca(backend, &url, 0).await else {
+        return;
+    };
+    app.sign_up("switcher@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    let created = app
+        .post_json(
+            "/api/dca/config",
+            json!({"name": "Two legs", "legs": [{"symbol": "SPY", "amount": "50.00"}, {"symbol": "QQQ", "amount": "25.00"}],
+                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    let run = app
+        .post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    assert_eq!(run.status(), 202);
+    let worker = |fail_point| app.worker(|c| c.fail_point = fail_point);
+    assert!(
+        worker(Some(FailPoint::AfterSend)).tick().await.is_err(),
+        "the worker dies after sending the first leg to the demo account"
+    );
+    let (key_id, secret) = sim.create_account();
+    let connected = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "paper", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(connected.status(), 200);
+    app.clock.advance_minutes(2);
+    assert!(worker(None).tick().await.unwrap(), "the slot is taken over");
+
+    let purchases = json(app.get("/api/dca/history").await).await["purchases"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut statuses: Vec<&str> = purchases
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["failed", "unknown"], "{purchases:?}");
+    assert!(
+        purchases.iter().all(|p| p["reason"]
+            .as_str()
+            .unwrap()
+            .contains("broker account changed")),
+        "{purchases:?}"
+    );
+    let account = json(app.get("/api/account").await).await;
+    assert_eq!(
+        account["recent_orders"].as_array().unwrap().len(),
+        0,
+        "nothing went to the newly connected account: {account}"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_slot_keeps_to_the_account_it_began_with_on_sqlite() {
+    a_slot_keeps_to_the_account_it_began_with(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_slot_keeps_to_the_account_it_began_with_on_postgres() {
+    a_slot_keeps_to_the_account_it_began_with(Backend::Postgres).await;
+}

@@ -8,7 +8,7 @@ use app::domain::ids::ClientOrderId;
 use app::domain::market::Symbol;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use server::dca::scheduler::{FailPoint, Scheduler, SchedulerConfig};
+use server::dca::scheduler::{FailPoint, Scheduler};
 use server::dca::slots::{Finish, Intent};
 use std::time::Duration;
 
@@ -287,31 +287,15 @@ on_both_backends!(
     history_query_reads_its_index,
 );
 
-/// One scheduler worker with a one-minute lease, driven by the test (`tick`), failing at
-/// `fail_point` if given.
+/// A hand-driven worker failing at `fail_point` if given.
 fn worker(app: &TestApp, fail_point: Option<FailPoint>) -> std::sync::Arc<Scheduler> {
-    Scheduler::new(
-        app.db.clone(),
-        app.clock.clone(),
-        app.dca(),
-        SchedulerConfig {
-            workers: 1,
-            lease: Duration::from_secs(60),
-            fail_point,
-            ..SchedulerConfig::default()
-        },
-    )
+    app.worker(|c| c.fail_point = fail_point)
 }
 
 /// A worker that "crashes" after writing intents, or after sending orders, leaves its
 /// lease; once it expires, another worker finishes the slot without buying twice.
 async fn crashes_never_buy_twice(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("crash@example.com", PASSWORD).await;
@@ -368,12 +352,7 @@ async fn crashes_never_buy_twice(backend: Backend) {
 /// written (the decision to buy was made) is followed to the end, once; a slot not yet
 /// started buys nothing.
 async fn a_plan_deleted_mid_slot(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("deleter@example.com", PASSWORD).await;
@@ -451,23 +430,6 @@ async fn crashes_never_buy_twice_on_postgres() {
     crashes_never_buy_twice(Backend::Postgres).await;
 }
 
-/// Inserts a due slot of `plan_id` for `user_id` at `slot_at` straight into the queue.
-async fn queue_slot(db: &server::db::Db, plan_id: &str, user_id: &str, slot_at: i64) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $4, $4)",
-    )
-    .bind(&id)
-    .bind(plan_id)
-    .bind(user_id)
-    .bind(slot_at)
-    .execute(db.pool())
-    .await
-    .unwrap();
-    id
-}
-
 const DONE: Finish<'static> = Finish {
     state: SlotState::Done,
     reason: None,
@@ -475,19 +437,15 @@ const DONE: Finish<'static> = Finish {
 
 /// Two workers race to claim 1,000 due slots (of 1,000 users): each is claimed exactly once.
 async fn racing_workers_claim_each_slot_once(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("race@example.com", PASSWORD).await;
     let plan_id = create_plan(&app).await;
     for i in 0..1000 {
         let user = uuid::Uuid::new_v4().to_string();
-        queue_slot(&app.db, &plan_id, &user, 1_795_824_000_000 - 10_000 + i).await;
+        app.queue_slot(&plan_id, &user, 1_795_824_000_000 - 10_000 + i)
+            .await;
     }
     let now = 1_795_824_000_000;
     let claim_all = |owner: &'static str| {
@@ -896,7 +854,7 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
         } else {
             uuid::Uuid::new_v4().to_string()
         };
-        queue_slot(&app.db, &plan_id, &user, 1_000 + i).await;
+        app.queue_slot(&plan_id, &user, 1_000 + i).await;
         let slot = app
             .db
             .claim_slot("test", 10_000, 60_000)
@@ -956,12 +914,7 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
 
 async fn carried_amounts_on(backend: Backend) {
     // No background workers: the test claims the slots itself.
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     carried_amounts_come_from_history(&app).await;

@@ -106,6 +106,16 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
+    /// An app on the in-process demo broker whose scheduler the test drives by hand (no
+    /// background workers), or `None` to skip.
+    pub async fn spawn_hand_driven(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |c| {
+            c.demo_broker = true;
+            c.scheduler_workers = 0;
+        })
+        .await
+    }
+
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let (mut config, data_dir, pg_database) = Self::config(backend).await?;
         adjust(&mut config);
@@ -168,6 +178,45 @@ impl TestApp {
                 .execute(&mut conn)
                 .await;
         }
+    }
+
+    /// A scheduler worker the test drives itself (`tick`, `reconcile_once`): a one-minute
+    /// lease and a 30-second slot budget, then `adjust`.
+    pub fn worker(
+        &self,
+        adjust: impl FnOnce(&mut server::dca::scheduler::SchedulerConfig),
+    ) -> Arc<server::dca::scheduler::Scheduler> {
+        let mut config = server::dca::scheduler::SchedulerConfig {
+            workers: 1,
+            lease: std::time::Duration::from_secs(60),
+            slot_budget: std::time::Duration::from_secs(30),
+            ..Default::default()
+        };
+        adjust(&mut config);
+        server::dca::scheduler::Scheduler::new(
+            self.db.clone(),
+            self.clock.clone(),
+            self.dca(),
+            config,
+        )
+    }
+
+    /// Puts a due scheduled slot of `plan_id` for `user_id` at `slot_at` straight into the
+    /// queue (any user id: claims are fair per user). Returns its id.
+    pub async fn queue_slot(&self, plan_id: &str, user_id: &str, slot_at: i64) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $4, $4)",
+        )
+        .bind(&id)
+        .bind(plan_id)
+        .bind(user_id)
+        .bind(slot_at)
+        .execute(self.db.pool())
+        .await
+        .unwrap();
+        id
     }
 
     pub fn dca(&self) -> Arc<server::dca::DcaService> {

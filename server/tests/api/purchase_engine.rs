@@ -6,9 +6,8 @@
 use crate::helpers::{Backend, TestApp, json};
 use app::api::dca::SlotState;
 use serde_json::{Value, json};
-use server::dca::scheduler::{Scheduler, SchedulerConfig};
+use server::dca::scheduler::Scheduler;
 use server::dca::slots::Finish;
-use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 /// Monday 2026-11-30 10:00 New York.
@@ -40,17 +39,7 @@ async fn press(app: &TestApp, plan_id: &str, key: &str) -> reqwest::Response {
 }
 
 fn worker(app: &TestApp) -> std::sync::Arc<Scheduler> {
-    Scheduler::new(
-        app.db.clone(),
-        app.clock.clone(),
-        app.dca(),
-        SchedulerConfig {
-            workers: 1,
-            lease: Duration::from_secs(60),
-            slot_budget: Duration::from_secs(30),
-            ..SchedulerConfig::default()
-        },
-    )
+    app.worker(|_| {})
 }
 
 async fn history(app: &TestApp) -> Vec<Value> {
@@ -108,12 +97,7 @@ async fn buy_now_is_bounded(backend: Backend) {
 
 /// A user with a backlog never holds a second worker while another user's slot waits.
 async fn claims_are_fair_across_users(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("fair@example.com", PASSWORD).await;
@@ -126,17 +110,7 @@ async fn claims_are_fair_across_users(backend: Backend) {
         uuid::Uuid::new_v4().to_string(),
     );
     for (user, at) in [(&flooder, 1), (&flooder, 2), (&flooder, 3), (&other, 50)] {
-        sqlx::query(
-            "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'scheduled', 'due', $4, $4, $4)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&plan_id)
-        .bind(user)
-        .bind(at)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+        app.queue_slot(&plan_id, user, at).await;
     }
     let claim = |owner: &'static str| app.db.claim_slot(owner, 100, 60_000);
     let first = claim("w1").await.unwrap().unwrap();
@@ -174,6 +148,33 @@ async fn claims_are_fair_across_users(backend: Backend) {
         (third.user_id.as_str(), third.slot_at),
         (flooder.as_str(), 2)
     );
+    // Claims at the same moment: still never two running slots for one user.
+    let (a, b) = tokio::join!(claim("w4"), claim("w5"));
+    let running: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert!(
+        running.is_empty(),
+        "both users have a slot running: {running:?}"
+    );
+    for round in 0..20 {
+        let user = uuid::Uuid::new_v4().to_string();
+        for at in 0..3 {
+            app.queue_slot(&plan_id, &user, -100 - 3 * round - at).await;
+        }
+        let (a, b, c) = tokio::join!(claim("r1"), claim("r2"), claim("r3"));
+        let claimed = [a.unwrap(), b.unwrap(), c.unwrap()]
+            .into_iter()
+            .flatten()
+            .count();
+        assert_eq!(
+            claimed, 1,
+            "round {round}: one slot of the new user, never more"
+        );
+        sqlx::query("UPDATE slots SET state = 'done' WHERE user_id = $1")
+            .bind(&user)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    }
     app.cleanup().await;
 }
 
@@ -228,12 +229,7 @@ async fn edits_cannot_undo_a_stop(backend: Backend) {
 /// Paused over its slot and resumed within the grace window, a plan still buys that
 /// slot; resumed after it, the slot is recorded as missed. Either way it goes on from now.
 async fn resuming_keeps_the_slot_it_paused_over(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("resume@example.com", PASSWORD).await;
@@ -296,12 +292,7 @@ async fn resuming_keeps_the_slot_it_paused_over(backend: Backend) {
 /// A broker that keeps failing: the slot is retried with backoff, then given up as
 /// `failed` with the reason on every leg, after looking each order up.
 async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("giveup@example.com", PASSWORD).await;
@@ -318,16 +309,7 @@ async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let scheduler = Scheduler::new(
-        app.db.clone(),
-        app.clock.clone(),
-        app.dca(),
-        SchedulerConfig {
-            workers: 1,
-            max_attempts: 3,
-            ..SchedulerConfig::default()
-        },
-    );
+    let scheduler = app.worker(|c| c.max_attempts = 3);
     let mut runs = 0;
     while history(&app).await.iter().any(|p| p["status"] == "pending") || runs == 0 {
         let _ = scheduler.tick().await;
@@ -380,12 +362,7 @@ async fn a_slot_out_of_attempts_fails_visibly(backend: Backend) {
 /// Sixty open orders the broker never heard of do not hold up a new fill: each backs off
 /// on its own, so the reconcile pass reaches the newer orders.
 async fn unresolvable_orders_do_not_block_new_fills(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.demo_broker = true;
-        c.scheduler_workers = 0;
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
     };
     app.sign_up("ghosts@example.com", PASSWORD).await;
@@ -434,6 +411,44 @@ async fn unresolvable_orders_do_not_block_new_fills(backend: Backend) {
     app.cleanup().await;
 }
 
+/// A plan row that cannot be read is logged and passed over; the other plans due in the
+/// same pass still run.
+async fn one_unreadable_plan_does_not_stop_the_others(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    app.sign_up("unreadable@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let good = create(&app, "good").await;
+    let good_id = good["id"].as_str().unwrap();
+    // A copy with settings no version of the code can read, due a minute earlier.
+    sqlx::query(
+        "INSERT INTO plans (id, user_id, name, mode, status, config, next_run_at, created_at, updated_at) \
+         SELECT $1, user_id, 'broken', mode, status, '{not json', next_run_at - 60000, created_at, updated_at \
+         FROM plans WHERE id = $2",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(good_id)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    // Saturday 00:00 UTC → Monday 15:01 UTC, a minute after the good plan's slot.
+    app.clock.advance_minutes(2 * 24 * 60 + 15 * 60 + 1);
+    assert!(
+        worker(&app).tick().await.unwrap(),
+        "the good plan's slot ran"
+    );
+    let bought = history(&app).await;
+    assert_eq!(bought.len(), 2);
+    assert!(
+        bought
+            .iter()
+            .all(|p| p["status"] == "filled" && p["plan_id"] == good_id),
+        "{bought:?}"
+    );
+    app.cleanup().await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -451,5 +466,6 @@ both!(
     edits_cannot_undo_a_stop,
     resuming_keeps_the_slot_it_paused_over,
     a_slot_out_of_attempts_fails_visibly,
-    unresolvable_orders_do_not_block_new_fills
+    unresolvable_orders_do_not_block_new_fills,
+    one_unreadable_plan_does_not_stop_the_others
 );
