@@ -8,6 +8,7 @@
 //! the others up.
 
 use crate::db::{Backend, Db};
+use app::api::live::LiveEvent;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -63,8 +64,15 @@ impl EventBus {
         Ok(Self { db, sender })
     }
 
-    /// Sends `payload` to `user_id`'s connected browsers (on every instance).
-    pub async fn publish(&self, user_id: &str, payload: serde_json::Value) {
+    /// Sends `event` to `user_id`'s connected browsers (on every instance).
+    pub async fn publish(&self, user_id: &str, event: &LiveEvent) {
+        let payload = match serde_json::to_value(event) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "a live event could not be written");
+                return;
+            }
+        };
         let event = UserEvent {
             user_id: user_id.to_owned(),
             payload,

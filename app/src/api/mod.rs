@@ -10,6 +10,7 @@ pub mod broker;
 pub mod codec;
 pub mod dca;
 pub mod error;
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod ports;
 

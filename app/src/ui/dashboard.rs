@@ -217,7 +217,7 @@ fn PlanStatuses(
                             return (status.as_str().to_owned(), None);
                         }
                         match bot() {
-                            Some(b) => (b.state, b.reason),
+                            Some(b) => (b.state.as_str().to_owned(), b.reason),
                             None => match &last_error {
                                 Some(reason) => ("error".to_owned(), Some(reason.clone())),
                                 None => ("idle".to_owned(), None),

@@ -3,9 +3,8 @@
 //! every burst of events bumps [`Live::version`] (once), which the dashboard's data depends
 //! on, so what was missed while offline is fetched again.
 
-use crate::api::dca::{Plan, Purchase};
+pub use crate::api::live::{BotStatus, LiveEvent};
 use leptos::prelude::*;
-use serde::Deserialize;
 use std::collections::HashMap;
 
 /// The state of the link, shown by [`LiveBadge`].
@@ -16,42 +15,6 @@ pub enum LinkState {
     Live,
     /// Lost; a reconnection is scheduled.
     Offline,
-}
-
-/// What a plan's bot is doing, from `bot_status` events.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct BotStatus {
-    pub plan_id: String,
-    /// `idle`, `running` or `error`.
-    pub state: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "crate::domain::wire_time::option_timestamp"
-    )]
-    pub next_run_at: Option<jiff::Timestamp>,
-}
-
-/// One message from the server.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LiveEvent {
-    Hello,
-    Resync,
-    Purchase { purchase: Purchase },
-    Plan { plan: Plan },
-    PlanDeleted { plan_id: String },
-    BotStatus(BotStatus),
-    Account {},
-}
-
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-impl LiveEvent {
-    pub fn parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
 }
 
 /// The live link's signals, provided as context by [`Live::provide`].
@@ -251,29 +214,5 @@ pub fn LiveBadge() -> impl IntoView {
             <span class="live-dot" aria-hidden="true"></span>
             {label}
         </span>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_servers_messages_are_understood() {
-        assert_eq!(
-            LiveEvent::parse(r#"{"type":"hello"}"#),
-            Some(LiveEvent::Hello)
-        );
-        let bot = LiveEvent::parse(
-            r#"{"type":"bot_status","plan_id":"p1","state":"error","reason":"no cash","next_run_at":null,"last_run":"2026-11-30T15:00:00Z"}"#,
-        );
-        assert!(
-            matches!(bot, Some(LiveEvent::BotStatus(BotStatus { ref state, .. })) if state == "error")
-        );
-        let account = LiveEvent::parse(
-            r#"{"type":"account","equity":"100.00","cash":"1","buying_power":"1","portfolio_value":"100"}"#,
-        );
-        assert_eq!(account, Some(LiveEvent::Account {}));
-        assert_eq!(LiveEvent::parse("not json"), None);
     }
 }

@@ -17,6 +17,7 @@ use app::api::dca::{
     AccountSummary, AssetFacts, BarLength, BarsQuery, HistoryFilter, HistoryPage, OrderSummary,
     Plan, PlanLimits, PlanStatus, PositionSummary, Purchase,
 };
+use app::api::live::LiveEvent;
 use app::api::ports::Caller;
 use app::api::ports::DcaPort;
 use app::api::{AppError, ErrorCode};
@@ -129,7 +130,7 @@ impl DcaService {
     /// at the demo broker, whose key is derived from the user id.
     async fn publish_plan(&self, user_id: &str, plan: &Plan) {
         self.events
-            .publish(user_id, serde_json::json!({"type": "plan", "plan": plan}))
+            .publish(user_id, &LiveEvent::Plan { plan: plan.clone() })
             .await;
     }
 
@@ -523,7 +524,9 @@ impl DcaService {
         self.events
             .publish(
                 &user.id,
-                serde_json::json!({"type": "plan_deleted", "plan_id": plan_id.as_str()}),
+                &LiveEvent::PlanDeleted {
+                    plan_id: plan_id.to_string(),
+                },
             )
             .await;
         Ok(())

@@ -34,6 +34,7 @@ use app::api::ErrorCode;
 use app::api::dca::{
     Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
 };
+use app::api::live::{Balances, BotState, BotStatus, LiveEvent};
 use app::domain::ids::ClientOrderId;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
@@ -438,7 +439,7 @@ impl Scheduler {
             self.announce(slot).await;
             return Ok(());
         }
-        self.bot_status(slot, "running", None).await;
+        self.bot_status(slot, BotState::Running, None).await;
         let answered_before = self.answered(slot).await?;
         let run = tokio::time::timeout(self.config.slot_budget, self.execute(slot)).await;
         let retry = match run {
@@ -467,7 +468,7 @@ impl Scheduler {
         tracing::warn!(slot = %slot.id, error = %message, "a slot did not finish; it will be retried");
         self.retry_later(slot, &message, progress).await?;
         let reason = "a temporary problem interrupted this purchase; it will be retried";
-        self.bot_status(slot, "error", Some(reason)).await;
+        self.bot_status(slot, BotState::Error, Some(reason)).await;
         Err(anyhow::anyhow!(message))
     }
 
@@ -910,7 +911,7 @@ impl Scheduler {
         Ok(actions)
     }
 
-    async fn bot_status(&self, slot: &SlotRow, state: &str, reason: Option<&str>) {
+    async fn bot_status(&self, slot: &SlotRow, state: BotState, reason: Option<&str>) {
         let next_run_at = match self
             .db
             .plan(slot.plan_id.as_str(), slot.user_id.as_str())
@@ -923,11 +924,16 @@ impl Scheduler {
             _ => None,
         };
         let last_run = jiff::Timestamp::from_millisecond(slot.slot_at).ok();
-        let event = serde_json::json!({"type": "bot_status", "plan_id": slot.plan_id.as_str(), "state": state,
-            "reason": reason, "next_run_at": next_run_at, "last_run": last_run});
+        let event = LiveEvent::BotStatus(BotStatus {
+            plan_id: slot.plan_id.to_string(),
+            state,
+            reason: reason.map(str::to_owned),
+            next_run_at,
+            last_run,
+        });
         self.dca
             .events()
-            .publish(slot.user_id.as_str(), event)
+            .publish(slot.user_id.as_str(), &event)
             .await;
     }
 
@@ -945,7 +951,11 @@ impl Scheduler {
         for purchase in purchases {
             self.publish_purchase(purchase).await;
         }
-        let state = if problem.is_some() { "error" } else { "idle" };
+        let state = if problem.is_some() {
+            BotState::Error
+        } else {
+            BotState::Idle
+        };
         self.bot_status(slot, state, problem.as_deref()).await;
         if bought {
             self.announce_account(slot.user_id.as_str()).await;
@@ -954,8 +964,10 @@ impl Scheduler {
 
     async fn publish_purchase(&self, purchase: PurchaseRow) {
         let user_id = purchase.user_id.clone();
-        let event = serde_json::json!({"type": "purchase", "purchase": Purchase::from(purchase)});
-        self.dca.events().publish(user_id.as_str(), event).await;
+        let event = LiveEvent::Purchase {
+            purchase: Purchase::from(purchase),
+        };
+        self.dca.events().publish(user_id.as_str(), &event).await;
     }
 
     async fn announce_account(&self, user_id: &str) {
@@ -963,9 +975,13 @@ impl Scheduler {
             return;
         };
         if let Ok(account) = broker.account().await {
-            let event = serde_json::json!({"type": "account", "equity": account.equity, "cash": account.cash,
-                "buying_power": account.buying_power, "portfolio_value": account.equity});
-            self.dca.events().publish(user_id, event).await;
+            let event = LiveEvent::Account(Balances {
+                equity: account.equity,
+                cash: account.cash,
+                buying_power: account.buying_power,
+                portfolio_value: account.equity,
+            });
+            self.dca.events().publish(user_id, &event).await;
         }
     }
 

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::middleware::is_cross_site;
 use crate::events::UserEvent;
+use app::api::live::LiveEvent;
 use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
 use axum::extract::State;
@@ -42,12 +43,16 @@ async fn send(socket: &mut WebSocket, message: Message) -> bool {
     )
 }
 
+fn text(event: &LiveEvent) -> Message {
+    Message::Text(serde_json::to_string(event).unwrap_or_default().into())
+}
+
 async fn serve(
     mut socket: WebSocket,
     user_id: String,
     mut events: tokio::sync::broadcast::Receiver<UserEvent>,
 ) {
-    if !send(&mut socket, Message::Text(r#"{"type":"hello"}"#.into())).await {
+    if !send(&mut socket, text(&LiveEvent::Hello)).await {
         return;
     }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -60,7 +65,7 @@ async fn serve(
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "a websocket client fell behind");
-                        Message::Text(r#"{"type":"resync"}"#.into())
+                        text(&LiveEvent::Resync)
                     }
                     Err(RecvError::Closed) => break,
                 };
