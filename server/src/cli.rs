@@ -77,6 +77,9 @@ pub struct SimBrokerArgs {
     /// Serve the /sim/v1 control API on a non-loopback address too.
     #[arg(long)]
     pub allow_remote_control: bool,
+    /// Keep the accounts in this file across restarts [default: in memory only].
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -213,6 +216,7 @@ async fn run_sim_broker(args: &SimBrokerArgs) -> anyhow::Result<()> {
         start_time: args.start_time,
         speed: args.speed,
         allow_control_api: args.listen.ip().is_loopback() || args.allow_remote_control,
+        state_file: args.state_file.clone(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -47,7 +47,7 @@ impl Application {
             .transpose()
             .map_err(|e| anyhow::anyhow!("configuration key `demo_start_time`: {e}"))?;
         let demo_broker = if config.demo_broker && config.demo_broker_url.is_none() {
-            Some(DemoBroker::start(config.demo_broker_listen, demo_start).await?)
+            Some(DemoBroker::start(config.demo_broker_listen, demo_start, &config.data_dir).await?)
         } else {
             None
         };
@@ -276,7 +276,11 @@ impl DemoBroker {
     async fn start(
         listen: SocketAddr,
         start_time: Option<jiff::Timestamp>,
+        data_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| {
+            format!("failed to create the data directory {}", data_dir.display())
+        })?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("failed to listen on {listen} for the demo broker"))?;
@@ -285,6 +289,8 @@ impl DemoBroker {
             auto_accounts: true,
             allow_control_api: true,
             start_time,
+            // The demo portfolio survives restarts.
+            state_file: Some(data_dir.join("demo-broker.json")),
             ..crate::sim::SimConfig::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

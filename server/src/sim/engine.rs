@@ -15,6 +15,7 @@ use app::domain::calendar;
 use app::domain::market::{round_cents, round_qty_down};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -26,7 +27,7 @@ pub const MAX_CLIENT_ORDER_ID: usize = 48;
 /// Most decimal places of a quantity or notional.
 pub const MAX_DECIMALS: u32 = 9;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Side {
     Buy,
     Sell,
@@ -41,7 +42,7 @@ impl Side {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderType {
     Market,
     Limit,
@@ -56,7 +57,7 @@ impl OrderType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimeInForce {
     Day,
     Gtc,
@@ -75,7 +76,7 @@ impl TimeInForce {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     New,
     Accepted,
@@ -103,12 +104,13 @@ impl Status {
 }
 
 /// One order, as Alpaca reports it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Order {
     pub id: Uuid,
     pub client_order_id: String,
     pub asset_id: Uuid,
-    pub symbol: &'static str,
+    #[serde(with = "catalogue_symbol")]
+    pub symbol: Sym,
     pub side: Side,
     pub order_type: OrderType,
     pub time_in_force: TimeInForce,
@@ -134,19 +136,20 @@ pub struct Order {
 }
 
 /// Shares held in one symbol.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Holding {
     pub qty: Decimal,
     pub cost_basis: Decimal,
 }
 
 /// One FILL activity.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fill {
     pub id: String,
     pub time: Timestamp,
     pub order_id: Uuid,
-    pub symbol: &'static str,
+    #[serde(with = "catalogue_symbol")]
+    pub symbol: Sym,
     pub side: Side,
     pub qty: Decimal,
     pub price: Decimal,
@@ -221,6 +224,49 @@ pub struct Engine {
     accounts: HashMap<Uuid, Account>,
     processed_until: Timestamp,
     outbox: Vec<Outgoing>,
+    /// Counts changes to the accounts (a new account, any order event), so that a
+    /// snapshot is written only when something changed.
+    changes: u64,
+}
+
+/// A symbol as the simulator's catalogue holds it. (An alias: serde would otherwise borrow
+/// a `&str` field from its input, which a snapshot read from a file cannot lend.)
+pub type Sym = &'static str;
+
+/// Symbols as the simulator's catalogue holds them (`&'static str`), written as text.
+mod catalogue_symbol {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(symbol: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(symbol)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let text = String::deserialize(d)?;
+        super::super::market::catalogue_symbol(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text} is not in the catalogue")))
+    }
+}
+
+/// One account in a snapshot (the indexes are rebuilt on restore).
+#[derive(Serialize, Deserialize)]
+struct AccountState {
+    id: Uuid,
+    key_id: Option<String>,
+    secret: Option<String>,
+    account_number: String,
+    created_at: Timestamp,
+    cash: Decimal,
+    positions: Vec<(String, Holding)>,
+    orders: Vec<Order>,
+    fills: Vec<Fill>,
+}
+
+/// Everything the simulator's accounts hold, as written to its state file.
+#[derive(Serialize, Deserialize)]
+pub struct EngineState {
+    processed_until: Timestamp,
+    accounts: Vec<AccountState>,
 }
 
 /// Fields of a create-order request, as apca and Alpaca's documentation send them.
@@ -418,7 +464,93 @@ impl Engine {
             accounts: HashMap::new(),
             processed_until: now,
             outbox: Vec::new(),
+            changes: 0,
         }
+    }
+
+    /// How many changes the accounts have seen (see [`Engine::snapshot`]).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Every account (keys, cash, positions, orders, fills) and the processing watermark.
+    pub fn snapshot(&self) -> EngineState {
+        let mut accounts: Vec<AccountState> = self
+            .accounts
+            .values()
+            .map(|a| {
+                let key = self.keys.iter().find(|(_, pair)| pair.account == a.id);
+                AccountState {
+                    id: a.id,
+                    key_id: key.map(|(k, _)| k.clone()),
+                    secret: key.map(|(_, pair)| pair.secret.clone()),
+                    account_number: a.account_number.clone(),
+                    created_at: a.created_at,
+                    cash: a.cash,
+                    positions: a
+                        .positions
+                        .iter()
+                        .map(|(symbol, holding)| ((*symbol).to_owned(), holding.clone()))
+                        .collect(),
+                    orders: a.orders.clone(),
+                    fills: a.fills.clone(),
+                }
+            })
+            .collect();
+        accounts.sort_by_key(|a| a.id);
+        EngineState {
+            processed_until: self.processed_until,
+            accounts,
+        }
+    }
+
+    /// An engine holding what `state` holds.
+    pub fn restore(state: EngineState) -> Result<Self, String> {
+        let mut engine = Self::new(state.processed_until);
+        for a in state.accounts {
+            let mut positions = BTreeMap::new();
+            for (symbol, holding) in a.positions {
+                let symbol = super::market::catalogue_symbol(&symbol)
+                    .ok_or_else(|| format!("{symbol} is not in the catalogue"))?;
+                positions.insert(symbol, holding);
+            }
+            let by_id = a
+                .orders
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.id, i))
+                .collect();
+            let by_client_id = a
+                .orders
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.client_order_id.clone(), i))
+                .collect();
+            if let (Some(key_id), Some(secret)) = (a.key_id, a.secret) {
+                engine.keys.insert(
+                    key_id,
+                    KeyPair {
+                        secret,
+                        account: a.id,
+                    },
+                );
+            }
+            engine.accounts.insert(
+                a.id,
+                Account {
+                    id: a.id,
+                    account_number: a.account_number,
+                    created_at: a.created_at,
+                    cash: a.cash,
+                    positions,
+                    orders: a.orders,
+                    by_id,
+                    by_client_id,
+                    fills: a.fills,
+                },
+            );
+        }
+        Ok(engine)
     }
 
     pub fn drain_outbox(&mut self) -> Vec<Outgoing> {
@@ -451,6 +583,7 @@ impl Engine {
             fills: Vec::new(),
         };
         self.accounts.insert(id, account);
+        self.changes += 1;
         self.keys.insert(
             key_id.clone(),
             KeyPair {
@@ -697,6 +830,7 @@ impl Engine {
         event: &str,
         fill: Option<(Decimal, Decimal, Timestamp)>,
     ) {
+        self.changes += 1;
         let Some(acct) = self.accounts.get(&account) else {
             return;
         };

@@ -37,6 +37,12 @@ pub struct Asset {
 }
 
 /// (symbol, name, exchange, fractionable, active)
+/// The catalogue's own copy of `symbol` (symbols are `&'static str` throughout the
+/// simulator), if it lists it.
+pub fn catalogue_symbol(symbol: &str) -> Option<&'static str> {
+    CATALOGUE.iter().map(|(s, ..)| *s).find(|s| *s == symbol)
+}
+
 const CATALOGUE: &[(&str, &str, &str, bool, bool)] = &[
     ("SPY", "SPDR S&P 500 ETF Trust", "ARCA", true, true),
     ("VOO", "Vanguard S&P 500 ETF", "ARCA", true, true),

@@ -52,6 +52,10 @@ pub struct SimConfig {
     pub speed: f64,
     /// Serve the `/sim/v1/...` control API.
     pub allow_control_api: bool,
+    /// Keep the accounts (keys, cash, positions, orders, fills) in this file: read at
+    /// start, rewritten (atomically) after every change, so a restart goes on where it
+    /// stopped. `None`: in memory only.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -63,6 +67,7 @@ impl Default for SimConfig {
             start_time: None,
             speed: 1.0,
             allow_control_api: false,
+            state_file: None,
         }
     }
 }
@@ -78,15 +83,23 @@ pub struct Simulator {
     pub(crate) limiter: http::RateLimiter,
     ticker_started: AtomicBool,
     closing: watch::Sender<bool>,
+    /// The engine's change count when the state file was last written.
+    saved_changes: std::sync::atomic::AtomicU64,
 }
 
 impl Simulator {
     pub fn new(config: SimConfig) -> Arc<Self> {
         let start = config.start_time.unwrap_or_else(Timestamp::now);
+        let engine = config
+            .state_file
+            .as_deref()
+            .and_then(load_state)
+            .unwrap_or_else(|| Engine::new(start));
         let sim = Arc::new(Self {
             clock: clock::SimClock::new(start, config.speed),
             market: market::Market::new(config.seed),
-            engine: Mutex::new(Engine::new(start)),
+            engine: Mutex::new(engine),
+            saved_changes: std::sync::atomic::AtomicU64::new(0),
             events: broadcast::channel(1024).0,
             faults: faults::FaultInjector::new(config.seed),
             limiter: http::RateLimiter::new(config.rate_limit_per_min),
@@ -155,6 +168,17 @@ impl Simulator {
             // No subscriber is fine.
             let _ = self.events.send(message);
         }
+        if let Some(path) = &self.config.state_file
+            && engine.changes() != self.saved_changes.load(Ordering::SeqCst)
+        {
+            // Written under the engine's lock, so snapshots reach the file in order.
+            match save_state(path, &engine) {
+                Ok(()) => self.saved_changes.store(engine.changes(), Ordering::SeqCst),
+                Err(err) => {
+                    tracing::error!(path = %path.display(), error = %err, "could not save the simulated broker's state")
+                }
+            }
+        }
         result
     }
 
@@ -188,6 +212,50 @@ impl Simulator {
             }
         });
     }
+}
+
+/// The engine saved at `path`, if there is one. It processes what fell due while it was
+/// stopped on its first pass (from its saved watermark to the simulator's clock).
+fn load_state(path: &std::path::Path) -> Option<Engine> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            tracing::error!(path = %path.display(), error = %err, "could not read the simulated broker's state; starting empty");
+            return None;
+        }
+    };
+    match serde_json::from_str(&text)
+        .map_err(|e| e.to_string())
+        .and_then(Engine::restore)
+    {
+        Ok(engine) => {
+            tracing::info!(path = %path.display(), "simulated broker state restored");
+            Some(engine)
+        }
+        Err(err) => {
+            tracing::error!(path = %path.display(), error = %err, "the simulated broker's state is unreadable; starting empty");
+            None
+        }
+    }
+}
+
+/// Writes the engine's state to `path` through a temporary file and a rename, so the
+/// file is always a whole snapshot; readable by its owner only (it holds API secrets).
+fn save_state(path: &std::path::Path, engine: &Engine) -> std::io::Result<()> {
+    let text = serde_json::to_vec(&engine.snapshot())?;
+    let temporary = path.with_extension("tmp");
+    {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)
 }
 
 /// Binds and serves until `shutdown` resolves; used by `quantshift sim-broker` and by

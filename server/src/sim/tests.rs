@@ -28,6 +28,7 @@ fn config() -> SimConfig {
         start_time: Some(OPEN_MONDAY.parse().unwrap()),
         speed: 0.0,
         allow_control_api: true,
+        state_file: None,
     }
 }
 

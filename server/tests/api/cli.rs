@@ -72,8 +72,9 @@ async fn user_create_makes_an_admin_who_can_sign_in(backend: Backend) {
         .write_all(b"another long password")
         .unwrap();
     let output = again.wait_with_output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("exists already"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("exists already"), "{stderr}");
     app.cleanup().await;
 }
 

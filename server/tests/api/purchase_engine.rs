@@ -449,6 +449,82 @@ async fn one_unreadable_plan_does_not_stop_the_others(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Waits until `n` purchases are filled.
+async fn filled(app: &TestApp, n: usize) {
+    for _ in 0..200 {
+        let all = history(app).await;
+        if all.iter().filter(|p| p["status"] == "filled").count() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not filled: {:?}", history(app).await);
+}
+
+/// The demo market keeps its accounts across a restart of the server: positions, cash,
+/// and an order still open, which fills after the restart.
+async fn the_demo_market_survives_a_restart(backend: Backend) {
+    let Some(mut app) = TestApp::spawn_with(backend, |c| c.demo_broker = true).await else {
+        return;
+    };
+    app.sign_up("restart@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let id = create(&app, "restart").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(press(&app, &id, "first").await.status(), 202);
+    filled(&app, 2).await;
+    let before = json(app.get("/api/account").await).await;
+    assert_eq!(before["cash"], "99925", "{before}");
+
+    // An order placed while the market is closed stays open over the restart.
+    app.set_market_time("2026-12-05T17:00:00Z").await; // Saturday
+    assert_eq!(press(&app, &id, "second").await.status(), 202);
+    for _ in 0..200 {
+        if history(&app)
+            .await
+            .iter()
+            .filter(|p| p["status"] == "accepted")
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.restart().await;
+    let after = json(app.get("/api/account").await).await;
+    // The same holdings (valued at the market's new time).
+    let holdings = |account: &Value| -> Vec<(Value, Value, Value)> {
+        account["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["symbol"].clone(),
+                    p["qty"].clone(),
+                    p["cost_basis"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(holdings(&after), holdings(&before), "{after}");
+    assert_eq!(holdings(&after).len(), 2);
+    assert_eq!(
+        after["recent_orders"].as_array().unwrap().len(),
+        4,
+        "{after}"
+    );
+    app.set_market_time("2026-12-07T15:00:00Z").await; // Monday's open: they fill
+    app.clock.advance_minutes(1);
+    filled(&app, 4).await;
+    let last = json(app.get("/api/account").await).await;
+    assert_eq!(last["cash"], "99850", "{last}");
+    app.cleanup().await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -467,5 +543,6 @@ both!(
     resuming_keeps_the_slot_it_paused_over,
     a_slot_out_of_attempts_fails_visibly,
     unresolvable_orders_do_not_block_new_fills,
-    one_unreadable_plan_does_not_stop_the_others
+    one_unreadable_plan_does_not_stop_the_others,
+    the_demo_market_survives_a_restart
 );
