@@ -43,6 +43,9 @@ pub enum Command {
     SimBroker(SimBrokerArgs),
     /// Backtest a strategy over daily bars from a CSV file.
     Backtest(Box<BacktestArgs>),
+    /// Measure the purchase engine (see `quantshift bench scheduler --help`).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print the NYSE trading days in a range: `YYYY-MM-DD HH:MM HH:MM` (open, close, New York).
     Calendar {
         /// First day, YYYY-MM-DD.
@@ -52,6 +55,13 @@ pub enum Command {
         #[arg(long)]
         to: jiff::civil::Date,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// N users with L-leg plans all due at one instant, run by the real scheduler against
+    /// an in-process simulated broker: orders per second and each slot's delay.
+    Scheduler(crate::bench::SchedulerBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,6 +133,11 @@ impl Cli {
             telemetry::init(crate::config::LogFormat::Text);
             return run_sim_broker(args).await;
         }
+        if let Command::Bench(BenchCommand::Scheduler(args)) = &command {
+            let report = crate::bench::scheduler(args).await?;
+            print!("{report}");
+            return Ok(());
+        }
         // The research commands are offline and need no configuration.
         let output = match &command {
             Command::Backtest(args) => Some(research::backtest(args)?),
@@ -143,14 +158,18 @@ impl Cli {
                 listen: None,
                 data_dir: data.data_dir.clone(),
             },
-            Command::Backtest(_) | Command::Calendar { .. } | Command::SimBroker(_) => {
-                Overrides::default()
-            }
+            Command::Backtest(_)
+            | Command::Calendar { .. }
+            | Command::SimBroker(_)
+            | Command::Bench(_) => Overrides::default(),
         };
         let config = Config::load(self.config.as_deref(), overrides)?;
         telemetry::init(config.log_format);
         match command {
-            Command::Backtest(_) | Command::Calendar { .. } | Command::SimBroker(_) => Ok(()),
+            Command::Backtest(_)
+            | Command::Calendar { .. }
+            | Command::SimBroker(_)
+            | Command::Bench(_) => Ok(()),
             Command::Serve(_) => {
                 Application::build(&config)
                     .await?

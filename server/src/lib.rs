@@ -2,6 +2,7 @@
 //! command line. `startup::Application` wires them together; tests start it on port 0.
 
 pub mod accounts;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod clock;
