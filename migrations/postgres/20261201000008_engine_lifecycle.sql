@@ -30,6 +30,9 @@ UPDATE purchases SET skip_reason = CASE
 -- Orders still open are checked again from the first reconcile pass on.
 UPDATE purchases SET next_check_at = 0 WHERE status = 'accepted';
 
+-- Claims take the due slot with the earliest not_before (then id) straight from this index.
+DROP INDEX slots_claimable;
+CREATE INDEX slots_claimable ON slots (state, not_before, id);
 CREATE INDEX slots_user_state ON slots (user_id, state);
 -- At most one "buy now" per plan waits at a time (the service also refuses a second
 -- while one runs). Extra ones already queued are ended, visibly, keeping the oldest.

@@ -77,7 +77,8 @@ DROP TABLE slots;
 ALTER TABLE slots_new RENAME TO slots;
 ALTER TABLE purchases_new RENAME TO purchases;
 
-CREATE INDEX slots_claimable ON slots (state, not_before);
+-- Claims take the due slot with the earliest not_before (then id) straight from this index.
+CREATE INDEX slots_claimable ON slots (state, not_before, id);
 CREATE INDEX slots_user_state ON slots (user_id, state);
 -- At most one "buy now" per plan waits at a time (the service also refuses a second
 -- while one runs). Extra ones already queued are ended, visibly, keeping the oldest.

@@ -133,13 +133,11 @@ impl Cli {
             telemetry::init(crate::config::LogFormat::Text);
             return run_sim_broker(args).await;
         }
-        if let Command::Bench(BenchCommand::Scheduler(args)) = &command {
-            let report = crate::bench::scheduler(args).await?;
-            print!("{report}");
-            return Ok(());
-        }
-        // The research commands are offline and need no configuration.
+        // The research and benchmark commands need no configuration.
         let output = match &command {
+            Command::Bench(BenchCommand::Scheduler(args)) => {
+                Some(crate::bench::scheduler(args).await?)
+            }
             Command::Backtest(args) => Some(research::backtest(args)?),
             Command::Calendar { from, to } => Some(research::calendar_lines(*from, *to)?),
             _ => None,

@@ -16,7 +16,7 @@ use super::{
     TradeUpdate,
 };
 use apca::api::v2::{account, asset, calendar, clock, order, orders, position, positions, updates};
-use apca::{ApiInfo, Client, RequestError, Subscribable};
+use apca::{ApiInfo, Client, Subscribable};
 use app::domain::market::{Bar, Symbol};
 use app::domain::order::{Side, Size};
 use async_trait::async_trait;
@@ -86,11 +86,84 @@ impl AlpacaConfig {
 }
 
 pub struct AlpacaBroker {
-    trading: Client,
-    data: Client,
+    trading: Target,
+    data: Target,
+    /// The trade-updates stream's connection details; a websocket client is made only
+    /// when someone subscribes.
+    stream: ApiInfo,
     limiter: Arc<TokenBucket>,
     retry: RetryPolicy,
     timeout: Duration,
+}
+
+/// Where one of Alpaca's APIs (trading or market data) is, and the keys to send.
+struct Target {
+    base: url::Url,
+    key_id: String,
+    secret: Secret,
+}
+
+type Http = hyper_util::client::legacy::Client<
+    hyper_tls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// One HTTPS client (and connection pool) for every key in the process. apca's `Client`
+/// makes its own TLS connector, and making one loads and parses the whole system
+/// certificate store: with a client per user, that was over half of the CPU a purchase
+/// cost (see BENCHMARKS.md, "purchase engine"). Requests go out through this client
+/// instead; apca still supplies the endpoint definitions and the stream.
+fn http() -> &'static Http {
+    static HTTP: std::sync::OnceLock<Http> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_tls::HttpsConnector::new())
+    })
+}
+
+/// Why a request failed: the endpoint's own error (an answer), or no answer.
+enum Failure<E> {
+    Endpoint(E),
+    Transport(String),
+}
+
+/// Sends one request to `E` at `target` and reads its answer as apca's `Client::issue`
+/// would (same URL, headers and body), through the shared client.
+async fn issue<E: Endpoint>(
+    target: &Target,
+    input: &E::Input,
+) -> Result<E::Output, Failure<E::Error>> {
+    use http_body_util::BodyExt as _;
+    let endpoint = |e: E::ConversionError| Failure::Endpoint(E::Error::from(e));
+    let mut url = match E::base_url() {
+        Some(base) => url::Url::parse(&base).map_err(|e| Failure::Transport(e.to_string()))?,
+        None => target.base.clone(),
+    };
+    url.set_path(&E::path(input));
+    url.set_query(E::query(input).map_err(endpoint)?.as_deref());
+    let body = E::body(input)
+        .map_err(endpoint)?
+        .map(|body| bytes::Bytes::from(body.into_owned()))
+        .unwrap_or_default();
+    let request = http::Request::builder()
+        .method(E::method())
+        .uri(url.as_str())
+        .header("apca-api-key-id", target.key_id.as_str())
+        .header("apca-api-secret-key", target.secret.expose())
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| Failure::Endpoint(E::Error::from(e)))?;
+    let response = http()
+        .request(request)
+        .await
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Failure::Transport(e.to_string()))?
+        .to_bytes();
+    E::evaluate(status, &body).map_err(Failure::Endpoint)
 }
 
 fn api_message(body: &Result<apca::ApiError, Vec<u8>>) -> String {
@@ -363,8 +436,7 @@ impl TradeUpdates {
 impl AlpacaBroker {
     /// Connects to the trade-updates stream (authenticates and listens).
     pub async fn trade_updates(&self) -> Result<TradeUpdates, BrokerError> {
-        let (stream, subscription) = self
-            .trading
+        let (stream, subscription) = Client::new(self.stream.clone())
             .subscribe::<updates::OrderUpdates>()
             .await
             .map_err(|err| {
@@ -394,9 +466,15 @@ impl AlpacaBroker {
         }
         let data = ApiInfo::from_parts(&config.data_url, &config.key_id, config.secret.expose())
             .map_err(bad_url)?;
+        let target = |info: &ApiInfo| Target {
+            base: info.api_base_url.clone(),
+            key_id: config.key_id.clone(),
+            secret: config.secret.clone(),
+        };
         Ok(Self {
-            trading: Client::new(trading),
-            data: Client::new(data),
+            trading: target(&trading),
+            data: target(&data),
+            stream: trading,
             limiter: limiters.for_key(&config.key_id),
             retry: config.retry,
             timeout: config.request_timeout,
@@ -404,7 +482,7 @@ impl AlpacaBroker {
     }
 
     /// Issues one request: rate-limited, bounded by the timeout, retried if transient.
-    async fn call<E>(&self, client: &Client, input: &E::Input) -> Result<E::Output, BrokerError>
+    async fn call<E>(&self, target: &Target, input: &E::Input) -> Result<E::Output, BrokerError>
     where
         E: Endpoint,
         E::Input: Sync,
@@ -413,14 +491,14 @@ impl AlpacaBroker {
         self.retry
             .run(|| async {
                 self.limiter.acquire().await;
-                match tokio::time::timeout(self.timeout, client.issue::<E>(input)).await {
+                match tokio::time::timeout(self.timeout, issue::<E>(target, input)).await {
                     Err(_) => Err(BrokerError::Transient(format!(
                         "no answer within {:?}",
                         self.timeout
                     ))),
                     Ok(Ok(output)) => Ok(output),
-                    Ok(Err(RequestError::Endpoint(err))) => Err(err.classify()),
-                    Ok(Err(err)) => Err(BrokerError::Transient(err.to_string())),
+                    Ok(Err(Failure::Endpoint(err))) => Err(err.classify()),
+                    Ok(Err(Failure::Transport(message))) => Err(BrokerError::Transient(message)),
                 }
             })
             .await

@@ -329,15 +329,6 @@ impl Db {
             Backend::Postgres => "FOR UPDATE OF s SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let sql = format!(
-            "UPDATE slots SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT s.id FROM slots s WHERE ((s.state = 'due' AND s.not_before <= $3) \
-                           OR (s.state = 'running' AND s.lease_until < $3)) \
-                         AND NOT EXISTS (SELECT 1 FROM slots r WHERE r.user_id = s.user_id AND r.id <> s.id \
-                           AND r.state = 'running' AND r.lease_until >= $3) \
-                         ORDER BY s.slot_at, s.id LIMIT 1 {lock}) \
-             RETURNING {SLOT_COLUMNS}"
-        );
         let mut tx = self.pool().begin().await?;
         if self.backend() == Backend::Postgres {
             // Claims take turns (across instances too): under READ COMMITTED two claims
@@ -347,12 +338,37 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        let row = sqlx::query(&sql)
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // Slots whose worker's lease ran out first (few), then due ones in the order they
+        // became ready: each read in order from an index, however long the queue.
+        let mut row = None;
+        for (filter, order) in [
+            (
+                "s.state = 'running' AND s.lease_until < $3",
+                "s.lease_until, s.id",
+            ),
+            (
+                "s.state = 'due' AND s.not_before <= $3",
+                "s.not_before, s.id",
+            ),
+        ] {
+            let sql = format!(
+                "UPDATE slots SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+                 WHERE id = (SELECT s.id FROM slots s WHERE {filter} \
+                             AND NOT EXISTS (SELECT 1 FROM slots r WHERE r.user_id = s.user_id AND r.id <> s.id \
+                               AND r.state = 'running' AND r.lease_until >= $3) \
+                             ORDER BY {order} LIMIT 1 {lock}) \
+                 RETURNING {SLOT_COLUMNS}"
+            );
+            row = sqlx::query(&sql)
+                .bind(owner)
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                break;
+            }
+        }
         tx.commit().await?;
         row.as_ref().map(slot).transpose()
     }
