@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 /// Starting cash of every new account.
@@ -80,6 +80,8 @@ impl TimeInForce {
 pub enum Status {
     New,
     Accepted,
+    /// Part of the order filled; the rest rests until it expires or is canceled.
+    PartiallyFilled,
     Filled,
     Canceled,
     Expired,
@@ -91,6 +93,7 @@ impl Status {
         match self {
             Status::New => "new",
             Status::Accepted => "accepted",
+            Status::PartiallyFilled => "partially_filled",
             Status::Filled => "filled",
             Status::Canceled => "canceled",
             Status::Expired => "expired",
@@ -99,7 +102,10 @@ impl Status {
     }
 
     pub fn is_open(self) -> bool {
-        matches!(self, Status::New | Status::Accepted)
+        matches!(
+            self,
+            Status::New | Status::Accepted | Status::PartiallyFilled
+        )
     }
 }
 
@@ -212,6 +218,15 @@ pub struct Outgoing {
     pub message: String,
 }
 
+/// How much of a position `DELETE /v2/positions/{symbol}` closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseAmount {
+    All,
+    Qty(Decimal),
+    /// Of the shares held, 0 < p <= 100.
+    Percentage(Decimal),
+}
+
 /// What happens to an open order when its time comes.
 enum Due {
     Fill(Decimal),
@@ -227,6 +242,12 @@ pub struct Engine {
     /// Counts changes to the accounts (a new account, any order event), so that a
     /// snapshot is written only when something changed.
     changes: u64,
+    /// Every open order as (account, order), so processing never walks closed orders or
+    /// accounts with nothing open.
+    open: BTreeSet<(Uuid, Uuid)>,
+    /// Share of an order that fills at its first execution, by symbol (`*`: any symbol);
+    /// the rest rests until it expires or is canceled. Set through the fault controls.
+    partial_fills: BTreeMap<String, Decimal>,
 }
 
 /// A symbol as the simulator's catalogue holds it. (An alias: serde would otherwise borrow
@@ -465,7 +486,22 @@ impl Engine {
             processed_until: now,
             outbox: Vec::new(),
             changes: 0,
+            open: BTreeSet::new(),
+            partial_fills: BTreeMap::new(),
         }
+    }
+
+    /// Sets the share that fills at first execution, per symbol (`*`: any symbol).
+    pub fn set_partial_fills(&mut self, shares: BTreeMap<String, Decimal>) {
+        self.partial_fills = shares;
+    }
+
+    fn partial_share(&self, symbol: &str) -> Option<Decimal> {
+        self.partial_fills
+            .get(symbol)
+            .or_else(|| self.partial_fills.get("*"))
+            .copied()
+            .filter(|share| *share > Decimal::ZERO && *share < Decimal::ONE)
     }
 
     /// How many changes the accounts have seen (see [`Engine::snapshot`]).
@@ -526,6 +562,9 @@ impl Engine {
                 .enumerate()
                 .map(|(i, o)| (o.client_order_id.clone(), i))
                 .collect();
+            for order in a.orders.iter().filter(|o| o.status.is_open()) {
+                engine.open.insert((a.id, order.id));
+            }
             if let (Some(key_id), Some(secret)) = (a.key_id, a.secret) {
                 engine.keys.insert(
                     key_id,
@@ -726,13 +765,18 @@ impl Engine {
             .by_client_id
             .insert(order.client_order_id.clone(), index);
         account.orders.push(order);
+        self.open.insert((account_id, id));
         self.emit(account_id, id, "new", None);
         // Immediately marketable?
         let tradable_now = open || (req.extended_hours && in_extended_hours(now));
         let order = &self.accounts[&account_id].orders[index];
         if tradable_now && crosses(order, price) {
             self.fill(account_id, id, price, now);
-        } else if matches!(req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) {
+        }
+        // Immediate-or-cancel: whatever did not fill at once (all of it, or the rest of a
+        // partial fill) is canceled.
+        let open = self.accounts[&account_id].orders[index].status.is_open();
+        if open && matches!(req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) {
             self.finish(account_id, id, Status::Canceled, now);
         }
         let order = &self.accounts[&account_id].orders[index];
@@ -855,9 +899,17 @@ impl Engine {
         self.outbox.push(Outgoing { account, message });
     }
 
-    /// Fills an open order completely at `price` (or rejects it if the cash or shares are
-    /// gone).
+    /// Executes an open order at `price`: completely, or only the configured share of it
+    /// the first time it executes (see [`Engine::set_partial_fills`]); rejects it if the
+    /// cash or shares are gone.
     fn fill(&mut self, account_id: Uuid, order_id: Uuid, price: Decimal, now: Timestamp) {
+        let share = self
+            .accounts
+            .get(&account_id)
+            .and_then(|a| a.order(order_id))
+            // Fill-or-kill orders fill whole or not at all.
+            .filter(|o| o.status != Status::PartiallyFilled && o.time_in_force != TimeInForce::Fok)
+            .and_then(|o| self.partial_share(o.symbol));
         let Some(account) = self.accounts.get_mut(&account_id) else {
             return;
         };
@@ -869,16 +921,22 @@ impl Engine {
             .positions
             .get(order.symbol)
             .map_or(Decimal::ZERO, |h| h.qty);
-        let qty = match (order.qty, order.notional) {
+        let whole = match (order.qty, order.notional) {
             (Some(qty), _) => qty,
             (None, Some(notional)) => round_qty_down(notional / price),
             (None, None) => Decimal::ZERO,
         };
-        let qty = if order.side == Side::Sell && order.notional.is_some() {
-            qty.min(held)
+        let whole = if order.side == Side::Sell && order.notional.is_some() {
+            whole.min(held)
         } else {
-            qty
+            whole
         };
+        let whole = (whole - order.filled_qty).max(Decimal::ZERO);
+        let qty = match share {
+            Some(share) => round_qty_down(whole * share),
+            None => whole,
+        };
+        let partial = qty < whole;
         let amount = round_cents(qty * price);
         let feasible = qty > Decimal::ZERO
             && match order.side {
@@ -890,6 +948,7 @@ impl Engine {
             order.status = Status::Rejected;
             order.failed_at = Some(now);
             order.updated_at = now;
+            self.open.remove(&(account_id, order_id));
             self.emit(account_id, order_id, "rejected", None);
             return;
         }
@@ -913,11 +972,29 @@ impl Engine {
             }
         }
         let order = &mut account.orders[index];
-        order.status = Status::Filled;
-        order.filled_qty = qty;
-        order.filled_avg_price = Some(price);
-        order.filled_at = Some(now);
+        let before = order.filled_qty;
+        order.filled_qty = before + qty;
+        order.filled_avg_price = Some(match order.filled_avg_price {
+            Some(avg) if !before.is_zero() => {
+                ((avg * before + price * qty) / order.filled_qty).round_dp(9)
+            }
+            _ => price,
+        });
         order.updated_at = now;
+        if partial {
+            // What the partial execution used is no longer held back for the order.
+            order.reserved = (order.reserved
+                - match order.side {
+                    Side::Buy => amount,
+                    Side::Sell => qty,
+                })
+            .max(Decimal::ZERO);
+            order.status = Status::PartiallyFilled;
+        } else {
+            order.status = Status::Filled;
+            order.filled_at = Some(now);
+            self.open.remove(&(account_id, order_id));
+        }
         let stamp = jiff::fmt::strtime::format(
             "%Y%m%d%H%M%S%3f",
             &now.to_zoned_datetime(jiff::tz::TimeZone::UTC),
@@ -932,7 +1009,8 @@ impl Engine {
             qty,
             price,
         });
-        self.emit(account_id, order_id, "fill", Some((qty, price, now)));
+        let event = if partial { "partial_fill" } else { "fill" };
+        self.emit(account_id, order_id, event, Some((qty, price, now)));
     }
 
     fn finish(&mut self, account_id: Uuid, order_id: Uuid, status: Status, now: Timestamp) {
@@ -945,6 +1023,7 @@ impl Engine {
         let order = &mut account.orders[index];
         order.status = status;
         order.updated_at = now;
+        self.open.remove(&(account_id, order_id));
         let event = match status {
             Status::Canceled => {
                 order.canceled_at = Some(now);
@@ -977,6 +1056,59 @@ impl Engine {
         Ok(())
     }
 
+    /// Cancels every open order of an account; each id with the status Alpaca reports
+    /// for it (200).
+    pub fn cancel_all(&mut self, account_id: Uuid, now: Timestamp) -> Result<Vec<Uuid>, SimError> {
+        self.account(account_id)?;
+        let open: Vec<Uuid> = self
+            .open
+            .range((account_id, Uuid::nil())..=(account_id, Uuid::max()))
+            .map(|&(_, order)| order)
+            .collect();
+        for &order in &open {
+            self.finish(account_id, order, Status::Canceled, now);
+        }
+        Ok(open)
+    }
+
+    /// Closes (part of) a position with a market sell for `qty` shares, or `percentage`
+    /// of the shares held, or all of them; as `DELETE /v2/positions/{symbol}`.
+    pub fn close_position(
+        &mut self,
+        market: &Market,
+        account_id: Uuid,
+        symbol: &str,
+        amount: CloseAmount,
+        now: Timestamp,
+    ) -> Result<Value, SimError> {
+        let held = self
+            .account(account_id)?
+            .positions
+            .get(symbol)
+            .map(|h| h.qty)
+            .ok_or_else(|| SimError::not_found("position does not exist"))?;
+        let qty = match amount {
+            CloseAmount::All => held,
+            CloseAmount::Qty(qty) => qty,
+            CloseAmount::Percentage(pct) => round_qty_down(held * pct / Decimal::ONE_HUNDRED),
+        };
+        if qty <= Decimal::ZERO || qty > held {
+            return Err(SimError::forbidden(format!(
+                "insufficient qty available for order (requested: {}, available: {})",
+                qty.normalize(),
+                held.normalize()
+            )));
+        }
+        let body = serde_json::json!({
+            "symbol": symbol,
+            "qty": wire::num(qty),
+            "side": "sell",
+            "type": "market",
+            "time_in_force": "day",
+        });
+        self.place_order(market, account_id, &body, now)
+    }
+
     /// Processes everything that fell due in `(processed_until, to]`, in time order.
     pub fn process(&mut self, market: &Market, to: Timestamp) {
         let from = self.processed_until;
@@ -985,11 +1117,12 @@ impl Engine {
             return;
         }
         let mut due: Vec<(Timestamp, Uuid, Uuid, Due)> = Vec::new();
-        for account in self.accounts.values() {
-            for order in account.orders.iter().filter(|o| o.status.is_open()) {
-                if let Some((t, what)) = next_event(market, order, from, to) {
-                    due.push((t, account.id, order.id, what));
-                }
+        for &(account, order) in &self.open {
+            let Some(order) = self.accounts.get(&account).and_then(|a| a.order(order)) else {
+                continue;
+            };
+            if let Some((t, what)) = next_event(market, order, from, to) {
+                due.push((t, account, order.id, what));
             }
         }
         due.sort_by_key(|(t, ..)| *t);
@@ -1012,7 +1145,10 @@ fn next_event(
 ) -> Option<(Timestamp, Due)> {
     let deadline = order.expires_at.map_or(to, |e| e.min(to));
     let scan_from = from.max(order.created_at);
+    // The rest of a partially filled order rests until it expires or is canceled.
+    let executes = order.status != Status::PartiallyFilled;
     match order.order_type {
+        _ if !executes => {}
         OrderType::Market => {
             let t = order.active_from;
             if t > scan_from && t <= deadline {

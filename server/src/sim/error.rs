@@ -49,6 +49,13 @@ impl SimError {
     }
 }
 
+impl SimError {
+    /// The JSON body Alpaca answers with.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"code": self.code, "message": self.message})
+    }
+}
+
 impl std::fmt::Display for SimError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status, self.code, self.message)
@@ -60,10 +67,6 @@ impl std::error::Error for SimError {}
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            Json(serde_json::json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
+        (status, Json(self.body())).into_response()
     }
 }

@@ -7,6 +7,12 @@
 //! as when a response is lost on the way back: an order placed under a timeout exists, so
 //! a client that retries must rely on its `client_order_id`. The draws come from a
 //! generator seeded with the simulator's seed, so a run is repeatable.
+//!
+//! Two deterministic faults complete the set: `"lost_order_responses": N` places the next
+//! N orders and then loses each answer (the request hangs for `timeout_ms`), and
+//! `"partial_fills": {"SPY": "0.5", "*": "0.25"}` fills only that share of an order (by
+//! symbol, `*` for any) when it first executes; the rest rests until the order expires
+//! at the close or is canceled.
 
 use super::Simulator;
 use super::error::SimError;
@@ -14,7 +20,9 @@ use app::domain::synthetic::Rng;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +40,10 @@ pub struct Faults {
     pub timeout_rate: f64,
     /// How long a hanging request hangs (60 s when absent).
     pub timeout_ms: Option<u64>,
+    /// The next this many `POST /v2/orders` are processed, then their answers are lost.
+    pub lost_order_responses: u32,
+    /// Share (0 < s < 1) of an order that fills when it first executes, by symbol.
+    pub partial_fills: BTreeMap<String, Decimal>,
 }
 
 /// The faults and their random draws.
@@ -64,13 +76,19 @@ impl FaultInjector {
             .clone()
     }
 
-    fn draw(&self) -> (Duration, Draw) {
+    /// What happens to a request; `places_order` for `POST /v2/orders`.
+    fn draw(&self, places_order: bool) -> (Duration, Draw) {
         let mut guard = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let (faults, rng) = &mut *guard;
-        let Some(f) = faults.as_ref() else {
+        let Some(f) = faults.as_mut() else {
             return (Duration::ZERO, Draw::Pass);
         };
         let latency = Duration::from_millis(f.latency_ms);
+        if places_order && f.lost_order_responses > 0 {
+            f.lost_order_responses -= 1;
+            let hang = Duration::from_millis(f.timeout_ms.unwrap_or(60_000));
+            return (latency, Draw::Hang(hang));
+        }
         let roll = rng.next_f64();
         let draw = if roll < f.error_rate {
             let status = if f.statuses.is_empty() {
@@ -99,7 +117,9 @@ fn failure(status: u16) -> SimError {
 
 /// Middleware for the `/v2` routes.
 pub async fn inject(State(sim): State<Arc<Simulator>>, request: Request, next: Next) -> Response {
-    let (latency, draw) = sim.faults.draw();
+    let places_order =
+        request.method() == axum::http::Method::POST && request.uri().path() == "/v2/orders";
+    let (latency, draw) = sim.faults.draw(places_order);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

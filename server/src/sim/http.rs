@@ -10,7 +10,7 @@
 
 use super::Simulator;
 use super::bars::{self, TimeFrame};
-use super::engine;
+use super::engine::{self, CloseAmount};
 use super::error::SimError;
 use super::{faults, stream, wire};
 use app::domain::calendar;
@@ -123,9 +123,17 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route("/v2/account", get(account))
         .route("/v2/account/activities", get(activities))
         .route("/v2/account/activities/{kind}", get(activities_of_kind))
-        .route("/v2/positions", get(positions))
-        .route("/v2/positions/{symbol}", get(position))
-        .route("/v2/orders", get(list_orders).post(create_order))
+        .route("/v2/positions", get(positions).delete(close_all_positions))
+        .route(
+            "/v2/positions/{symbol}",
+            get(position).delete(close_position),
+        )
+        .route(
+            "/v2/orders",
+            get(list_orders)
+                .post(create_order)
+                .delete(cancel_all_orders),
+        )
         .route("/v2/orders:by_client_order_id", get(order_by_client_id))
         .route("/v2/orders/{id}", get(get_order).delete(cancel_order))
         .route("/v2/assets", get(assets))
@@ -228,6 +236,82 @@ async fn position(State(sim): Sim, Authed(id): Authed, Path(symbol): Path<String
             now,
         )))
     })
+}
+
+/// `DELETE /v2/positions/{symbol}[?qty=|?percentage=]`: a market sell of the shares,
+/// answered with the order.
+async fn close_position(
+    State(sim): Sim,
+    Authed(id): Authed,
+    Path(symbol): Path<String>,
+    Query(q): Params,
+) -> Answer {
+    let amount = match (param(&q, "qty"), param(&q, "percentage")) {
+        (Some(_), Some(_)) => {
+            return Err(SimError::invalid(
+                "only one of qty or percentage may be given",
+            ));
+        }
+        (Some(qty), None) => CloseAmount::Qty(
+            Decimal::from_str_exact(qty.trim())
+                .ok()
+                .filter(|q| *q > Decimal::ZERO)
+                .ok_or_else(|| SimError::invalid("qty must be a positive number"))?,
+        ),
+        (None, Some(pct)) => CloseAmount::Percentage(
+            Decimal::from_str_exact(pct.trim())
+                .ok()
+                .filter(|p| *p > Decimal::ZERO && *p <= Decimal::ONE_HUNDRED)
+                .ok_or_else(|| SimError::invalid("percentage must be between 0 and 100"))?,
+        ),
+        (None, None) => CloseAmount::All,
+    };
+    let symbol = market_symbol(&sim, &symbol)?;
+    sim.with_engine(|engine, market, now| engine.close_position(market, id, symbol, amount, now))
+        .map(axum::Json)
+}
+
+fn market_symbol(sim: &Simulator, symbol: &str) -> Result<&'static str, SimError> {
+    sim.market
+        .asset(symbol)
+        .map(|a| a.symbol)
+        .ok_or_else(|| SimError::not_found("position does not exist"))
+}
+
+/// `DELETE /v2/positions`: closes every position; 207 with one entry per symbol.
+async fn close_all_positions(State(sim): Sim, Authed(id): Authed) -> Result<Response, SimError> {
+    let results = sim.with_engine(|engine, market, now| -> Result<Vec<Value>, SimError> {
+        let symbols: Vec<&'static str> = engine.account(id)?.positions.keys().copied().collect();
+        Ok(symbols
+            .into_iter()
+            .map(|symbol| {
+                match engine.close_position(market, id, symbol, CloseAmount::All, now) {
+                    Ok(order) => serde_json::json!({"symbol": symbol, "status": 200, "body": order}),
+                    Err(err) => serde_json::json!({"symbol": symbol, "status": err.status, "body": err.body()}),
+                }
+            })
+            .collect())
+    })?;
+    Ok((StatusCode::MULTI_STATUS, axum::Json(Value::Array(results))).into_response())
+}
+
+/// `DELETE /v2/orders`: cancels every open order; 207 with one entry per order.
+async fn cancel_all_orders(State(sim): Sim, Authed(id): Authed) -> Result<Response, SimError> {
+    let results = sim.with_engine(|engine, _, now| -> Result<Vec<Value>, SimError> {
+        let canceled = engine.cancel_all(id, now)?;
+        let account = engine.account(id)?;
+        Ok(canceled
+            .into_iter()
+            .map(|order| {
+                serde_json::json!({
+                    "id": order.to_string(),
+                    "status": 200,
+                    "body": account.order(order).map(wire::order),
+                })
+            })
+            .collect())
+    })?;
+    Ok((StatusCode::MULTI_STATUS, axum::Json(Value::Array(results))).into_response())
 }
 
 async fn create_order(State(sim): Sim, Authed(id): Authed, body: Bytes) -> Answer {
@@ -588,6 +672,17 @@ async fn control_set_faults(State(sim): Sim, body: Bytes) -> Answer {
     if faults.statuses.iter().any(|s| !(400..=599).contains(s)) {
         return Err(SimError::invalid("statuses must be 4xx or 5xx"));
     }
+    if faults
+        .partial_fills
+        .values()
+        .any(|s| *s <= Decimal::ZERO || *s >= Decimal::ONE)
+    {
+        return Err(SimError::invalid(
+            "partial fill shares must be between 0 and 1",
+        ));
+    }
+    let shares = faults.partial_fills.clone();
+    sim.with_engine(|engine, _, _| engine.set_partial_fills(shares));
     sim.faults.set(Some(faults.clone()));
     Ok(axum::Json(
         serde_json::to_value(faults).unwrap_or(Value::Null),
@@ -595,6 +690,7 @@ async fn control_set_faults(State(sim): Sim, body: Bytes) -> Answer {
 }
 
 async fn control_clear_faults(State(sim): Sim) -> StatusCode {
+    sim.with_engine(|engine, _, _| engine.set_partial_fills(Default::default()));
     sim.faults.set(None);
     StatusCode::NO_CONTENT
 }

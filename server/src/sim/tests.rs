@@ -841,3 +841,169 @@ async fn a_year_of_advance_and_a_decade_of_daily_bars() {
     assert_eq!(weeks["bars"][0]["t"], "2026-06-01T04:00:00Z");
     assert!(weeks["next_page_token"].is_string());
 }
+
+#[tokio::test]
+async fn partial_fills_rest_until_canceled_or_the_close() {
+    let h = start(config()).await;
+    let keys = h.account().await;
+    let (s, _) = h
+        .control("/sim/v1/faults", json!({"partial_fills": {"SPY": "0.4"}}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, bad) = h
+        .control("/sim/v1/faults", json!({"partial_fills": {"SPY": "1.5"}}))
+        .await;
+    assert_eq!(s, 422, "{bad}");
+    let price = h.latest(&keys, "SPY").await;
+    let (s, order) = h
+        .order(&keys, apca_order("SPY", Some("10"), None, "part-1"))
+        .await;
+    assert_eq!(
+        (s, order["status"].as_str()),
+        (200, Some("partially_filled")),
+        "{order}"
+    );
+    assert_eq!(dec(&order["filled_qty"]), rust_decimal::dec!(4));
+    assert_eq!(dec(&order["filled_avg_price"]), price);
+    assert!(
+        order["filled_at"].is_null(),
+        "not filled until all of it is"
+    );
+    let (_, position) = h.get(&keys, "/v2/positions/SPY").await;
+    assert_eq!(dec(&position["qty"]), rust_decimal::dec!(4));
+    // Other symbols fill whole; the rest of the SPY order is still open and cancelable.
+    let (_, whole) = h
+        .order(&keys, apca_order("QQQ", Some("1"), None, "whole"))
+        .await;
+    assert_eq!(whole["status"], "filled");
+    let (_, open) = h.get(&keys, "/v2/orders?status=open").await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let id = order["id"].as_str().unwrap();
+    let (s, _) = h.delete(&keys, &format!("/v2/orders/{id}")).await;
+    assert_eq!(s, 204);
+    let (_, canceled) = h.get(&keys, &format!("/v2/orders/{id}")).await;
+    assert_eq!(canceled["status"], "canceled");
+    assert_eq!(dec(&canceled["filled_qty"]), rust_decimal::dec!(4));
+    // A notional day order partly filled expires at the close with what it filled.
+    let (_, day) = h
+        .order(&keys, apca_order("SPY", None, Some("1000"), "part-2"))
+        .await;
+    assert_eq!(day["status"], "partially_filled");
+    let filled = dec(&day["filled_qty"]);
+    assert!(filled > rust_decimal::Decimal::ZERO && filled * price <= rust_decimal::dec!(400.01));
+    h.sim.advance(86_400).await;
+    let (_, expired) = h
+        .get(
+            &keys,
+            &format!("/v2/orders/{}", day["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(dec(&expired["filled_qty"]), filled);
+    // The cash held back for the open rest is released.
+    let (_, account) = h.get(&keys, "/v2/account").await;
+    assert_eq!(dec(&account["cash"]), dec(&account["buying_power"]));
+    // Cleared faults fill whole again.
+    h.client
+        .delete(format!("{}/sim/v1/faults", h.base))
+        .send()
+        .await
+        .unwrap();
+    let (_, whole) = h
+        .order(&keys, apca_order("SPY", Some("1"), None, "part-3"))
+        .await;
+    assert_eq!(whole["status"], "filled");
+}
+
+#[tokio::test]
+async fn a_lost_order_response_leaves_the_order_placed() {
+    let h = start(config()).await;
+    let keys = h.account().await;
+    h.control(
+        "/sim/v1/faults",
+        json!({"lost_order_responses": 1, "timeout_ms": 2000}),
+    )
+    .await;
+    // Reads are untouched; the first order's answer is lost, the second comes back.
+    let (s, _) = h.get(&keys, "/v2/account").await;
+    assert_eq!(s, 200);
+    let request = h
+        .with_keys(h.client.post(format!("{}/v2/orders", h.base)), &keys)
+        .timeout(std::time::Duration::from_millis(300))
+        .body(apca_order("SPY", Some("1"), None, "lost").to_string());
+    assert!(request.send().await.unwrap_err().is_timeout());
+    let (s, again) = h
+        .order(&keys, apca_order("SPY", Some("1"), None, "lost"))
+        .await;
+    assert_eq!(s, 422, "the retry meets the order placed: {again}");
+    let (s, order) = h
+        .get(&keys, "/v2/orders:by_client_order_id?client_order_id=lost")
+        .await;
+    assert_eq!((s, order["status"].as_str()), (200, Some("filled")));
+    let (_, faults) = h.get(&keys, "/sim/v1/faults").await;
+    assert_eq!(faults["lost_order_responses"], 0, "{faults}");
+}
+
+#[tokio::test]
+async fn positions_close_and_orders_cancel_in_bulk() {
+    let h = start(config()).await;
+    let keys = h.account().await;
+    h.order(&keys, apca_order("SPY", Some("10"), None, "spy"))
+        .await;
+    h.order(&keys, apca_order("QQQ", Some("2"), None, "qqq"))
+        .await;
+    let (s, err) = h.delete(&keys, "/v2/positions/MSFT").await;
+    assert_eq!((s, err["code"].as_u64()), (404, Some(40410000)));
+    let (s, err) = h.delete(&keys, "/v2/positions/SPY?qty=11").await;
+    assert_eq!(s, 403, "{err}");
+    let (s, err) = h
+        .delete(&keys, "/v2/positions/SPY?qty=1&percentage=5")
+        .await;
+    assert_eq!(s, 422, "{err}");
+    let (s, sell) = h.delete(&keys, "/v2/positions/SPY?percentage=25").await;
+    assert_eq!(s, 200, "{sell}");
+    assert_eq!(
+        (
+            sell["side"].as_str(),
+            sell["type"].as_str(),
+            sell["status"].as_str()
+        ),
+        (Some("sell"), Some("market"), Some("filled"))
+    );
+    assert_eq!(dec(&sell["qty"]), rust_decimal::dec!(2.5));
+    let (_, spy) = h.get(&keys, "/v2/positions/SPY").await;
+    assert_eq!(dec(&spy["qty"]), rust_decimal::dec!(7.5));
+    let (s, sell) = h.delete(&keys, "/v2/positions/SPY").await;
+    assert_eq!((s, dec(&sell["qty"])), (200, rust_decimal::dec!(7.5)));
+    let (s, _) = h.get(&keys, "/v2/positions/SPY").await;
+    assert_eq!(s, 404);
+    // Close everything: one entry per symbol.
+    let (s, all) = h.delete(&keys, "/v2/positions").await;
+    assert_eq!(s, 207, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (all[0]["symbol"].as_str(), all[0]["status"].as_u64()),
+        (Some("QQQ"), Some(200))
+    );
+    assert_eq!(all[0]["body"]["side"], "sell");
+    let (_, positions) = h.get(&keys, "/v2/positions").await;
+    assert_eq!(positions, json!([]));
+    // Orders placed while the market is closed wait; cancel them all at once.
+    h.control("/sim/v1/clock", json!({"now": "2026-01-10T15:00:00Z"}))
+        .await;
+    for id in ["w1", "w2"] {
+        let (_, o) = h.order(&keys, apca_order("SPY", Some("1"), None, id)).await;
+        assert_eq!(o["status"], "accepted");
+    }
+    let (s, canceled) = h.delete(&keys, "/v2/orders").await;
+    assert_eq!(s, 207, "{canceled}");
+    let canceled = canceled.as_array().unwrap();
+    assert_eq!(canceled.len(), 2);
+    assert!(
+        canceled
+            .iter()
+            .all(|c| c["status"] == 200 && c["body"]["status"] == "canceled")
+    );
+    let (_, open) = h.get(&keys, "/v2/orders?status=open").await;
+    assert_eq!(open, json!([]));
+}
