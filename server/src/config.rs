@@ -53,6 +53,9 @@ pub struct Config {
     pub demo_start_time: Option<String>,
     /// Requests per minute per broker API key (Alpaca allows 200).
     pub broker_rate_limit_per_min: u32,
+    /// How long one broker request may take, in milliseconds, before it counts as lost
+    /// and is retried (an order is retried under the same client order id).
+    pub broker_timeout_ms: u64,
     /// Base64 of 32 random bytes: the key that encrypts users' broker keys at rest.
     /// Required when `demo_broker` is off; in demo mode one is created under `data_dir`.
     pub secrets_key: Option<String>,
@@ -66,6 +69,9 @@ pub struct Config {
     pub scheduler_workers: u32,
     /// How often an idle worker looks for due work, in milliseconds.
     pub scheduler_poll_ms: u64,
+    /// How long one run of a slot may take, in milliseconds, before the worker hands it
+    /// back to resume later; a slot whose instance died is taken over after twice this.
+    pub scheduler_slot_budget_ms: u64,
     /// A slot missed while the server was down still runs if it is at most this late.
     pub missed_grace_minutes: u32,
     /// "Buy now" presses each user may make per hour.
@@ -98,6 +104,7 @@ impl Default for Config {
             demo_broker_url: None,
             demo_start_time: None,
             broker_rate_limit_per_min: 200,
+            broker_timeout_ms: 10_000,
             secrets_key: None,
             alpaca_paper_url: "https://paper-api.alpaca.markets".into(),
             alpaca_live_url: "https://api.alpaca.markets".into(),
@@ -105,6 +112,7 @@ impl Default for Config {
             live_unlock_days: 30,
             scheduler_workers: 2,
             scheduler_poll_ms: 1000,
+            scheduler_slot_budget_ms: 60_000,
             missed_grace_minutes: 240,
             run_now_per_hour: 10,
         }
@@ -230,11 +238,23 @@ impl Config {
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));
         }
+        if !(100..=120_000).contains(&self.broker_timeout_ms) {
+            return Err(invalid(
+                "broker_timeout_ms",
+                "must be between 100 and 120000",
+            ));
+        }
         if self.scheduler_workers > 64 {
             return Err(invalid("scheduler_workers", "must be at most 64"));
         }
         if !(10..=60_000).contains(&self.scheduler_poll_ms) {
             return Err(invalid("scheduler_poll_ms", "must be between 10 and 60000"));
+        }
+        if !(1000..=600_000).contains(&self.scheduler_slot_budget_ms) {
+            return Err(invalid(
+                "scheduler_slot_budget_ms",
+                "must be between 1000 and 600000",
+            ));
         }
         if !(1..=3600).contains(&self.run_now_per_hour) {
             return Err(invalid("run_now_per_hour", "must be between 1 and 3600"));

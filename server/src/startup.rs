@@ -116,10 +116,11 @@ impl Application {
             db.clone(),
             vault,
             demo_broker_url.clone(),
-            crate::broker::directory::AlpacaUrls {
+            crate::broker::directory::AlpacaSettings {
                 paper: config.alpaca_paper_url.clone(),
                 live: config.alpaca_live_url.clone(),
                 data: config.alpaca_data_url.clone(),
+                request_timeout: std::time::Duration::from_millis(config.broker_timeout_ms),
             },
             broker_limiters.clone(),
         ));
@@ -143,6 +144,9 @@ impl Application {
                 crate::dca::scheduler::SchedulerConfig {
                     workers: config.scheduler_workers as usize,
                     poll: Duration::from_millis(config.scheduler_poll_ms),
+                    slot_budget: Duration::from_millis(config.scheduler_slot_budget_ms),
+                    // Twice the budget: a live worker always finishes or hands back first.
+                    lease: Duration::from_millis(config.scheduler_slot_budget_ms * 2),
                     grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
                     ..Default::default()
                 },

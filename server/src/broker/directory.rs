@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
-pub struct AlpacaUrls {
+pub struct AlpacaSettings {
     pub paper: String,
     pub live: String,
     pub data: String,
+    /// How long one broker request may take before it counts as lost (and is retried).
+    pub request_timeout: std::time::Duration,
 }
 
 /// A stored connection, still sealed.
@@ -36,7 +38,7 @@ pub struct BrokerDirectory {
     db: Db,
     vault: SecretBox,
     demo_url: Option<Arc<str>>,
-    urls: AlpacaUrls,
+    alpaca: AlpacaSettings,
     limiters: Arc<RateLimiters>,
     clients: ClientCache,
 }
@@ -107,14 +109,14 @@ impl BrokerDirectory {
         db: Db,
         vault: SecretBox,
         demo_url: Option<Arc<str>>,
-        urls: AlpacaUrls,
+        alpaca: AlpacaSettings,
         limiters: Arc<RateLimiters>,
     ) -> Self {
         Self {
             db,
             vault,
             demo_url,
-            urls,
+            alpaca,
             limiters,
             clients: ClientCache::default(),
         }
@@ -137,9 +139,9 @@ impl BrokerDirectory {
         secret: &str,
     ) -> Result<Arc<AlpacaBroker>, AppError> {
         let trading = if environment == "live" {
-            &self.urls.live
+            &self.alpaca.live
         } else {
-            &self.urls.paper
+            &self.alpaca.paper
         };
         let key = ClientKey {
             url: trading.clone(),
@@ -148,8 +150,9 @@ impl BrokerDirectory {
         };
         self.clients.get_or_make(key, || {
             let mut config = AlpacaConfig::for_base_url(trading, key_id, secret);
-            config.data_url = self.urls.data.trim_end_matches('/').to_owned();
+            config.data_url = self.alpaca.data.trim_end_matches('/').to_owned();
             config.secret = Secret::new(secret);
+            config.request_timeout = self.alpaca.request_timeout;
             AlpacaBroker::new(&config, &self.limiters).map_err(internal)
         })
     }
@@ -187,7 +190,8 @@ impl BrokerDirectory {
             secret: format!("demo-{user_id}"),
         };
         let broker = self.clients.get_or_make(key.clone(), || {
-            let config = AlpacaConfig::for_base_url(url, key.key_id, key.secret);
+            let mut config = AlpacaConfig::for_base_url(url, key.key_id, key.secret);
+            config.request_timeout = self.alpaca.request_timeout;
             AlpacaBroker::new(&config, &self.limiters).map_err(internal)
         })?;
         Ok((broker, "demo".to_owned()))

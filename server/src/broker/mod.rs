@@ -97,6 +97,18 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Alpaca's name for the status (`open` for new and accepted orders).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Open => "open",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Rejected => "rejected",
+        }
+    }
+
     pub fn is_final(self) -> bool {
         matches!(
             self,

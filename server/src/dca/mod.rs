@@ -2,6 +2,7 @@
 //! their status, for the REST API and the UI's server functions alike. Every operation
 //! is scoped to the caller: another user's plan is "not found".
 
+pub mod account_view;
 mod repository;
 pub mod scheduler;
 pub mod slots;
@@ -63,6 +64,58 @@ fn text(value: rust_decimal::Decimal) -> String {
     value.normalize().to_string()
 }
 
+/// Balances, positions and the 20 latest orders of one broker account (three requests,
+/// sent together).
+async fn read_account(broker: &AlpacaBroker) -> Result<AccountSummary, AppError> {
+    let (account, positions, orders) = tokio::try_join!(
+        broker.account(),
+        broker.positions(),
+        broker.orders(crate::broker::OrderQuery::All),
+    )
+    .map_err(broker_unavailable)?;
+    Ok(AccountSummary {
+        equity: account.equity,
+        cash: account.cash,
+        buying_power: account.buying_power,
+        portfolio_value: account.equity,
+        realized_pl: None,
+        unrealized_pl: positions.iter().filter_map(|p| p.unrealized_pl).sum(),
+        positions: positions
+            .into_iter()
+            .map(|p| PositionSummary {
+                symbol: p.symbol.to_string(),
+                qty: p.qty,
+                avg_entry_price: p.avg_entry_price,
+                market_value: p.market_value,
+                unrealized_pl: p.unrealized_pl,
+                cost_basis: p.cost_basis,
+            })
+            .collect(),
+        recent_orders: orders
+            .into_iter()
+            .take(20)
+            .map(|o| {
+                let (notional, qty) = match o.size {
+                    app::domain::order::Size::Notional(n) => (Some(n), None),
+                    app::domain::order::Size::Qty(q) => (None, Some(q)),
+                };
+                OrderSummary {
+                    id: o.id,
+                    client_order_id: o.client_order_id,
+                    symbol: o.symbol.to_string(),
+                    side: o.side,
+                    notional,
+                    qty,
+                    status: o.status.as_str().to_owned(),
+                    filled_qty: o.filled_qty,
+                    filled_avg_price: o.filled_avg_price,
+                    created_at: o.created_at,
+                }
+            })
+            .collect(),
+    })
+}
+
 impl From<slots::PurchaseRow> for Purchase {
     fn from(p: slots::PurchaseRow) -> Self {
         Self {
@@ -92,6 +145,8 @@ pub struct DcaService {
     brokers: Arc<BrokerDirectory>,
     /// "Buy now" presses allowed per user per hour.
     run_now_per_hour: i64,
+    /// Each user's broker account as last read (page views are served from here).
+    views: Arc<account_view::AccountViews>,
 }
 
 impl DcaService {
@@ -107,11 +162,12 @@ impl DcaService {
         Self {
             db,
             events,
-            clock,
             accounts,
             limits,
             brokers,
             run_now_per_hour: 10,
+            views: Arc::new(account_view::AccountViews::new(clock.clone())),
+            clock,
         }
     }
 
@@ -426,57 +482,51 @@ impl DcaService {
             .map_err(internal)
     }
 
-    /// The caller's broker account: balances, positions and recent orders.
+    /// The caller's broker account: balances, positions and recent orders, from their
+    /// account view (see [`account_view`]): the broker is asked only when the view is
+    /// missing, old or outdated by a fill.
     pub async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let broker = self.broker_for(&user.id).await?;
-        let account = broker.account().await.map_err(broker_unavailable)?;
-        let positions = broker.positions().await.map_err(broker_unavailable)?;
-        let orders = broker
-            .orders(crate::broker::OrderQuery::All)
+        let (broker, account) = self.brokers.account_for(&user.id).await?;
+        let view = self
+            .views
+            .read(&user.id, &account, move || async move {
+                read_account(&broker).await
+            })
+            .await?;
+        Ok(AccountSummary::clone(&view))
+    }
+
+    /// The engine changed the user's account (an order filled): their view is outdated;
+    /// if they are watching it, it is read again now and the new balances are announced.
+    pub async fn account_changed(&self, user_id: &str) {
+        if !self.views.changed(user_id) {
+            return;
+        }
+        let Ok((broker, account)) = self.brokers.account_for(user_id).await else {
+            return;
+        };
+        match self
+            .views
+            .refresh(user_id, &account, read_account(&broker))
             .await
-            .map_err(broker_unavailable)?;
-        Ok(AccountSummary {
-            equity: account.equity,
-            cash: account.cash,
-            buying_power: account.buying_power,
-            portfolio_value: account.equity,
-            realized_pl: None,
-            unrealized_pl: positions.iter().filter_map(|p| p.unrealized_pl).sum(),
-            positions: positions
-                .into_iter()
-                .map(|p| PositionSummary {
-                    symbol: p.symbol.to_string(),
-                    qty: p.qty,
-                    avg_entry_price: p.avg_entry_price,
-                    market_value: p.market_value,
-                    unrealized_pl: p.unrealized_pl,
-                    cost_basis: p.cost_basis,
-                })
-                .collect(),
-            recent_orders: orders
-                .into_iter()
-                .take(20)
-                .map(|o| {
-                    let (notional, qty) = match o.size {
-                        app::domain::order::Size::Notional(n) => (Some(n), None),
-                        app::domain::order::Size::Qty(q) => (None, Some(q)),
-                    };
-                    OrderSummary {
-                        id: o.id,
-                        client_order_id: o.client_order_id,
-                        symbol: o.symbol.to_string(),
-                        side: o.side,
-                        notional,
-                        qty,
-                        status: format!("{:?}", o.status).to_lowercase(),
-                        filled_qty: o.filled_qty,
-                        filled_avg_price: o.filled_avg_price,
-                        created_at: o.created_at,
-                    }
-                })
-                .collect(),
-        })
+        {
+            Ok(view) => {
+                let event = LiveEvent::Account(app::api::live::Balances {
+                    equity: view.equity,
+                    cash: view.cash,
+                    buying_power: view.buying_power,
+                    portfolio_value: view.portfolio_value,
+                });
+                self.events.publish(user_id, &event).await;
+            }
+            Err(err) => tracing::debug!(error = %err.message, "could not refresh an account view"),
+        }
+    }
+
+    /// The users' account views (the live socket marks them changed on purchase events).
+    pub fn account_views(&self) -> &account_view::AccountViews {
+        &self.views
     }
 
     /// Tradable symbols matching `query`, for the plan editor.

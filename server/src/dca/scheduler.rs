@@ -34,7 +34,7 @@ use app::api::ErrorCode;
 use app::api::dca::{
     Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
 };
-use app::api::live::{Balances, BotState, BotStatus, LiveEvent};
+use app::api::live::{BotState, BotStatus, LiveEvent};
 use app::domain::ids::ClientOrderId;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
@@ -261,9 +261,11 @@ impl Scheduler {
         dca: Arc<DcaService>,
         config: SchedulerConfig,
     ) -> Arc<Self> {
+        // The process id tells an operator (and the crash tests) which process holds a slot.
         let owner = format!(
-            "worker-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
+            "worker-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         Arc::new(Self {
             db,
@@ -431,10 +433,14 @@ impl Scheduler {
     /// Runs one claimed slot within its budget and tells the user's browsers how it went.
     async fn run_slot(&self, slot: &SlotRow) -> anyhow::Result<()> {
         if slot.attempts > self.config.max_attempts {
-            let reason = slot
-                .reason
-                .clone()
-                .unwrap_or_else(|| "it kept failing".to_owned());
+            // No reason recorded: every attempt ended with its worker gone (a crash or a
+            // kill), never with an error it could write down.
+            let reason = slot.reason.clone().unwrap_or_else(|| {
+                format!(
+                    "the server stopped while buying it, {} times",
+                    slot.attempts - 1
+                )
+            });
             self.give_up(slot, &reason).await?;
             self.announce(slot).await;
             return Ok(());
@@ -682,6 +688,8 @@ impl Scheduler {
                 tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
                 return Ok(Run::Finished);
             }
+            // The account is about to change: no view from before this order is served.
+            self.dca.account_views().changed(slot.user_id.as_str());
             self.audit(slot, AuditAction::OrderSubmitted, detail)
                 .await?;
             let outcome = match broker.place_order(&request).await {
@@ -947,7 +955,8 @@ impl Scheduler {
             .iter()
             .find(|p| p.status.is_problem())
             .and_then(|p| p.reason.clone());
-        let bought = purchases.iter().any(|p| p.status.bought());
+        // An order that reached the broker changes the account (cash, buying power held).
+        let sent = purchases.iter().any(|p| p.broker_order_id.is_some());
         for purchase in purchases {
             self.publish_purchase(purchase).await;
         }
@@ -957,8 +966,8 @@ impl Scheduler {
             BotState::Idle
         };
         self.bot_status(slot, state, problem.as_deref()).await;
-        if bought {
-            self.announce_account(slot.user_id.as_str()).await;
+        if sent {
+            self.dca.account_changed(slot.user_id.as_str()).await;
         }
     }
 
@@ -968,21 +977,6 @@ impl Scheduler {
             purchase: Purchase::from(purchase),
         };
         self.dca.events().publish(user_id.as_str(), &event).await;
-    }
-
-    async fn announce_account(&self, user_id: &str) {
-        let Ok(broker) = self.dca.broker_for(user_id).await else {
-            return;
-        };
-        if let Ok(account) = broker.account().await {
-            let event = LiveEvent::Account(Balances {
-                equity: account.equity,
-                cash: account.cash,
-                buying_power: account.buying_power,
-                portfolio_value: account.equity,
-            });
-            self.dca.events().publish(user_id, &event).await;
-        }
     }
 
     /// One reconcile pass, bounded by `reconcile_budget`: asks the broker about orders it
@@ -1091,11 +1085,8 @@ impl Scheduler {
             .update_open_purchase(&outcome, attempts, now)
             .await?;
         if changed {
-            let bought = outcome.status.bought();
             self.publish_purchase_by_id(&purchase).await;
-            if bought {
-                self.announce_account(purchase.user_id.as_str()).await;
-            }
+            self.dca.account_changed(purchase.user_id.as_str()).await;
         }
         Ok(())
     }

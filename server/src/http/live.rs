@@ -33,7 +33,8 @@ pub async fn socket(
     }
     let user = state.accounts.require_user(&caller).await?;
     let events = state.events.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, user.id, events)))
+    let dca = state.dca.clone();
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, user.id, events, dca)))
 }
 
 async fn send(socket: &mut WebSocket, message: Message) -> bool {
@@ -51,6 +52,7 @@ async fn serve(
     mut socket: WebSocket,
     user_id: String,
     mut events: tokio::sync::broadcast::Receiver<UserEvent>,
+    dca: std::sync::Arc<crate::dca::DcaService>,
 ) {
     if !send(&mut socket, text(&LiveEvent::Hello)).await {
         return;
@@ -61,7 +63,15 @@ async fn serve(
         tokio::select! {
             event = events.recv() => {
                 let message = match event {
-                    Ok(event) if event.user_id == user_id => Message::Text(event.payload.to_string().into()),
+                    Ok(event) if event.user_id == user_id => {
+                        // The purchase may have been made by another instance: this one's
+                        // view of the account predates it, and the dashboard is about to
+                        // read the account again.
+                        if event.payload["type"] == "purchase" {
+                            dca.account_views().changed(&user_id);
+                        }
+                        Message::Text(event.payload.to_string().into())
+                    }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "a websocket client fell behind");

@@ -565,6 +565,9 @@ async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
         "plan"
     );
 
+    // Her dashboard shows her account: its balances are announced when they change.
+    let seen = alice.get(app.url("/api/account")).send().await.unwrap();
+    assert_eq!(seen.status(), 200);
     let started = tokio::time::Instant::now();
     let run = alice
         .post(app.url("/api/dca/run-now"))

@@ -26,6 +26,11 @@ impl TestClock {
     pub fn advance_minutes(&self, minutes: i64) {
         self.0.fetch_add(minutes * 60_000, Ordering::SeqCst);
     }
+
+    /// Sets the clock to this instant.
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.millis(), Ordering::SeqCst);
+    }
 }
 
 impl Clock for TestClock {

@@ -14,3 +14,4 @@ mod purchase_engine;
 mod security;
 mod simulator;
 mod subscriber;
+mod two_instances;

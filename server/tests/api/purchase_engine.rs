@@ -6,6 +6,7 @@
 use crate::helpers::{Backend, TestApp, json};
 use app::api::dca::SlotState;
 use serde_json::{Value, json};
+use server::broker::Broker as _;
 use server::dca::scheduler::Scheduler;
 use server::dca::slots::Finish;
 
@@ -525,6 +526,214 @@ async fn the_demo_market_survives_a_restart(backend: Backend) {
     app.cleanup().await;
 }
 
+async fn faults(app: &TestApp, faults: Value) {
+    let sim = app.demo_broker_url().unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{sim}/sim/v1/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{faults}");
+}
+
+/// The (only) user's orders at the broker.
+async fn broker_orders(app: &TestApp) -> Vec<server::broker::OrderSnapshot> {
+    let user_id: String = sqlx::query_scalar("SELECT id FROM users LIMIT 1")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let broker = app.dca().brokers().broker_for(&user_id).await.unwrap();
+    broker
+        .orders(server::broker::OrderQuery::All)
+        .await
+        .unwrap()
+}
+
+/// Every answer to an order placement is lost, though the broker placed the first one:
+/// the slot retries under the same client order id, runs out of attempts, and looks the
+/// orders up before its last write, so the order that was placed is recorded as bought
+/// (once); the leg never sent ends failed once the broker confirms it has no record.
+async fn a_lost_answer_is_found_by_its_client_order_id(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+        c.broker_timeout_ms = 150;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("lost@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let id = create(&app, "lost").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(press(&app, &id, "once").await.status(), 202);
+    faults(
+        &app,
+        json!({"lost_order_responses": 1000, "timeout_ms": 1000}),
+    )
+    .await;
+    let scheduler = app.worker(|c| c.max_attempts = 2);
+    for _ in 0..2 {
+        let _ = scheduler.tick().await;
+        app.clock.advance_minutes(10);
+    }
+    // The leg sent first was placed (its answer lost); the slot stopped there.
+    let purchases = history(&app).await;
+    let placed = purchases
+        .iter()
+        .find(|p| p["status"] == "filled")
+        .unwrap_or_else(|| panic!("the placed order was found: {purchases:?}"))
+        .clone();
+    assert!(
+        placed["qty"].is_string() && placed["price"].is_string(),
+        "{placed}"
+    );
+    let unsent = purchases
+        .iter()
+        .find(|p| p["id"] != placed["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(unsent["status"], "unknown", "{unsent}");
+    let sim = app.demo_broker_url().unwrap();
+    reqwest::Client::new()
+        .delete(format!("{sim}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    let orders = broker_orders(&app).await;
+    assert_eq!(orders.len(), 1, "one order, placed once: {orders:?}");
+    assert_eq!(
+        orders[0].client_order_id,
+        placed["client_order_id"].as_str().unwrap()
+    );
+    // The broker has no record of the other: nothing was bought, and it says so.
+    scheduler.reconcile_once().await.unwrap();
+    let unsent = history(&app)
+        .await
+        .into_iter()
+        .find(|p| p["id"] == unsent["id"])
+        .unwrap();
+    assert_eq!(unsent["status"], "failed", "{unsent}");
+    app.cleanup().await;
+}
+
+/// Half of the SPY order fills; the rest expires at the close. The purchase records the
+/// shares bought and says why the rest was not.
+async fn a_partial_fill_records_what_was_bought(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    app.sign_up("partial@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let id = create(&app, "partial").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    faults(&app, json!({"partial_fills": {"SPY": "0.5"}})).await;
+    assert_eq!(press(&app, &id, "once").await.status(), 202);
+    let scheduler = worker(&app);
+    assert!(scheduler.tick().await.unwrap());
+    let purchases = history(&app).await;
+    let spy = purchases
+        .iter()
+        .find(|p| p["symbol"] == "SPY")
+        .unwrap()
+        .clone();
+    assert_eq!(spy["status"], "accepted", "still working: {spy}");
+    let part: rust_decimal::Decimal = spy["qty"].as_str().unwrap().parse().unwrap();
+    let qqq = purchases.iter().find(|p| p["symbol"] == "QQQ").unwrap();
+    assert_eq!(qqq["status"], "filled", "{qqq}");
+    // The close: the rest of the day order expires.
+    app.set_market_time("2026-11-30T21:30:00Z").await;
+    app.clock.advance_minutes(1);
+    scheduler.reconcile_once().await.unwrap();
+    let spy = history(&app)
+        .await
+        .into_iter()
+        .find(|p| p["symbol"] == "SPY")
+        .unwrap();
+    assert_eq!(spy["status"], "partially_filled", "{spy}");
+    assert_eq!(
+        spy["qty"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        part
+    );
+    let price: rust_decimal::Decimal = spy["price"].as_str().unwrap().parse().unwrap();
+    let spent = part * price;
+    assert!(
+        spent > rust_decimal::dec!(24) && spent <= rust_decimal::dec!(25.01),
+        "half of $50: {spent}"
+    );
+    assert!(
+        spy["reason"].as_str().unwrap().contains("expired the rest"),
+        "{spy}"
+    );
+    let orders = broker_orders(&app).await;
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.status == server::broker::OrderStatus::Expired && o.filled_qty == part),
+        "{orders:?}"
+    );
+    app.cleanup().await;
+}
+
+/// The account page is served from the user's account view: while the broker is down a
+/// recent view still answers; a fill outdates it and the engine reads it again at once;
+/// a view too old to show gives way to the broker's error, never to old numbers.
+async fn account_views_spare_the_broker(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    app.sign_up("views@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let first = json(app.get("/api/account").await).await;
+    assert_eq!(first["cash"], "100000", "{first}");
+    faults(&app, json!({"error_rate": 1.0, "statuses": [503]})).await;
+    let again = app.get("/api/account").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(json(again).await, first);
+    // A minute old: still served at once (a refresh is tried behind it).
+    app.clock.advance_minutes(1);
+    let stale = app.get("/api/account").await;
+    assert_eq!(stale.status(), 200);
+    assert_eq!(json(stale).await, first);
+    // The broker is back; a purchase fills: the view is read again by the engine.
+    let sim = app.demo_broker_url().unwrap();
+    reqwest::Client::new()
+        .delete(format!("{sim}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    let id = create(&app, "views").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(press(&app, &id, "once").await.status(), 202);
+    assert!(worker(&app).tick().await.unwrap());
+    faults(&app, json!({"error_rate": 1.0, "statuses": [503]})).await;
+    let after = json(app.get("/api/account").await).await;
+    let cash: rust_decimal::Decimal = after["cash"].as_str().unwrap().parse().unwrap();
+    assert!(
+        cash < rust_decimal::dec!(100000) && cash >= rust_decimal::dec!(99925),
+        "the fill shows without asking the broker again: {after}"
+    );
+    assert_eq!(after["positions"].as_array().unwrap().len(), 2, "{after}");
+    // Ten minutes on, with the broker down: its error, not ten-minute-old balances.
+    app.clock.advance_minutes(10);
+    let old = app.get("/api/account").await;
+    assert!(!old.status().is_success());
+    assert_eq!(json(old).await["error"]["code"], "broker_unavailable");
+    app.cleanup().await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -542,6 +751,9 @@ both!(
     edits_cannot_undo_a_stop,
     resuming_keeps_the_slot_it_paused_over,
     a_slot_out_of_attempts_fails_visibly,
+    a_lost_answer_is_found_by_its_client_order_id,
+    a_partial_fill_records_what_was_bought,
+    account_views_spare_the_broker,
     unresolvable_orders_do_not_block_new_fills,
     one_unreadable_plan_does_not_stop_the_others,
     the_demo_market_survives_a_restart
