@@ -99,6 +99,9 @@ pub struct Scheduler {
     dca: Arc<DcaService>,
     config: SchedulerConfig,
     owner: String,
+    /// Held by the one claim that materialises due plans' slots; the others go straight
+    /// to claiming instead of scheduling the same plans again.
+    scheduling: tokio::sync::Mutex<()>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -273,6 +276,7 @@ impl Scheduler {
             dca,
             config,
             owner,
+            scheduling: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -359,7 +363,9 @@ impl Scheduler {
 
     /// Schedules due plans and claims one slot.
     async fn claim_next(&self) -> anyhow::Result<Option<SlotRow>> {
-        self.schedule_due_plans(self.now()).await?;
+        if let Ok(_scheduling) = self.scheduling.try_lock() {
+            self.schedule_due_plans(self.now()).await?;
+        }
         // The lease counts from a clock read after the scheduling pass, however long it took.
         Ok(self
             .db
