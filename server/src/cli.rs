@@ -200,6 +200,7 @@ impl Cli {
                     SignInPolicy {
                         max_failures: config.sign_in_max_failures,
                         window_minutes: config.sign_in_window_minutes,
+                        sign_ups_per_hour: config.sign_ups_per_hour,
                     },
                     None,
                 );

@@ -34,8 +34,15 @@ pub struct Config {
     pub sign_in_max_failures: u32,
     /// The window, in minutes, over which failed sign-ins are counted.
     pub sign_in_window_minutes: u32,
+    /// Accounts that may be created from one client address per hour.
+    pub sign_ups_per_hour: u32,
+    /// Days the audit log keeps its entries (at least 30); older ones are deleted hourly.
+    pub audit_retention_days: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How many trusted proxies append to `X-Forwarded-For`: the client address is that
+    /// many entries from the right (what the outermost trusted proxy saw).
+    pub trusted_proxy_hops: u32,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Demo mode: run the simulated Alpaca broker in-process, so every user can trade a
@@ -97,7 +104,10 @@ impl Default for Config {
             session_idle_days: 14,
             sign_in_max_failures: 10,
             sign_in_window_minutes: 15,
+            sign_ups_per_hour: 10,
+            audit_retention_days: 365,
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             log_format: LogFormat::Text,
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -235,6 +245,9 @@ impl Config {
                 return Err(invalid(key, "must be an http(s) URL"));
             }
         }
+        if !(1..=10).contains(&self.trusted_proxy_hops) {
+            return Err(invalid("trusted_proxy_hops", "must be between 1 and 10"));
+        }
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));
         }
@@ -264,6 +277,15 @@ impl Config {
         }
         if self.sign_in_max_failures == 0 {
             return Err(invalid("sign_in_max_failures", "must be at least 1"));
+        }
+        if self.sign_ups_per_hour == 0 {
+            return Err(invalid("sign_ups_per_hour", "must be at least 1"));
+        }
+        if !(30..=36_500).contains(&self.audit_retention_days) {
+            return Err(invalid(
+                "audit_retention_days",
+                "must be between 30 and 36500",
+            ));
         }
         if self.sign_in_window_minutes == 0 {
             return Err(invalid("sign_in_window_minutes", "must be at least 1"));

@@ -24,7 +24,8 @@ pub struct Application {
     router: axum::Router,
     db: Db,
     sessions: DbSessionStore,
-    clock: Arc<dyn Clock>,
+    accounts: Arc<AccountService>,
+    audit_retention_days: u32,
     dca: Arc<crate::dca::DcaService>,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
 }
@@ -81,6 +82,7 @@ impl Application {
             SignInPolicy {
                 max_failures: config.sign_in_max_failures,
                 window_minutes: config.sign_in_window_minutes,
+                sign_ups_per_hour: config.sign_ups_per_hour,
             },
             admin_email,
         ));
@@ -98,6 +100,9 @@ impl Application {
             })
             .build();
         let sessions = DbSessionStore::new(db.clone());
+        db.set_audit_retention(config.audit_retention_days).await?;
+        // The first clean-up pass, before anything is served.
+        housekeeping_pass(&sessions, &accounts, &db, config.audit_retention_days).await;
         let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
             config.broker_rate_limit_per_min,
         ));
@@ -168,7 +173,9 @@ impl Application {
 
             events,
             public_origin: public_origin.into(),
-            trust_forwarded_for: config.trust_forwarded_for,
+            forwarded_hops: config
+                .trust_forwarded_for
+                .then_some(config.trusted_proxy_hops),
             broker_limiters,
             demo_broker_url: demo_broker_url.clone(),
         };
@@ -188,7 +195,8 @@ impl Application {
             router,
             db,
             sessions,
-            clock,
+            accounts: accounts.clone(),
+            audit_retention_days: config.audit_retention_days,
             dca,
             scheduler,
         })
@@ -220,7 +228,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "QuantShift is listening on http://{addr}");
-        let cleanup = tokio::spawn(expire_sessions(self.sessions, self.clock));
+        let cleanup = tokio::spawn(housekeeping(
+            self.sessions,
+            self.accounts.clone(),
+            self.db.clone(),
+            self.audit_retention_days,
+        ));
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let workers = self
             .scheduler
@@ -328,16 +341,40 @@ impl Clock for DemoClock {
     }
 }
 
-/// Deletes expired sessions every hour.
-async fn expire_sessions(store: DbSessionStore, clock: Arc<dyn Clock>) {
+/// Every hour (the first pass runs at start-up): deletes expired sessions, sign-in
+/// attempt windows older than a day, and audit entries past their retention.
+async fn housekeeping(
+    sessions: DbSessionStore,
+    accounts: Arc<AccountService>,
+    db: Db,
+    audit_retention_days: u32,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
+    every.tick().await; // the first tick is immediate
     loop {
         every.tick().await;
-        match store.delete_expired(clock.now().millis()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "deleted expired sessions"),
-            Err(err) => tracing::warn!(error = %err, "failed to delete expired sessions"),
-        }
+        housekeeping_pass(&sessions, &accounts, &db, audit_retention_days).await;
+    }
+}
+
+async fn housekeeping_pass(
+    sessions: &DbSessionStore,
+    accounts: &AccountService,
+    db: &Db,
+    audit_retention_days: u32,
+) {
+    match sessions.delete_expired().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "deleted expired sessions"),
+        Err(err) => tracing::warn!(error = %err, "failed to delete expired sessions"),
+    }
+    if let Err(err) = accounts.prune_attempts().await {
+        tracing::warn!(error = %format!("{err:#}"), "failed to prune sign-in attempts");
+    }
+    match db.prune_audit(audit_retention_days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "deleted audit entries past their retention"),
+        Err(err) => tracing::warn!(error = %err, "failed to prune the audit log"),
     }
 }
 

@@ -143,12 +143,23 @@ impl Plan {
         if let Err(leg_errors) = validate_legs(&self.legs) {
             errors.extend(leg_errors);
         }
-        let total: Decimal = self.legs.iter().map(|l| l.amount).sum();
-        if !self.legs.is_empty() && (total < limits.min_per_slot || total > limits.max_per_slot) {
-            errors.entry("legs".into()).or_insert(format!(
-                "A plan spends between ${} and ${} per purchase; this one spends ${total}.",
-                limits.min_per_slot, limits.max_per_slot
-            ));
+        match crate::domain::strategy::dca::legs_total(&self.legs) {
+            Some(total)
+                if !self.legs.is_empty()
+                    && (total < limits.min_per_slot || total > limits.max_per_slot) =>
+            {
+                errors.entry("legs".into()).or_insert(format!(
+                    "A plan spends between ${} and ${} per purchase; this one spends ${total}.",
+                    limits.min_per_slot, limits.max_per_slot
+                ));
+            }
+            Some(_) => {}
+            None => {
+                errors.entry("legs".into()).or_insert(format!(
+                    "A plan spends between ${} and ${} per purchase; these amounts are far more.",
+                    limits.min_per_slot, limits.max_per_slot
+                ));
+            }
         }
         if let Some(assets) = assets {
             for (i, leg) in self.legs.iter().enumerate() {
@@ -588,5 +599,77 @@ mod bars_query_tests {
             .check()
             .unwrap_err();
         assert!(errors["to"].contains("366 days"));
+    }
+}
+
+#[cfg(test)]
+mod validation_never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A plan as a client could send it, with these strings where the amounts, symbols,
+    /// time and zone go.
+    fn plan_json(
+        amounts: &[String],
+        symbols: &[String],
+        time: &str,
+        zone: &str,
+    ) -> serde_json::Value {
+        let legs: Vec<serde_json::Value> = amounts
+            .iter()
+            .zip(symbols)
+            .map(|(amount, symbol)| serde_json::json!({"symbol": symbol, "amount": amount}))
+            .collect();
+        serde_json::json!({"name": "p", "mode": "pure", "legs": legs,
+            "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                         "time": time, "timezone": zone}})
+    }
+
+    fn amount() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "-?[0-9]{1,30}(\\.[0-9]{0,30})?",
+            Just("79228162514264337593543950335".to_owned()),
+            Just("-79228162514264337593543950335".to_owned()),
+            Just("0.0000000000000000000000000001".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn two_maximal_amounts_are_refused_not_added() {
+        let max = "79228162514264337593543950335".to_owned();
+        let json = plan_json(
+            &[max.clone(), max],
+            &["SPY".into(), "QQQ".into()],
+            "10:00",
+            "America/New_York",
+        );
+        let plan: Plan = serde_json::from_value(json).unwrap();
+        let errors = plan.validate(&PlanLimits::default(), None).unwrap_err();
+        assert!(errors["legs[0].amount"].contains("at most"), "{errors:?}");
+        assert!(errors["legs"].contains("far more"), "{errors:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_is_answered_with_errors_or_ok(
+            amounts in proptest::collection::vec(amount(), 0..6),
+            symbols in proptest::collection::vec(prop_oneof![any::<String>(), "[A-Z]{1,5}"], 6),
+            time in prop_oneof![any::<String>(), "[0-9]{1,2}:[0-9]{1,2}"],
+            zone in prop_oneof![any::<String>(), Just("America/New_York".to_owned())],
+        ) {
+            let json = plan_json(&amounts, &symbols, &time, &zone);
+            if let Ok(plan) = serde_json::from_value::<Plan>(json) {
+                let _ = plan.validate(&PlanLimits::default(), None);
+                let _ = crate::domain::strategy::smart_dca::cap_carried(
+                    &plan.legs,
+                    &BTreeMap::new(),
+                    PlanLimits::default().max_per_slot,
+                );
+            }
+            for text in &amounts {
+                let _ = crate::ui::plan_form::parse_amount(text);
+            }
+        }
     }
 }

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     Network,
     /// Something unexpected failed on the server.
     Internal,
+    /// The server is too busy to take this request now; try again in a moment.
+    Busy,
 }
 
 impl ErrorCode {
@@ -59,7 +61,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken | ErrorCode::Conflict | ErrorCode::BrokerNotConnected => 409,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
-            ErrorCode::Network | ErrorCode::BrokerUnavailable => 503,
+            ErrorCode::Network | ErrorCode::BrokerUnavailable | ErrorCode::Busy => 503,
             ErrorCode::Internal => 500,
         }
     }

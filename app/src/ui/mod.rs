@@ -13,7 +13,7 @@ mod live;
 mod onboarding;
 mod pages;
 mod plan_editor;
-mod plan_form;
+pub(crate) mod plan_form;
 mod plans;
 mod settings;
 

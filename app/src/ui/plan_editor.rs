@@ -806,7 +806,9 @@ fn Preview(check: Memo<(Plan, BTreeMap<String, String>)>) -> impl IntoView {
             <h2>"Preview"</h2>
             {move || match slots.get() {
                 Some((schedule, slots)) if !slots.is_empty() => {
-                    let total: Decimal = check.with(|(plan, _)| plan.legs.iter().map(|l| l.amount).sum());
+                    let total = check
+                        .with(|(plan, _)| crate::domain::strategy::dca::legs_total(&plan.legs))
+                        .unwrap_or(Decimal::MAX);
                     let next = match zones::get(&schedule.timezone) {
                         Some(tz) => weekday_day_month(tz.to_datetime(slots[0]).date()),
                         None => slots[0].to_string(),

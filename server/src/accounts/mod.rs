@@ -24,11 +24,42 @@ const SEEN_AT_KEY: &str = "seen_at";
 /// Extend an active session at most this often (each extension is one write).
 const EXTEND_EVERY_MS: i64 = 60 * 60 * 1_000;
 
-/// Limits on failed sign-ins, per account and per client address.
+/// Limits on failed sign-ins, per account and per client address, and on sign-ups per
+/// client address.
 #[derive(Clone, Copy, Debug)]
 pub struct SignInPolicy {
     pub max_failures: u32,
     pub window_minutes: u32,
+    pub sign_ups_per_hour: u32,
+}
+
+/// Attempts reserved for one sign-in (or password check): given back if it succeeds.
+struct Reservation {
+    keys: [String; 2],
+    window_start: i64,
+}
+
+fn email_taken() -> AppError {
+    AppError {
+        code: ErrorCode::EmailTaken,
+        message: "An account with this e-mail address exists already.".into(),
+        fields: BTreeMap::from([(
+            "email".into(),
+            "This e-mail address is already registered. Sign in instead?".into(),
+        )]),
+        request_id: None,
+    }
+}
+
+/// What the hashing limit means for the person waiting.
+fn hashing(err: password::HashError) -> AppError {
+    match err {
+        password::HashError::Busy => AppError::new(
+            ErrorCode::Busy,
+            "Too many people are signing in right now. Please try again in a moment.",
+        ),
+        password::HashError::Failed(err) => internal(err),
+    }
 }
 
 pub struct AccountService {
@@ -131,26 +162,42 @@ impl AccountService {
         }
     }
 
-    /// Rejects the attempt when this account or this address failed too often lately.
-    async fn check_rate_limit(&self, caller: &Caller, email: &str) -> Result<(), AppError> {
-        let since = self
-            .clock
-            .now()
-            .minus_minutes(i64::from(self.policy.window_minutes));
-        let (by_account, by_ip) = self
-            .db
-            .count_recent(
-                AuditAction::SignInFailed,
-                email,
-                &caller.ip.to_string(),
-                since,
-            )
-            .await
-            .map_err(internal)?;
+    /// The fixed window of `minutes` that holds now.
+    fn window_start(&self, minutes: u32) -> i64 {
+        let now = self.clock.now().millis();
+        let length = i64::from(minutes.max(1)) * 60_000;
+        now - now.rem_euclid(length)
+    }
+
+    /// Reserves one attempt against this account and this address before the password is
+    /// checked (atomically, so parallel guesses are counted one by one); refuses it when
+    /// either has used up its failures in the window. A block is audited once per key
+    /// and window, not once per request.
+    async fn reserve_attempt(&self, caller: &Caller, email: &str) -> Result<Reservation, AppError> {
+        let window_start = self.window_start(self.policy.window_minutes);
+        let keys = [format!("account:{email}"), format!("ip:{}", caller.ip)];
         let max = i64::from(self.policy.max_failures);
-        if by_account >= max || by_ip >= max {
-            self.audit(caller, AuditAction::SignInBlocked, None, Some(email))
-                .await?;
+        let mut blocked = false;
+        for key in &keys {
+            let attempts = self
+                .db
+                .reserve_attempt(key, window_start)
+                .await
+                .map_err(internal)?;
+            if attempts > max {
+                blocked = true;
+                if self
+                    .db
+                    .first_block(key, window_start)
+                    .await
+                    .map_err(internal)?
+                {
+                    self.audit(caller, AuditAction::SignInBlocked, None, Some(email))
+                        .await?;
+                }
+            }
+        }
+        if blocked {
             return Err(AppError::new(
                 ErrorCode::RateLimited,
                 format!(
@@ -159,7 +206,41 @@ impl AccountService {
                 ),
             ));
         }
+        Ok(Reservation { keys, window_start })
+    }
+
+    /// Gives back the attempts of a check that succeeded.
+    async fn release(&self, reservation: &Reservation) -> Result<(), AppError> {
+        for key in &reservation.keys {
+            self.db
+                .release_attempt(key, reservation.window_start)
+                .await
+                .map_err(internal)?;
+        }
         Ok(())
+    }
+
+    /// Counts a sign-up from this address; refuses it past `sign_ups_per_hour`.
+    async fn reserve_sign_up(&self, caller: &Caller) -> Result<(), AppError> {
+        let window_start = self.window_start(60);
+        let attempts = self
+            .db
+            .reserve_attempt(&format!("sign_up:{}", caller.ip), window_start)
+            .await
+            .map_err(internal)?;
+        if attempts > i64::from(self.policy.sign_ups_per_hour) {
+            return Err(AppError::new(
+                ErrorCode::RateLimited,
+                "Too many accounts were created from this address. Please try again later.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forgets attempt windows older than a day (run with the hourly clean-up).
+    pub async fn prune_attempts(&self) -> anyhow::Result<u64> {
+        let day_ago = self.clock.now().millis() - 86_400_000;
+        Ok(self.db.prune_attempts(day_ago).await?)
     }
 
     /// Makes the configured admin address an admin, if that account exists.
@@ -203,7 +284,7 @@ impl AccountService {
         .parse_new()?;
         let hash = password::hash(password.expose().to_owned())
             .await
-            .map_err(internal)?;
+            .map_err(hashing)?;
         let user = self.insert(&email, &hash, role, self.clock.now()).await?;
         self.db
             .append_audit(AuditEntry {
@@ -230,15 +311,7 @@ impl AccountService {
             .insert_user(email, hash, role, now)
             .await
             .map_err(|err| match err {
-                InsertUserError::EmailTaken => AppError {
-                    code: ErrorCode::EmailTaken,
-                    message: "An account with this e-mail address exists already.".into(),
-                    fields: BTreeMap::from([(
-                        "email".into(),
-                        "This e-mail address is already registered. Sign in instead?".into(),
-                    )]),
-                    request_id: None,
-                },
+                InsertUserError::EmailTaken => email_taken(),
                 InsertUserError::Database(err) => internal(err),
             })
     }
@@ -345,11 +418,18 @@ impl AccountPort for AccountService {
             return Err(AppError::invalid_fields(fields));
         };
         // Wrong guesses count like failed sign-ins, so this form cannot be used to guess.
-        self.check_rate_limit(caller, &user.email).await?;
-        let matches = password::verify(current_password, Some(user.password_hash.clone()))
-            .await
-            .map_err(internal)?;
-        if !matches {
+        let reservation = self.reserve_attempt(caller, &user.email).await?;
+        let matches =
+            match password::verify(current_password, Some(user.password_hash.clone())).await {
+                Ok(matches) => matches,
+                Err(err) => {
+                    self.release(&reservation).await?;
+                    return Err(hashing(err));
+                }
+            };
+        if matches {
+            self.release(&reservation).await?;
+        } else {
             self.audit(
                 caller,
                 AuditAction::SignInFailed,
@@ -364,7 +444,7 @@ impl AccountPort for AccountService {
         }
         let hash = password::hash(new.expose().to_owned())
             .await
-            .map_err(internal)?;
+            .map_err(hashing)?;
         self.db
             .set_password_hash(&user.id, &hash, self.clock.now())
             .await
@@ -386,9 +466,21 @@ impl AccountPort for AccountService {
         } else {
             Role::Subscriber
         };
+        // The cheap checks first: the address limit, then whether the address is taken;
+        // only then the (costly, bounded) hash.
+        self.reserve_sign_up(caller).await?;
+        if self
+            .db
+            .user_by_email(&email)
+            .await
+            .map_err(internal)?
+            .is_some()
+        {
+            return Err(email_taken());
+        }
         let hash = password::hash(password.expose().to_owned())
             .await
-            .map_err(internal)?;
+            .map_err(hashing)?;
         let user = self.insert(&email, &hash, role, self.clock.now()).await?;
         self.start_session(caller, &user).await?;
         self.audit(
@@ -412,15 +504,21 @@ impl AccountPort for AccountService {
         let Some(email) = email.filter(|_| fields.is_empty()) else {
             return Err(AppError::invalid_fields(fields));
         };
-        self.check_rate_limit(caller, email.as_str()).await?;
+        let reservation = self.reserve_attempt(caller, email.as_str()).await?;
 
         let user = self.db.user_by_email(&email).await.map_err(internal)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = password::verify(input.password, hash)
-            .await
-            .map_err(internal)?;
+        let matches = match password::verify(input.password, hash).await {
+            Ok(matches) => matches,
+            Err(err) => {
+                // Not checked: it was not a failure.
+                self.release(&reservation).await?;
+                return Err(hashing(err));
+            }
+        };
         match user {
             Some(user) if matches => {
+                self.release(&reservation).await?;
                 self.start_session(caller, &user).await?;
                 self.audit(
                     caller,

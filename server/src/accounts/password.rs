@@ -1,9 +1,35 @@
 //! Password hashing with argon2id (the crate's default parameters: m=19 MiB, t=2, p=1).
-//! Hashing is CPU-bound, so it runs on the blocking pool.
+//! Hashing is CPU-bound, so it runs on the blocking pool, at most one hash per core at a
+//! time: 500 sign-ins at once cannot take 500 × 19 MiB and every core. Requests beyond
+//! that wait up to [`WAIT`], then are answered [`HashError::Busy`].
 
 use anyhow::Context as _;
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use std::sync::LazyLock;
+use std::time::Duration;
+
+/// How long a hash waits for a free core before giving up.
+pub const WAIT: Duration = Duration::from_secs(3);
+
+static PERMITS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every core is hashing and none came free in time.
+    #[error("too many passwords are being checked at once")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, HashError> {
+    match tokio::time::timeout(WAIT, PERMITS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(HashError::Busy),
+    }
+}
 
 /// Verified against when the e-mail address is unknown, so a sign-in takes as long for a
 /// missing account as for a wrong password and does not reveal which addresses exist.
@@ -18,16 +44,20 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .context("the hashing task failed")?
+pub async fn hash(password: String) -> Result<String, HashError> {
+    let _core = permit().await?;
+    Ok(
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .context("the hashing task failed")??,
+    )
 }
 
 /// Whether `password` matches `hash`. With no hash (unknown user) it spends the same
 /// time and answers false.
-pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(password: String, hash: Option<String>) -> Result<bool, HashError> {
+    let _core = permit().await?;
+    Ok(tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         let matches = Argon2::default()
@@ -36,7 +66,7 @@ pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bo
         known && matches
     })
     .await
-    .context("the verification task failed")
+    .context("the verification task failed")?)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use anyhow::Context as _;

@@ -20,8 +20,11 @@ impl DbSessionStore {
         Self { db }
     }
 
-    /// Deletes sessions that expired before `now_millis`; returns how many.
-    pub async fn delete_expired(&self, now_millis: i64) -> Result<u64, sqlx::Error> {
+    /// Deletes sessions that have expired; returns how many. Expiry is wall-clock time
+    /// (tower-sessions sets it so), never the demo market's clock, which can be moved.
+    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        let now_millis =
+            (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now_millis)
             .execute(self.db.pool())

@@ -21,25 +21,28 @@ pub async fn client_ip(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let forwarded = state
-        .trust_forwarded_for
-        .then(|| forwarded_for(request.headers()))
-        .flatten();
+        .forwarded_hops
+        .and_then(|hops| forwarded_for(request.headers(), hops));
     let ip = forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     request.extensions_mut().insert(ClientIp(ip));
     next.run(request).await
 }
 
-/// The left-most address in `X-Forwarded-For` (the original client, as the proxy saw it).
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .split(',')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
+/// The client's address as the outermost of `hops` trusted proxies saw it: the `hops`-th
+/// entry of `X-Forwarded-For` from the right (every header's entries in order). Entries
+/// further left were written by the client and may be anything, so they are never read.
+fn forwarded_for(headers: &HeaderMap, hops: u32) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let index = entries
+        .len()
+        .checked_sub(usize::try_from(hops).ok()?.max(1))?;
+    entries[index].parse().ok()
 }
 
 fn changes_state(method: &Method) -> bool {
@@ -191,12 +194,26 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_takes_the_first_address() {
-        let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.0.0.1")]);
-        assert_eq!(forwarded_for(&h), Some("203.0.113.7".parse().unwrap()));
+    fn forwarded_for_takes_what_the_trusted_proxies_appended() {
+        // One proxy: the right-most entry, whatever the client put before it.
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.7")]);
+        assert_eq!(forwarded_for(&h, 1), Some("203.0.113.7".parse().unwrap()));
+        // Two proxies (a CDN, then a load balancer): the second from the right.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 198.51.100.2")]);
+        assert_eq!(forwarded_for(&h, 2), Some("203.0.113.7".parse().unwrap()));
+        // Several headers count as one list, in order.
+        let mut h = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(forwarded_for(&h, 1), Some("203.0.113.9".parse().unwrap()));
+        // Fewer entries than proxies, or junk where the address should be: none.
         assert_eq!(
-            forwarded_for(&headers(&[("x-forwarded-for", "junk")])),
+            forwarded_for(&headers(&[("x-forwarded-for", "203.0.113.7")]), 2),
             None
         );
+        assert_eq!(
+            forwarded_for(&headers(&[("x-forwarded-for", "junk")]), 1),
+            None
+        );
+        assert_eq!(forwarded_for(&HeaderMap::new(), 1), None);
     }
 }

@@ -34,7 +34,8 @@ pub struct AppState {
 
     pub events: crate::events::EventBus,
     pub public_origin: Arc<str>,
-    pub trust_forwarded_for: bool,
+    /// Trusted proxy hops in front of the server when `X-Forwarded-For` is trusted.
+    pub forwarded_hops: Option<u32>,
     /// One token bucket per broker API key, shared by every caller in the process.
     pub broker_limiters: Arc<crate::broker::rate_limit::RateLimiters>,
     /// The in-process simulated broker's base URL, in demo mode.

@@ -146,7 +146,7 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route_layer(from_fn_with_state(sim.clone(), faults::inject));
     let mut app = v2.route("/stream", get(stream::handler));
     if sim.config.allow_control_api {
-        app = app
+        let control = Router::new()
             .route("/sim/v1/accounts", post(control_create_account))
             .route("/sim/v1/clock", get(control_clock).post(control_set_clock))
             .route("/sim/v1/clock/advance", post(control_advance))
@@ -155,9 +155,37 @@ pub fn router(sim: Arc<Simulator>) -> Router {
                 get(control_get_faults)
                     .post(control_set_faults)
                     .delete(control_clear_faults),
-            );
+            )
+            .route_layer(axum::middleware::from_fn(control_guard));
+        app = app.merge(control);
     }
     app.fallback(not_found).with_state(sim)
+}
+
+/// The control API is for tools on this machine, never for web pages: a request that
+/// carries a browser's `Origin` is refused, and a POST must say it sends JSON (a page can
+/// send a `text/plain` POST to any address without asking, but not an `application/json`
+/// one).
+async fn control_guard(request: Request, next: Next) -> Response {
+    if request.headers().contains_key(axum::http::header::ORIGIN) {
+        return SimError::forbidden("the control API does not accept requests from web pages")
+            .into_response();
+    }
+    let json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if request.method() == axum::http::Method::POST && !json {
+        return SimError::new(
+            415,
+            41500000,
+            "the control API takes Content-Type: application/json",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> SimError {

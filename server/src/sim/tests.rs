@@ -100,6 +100,7 @@ impl Harness {
         let request = self
             .client
             .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
             .body(body.to_string());
         self.send(request).await
     }
@@ -1006,4 +1007,38 @@ async fn positions_close_and_orders_cancel_in_bulk() {
     );
     let (_, open) = h.get(&keys, "/v2/orders?status=open").await;
     assert_eq!(open, json!([]));
+}
+
+#[tokio::test]
+async fn web_pages_cannot_drive_the_control_api() {
+    let h = start(config()).await;
+    let before = h.sim.now();
+    // What a page can send without asking: a text/plain POST (no-cors), with its Origin.
+    let simple = h
+        .client
+        .post(format!("{}/sim/v1/clock/advance", h.base))
+        .header("content-type", "text/plain")
+        .body(r#"{"seconds": 86400}"#);
+    let (s, body) = h.send(simple).await;
+    assert_eq!(s, 415, "{body}");
+    let from_page = h
+        .client
+        .post(format!("{}/sim/v1/faults", h.base))
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(r#"{"error_rate": 1.0}"#);
+    let (s, body) = h.send(from_page).await;
+    assert_eq!(s, 403, "{body}");
+    let read = h
+        .client
+        .get(format!("{}/sim/v1/clock", h.base))
+        .header("origin", "https://evil.example");
+    assert_eq!(h.send(read).await.0, 403);
+    assert_eq!(h.sim.now(), before, "the clock did not move");
+    assert_eq!(h.sim.faults.get(), None, "no fault was set");
+    // Tools on this machine (JSON, no Origin) still can.
+    let (s, _) = h
+        .control("/sim/v1/clock/advance", json!({"seconds": 60}))
+        .await;
+    assert_eq!(s, 200);
 }

@@ -210,6 +210,7 @@ on_both_backends!(
     failed_sign_ins_are_limited_per_address,
     the_configured_admin_signs_up_as_admin,
     the_audit_log_is_append_only,
+    parallel_guesses_are_counted_one_by_one,
 );
 
 async fn sessions_survive_a_restart(backend: Backend) {
@@ -236,4 +237,179 @@ async fn sessions_survive_a_restart_on_sqlite() {
 #[tokio::test]
 async fn sessions_survive_a_restart_on_postgres() {
     sessions_survive_a_restart(Backend::Postgres).await;
+}
+
+/// Behind one trusted proxy, a client that writes addresses into `X-Forwarded-For` itself
+/// changes nothing: the address counted is the one the proxy appended.
+async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.trust_forwarded_for = true).await else {
+        return;
+    };
+    let attempt = |n: u32| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("10.0.0.{n}, 203.0.113.50"))
+            .json(&serde_json::json!({"email": format!("guess{n}@example.com"), "password": "wrong password!"}))
+            .send()
+    };
+    for n in 0..3 {
+        assert_eq!(attempt(n).await.unwrap().status(), 401);
+    }
+    assert_eq!(attempt(9).await.unwrap().status(), 429);
+    // Another client behind the same proxy has its own budget.
+    let other = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", "203.0.113.51")
+        .json(&serde_json::json!({"email": "guess@example.com", "password": "wrong password!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 401);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit_on_sqlite() {
+    a_spoofed_forwarded_for_does_not_escape_the_address_limit(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit_on_postgres() {
+    a_spoofed_forwarded_for_does_not_escape_the_address_limit(Backend::Postgres).await;
+}
+
+/// Sixty wrong passwords at once for one account: each attempt is reserved before its
+/// password is checked, so only the allowed number are checked, the rest are refused, and
+/// the block is in the audit log once per key, not sixty times.
+async fn parallel_guesses_are_counted_one_by_one(app: &TestApp) {
+    app.sign_up("target@example.com", PASSWORD).await;
+    let guesses = (0..60).map(|i| {
+        let client = app.other_client();
+        let url = app.url("/api/auth/login");
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"email": "target@example.com", "password": format!("guess number {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (3, 57), "{statuses:?}");
+    let actions = app.audit_actions().await;
+    let count = |action: &str| actions.iter().filter(|a| *a == action).count();
+    assert_eq!(count("sign_in_failed"), 3);
+    // One block for the account, one for the address.
+    assert_eq!(count("sign_in_blocked"), 2, "{actions:?}");
+    // A correct password is refused too until the window ends, then accepted.
+    assert_eq!(
+        app.sign_in("target@example.com", PASSWORD).await.status(),
+        429
+    );
+    app.clock.advance_minutes(15);
+    assert_eq!(
+        app.sign_in("target@example.com", PASSWORD).await.status(),
+        200
+    );
+    // Successful sign-ins do not use up the allowance.
+    for _ in 0..5 {
+        assert_eq!(
+            app.sign_in("target@example.com", PASSWORD).await.status(),
+            200
+        );
+    }
+}
+
+/// The audit log keeps entries for the retention period: younger ones cannot be deleted
+/// or changed by anyone; the clean-up deletes older ones.
+async fn audit_entries_past_their_retention_are_pruned(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.sign_up("kept@example.com", PASSWORD).await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    for (days, subject) in [(400, "old"), (300, "young")] {
+        sqlx::query("INSERT INTO audit_log (at, action, subject) VALUES ($1, 'sign_in', $2)")
+            .bind(now - days * 86_400_000)
+            .bind(subject)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    }
+    let young = sqlx::query("DELETE FROM audit_log WHERE subject = 'young'")
+        .execute(app.db.pool())
+        .await;
+    assert!(young.is_err(), "a 300-day-old entry is kept");
+    let forged = sqlx::query("UPDATE audit_log SET subject = 'x' WHERE subject = 'old'")
+        .execute(app.db.pool())
+        .await;
+    assert!(forged.is_err(), "no entry can be changed");
+    app.restart().await; // the clean-up runs at start
+    let subjects: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT subject FROM audit_log ORDER BY id")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        subjects,
+        [
+            Some("kept@example.com".to_owned()),
+            Some("young".to_owned())
+        ]
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn audit_entries_past_their_retention_are_pruned_on_sqlite() {
+    audit_entries_past_their_retention_are_pruned(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn audit_entries_past_their_retention_are_pruned_on_postgres() {
+    audit_entries_past_their_retention_are_pruned(Backend::Postgres).await;
+}
+
+/// Sign-ups are limited per address; the check comes before any hashing.
+async fn sign_ups_are_limited_per_address(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.sign_ups_per_hour = 2).await else {
+        return;
+    };
+    for n in 0..2 {
+        let client = app.other_client();
+        let created = client
+            .post(app.url("/api/auth/signup"))
+            .json(
+                &serde_json::json!({"email": format!("new{n}@example.com"), "password": PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let third = app.sign_up("new2@example.com", PASSWORD).await;
+    assert_eq!(third.status(), 429);
+    assert_eq!(json(third).await["error"]["code"], "rate_limited");
+    app.clock.advance_minutes(60);
+    assert_eq!(
+        app.sign_up("new2@example.com", PASSWORD).await.status(),
+        201
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_address_on_sqlite() {
+    sign_ups_are_limited_per_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_address_on_postgres() {
+    sign_ups_are_limited_per_address(Backend::Postgres).await;
 }

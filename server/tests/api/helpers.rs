@@ -95,6 +95,8 @@ impl TestApp {
             scheduler_poll_ms: 20,
             // Tests press "buy now" more often than a person; the limit has its own test.
             run_now_per_hour: 1000,
+            // Tests create many accounts from one address; the limit has its own test.
+            sign_ups_per_hour: 1000,
             ..Config::default()
         };
         let mut pg = None;

@@ -148,3 +148,37 @@ on_both_backends!(
     rest_routes_require_json,
     server_functions_sign_in_through_forms,
 );
+
+/// Moving the demo market's clock (weekend demos, the end-to-end tests) never ends anyone's
+/// session: expiry is wall-clock time. A session past that expiry is deleted by the
+/// clean-up pass that runs at start-up (and hourly).
+async fn moving_the_demo_clock_keeps_sessions(backend: crate::helpers::Backend) {
+    let Some(mut app) = TestApp::spawn_with(backend, |c| c.demo_broker = true).await else {
+        return;
+    };
+    app.sign_up("clock@example.com", PASSWORD).await;
+    app.clock.advance_minutes(60 * 24 * 60);
+    app.restart().await;
+    assert_eq!(app.get("/api/auth/me").await.status(), 200);
+    sqlx::query("UPDATE sessions SET expires_at = 0")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    app.restart().await;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn moving_the_demo_clock_keeps_sessions_on_sqlite() {
+    moving_the_demo_clock_keeps_sessions(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn moving_the_demo_clock_keeps_sessions_on_postgres() {
+    moving_the_demo_clock_keeps_sessions(crate::helpers::Backend::Postgres).await;
+}

@@ -577,6 +577,7 @@ fn the_sim_broker_command_serves_alpacas_api() {
         let account = broker.account().await?;
         let created = client
             .post(format!("{url}/sim/v1/accounts"))
+            .json(&serde_json::json!({}))
             .send()
             .await
             .map_err(|e| BrokerError::Transient(e.to_string()))?;

@@ -7,6 +7,16 @@ use std::collections::{BTreeMap, HashSet};
 pub const MIN_LEG_AMOUNT: Decimal = Decimal::ONE;
 /// Most legs one plan may have.
 pub const MAX_LEGS: usize = 50;
+/// The largest amount one leg may buy per slot ($1 billion): far above any plan limit, and
+/// small enough that the legs of any plan add up without overflowing.
+pub const MAX_LEG_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// What the legs spend per slot together; `None` if that does not fit in a decimal (only
+/// for amounts the validation refuses anyway).
+pub fn legs_total(legs: &[Leg]) -> Option<Decimal> {
+    legs.iter()
+        .try_fold(Decimal::ZERO, |sum, leg| sum.checked_add(leg.amount))
+}
 
 /// One symbol of a plan and the dollars to buy of it per slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +64,8 @@ pub fn validate_legs(legs: &[Leg]) -> Result<(), BTreeMap<String, String>> {
 pub fn amount_problem(amount: Decimal) -> Option<String> {
     if amount < MIN_LEG_AMOUNT {
         Some("Each amount must be at least $1.00.".into())
+    } else if amount > MAX_LEG_AMOUNT {
+        Some("Each amount can be at most $1,000,000,000.".into())
     } else if amount.normalize().scale() > 2 {
         Some("Use whole cents, e.g. 25.50.".into())
     } else {

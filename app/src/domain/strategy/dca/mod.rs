@@ -5,5 +5,5 @@ mod strategy;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Leg, amount_problem, validate_legs};
+pub use config::{Leg, MAX_LEG_AMOUNT, amount_problem, legs_total, validate_legs};
 pub use strategy::PureDca;

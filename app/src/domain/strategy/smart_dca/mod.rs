@@ -23,8 +23,11 @@ pub fn cap_carried(
     owed: &BTreeMap<Symbol, Decimal>,
     max_per_slot: Decimal,
 ) -> BTreeMap<Symbol, Decimal> {
-    let planned: Decimal = legs.iter().map(|l| l.amount).sum();
-    let mut room = (max_per_slot - planned).max(Decimal::ZERO);
+    let planned = crate::domain::strategy::dca::legs_total(legs).unwrap_or(Decimal::MAX);
+    let mut room = max_per_slot
+        .checked_sub(planned)
+        .unwrap_or(Decimal::ZERO)
+        .max(Decimal::ZERO);
     let mut capped = BTreeMap::new();
     for leg in legs {
         let Some(amount) = owed.get(&leg.symbol).copied() else {
