@@ -269,6 +269,12 @@ impl Config {
                 "must be between 1000 and 600000",
             ));
         }
+        if self.broker_timeout_ms * 3 > self.scheduler_slot_budget_ms {
+            return Err(invalid(
+                "broker_timeout_ms",
+                "must be at most a third of scheduler_slot_budget_ms (a slot retries its requests within its budget)",
+            ));
+        }
         if !(1..=3600).contains(&self.run_now_per_hour) {
             return Err(invalid("run_now_per_hour", "must be between 1 and 3600"));
         }

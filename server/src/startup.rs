@@ -25,7 +25,6 @@ pub struct Application {
     db: Db,
     sessions: DbSessionStore,
     accounts: Arc<AccountService>,
-    audit_retention_days: u32,
     dca: Arc<crate::dca::DcaService>,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
 }
@@ -52,6 +51,9 @@ impl Application {
         } else {
             None
         };
+        // Accounts, sessions and sign-in limits live in real time even when the market runs
+        // on the demo clock (moving the demo clock must not reset anyone's limits).
+        let wall: Arc<dyn Clock> = clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let clock: Arc<dyn Clock> = match (clock, &demo_broker) {
             (Some(clock), _) => clock,
             (None, Some(demo)) if demo_start.is_some() => Arc::new(DemoClock(demo.sim.clone())),
@@ -78,7 +80,7 @@ impl Application {
             .map_err(|m| anyhow::anyhow!("configuration key `admin_email`: {m}"))?;
         let accounts = Arc::new(AccountService::new(
             db.clone(),
-            clock.clone(),
+            wall,
             SignInPolicy {
                 max_failures: config.sign_in_max_failures,
                 window_minutes: config.sign_in_window_minutes,
@@ -102,7 +104,7 @@ impl Application {
         let sessions = DbSessionStore::new(db.clone());
         db.set_audit_retention(config.audit_retention_days).await?;
         // The first clean-up pass, before anything is served.
-        housekeeping_pass(&sessions, &accounts, &db, config.audit_retention_days).await;
+        housekeeping_pass(&sessions, &accounts, &db).await;
         let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
             config.broker_rate_limit_per_min,
         ));
@@ -141,6 +143,7 @@ impl Application {
             )
             .with_run_now_per_hour(i64::from(config.run_now_per_hour)),
         );
+        dca.watch_purchases();
         let scheduler = (config.scheduler_workers > 0).then(|| {
             crate::dca::scheduler::Scheduler::new(
                 db.clone(),
@@ -196,7 +199,6 @@ impl Application {
             db,
             sessions,
             accounts: accounts.clone(),
-            audit_retention_days: config.audit_retention_days,
             dca,
             scheduler,
         })
@@ -232,7 +234,6 @@ impl Application {
             self.sessions,
             self.accounts.clone(),
             self.db.clone(),
-            self.audit_retention_days,
         ));
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let workers = self
@@ -343,26 +344,16 @@ impl Clock for DemoClock {
 
 /// Every hour (the first pass runs at start-up): deletes expired sessions, sign-in
 /// attempt windows older than a day, and audit entries past their retention.
-async fn housekeeping(
-    sessions: DbSessionStore,
-    accounts: Arc<AccountService>,
-    db: Db,
-    audit_retention_days: u32,
-) {
+async fn housekeeping(sessions: DbSessionStore, accounts: Arc<AccountService>, db: Db) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     every.tick().await; // the first tick is immediate
     loop {
         every.tick().await;
-        housekeeping_pass(&sessions, &accounts, &db, audit_retention_days).await;
+        housekeeping_pass(&sessions, &accounts, &db).await;
     }
 }
 
-async fn housekeeping_pass(
-    sessions: &DbSessionStore,
-    accounts: &AccountService,
-    db: &Db,
-    audit_retention_days: u32,
-) {
+async fn housekeeping_pass(sessions: &DbSessionStore, accounts: &AccountService, db: &Db) {
     match sessions.delete_expired().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "deleted expired sessions"),
@@ -371,7 +362,7 @@ async fn housekeeping_pass(
     if let Err(err) = accounts.prune_attempts().await {
         tracing::warn!(error = %format!("{err:#}"), "failed to prune sign-in attempts");
     }
-    match db.prune_audit(audit_retention_days).await {
+    match db.prune_audit().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "deleted audit entries past their retention"),
         Err(err) => tracing::warn!(error = %err, "failed to prune the audit log"),

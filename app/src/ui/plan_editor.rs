@@ -527,7 +527,9 @@ fn LegsEditor(
             f.legs
                 .iter()
                 .filter_map(|l| super::plan_form::parse_amount(&l.amount).ok())
-                .sum::<Decimal>()
+                // Checked: amounts typed here are not validated yet.
+                .try_fold(Decimal::ZERO, |sum, amount| sum.checked_add(amount))
+                .unwrap_or(Decimal::MAX)
         })
     });
     let count = move || form.with(|f| f.legs.len());

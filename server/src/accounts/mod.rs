@@ -67,6 +67,7 @@ pub struct AccountService {
     clock: Arc<dyn Clock>,
     policy: SignInPolicy,
     admin_email: Option<Email>,
+    hashers: password::Hashers,
 }
 
 fn view(user: &UserRecord) -> UserView {
@@ -90,6 +91,7 @@ impl AccountService {
             clock,
             policy,
             admin_email,
+            hashers: password::Hashers::default(),
         }
     }
 
@@ -175,8 +177,12 @@ impl AccountService {
     /// and window, not once per request.
     async fn reserve_attempt(&self, caller: &Caller, email: &str) -> Result<Reservation, AppError> {
         let window_start = self.window_start(self.policy.window_minutes);
-        let keys = [format!("account:{email}"), format!("ip:{}", caller.ip)];
+        // The address first: an address that is blocked never counts against the account
+        // it names (or one address could lock anyone out); an attempt refused for the
+        // account gives the address's reservation back.
+        let keys = [format!("ip:{}", caller.ip), format!("account:{email}")];
         let max = i64::from(self.policy.max_failures);
+        let mut reserved = Vec::new();
         let mut blocked = false;
         for key in &keys {
             let attempts = self
@@ -186,6 +192,10 @@ impl AccountService {
                 .map_err(internal)?;
             if attempts > max {
                 blocked = true;
+                self.db
+                    .release_attempt(key, window_start)
+                    .await
+                    .map_err(internal)?;
                 if self
                     .db
                     .first_block(key, window_start)
@@ -195,9 +205,17 @@ impl AccountService {
                     self.audit(caller, AuditAction::SignInBlocked, None, Some(email))
                         .await?;
                 }
+                break;
             }
+            reserved.push(key);
         }
         if blocked {
+            for key in reserved {
+                self.db
+                    .release_attempt(key, window_start)
+                    .await
+                    .map_err(internal)?;
+            }
             return Err(AppError::new(
                 ErrorCode::RateLimited,
                 format!(
@@ -282,7 +300,7 @@ impl AccountService {
             password: password.into(),
         }
         .parse_new()?;
-        let hash = password::hash(password.expose().to_owned())
+        let hash = password::hash(&self.hashers, password.expose().to_owned())
             .await
             .map_err(hashing)?;
         let user = self.insert(&email, &hash, role, self.clock.now()).await?;
@@ -419,14 +437,19 @@ impl AccountPort for AccountService {
         };
         // Wrong guesses count like failed sign-ins, so this form cannot be used to guess.
         let reservation = self.reserve_attempt(caller, &user.email).await?;
-        let matches =
-            match password::verify(current_password, Some(user.password_hash.clone())).await {
-                Ok(matches) => matches,
-                Err(err) => {
-                    self.release(&reservation).await?;
-                    return Err(hashing(err));
-                }
-            };
+        let matches = match password::verify(
+            &self.hashers,
+            current_password,
+            Some(user.password_hash.clone()),
+        )
+        .await
+        {
+            Ok(matches) => matches,
+            Err(err) => {
+                self.release(&reservation).await?;
+                return Err(hashing(err));
+            }
+        };
         if matches {
             self.release(&reservation).await?;
         } else {
@@ -442,7 +465,7 @@ impl AccountPort for AccountService {
                 "That is not your current password.".to_string(),
             )])));
         }
-        let hash = password::hash(new.expose().to_owned())
+        let hash = password::hash(&self.hashers, new.expose().to_owned())
             .await
             .map_err(hashing)?;
         self.db
@@ -478,7 +501,7 @@ impl AccountPort for AccountService {
         {
             return Err(email_taken());
         }
-        let hash = password::hash(password.expose().to_owned())
+        let hash = password::hash(&self.hashers, password.expose().to_owned())
             .await
             .map_err(hashing)?;
         let user = self.insert(&email, &hash, role, self.clock.now()).await?;
@@ -508,7 +531,7 @@ impl AccountPort for AccountService {
 
         let user = self.db.user_by_email(&email).await.map_err(internal)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = match password::verify(input.password, hash).await {
+        let matches = match password::verify(&self.hashers, input.password, hash).await {
             Ok(matches) => matches,
             Err(err) => {
                 // Not checked: it was not a failure.

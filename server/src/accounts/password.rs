@@ -1,7 +1,8 @@
 //! Password hashing with argon2id (the crate's default parameters: m=19 MiB, t=2, p=1).
 //! Hashing is CPU-bound, so it runs on the blocking pool, at most one hash per core at a
-//! time: 500 sign-ins at once cannot take 500 × 19 MiB and every core. Requests beyond
-//! that wait up to [`WAIT`], then are answered [`HashError::Busy`].
+//! time ([`Hashers`], one per account service): 500 sign-ins at once cannot take
+//! 500 × 19 MiB and every core. Requests beyond that wait up to [`WAIT`], then are
+//! answered [`HashError::Busy`].
 
 use anyhow::Context as _;
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
@@ -11,9 +12,17 @@ use std::time::Duration;
 /// How long a hash waits for a free core before giving up.
 pub const WAIT: Duration = Duration::from_secs(3);
 
-static PERMITS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+/// The cores password hashes may use at once.
+#[derive(Debug)]
+pub struct Hashers(tokio::sync::Semaphore);
+
+impl Default for Hashers {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -24,8 +33,8 @@ pub enum HashError {
     Failed(#[from] anyhow::Error),
 }
 
-async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, HashError> {
-    match tokio::time::timeout(WAIT, PERMITS.acquire()).await {
+async fn permit(hashers: &Hashers) -> Result<tokio::sync::SemaphorePermit<'_>, HashError> {
+    match tokio::time::timeout(WAIT, hashers.0.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
         _ => Err(HashError::Busy),
     }
@@ -44,8 +53,8 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-pub async fn hash(password: String) -> Result<String, HashError> {
-    let _core = permit().await?;
+pub async fn hash(hashers: &Hashers, password: String) -> Result<String, HashError> {
+    let _core = permit(hashers).await?;
     Ok(
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
@@ -55,8 +64,12 @@ pub async fn hash(password: String) -> Result<String, HashError> {
 
 /// Whether `password` matches `hash`. With no hash (unknown user) it spends the same
 /// time and answers false.
-pub async fn verify(password: String, hash: Option<String>) -> Result<bool, HashError> {
-    let _core = permit().await?;
+pub async fn verify(
+    hashers: &Hashers,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, HashError> {
+    let _core = permit(hashers).await?;
     Ok(tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
@@ -75,16 +88,21 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_are_salted() {
-        let a = hash("correct horse battery".into()).await.unwrap();
-        let b = hash("correct horse battery".into()).await.unwrap();
+        let h = Hashers::default();
+        let a = hash(&h, "correct horse battery".into()).await.unwrap();
+        let b = hash(&h, "correct horse battery".into()).await.unwrap();
         assert!(a.starts_with("$argon2id$"), "{a}");
         assert_ne!(a, b, "each hash has its own salt");
         assert!(
-            verify("correct horse battery".into(), Some(a.clone()))
+            verify(&h, "correct horse battery".into(), Some(a.clone()))
                 .await
                 .unwrap()
         );
-        assert!(!verify("wrong horse battery".into(), Some(a)).await.unwrap());
-        assert!(!verify("anything at all".into(), None).await.unwrap());
+        assert!(
+            !verify(&h, "wrong horse battery".into(), Some(a))
+                .await
+                .unwrap()
+        );
+        assert!(!verify(&h, "anything at all".into(), None).await.unwrap());
     }
 }

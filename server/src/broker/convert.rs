@@ -102,6 +102,7 @@ pub fn order(order: &order::Order) -> Result<OrderSnapshot, BrokerError> {
         filled_avg_price: order.average_fill_price.as_ref().map(to_decimal),
         created_at: to_timestamp(&order.created_at),
         filled_at: order.filled_at.as_ref().map(to_timestamp),
+        updated_at: order.updated_at.as_ref().map(to_timestamp),
     })
 }
 

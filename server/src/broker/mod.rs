@@ -132,6 +132,9 @@ pub struct OrderSnapshot {
     pub filled_avg_price: Option<Decimal>,
     pub created_at: jiff::Timestamp,
     pub filled_at: Option<jiff::Timestamp>,
+    /// When the order last changed (a partial fill, a cancel): the fill time of an order
+    /// that filled in part, which has no `filled_at`.
+    pub updated_at: Option<jiff::Timestamp>,
 }
 
 /// What happened to an order, as the trade-updates stream reports it.

@@ -1,4 +1,5 @@
-//! The append-only `audit_log` table (the database refuses UPDATE and DELETE on it).
+//! The append-only `audit_log` table: the database refuses UPDATE, and DELETE of any entry
+//! younger than the retention period (`audit_retention_days`).
 
 use super::Db;
 use app::domain::time::Timestamp;
@@ -91,33 +92,6 @@ impl Db {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// How many times `action` was recorded since `since` for this subject, and for this IP.
-    pub async fn count_recent(
-        &self,
-        action: AuditAction,
-        subject: &str,
-        ip: &str,
-        since: Timestamp,
-    ) -> Result<(i64, i64), sqlx::Error> {
-        let by_subject: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND subject = $2 AND at > $3",
-        )
-        .bind(action.as_str())
-        .bind(subject)
-        .bind(since.millis())
-        .fetch_one(self.pool())
-        .await?;
-        let by_ip: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND ip = $2 AND at > $3",
-        )
-        .bind(action.as_str())
-        .bind(ip)
-        .bind(since.millis())
-        .fetch_one(self.pool())
-        .await?;
-        Ok((by_subject, by_ip))
     }
 
     /// The newest entries first.

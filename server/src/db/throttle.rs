@@ -64,15 +64,18 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes audit entries older than the retention period (the only delete the database
-    /// allows on them), a day's margin kept for clocks that disagree; returns how many.
-    pub async fn prune_audit(&self, retention_days: u32) -> Result<u64, sqlx::Error> {
+    /// Deletes audit entries older than the retention period the database holds (the only
+    /// delete it allows on them; the last instance to start set it), a day's margin kept
+    /// for clocks that disagree; returns how many.
+    pub async fn prune_audit(&self) -> Result<u64, sqlx::Error> {
         let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let cutoff = now - (i64::from(retention_days) + 1) * 86_400_000;
-        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
-            .bind(cutoff)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM audit_log WHERE at < $1 - \
+             (CAST((SELECT retention_days FROM audit_retention WHERE id = 1) AS BIGINT) + 1) * 86400000",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected())
     }
 }

@@ -10,9 +10,9 @@
 //!   arriving meanwhile share that one fetch.
 //! - When the engine records a fill, the view is marked changed; if the user read it
 //!   recently ([`WATCHED_MS`]) it is fetched again at once (and their balances announced).
-//!   Nobody's account is fetched for nobody. The live socket marks the view changed too
-//!   when a purchase event reaches it, so an instance other than the one that bought
-//!   never serves balances from before the fill.
+//!   Nobody's account is fetched for nobody. Every instance also marks the view changed
+//!   when a purchase event goes by on the event bus (`DcaService::watch_purchases`), so an
+//!   instance other than the one that bought never serves balances from before the fill.
 //!
 //! A view belongs to one broker account (`demo` or `<environment>:<account id>`): after
 //! the user connects another account, the old view is never served.
@@ -226,6 +226,14 @@ impl AccountViews {
         let mut state = entry.state();
         state.changes += 1;
         self.now() - state.read_at < WATCHED_MS
+    }
+
+    /// Every view is outdated (events about changes were missed).
+    pub fn changed_all(&self) {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in entries.values() {
+            entry.state().changes += 1;
+        }
     }
 
     /// Fetches the user's view of `account` now (one fetch at a time per user).

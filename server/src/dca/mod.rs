@@ -524,9 +524,34 @@ impl DcaService {
         }
     }
 
-    /// The users' account views (the live socket marks them changed on purchase events).
+    /// The users' account views.
     pub fn account_views(&self) -> &account_view::AccountViews {
         &self.views
+    }
+
+    /// Marks a user's account view outdated whenever a purchase event for them goes by,
+    /// from this instance or another (the events of every instance reach every instance),
+    /// so no instance serves balances from before a fill. Runs until the bus closes.
+    pub fn watch_purchases(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let mut events = self.events.subscribe();
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let event = events.recv().await;
+                let Some(me) = me.upgrade() else { break };
+                match event {
+                    Ok(event) if event.payload["type"] == "purchase" => {
+                        me.views.changed(&event.user_id);
+                    }
+                    Ok(_) => {}
+                    // Events were missed: any view may be outdated.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        me.views.changed_all()
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
     }
 
     /// Tradable symbols matching `query`, for the plan editor.

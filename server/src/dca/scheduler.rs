@@ -190,7 +190,13 @@ pub fn outcome_of(purchase: &PurchaseRow, order: &OrderSnapshot, now: i64) -> Ou
         price: order.filled_avg_price.filter(|_| filled.is_some()),
         reason,
         submitted_at: Some(purchase.submitted_at.unwrap_or(now)),
-        filled_at: filled.map(|_| order.filled_at.map_or(now, |t| t.as_millisecond())),
+        // An order filled in part has no `filled_at`; its last change is its last fill.
+        filled_at: filled.map(|_| {
+            order
+                .filled_at
+                .or(order.updated_at)
+                .map_or(now, |t| t.as_millisecond())
+        }),
         next_check_at: status.is_open().then_some(now),
     }
 }
@@ -477,6 +483,8 @@ impl Scheduler {
             }
         };
         let (message, progress) = retry;
+        // Orders of this run may have reached the account (or, given up, been found).
+        self.dca.account_views().changed(slot.user_id.as_str());
         tracing::warn!(slot = %slot.id, error = %message, "a slot did not finish; it will be retried");
         self.retry_later(slot, &message, progress).await?;
         let reason = "a temporary problem interrupted this purchase; it will be retried";
@@ -698,7 +706,11 @@ impl Scheduler {
             self.dca.account_views().changed(slot.user_id.as_str());
             self.audit(slot, AuditAction::OrderSubmitted, detail)
                 .await?;
-            let outcome = match broker.place_order(&request).await {
+            let placed = broker.place_order(&request).await;
+            // Whatever the answer, the order may have reached the account: a view read
+            // while it was on its way is outdated.
+            self.dca.account_views().changed(slot.user_id.as_str());
+            let outcome = match placed {
                 Ok(order) => outcome_of(purchase, &order, now),
                 Err(BrokerError::Transient(message)) => return Ok(Run::Retry(message)),
                 Err(BrokerError::Rejected(message)) => {
@@ -993,10 +1005,18 @@ impl Scheduler {
         let now = self.now();
         let rows = self.db.purchases_to_check(now, 50).await?;
         let count = rows.len();
+        // Users whose orders moved: their accounts are refreshed once, after the pass.
+        let mut moved = std::collections::BTreeSet::new();
         let pass = async {
             for (purchase, pinned) in rows {
-                if let Err(err) = self.check_order(purchase, pinned, now).await {
-                    tracing::warn!(error = %format!("{err:#}"), "could not check an open order");
+                match self.check_order(purchase, pinned, now).await {
+                    Ok(Some(user_id)) => {
+                        moved.insert(user_id);
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %format!("{err:#}"), "could not check an open order")
+                    }
                 }
             }
         };
@@ -1006,6 +1026,9 @@ impl Scheduler {
         {
             tracing::warn!("a reconcile pass ran out of time; it continues on the next pass");
         }
+        for user_id in moved {
+            self.dca.account_changed(&user_id).await;
+        }
         Ok(count)
     }
 
@@ -1014,7 +1037,7 @@ impl Scheduler {
         purchase: PurchaseRow,
         pinned: Option<String>,
         now: i64,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let attempts = purchase.check_attempts + 1;
         let since = purchase.submitted_at.unwrap_or(purchase.created_at);
         let window_over = now - since > ms(self.config.check_window);
@@ -1044,7 +1067,7 @@ impl Scheduler {
                 .update_open_purchase(&outcome, attempts, now)
                 .await?;
             self.publish_purchase_by_id(&purchase).await;
-            return Ok(());
+            return Ok(None);
         }
         let broker = match &account {
             Ok((broker, _)) => broker,
@@ -1086,15 +1109,16 @@ impl Scheduler {
                 outcome.next_check_at = Some(next_check);
             }
         }
-        let changed = outcome.status != purchase.status;
+        // A new status, or more of the order filled.
+        let changed = outcome.status != purchase.status || outcome.qty != purchase.qty;
         self.db
             .update_open_purchase(&outcome, attempts, now)
             .await?;
-        if changed {
-            self.publish_purchase_by_id(&purchase).await;
-            self.dca.account_changed(purchase.user_id.as_str()).await;
+        if !changed {
+            return Ok(None);
         }
-        Ok(())
+        self.publish_purchase_by_id(&purchase).await;
+        Ok(Some(purchase.user_id.to_string()))
     }
 
     /// Publishes a purchase as it now stands in the database.
@@ -1191,6 +1215,7 @@ mod tests {
             filled_avg_price: (!filled.is_zero()).then_some(dec!(500)),
             created_at: jiff::Timestamp::UNIX_EPOCH,
             filled_at: None,
+            updated_at: Some(jiff::Timestamp::from_second(60).unwrap()),
         }
     }
 
@@ -1208,6 +1233,11 @@ mod tests {
         assert_eq!(part.status, PurchaseStatus::PartiallyFilled);
         assert_eq!((part.qty, part.price), (Some(dec!(0.04)), Some(dec!(500))));
         assert!(part.reason.unwrap().contains("canceled the rest"));
+        assert_eq!(
+            part.filled_at,
+            Some(60_000),
+            "its last fill, not the time of the check"
+        );
         let expired = outcome_of(&p, &order(OrderStatus::Expired, dec!(0.04)), 7);
         assert_eq!(expired.status, PurchaseStatus::PartiallyFilled);
 

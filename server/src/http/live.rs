@@ -33,8 +33,7 @@ pub async fn socket(
     }
     let user = state.accounts.require_user(&caller).await?;
     let events = state.events.subscribe();
-    let dca = state.dca.clone();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, user.id, events, dca)))
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, user.id, events)))
 }
 
 async fn send(socket: &mut WebSocket, message: Message) -> bool {
@@ -52,7 +51,6 @@ async fn serve(
     mut socket: WebSocket,
     user_id: String,
     mut events: tokio::sync::broadcast::Receiver<UserEvent>,
-    dca: std::sync::Arc<crate::dca::DcaService>,
 ) {
     if !send(&mut socket, text(&LiveEvent::Hello)).await {
         return;
@@ -63,15 +61,7 @@ async fn serve(
         tokio::select! {
             event = events.recv() => {
                 let message = match event {
-                    Ok(event) if event.user_id == user_id => {
-                        // The purchase may have been made by another instance: this one's
-                        // view of the account predates it, and the dashboard is about to
-                        // read the account again.
-                        if event.payload["type"] == "purchase" {
-                            dca.account_views().changed(&user_id);
-                        }
-                        Message::Text(event.payload.to_string().into())
-                    }
+                    Ok(event) if event.user_id == user_id => Message::Text(event.payload.to_string().into()),
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "a websocket client fell behind");

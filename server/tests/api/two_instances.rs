@@ -29,6 +29,7 @@ fn instance(database_url: &str, broker_url: &str, data_dir: &std::path::Path) ->
         .env("QUANTSHIFT_SCHEDULER_WORKERS", "2")
         .env("QUANTSHIFT_SCHEDULER_POLL_MS", "20")
         .env("QUANTSHIFT_SCHEDULER_SLOT_BUDGET_MS", "2000")
+        .env("QUANTSHIFT_BROKER_TIMEOUT_MS", "500")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
