@@ -1,7 +1,7 @@
 -- Sign-in and sign-up attempts counted atomically per key and fixed window (an attempt is
 -- reserved before the password is checked, so parallel guesses cannot all be checked), and
 -- the audit log's retention: rows older than the retention period are the only ones the
--- database lets anyone delete (PostgreSQL).
+-- database lets anyone delete, and sessions keyed by the hash of their id (PostgreSQL).
 
 CREATE TABLE sign_in_attempts (
     key            TEXT NOT NULL,
@@ -36,3 +36,7 @@ CREATE TRIGGER audit_log_no_early_delete BEFORE DELETE ON audit_log
 -- TRUNCATE skips row triggers: refuse it outright.
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- Sessions are now stored under the SHA-256 of their id: the rows of the old form can never
+-- be found again, so they go (everyone signs in once more).
+DELETE FROM sessions;

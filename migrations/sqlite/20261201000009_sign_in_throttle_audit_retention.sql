@@ -1,7 +1,7 @@
 -- Sign-in and sign-up attempts counted atomically per key and fixed window (an attempt is
 -- reserved before the password is checked, so parallel guesses cannot all be checked), and
 -- the audit log's retention: rows older than the retention period are the only ones the
--- database lets anyone delete (SQLite).
+-- database lets anyone delete, and sessions keyed by the hash of their id (SQLite).
 
 CREATE TABLE sign_in_attempts (
     key            TEXT NOT NULL,
@@ -26,3 +26,7 @@ WHEN OLD.at >= CAST(strftime('%s', 'now') AS INTEGER) * 1000
 BEGIN
     SELECT RAISE(ABORT, 'audit_log entries are kept for the retention period');
 END;
+
+-- Sessions are now stored under the SHA-256 of their id: the rows of the old form can never
+-- be found again, so they go (everyone signs in once more).
+DELETE FROM sessions;

@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 pub use app::api::broker::{ConnectRequest, ConnectionView};
 
+/// Broker keys one user may have checked with Alpaca per hour.
+pub const CONNECT_CHECKS_PER_HOUR: u32 = 10;
+
 pub struct ConnectionService {
     db: Db,
     clock: Arc<dyn Clock>,
@@ -144,6 +147,15 @@ impl ConnectionService {
         if environment == "live" {
             self.check_live_unlocked(&user.id).await?;
         }
+        // Each connection is checked with Alpaca: without a limit this form would be a
+        // free Alpaca key checker.
+        self.accounts
+            .reserve_hourly(
+                &format!("connect:{}", user.id),
+                CONNECT_CHECKS_PER_HOUR,
+                "Too many broker keys were tried in the last hour. Please try again later.",
+            )
+            .await?;
         let (key_id, secret) = (request.key_id.trim(), request.secret.trim());
         let account = self
             .brokers

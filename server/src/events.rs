@@ -22,12 +22,17 @@ pub struct UserEvent {
     pub user_id: String,
     /// The JSON the browser receives, e.g. `{"type":"purchase",…}`.
     pub payload: serde_json::Value,
+    /// The instance that published it.
+    #[serde(default)]
+    pub origin: String,
 }
 
 #[derive(Clone)]
 pub struct EventBus {
     db: Db,
     sender: broadcast::Sender<UserEvent>,
+    /// This instance's name on the bus (random per process).
+    instance: std::sync::Arc<str>,
 }
 
 impl EventBus {
@@ -61,7 +66,12 @@ impl EventBus {
                 }
             });
         }
-        Ok(Self { db, sender })
+        let instance = uuid::Uuid::new_v4().simple().to_string().into();
+        Ok(Self {
+            db,
+            sender,
+            instance,
+        })
     }
 
     /// Sends `event` to `user_id`'s connected browsers (on every instance).
@@ -76,6 +86,7 @@ impl EventBus {
         let event = UserEvent {
             user_id: user_id.to_owned(),
             payload,
+            origin: self.instance.to_string(),
         };
         if self.db.backend() == Backend::Postgres {
             let text = serde_json::to_string(&event).unwrap_or_default();
@@ -92,6 +103,11 @@ impl EventBus {
             }
         }
         let _ = self.sender.send(event);
+    }
+
+    /// Whether this instance published `event`.
+    pub fn is_own(&self, event: &UserEvent) -> bool {
+        *event.origin == *self.instance
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<UserEvent> {

@@ -13,6 +13,7 @@ pub mod dca;
 pub mod errors;
 pub mod events;
 pub mod http;
+pub mod private_fs;
 pub mod research;
 pub mod secrets;
 pub mod sim;

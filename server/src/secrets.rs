@@ -43,7 +43,7 @@ impl SecretBox {
             return Self::from_base64(&existing)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
         }
-        std::fs::create_dir_all(dir)
+        crate::private_fs::create_dir(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let key = Key::<Aes256Gcm>::generate();
         let encoded = STANDARD.encode(key.as_slice());

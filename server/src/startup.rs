@@ -296,7 +296,7 @@ impl DemoBroker {
         start_time: Option<jiff::Timestamp>,
         data_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir).with_context(|| {
+        crate::private_fs::create_dir(data_dir).with_context(|| {
             format!("failed to create the data directory {}", data_dir.display())
         })?;
         let listener = TcpListener::bind(listen)

@@ -238,21 +238,33 @@ impl AccountService {
         Ok(())
     }
 
-    /// Counts a sign-up from this address; refuses it past `sign_ups_per_hour`.
-    async fn reserve_sign_up(&self, caller: &Caller) -> Result<(), AppError> {
-        let window_start = self.window_start(60);
+    /// Counts one use of `key` in the current hour; refuses it (with `message`) past
+    /// `per_hour`. Atomic across instances.
+    pub async fn reserve_hourly(
+        &self,
+        key: &str,
+        per_hour: u32,
+        message: &str,
+    ) -> Result<(), AppError> {
         let attempts = self
             .db
-            .reserve_attempt(&format!("sign_up:{}", caller.ip), window_start)
+            .reserve_attempt(key, self.window_start(60))
             .await
             .map_err(internal)?;
-        if attempts > i64::from(self.policy.sign_ups_per_hour) {
-            return Err(AppError::new(
-                ErrorCode::RateLimited,
-                "Too many accounts were created from this address. Please try again later.",
-            ));
+        if attempts > i64::from(per_hour) {
+            return Err(AppError::new(ErrorCode::RateLimited, message));
         }
         Ok(())
+    }
+
+    /// Counts a sign-up from this address; refuses it past `sign_ups_per_hour`.
+    async fn reserve_sign_up(&self, caller: &Caller) -> Result<(), AppError> {
+        self.reserve_hourly(
+            &format!("sign_up:{}", caller.ip),
+            self.policy.sign_ups_per_hour,
+            "Too many accounts were created from this address. Please try again later.",
+        )
+        .await
     }
 
     /// Forgets attempt windows older than a day (run with the hourly clean-up).
@@ -336,12 +348,12 @@ impl AccountService {
 }
 
 impl AccountService {
-    /// The current session's id (it has one once the user signed in).
+    /// The current session, as the database knows it (the hash of its id).
     fn session_id(caller: &Caller) -> Result<String, AppError> {
         caller
             .session
             .id()
-            .map(|id| id.to_string())
+            .map(|id| crate::db::sessions::stored_id(&id.to_string()))
             .ok_or_else(AppError::unauthenticated)
     }
 

@@ -1,6 +1,8 @@
 //! A token bucket per API key, shared by every caller in the process: Alpaca allows 200
 //! requests a minute per key, and a caller that would exceed it waits for a token
-//! instead of failing.
+//! instead of failing. Buckets nobody holds that have refilled completely are the same as
+//! new ones, so they are dropped once there are many: the map does not grow with every key
+//! id ever submitted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,16 @@ impl TokenBucket {
         }
     }
 
+    /// Nobody holds it and it is full again: dropping it changes nothing.
+    fn is_idle(self: &Arc<Self>) -> bool {
+        Arc::strong_count(self) == 1
+            && self.state.try_lock().is_ok_and(|state| {
+                let (tokens, last) = *state;
+                tokens + Instant::now().duration_since(last).as_secs_f64() * self.per_second
+                    >= self.capacity
+            })
+    }
+
     /// Waits until a request may be sent, then takes its token.
     pub async fn acquire(&self) {
         loop {
@@ -46,6 +58,9 @@ impl TokenBucket {
     }
 }
 
+/// Above this many buckets, idle ones are dropped when a new key arrives.
+const SWEEP_ABOVE: usize = 1024;
+
 /// One bucket per API key id.
 #[derive(Debug, Default)]
 pub struct RateLimiters {
@@ -66,10 +81,21 @@ impl RateLimiters {
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() >= SWEEP_ABOVE && !buckets.contains_key(key_id) {
+            buckets.retain(|_, bucket| !bucket.is_idle());
+        }
         buckets
             .entry(key_id.to_owned())
             .or_insert_with(|| Arc::new(TokenBucket::new(self.per_minute)))
             .clone()
+    }
+    /// How many buckets are kept.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -95,6 +121,26 @@ mod tests {
             waited >= Duration::from_millis(1990) && waited < Duration::from_millis(2100),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_buckets_of_forgotten_keys_are_dropped() {
+        let limiters = RateLimiters::new(200);
+        let held = limiters.for_key("in use");
+        held.acquire().await;
+        for i in 0..3000 {
+            limiters.for_key(&format!("junk-{i}")).acquire().await;
+        }
+        // Buckets that just spent a token are not full yet: nothing could be dropped.
+        assert!(limiters.len() > 3000);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        limiters.for_key("new");
+        assert_eq!(
+            limiters.len(),
+            2,
+            "only the held bucket and the new one remain"
+        );
+        assert!(Arc::ptr_eq(&held, &limiters.for_key("in use")));
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             if let Some(dir) = sqlite_parent_dir(url) {
-                std::fs::create_dir_all(&dir)
+                crate::private_fs::create_dir(std::path::Path::new(&dir))
                     .with_context(|| format!("failed to create the data directory {dir}"))?;
             }
             Backend::Sqlite
@@ -86,6 +86,14 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("failed to connect to the {backend:?} database"))?;
+        if let Some(file) = sqlite_file(url) {
+            // The journal files SQLite creates later take the database file's mode.
+            for suffix in ["", "-wal", "-shm"] {
+                let path = format!("{file}{suffix}");
+                crate::private_fs::restrict_file(std::path::Path::new(&path))
+                    .with_context(|| format!("failed to make {path} private"))?;
+            }
+        }
         Ok(Self {
             pool,
             backend,
@@ -153,14 +161,18 @@ pub struct Readiness {
     pub migrations_applied: bool,
 }
 
-fn sqlite_parent_dir(url: &str) -> Option<String> {
+/// The file of a SQLite URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<&str> {
     let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
-    if path.is_empty() || path.starts_with(":memory:") || path.starts_with("file:") {
-        return None;
-    }
+    (!(path.is_empty() || path.starts_with(":memory:") || path.starts_with("file:")))
+        .then_some(path)
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<String> {
+    let path = sqlite_file(url)?;
     let parent = std::path::Path::new(path).parent()?.to_str()?.to_owned();
     (!parent.is_empty()).then_some(parent)
 }

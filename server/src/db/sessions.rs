@@ -1,5 +1,6 @@
 //! The `sessions` table as a tower-sessions store, so sessions survive restarts and are
-//! shared by every instance on one database. Each row also records its user, so a user's
+//! shared by every instance on one database. Rows are keyed by the SHA-256 of the session
+//! id ([`stored_id`]), never the id itself. Each row also records its user, so a user's
 //! sessions can be listed and ended together.
 
 use super::{Db, is_unique_violation};
@@ -9,6 +10,13 @@ use tower_sessions::session_store::{self, SessionStore};
 
 /// The session key that holds the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
+
+/// What the database keeps of a session id: its SHA-256, so a copy of the database does
+/// not hold one usable session (the id itself lives only in the user's cookie).
+pub fn stored_id(id: &str) -> String {
+    use sha2::Digest as _;
+    format!("{:x}", sha2::Sha256::digest(id.as_bytes()))
+}
 
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
@@ -46,7 +54,7 @@ fn columns(record: &Record) -> session_store::Result<(String, Option<String>, Ve
         .and_then(|v| v.as_str())
         .map(str::to_owned);
     let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
-    Ok((record.id.to_string(), user_id, data, expires_at))
+    Ok((stored_id(&record.id.to_string()), user_id, data, expires_at))
 }
 
 #[async_trait]
@@ -94,7 +102,7 @@ impl SessionStore for DbSessionStore {
         let now_millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
         let data: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(session_id.to_string())
+                .bind(stored_id(&session_id.to_string()))
                 .bind(now_millis)
                 .fetch_optional(self.db.pool())
                 .await
@@ -107,7 +115,7 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(session_id.to_string())
+            .bind(stored_id(&session_id.to_string()))
             .execute(self.db.pool())
             .await
             .map_err(backend)?;

@@ -11,8 +11,9 @@
 //! - When the engine records a fill, the view is marked changed; if the user read it
 //!   recently ([`WATCHED_MS`]) it is fetched again at once (and their balances announced).
 //!   Nobody's account is fetched for nobody. Every instance also marks the view changed
-//!   when a purchase event goes by on the event bus (`DcaService::watch_purchases`), so an
-//!   instance other than the one that bought never serves balances from before the fill.
+//!   when another instance's purchase event goes by on the event bus
+//!   (`DcaService::watch_purchases`), so it never serves balances from before a fill made
+//!   elsewhere.
 //!
 //! A view belongs to one broker account (`demo` or `<environment>:<account id>`): after
 //! the user connects another account, the old view is never served.

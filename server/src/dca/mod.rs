@@ -529,9 +529,11 @@ impl DcaService {
         &self.views
     }
 
-    /// Marks a user's account view outdated whenever a purchase event for them goes by,
-    /// from this instance or another (the events of every instance reach every instance),
-    /// so no instance serves balances from before a fill. Runs until the bus closes.
+    /// Marks a user's account view outdated whenever another instance's purchase event for
+    /// them goes by (the events of every instance reach every instance), so no instance
+    /// serves balances from before a fill made elsewhere. This instance's own purchases
+    /// mark the view where they happen, in order with its refreshes. Runs until the bus
+    /// closes.
     pub fn watch_purchases(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let mut events = self.events.subscribe();
         let me = Arc::downgrade(self);
@@ -540,7 +542,9 @@ impl DcaService {
                 let event = events.recv().await;
                 let Some(me) = me.upgrade() else { break };
                 match event {
-                    Ok(event) if event.payload["type"] == "purchase" => {
+                    Ok(event)
+                        if event.payload["type"] == "purchase" && !me.events.is_own(&event) =>
+                    {
                         me.views.changed(&event.user_id);
                     }
                     Ok(_) => {}

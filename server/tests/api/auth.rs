@@ -211,6 +211,7 @@ on_both_backends!(
     the_configured_admin_signs_up_as_admin,
     the_audit_log_is_append_only,
     parallel_guesses_are_counted_one_by_one,
+    session_ids_are_stored_hashed,
 );
 
 async fn sessions_survive_a_restart(backend: Backend) {
@@ -412,4 +413,33 @@ async fn sign_ups_are_limited_per_address_on_sqlite() {
 #[tokio::test]
 async fn sign_ups_are_limited_per_address_on_postgres() {
     sign_ups_are_limited_per_address(Backend::Postgres).await;
+}
+
+/// The database keeps only the hash of a session id: the id in the cookie is not in it,
+/// and a row's id used as a cookie opens nothing.
+async fn session_ids_are_stored_hashed(app: &TestApp) {
+    let response = app.sign_up("hashed@example.com", PASSWORD).await;
+    let cookie = session_cookie(&response).expect("a session cookie");
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("qs_session=")
+        .to_owned();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], id);
+    assert!(!stored[0].contains(&id));
+    let forged = app
+        .other_client()
+        .get(app.url("/api/auth/me"))
+        .header("cookie", format!("qs_session={}", stored[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert_eq!(app.get("/api/auth/me").await.status(), 200);
 }

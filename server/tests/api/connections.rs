@@ -418,3 +418,42 @@ async fn a_slot_keeps_to_the_account_it_began_with_on_sqlite() {
 async fn a_slot_keeps_to_the_account_it_began_with_on_postgres() {
     a_slot_keeps_to_the_account_it_began_with(Backend::Postgres).await;
 }
+
+/// The connection form checks keys with Alpaca, so it is limited per user: it cannot be
+/// used to test stolen keys by the thousand.
+async fn key_checks_are_limited_per_user(backend: Backend) {
+    let (_sim, url) = alpaca().await;
+    let Some(app) = app_with_alpaca(backend, &url, 0).await else {
+        return;
+    };
+    app.sign_up("prober@example.com", PASSWORD).await;
+    let attempt = |n: u32| {
+        app.post_json(
+            "/api/broker/connection",
+            json!({"environment": "paper", "key_id": format!("PKGUESS{n:04}"), "secret": "not-the-secret"}),
+        )
+    };
+    for n in 0..server::connections::CONNECT_CHECKS_PER_HOUR {
+        assert_eq!(attempt(n).await.status(), 422, "Alpaca refused guess {n}");
+    }
+    let refused = attempt(99).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(json(refused).await["error"]["code"], "rate_limited");
+    app.clock.advance_minutes(60);
+    assert_eq!(
+        attempt(100).await.status(),
+        422,
+        "a new hour, a new allowance"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn key_checks_are_limited_per_user_on_sqlite() {
+    key_checks_are_limited_per_user(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn key_checks_are_limited_per_user_on_postgres() {
+    key_checks_are_limited_per_user(Backend::Postgres).await;
+}

@@ -182,3 +182,32 @@ async fn moving_the_demo_clock_keeps_sessions_on_sqlite() {
 async fn moving_the_demo_clock_keeps_sessions_on_postgres() {
     moving_the_demo_clock_keeps_sessions(crate::helpers::Backend::Postgres).await;
 }
+
+/// The data directory the server creates, and every file in it (the SQLite database and
+/// its journals, the key that seals broker keys, the demo market), are its user's alone.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| c.demo_broker = true)
+        .await
+        .unwrap();
+    app.sign_up("private@example.com", PASSWORD).await;
+    let _ = app.get("/api/account").await; // the demo market writes its state
+    let dir = app.config.data_dir.clone();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(
+        files.iter().any(|p| p.to_string_lossy().ends_with("-wal")),
+        "{files:?}"
+    );
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    app.cleanup().await;
+}
