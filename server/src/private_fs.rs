@@ -13,8 +13,25 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Makes `file` readable and writable by the server's user only, if it exists.
+/// Makes `file` readable and writable by the server's user only, if it exists. A file
+/// the server may not change (another owner, a file system without modes) is left as it
+/// is, with a warning.
 pub fn restrict_file(file: &Path) -> std::io::Result<()> {
+    match restrict(file) {
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            tracing::warn!(file = %file.display(), error = %err, "could not make the file private");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn restrict(file: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

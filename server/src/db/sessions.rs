@@ -46,8 +46,12 @@ fn backend(err: impl std::fmt::Display) -> session_store::Error {
 }
 
 fn columns(record: &Record) -> session_store::Result<(String, Option<String>, Vec<u8>, i64)> {
+    // The record is written without its id (the id is the cookie: it must not be in the
+    // database in any form it could be read back from); `load` puts it back.
+    let mut anonymous = record.clone();
+    anonymous.id = Id(0);
     let data =
-        serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        serde_json::to_vec(&anonymous).map_err(|e| session_store::Error::Encode(e.to_string()))?;
     let user_id = record
         .data
         .get(USER_ID_KEY)
@@ -108,7 +112,10 @@ impl SessionStore for DbSessionStore {
                 .await
                 .map_err(backend)?;
         data.map(|bytes| {
-            serde_json::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))
+            let mut record: Record = serde_json::from_slice(&bytes)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+            record.id = *session_id;
+            Ok(record)
         })
         .transpose()
     }

@@ -426,17 +426,29 @@ async fn session_ids_are_stored_hashed(app: &TestApp) {
         .unwrap()
         .trim_start_matches("qs_session=")
         .to_owned();
-    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM sessions")
         .fetch_all(app.db.pool())
         .await
         .unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_ne!(stored[0], id);
-    assert!(!stored[0].contains(&id));
+    assert_eq!(rows.len(), 1);
+    let (stored, data) = &rows[0];
+    assert_eq!(stored, &server::db::sessions::stored_id(&id));
+    // The id in any form: the cookie's text, or the number it encodes.
+    let number = id
+        .parse::<tower_sessions::session::Id>()
+        .unwrap()
+        .0
+        .to_string();
+    let data = String::from_utf8_lossy(data);
+    assert!(!stored.contains(&id) && !data.contains(&id), "{data}");
+    assert!(!data.contains(&number), "the record keeps no id: {data}");
+    // What the row holds, used as a cookie, opens nothing.
+    let record: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let from_row = tower_sessions::session::Id(record["id"].as_i64().unwrap_or(0).into());
     let forged = app
         .other_client()
         .get(app.url("/api/auth/me"))
-        .header("cookie", format!("qs_session={}", stored[0]))
+        .header("cookie", format!("qs_session={from_row}"))
         .send()
         .await
         .unwrap();
