@@ -5,7 +5,7 @@ import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ADMIN_EMAIL, MARKET_START } from "./tests/helpers";
+import { ADMIN_EMAIL, MARKET_START, PASSWORD } from "./tests/helpers";
 
 const port = Number(process.env.QS_E2E_PORT ?? 3107);
 const simPort = Number(process.env.QS_E2E_SIM_PORT ?? 3108);
@@ -39,7 +39,11 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `"${binary}" serve --listen 127.0.0.1:${port} --data-dir "${dataDir}"`,
+    // The admin is made from the command line first, as an operator would.
+    command:
+      `printf '%s' '${PASSWORD}' | "${binary}" user create --admin --email ${ADMIN_EMAIL} ` +
+      `--password-stdin --data-dir "${dataDir}" && ` +
+      `exec "${binary}" serve --listen 127.0.0.1:${port} --data-dir "${dataDir}"`,
     cwd: resolve(__dirname, ".."),
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
@@ -47,7 +51,6 @@ export default defineConfig({
     stdout: "pipe",
     stderr: "pipe",
     env: {
-      QUANTSHIFT_ADMIN_EMAIL: ADMIN_EMAIL,
       QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${simPort}`,
       QUANTSHIFT_DEMO_START_TIME: MARKET_START,
       // Users' "own" Alpaca keys are checked against the demo simulator: no network here.

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { openHydrated, PASSWORD, signIn, signUp, uniqueEmail } from "./helpers";
 
 test("sign up starts the set-up wizard, then sign out and sign in again", async ({ page }) => {

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { ADMIN_EMAIL, signUp, uniqueEmail } from "./helpers";
+import { expect, test } from "./fixtures";
+import { ADMIN_EMAIL, signIn, signUp, uniqueEmail } from "./helpers";
 
 test("the Admin link is shown to admins only", async ({ browser }) => {
   const subscriber = await browser.newPage();
@@ -13,9 +13,11 @@ test("the Admin link is shown to admins only", async ({ browser }) => {
   await expect(subscriber.getByRole("heading", { name: "Admins only" })).toBeVisible();
   await expect(subscriber.getByTestId("admin-users")).toHaveCount(0);
 
-  // QUANTSHIFT_ADMIN_EMAIL makes this address an admin when it signs up.
+  // The admin was made by the operator (`quantshift user create --admin`) before the
+  // server started; signing up never makes one.
   const admin = await browser.newPage();
-  await signUp(admin, ADMIN_EMAIL);
+  await signIn(admin, ADMIN_EMAIL);
+  await expect(admin).toHaveURL(/\/dashboard$/);
   const adminNav = admin.getByRole("navigation", { name: "Main" });
   await adminNav.getByRole("link", { name: "Admin" }).click();
   await expect(admin).toHaveURL(/\/admin$/);

@@ -2,7 +2,7 @@ import { expect, type Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
-/** The server under test is started with QUANTSHIFT_ADMIN_EMAIL set to this address. */
+/** Made an admin (`quantshift user create --admin`, password PASSWORD) before the server starts. */
 export const ADMIN_EMAIL = "admin@e2e.test";
 
 /** A fresh address per call, so tests never collide. */

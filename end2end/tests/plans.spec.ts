@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { openHydrated, signUp, uniqueEmail } from "./helpers";
 
 test("a new user sees their paper account, and plans they create appear", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { openHydrated, signUp, uniqueEmail } from "./helpers";
 
 // The site is built with `cargo leptos build --split`: a visitor downloads only the main

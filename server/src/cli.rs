@@ -124,6 +124,13 @@ pub enum UserCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Make an existing user an admin.
+    Promote {
+        /// The user's e-mail address.
+        email: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 impl Cli {
@@ -152,10 +159,13 @@ impl Cli {
                 listen: args.listen,
                 data_dir: args.data.data_dir.clone(),
             },
-            Command::Migrate(data) | Command::User(UserCommand::Create { data, .. }) => Overrides {
-                listen: None,
-                data_dir: data.data_dir.clone(),
-            },
+            Command::Migrate(data)
+            | Command::User(UserCommand::Create { data, .. } | UserCommand::Promote { data, .. }) => {
+                Overrides {
+                    listen: None,
+                    data_dir: data.data_dir.clone(),
+                }
+            }
             Command::Backtest(_)
             | Command::Calendar { .. }
             | Command::SimBroker(_)
@@ -194,32 +204,51 @@ impl Cli {
                 let password = password.trim_end_matches(['\r', '\n']);
                 let db = Db::connect(&config.database_url()).await?;
                 db.migrate().await?;
-                let accounts = AccountService::new(
-                    db.clone(),
-                    Arc::new(SystemClock),
-                    SignInPolicy {
-                        max_failures: config.sign_in_max_failures,
-                        window_minutes: config.sign_in_window_minutes,
-                        sign_ups_per_hour: config.sign_ups_per_hour,
-                    },
-                    None,
-                );
                 let role = if admin { Role::Admin } else { Role::Subscriber };
-                let result = accounts.create_user(&email, password, role).await;
+                let result = accounts(&db, &config)
+                    .create_user(&email, password, role)
+                    .await;
                 db.close().await;
-                let user = result.map_err(|e| {
-                    let fields: Vec<String> =
-                        e.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                    if fields.is_empty() {
-                        anyhow::anyhow!("{}", e.message)
-                    } else {
-                        anyhow::anyhow!("{} {}", e.message, fields.join("; "))
-                    }
-                })?;
+                let user = result.map_err(readable)?;
                 tracing::info!(id = %user.id, email = %user.email, role = user.role.as_str(), "user created");
                 Ok(())
             }
+            Command::User(UserCommand::Promote { email, data: _ }) => {
+                let db = Db::connect(&config.database_url()).await?;
+                db.migrate().await?;
+                let result = accounts(&db, &config).promote(&email).await;
+                db.close().await;
+                let user = result.map_err(readable)?;
+                tracing::info!(id = %user.id, email = %user.email, "user is an admin");
+                Ok(())
+            }
         }
+    }
+}
+
+/// The account service a command-line tool uses (no sessions; on PostgreSQL its events
+/// still reach the running instances).
+fn accounts(db: &Db, config: &Config) -> AccountService {
+    AccountService::new(
+        db.clone(),
+        Arc::new(SystemClock),
+        SignInPolicy {
+            max_failures: config.sign_in_max_failures,
+            window_minutes: config.sign_in_window_minutes,
+            sign_ups_per_hour: config.sign_ups_per_hour,
+        },
+        None,
+        crate::events::EventBus::publisher(db.clone()),
+    )
+}
+
+/// An API error as one line for the terminal, its field messages included.
+fn readable(e: app::api::AppError) -> anyhow::Error {
+    let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    if fields.is_empty() {
+        anyhow::anyhow!("{}", e.message)
+    } else {
+        anyhow::anyhow!("{} {}", e.message, fields.join("; "))
     }
 }
 

@@ -25,8 +25,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Where the built site (WASM, JS, CSS, public assets) is served from.
     pub site_root: PathBuf,
-    /// This e-mail address is an admin: promoted at start-up if it exists, and made an
-    /// admin when it signs up.
+    /// This e-mail address is an admin: promoted at start-up once an account with it exists
+    /// and has verified the address. Signing up never makes an admin (admins are made with
+    /// `quantshift user create --admin` or `quantshift user promote`).
     pub admin_email: Option<String>,
     /// A session ends after this many days without a visit.
     pub session_idle_days: u32,
@@ -43,6 +44,10 @@ pub struct Config {
     /// How many trusted proxies append to `X-Forwarded-For`: the client address is that
     /// many entries from the right (what the outermost trusted proxy saw).
     pub trusted_proxy_hops: u32,
+    /// How long a client may take to send a request's headers, and then its body, in
+    /// milliseconds. A slower client gets 408 and is disconnected, so slow clients cannot
+    /// hold connections open (an idle kept-alive connection is closed after it too).
+    pub client_timeout_ms: u64,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Demo mode: run the simulated Alpaca broker in-process, so every user can trade a
@@ -108,6 +113,7 @@ impl Default for Config {
             audit_retention_days: 365,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
+            client_timeout_ms: 10_000,
             log_format: LogFormat::Text,
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -247,6 +253,12 @@ impl Config {
         }
         if !(1..=10).contains(&self.trusted_proxy_hops) {
             return Err(invalid("trusted_proxy_hops", "must be between 1 and 10"));
+        }
+        if !(100..=300_000).contains(&self.client_timeout_ms) {
+            return Err(invalid(
+                "client_timeout_ms",
+                "must be between 100 and 300000",
+            ));
         }
         if self.broker_rate_limit_per_min == 0 {
             return Err(invalid("broker_rate_limit_per_min", "must be at least 1"));

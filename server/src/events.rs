@@ -1,56 +1,126 @@
 //! Live events for the browser: what happened to a user's purchases, plans, bot and
-//! account, delivered to that user's websockets only.
+//! account, delivered to that user's websockets only; and the signal that a user's
+//! sessions changed (a sign-out, a password change), which makes their sockets check that
+//! their session still holds.
 //!
-//! Within one instance events travel through a broadcast channel. With PostgreSQL, every
-//! event is published with `pg_notify` instead and each instance's listener feeds its own
-//! channel, so a purchase made by a worker in one instance reaches a browser connected to
+//! Within one instance events travel through channels: one per connected user, so a burst
+//! for one user can only make that user's sockets fall behind, never anyone else's; and
+//! one carrying everything, for the instance's own watchers. With PostgreSQL, every event
+//! is published with `pg_notify` instead and each instance's listener feeds its own
+//! channels, so a purchase made by a worker in one instance reaches a browser connected to
 //! another. A slow client that falls behind is told to resynchronise rather than holding
 //! the others up.
 
 use crate::db::{Backend, Db};
 use app::api::live::LiveEvent;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 const CHANNEL: &str = "quantshift_events";
 /// PostgreSQL limits a notification's payload to 8000 bytes.
 const MAX_NOTIFY_BYTES: usize = 7900;
+/// Events one user's sockets may fall behind by before they are told to resynchronise.
+const PER_USER_BACKLOG: usize = 256;
+/// Events the instance's own watchers may fall behind by.
+const ALL_BACKLOG: usize = 4096;
+
+/// What an event carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
+pub enum Delivery {
+    /// The JSON the browser receives, e.g. `{"type":"purchase",…}`.
+    Live(serde_json::Value),
+    /// The user's sessions changed: each socket checks that its own still holds.
+    SessionsChanged,
+}
 
 /// One event for one user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserEvent {
     pub user_id: String,
-    /// The JSON the browser receives, e.g. `{"type":"purchase",…}`.
-    pub payload: serde_json::Value,
+    #[serde(flatten)]
+    pub delivery: Delivery,
     /// The instance that published it.
     #[serde(default)]
     pub origin: String,
 }
 
+impl UserEvent {
+    /// The browser payload's `type`, for live events.
+    pub fn live_type(&self) -> Option<&str> {
+        match &self.delivery {
+            Delivery::Live(payload) => payload["type"].as_str(),
+            Delivery::SessionsChanged => None,
+        }
+    }
+}
+
+/// The channels events are handed to in this instance.
+struct Fanout {
+    all: broadcast::Sender<UserEvent>,
+    users: Mutex<Users>,
+}
+
+#[derive(Default)]
+struct Users {
+    senders: HashMap<String, broadcast::Sender<UserEvent>>,
+    /// Sweep channels nobody listens to once the map grows past this.
+    sweep_at: usize,
+}
+
+impl Fanout {
+    fn deliver(&self, event: UserEvent) {
+        {
+            let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(sender) = users.senders.get(&event.user_id) {
+                if sender.receiver_count() == 0 {
+                    users.senders.remove(&event.user_id);
+                } else {
+                    let _ = sender.send(event.clone());
+                }
+            }
+        }
+        let _ = self.all.send(event);
+    }
+
+    fn subscribe_user(&self, user_id: &str) -> broadcast::Receiver<UserEvent> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if users.senders.len() >= users.sweep_at {
+            users.senders.retain(|_, s| s.receiver_count() > 0);
+            users.sweep_at = (users.senders.len() * 2).max(64);
+        }
+        users
+            .senders
+            .entry(user_id.to_owned())
+            .or_insert_with(|| broadcast::channel(PER_USER_BACKLOG).0)
+            .subscribe()
+    }
+}
+
 #[derive(Clone)]
 pub struct EventBus {
     db: Db,
-    sender: broadcast::Sender<UserEvent>,
+    fanout: Arc<Fanout>,
     /// This instance's name on the bus (random per process).
-    instance: std::sync::Arc<str>,
+    instance: Arc<str>,
 }
 
 impl EventBus {
     /// Creates the bus; on PostgreSQL it also starts listening for other instances' events.
     pub async fn start(db: Db) -> anyhow::Result<Self> {
-        let (sender, _) = broadcast::channel(1024);
-        if db.backend() == Backend::Postgres {
-            let mut listener = sqlx::postgres::PgListener::connect(db.url()).await?;
+        let bus = Self::publisher(db);
+        if bus.db.backend() == Backend::Postgres {
+            let mut listener = sqlx::postgres::PgListener::connect(bus.db.url()).await?;
             listener.listen(CHANNEL).await?;
-            let forward = sender.clone();
+            let fanout = bus.fanout.clone();
             tokio::spawn(async move {
                 loop {
                     match listener.recv().await {
                         Ok(notification) => {
                             match serde_json::from_str::<UserEvent>(notification.payload()) {
-                                Ok(event) => {
-                                    let _ = forward.send(event);
-                                }
+                                Ok(event) => fanout.deliver(event),
                                 Err(err) => {
                                     tracing::warn!(error = %err, "ignored an unreadable event notification")
                                 }
@@ -66,26 +136,39 @@ impl EventBus {
                 }
             });
         }
-        let instance = uuid::Uuid::new_v4().simple().to_string().into();
-        Ok(Self {
+        Ok(bus)
+    }
+
+    /// A bus that publishes but does not listen to other instances (for a command-line
+    /// tool: on PostgreSQL its events still reach every running instance).
+    pub fn publisher(db: Db) -> Self {
+        Self {
             db,
-            sender,
-            instance,
-        })
+            fanout: Arc::new(Fanout {
+                all: broadcast::channel(ALL_BACKLOG).0,
+                users: Mutex::new(Users::default()),
+            }),
+            instance: uuid::Uuid::new_v4().simple().to_string().into(),
+        }
     }
 
     /// Sends `event` to `user_id`'s connected browsers (on every instance).
     pub async fn publish(&self, user_id: &str, event: &LiveEvent) {
-        let payload = match serde_json::to_value(event) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "a live event could not be written");
-                return;
-            }
-        };
+        match serde_json::to_value(event) {
+            Ok(payload) => self.send(user_id, Delivery::Live(payload)).await,
+            Err(err) => tracing::error!(error = %err, "a live event could not be written"),
+        }
+    }
+
+    /// Tells `user_id`'s sockets (on every instance) to check their sessions now.
+    pub async fn sessions_changed(&self, user_id: &str) {
+        self.send(user_id, Delivery::SessionsChanged).await;
+    }
+
+    async fn send(&self, user_id: &str, delivery: Delivery) {
         let event = UserEvent {
             user_id: user_id.to_owned(),
-            payload,
+            delivery,
             origin: self.instance.to_string(),
         };
         if self.db.backend() == Backend::Postgres {
@@ -102,7 +185,7 @@ impl EventBus {
                 tracing::warn!("could not publish an event through PostgreSQL; delivering locally");
             }
         }
-        let _ = self.sender.send(event);
+        self.fanout.deliver(event);
     }
 
     /// Whether this instance published `event`.
@@ -110,7 +193,82 @@ impl EventBus {
         *event.origin == *self.instance
     }
 
+    /// Every event, for this instance's own watchers.
     pub fn subscribe(&self) -> broadcast::Receiver<UserEvent> {
-        self.sender.subscribe()
+        self.fanout.all.subscribe()
+    }
+
+    /// `user_id`'s events only, for that user's sockets.
+    pub fn subscribe_user(&self, user_id: &str) -> broadcast::Receiver<UserEvent> {
+        self.fanout.subscribe_user(user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_names_its_kind() {
+        let event = UserEvent {
+            user_id: "u1".into(),
+            delivery: Delivery::Live(serde_json::json!({"type": "resync"})),
+            origin: "a".into(),
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(serde_json::from_str::<UserEvent>(&text).unwrap(), event);
+        let signal = UserEvent {
+            user_id: "u1".into(),
+            delivery: Delivery::SessionsChanged,
+            origin: "a".into(),
+        };
+        let text = serde_json::to_string(&signal).unwrap();
+        assert!(text.contains("sessions_changed"), "{text}");
+        assert_eq!(serde_json::from_str::<UserEvent>(&text).unwrap(), signal);
+    }
+
+    fn fanout() -> Fanout {
+        Fanout {
+            all: broadcast::channel(ALL_BACKLOG).0,
+            users: Mutex::new(Users::default()),
+        }
+    }
+
+    fn event(user: &str, n: u32) -> UserEvent {
+        UserEvent {
+            user_id: user.into(),
+            delivery: Delivery::Live(serde_json::json!({"type": "n", "n": n})),
+            origin: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_burst_for_one_user_does_not_hold_up_another() {
+        let fanout = fanout();
+        let mut noisy = fanout.subscribe_user("noisy");
+        let mut quiet = fanout.subscribe_user("quiet");
+        for n in 0..(PER_USER_BACKLOG as u32 * 4) {
+            fanout.deliver(event("noisy", n));
+        }
+        fanout.deliver(event("quiet", 1));
+        assert_eq!(quiet.try_recv().unwrap(), event("quiet", 1));
+        assert!(matches!(
+            noisy.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+
+    #[test]
+    fn channels_nobody_listens_to_are_dropped() {
+        let fanout = fanout();
+        for n in 0..200 {
+            drop(fanout.subscribe_user(&format!("user{n}")));
+        }
+        let kept = fanout.subscribe_user("kept");
+        assert!(fanout.users.lock().unwrap().senders.len() <= 128);
+        fanout.deliver(event("kept", 1));
+        drop(kept);
+        fanout.deliver(event("kept", 2));
+        assert!(!fanout.users.lock().unwrap().senders.contains_key("kept"));
     }
 }

@@ -22,10 +22,13 @@ pub struct Application {
     demo_broker: Option<DemoBroker>,
     demo_broker_url: Option<Arc<str>>,
     router: axum::Router,
+    /// How long a client may take to send a request's headers.
+    client_timeout: Duration,
     db: Db,
     sessions: DbSessionStore,
     accounts: Arc<AccountService>,
     dca: Arc<crate::dca::DcaService>,
+    events: crate::events::EventBus,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
 }
 
@@ -78,6 +81,7 @@ impl Application {
             .map(Email::parse)
             .transpose()
             .map_err(|m| anyhow::anyhow!("configuration key `admin_email`: {m}"))?;
+        let events = crate::events::EventBus::start(db.clone()).await?;
         let accounts = Arc::new(AccountService::new(
             db.clone(),
             wall,
@@ -87,6 +91,7 @@ impl Application {
                 sign_ups_per_hour: config.sign_ups_per_hour,
             },
             admin_email,
+            events.clone(),
         ));
         accounts.promote_configured_admin().await?;
 
@@ -113,7 +118,6 @@ impl Application {
             (_, Some(running)) => Some(running.url.as_str().into()),
             _ => None,
         };
-        let events = crate::events::EventBus::start(db.clone()).await?;
         let vault = match &config.secrets_key {
             Some(key) => crate::secrets::SecretBox::from_base64(key)
                 .map_err(|m| anyhow::anyhow!("configuration key `secrets_key` {m}"))?,
@@ -174,7 +178,7 @@ impl Application {
                 config.live_unlock_days,
             )),
 
-            events,
+            events: events.clone(),
             public_origin: public_origin.into(),
             forwarded_hops: config
                 .trust_forwarded_for
@@ -189,6 +193,10 @@ impl Application {
                 secure: config.secure_cookies(),
                 idle_days: config.session_idle_days,
             },
+            crate::http::limits::RequestLimits {
+                max_body_bytes: crate::http::limits::MAX_BODY_BYTES,
+                client_timeout: Duration::from_millis(config.client_timeout_ms),
+            },
         );
         Ok(Self {
             listener,
@@ -196,10 +204,12 @@ impl Application {
             demo_broker_url,
 
             router,
+            client_timeout: Duration::from_millis(config.client_timeout_ms),
             db,
             sessions,
             accounts: accounts.clone(),
             dca,
+            events: events.clone(),
             scheduler,
         })
     }
@@ -210,6 +220,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The live event bus (for tests).
+    pub fn events(&self) -> crate::events::EventBus {
+        self.events.clone()
     }
 
     /// The plan service (for tests that drive the scheduler themselves).
@@ -244,17 +259,17 @@ impl Application {
         // Open requests get a grace period to finish; a connection that never ends (a stuck
         // client, an endless stream) must not hold shutdown hostage.
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
+        let server = crate::http::serve::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping.send(());
-        });
+            self.router,
+            self.client_timeout,
+            async move {
+                shutdown.await;
+                let _ = stopping.send(());
+            },
+        );
         tokio::select! {
-            served = server => served.context("the web server failed")?,
+            () = server => {}
             () = async {
                 if stop_requested.await.is_ok() {
                     tokio::time::sleep(SHUTDOWN_GRACE).await;

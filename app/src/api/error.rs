@@ -42,6 +42,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The browser could not reach the server.
     Network,
+    /// The request body is larger than the route accepts.
+    PayloadTooLarge,
+    /// The client took too long to send its request.
+    RequestTimeout,
     /// Something unexpected failed on the server.
     Internal,
     /// The server is too busy to take this request now; try again in a moment.
@@ -58,7 +62,9 @@ impl ErrorCode {
             ErrorCode::Forbidden | ErrorCode::CrossSiteRequest | ErrorCode::LiveLocked => 403,
 
             ErrorCode::NotFound => 404,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::EmailTaken | ErrorCode::Conflict | ErrorCode::BrokerNotConnected => 409,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
             ErrorCode::Network | ErrorCode::BrokerUnavailable | ErrorCode::Busy => 503,

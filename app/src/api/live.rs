@@ -5,6 +5,10 @@ use super::dca::{Plan, Purchase};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// The close code of a socket whose session ended (signed out, a password change, "sign out
+/// other sessions", expiry): the browser goes to the sign-in page instead of reconnecting.
+pub const SESSION_ENDED: u16 = 4401;
+
 /// What a plan's bot is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

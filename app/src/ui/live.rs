@@ -169,8 +169,13 @@ mod browser {
             let attempts = attempts.clone();
             Closure::<dyn FnMut()>::new(move || attempts.set(0))
         };
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |ev: CloseEvent| {
             if !alive.try_get_value().unwrap_or(false) {
+                return;
+            }
+            if ev.code() == crate::api::live::SESSION_ENDED {
+                // Signed out elsewhere: this page's data is no longer the user's to see.
+                let _ = window().location().set_href("/login");
                 return;
             }
             live.state.set(LinkState::Offline);

@@ -68,6 +68,8 @@ pub struct AccountService {
     policy: SignInPolicy,
     admin_email: Option<Email>,
     hashers: password::Hashers,
+    /// Announces ended sessions, so their live sockets close.
+    events: crate::events::EventBus,
 }
 
 fn view(user: &UserRecord) -> UserView {
@@ -85,6 +87,7 @@ impl AccountService {
         clock: Arc<dyn Clock>,
         policy: SignInPolicy,
         admin_email: Option<Email>,
+        events: crate::events::EventBus,
     ) -> Self {
         Self {
             db,
@@ -92,6 +95,7 @@ impl AccountService {
             policy,
             admin_email,
             hashers: password::Hashers::default(),
+            events,
         }
     }
 
@@ -273,7 +277,10 @@ impl AccountService {
         Ok(self.db.prune_attempts(day_ago).await?)
     }
 
-    /// Makes the configured admin address an admin, if that account exists.
+    /// Makes the configured admin address an admin, if that account exists and has
+    /// verified its address. Signing up never makes an admin: whoever registered the
+    /// address first would get the platform. Until addresses are verified, admins come
+    /// from `quantshift user create --admin` and `quantshift user promote`.
     pub async fn promote_configured_admin(&self) -> anyhow::Result<()> {
         let Some(email) = &self.admin_email else {
             return Ok(());
@@ -281,23 +288,55 @@ impl AccountService {
         let Some(user) = self.db.user_by_email(email).await? else {
             return Ok(());
         };
-        if user.role != Role::Admin {
-            self.db
-                .set_user_role(email, Role::Admin, self.clock.now())
-                .await?;
-            self.db
-                .append_audit(AuditEntry {
-                    at: self.clock.now(),
-                    actor_user_id: None,
-                    action: AuditAction::RoleChanged,
-                    subject: Some(email.as_str()),
-                    ip: None,
-                    detail: serde_json::json!({"role": "admin", "by": "admin_email setting"}),
-                })
-                .await?;
-            tracing::info!(email = %email, "promoted the configured admin");
+        if user.role == Role::Admin {
+            return Ok(());
         }
+        if user.email_verified_at.is_none() {
+            tracing::warn!(
+                email = %email,
+                "admin_email names an account whose address is not verified, so it stays a \
+                 subscriber; make it an admin with `quantshift user promote {email}`"
+            );
+            return Ok(());
+        }
+        self.set_admin(email, "admin_email setting").await?;
+        tracing::info!(email = %email, "promoted the configured admin");
         Ok(())
+    }
+
+    /// Makes an existing user an admin (from the command line). Errors if there is none.
+    pub async fn promote(&self, email: &str) -> Result<UserView, AppError> {
+        let email = Email::parse(email)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("email".to_string(), m)])))?;
+        let user = self
+            .db
+            .user_by_email(&email)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::not_found(&format!("A user with the address {email}")))?;
+        if user.role != Role::Admin {
+            self.set_admin(&email, "cli").await.map_err(internal)?;
+        }
+        Ok(UserView {
+            role: Role::Admin,
+            ..view(&user)
+        })
+    }
+
+    async fn set_admin(&self, email: &Email, by: &str) -> Result<(), sqlx::Error> {
+        self.db
+            .set_user_role(email, Role::Admin, self.clock.now())
+            .await?;
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: None,
+                action: AuditAction::RoleChanged,
+                subject: Some(email.as_str()),
+                ip: None,
+                detail: serde_json::json!({"role": "admin", "by": by}),
+            })
+            .await
     }
 
     /// Creates a user from the command line (no session, no rate limit).
@@ -369,6 +408,7 @@ impl AccountService {
             .delete_other_sessions(&user.id, &Self::session_id(caller)?)
             .await
             .map_err(internal)?;
+        self.events.sessions_changed(&user.id).await;
         self.audit(caller, action, Some(&user.id), Some(&user.email))
             .await?;
         self.build_profile(caller, user).await
@@ -496,11 +536,8 @@ impl AccountPort for AccountService {
     }
     async fn sign_up(&self, caller: &Caller, input: Credentials) -> Result<UserView, AppError> {
         let (email, password) = input.parse_new()?;
-        let role = if self.admin_email.as_ref() == Some(&email) {
-            Role::Admin
-        } else {
-            Role::Subscriber
-        };
+        // Never an admin, whatever the address (see `promote_configured_admin`).
+        let role = Role::Subscriber;
         // The cheap checks first: the address limit, then whether the address is taken;
         // only then the (costly, bounded) hash.
         self.reserve_sign_up(caller).await?;
@@ -585,6 +622,7 @@ impl AccountPort for AccountService {
         let user = self.session_user(caller).await?;
         caller.session.flush().await.map_err(internal)?;
         if let Some(user) = user {
+            self.events.sessions_changed(&user.id).await;
             self.audit(
                 caller,
                 AuditAction::SignOut,

@@ -41,6 +41,27 @@ impl DbSessionStore {
     }
 }
 
+impl Db {
+    /// When `user_id`'s session stored under `stored_id` expires (Unix ms), or `None` if it
+    /// has ended: signed out, replaced, expired, or now another user's.
+    pub async fn session_expiry(
+        &self,
+        stored_id: &str,
+        user_id: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let now_millis =
+            (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        sqlx::query_scalar(
+            "SELECT expires_at FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3",
+        )
+        .bind(stored_id)
+        .bind(user_id)
+        .bind(now_millis)
+        .fetch_optional(self.pool())
+        .await
+    }
+}
+
 fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }

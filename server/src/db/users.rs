@@ -15,6 +15,8 @@ pub struct UserRecord {
     pub created_at: Timestamp,
     /// Preferred IANA time zone; `None`: the browser's.
     pub timezone: Option<String>,
+    /// When the user proved the e-mail address is theirs; `None`: not yet.
+    pub email_verified_at: Option<Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +38,13 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
         })?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         timezone: row.try_get("timezone")?,
+        email_verified_at: row
+            .try_get::<Option<i64>, _>("email_verified_at")?
+            .map(Timestamp::from_millis),
     })
 }
 
-const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone";
+const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone, email_verified_at";
 
 impl Db {
     pub async fn insert_user(
@@ -69,6 +74,7 @@ impl Db {
                 role,
                 created_at: now,
                 timezone: None,
+                email_verified_at: None,
             }),
             Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
             Err(err) => Err(err.into()),

@@ -543,7 +543,7 @@ impl DcaService {
                 let Some(me) = me.upgrade() else { break };
                 match event {
                     Ok(event)
-                        if event.payload["type"] == "purchase" && !me.events.is_own(&event) =>
+                        if event.live_type() == Some("purchase") && !me.events.is_own(&event) =>
                     {
                         me.views.changed(&event.user_id);
                     }

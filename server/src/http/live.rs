@@ -1,22 +1,38 @@
 //! `GET /api/ws`: the signed-in user's live events over a websocket. Only that user's
-//! events are sent; a heartbeat keeps idle connections open; a client too slow to keep up
-//! is told to resynchronise, and one that stops reading is dropped.
+//! events are sent (from that user's own channel, so another user's burst cannot hold it
+//! up); a heartbeat keeps idle connections open; a client too slow to keep up is told to
+//! resynchronise, and one that stops reading is dropped.
+//!
+//! The socket lives only as long as its session: it is closed (code 4401) when the
+//! session ends, whether signed out, ended by a password change or "sign out other
+//! sessions", or expired. Ends are announced on the event bus and checked at once; the
+//! expiry is timed; and the session is re-read at least every minute in case an
+//! announcement was lost. Messages from the browser are capped at a few kilobytes.
 
 use super::AppState;
 use super::middleware::is_cross_site;
-use crate::events::UserEvent;
+use crate::db::Db;
+use crate::events::{Delivery, UserEvent};
 use app::api::live::LiveEvent;
 use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 const HEARTBEAT: Duration = Duration::from_secs(20);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The browser only ever sends pongs and closes: anything bigger is refused.
+pub const MAX_INCOMING_BYTES: usize = 4 * 1024;
+/// Re-read the session at least this often, in case a "sessions changed" was lost.
+const SESSION_RECHECK: Duration = Duration::from_secs(60);
+/// If the session could not be read (database trouble), try again after this.
+const SESSION_RETRY: Duration = Duration::from_secs(5);
+use app::api::live::SESSION_ENDED;
 
 pub async fn socket(
     State(state): State<AppState>,
@@ -32,8 +48,48 @@ pub async fn socket(
         ));
     }
     let user = state.accounts.require_user(&caller).await?;
-    let events = state.events.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, user.id, events)))
+    let session_id = caller.session.id().ok_or_else(AppError::unauthenticated)?;
+    let session = SessionWatch {
+        db: state.db.clone(),
+        stored_id: crate::db::sessions::stored_id(&session_id.to_string()),
+        user_id: user.id.clone(),
+    };
+    let first_check = session
+        .next_check()
+        .await
+        .ok_or_else(AppError::unauthenticated)?;
+    let events = state.events.subscribe_user(&user.id);
+    Ok(upgrade
+        .max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES)
+        .on_upgrade(move |socket| serve(socket, session, first_check, events)))
+}
+
+/// The session a socket belongs to.
+struct SessionWatch {
+    db: Db,
+    /// The session's key in the database (the hash of its id).
+    stored_id: String,
+    user_id: String,
+}
+
+impl SessionWatch {
+    /// When to look at the session again, or `None` if it has ended.
+    async fn next_check(&self) -> Option<Instant> {
+        match self.db.session_expiry(&self.stored_id, &self.user_id).await {
+            Ok(Some(expires_at)) => {
+                let now =
+                    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                let left = Duration::from_millis(u64::try_from(expires_at - now).unwrap_or(0));
+                Some(Instant::now() + left.min(SESSION_RECHECK))
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not check a live socket's session");
+                Some(Instant::now() + SESSION_RETRY)
+            }
+        }
+    }
 }
 
 async fn send(socket: &mut WebSocket, message: Message) -> bool {
@@ -49,7 +105,8 @@ fn text(event: &LiveEvent) -> Message {
 
 async fn serve(
     mut socket: WebSocket,
-    user_id: String,
+    session: SessionWatch,
+    first_check: Instant,
     mut events: tokio::sync::broadcast::Receiver<UserEvent>,
 ) {
     if !send(&mut socket, text(&LiveEvent::Hello)).await {
@@ -57,14 +114,23 @@ async fn serve(
     }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let check = tokio::time::sleep_until(first_check);
+    tokio::pin!(check);
     loop {
-        tokio::select! {
+        let recheck = tokio::select! {
             event = events.recv() => {
                 let message = match event {
-                    Ok(event) if event.user_id == user_id => Message::Text(event.payload.to_string().into()),
-                    Ok(_) => continue,
+                    Ok(UserEvent { delivery: Delivery::Live(payload), .. }) => {
+                        Message::Text(payload.to_string().into())
+                    }
+                    Ok(UserEvent { delivery: Delivery::SessionsChanged, .. }) => {
+                        check.as_mut().reset(Instant::now());
+                        continue;
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "a websocket client fell behind");
+                        // What was missed may have been the end of its session.
+                        check.as_mut().reset(Instant::now());
                         text(&LiveEvent::Resync)
                     }
                     Err(RecvError::Closed) => break,
@@ -72,16 +138,33 @@ async fn serve(
                 if !send(&mut socket, message).await {
                     break;
                 }
+                false
             }
+            () = &mut check => true,
             _ = heartbeat.tick() => {
                 if !send(&mut socket, Message::Ping(Vec::new().into())).await {
                     break;
                 }
+                false
             }
             incoming = socket.recv() => match incoming {
+                // Includes messages over the size cap, which end the connection.
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => false,
             },
+        };
+        if recheck {
+            match session.next_check().await {
+                Some(at) => check.as_mut().reset(at),
+                None => {
+                    let close = Message::Close(Some(CloseFrame {
+                        code: SESSION_ENDED,
+                        reason: "session ended".into(),
+                    }));
+                    let _ = send(&mut socket, close).await;
+                    break;
+                }
+            }
         }
     }
 }

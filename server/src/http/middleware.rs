@@ -1,11 +1,11 @@
 //! Middleware: the client address, cross-site request refusal, JSON-only REST bodies,
-//! and the request span every log line carries.
+//! the security headers on every response, and the request span every log line carries.
 
 use super::AppState;
 use app::api::ports::ClientIp;
 use app::api::{AppError, ErrorCode};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -111,6 +111,67 @@ pub async fn require_json_body(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The policy of everything that is not an app page (API answers, files, errors): load
+/// nothing, run nothing, be framed by no one. Pages set their own ([`page_policy`]).
+const DEFAULT_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The policy of an app page rendered with `nonce`: the page's own scripts (the hydration
+/// script and streamed resources carry the nonce; the WASM bundle and its lazily loaded
+/// pieces come from this origin), no inline styles, no plugins, no framing, and requests
+/// (fetch and the live websocket) to this origin only.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Adds the security headers to every response: a Content-Security-Policy (pages bring
+/// their own, with their nonce), `nosniff`, a same-origin referrer policy, no framing, and
+/// HSTS when the public URL is https.
+pub async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_POLICY),
+        );
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if state.public_origin.starts_with("https://") {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// Unknown `/api/*` paths (REST and server functions alike) answer in the JSON envelope.
+pub async fn api_not_found(
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> AppError {
+    AppError::new(
+        ErrorCode::NotFound,
+        format!("There is no API at {}.", uri.path()),
+    )
+}
+
 /// The span every request's log lines sit in, named by method, path and request id.
 pub fn request_span(request: &Request) -> tracing::Span {
     let request_id = request
@@ -129,7 +190,6 @@ pub fn request_span(request: &Request) -> tracing::Span {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

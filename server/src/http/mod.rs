@@ -4,8 +4,10 @@
 mod auth;
 mod dca;
 mod health;
+pub mod limits;
 mod live;
 mod middleware;
+pub mod serve;
 
 use crate::accounts::AccountService;
 use crate::db::Db;
@@ -54,7 +56,24 @@ pub struct SessionSettings {
     pub idle_days: u32,
 }
 
-pub fn router(state: AppState, sessions: SessionSettings) -> Router {
+/// What every rendered page gets besides the request: the service ports, and the
+/// Content-Security-Policy that lets exactly this page's scripts run (leptos_axum draws a
+/// fresh nonce per page and puts it on every script it writes).
+fn page_context(ports: Ports) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(ports.clone());
+        if let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) && let Ok(policy) =
+            axum::http::HeaderValue::from_str(&middleware::page_policy(&nonce.to_string()))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+}
+
+pub fn router(state: AppState, sessions: SessionSettings, limits: limits::RequestLimits) -> Router {
     let ports = Ports {
         accounts: state.accounts.clone(),
         admin: state.accounts.clone(),
@@ -91,7 +110,8 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
                 .post(dca::connect)
                 .delete(dca::disconnect),
         )
-        .route_layer(axum::middleware::from_fn(middleware::require_json_body));
+        .route_layer(axum::middleware::from_fn(middleware::require_json_body))
+        .fallback(middleware::api_not_found);
 
     let session_layer = SessionManagerLayer::new(sessions.store)
         .with_name("qs_session")
@@ -107,30 +127,30 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let ports = ports.clone();
-                move || provide_context(ports.clone())
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || app::shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || provide_context(ports.clone()), app::shell))
+        >(page_context(ports), app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::reject_cross_site,
         ))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::read_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::client_ip,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
         ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))

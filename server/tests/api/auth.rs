@@ -1,6 +1,7 @@
 //! Sign-up, sign-in, sign-out, sessions, rate limits and the audit trail.
 
 use crate::helpers::{Backend, TestApp, json};
+use app::domain::time::Clock as _;
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
@@ -181,11 +182,6 @@ async fn failed_sign_ins_are_limited_per_address(app: &TestApp) {
     );
 }
 
-async fn the_configured_admin_signs_up_as_admin(app: &TestApp) {
-    let body = json(app.sign_up("admin@example.com", PASSWORD).await).await;
-    assert_eq!(body["user"]["role"], "admin");
-}
-
 async fn the_audit_log_is_append_only(app: &TestApp) {
     app.sign_up("audit@example.com", PASSWORD).await;
     let update = sqlx::query("UPDATE audit_log SET action = 'forged'")
@@ -208,7 +204,6 @@ on_both_backends!(
     sign_out_ends_the_session,
     failed_sign_ins_are_limited_per_account,
     failed_sign_ins_are_limited_per_address,
-    the_configured_admin_signs_up_as_admin,
     the_audit_log_is_append_only,
     parallel_guesses_are_counted_one_by_one,
     session_ids_are_stored_hashed,
@@ -454,4 +449,51 @@ async fn session_ids_are_stored_hashed(app: &TestApp) {
         .unwrap();
     assert_eq!(forged.status(), 401);
     assert_eq!(app.get("/api/auth/me").await.status(), 200);
+}
+
+/// `admin_email` (admin@example.com in tests) is no takeover: signing up with it gives a
+/// subscriber, and start-up promotes it only once the address is verified.
+async fn the_configured_admin_address_needs_verifying(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let body = json(app.sign_up("admin@example.com", PASSWORD).await).await;
+    assert_eq!(body["user"]["role"], "subscriber");
+    assert_eq!(app.get("/api/admin/users").await.status(), 403);
+
+    app.restart().await;
+    assert_eq!(
+        json(app.get("/api/auth/me").await).await["user"]["role"],
+        "subscriber",
+        "an unverified address is not promoted at start-up"
+    );
+
+    sqlx::query("UPDATE users SET email_verified_at = $1 WHERE email = $2")
+        .bind(app.clock.now().millis())
+        .bind("admin@example.com")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    app.restart().await;
+    assert_eq!(
+        json(app.get("/api/auth/me").await).await["user"]["role"],
+        "admin"
+    );
+    assert_eq!(app.get("/api/admin/users").await.status(), 200);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"role_changed".to_string())
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_configured_admin_address_needs_verifying_on_sqlite() {
+    the_configured_admin_address_needs_verifying(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_configured_admin_address_needs_verifying_on_postgres() {
+    the_configured_admin_address_needs_verifying(Backend::Postgres).await;
 }

@@ -88,6 +88,54 @@ async fn user_create_on_postgres() {
     user_create_makes_an_admin_who_can_sign_in(Backend::Postgres).await;
 }
 
+async fn user_promote_makes_an_existing_user_admin(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    assert_eq!(
+        app.sign_up("operator@example.com", "a long enough password")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.get("/api/admin/users").await.status(), 403);
+    let output = quantshift(&app.config)
+        .args(["user", "promote", "operator@example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The role is read fresh on every request: the open session is an admin's now.
+    assert_eq!(app.get("/api/admin/users").await.status(), 200);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"role_changed".to_string())
+    );
+
+    let missing = quantshift(&app.config)
+        .args(["user", "promote", "nobody@example.com"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success(), "{stderr}");
+    assert!(stderr.contains("was not found"), "{stderr}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn user_promote_on_sqlite() {
+    user_promote_makes_an_existing_user_admin(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn user_promote_on_postgres() {
+    user_promote_makes_an_existing_user_admin(Backend::Postgres).await;
+}
+
 #[test]
 fn migrate_creates_the_embedded_database() {
     let dir = std::env::temp_dir().join(format!("qs-migrate-{}", uuid::Uuid::new_v4().simple()));

@@ -2,7 +2,7 @@
 //! history and account views, exactly-once execution across injected crashes, racing
 //! workers, and tenant isolation.
 
-use crate::helpers::{Backend, TestApp, json};
+use crate::helpers::{Backend, TestApp, json, live, next_json, signed_up};
 use app::api::dca::{PurchaseStatus, SkipReason, SlotState};
 use app::domain::ids::ClientOrderId;
 use app::domain::market::Symbol;
@@ -481,67 +481,6 @@ async fn racing_workers_claim_each_slot_once_on_sqlite() {
 #[tokio::test]
 async fn racing_workers_claim_each_slot_once_on_postgres() {
     racing_workers_claim_each_slot_once(Backend::Postgres).await;
-}
-
-/// Signs up with a fresh client and returns it with its session cookie.
-async fn signed_up(app: &TestApp, email: &str) -> (reqwest::Client, String) {
-    let client = app.other_client();
-    let response = client
-        .post(app.url("/api/auth/signup"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("qs_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (client, cookie)
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn live(app: &TestApp, cookie: &str) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let mut request = app
-        .url("/api/ws")
-        .replacen("http", "ws", 1)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert_eq!(
-        next_json(&mut socket, Duration::from_secs(2))
-            .await
-            .unwrap()["type"],
-        "hello"
-    );
-    socket
-}
-
-async fn next_json(socket: &mut Socket, within: Duration) -> Option<Value> {
-    use futures_util::StreamExt as _;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let message = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()??
-            .ok()?;
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-            return serde_json::from_str(&text).ok();
-        }
-    }
 }
 
 async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {

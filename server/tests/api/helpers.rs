@@ -50,6 +50,7 @@ pub struct TestApp {
     shutdown: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     demo_broker_url: Option<String>,
     dca: Option<Arc<server::dca::DcaService>>,
+    events: Option<server::events::EventBus>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -138,6 +139,7 @@ impl TestApp {
             shutdown: None,
             demo_broker_url: None,
             dca: None,
+            events: None,
         };
         app.start().await;
         Some(app)
@@ -150,6 +152,7 @@ impl TestApp {
         self.base = format!("http://127.0.0.1:{}", application.port());
         self.demo_broker_url = application.demo_broker_url().map(str::to_owned);
         self.dca = Some(application.dca());
+        self.events = Some(application.events());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             application
@@ -224,6 +227,10 @@ impl TestApp {
         .await
         .unwrap();
         id
+    }
+
+    pub fn events(&self) -> server::events::EventBus {
+        self.events.clone().expect("the app is running")
     }
 
     pub fn dca(&self) -> Arc<server::dca::DcaService> {
@@ -315,6 +322,78 @@ fn client() -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
+}
+
+/// The password every test account uses unless it says otherwise.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Signs up with a fresh client and returns it with its session cookie.
+pub async fn signed_up(app: &TestApp, email: &str) -> (reqwest::Client, String) {
+    let client = app.other_client();
+    let response = client
+        .post(app.url("/api/auth/signup"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = session_cookie(&response);
+    (client, cookie)
+}
+
+/// The `qs_session=…` pair a response set, to send as a cookie header.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("qs_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn live(app: &TestApp, cookie: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = app
+        .url("/api/ws")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        next_json(&mut socket, std::time::Duration::from_secs(2))
+            .await
+            .unwrap()["type"],
+        "hello"
+    );
+    socket
+}
+
+pub async fn next_json(
+    socket: &mut Socket,
+    within: std::time::Duration,
+) -> Option<serde_json::Value> {
+    use futures_util::StreamExt as _;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).ok();
+        }
+    }
 }
 
 pub async fn json(response: reqwest::Response) -> serde_json::Value {

@@ -7,6 +7,7 @@ mod auth;
 mod broker_payloads;
 mod cli;
 mod connections;
+mod edge;
 mod engine;
 mod health;
 mod plans;

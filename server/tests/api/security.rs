@@ -1,6 +1,8 @@
 //! Access control and cross-site protection, on REST routes and server functions alike.
 
 use crate::helpers::{TestApp, json};
+use app::domain::account::{Email, Role};
+use app::domain::time::Clock as _;
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
@@ -34,6 +36,15 @@ async fn admin_routes_refuse_visitors_and_subscribers(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(signed_up.status(), 201);
+    // Admins are made by an operator (`quantshift user promote`), never by signing up.
+    app.db
+        .set_user_role(
+            &Email::parse("admin@example.com").unwrap(),
+            Role::Admin,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
     let listed = admin.get(app.url("/api/admin/users")).send().await.unwrap();
     assert_eq!(listed.status(), 200);
     let emails: Vec<String> = json(listed).await["users"]
