@@ -44,10 +44,15 @@ pub struct Config {
     /// How many trusted proxies append to `X-Forwarded-For`: the client address is that
     /// many entries from the right (what the outermost trusted proxy saw).
     pub trusted_proxy_hops: u32,
-    /// How long a client may take to send a request's headers, and then its body, in
-    /// milliseconds. A slower client gets 408 and is disconnected, so slow clients cannot
-    /// hold connections open (an idle kept-alive connection is closed after it too).
+    /// How long a client may take to send a request's body once its headers are in, or to
+    /// take any of a response, in milliseconds: a slower client gets 408 (or, mid-response,
+    /// a closed connection), so slow clients cannot hold connections open.
     pub client_timeout_ms: u64,
+    /// How long a connection may wait for a complete request head, in milliseconds: from
+    /// its start, and again after each response (so idle kept-alive connections close
+    /// after it). Keep it longer than a proxy's idle timeout for its upstream connections
+    /// (60 s for nginx and AWS load balancers), or the proxy may reuse a closing one.
+    pub keep_alive_timeout_ms: u64,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Demo mode: run the simulated Alpaca broker in-process, so every user can trade a
@@ -114,6 +119,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             client_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 75_000,
             log_format: LogFormat::Text,
             demo_broker: true,
             demo_broker_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -258,6 +264,12 @@ impl Config {
             return Err(invalid(
                 "client_timeout_ms",
                 "must be between 100 and 300000",
+            ));
+        }
+        if !(100..=600_000).contains(&self.keep_alive_timeout_ms) {
+            return Err(invalid(
+                "keep_alive_timeout_ms",
+                "must be between 100 and 600000",
             ));
         }
         if self.broker_rate_limit_per_min == 0 {

@@ -38,6 +38,7 @@ pub enum Delivery {
 
 /// One event for one user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WireEvent")]
 pub struct UserEvent {
     pub user_id: String,
     #[serde(flatten)]
@@ -45,6 +46,36 @@ pub struct UserEvent {
     /// The instance that published it.
     #[serde(default)]
     pub origin: String,
+}
+
+/// An event as it arrives from another instance, which may run the release before this
+/// one (its live events carry a `payload` and no `kind`).
+#[derive(Deserialize)]
+struct WireEvent {
+    user_id: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    payload: Option<serde_json::Value>,
+    #[serde(default)]
+    origin: String,
+}
+
+impl TryFrom<WireEvent> for UserEvent {
+    type Error = String;
+
+    fn try_from(wire: WireEvent) -> Result<Self, String> {
+        let delivery = match (wire.kind.as_deref(), wire.payload) {
+            (Some("sessions_changed"), _) => Delivery::SessionsChanged,
+            (None | Some("live"), Some(payload)) => Delivery::Live(payload),
+            (kind, _) => return Err(format!("an event of unknown kind {kind:?}")),
+        };
+        Ok(Self {
+            user_id: wire.user_id,
+            delivery,
+            origin: wire.origin,
+        })
+    }
 }
 
 impl UserEvent {
@@ -225,6 +256,12 @@ mod tests {
         let text = serde_json::to_string(&signal).unwrap();
         assert!(text.contains("sessions_changed"), "{text}");
         assert_eq!(serde_json::from_str::<UserEvent>(&text).unwrap(), signal);
+        // The previous release's form (no kind) still reads as a live event.
+        let old = r#"{"user_id":"u1","payload":{"type":"resync"},"origin":"a"}"#;
+        assert_eq!(serde_json::from_str::<UserEvent>(old).unwrap(), event);
+        assert!(
+            serde_json::from_str::<UserEvent>(r#"{"user_id":"u1","kind":"nonsense"}"#).is_err()
+        );
     }
 
     fn fanout() -> Fanout {

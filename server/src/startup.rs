@@ -22,8 +22,10 @@ pub struct Application {
     demo_broker: Option<DemoBroker>,
     demo_broker_url: Option<Arc<str>>,
     router: axum::Router,
-    /// How long a client may take to send a request's headers.
-    client_timeout: Duration,
+    /// How long clients may take to send request heads and to read responses.
+    deadlines: crate::http::serve::Deadlines,
+    /// Tells open live sockets the server is stopping.
+    stop_sockets: tokio::sync::watch::Sender<bool>,
     db: Db,
     sessions: DbSessionStore,
     accounts: Arc<AccountService>,
@@ -164,7 +166,9 @@ impl Application {
                 },
             )
         });
+        let (stop_sockets, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
+            stopping,
             leptos_options,
             db: db.clone(),
             accounts: accounts.clone(),
@@ -204,7 +208,11 @@ impl Application {
             demo_broker_url,
 
             router,
-            client_timeout: Duration::from_millis(config.client_timeout_ms),
+            deadlines: crate::http::serve::Deadlines {
+                head: Duration::from_millis(config.keep_alive_timeout_ms),
+                write_stall: Duration::from_millis(config.client_timeout_ms),
+            },
+            stop_sockets,
             db,
             sessions,
             accounts: accounts.clone(),
@@ -259,15 +267,14 @@ impl Application {
         // Open requests get a grace period to finish; a connection that never ends (a stuck
         // client, an endless stream) must not hold shutdown hostage.
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
-        let server = crate::http::serve::serve(
-            self.listener,
-            self.router,
-            self.client_timeout,
-            async move {
+        let stop_sockets = self.stop_sockets;
+        let server =
+            crate::http::serve::serve(self.listener, self.router, self.deadlines, async move {
                 shutdown.await;
+                // Live sockets left the connection loop when they were upgraded: tell them.
+                let _ = stop_sockets.send(true);
                 let _ = stopping.send(());
-            },
-        );
+            });
         tokio::select! {
             () = server => {}
             () = async {

@@ -105,20 +105,19 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// Updates a session that still exists; never brings back one that has ended (a
+    /// request of a session that was signed out or ended by a password change meanwhile
+    /// would otherwise write it back when it finishes). New sessions go through `create`.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (id, user_id, data, expires_at) = columns(record)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-             expires_at = excluded.expires_at",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(self.db.pool())
-        .await
-        .map_err(backend)?;
+        sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(user_id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 //!
 //! The socket lives only as long as its session: it is closed (code 4401) when the
 //! session ends, whether signed out, ended by a password change or "sign out other
-//! sessions", or expired. Ends are announced on the event bus and checked at once; the
+//! sessions", or expired; without a session it closes as soon as it opens. When the server
+//! stops, sockets close with 1001 and browsers reconnect. Ends are announced on the event bus and checked at once; the
 //! expiry is timed; and the session is re-read at least every minute in case an
 //! announcement was lost. Messages from the browser are capped at a few kilobytes.
 
@@ -47,22 +48,46 @@ pub async fn socket(
             "This request came from another site and was refused.",
         ));
     }
-    let user = state.accounts.require_user(&caller).await?;
-    let session_id = caller.session.id().ok_or_else(AppError::unauthenticated)?;
+    let upgrade = upgrade
+        .max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES);
+    // No session (never signed in, or it ended while the page was offline): the socket
+    // opens and closes at once with the "session ended" code, which a browser can read
+    // (a refused handshake is only an anonymous failure it would retry for ever).
+    let user = match state.accounts.require_user(&caller).await {
+        Ok(user) => user,
+        Err(err) if err.code == ErrorCode::Unauthenticated => return Ok(ended(upgrade)),
+        Err(err) => return Err(err),
+    };
+    let Some(session_id) = caller.session.id() else {
+        return Ok(ended(upgrade));
+    };
     let session = SessionWatch {
         db: state.db.clone(),
         stored_id: crate::db::sessions::stored_id(&session_id.to_string()),
         user_id: user.id.clone(),
     };
-    let first_check = session
-        .next_check()
-        .await
-        .ok_or_else(AppError::unauthenticated)?;
+    // Subscribed before the first check, so an end announced in between is not missed.
     let events = state.events.subscribe_user(&user.id);
-    Ok(upgrade
-        .max_message_size(MAX_INCOMING_BYTES)
-        .max_frame_size(MAX_INCOMING_BYTES)
-        .on_upgrade(move |socket| serve(socket, session, first_check, events)))
+    let Some(first_check) = session.next_check().await else {
+        return Ok(ended(upgrade));
+    };
+    let stopping = state.stopping.clone();
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, session, first_check, events, stopping)))
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// A socket that closes as soon as it opens: its session has ended.
+fn ended(upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(|mut socket| async move {
+        let _ = send(&mut socket, close(SESSION_ENDED, "session ended")).await;
+    })
 }
 
 /// The session a socket belongs to.
@@ -108,6 +133,7 @@ async fn serve(
     session: SessionWatch,
     first_check: Instant,
     mut events: tokio::sync::broadcast::Receiver<UserEvent>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     if !send(&mut socket, text(&LiveEvent::Hello)).await {
         return;
@@ -116,6 +142,10 @@ async fn serve(
     heartbeat.tick().await;
     let check = tokio::time::sleep_until(first_check);
     tokio::pin!(check);
+    let stop = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    };
+    tokio::pin!(stop);
     loop {
         let recheck = tokio::select! {
             event = events.recv() => {
@@ -141,6 +171,11 @@ async fn serve(
                 false
             }
             () = &mut check => true,
+            () = &mut stop => {
+                // The browser reconnects (to this server restarted, or another instance).
+                let _ = send(&mut socket, close(1001, "server stopping")).await;
+                break;
+            }
             _ = heartbeat.tick() => {
                 if !send(&mut socket, Message::Ping(Vec::new().into())).await {
                     break;
@@ -157,11 +192,7 @@ async fn serve(
             match session.next_check().await {
                 Some(at) => check.as_mut().reset(at),
                 None => {
-                    let close = Message::Close(Some(CloseFrame {
-                        code: SESSION_ENDED,
-                        reason: "session ended".into(),
-                    }));
-                    let _ = send(&mut socket, close).await;
+                    let _ = send(&mut socket, close(SESSION_ENDED, "session ended")).await;
                     break;
                 }
             }

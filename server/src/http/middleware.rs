@@ -119,11 +119,13 @@ const DEFAULT_POLICY: &str =
 /// The policy of an app page rendered with `nonce`: the page's own scripts (the hydration
 /// script and streamed resources carry the nonce; the WASM bundle and its lazily loaded
 /// pieces come from this origin), no inline styles, no plugins, no framing, and requests
-/// (fetch and the live websocket) to this origin only.
-pub fn page_policy(nonce: &str) -> String {
+/// (fetch and the live websocket) to this origin only; in development with live reload
+/// (`reloading`), to its websocket on another port too.
+pub fn page_policy(nonce: &str, reloading: bool) -> String {
+    let reload = if reloading { " ws:" } else { "" };
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'{reload}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }

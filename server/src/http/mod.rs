@@ -42,6 +42,8 @@ pub struct AppState {
     pub broker_limiters: Arc<crate::broker::rate_limit::RateLimiters>,
     /// The in-process simulated broker's base URL, in demo mode.
     pub demo_broker_url: Option<Arc<str>>,
+    /// Becomes true when the server begins to stop (live sockets then close).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,14 +62,17 @@ pub struct SessionSettings {
 /// Content-Security-Policy that lets exactly this page's scripts run (leptos_axum draws a
 /// fresh nonce per page and puts it on every script it writes).
 fn page_context(ports: Ports) -> impl Fn() + Clone + Send + Sync + 'static {
+    // Under `cargo leptos watch` the page also opens the live-reload socket.
+    let reloading = std::env::var_os("LEPTOS_WATCH").is_some();
     move || {
         provide_context(ports.clone());
         if let (Some(nonce), Some(response)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),
-        ) && let Ok(policy) =
-            axum::http::HeaderValue::from_str(&middleware::page_policy(&nonce.to_string()))
-        {
+        ) && let Ok(policy) = axum::http::HeaderValue::from_str(&middleware::page_policy(
+            &nonce.to_string(),
+            reloading,
+        )) {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
         }
     }

@@ -93,9 +93,12 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
 
 #[tokio::test]
 async fn slow_clients_are_cut_off() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.client_timeout_ms = 500)
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.client_timeout_ms = 500;
+        c.keep_alive_timeout_ms = 500;
+    })
+    .await
+    .unwrap();
 
     // A body that never finishes: 408 in the JSON envelope, and the connection closed.
     let mut stream = raw(&app).await;
@@ -132,8 +135,17 @@ async fn slow_clients_are_cut_off() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(closed, "an idle kept-alive connection is dropped");
 
-    // A prompt client is unaffected.
-    assert_eq!(app.get("/healthz").await.status(), 200);
+    // A prompt client is unaffected (a fresh one: no pooled connection about to close).
+    let prompt = app.other_client();
+    assert_eq!(
+        prompt
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     app.cleanup().await;
 }
 
@@ -321,7 +333,7 @@ async fn sockets_end_with_their_sessions(app: &TestApp) {
         .unwrap();
     assert_eq!(response.status(), 200);
     let cookie = session_cookie(&response);
-    let soon = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + 1500;
+    let soon = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + 3000;
     sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_id IS NOT NULL")
         .bind(soon)
         .execute(app.db.pool())
@@ -329,6 +341,41 @@ async fn sockets_end_with_their_sessions(app: &TestApp) {
         .unwrap();
     let mut expiring = live(app, &cookie).await;
     assert_eq!(closed_with(&mut expiring, PROMPTLY).await, SESSION_ENDED);
+
+    // A socket opened without a session closes at once, saying why (the browser then
+    // goes to the sign-in page instead of retrying).
+    let (mut anonymous, _) =
+        tokio_tungstenite::connect_async(app.url("/api/ws").replacen("http", "ws", 1))
+            .await
+            .unwrap();
+    assert_eq!(closed_with(&mut anonymous, PROMPTLY).await, SESSION_ENDED);
+}
+
+/// A session that ended stays ended, even if a request it had in flight saves it after.
+async fn an_ended_session_is_never_written_back(app: &TestApp) {
+    use tower_sessions::SessionStore as _;
+    use tower_sessions::session::{Id, Record};
+    let store = server::db::sessions::DbSessionStore::new(app.db.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::days(1),
+    };
+    store.create(&mut record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_some());
+    store.delete(&record.id).await.unwrap();
+    store.save(&record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn stopping_the_server_closes_live_sockets() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let (_client, cookie) = signed_up(&app, "restart@example.com").await;
+    let mut socket = live(&app, &cookie).await;
+    app.restart().await;
+    assert_eq!(closed_with(&mut socket, PROMPTLY).await, Some(1001));
+    app.cleanup().await;
 }
 
 async fn incoming_messages_are_capped(app: &TestApp) {
@@ -391,6 +438,7 @@ async fn one_users_burst_does_not_hold_up_another(app: &TestApp) {
 
 on_both_backends!(
     sockets_end_with_their_sessions,
+    an_ended_session_is_never_written_back,
     incoming_messages_are_capped,
     one_users_burst_does_not_hold_up_another
 );
