@@ -1,0 +1,3 @@
+-- A slot's purchases are read by the slot (several times per run): without this index each
+-- read scanned every purchase ever made, so the engine slowed as the history grew.
+CREATE INDEX purchases_slot ON purchases (slot_id, created_at, symbol);
