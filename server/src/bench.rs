@@ -33,9 +33,13 @@ pub struct SchedulerBenchArgs {
     /// Database to run on (an empty one) [default: a new SQLite file in a temporary directory].
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
-    /// Scheduler workers.
+    /// Scheduler workers per instance.
     #[arg(long, default_value_t = 2)]
     pub workers: u32,
+    /// Application instances sharing the database and the simulated broker (as several
+    /// processes would; PostgreSQL is their deployment).
+    #[arg(long, default_value_t = 1)]
+    pub instances: u32,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
@@ -67,6 +71,10 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
         (1..=10).contains(&args.legs),
         "--legs must be between 1 and 10"
     );
+    anyhow::ensure!(
+        (1..=8).contains(&args.instances),
+        "--instances must be between 1 and 8"
+    );
     let due: jiff::Timestamp = DUE.parse()?;
     let sim = Simulator::new(SimConfig {
         auto_accounts: true,
@@ -91,7 +99,10 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
     };
     let before = due.as_millisecond() - 60_000;
     let clock = Arc::new(SetClock(AtomicI64::new(before)));
-    let application = Application::build_with_clock(&config, clock.clone()).await?;
+    let mut applications = Vec::new();
+    for _ in 0..args.instances {
+        applications.push(Application::build_with_clock(&config, clock.clone()).await?);
+    }
     let db = Db::connect(&config.database_url()).await?;
     let backend = format!("{:?}", db.backend()).to_lowercase();
 
@@ -134,10 +145,16 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
             .await?;
     }
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let servers: Vec<_> = applications
+        .into_iter()
+        .map(|application| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(application.run_until(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        })
+        .collect();
     let expected = i64::from(args.users) * i64::from(args.legs);
     let started = Instant::now();
     clock
@@ -176,19 +193,22 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
         recorded == expected,
         "{recorded} of {expected} orders were recorded"
     );
-    let _ = stop.send(());
-    server.await??;
+    let _ = stop.send(true);
+    for server in servers {
+        server.await??;
+    }
     db.close().await;
     let _ = std::fs::remove_dir_all(&data_dir);
 
     delays.sort();
     Ok(format!(
-        "scheduler benchmark: {users} users x {legs} legs on {backend}, {workers} workers\n\
+        "scheduler benchmark: {users} users x {legs} legs on {backend}, {instances} instance(s) x {workers} workers\n\
          orders recorded: {expected} ({failed} not bought) in {secs:.2} s = {rate:.0} orders/s\n\
          slot delay from due: p50 {p50:.2} s, p99 {p99:.2} s, max {max:.2} s\n",
         users = args.users,
         legs = args.legs,
         workers = args.workers,
+        instances = args.instances,
         secs = total.as_secs_f64(),
         rate = expected as f64 / total.as_secs_f64(),
         p50 = percentile(&delays, 50).as_secs_f64(),

@@ -486,7 +486,7 @@ impl Db {
     }
 
     pub async fn purchases_of_slot(&self, slot_id: &str) -> Result<Vec<PurchaseRow>, sqlx::Error> {
-        sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE slot_id = $1 ORDER BY created_at, symbol"))
+        sqlx::query(&slot_purchases_sql())
             .bind(slot_id)
             .fetch_all(self.pool())
             .await?
@@ -711,6 +711,14 @@ where
         query = query.bind(slot_id).bind(owner);
     }
     Ok(query.execute(executor).await?.rows_affected() == 1)
+}
+
+/// A slot's purchases in the order they were decided. Binds: the slot's id. Public so a
+/// test can check it reads `purchases_slot` (a slot reads them several times a run).
+pub fn slot_purchases_sql() -> String {
+    format!(
+        "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE slot_id = $1 ORDER BY created_at, symbol"
+    )
 }
 
 /// A user's purchases newest first after an `(created_at, id)` cursor, optionally for one

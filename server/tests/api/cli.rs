@@ -192,6 +192,30 @@ fn run_cli(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn the_scheduler_benchmark_records_every_order_across_instances() {
+    let output = run_cli(&[
+        "bench",
+        "scheduler",
+        "--users",
+        "6",
+        "--legs",
+        "2",
+        "--instances",
+        "2",
+        "--timeout-secs",
+        "120",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("2 instance(s)"), "{stdout}");
+    assert!(stdout.contains("orders recorded: 12 (0 not bought)"), "{stdout}");
+}
+
+#[test]
 fn calendar_prints_trading_days_with_their_hours() {
     let output = run_cli(&["calendar", "--from", "2026-11-25", "--to", "2026-12-01"]);
     assert!(

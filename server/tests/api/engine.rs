@@ -241,12 +241,16 @@ async fn history_pages_never_skip_purchases(app: &TestApp) {
     assert_eq!(csv.lines().count(), 7, "a header and every purchase: {csv}");
 }
 
-/// The history page's query walks `purchases_user_created_id` in order: no page sorts the
-/// user's whole history. (PostgreSQL is told not to prefer a table scan, which it would on
-/// a table this small.)
-async fn history_query_reads_its_index(app: &TestApp) {
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The database's plan for `sql` with the binds `bind` adds, as text. (PostgreSQL is told
+/// not to prefer a table scan, which it would on tables this small.)
+async fn query_plan(
+    app: &TestApp,
+    sql: &str,
+    bind: impl for<'q> FnOnce(AnyQuery<'q>) -> AnyQuery<'q>,
+) -> String {
     use sqlx::Row as _;
-    let sql = server::dca::slots::purchase_history_sql();
     let mut tx = app.db.pool().begin().await.unwrap();
     // The plan's text is the fourth column of SQLite's answer, PostgreSQL's only one.
     let (explain, column) = match app.db.backend() {
@@ -259,19 +263,41 @@ async fn history_query_reads_its_index(app: &TestApp) {
             (format!("EXPLAIN {sql}"), 0)
         }
     };
-    let rows = sqlx::query(&explain)
-        .bind("some-user")
-        .bind("")
-        .bind("")
-        .bind(i64::MAX)
-        .bind("")
-        .bind(51_i64)
+    let rows = bind(sqlx::query(&explain))
         .fetch_all(&mut *tx)
         .await
         .unwrap();
     let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(column)).collect();
-    let plan = plan.join("\n");
+    plan.join("\n")
+}
+
+/// The history page's query walks `purchases_user_created_id` in order: no page sorts the
+/// user's whole history.
+async fn history_query_reads_its_index(app: &TestApp) {
+    let plan = query_plan(app, &server::dca::slots::purchase_history_sql(), |q| {
+        q.bind("some-user")
+            .bind("")
+            .bind("")
+            .bind(i64::MAX)
+            .bind("")
+            .bind(51_i64)
+    })
+    .await;
     assert!(plan.contains("purchases_user_created_id"), "{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+        "the index gives the order: {plan}"
+    );
+}
+
+/// A slot reads its purchases several times a run: by `purchases_slot`, in order, never by
+/// scanning every purchase ever made (which made the engine slow down as history grew).
+async fn slot_purchases_read_their_index(app: &TestApp) {
+    let plan = query_plan(app, &server::dca::slots::slot_purchases_sql(), |q| {
+        q.bind("some-slot")
+    })
+    .await;
+    assert!(plan.contains("purchases_slot"), "{plan}");
     assert!(
         !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
         "the index gives the order: {plan}"
@@ -285,6 +311,7 @@ on_both_backends!(
     users_cannot_run_or_see_each_others_purchases,
     history_pages_never_skip_purchases,
     history_query_reads_its_index,
+    slot_purchases_read_their_index,
 );
 
 /// A hand-driven worker failing at `fail_point` if given.
