@@ -147,7 +147,7 @@ impl Application {
                 app::api::dca::PlanLimits::default(),
                 brokers.clone(),
             )
-            .with_run_now_per_hour(i64::from(config.run_now_per_hour)),
+            .with_run_now_per_hour(config.run_now_per_hour),
         );
         dca.watch_purchases();
         let scheduler = (config.scheduler_workers > 0).then(|| {

@@ -261,6 +261,15 @@ impl AccountService {
         Ok(())
     }
 
+    /// Gives back a use of `key` counted in this hour by [`Self::reserve_hourly`] (the
+    /// action it was for did nothing).
+    pub async fn release_hourly(&self, key: &str) -> Result<(), AppError> {
+        self.db
+            .release_attempt(key, self.window_start(60))
+            .await
+            .map_err(internal)
+    }
+
     /// Counts a sign-up from this address; refuses it past `sign_ups_per_hour`.
     async fn reserve_sign_up(&self, caller: &Caller) -> Result<(), AppError> {
         self.reserve_hourly(

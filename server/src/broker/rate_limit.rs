@@ -58,21 +58,38 @@ impl TokenBucket {
     }
 }
 
-/// Above this many buckets, idle ones are dropped when a new key arrives.
+/// Above this many buckets, idle ones are dropped when a new key arrives: once the map has
+/// doubled since the last sweep, or a minute after it (a bucket is idle a minute after its
+/// last use). Never on every new key: with thousands of busy keys that was quadratic.
 const SWEEP_ABOVE: usize = 1024;
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// One bucket per API key id.
 #[derive(Debug, Default)]
 pub struct RateLimiters {
     per_minute: u32,
-    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_key: HashMap<String, Arc<TokenBucket>>,
+    sweep_at: usize,
+    last_sweep: Option<Instant>,
+}
+
+impl std::ops::Deref for Buckets {
+    type Target = HashMap<String, Arc<TokenBucket>>;
+    fn deref(&self) -> &Self::Target {
+        &self.by_key
+    }
 }
 
 impl RateLimiters {
     pub fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -81,10 +98,18 @@ impl RateLimiters {
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= SWEEP_ABOVE && !buckets.contains_key(key_id) {
-            buckets.retain(|_, bucket| !bucket.is_idle());
+        let due = buckets.len() >= SWEEP_ABOVE.max(buckets.sweep_at)
+            || (buckets.len() >= SWEEP_ABOVE
+                && buckets
+                    .last_sweep
+                    .is_none_or(|at| at.elapsed() >= SWEEP_EVERY));
+        if due && !buckets.contains_key(key_id) {
+            buckets.by_key.retain(|_, bucket| !bucket.is_idle());
+            buckets.sweep_at = buckets.len() * 2;
+            buckets.last_sweep = Some(Instant::now());
         }
         buckets
+            .by_key
             .entry(key_id.to_owned())
             .or_insert_with(|| Arc::new(TokenBucket::new(self.per_minute)))
             .clone()

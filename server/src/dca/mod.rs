@@ -144,7 +144,7 @@ pub struct DcaService {
     limits: PlanLimits,
     brokers: Arc<BrokerDirectory>,
     /// "Buy now" presses allowed per user per hour.
-    run_now_per_hour: i64,
+    run_now_per_hour: u32,
     /// Each user's broker account as last read (page views are served from here).
     views: Arc<account_view::AccountViews>,
 }
@@ -172,7 +172,7 @@ impl DcaService {
     }
 
     /// Changes how many "buy now" presses a user may make an hour (default 10).
-    pub fn with_run_now_per_hour(mut self, per_hour: i64) -> Self {
+    pub fn with_run_now_per_hour(mut self, per_hour: u32) -> Self {
         self.run_now_per_hour = per_hour;
         self
     }
@@ -379,20 +379,44 @@ impl DcaService {
             ));
         }
         self.broker_for(&user.id).await?;
+        // A retried request is answered quietly, even at the limit: it buys nothing new.
+        if let Some(key) = idempotency_key
+            && self
+                .db
+                .has_idempotency_key(plan_id.as_str(), key)
+                .await
+                .map_err(internal)?
+        {
+            return Ok(plan);
+        }
+        // The press is counted before its slot is written, atomically (parallel presses
+        // on several plans cannot all slip under the limit), and given back if it queues
+        // nothing.
+        let limit_key = format!("run_now:{}", user.id);
+        self.accounts
+            .reserve_hourly(
+                &limit_key,
+                self.run_now_per_hour,
+                &format!(
+                    "At most {} \"buy now\" purchases an hour; please wait a while.",
+                    self.run_now_per_hour
+                ),
+            )
+            .await?;
         let queued = self
             .db
             .insert_manual_slot(
                 plan_id.as_str(),
                 &user.id,
                 idempotency_key,
-                self.run_now_per_hour,
                 self.now().as_millisecond(),
             )
-            .await
-            .map_err(internal)?;
+            .await;
         match queued {
-            Ok(_) => {}
-            Err(slots::ManualRefused::Pending(slot_id)) => {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => self.accounts.release_hourly(&limit_key).await?,
+            Ok(Err(slots::ManualRefused::Pending(slot_id))) => {
+                self.accounts.release_hourly(&limit_key).await?;
                 return Err(AppError::new(
                     ErrorCode::Conflict,
                     format!(
@@ -401,11 +425,9 @@ impl DcaService {
                     ),
                 ));
             }
-            Err(slots::ManualRefused::RateLimited { limit }) => {
-                return Err(AppError::new(
-                    ErrorCode::RateLimited,
-                    format!("At most {limit} \"buy now\" purchases an hour; please wait a while."),
-                ));
+            Err(err) => {
+                self.accounts.release_hourly(&limit_key).await?;
+                return Err(internal(err));
             }
         }
         Ok(plan)

@@ -93,8 +93,6 @@ pub struct Finish<'a> {
 pub enum ManualRefused {
     /// One is already waiting or running for this plan (its slot id).
     Pending(String),
-    /// The user queued `limit` within the last hour.
-    RateLimited { limit: i64 },
 }
 
 /// The PostgreSQL advisory lock key claims take turns on (any constant unique to it).
@@ -235,14 +233,13 @@ impl Db {
     }
 
     /// A "buy now" slot at `now`. With an idempotency key, a repeated request creates
-    /// nothing new (`Ok(None)`). Refused while another "buy now" of the plan waits or runs,
-    /// or when the user queued `per_hour` in the last hour. Returns the new slot's id.
+    /// nothing new (`Ok(None)`). Refused while another "buy now" of the plan waits or runs.
+    /// Returns the new slot's id. (The hourly limit is reserved before, atomically.)
     pub async fn insert_manual_slot(
         &self,
         plan_id: &str,
         user_id: &str,
         idempotency_key: Option<&str>,
-        per_hour: i64,
         now: i64,
     ) -> Result<Result<Option<String>, ManualRefused>, sqlx::Error> {
         if let Some(key) = idempotency_key
@@ -252,16 +249,6 @@ impl Db {
         }
         if let Some(pending) = self.pending_manual_slot(plan_id).await? {
             return Ok(Err(ManualRefused::Pending(pending)));
-        }
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM slots WHERE user_id = $1 AND kind = 'manual' AND created_at > $2",
-        )
-        .bind(user_id)
-        .bind(now - 3_600_000)
-        .fetch_one(self.pool())
-        .await?;
-        if recent >= per_hour {
-            return Ok(Err(ManualRefused::RateLimited { limit: per_hour }));
         }
         // Another slot of this plan may hold this very millisecond; take the next free one.
         for slot_at in now..now + 1000 {
@@ -307,7 +294,11 @@ impl Db {
         .await
     }
 
-    async fn has_idempotency_key(&self, plan_id: &str, key: &str) -> Result<bool, sqlx::Error> {
+    pub(crate) async fn has_idempotency_key(
+        &self,
+        plan_id: &str,
+        key: &str,
+    ) -> Result<bool, sqlx::Error> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT id FROM slots WHERE plan_id = $1 AND idempotency_key = $2")
                 .bind(plan_id)

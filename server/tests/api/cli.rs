@@ -212,7 +212,10 @@ fn the_scheduler_benchmark_records_every_order_across_instances() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("2 instance(s)"), "{stdout}");
-    assert!(stdout.contains("orders recorded: 12 (0 not bought)"), "{stdout}");
+    assert!(
+        stdout.contains("orders recorded: 12 (0 not bought)"),
+        "{stdout}"
+    );
 }
 
 #[test]

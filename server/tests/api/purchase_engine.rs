@@ -96,6 +96,113 @@ async fn buy_now_is_bounded(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Presses on several plans at once cannot all slip under the hourly limit: each is
+/// counted atomically before its slot is written.
+async fn parallel_buy_now_presses_keep_the_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.demo_broker = true;
+        c.scheduler_workers = 0;
+        c.run_now_per_hour = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    app.sign_up("racer@example.com", PASSWORD).await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        ids.push(
+            create(&app, &format!("plan {n}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let keys: Vec<String> = (0..ids.len()).map(|n| format!("key-{n}")).collect();
+    let presses = ids.iter().zip(&keys).map(|(id, key)| press(&app, id, key));
+    let statuses: Vec<u16> = futures_util::future::join_all(presses)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE kind = 'manual'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(queued, 3);
+    app.cleanup().await;
+}
+
+/// A purchase made by another instance (its event arrives over PostgreSQL) outdates the
+/// buyer's account view here; this instance's own purchase events do not (it marks its
+/// views where it buys, in order with its refreshes).
+#[tokio::test]
+async fn other_instances_purchases_outdate_account_views() {
+    let Some(app) = TestApp::spawn_hand_driven(Backend::Postgres).await else {
+        return;
+    };
+    app.set_market_time(MARKET_OPEN).await;
+    let (alice, _) = crate::helpers::signed_up(&app, "alice-view@example.com").await;
+    let (bob, _) = crate::helpers::signed_up(&app, "bob-view@example.com").await;
+    let id_of = |client: reqwest::Client| {
+        let app = &app;
+        async move {
+            let me = client.get(app.url("/api/auth/me")).send().await.unwrap();
+            json(me).await["user"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (alice_id, bob_id) = (id_of(alice.clone()).await, id_of(bob.clone()).await);
+    for client in [&alice, &bob] {
+        let seen = client.get(app.url("/api/account")).send().await.unwrap();
+        assert_eq!(seen.status(), 200);
+    }
+    // From now on a view that must be read again cannot be: the broker is down.
+    faults(&app, json!({"error_rate": 1.0, "statuses": [503]})).await;
+    let purchase = |user: &str| app::api::live::LiveEvent::Purchase {
+        purchase: serde_json::from_value(json!({
+            "id": "p1", "plan_id": "plan", "symbol": "SPY", "notional": "10",
+            "qty": "0.01", "price": "500", "status": "filled", "reason": null,
+            "client_order_id": format!("qs-{user}"),
+        }))
+        .unwrap(),
+    };
+    // Alice's purchase, announced by this instance, then Bob's by another one.
+    app.events().publish(&alice_id, &purchase(&alice_id)).await;
+    let other_instance = server::events::EventBus::publisher(app.db.clone());
+    other_instance.publish(&bob_id, &purchase(&bob_id)).await;
+    // Bob's view is outdated as soon as his event arrives...
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let read = bob.get(app.url("/api/account")).send().await.unwrap();
+        if read.status() != 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "another instance's purchase outdates the view"
+        );
+        tokio::task::yield_now().await;
+    }
+    // ...and Alice's event, which arrived before it, did not outdate hers.
+    let read = alice.get(app.url("/api/account")).send().await.unwrap();
+    assert_eq!(
+        read.status(),
+        200,
+        "an own purchase event is not marked twice"
+    );
+    app.cleanup().await;
+}
+
 /// A user with a backlog never holds a second worker while another user's slot waits.
 async fn claims_are_fair_across_users(backend: Backend) {
     let Some(app) = TestApp::spawn_hand_driven(backend).await else {
@@ -747,6 +854,7 @@ macro_rules! both {
 
 both!(
     buy_now_is_bounded,
+    parallel_buy_now_presses_keep_the_limit,
     claims_are_fair_across_users,
     edits_cannot_undo_a_stop,
     resuming_keeps_the_slot_it_paused_over,
