@@ -60,8 +60,12 @@ impl Db {
         let options = AnyConnectOptions::from_str(url)
             .with_context(|| format!("failed to parse the database URL for {backend:?}"))?;
         let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time, and a connection that finds the write lock
+            // taken backs off by sleeping (its busy handler): more connections than work can
+            // go on at once left the cores idle while writers slept (`quantshift bench
+            // scheduler`, 10,000 users: 8 connections ≈ 700 orders/s, 4 ≈ 950, 2 ≈ 830).
             .max_connections(match backend {
-                Backend::Sqlite => 8,
+                Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))

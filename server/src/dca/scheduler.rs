@@ -100,9 +100,21 @@ pub struct Scheduler {
     config: SchedulerConfig,
     owner: String,
     /// Held by the one claim that materialises due plans' slots; the others go straight
-    /// to claiming instead of scheduling the same plans again.
-    scheduling: tokio::sync::Mutex<()>,
+    /// to claiming instead of scheduling the same plans again. Holds when the workers'
+    /// next pass is due (wall time): at most one per poll interval, unless the last one
+    /// found more due plans than it takes at a time.
+    scheduling: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// When an active plan runs next, as its bot status shows it.
+fn next_run_of(plan: Option<&super::PlanRow>) -> Option<jiff::Timestamp> {
+    plan.filter(|plan| plan.status == PlanStatus::Active.as_str())
+        .and_then(|plan| plan.next_run_at)
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+}
+
+/// Due plans one scheduling pass materialises.
+const SCHEDULE_BATCH: i64 = 100;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -282,7 +294,7 @@ impl Scheduler {
             dca,
             config,
             owner,
-            scheduling: tokio::sync::Mutex::new(()),
+            scheduling: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -318,7 +330,7 @@ impl Scheduler {
                             _ = shutdown.changed() => break,
                         };
                         while in_flight.try_join_next().is_some() {}
-                        let claimed = match me.claim_next().await {
+                        let claimed = match me.claim_next(false).await {
                             Ok(claimed) => claimed,
                             Err(err) => {
                                 tracing::warn!(error = %format!("{err:#}"), "a scheduler pass failed");
@@ -367,10 +379,18 @@ impl Scheduler {
         tasks
     }
 
-    /// Schedules due plans and claims one slot.
-    async fn claim_next(&self) -> anyhow::Result<Option<SlotRow>> {
-        if let Ok(_scheduling) = self.scheduling.try_lock() {
-            self.schedule_due_plans(self.now()).await?;
+    /// Schedules due plans (when a pass is due, or always with `every_time`) and claims
+    /// one slot.
+    async fn claim_next(&self, every_time: bool) -> anyhow::Result<Option<SlotRow>> {
+        if let Ok(mut next_pass) = self.scheduling.try_lock()
+            && (every_time || next_pass.is_none_or(|at| std::time::Instant::now() >= at))
+        {
+            let more = self.schedule_due_plans(self.now()).await?;
+            *next_pass = Some(if more {
+                std::time::Instant::now()
+            } else {
+                std::time::Instant::now() + self.config.poll
+            });
         }
         // The lease counts from a clock read after the scheduling pass, however long it took.
         Ok(self
@@ -382,7 +402,7 @@ impl Scheduler {
     /// One pass in the caller's task: claim a slot and run it, or reconcile. Returns
     /// whether a slot was run. (The workers use the same steps, concurrently.)
     pub async fn tick(&self) -> anyhow::Result<bool> {
-        match self.claim_next().await? {
+        match self.claim_next(true).await? {
             Some(slot) => self.run_slot(&slot).await.map(|()| true),
             None => {
                 self.reconcile_once().await?;
@@ -391,15 +411,17 @@ impl Scheduler {
         }
     }
 
-    /// Makes each due plan's slot. One plan that cannot be read is logged and passed
-    /// over; it never stops the pass for everyone else.
-    async fn schedule_due_plans(&self, now: i64) -> anyhow::Result<()> {
-        for plan in self.db.due_plans(now, 100).await? {
-            if let Err(err) = self.schedule_plan(&plan, now).await {
+    /// Makes each due plan's slot, up to `SCHEDULE_BATCH`; returns whether there may be
+    /// more. One plan that cannot be read is logged and passed over; it never stops the
+    /// pass for everyone else.
+    async fn schedule_due_plans(&self, now: i64) -> anyhow::Result<bool> {
+        let due = self.db.due_plans(now, SCHEDULE_BATCH).await?;
+        for plan in &due {
+            if let Err(err) = self.schedule_plan(plan, now).await {
                 tracing::error!(plan = %plan.id, error = %format!("{err:#}"), "a due plan could not be scheduled");
             }
         }
-        Ok(())
+        Ok(due.len() as i64 >= SCHEDULE_BATCH)
     }
 
     async fn schedule_plan(&self, plan: &super::PlanRow, now: i64) -> anyhow::Result<()> {
@@ -444,6 +466,13 @@ impl Scheduler {
 
     /// Runs one claimed slot within its budget and tells the user's browsers how it went.
     async fn run_slot(&self, slot: &SlotRow) -> anyhow::Result<()> {
+        // Read once for the run: the plan (its next run is what the bot status shows) and
+        // what earlier attempts recorded.
+        let row = self
+            .db
+            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
+            .await?;
+        let next_run_at = next_run_of(row.as_ref());
         if slot.attempts > self.config.max_attempts {
             // No reason recorded: every attempt ended with its worker gone (a crash or a
             // kill), never with an error it could write down.
@@ -454,15 +483,18 @@ impl Scheduler {
                 )
             });
             self.give_up(slot, &reason).await?;
-            self.announce(slot).await;
+            self.announce(slot, next_run_at).await;
             return Ok(());
         }
-        self.bot_status(slot, BotState::Running, None).await;
-        let answered_before = self.answered(slot).await?;
-        let run = tokio::time::timeout(self.config.slot_budget, self.execute(slot)).await;
+        self.bot_status(slot, BotState::Running, None, next_run_at)
+            .await;
+        let purchases = self.db.purchases_of_slot(&slot.id).await?;
+        let answered_before = purchases.iter().filter(|p| !p.status.is_open()).count();
+        let run =
+            tokio::time::timeout(self.config.slot_budget, self.execute(slot, row, purchases)).await;
         let retry = match run {
             Ok(Ok(Run::Finished)) => {
-                self.announce(slot).await;
+                self.announce(slot, next_run_at).await;
                 return Ok(());
             }
             Ok(Ok(Run::Retry(message))) => (message, false),
@@ -488,7 +520,8 @@ impl Scheduler {
         tracing::warn!(slot = %slot.id, error = %message, "a slot did not finish; it will be retried");
         self.retry_later(slot, &message, progress).await?;
         let reason = "a temporary problem interrupted this purchase; it will be retried";
-        self.bot_status(slot, BotState::Error, Some(reason)).await;
+        self.bot_status(slot, BotState::Error, Some(reason), next_run_at)
+            .await;
         Err(anyhow::anyhow!(message))
     }
 
@@ -498,18 +531,21 @@ impl Scheduler {
         Ok(purchases.iter().filter(|p| !p.status.is_open()).count())
     }
 
-    /// Writes intents together, while this worker holds the slot. Returns whether it did.
+    /// Writes intents together, while this worker holds the slot (pinning it to the
+    /// broker `account`, if given). Returns the purchases written, or `None` if the lease
+    /// was lost.
     async fn write_intents(
         &self,
         slot: &SlotRow,
         intents: &[Intent<'_>],
+        account: Option<&str>,
         now: i64,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<Vec<PurchaseRow>>> {
         let written = self
             .db
-            .record_intents(slot, &self.owner, intents, now)
+            .record_intents(slot, &self.owner, intents, account, now)
             .await?;
-        if !written {
+        if written.is_none() {
             tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
         }
         Ok(written)
@@ -547,7 +583,11 @@ impl Scheduler {
                 reason: Some(&no.reason),
             })
             .collect();
-        if self.write_intents(slot, &intents, now).await? {
+        if self
+            .write_intents(slot, &intents, None, now)
+            .await?
+            .is_some()
+        {
             let finish = Finish {
                 state: no.slot_state,
                 reason: Some(&no.reason),
@@ -561,14 +601,14 @@ impl Scheduler {
 
     /// Writes the slot's intents (once), sends the unanswered ones, and records each
     /// answer as it arrives.
-    async fn execute(&self, slot: &SlotRow) -> anyhow::Result<Run> {
+    async fn execute(
+        &self,
+        slot: &SlotRow,
+        row: Option<super::PlanRow>,
+        mut purchases: Vec<PurchaseRow>,
+    ) -> anyhow::Result<Run> {
         let now = self.now();
-        let mut purchases = self.db.purchases_of_slot(&slot.id).await?;
-        let row = match self
-            .db
-            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
-            .await?
-        {
+        let row = match row {
             Some(row) => row,
             // Deleted before anything was decided: buy nothing.
             None if purchases.is_empty() => {
@@ -609,7 +649,6 @@ impl Scheduler {
                     return self.buy_nothing(slot, &plan, &ids, &no, now).await;
                 }
             };
-            self.db.pin_slot_account(&slot.id, &self.owner, tag).await?;
             let actions = match self.decide(&plan, slot, broker.as_ref()).await {
                 Ok(actions) => actions,
                 Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
@@ -654,10 +693,10 @@ impl Scheduler {
                     }
                 }
             }
-            if !self.write_intents(slot, &intents, now).await? {
-                return Ok(Run::Finished);
+            match self.write_intents(slot, &intents, Some(tag), now).await? {
+                Some(written) => purchases = written,
+                None => return Ok(Run::Finished),
             }
-            purchases = self.db.purchases_of_slot(&slot.id).await?;
         }
         if self.config.fail_point == Some(FailPoint::AfterIntents) {
             return Err(InjectedCrash("after writing the intents").into());
@@ -937,18 +976,13 @@ impl Scheduler {
         Ok(actions)
     }
 
-    async fn bot_status(&self, slot: &SlotRow, state: BotState, reason: Option<&str>) {
-        let next_run_at = match self
-            .db
-            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
-            .await
-        {
-            Ok(Some(plan)) => plan
-                .next_run_at
-                .filter(|_| plan.status == PlanStatus::Active.as_str())
-                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-            _ => None,
-        };
+    async fn bot_status(
+        &self,
+        slot: &SlotRow,
+        state: BotState,
+        reason: Option<&str>,
+        next_run_at: Option<jiff::Timestamp>,
+    ) {
         let last_run = jiff::Timestamp::from_millisecond(slot.slot_at).ok();
         let event = LiveEvent::BotStatus(BotStatus {
             plan_id: slot.plan_id.to_string(),
@@ -965,7 +999,7 @@ impl Scheduler {
 
     /// Tells the user's browsers what the slot did: each purchase, the bot's state, and
     /// the account after any fill.
-    async fn announce(&self, slot: &SlotRow) {
+    async fn announce(&self, slot: &SlotRow, next_run_at: Option<jiff::Timestamp>) {
         let Ok(purchases) = self.db.purchases_of_slot(&slot.id).await else {
             return;
         };
@@ -983,7 +1017,8 @@ impl Scheduler {
         } else {
             BotState::Idle
         };
-        self.bot_status(slot, state, problem.as_deref()).await;
+        self.bot_status(slot, state, problem.as_deref(), next_run_at)
+            .await;
         if sent {
             self.dca.account_changed(slot.user_id.as_str()).await;
         }

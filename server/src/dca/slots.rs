@@ -320,15 +320,21 @@ impl Db {
             Backend::Postgres => "FOR UPDATE OF s SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let mut tx = self.pool().begin().await?;
-        if self.backend() == Backend::Postgres {
-            // Claims take turns (across instances too): under READ COMMITTED two claims
-            // at once could otherwise both see "no slot of this user is running".
-            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
-                .bind(CLAIM_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // PostgreSQL: one transaction in which claims take turns (across instances too):
+        // under READ COMMITTED two claims at once could otherwise both see "no slot of this
+        // user is running". SQLite: each claim is one statement, which holds the database's
+        // write lock from its subquery to its update, so needs no transaction around it.
+        let mut tx = match self.backend() {
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
+                    .bind(CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Some(tx)
+            }
+            Backend::Sqlite => None,
+        };
         // Slots whose worker's lease ran out first (few), then due ones in the order they
         // became ready: each read in order from an index, however long the queue.
         let mut row = None;
@@ -350,17 +356,18 @@ impl Db {
                              ORDER BY {order} LIMIT 1 {lock}) \
                  RETURNING {SLOT_COLUMNS}"
             );
-            row = sqlx::query(&sql)
-                .bind(owner)
-                .bind(now + lease_ms)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let query = sqlx::query(&sql).bind(owner).bind(now + lease_ms).bind(now);
+            row = match &mut tx {
+                Some(tx) => query.fetch_optional(&mut **tx).await?,
+                None => query.fetch_optional(self.pool()).await?,
+            };
             if row.is_some() {
                 break;
             }
         }
-        tx.commit().await?;
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
         row.as_ref().map(slot).transpose()
     }
 
@@ -391,72 +398,84 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the broker account a slot runs with, the first time it runs.
-    pub async fn pin_slot_account(
-        &self,
-        slot_id: &str,
-        owner: &str,
-        account: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE slots SET broker_account = $1 WHERE id = $2 AND lease_owner = $3 AND broker_account IS NULL",
-        )
-        .bind(account)
-        .bind(slot_id)
-        .bind(owner)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Writes a slot's intents before any order is sent, all together and only if `owner`
-    /// still holds the slot's lease (returns whether it did). Client order ids are unique,
-    /// so a re-run of the slot finds the intents written before instead of adding others.
+    /// still holds the slot's lease; pins the slot to the broker `account` its orders go
+    /// to, if given (the first time). Returns the purchases written, or `None` if the
+    /// lease was lost. Client order ids are unique, so a re-run of the slot finds the
+    /// intents written before instead of adding others (and they are not returned).
     pub async fn record_intents(
         &self,
         slot: &SlotRow,
         owner: &str,
         intents: &[Intent<'_>],
+        account: Option<&str>,
         now: i64,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<Vec<PurchaseRow>>, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
         // A write first (SQLite then holds the write lock for the whole transaction).
         let held = sqlx::query(
-            "UPDATE slots SET updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+            "UPDATE slots SET updated_at = $1, broker_account = COALESCE(broker_account, $4) \
+             WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
         )
         .bind(now)
         .bind(&slot.id)
         .bind(owner)
+        .bind(account)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if held != 1 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        for intent in intents {
-            sqlx::query(
+        let mut written = Vec::with_capacity(intents.len());
+        if !intents.is_empty() {
+            // One statement for every leg: the slot's values first, then each leg's seven.
+            let rows: Vec<String> = (0..intents.len())
+                .map(|i| {
+                    let b = 5 + 7 * i;
+                    format!(
+                        "(${}, $1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4, $5, $5)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7
+                    )
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, \
-                 skip_reason, reason, slot_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-                 ON CONFLICT (client_order_id) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(&slot.id)
-            .bind(slot.plan_id.as_str())
-            .bind(slot.user_id.as_str())
-            .bind(intent.symbol.as_str())
-            .bind(text(intent.notional))
-            .bind(intent.client_order_id.as_str())
-            .bind(intent.status.as_str())
-            .bind(intent.skip_reason.map(SkipReason::as_str))
-            .bind(intent.reason)
-            .bind(slot.slot_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                 skip_reason, reason, slot_at, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (client_order_id) DO NOTHING RETURNING {PURCHASE_COLUMNS}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(&slot.id)
+                .bind(slot.plan_id.as_str())
+                .bind(slot.user_id.as_str())
+                .bind(slot.slot_at)
+                .bind(now);
+            for intent in intents {
+                query = query
+                    .bind(new_id())
+                    .bind(intent.symbol.as_str())
+                    .bind(text(intent.notional))
+                    .bind(intent.client_order_id.as_str())
+                    .bind(intent.status.as_str())
+                    .bind(intent.skip_reason.map(SkipReason::as_str))
+                    .bind(intent.reason);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                written.push(purchase(&row)?);
+            }
         }
         tx.commit().await?;
-        Ok(true)
+        // In the order a slot's purchases are read back (`slot_purchases_sql`).
+        written.sort_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
+        Ok(Some(written))
     }
 
     /// Moves an open order's next check on before it is made, so a check that hangs or

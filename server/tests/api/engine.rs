@@ -853,8 +853,8 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
                 skip_reason: why,
                 reason: None,
             };
-            let written = db.record_intents(&slot, "test", std::slice::from_ref(&intent), at);
-            assert!(written.await.unwrap());
+            let written = db.record_intents(&slot, "test", std::slice::from_ref(&intent), None, at);
+            assert!(written.await.unwrap().is_some());
         }
     };
     use PurchaseStatus::{Filled, Skipped};
