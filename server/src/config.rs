@@ -91,7 +91,7 @@ pub struct Config {
     pub scheduler_slot_budget_ms: u64,
     /// A slot missed while the server was down still runs if it is at most this late.
     pub missed_grace_minutes: u32,
-    /// "Buy now" presses each user may make per hour.
+    /// "Buy now" presses that queue a purchase, per user and clock hour.
     pub run_now_per_hour: u32,
 }
 

@@ -33,6 +33,12 @@ pub struct SignInPolicy {
     pub sign_ups_per_hour: u32,
 }
 
+/// One use counted against an hourly limit, in the clock hour it was counted in.
+pub struct HourlyUse {
+    key: String,
+    window_start: i64,
+}
+
 /// Attempts reserved for one sign-in (or password check): given back if it succeeds.
 struct Reservation {
     keys: [String; 2],
@@ -242,30 +248,40 @@ impl AccountService {
         Ok(())
     }
 
-    /// Counts one use of `key` in the current hour; refuses it (with `message`) past
-    /// `per_hour`. Atomic across instances.
+    /// Counts one use of `key` in the current clock hour; refuses it (with `message`) past
+    /// `per_hour`, without counting it. Atomic across instances. Returns the hour it was
+    /// counted in, for [`Self::release_hourly`].
     pub async fn reserve_hourly(
         &self,
         key: &str,
         per_hour: u32,
         message: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<HourlyUse, AppError> {
+        let window_start = self.window_start(60);
         let attempts = self
             .db
-            .reserve_attempt(key, self.window_start(60))
+            .reserve_attempt(key, window_start)
             .await
             .map_err(internal)?;
         if attempts > i64::from(per_hour) {
+            // Refused uses do not count: the limit stays exactly at its number.
+            self.db
+                .release_attempt(key, window_start)
+                .await
+                .map_err(internal)?;
             return Err(AppError::new(ErrorCode::RateLimited, message));
         }
-        Ok(())
+        Ok(HourlyUse {
+            key: key.to_owned(),
+            window_start,
+        })
     }
 
-    /// Gives back a use of `key` counted in this hour by [`Self::reserve_hourly`] (the
-    /// action it was for did nothing).
-    pub async fn release_hourly(&self, key: &str) -> Result<(), AppError> {
+    /// Gives back a use counted by [`Self::reserve_hourly`] (the action it was for did
+    /// nothing), in the hour it was counted in.
+    pub async fn release_hourly(&self, used: &HourlyUse) -> Result<(), AppError> {
         self.db
-            .release_attempt(key, self.window_start(60))
+            .release_attempt(&used.key, used.window_start)
             .await
             .map_err(internal)
     }
@@ -278,6 +294,7 @@ impl AccountService {
             "Too many accounts were created from this address. Please try again later.",
         )
         .await
+        .map(drop)
     }
 
     /// Forgets attempt windows older than a day (run with the hourly clean-up).

@@ -392,10 +392,10 @@ impl DcaService {
         // The press is counted before its slot is written, atomically (parallel presses
         // on several plans cannot all slip under the limit), and given back if it queues
         // nothing.
-        let limit_key = format!("run_now:{}", user.id);
-        self.accounts
+        let counted = self
+            .accounts
             .reserve_hourly(
-                &limit_key,
+                &format!("run_now:{}", user.id),
                 self.run_now_per_hour,
                 &format!(
                     "At most {} \"buy now\" purchases an hour; please wait a while.",
@@ -414,9 +414,9 @@ impl DcaService {
             .await;
         match queued {
             Ok(Ok(Some(_))) => {}
-            Ok(Ok(None)) => self.accounts.release_hourly(&limit_key).await?,
+            Ok(Ok(None)) => self.accounts.release_hourly(&counted).await?,
             Ok(Err(slots::ManualRefused::Pending(slot_id))) => {
-                self.accounts.release_hourly(&limit_key).await?;
+                self.accounts.release_hourly(&counted).await?;
                 return Err(AppError::new(
                     ErrorCode::Conflict,
                     format!(
@@ -426,7 +426,7 @@ impl DcaService {
                 ));
             }
             Err(err) => {
-                self.accounts.release_hourly(&limit_key).await?;
+                self.accounts.release_hourly(&counted).await?;
                 return Err(internal(err));
             }
         }

@@ -468,10 +468,24 @@ impl Scheduler {
     async fn run_slot(&self, slot: &SlotRow) -> anyhow::Result<()> {
         // Read once for the run: the plan (its next run is what the bot status shows) and
         // what earlier attempts recorded.
-        let row = self
-            .db
-            .plan(slot.plan_id.as_str(), slot.user_id.as_str())
-            .await?;
+        let loaded = async {
+            let row = self
+                .db
+                .plan(slot.plan_id.as_str(), slot.user_id.as_str())
+                .await?;
+            let purchases = self.db.purchases_of_slot(&slot.id).await?;
+            Ok::<_, sqlx::Error>((row, purchases))
+        };
+        let (row, purchases) = match loaded.await {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                // The database did not answer (e.g. no free connection): try again later,
+                // with the reason recorded, like any other interrupted run.
+                let message = format!("could not read the plan: {err}");
+                self.retry_later(slot, &message, false).await?;
+                return Err(anyhow::anyhow!(message));
+            }
+        };
         let next_run_at = next_run_of(row.as_ref());
         if slot.attempts > self.config.max_attempts {
             // No reason recorded: every attempt ended with its worker gone (a crash or a
@@ -488,7 +502,6 @@ impl Scheduler {
         }
         self.bot_status(slot, BotState::Running, None, next_run_at)
             .await;
-        let purchases = self.db.purchases_of_slot(&slot.id).await?;
         let answered_before = purchases.iter().filter(|p| !p.status.is_open()).count();
         let run =
             tokio::time::timeout(self.config.slot_budget, self.execute(slot, row, purchases)).await;
@@ -694,7 +707,10 @@ impl Scheduler {
                 }
             }
             match self.write_intents(slot, &intents, Some(tag), now).await? {
-                Some(written) => purchases = written,
+                // Every intent is new (the usual case): these are the slot's purchases.
+                Some(written) if written.len() == intents.len() => purchases = written,
+                // Some existed already (written by an earlier run): read them all.
+                Some(_) => purchases = self.db.purchases_of_slot(&slot.id).await?,
                 None => return Ok(Run::Finished),
             }
         }

@@ -657,6 +657,83 @@ async fn broker_orders(app: &TestApp) -> Vec<server::broker::OrderSnapshot> {
         .unwrap()
 }
 
+/// A slot whose run outlasts its budget (a slow broker) gives the slot back keeping what
+/// it bought: the next run sends only the rest, the attempt is not used up, and every leg
+/// is bought exactly once.
+async fn a_slot_out_of_time_keeps_what_it_bought(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    app.sign_up("slow@example.com", PASSWORD).await;
+    app.set_market_time(MARKET_OPEN).await;
+    let mut four = plan("slow");
+    four["legs"] = json!([
+        {"symbol": "SPY", "amount": "10.00"}, {"symbol": "QQQ", "amount": "10.00"},
+        {"symbol": "VTI", "amount": "10.00"}, {"symbol": "IWM", "amount": "10.00"}
+    ]);
+    let created = app.post_json("/api/dca/config", four).await;
+    assert_eq!(created.status(), 201);
+    let id = json(created).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(press(&app, &id, "slow").await.status(), 202);
+    // Every broker request takes 400 ms; a run may take 1 s: two or so legs per run.
+    faults(&app, json!({"latency_ms": 400})).await;
+    let scheduler = app.worker(|c| {
+        c.slot_budget = std::time::Duration::from_millis(1000);
+        c.max_attempts = 2;
+    });
+    assert!(
+        scheduler.tick().await.is_err(),
+        "the first run runs out of time"
+    );
+    let after_first = history(&app).await;
+    let bought_first = after_first
+        .iter()
+        .filter(|p| p["status"] == "filled")
+        .count();
+    assert!(
+        (1..4).contains(&bought_first),
+        "the first run kept what it bought and left the rest: {after_first:?}"
+    );
+    let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM slots WHERE kind = 'manual'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts, 0,
+        "a run that made progress gives its attempt back"
+    );
+    // More runs, each resuming, until every leg is bought (more runs than max_attempts:
+    // progress never counts against it).
+    for _ in 0..8 {
+        if history(&app).await.iter().all(|p| p["status"] == "filled") {
+            break;
+        }
+        let _ = scheduler.tick().await;
+    }
+    let purchases = history(&app).await;
+    assert_eq!(purchases.len(), 4);
+    assert!(
+        purchases.iter().all(|p| p["status"] == "filled"),
+        "{purchases:?}"
+    );
+    let sim = app.demo_broker_url().unwrap();
+    reqwest::Client::new()
+        .delete(format!("{sim}/sim/v1/faults"))
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = broker_orders(&app)
+        .await
+        .into_iter()
+        .map(|o| o.client_order_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "one order per leg at the broker: {ids:?}");
+    assert_eq!(broker_orders(&app).await.len(), 4);
+    app.cleanup().await;
+}
+
 /// Every answer to an order placement is lost, though the broker placed the first one:
 /// the slot retries under the same client order id, runs out of attempts, and looks the
 /// orders up before its last write, so the order that was placed is recorded as bought
@@ -860,6 +937,7 @@ both!(
     resuming_keeps_the_slot_it_paused_over,
     a_slot_out_of_attempts_fails_visibly,
     a_lost_answer_is_found_by_its_client_order_id,
+    a_slot_out_of_time_keeps_what_it_bought,
     a_partial_fill_records_what_was_bought,
     account_views_spare_the_broker,
     unresolvable_orders_do_not_block_new_fills,
