@@ -2,7 +2,7 @@
 //! and live sockets that end with their sessions.
 
 use crate::helpers::{
-    Backend, PASSWORD, Socket, TestApp, json, live, next_json, session_cookie, signed_up,
+    Backend, PASSWORD, Socket, TestApp, json, live, next_json, session_cookie, signed_up, user_id,
 };
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::json;
@@ -395,28 +395,8 @@ async fn incoming_messages_are_capped(app: &TestApp) {
 async fn one_users_burst_does_not_hold_up_another(app: &TestApp) {
     let (noisy_client, noisy_cookie) = signed_up(app, "noisy@example.com").await;
     let (quiet_client, quiet_cookie) = signed_up(app, "quiet@example.com").await;
-    let noisy_id = json(
-        noisy_client
-            .get(app.url("/api/auth/me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let quiet_id = json(
-        quiet_client
-            .get(app.url("/api/auth/me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let noisy_id = user_id(app, &noisy_client).await;
+    let quiet_id = user_id(app, &quiet_client).await;
     // The noisy user's socket is open but not read while thousands of its events go by.
     let _noisy = live(app, &noisy_cookie).await;
     let mut quiet = live(app, &quiet_cookie).await;

@@ -341,6 +341,12 @@ pub async fn signed_up(app: &TestApp, email: &str) -> (reqwest::Client, String) 
     (client, cookie)
 }
 
+/// The id of the user `client` is signed in as.
+pub async fn user_id(app: &TestApp, client: &reqwest::Client) -> String {
+    let me = client.get(app.url("/api/auth/me")).send().await.unwrap();
+    json(me).await["user"]["id"].as_str().unwrap().to_owned()
+}
+
 /// The `qs_session=…` pair a response set, to send as a cookie header.
 pub fn session_cookie(response: &reqwest::Response) -> String {
     response

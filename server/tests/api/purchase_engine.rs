@@ -154,14 +154,8 @@ async fn other_instances_purchases_outdate_account_views() {
     app.set_market_time(MARKET_OPEN).await;
     let (alice, _) = crate::helpers::signed_up(&app, "alice-view@example.com").await;
     let (bob, _) = crate::helpers::signed_up(&app, "bob-view@example.com").await;
-    let id_of = |client: reqwest::Client| {
-        let app = &app;
-        async move {
-            let me = client.get(app.url("/api/auth/me")).send().await.unwrap();
-            json(me).await["user"]["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let (alice_id, bob_id) = (id_of(alice.clone()).await, id_of(bob.clone()).await);
+    let alice_id = crate::helpers::user_id(&app, &alice).await;
+    let bob_id = crate::helpers::user_id(&app, &bob).await;
     for client in [&alice, &bob] {
         let seen = client.get(app.url("/api/account")).send().await.unwrap();
         assert_eq!(seen.status(), 200);
