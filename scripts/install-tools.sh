@@ -10,6 +10,11 @@ CARGO_LEPTOS_VERSION=0.3.11
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# Both tools are build-time helpers whose own speed hardly matters, and their release
+# profiles ask for fat LTO in one codegen unit: about half of cargo-leptos's 20 minutes went
+# into its last crate. Installed here with thin-local LTO and parallel codegen instead.
+tool_profile=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
+
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 # The test suite's bundle budget and scripts/wasm-size.sh measure with Python.
@@ -31,7 +36,7 @@ rustup component add rust-src >/dev/null 2>&1 || rustup component add rust-src
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   # --locked fails for this release (its lock names a webpki-roots the registry lacks).
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 10 CPU-minutes, once)"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  "${tool_profile[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
 if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
@@ -50,7 +55,10 @@ if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERS
   fi
   cp -r "$src" "$work/cargo-leptos"
   (cd "$work/cargo-leptos" && cargo update --quiet -p cargo-util-schemas --precise 0.14.1)
-  cargo install --locked --path "$work/cargo-leptos"
+  # no_downloads: a build must never fetch wasm-opt, sass or wasm-bindgen from the network;
+  # they come from PATH (wasm-bindgen above, wasm-opt from npm in scripts/release.sh; the
+  # style sheet is plain CSS, so no sass).
+  "${tool_profile[@]}" cargo install --locked --features no_downloads --path "$work/cargo-leptos"
 fi
 
 if [ "${1:-}" = "--test" ]; then
