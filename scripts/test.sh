@@ -27,9 +27,9 @@ step() {
 }
 
 step "format" cargo fmt --all -- --check
-step "clippy (ssr)" cargo clippy --locked -p server -p app --all-targets -- -D warnings
+step "clippy (ssr)" cargo clippy --locked -p server -p sim -p app --all-targets -- -D warnings
 step "clippy (hydrate, wasm32)" cargo clippy --locked -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
-step "rust tests" cargo test --locked -p app -p server
+step "rust tests" cargo test --locked -p app -p sim -p server
 before=$failed
 step "site build" cargo leptos build --split
 if [ "$failed" -eq "$before" ]; then

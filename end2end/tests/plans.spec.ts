@@ -31,7 +31,7 @@ test("a new user sees their paper account, and plans they create appear", async 
 
   await page.goto("/dashboard");
   await expect(page.getByTestId("plan-status-row")).toContainText("Core ETFs");
-  await expect(page.getByTestId("bot-status")).toHaveText("idle");
+  await expect(page.getByTestId("run-status")).toHaveText("idle");
 });
 
 test("a purchase shows in the history with its status", async ({ page }) => {

@@ -113,7 +113,7 @@ test("a purchase the scheduler makes appears live on an open dashboard", async (
   await expect(page.getByTestId("recent-purchases")).toContainText("filled");
   await expect(page.getByTestId("positions")).toContainText("VTI");
   await expect(page.getByTestId("last-result")).toContainText("VTI $40.00 filled");
-  await expect(page.getByTestId("bot-status")).toHaveText("idle");
+  await expect(page.getByTestId("run-status")).toHaveText("idle");
   await expectNoReload(page);
 });
 

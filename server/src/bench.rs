@@ -7,7 +7,6 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::dca::PlanRow;
-use crate::sim::{SimConfig, Simulator};
 use crate::startup::Application;
 use anyhow::Context as _;
 use app::api::dca::{Plan, PlanMode, PlanStatus};
@@ -18,6 +17,7 @@ use app::domain::schedule::Schedule;
 use app::domain::strategy::dca::Leg;
 use app::domain::time::{Clock, Timestamp};
 use rust_decimal::Decimal;
+use sim::{SimConfig, Simulator};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sim_url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(crate::sim::serve(listener, sim, std::future::pending()));
+    tokio::spawn(sim::serve(listener, sim, std::future::pending()));
 
     let data_dir = std::env::temp_dir().join(format!("qs-bench-{}", uuid::Uuid::new_v4().simple()));
     let config = Config {

@@ -4,15 +4,16 @@
 //! traded on paper for the configured number of days.
 
 use crate::accounts::AccountService;
-use crate::broker::directory::{BrokerDirectory, ConnectionRow};
+use crate::broker::directory::BrokerDirectory;
 use crate::broker::{Broker, BrokerError};
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
-use app::api::ports::Caller;
+use app::api::ports::{Caller, ConnectionPort};
 use app::api::{AppError, ErrorCode};
 use app::domain::time::Clock;
 
+use sqlx::Row as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -71,7 +72,34 @@ impl ConnectionService {
             .map_err(internal)
     }
 
-    pub async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+    async fn check_live_unlocked(&self, user_id: &str) -> Result<(), AppError> {
+        let needed_ms = i64::from(self.live_unlock_days) * 86_400_000;
+        let first = self.db.first_fill_at(user_id).await.map_err(internal)?;
+        let now = self.clock.now().millis();
+        match first {
+            Some(first) if now - first >= needed_ms => Ok(()),
+            Some(first) => Err(AppError::new(
+                ErrorCode::LiveLocked,
+                format!(
+                    "Live trading unlocks after {} days of paper trading; {} to go.",
+                    self.live_unlock_days,
+                    ((needed_ms - (now - first)) + 86_399_999) / 86_400_000
+                ),
+            )),
+            None => Err(AppError::new(
+                ErrorCode::LiveLocked,
+                format!(
+                    "Live trading unlocks after {} days of paper trading. Run a paper plan first.",
+                    self.live_unlock_days
+                ),
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionPort for ConnectionService {
+    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
         let user = self.accounts.require_user(caller).await?;
         Ok(
             match self
@@ -109,7 +137,7 @@ impl ConnectionService {
         )
     }
 
-    pub async fn connect(
+    async fn connect(
         &self,
         caller: &Caller,
         request: ConnectRequest,
@@ -207,34 +235,10 @@ impl ConnectionService {
         let detail = serde_json::json!({"environment": environment, "key_last4": row.key_last4});
         self.audit(caller, &user.id, AuditAction::BrokerConnected, detail)
             .await?;
-        self.view(caller).await
+        ConnectionPort::view(self, caller).await
     }
 
-    async fn check_live_unlocked(&self, user_id: &str) -> Result<(), AppError> {
-        let needed_ms = i64::from(self.live_unlock_days) * 86_400_000;
-        let first = self.db.first_fill_at(user_id).await.map_err(internal)?;
-        let now = self.clock.now().millis();
-        match first {
-            Some(first) if now - first >= needed_ms => Ok(()),
-            Some(first) => Err(AppError::new(
-                ErrorCode::LiveLocked,
-                format!(
-                    "Live trading unlocks after {} days of paper trading; {} to go.",
-                    self.live_unlock_days,
-                    ((needed_ms - (now - first)) + 86_399_999) / 86_400_000
-                ),
-            )),
-            None => Err(AppError::new(
-                ErrorCode::LiveLocked,
-                format!(
-                    "Live trading unlocks after {} days of paper trading. Run a paper plan first.",
-                    self.live_unlock_days
-                ),
-            )),
-        }
-    }
-
-    pub async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
         let user = self.accounts.require_user(caller).await?;
         if self
             .db
@@ -250,26 +254,79 @@ impl ConnectionService {
             )
             .await?;
         }
-        self.view(caller).await
+        ConnectionPort::view(self, caller).await
     }
 }
 
-#[async_trait::async_trait]
-impl app::api::ports::BrokerPort for ConnectionService {
-    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
-        ConnectionService::view(self, caller).await
-    }
+/// A stored connection, still sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionRow {
+    pub user_id: String,
+    pub environment: String,
+    pub key_id: String,
+    pub secret: String,
+    pub key_last4: String,
+    pub account_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
 
-    async fn connect(
+fn connection(row: &sqlx::any::AnyRow) -> Result<ConnectionRow, sqlx::Error> {
+    Ok(ConnectionRow {
+        user_id: row.try_get("user_id")?,
+        environment: row.try_get("environment")?,
+        key_id: row.try_get("key_id")?,
+        secret: row.try_get("secret")?,
+        key_last4: row.try_get("key_last4")?,
+        account_id: row.try_get("account_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Db {
+    pub async fn broker_connection(
         &self,
-        caller: &Caller,
-        request: ConnectRequest,
-    ) -> Result<ConnectionView, AppError> {
-        ConnectionService::connect(self, caller, request).await
+        user_id: &str,
+    ) -> Result<Option<ConnectionRow>, sqlx::Error> {
+        sqlx::query(
+            "SELECT user_id, environment, key_id, secret, key_last4, account_id, created_at, updated_at \
+             FROM broker_connections WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(connection)
+        .transpose()
     }
 
-    async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
-        ConnectionService::disconnect(self, caller).await
+    pub async fn save_broker_connection(&self, row: &ConnectionRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO broker_connections (user_id, environment, key_id, secret, key_last4, account_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id) DO UPDATE SET environment = excluded.environment, \
+             key_id = excluded.key_id, secret = excluded.secret, key_last4 = excluded.key_last4, \
+             account_id = excluded.account_id, updated_at = excluded.updated_at",
+        )
+        .bind(&row.user_id)
+        .bind(&row.environment)
+        .bind(&row.key_id)
+        .bind(&row.secret)
+        .bind(&row.key_last4)
+        .bind(&row.account_id)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_broker_connection(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM broker_connections WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -1,5 +1,7 @@
-//! The QuantShift server: configuration, database, accounts, the HTTP surface and the
-//! command line. `startup::Application` wires them together; tests start it on port 0.
+//! The QuantShift server: configuration, the database, the services behind `app`'s ports
+//! (accounts, plans, the portfolio, broker connections), the purchase engine, live events,
+//! the HTTP surface and the command line. `startup::Application` wires them together;
+//! tests start it on port 0. The simulated broker is the `sim` crate.
 
 pub mod accounts;
 pub mod bench;
@@ -14,8 +16,6 @@ pub mod errors;
 pub mod events;
 pub mod http;
 pub mod private_fs;
-pub mod research;
 pub mod secrets;
-pub mod sim;
 pub mod startup;
 pub mod telemetry;

@@ -29,7 +29,8 @@ pub struct Application {
     db: Db,
     sessions: DbSessionStore,
     accounts: Arc<AccountService>,
-    dca: Arc<crate::dca::DcaService>,
+    brokers: Arc<crate::broker::directory::BrokerDirectory>,
+    portfolio: Arc<crate::dca::portfolio::PortfolioService>,
     events: crate::events::EventBus,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
 }
@@ -138,23 +139,32 @@ impl Application {
             broker_limiters.clone(),
         ));
 
-        let dca = Arc::new(
+        let plan_limits = app::api::dca::PlanLimits::default();
+        let plans = Arc::new(
             crate::dca::DcaService::new(
                 db.clone(),
                 events.clone(),
                 clock.clone(),
                 accounts.clone(),
-                app::api::dca::PlanLimits::default(),
+                plan_limits,
                 brokers.clone(),
             )
             .with_run_now_per_hour(config.run_now_per_hour),
         );
-        dca.watch_purchases();
+        let portfolio = Arc::new(crate::dca::portfolio::PortfolioService::new(
+            clock.clone(),
+            accounts.clone(),
+            brokers.clone(),
+            events.clone(),
+        ));
+        portfolio.watch_purchases();
         let scheduler = (config.scheduler_workers > 0).then(|| {
             crate::dca::scheduler::Scheduler::new(
                 db.clone(),
                 clock.clone(),
-                dca.clone(),
+                brokers.clone(),
+                events.clone(),
+                portfolio.clone(),
                 crate::dca::scheduler::SchedulerConfig {
                     workers: config.scheduler_workers as usize,
                     poll: Duration::from_millis(config.scheduler_poll_ms),
@@ -162,6 +172,7 @@ impl Application {
                     // Twice the budget: a live worker always finishes or hands back first.
                     lease: Duration::from_millis(config.scheduler_slot_budget_ms * 2),
                     grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
+                    plan_limits,
                     ..Default::default()
                 },
             )
@@ -172,15 +183,19 @@ impl Application {
             leptos_options,
             db: db.clone(),
             accounts: accounts.clone(),
-            dca: dca.clone(),
-
-            connections: Arc::new(crate::connections::ConnectionService::new(
-                db.clone(),
-                clock.clone(),
-                accounts.clone(),
-                brokers.clone(),
-                config.live_unlock_days,
-            )),
+            ports: app::api::ports::Ports {
+                accounts: accounts.clone(),
+                admin: accounts.clone(),
+                plans,
+                portfolio: portfolio.clone(),
+                connections: Arc::new(crate::connections::ConnectionService::new(
+                    db.clone(),
+                    clock.clone(),
+                    accounts.clone(),
+                    brokers.clone(),
+                    config.live_unlock_days,
+                )),
+            },
 
             events: events.clone(),
             public_origin: public_origin.into(),
@@ -216,7 +231,8 @@ impl Application {
             db,
             sessions,
             accounts: accounts.clone(),
-            dca,
+            brokers,
+            portfolio,
             events: events.clone(),
             scheduler,
         })
@@ -235,9 +251,14 @@ impl Application {
         self.events.clone()
     }
 
-    /// The plan service (for tests that drive the scheduler themselves).
-    pub fn dca(&self) -> Arc<crate::dca::DcaService> {
-        self.dca.clone()
+    /// Where users' brokers are found (for tests that drive the scheduler themselves).
+    pub fn brokers(&self) -> Arc<crate::broker::directory::BrokerDirectory> {
+        self.brokers.clone()
+    }
+
+    /// The users' account views (for tests that drive the scheduler themselves).
+    pub fn portfolio(&self) -> Arc<crate::dca::portfolio::PortfolioService> {
+        self.portfolio.clone()
     }
 
     /// The in-process simulated broker's base URL, in demo mode.
@@ -307,7 +328,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The simulated Alpaca broker, served in-process on its own loopback port (demo mode).
 struct DemoBroker {
     url: String,
-    sim: Arc<crate::sim::Simulator>,
+    sim: Arc<sim::Simulator>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -325,16 +346,16 @@ impl DemoBroker {
             .await
             .with_context(|| format!("failed to listen on {listen} for the demo broker"))?;
         let url = format!("http://{}", listener.local_addr()?);
-        let sim = crate::sim::Simulator::new(crate::sim::SimConfig {
+        let sim = sim::Simulator::new(sim::SimConfig {
             auto_accounts: true,
             allow_control_api: true,
             start_time,
             // The demo portfolio survives restarts.
             state_file: Some(data_dir.join("demo-broker.json")),
-            ..crate::sim::SimConfig::default()
+            ..sim::SimConfig::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(crate::sim::serve(listener, sim.clone(), async {
+        let task = tokio::spawn(sim::serve(listener, sim.clone(), async {
             let _ = stopped.await;
         }));
         tracing::info!(%url, "demo mode: simulated Alpaca broker started");
@@ -356,7 +377,7 @@ impl DemoBroker {
 
 /// The demo market's clock as the server's clock (`demo_start_time`): moving the market's
 /// time through its control API moves the scheduler's too.
-struct DemoClock(Arc<crate::sim::Simulator>);
+struct DemoClock(Arc<sim::Simulator>);
 
 impl Clock for DemoClock {
     fn now(&self) -> app::domain::time::Timestamp {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One user as the admin panel lists them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminUserRow {
+pub struct AdminUserView {
     pub id: String,
     pub email: String,
     pub role: Role,
@@ -16,8 +16,8 @@ pub struct AdminUserRow {
     pub created_at: i64,
 }
 
-#[server(prefix = "/api/fn", endpoint = "admin_list_users", output = crate::api::codec::Json)]
-pub async fn admin_list_users() -> Result<Vec<AdminUserRow>, AppError> {
+#[server(prefix = "/api/fn", endpoint = "load_admin_users", output = crate::api::codec::Json)]
+pub async fn load_admin_users() -> Result<Vec<AdminUserView>, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.list_users(&caller).await)
 }

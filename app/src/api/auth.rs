@@ -56,8 +56,8 @@ impl Credentials {
 }
 
 /// The signed-in user, or `None` for a visitor.
-#[server(prefix = "/api/fn", endpoint = "current_user", output = crate::api::codec::Json)]
-pub async fn current_user() -> Result<Option<UserView>, AppError> {
+#[server(prefix = "/api/fn", endpoint = "load_current_user", output = crate::api::codec::Json)]
+pub async fn load_current_user() -> Result<Option<UserView>, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.accounts.current_user(&caller).await)
 }

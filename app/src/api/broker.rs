@@ -39,22 +39,22 @@ impl std::fmt::Debug for ConnectRequest {
     }
 }
 
-#[server(prefix = "/api/fn", endpoint = "broker_connection", output = crate::api::codec::Json)]
-pub async fn broker_connection() -> Result<ConnectionView, super::AppError> {
+#[server(prefix = "/api/fn", endpoint = "load_broker_connection", output = crate::api::codec::Json)]
+pub async fn load_broker_connection() -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.broker.view(&caller).await)
+    super::ports::with_status(ports.connections.view(&caller).await)
 }
 
 /// Checks the keys with Alpaca, then saves them sealed; the plans trade there from now on.
 #[server(prefix = "/api/fn", endpoint = "connect_broker", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn connect_broker(request: ConnectRequest) -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.broker.connect(&caller, request).await)
+    super::ports::with_status(ports.connections.connect(&caller, request).await)
 }
 
 /// Forgets the user's keys; the plans go back to the simulated paper account.
 #[server(prefix = "/api/fn", endpoint = "disconnect_broker", output = crate::api::codec::Json)]
 pub async fn disconnect_broker() -> Result<ConnectionView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.broker.disconnect(&caller).await)
+    super::ports::with_status(ports.connections.disconnect(&caller).await)
 }

@@ -1,269 +1,17 @@
-//! DCA plans on the wire: the one `Plan` struct the REST API, the server functions and
-//! the browser's plan editor share, and the validation both sides run.
+//! Plans on the wire: the server functions behind the plan editor, dashboard and history
+//! pages, and the types they carry besides the plan itself (purchases, history pages, the
+//! account, bar queries). The plan, its rules and its validation are the domain's
+//! (`domain::plan`), re-exported here as the wire type they also are.
 
-use crate::domain::calendar;
 use leptos::prelude::*;
 
 use crate::domain::ids::PlanId;
 pub use crate::domain::lifecycle::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use crate::domain::market::Symbol;
-use crate::domain::schedule::Schedule;
-use crate::domain::strategy::dca::{Leg, validate_legs};
-use crate::domain::strategy::smart_dca::SmartDcaConfig;
+pub use crate::domain::plan::{AssetFacts, Plan, PlanLimits, PlanMode, PlanStatus, asset_problem};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// How a plan decides whether to buy on a slot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanMode {
-    /// Buy every leg on every slot.
-    #[default]
-    Pure,
-    /// Buy only when the moving-average condition in `smart` holds.
-    Smart,
-    /// The MA-crossover bot.
-    Discretionary,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanStatus {
-    /// Buys on schedule.
-    Active,
-    /// Keeps its settings, skips its slots until started again.
-    #[default]
-    Paused,
-    /// Finished for good.
-    Stopped,
-}
-
-impl PlanStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            PlanStatus::Active => "active",
-            PlanStatus::Paused => "paused",
-            PlanStatus::Stopped => "stopped",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "active" => Some(PlanStatus::Active),
-            "paused" => Some(PlanStatus::Paused),
-            "stopped" => Some(PlanStatus::Stopped),
-            _ => None,
-        }
-    }
-}
-
-/// A recurring purchase plan. On input, `id` absent means "create"; `status`,
-/// `next_run_at`, `created_at` and `updated_at` are the server's and ignored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    #[serde(default)]
-    pub id: Option<PlanId>,
-    pub name: String,
-    #[serde(default)]
-    pub mode: PlanMode,
-    pub legs: Vec<Leg>,
-    pub schedule: Schedule,
-    #[serde(default)]
-    pub smart: Option<SmartDcaConfig>,
-    /// Accept a time outside regular hours: such purchases queue for the next open.
-    #[serde(default)]
-    pub queue_outside_hours: bool,
-    #[serde(default)]
-    pub status: PlanStatus,
-    #[serde(
-        default,
-        deserialize_with = "crate::domain::wire_time::option_timestamp"
-    )]
-    pub next_run_at: Option<jiff::Timestamp>,
-    #[serde(
-        default,
-        deserialize_with = "crate::domain::wire_time::option_timestamp"
-    )]
-    pub created_at: Option<jiff::Timestamp>,
-    #[serde(
-        default,
-        deserialize_with = "crate::domain::wire_time::option_timestamp"
-    )]
-    pub updated_at: Option<jiff::Timestamp>,
-}
-
-/// What the broker says about a symbol, for validation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssetFacts {
-    pub symbol: Symbol,
-    pub name: String,
-    pub tradable: bool,
-    pub fractionable: bool,
-}
-
-/// Limits an operator can configure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanLimits {
-    /// The smallest and largest total a plan may spend per slot.
-    pub min_per_slot: Decimal,
-    pub max_per_slot: Decimal,
-}
-
-impl Default for PlanLimits {
-    fn default() -> Self {
-        Self {
-            min_per_slot: Decimal::ONE,
-            max_per_slot: Decimal::from(10_000),
-        }
-    }
-}
-
-const NAME_MAX_CHARS: usize = 80;
-
-impl Plan {
-    /// Every problem with the plan, keyed by field (`name`, `legs[0].symbol`,
-    /// `schedule.time`, …). `assets` is the broker's catalogue; without it (the browser
-    /// before it has loaded) the symbol checks are left to the server.
-    pub fn validate(
-        &self,
-        limits: &PlanLimits,
-        assets: Option<&[AssetFacts]>,
-    ) -> Result<(), BTreeMap<String, String>> {
-        let mut errors = BTreeMap::new();
-        let name = self.name.trim();
-        if name.is_empty() {
-            errors.insert("name".into(), "Give the plan a name.".into());
-        } else if name.chars().count() > NAME_MAX_CHARS {
-            errors.insert(
-                "name".into(),
-                format!("Use at most {NAME_MAX_CHARS} characters."),
-            );
-        }
-        if let Err(leg_errors) = validate_legs(&self.legs) {
-            errors.extend(leg_errors);
-        }
-        match crate::domain::strategy::dca::legs_total(&self.legs) {
-            Some(total)
-                if !self.legs.is_empty()
-                    && (total < limits.min_per_slot || total > limits.max_per_slot) =>
-            {
-                errors.entry("legs".into()).or_insert(format!(
-                    "A plan spends between ${} and ${} per purchase; this one spends ${total}.",
-                    limits.min_per_slot, limits.max_per_slot
-                ));
-            }
-            Some(_) => {}
-            None => {
-                errors.entry("legs".into()).or_insert(format!(
-                    "A plan spends between ${} and ${} per purchase; these amounts are far more.",
-                    limits.min_per_slot, limits.max_per_slot
-                ));
-            }
-        }
-        if let Some(assets) = assets {
-            for (i, leg) in self.legs.iter().enumerate() {
-                let facts = assets.iter().find(|a| a.symbol == leg.symbol);
-                if let Some(problem) = asset_problem(&leg.symbol, facts) {
-                    errors.entry(format!("legs[{i}].symbol")).or_insert(problem);
-                }
-            }
-        }
-        match self.schedule.validate() {
-            Err(schedule_errors) => {
-                errors.extend(
-                    schedule_errors
-                        .into_iter()
-                        .map(|(k, v)| (format!("schedule.{k}"), v)),
-                );
-            }
-            Ok(()) => {
-                if let Some(message) =
-                    outside_market_hours(&self.schedule).filter(|_| !self.queue_outside_hours)
-                {
-                    errors.insert("schedule.time".into(), message);
-                }
-            }
-        }
-        match (self.mode, &self.smart) {
-            (PlanMode::Smart, None) => {
-                errors.insert(
-                    "smart".into(),
-                    "Choose the moving-average condition for Smart DCA.".into(),
-                );
-            }
-            (PlanMode::Smart, Some(smart)) => {
-                if let Err(e) = smart.validate() {
-                    errors.extend(e);
-                }
-            }
-            (PlanMode::Discretionary, _) => {
-                errors.insert(
-                    "mode".into(),
-                    "The MA-crossover bot cannot run as a plan yet; use Pure or Smart DCA.".into(),
-                );
-            }
-            (PlanMode::Pure, _) => {}
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// Why `symbol` cannot be in a plan, given what the broker says about it (`None`: the
-/// broker does not list it); `None` when it can.
-pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<String> {
-    match facts {
-        None => Some(format!("{symbol} is not a symbol the broker trades.")),
-        Some(a) if !a.tradable => Some(format!("{symbol} cannot be traded at the moment.")),
-        Some(a) if !a.fractionable => Some(format!(
-            "{symbol} is not available in fractional shares, so it cannot be bought by dollar amount."
-        )),
-        Some(_) => None,
-    }
-}
-
-/// Checks that the plan's time falls within regular trading hours in New York. Time zones
-/// shift against New York during the year (daylight saving starts and ends on different
-/// dates), so the time is tried on sample weeks in winter, summer and the weeks when
-/// Europe and the US are out of step. Pure: no "today" needed.
-fn outside_market_hours(schedule: &Schedule) -> Option<String> {
-    let time = crate::domain::schedule::parse_time(&schedule.time)?;
-    let zone = crate::domain::zones::get(&schedule.timezone)?;
-    let ny = calendar::new_york();
-    let weeks = [
-        jiff::civil::date(2026, 1, 5),
-        jiff::civil::date(2026, 3, 16),
-        jiff::civil::date(2026, 7, 6),
-        jiff::civil::date(2026, 10, 26),
-    ];
-    let sessions = weeks.into_iter().flat_map(|monday| {
-        let friday = jiff::Span::new()
-            .try_days(4)
-            .map_or(monday, |span| monday.saturating_add(span));
-        calendar::sessions(monday, friday)
-    });
-    for session in sessions {
-        let instant = zone.to_timestamp(session.date.to_datetime(time)).ok()?;
-        let local_ny = ny.to_datetime(instant);
-        if local_ny.date() != session.date
-            || local_ny.time() < session.open
-            || local_ny.time() >= session.close
-        {
-            return Some(format!(
-                "{} in {} is {} in New York, outside market hours (09:30–16:00). Choose a time within \
-                 them, or let purchases queue for the next open.",
-                schedule.time,
-                schedule.timezone,
-                format_args!("{:02}:{:02}", local_ny.hour(), local_ny.minute())
-            ));
-        }
-    }
-    None
-}
 
 /// One purchase (one leg of one slot) as clients see it: money as decimal strings,
 /// instants as RFC 3339.
@@ -359,25 +107,46 @@ pub struct AccountSummary {
     pub recent_orders: Vec<OrderSummary>,
 }
 
-// The server functions behind the plan editor, dashboard and history pages: thin
-// adapters over the same service the REST API uses.
+/// A plan id as a caller sent it, parsed once at the edge: 422 naming the `plan_id` field
+/// when it is not one.
+pub fn plan_id_field(input: &str) -> Result<PlanId, super::AppError> {
+    PlanId::parse(input).map_err(|message| {
+        super::AppError::invalid_fields(std::collections::BTreeMap::from([(
+            "plan_id".to_string(),
+            message,
+        )]))
+    })
+}
 
-#[server(prefix = "/api/fn", endpoint = "list_plans", output = crate::api::codec::Json)]
-pub async fn list_plans() -> Result<Vec<Plan>, super::AppError> {
+// The server functions behind the plan editor, dashboard and history pages: thin
+// adapters over the same ports the REST API uses.
+
+#[server(prefix = "/api/fn", endpoint = "load_plans", output = crate::api::codec::Json)]
+pub async fn load_plans() -> Result<Vec<Plan>, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.list_plans(&caller).await)
+    super::ports::with_status(ports.plans.list_plans(&caller).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.save_plan(&caller, plan).await)
+    super::ports::with_status(
+        ports
+            .plans
+            .save_plan(&caller, plan)
+            .await
+            .map(super::ports::Saved::into_plan),
+    )
 }
 
 #[server(prefix = "/api/fn", endpoint = "set_plan_status", output = crate::api::codec::Json)]
 pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.set_plan_status(&caller, plan_id, status).await)
+    let result = match plan_id_field(&plan_id) {
+        Ok(id) => ports.plans.set_plan_status(&caller, &id, status).await,
+        Err(err) => Err(err),
+    };
+    super::ports::with_status(result)
 }
 
 /// Buys every leg once now. `request_id` is an idempotency key: a retried call with the
@@ -385,19 +154,27 @@ pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan
 #[server(prefix = "/api/fn", endpoint = "run_plan_now", output = crate::api::codec::Json)]
 pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.run_now(&caller, plan_id, Some(request_id)).await)
+    let result = match plan_id_field(&plan_id) {
+        Ok(id) => ports.plans.run_now(&caller, &id, Some(&request_id)).await,
+        Err(err) => Err(err),
+    };
+    super::ports::with_status(result)
 }
 
-#[server(prefix = "/api/fn", endpoint = "purchase_history", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
-pub async fn purchase_history(filter: HistoryFilter) -> Result<HistoryPage, super::AppError> {
+#[server(prefix = "/api/fn", endpoint = "load_history", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn load_history(filter: HistoryFilter) -> Result<HistoryPage, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.history(&caller, filter).await)
+    super::ports::with_status(ports.plans.history(&caller, &filter).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "get_plan", output = crate::api::codec::Json)]
-pub async fn get_plan(plan_id: String) -> Result<Plan, super::AppError> {
+#[server(prefix = "/api/fn", endpoint = "load_plan", output = crate::api::codec::Json)]
+pub async fn load_plan(plan_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.plan(&caller, plan_id).await)
+    let result = match plan_id_field(&plan_id) {
+        Ok(id) => ports.plans.plan(&caller, &id).await,
+        Err(err) => Err(err),
+    };
+    super::ports::with_status(result)
 }
 
 /// Deletes a plan: it never buys again and leaves the lists; its purchases stay in the
@@ -405,14 +182,18 @@ pub async fn get_plan(plan_id: String) -> Result<Plan, super::AppError> {
 #[server(prefix = "/api/fn", endpoint = "delete_plan", output = crate::api::codec::Json)]
 pub async fn delete_plan(plan_id: String) -> Result<(), super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.delete_plan(&caller, plan_id).await)
+    let result = match plan_id_field(&plan_id) {
+        Ok(id) => ports.plans.delete_plan(&caller, &id).await,
+        Err(err) => Err(err),
+    };
+    super::ports::with_status(result)
 }
 
 /// The limits the server validates plans against, so the editor can check the same.
-#[server(prefix = "/api/fn", endpoint = "plan_limits", output = crate::api::codec::Json)]
+#[server(prefix = "/api/fn", endpoint = "load_plan_limits", output = crate::api::codec::Json)]
 pub async fn load_plan_limits() -> Result<PlanLimits, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.limits(&caller).await)
+    super::ports::with_status(ports.plans.limits(&caller).await)
 }
 
 /// `GET /api/bars?symbol=SPY&from=2021-01-01&to=2025-12-31&timeframe=1Day`: historical bars
@@ -431,19 +212,19 @@ pub async fn bars(
         to,
         timeframe: timeframe.unwrap_or_else(|| "1Day".into()),
     };
-    super::ports::with_status(ports.dca.bars(&caller, query).await)
+    super::ports::with_status(ports.portfolio.bars(&caller, &query).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_account", output = crate::api::codec::Json)]
 pub async fn load_account() -> Result<AccountSummary, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.account(&caller).await)
+    super::ports::with_status(ports.portfolio.account(&caller).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "search_assets", output = crate::api::codec::Json)]
 pub async fn search_assets(query: String) -> Result<Vec<AssetFacts>, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.dca.search_assets(&caller, query).await)
+    super::ports::with_status(ports.portfolio.search_assets(&caller, &query).await)
 }
 
 /// A request for historical bars, as typed by a client (checked by [`BarsQuery::check`]).
@@ -599,77 +380,5 @@ mod bars_query_tests {
             .check()
             .unwrap_err();
         assert!(errors["to"].contains("366 days"));
-    }
-}
-
-#[cfg(test)]
-mod validation_never_panics {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// A plan as a client could send it, with these strings where the amounts, symbols,
-    /// time and zone go.
-    fn plan_json(
-        amounts: &[String],
-        symbols: &[String],
-        time: &str,
-        zone: &str,
-    ) -> serde_json::Value {
-        let legs: Vec<serde_json::Value> = amounts
-            .iter()
-            .zip(symbols)
-            .map(|(amount, symbol)| serde_json::json!({"symbol": symbol, "amount": amount}))
-            .collect();
-        serde_json::json!({"name": "p", "mode": "pure", "legs": legs,
-            "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
-                         "time": time, "timezone": zone}})
-    }
-
-    fn amount() -> impl Strategy<Value = String> {
-        prop_oneof![
-            any::<String>(),
-            "-?[0-9]{1,30}(\\.[0-9]{0,30})?",
-            Just("79228162514264337593543950335".to_owned()),
-            Just("-79228162514264337593543950335".to_owned()),
-            Just("0.0000000000000000000000000001".to_owned()),
-        ]
-    }
-
-    #[test]
-    fn two_maximal_amounts_are_refused_not_added() {
-        let max = "79228162514264337593543950335".to_owned();
-        let json = plan_json(
-            &[max.clone(), max],
-            &["SPY".into(), "QQQ".into()],
-            "10:00",
-            "America/New_York",
-        );
-        let plan: Plan = serde_json::from_value(json).unwrap();
-        let errors = plan.validate(&PlanLimits::default(), None).unwrap_err();
-        assert!(errors["legs[0].amount"].contains("at most"), "{errors:?}");
-        assert!(errors["legs"].contains("far more"), "{errors:?}");
-    }
-
-    proptest! {
-        #[test]
-        fn any_input_is_answered_with_errors_or_ok(
-            amounts in proptest::collection::vec(amount(), 0..6),
-            symbols in proptest::collection::vec(prop_oneof![any::<String>(), "[A-Z]{1,5}"], 6),
-            time in prop_oneof![any::<String>(), "[0-9]{1,2}:[0-9]{1,2}"],
-            zone in prop_oneof![any::<String>(), Just("America/New_York".to_owned())],
-        ) {
-            let json = plan_json(&amounts, &symbols, &time, &zone);
-            if let Ok(plan) = serde_json::from_value::<Plan>(json) {
-                let _ = plan.validate(&PlanLimits::default(), None);
-                let _ = crate::domain::strategy::smart_dca::cap_carried(
-                    &plan.legs,
-                    &BTreeMap::new(),
-                    PlanLimits::default().max_per_slot,
-                );
-            }
-            for text in &amounts {
-                let _ = crate::ui::plan_form::parse_amount(text);
-            }
-        }
     }
 }

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 /// other sessions", expiry): the browser goes to the sign-in page instead of reconnecting.
 pub const SESSION_ENDED: u16 = 4401;
 
-/// What a plan's bot is doing.
+/// What a plan's runs are doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BotState {
+pub enum RunState {
     /// Waiting for its next slot.
     Idle,
     /// A slot of it is being executed.
@@ -21,21 +21,22 @@ pub enum BotState {
     Error,
 }
 
-impl BotState {
+impl RunState {
     pub const fn as_str(self) -> &'static str {
         match self {
-            BotState::Idle => "idle",
-            BotState::Running => "running",
-            BotState::Error => "error",
+            RunState::Idle => "idle",
+            RunState::Running => "running",
+            RunState::Error => "error",
         }
     }
 }
 
-/// A plan's bot status, as `bot_status` events carry it.
+/// Where a plan's runs stand (idle, running, or stopped by a problem), as `run_status`
+/// events carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BotStatus {
+pub struct RunStatus {
     pub plan_id: String,
-    pub state: BotState,
+    pub state: RunState,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(
@@ -79,7 +80,9 @@ pub enum LiveEvent {
     PlanDeleted {
         plan_id: String,
     },
-    BotStatus(BotStatus),
+    /// A plan started or finished a run (`bot_status` from servers before 2026-12).
+    #[serde(alias = "bot_status")]
+    RunStatus(RunStatus),
     Account(Balances),
 }
 
@@ -99,19 +102,24 @@ mod tests {
             LiveEvent::parse(r#"{"type":"hello"}"#),
             Some(LiveEvent::Hello)
         );
-        let bot = r#"{"type":"bot_status","plan_id":"p1","state":"error","reason":"no cash","next_run_at":null,"last_run":"2026-11-30T15:00:00Z"}"#;
-        let parsed = LiveEvent::parse(bot).unwrap();
+        let run = r#"{"type":"run_status","plan_id":"p1","state":"error","reason":"no cash","next_run_at":null,"last_run":"2026-11-30T15:00:00Z"}"#;
+        let parsed = LiveEvent::parse(run).unwrap();
+        // The name servers used before it was renamed still reads.
+        assert_eq!(
+            LiveEvent::parse(&run.replace("run_status", "bot_status")).as_ref(),
+            Some(&parsed)
+        );
         assert!(matches!(
             &parsed,
-            LiveEvent::BotStatus(BotStatus {
-                state: BotState::Error,
+            LiveEvent::RunStatus(RunStatus {
+                state: RunState::Error,
                 ..
             })
         ));
         let written = serde_json::to_value(&parsed).unwrap();
         assert_eq!(
             written,
-            serde_json::from_str::<serde_json::Value>(bot).unwrap()
+            serde_json::from_str::<serde_json::Value>(run).unwrap()
         );
         let account = LiveEvent::parse(
             r#"{"type":"account","equity":"100.00","cash":"1","buying_power":"1","portfolio_value":"100"}"#,

@@ -3,12 +3,14 @@
 //! `app` declares what it needs; the `server` crate decides how (database, hashing,
 //! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
 
-use super::admin::AdminUserRow;
+use super::admin::AdminUserView;
 use super::auth::{Credentials, Profile, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
 use super::dca::{
-    AccountSummary, AssetFacts, BarsQuery, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus,
+    AccountSummary, AssetFacts, BarsQuery, HistoryFilter, HistoryPage, Plan, PlanLimits,
+    PlanStatus, Purchase,
 };
+use crate::domain::ids::PlanId;
 use crate::domain::market::Bar;
 
 use super::error::AppError;
@@ -76,46 +78,79 @@ pub trait AccountPort: Send + Sync + 'static {
 /// What the admin panel reads and changes. Every method checks the admin role itself.
 #[async_trait]
 pub trait AdminPort: Send + Sync + 'static {
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserRow>, AppError>;
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserView>, AppError>;
 }
 
-/// Plans, purchases, the broker account and asset search, for the signed-in user only.
+/// How a plan was saved: created (it had no id), or an existing plan updated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Saved {
+    Created(Plan),
+    Updated(Plan),
+}
+
+impl Saved {
+    /// The plan as stored.
+    pub fn into_plan(self) -> Plan {
+        match self {
+            Saved::Created(plan) | Saved::Updated(plan) => plan,
+        }
+    }
+}
+
+/// The signed-in user's plans and what they bought. Plan ids arrive parsed: each edge
+/// (server function, REST handler) turns the caller's text into a [`PlanId`] once.
 #[async_trait]
-pub trait DcaPort: Send + Sync + 'static {
+pub trait PlanPort: Send + Sync + 'static {
     async fn list_plans(&self, caller: &Caller) -> Result<Vec<Plan>, AppError>;
-    async fn plan(&self, caller: &Caller, plan_id: String) -> Result<Plan, AppError>;
-    async fn delete_plan(&self, caller: &Caller, plan_id: String) -> Result<(), AppError>;
-    async fn limits(&self, caller: &Caller) -> Result<PlanLimits, AppError>;
-    async fn bars(&self, caller: &Caller, query: BarsQuery) -> Result<Vec<Bar>, AppError>;
-    async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Plan, AppError>;
+    async fn plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError>;
+    /// Creates (no id) or updates a plan; see the service for the rules.
+    async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Saved, AppError>;
     async fn set_plan_status(
         &self,
         caller: &Caller,
-        plan_id: String,
+        plan_id: &PlanId,
         status: PlanStatus,
     ) -> Result<Plan, AppError>;
+    async fn delete_plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<(), AppError>;
+    /// Queues one extra purchase of every leg now; a repeated idempotency key queues
+    /// nothing new.
     async fn run_now(
         &self,
         caller: &Caller,
-        plan_id: String,
-        idempotency_key: Option<String>,
+        plan_id: &PlanId,
+        idempotency_key: Option<&str>,
     ) -> Result<Plan, AppError>;
+    async fn limits(&self, caller: &Caller) -> Result<PlanLimits, AppError>;
+    /// One page of purchases, newest first.
     async fn history(
         &self,
         caller: &Caller,
-        filter: HistoryFilter,
+        filter: &HistoryFilter,
     ) -> Result<HistoryPage, AppError>;
+    /// Every purchase the filter selects, newest first (the CSV export).
+    async fn history_export(
+        &self,
+        caller: &Caller,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<Purchase>, AppError>;
+}
+
+/// What the signed-in user's broker account holds and trades: balances, positions and
+/// recent orders, historical bars, asset search.
+#[async_trait]
+pub trait PortfolioPort: Send + Sync + 'static {
     async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError>;
+    async fn bars(&self, caller: &Caller, query: &BarsQuery) -> Result<Vec<Bar>, AppError>;
     async fn search_assets(
         &self,
         caller: &Caller,
-        query: String,
+        query: &str,
     ) -> Result<Vec<AssetFacts>, AppError>;
 }
 
-/// The user's broker connection.
+/// The user's broker connection (their Alpaca keys).
 #[async_trait]
-pub trait BrokerPort: Send + Sync + 'static {
+pub trait ConnectionPort: Send + Sync + 'static {
     async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError>;
     async fn connect(
         &self,
@@ -125,13 +160,14 @@ pub trait BrokerPort: Send + Sync + 'static {
     async fn disconnect(&self, caller: &Caller) -> Result<ConnectionView, AppError>;
 }
 
-/// The ports a server function can reach, provided once as context.
+/// The ports a server function or REST handler can reach, provided once as context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
     pub admin: Arc<dyn AdminPort>,
-    pub dca: Arc<dyn DcaPort>,
-    pub broker: Arc<dyn BrokerPort>,
+    pub plans: Arc<dyn PlanPort>,
+    pub portfolio: Arc<dyn PortfolioPort>,
+    pub connections: Arc<dyn ConnectionPort>,
 }
 
 /// The ports and the caller for the current server-function request.

@@ -4,6 +4,7 @@
 //! are passed in, so the same code runs in backtests, in the browser and in live trading.
 //!
 //! - [`market`], [`order`]: symbols, bars, prices, quantities, intents, fills.
+//! - [`plan`]: the plan, its status rules and its validation.
 //! - [`calendar`], [`schedule`]: the NYSE calendar and recurring purchase schedules.
 //! - [`indicators`], [`strategy`]: incremental indicators and the strategies.
 //! - [`backtest`]: the event-driven backtester and its metrics.
@@ -21,6 +22,7 @@ pub mod indicators;
 pub mod lifecycle;
 pub mod market;
 pub mod order;
+pub mod plan;
 pub mod schedule;
 pub mod strategy;
 pub mod synthetic;

@@ -2,7 +2,7 @@
 //! it checks the admin role on the server.
 
 use super::layout::RequireUser;
-use crate::api::admin::admin_list_users;
+use crate::api::admin::load_admin_users;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -23,7 +23,7 @@ pub fn AdminPage() -> impl IntoView {
 
 #[component]
 fn UsersTable() -> impl IntoView {
-    let users = Resource::new(|| (), |_| admin_list_users());
+    let users = Resource::new(|| (), |_| load_admin_users());
     view! {
         <section class="panel">
             <h2>"Users"</h2>

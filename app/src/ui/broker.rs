@@ -3,7 +3,7 @@
 //! the simulated paper account. Keys are never shown again, only their last four characters.
 
 use crate::api::broker::{
-    ConnectRequest, ConnectionView, broker_connection, connect_broker, disconnect_broker,
+    ConnectRequest, ConnectionView, connect_broker, disconnect_broker, load_broker_connection,
 };
 use leptos::prelude::*;
 
@@ -32,7 +32,7 @@ pub fn BrokerPanel(
     let disconnect = Action::new(|_: &()| disconnect_broker());
     let current = Resource::new(
         move || (connect.version().get(), disconnect.version().get()),
-        |_| broker_connection(),
+        |_| load_broker_connection(),
     );
     let key_id = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());

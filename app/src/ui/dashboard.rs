@@ -11,7 +11,7 @@ use super::live::{Live, LiveBadge};
 use crate::api::AppError;
 use crate::api::dca::{
     AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, PurchaseStatus,
-    list_plans, load_account, purchase_history,
+    load_account, load_history, load_plans,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -43,8 +43,8 @@ struct Snapshot {
 /// The three requests go out together.
 async fn snapshot() -> Result<Snapshot, AppError> {
     let (plans, history, account) = futures_util::future::join3(
-        list_plans(),
-        purchase_history(HistoryFilter {
+        load_plans(),
+        load_history(HistoryFilter {
             limit: Some(HISTORY_FOR_CHART),
             ..Default::default()
         }),
@@ -209,14 +209,14 @@ fn PlanStatuses(
                     let next_run_at = plan.next_run_at;
                     let zone = plan.schedule.timezone.clone();
                     let status = plan.status;
-                    let bot_id = id.clone();
-                    let bot = move || live.bots.with(|b| b.get(&bot_id).cloned());
+                    let run_id = id.clone();
+                    let run = move || live.runs.with(|r| r.get(&run_id).cloned());
                     let last_error = last.as_ref().filter(|p| p.status.is_problem()).and_then(|p| p.reason.clone());
                     let badge = Signal::derive(move || {
                         if status != PlanStatus::Active {
                             return (status.as_str().to_owned(), None);
                         }
-                        match bot() {
+                        match run() {
                             Some(b) => (b.state.as_str().to_owned(), b.reason),
                             None => match &last_error {
                                 Some(reason) => ("error".to_owned(), Some(reason.clone())),
@@ -228,10 +228,10 @@ fn PlanStatuses(
                         <li class="plan-item" data-testid="plan-status-row">
                             <div class="plan-item-head">
                                 <a href=format!("/plans/{id}")><strong>{plan.name.clone()}</strong></a>
-                                <span class=move || format!("badge bot-{}", badge.get().0) data-testid="bot-status">{move || badge.get().0}</span>
+                                <span class=move || format!("badge run-{}", badge.get().0) data-testid="run-status">{move || badge.get().0}</span>
                             </div>
                             <p class="muted">{plan.schedule.cadence()} " · " {plan.legs.iter().map(|l| format!("{} {}", l.symbol, money(l.amount))).collect::<Vec<_>>().join(", ")}</p>
-                            {move || badge.get().1.map(|reason| view! { <p class="form-error" data-testid="bot-reason">{reason}</p> })}
+                            {move || badge.get().1.map(|reason| view! { <p class="form-error" data-testid="run-reason">{reason}</p> })}
                             <p class="plan-next">
                                 {match next_run_at {
                                     Some(at) => view! {

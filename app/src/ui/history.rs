@@ -3,7 +3,7 @@
 
 use super::format::{clock, weekday_day_month};
 use super::layout::RequireUser;
-use crate::api::dca::{HistoryFilter, Purchase, list_plans, purchase_history};
+use crate::api::dca::{HistoryFilter, Purchase, load_history, load_plans};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -67,11 +67,11 @@ pub fn HistoryPage() -> impl IntoView {
     // The cursors of the pages before this one, to go back.
     let cursors = RwSignal::new(Vec::<Option<String>>::new());
     let before = RwSignal::new(None::<String>);
-    let plans = Resource::new(|| (), |_| list_plans());
+    let plans = Resource::new(|| (), |_| load_plans());
     let page = Resource::new(
         move || (plan.get(), symbol.get(), before.get()),
         |(plan, symbol, before)| {
-            purchase_history(HistoryFilter {
+            load_history(HistoryFilter {
                 plan_id: (!plan.is_empty()).then_some(plan),
                 symbol: (!symbol.trim().is_empty()).then(|| symbol.trim().to_ascii_uppercase()),
                 before,

@@ -3,7 +3,7 @@
 //! every burst of events bumps [`Live::version`] (once), which the dashboard's data depends
 //! on, so what was missed while offline is fetched again.
 
-pub use crate::api::live::{BotStatus, LiveEvent};
+pub use crate::api::live::{LiveEvent, RunStatus};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ pub struct Live {
     /// Bumped after each (re)connection and each burst of events.
     pub version: RwSignal<u64>,
     /// The latest status of each plan's bot, by plan id.
-    pub bots: RwSignal<HashMap<String, BotStatus>>,
+    pub runs: RwSignal<HashMap<String, RunStatus>>,
     /// A bump of `version` is scheduled: the events of one burst (a purchase's legs, its
     /// plan, its bot's status) cause one refetch, not one each.
     bump_pending: StoredValue<bool>,
@@ -40,7 +40,7 @@ impl Live {
         let live = Self {
             state: RwSignal::new(LinkState::Connecting),
             version: RwSignal::new(0),
-            bots: RwSignal::new(HashMap::new()),
+            runs: RwSignal::new(HashMap::new()),
             bump_pending: StoredValue::new(false),
         };
         provide_context(live);
@@ -51,9 +51,9 @@ impl Live {
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn apply(&self, event: LiveEvent) {
-        if let LiveEvent::BotStatus(status) = event {
-            self.bots.update(|bots| {
-                bots.insert(status.plan_id.clone(), status);
+        if let LiveEvent::RunStatus(status) = event {
+            self.runs.update(|runs| {
+                runs.insert(status.plan_id.clone(), status);
             });
         }
         self.bump();

@@ -1,4 +1,9 @@
-//! The Leptos UI, organised by feature: the app shell, accounts, dashboard, admin.
+//! The Leptos UI, organised by feature: the shell and routes (here, `layout.rs`), the public
+//! pages (`pages.rs`), accounts and settings, the set-up wizard (`onboarding.rs`), plans
+//! (`plans.rs`, the editor in `plan_editor.rs` over the form model `plan_form.rs`), the
+//! dashboard and its live link (`dashboard.rs`, `live.rs`), history, backtests, the broker
+//! connection, admin, and the shared chart and formatting helpers. Every page but the
+//! landing and sign-in pages is a lazy route.
 
 mod account;
 mod admin;
@@ -18,7 +23,7 @@ mod plans;
 mod settings;
 
 use crate::api::AppError;
-use crate::api::auth::{SignIn, SignOut, SignUp, UserView, current_user};
+use crate::api::auth::{SignIn, SignOut, SignUp, UserView, load_current_user};
 use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use leptos_meta::MetaTags;
@@ -106,7 +111,7 @@ impl Auth {
                     sign_out.version().get(),
                 )
             },
-            |_| current_user(),
+            |_| load_current_user(),
         );
         let auth = Self {
             sign_in,

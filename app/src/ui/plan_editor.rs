@@ -8,7 +8,7 @@ use super::layout::RequireUser;
 use super::plan_form::{LegText, PlanForm, purchases_per_month, zone_city};
 use crate::api::AppError;
 use crate::api::dca::{
-    AssetFacts, Plan, PlanStatus, asset_problem, delete_plan, get_plan, load_plan_limits,
+    AssetFacts, Plan, PlanStatus, asset_problem, delete_plan, load_plan, load_plan_limits,
     run_plan_now, save_plan, search_assets, set_plan_status,
 };
 use crate::domain::market::Symbol;
@@ -125,7 +125,7 @@ pub fn prefill(form: &mut PlanForm, get: impl Fn(&str) -> Option<String>) {
 pub fn EditPlanPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let plan = Resource::new(id, get_plan);
+    let plan = Resource::new(id, load_plan);
     view! {
         <Title text="Plan · QuantShift" />
         <RequireUser>
@@ -318,9 +318,13 @@ pub fn PlanEditor(
         });
     }
 
+    // Market hours are checked over the year from today (New York's date).
+    let today = crate::domain::calendar::new_york()
+        .to_datetime(super::format::now())
+        .date();
     let check = Memo::new(move |_| {
         let limits = limits.get();
-        let (plan, mut errors) = form.with(|f| f.to_plan(&limits));
+        let (plan, mut errors) = form.with(|f| f.to_plan(&limits, today));
         assets.with(|known| {
             form.with(|f| {
                 for (i, leg) in f.legs.iter().enumerate() {

@@ -139,8 +139,12 @@ impl PlanForm {
     /// The plan the form describes, and every problem with it keyed like
     /// [`Plan::validate`]'s (`name`, `legs[0].amount`, `schedule.time`, `smart.condition`)
     /// by the form's own leg positions. Only a plan without problems may be saved; legs
-    /// that could not be read are left out of it.
-    pub fn to_plan(&self, limits: &PlanLimits) -> (Plan, BTreeMap<String, String>) {
+    /// that could not be read are left out of it. `today` is the New York date.
+    pub fn to_plan(
+        &self,
+        limits: &PlanLimits,
+        today: jiff::civil::Date,
+    ) -> (Plan, BTreeMap<String, String>) {
         let mut errors = BTreeMap::new();
         let mut legs = Vec::with_capacity(self.legs.len());
         // Which form row each of the plan's legs came from.
@@ -261,7 +265,7 @@ impl PlanForm {
             created_at: None,
             updated_at: self.updated_at,
         };
-        if let Err(found) = plan.validate(limits, None) {
+        if let Err(found) = plan.validate(limits, None, today) {
             for (key, message) in found {
                 errors.entry(leg_key_to_row(&key, &rows)).or_insert(message);
             }
@@ -323,6 +327,8 @@ pub fn purchases_per_month(schedule: &Schedule) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TODAY: jiff::civil::Date = jiff::civil::date(2026, 12, 1);
     use rust_decimal::dec;
 
     fn filled() -> PlanForm {
@@ -343,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_complete_form_is_a_valid_plan() {
-        let (plan, errors) = filled().to_plan(&PlanLimits::default());
+        let (plan, errors) = filled().to_plan(&PlanLimits::default(), TODAY);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(plan.legs[0].symbol.as_str(), "SPY");
         assert_eq!(plan.legs[1].amount, dec!(25.00));
@@ -358,7 +364,7 @@ mod tests {
         form.legs[1].amount = "abc".into();
         form.legs[0].amount = "0.50".into();
         form.time = "25:00".into();
-        let (_, errors) = form.to_plan(&PlanLimits::default());
+        let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert_eq!(errors["name"], "Give the plan a name.");
         assert_eq!(errors["legs[1].amount"], "\"abc\" is not an amount.");
         assert_eq!(
@@ -368,7 +374,7 @@ mod tests {
         assert!(errors.contains_key("schedule.time"), "{errors:?}");
         // An amount is checked even before its symbol is chosen.
         form.legs[0].symbol = String::new();
-        let (_, errors) = form.to_plan(&PlanLimits::default());
+        let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert_eq!(
             errors["legs[0].amount"],
             "Each amount must be at least $1.00."
@@ -384,7 +390,7 @@ mod tests {
             symbol: "QQQ".into(),
             amount: "5".into(),
         });
-        let (_, errors) = form.to_plan(&PlanLimits::default());
+        let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert!(errors.contains_key("legs[0].amount"));
         assert_eq!(errors["legs[2].symbol"], "QQQ is already in this plan.");
     }
@@ -396,10 +402,10 @@ mod tests {
         form.condition = "fast_above_slow".into();
         form.fast = "50".into();
         form.slow = "20".into();
-        let (_, errors) = form.to_plan(&PlanLimits::default());
+        let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert!(errors["smart.condition"].contains("shorter than the slow"));
         form.fast = "x".into();
-        let (_, errors) = form.to_plan(&PlanLimits::default());
+        let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert!(errors["smart.condition"].contains("whole numbers"));
     }
 
@@ -410,9 +416,11 @@ mod tests {
         form.day_of_month = "last".into();
         form.mode = "smart".into();
         form.when_not_met = "carry_forward".into();
-        let (plan, errors) = form.to_plan(&PlanLimits::default());
+        let (plan, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert!(errors.is_empty(), "{errors:?}");
-        let again = PlanForm::from_plan(&plan).to_plan(&PlanLimits::default()).0;
+        let again = PlanForm::from_plan(&plan)
+            .to_plan(&PlanLimits::default(), TODAY)
+            .0;
         assert_eq!(again, plan);
     }
 
@@ -427,8 +435,20 @@ mod tests {
 
     #[test]
     fn monthly_totals_follow_the_cadence() {
-        let (plan, _) = filled().to_plan(&PlanLimits::default());
+        let (plan, _) = filled().to_plan(&PlanLimits::default(), TODAY);
         let per_month = purchases_per_month(&plan.schedule);
         assert_eq!(per_month.round_dp(2), dec!(4.33));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_amount_text_is_answered_without_panicking(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "-?[0-9]{1,30}(\\.[0-9]{0,30})?",
+            ]
+        ) {
+            let _ = parse_amount(&text);
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::format::local_time;
 use super::format::money;
 use super::layout::RequireUser;
-use crate::api::dca::{Plan, list_plans};
+use crate::api::dca::{Plan, load_plans};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -44,7 +44,7 @@ fn PlanRow(plan: Plan) -> impl IntoView {
 
 #[component]
 pub fn PlansPage() -> impl IntoView {
-    let plans = Resource::new(|| (), |_| list_plans());
+    let plans = Resource::new(|| (), |_| load_plans());
     let deleted = use_query_map().with_untracked(|q| q.get("deleted").is_some());
     view! {
         <Title text="Plans · QuantShift" />

@@ -10,7 +10,7 @@ use crate::db::users::{InsertUserError, UserRecord};
 use crate::errors::internal;
 use app::api::AppError;
 use app::api::ErrorCode;
-use app::api::admin::AdminUserRow;
+use app::api::admin::AdminUserView;
 use app::api::auth::{Credentials, Profile, UserView};
 use app::api::ports::{AccountPort, AdminPort, Caller};
 use app::domain::account::{Email, NewPassword, Role};
@@ -685,12 +685,12 @@ impl AccountPort for AccountService {
 
 #[async_trait]
 impl AdminPort for AccountService {
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserRow>, AppError> {
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserView>, AppError> {
         self.require_admin(caller).await?;
         let users = self.db.list_users().await.map_err(internal)?;
         Ok(users
             .into_iter()
-            .map(|u| AdminUserRow {
+            .map(|u| AdminUserView {
                 id: u.id,
                 email: u.email,
                 role: u.role,

@@ -234,7 +234,7 @@ classify! {
 
 /// The query of `GET /v2/stocks/{symbol}/bars`.
 #[derive(Clone, Debug)]
-pub struct BarsQuery {
+pub struct BarsRequest {
     symbol: String,
     timeframe: &'static str,
     start: jiff::Timestamp,
@@ -343,7 +343,7 @@ macro_rules! json_endpoint {
 
 json_endpoint! {
     /// `GET /v2/stocks/{symbol}/bars` on the configured data URL.
-    ListBars(BarsQuery) -> WireBars,
+    ListBars(BarsRequest) -> WireBars,
     ListBarsError [BAD_REQUEST => InvalidInput, FORBIDDEN => NotPermitted, NOT_FOUND => NotFound],
 
     fn path(input: &Self::Input) -> http_endpoint::Str {
@@ -689,7 +689,7 @@ impl Broker for AlpacaBroker {
         from: jiff::Timestamp,
         to: jiff::Timestamp,
     ) -> Result<Vec<Bar>, BrokerError> {
-        let mut query = BarsQuery {
+        let mut query = BarsRequest {
             symbol: symbol.as_str().to_owned(),
             timeframe: match timeframe {
                 TimeFrame::Minute => "1Min",

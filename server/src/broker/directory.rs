@@ -7,7 +7,6 @@ use crate::db::Db;
 use crate::errors::internal;
 use crate::secrets::SecretBox;
 use app::api::{AppError, ErrorCode};
-use sqlx::Row as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,19 +18,6 @@ pub struct AlpacaSettings {
     pub data: String,
     /// How long one broker request may take before it counts as lost (and is retried).
     pub request_timeout: std::time::Duration,
-}
-
-/// A stored connection, still sealed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectionRow {
-    pub user_id: String,
-    pub environment: String,
-    pub key_id: String,
-    pub secret: String,
-    pub key_last4: String,
-    pub account_id: String,
-    pub created_at: i64,
-    pub updated_at: i64,
 }
 
 pub struct BrokerDirectory {
@@ -195,76 +181,6 @@ impl BrokerDirectory {
             AlpacaBroker::new(&config, &self.limiters).map_err(internal)
         })?;
         Ok((broker, "demo".to_owned()))
-    }
-}
-
-fn connection(row: &sqlx::any::AnyRow) -> Result<ConnectionRow, sqlx::Error> {
-    Ok(ConnectionRow {
-        user_id: row.try_get("user_id")?,
-        environment: row.try_get("environment")?,
-        key_id: row.try_get("key_id")?,
-        secret: row.try_get("secret")?,
-        key_last4: row.try_get("key_last4")?,
-        account_id: row.try_get("account_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-impl Db {
-    pub async fn broker_connection(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<ConnectionRow>, sqlx::Error> {
-        sqlx::query(
-            "SELECT user_id, environment, key_id, secret, key_last4, account_id, created_at, updated_at \
-             FROM broker_connections WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(self.pool())
-        .await?
-        .as_ref()
-        .map(connection)
-        .transpose()
-    }
-
-    pub async fn save_broker_connection(&self, row: &ConnectionRow) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO broker_connections (user_id, environment, key_id, secret, key_last4, account_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id) DO UPDATE SET environment = excluded.environment, \
-             key_id = excluded.key_id, secret = excluded.secret, key_last4 = excluded.key_last4, \
-             account_id = excluded.account_id, updated_at = excluded.updated_at",
-        )
-        .bind(&row.user_id)
-        .bind(&row.environment)
-        .bind(&row.key_id)
-        .bind(&row.secret)
-        .bind(&row.key_last4)
-        .bind(&row.account_id)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_broker_connection(&self, user_id: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM broker_connections WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// When the user placed their first purchase that filled (Unix ms, by our clock), if
-    /// any: the start of their paper-trading record.
-    pub async fn first_fill_at(&self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT MIN(created_at) FROM purchases WHERE user_id = $1 AND status = 'filled'",
-        )
-        .bind(user_id)
-        .fetch_one(self.pool())
-        .await
     }
 }
 

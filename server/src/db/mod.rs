@@ -1,8 +1,10 @@
 //! The database: one `AnyPool` over SQLite (embedded default) or PostgreSQL, the
-//! migrations for each, and the repositories that read and write rows.
+//! migrations for each, and the tables every feature shares (users, sessions, the audit log,
+//! sign-in throttling). Each feature keeps its own SQL beside it: plans, slots and
+//! purchases in `dca/`, broker keys in `connections.rs`.
 //!
 //! Through sqlx's Any driver ids are TEXT, instants are BIGINT Unix milliseconds, flags
-//! are INTEGER 0/1, and money will be exact decimal TEXT. The few statements that differ
+//! are INTEGER 0/1, and money is exact decimal TEXT. The few statements that differ
 //! between the backends sit behind [`Backend`].
 
 pub mod audit;

@@ -20,21 +20,23 @@
 //! budget and a backoff per order, until they end or the check window closes
 //! (`unknown`).
 
-use super::DcaService;
+use super::portfolio::PortfolioService;
 use super::slots::{Finish, Intent, Outcome, PurchaseRow, SlotRow};
 use crate::broker::alpaca::AlpacaBroker;
+use crate::broker::directory::BrokerDirectory;
 use crate::broker::{
     Broker, BrokerError, OrderKind, OrderRequest, OrderSnapshot, OrderStatus, TimeFrame,
     TimeInForce,
 };
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
+use crate::events::EventBus;
 use anyhow::Context as _;
 use app::api::ErrorCode;
 use app::api::dca::{
     Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
 };
-use app::api::live::{BotState, BotStatus, LiveEvent};
+use app::api::live::{LiveEvent, RunState, RunStatus};
 use app::domain::ids::ClientOrderId;
 use app::domain::order::{AccountView, Side, Size};
 use app::domain::strategy::dca::PureDca;
@@ -73,6 +75,8 @@ pub struct SchedulerConfig {
     pub check_window: Duration,
     /// The time one reconcile pass may take.
     pub reconcile_budget: Duration,
+    /// The plan limits (Smart DCA's carried-forward total is capped at `max_per_slot`).
+    pub plan_limits: app::api::dca::PlanLimits,
     pub fail_point: Option<FailPoint>,
 }
 
@@ -88,6 +92,7 @@ impl Default for SchedulerConfig {
             max_attempts: 8,
             check_window: Duration::from_secs(7 * 24 * 3600),
             reconcile_budget: Duration::from_secs(20),
+            plan_limits: app::api::dca::PlanLimits::default(),
             fail_point: None,
         }
     }
@@ -96,7 +101,12 @@ impl Default for SchedulerConfig {
 pub struct Scheduler {
     db: Db,
     clock: Arc<dyn Clock>,
-    dca: Arc<DcaService>,
+    /// Where each slot's broker account is found.
+    brokers: Arc<BrokerDirectory>,
+    /// Purchases and plan states go out here, live to the user's pages.
+    events: EventBus,
+    /// Told when a fill changed a user's account, so their pages' balances follow.
+    portfolio: Arc<PortfolioService>,
     config: SchedulerConfig,
     owner: String,
     /// Held by the one claim that materialises due plans' slots; the others go straight
@@ -279,7 +289,9 @@ impl Scheduler {
     pub fn new(
         db: Db,
         clock: Arc<dyn Clock>,
-        dca: Arc<DcaService>,
+        brokers: Arc<BrokerDirectory>,
+        events: EventBus,
+        portfolio: Arc<PortfolioService>,
         config: SchedulerConfig,
     ) -> Arc<Self> {
         // The process id tells an operator (and the crash tests) which process holds a slot.
@@ -291,7 +303,9 @@ impl Scheduler {
         Arc::new(Self {
             db,
             clock,
-            dca,
+            brokers,
+            events,
+            portfolio,
             config,
             owner,
             scheduling: tokio::sync::Mutex::new(None),
@@ -500,7 +514,7 @@ impl Scheduler {
             self.announce(slot, next_run_at).await;
             return Ok(());
         }
-        self.bot_status(slot, BotState::Running, None, next_run_at)
+        self.run_status(slot, RunState::Running, None, next_run_at)
             .await;
         let answered_before = purchases.iter().filter(|p| !p.status.is_open()).count();
         let run =
@@ -529,11 +543,13 @@ impl Scheduler {
         };
         let (message, progress) = retry;
         // Orders of this run may have reached the account (or, given up, been found).
-        self.dca.account_views().changed(slot.user_id.as_str());
+        self.portfolio
+            .account_views()
+            .changed(slot.user_id.as_str());
         tracing::warn!(slot = %slot.id, error = %message, "a slot did not finish; it will be retried");
         self.retry_later(slot, &message, progress).await?;
         let reason = "a temporary problem interrupted this purchase; it will be retried";
-        self.bot_status(slot, BotState::Error, Some(reason), next_run_at)
+        self.run_status(slot, RunState::Error, Some(reason), next_run_at)
             .await;
         Err(anyhow::anyhow!(message))
     }
@@ -643,7 +659,7 @@ impl Scheduler {
         };
         let plan = row.into_plan()?;
         let ids = Self::order_ids(slot, &plan)?;
-        let account = self.dca.brokers().account_for(slot.user_id.as_str()).await;
+        let account = self.brokers.account_for(slot.user_id.as_str()).await;
 
         if purchases.is_empty() {
             let grace = ms(self.config.grace);
@@ -758,13 +774,17 @@ impl Scheduler {
                 return Ok(Run::Finished);
             }
             // The account is about to change: no view from before this order is served.
-            self.dca.account_views().changed(slot.user_id.as_str());
+            self.portfolio
+                .account_views()
+                .changed(slot.user_id.as_str());
             self.audit(slot, AuditAction::OrderSubmitted, detail)
                 .await?;
             let placed = broker.place_order(&request).await;
             // Whatever the answer, the order may have reached the account: a view read
             // while it was on its way is outdated.
-            self.dca.account_views().changed(slot.user_id.as_str());
+            self.portfolio
+                .account_views()
+                .changed(slot.user_id.as_str());
             let outcome = match placed {
                 Ok(order) => outcome_of(purchase, &order, now),
                 Err(BrokerError::Transient(message)) => return Ok(Run::Retry(message)),
@@ -893,7 +913,7 @@ impl Scheduler {
             return Ok(());
         }
         // Another account (or none): the reconcile pass settles these with its checks.
-        let broker = match self.dca.brokers().account_for(slot.user_id.as_str()).await {
+        let broker = match self.brokers.account_for(slot.user_id.as_str()).await {
             Ok((broker, tag)) if slot.broker_account.as_deref().is_none_or(|pin| pin == tag) => {
                 Some(broker)
             }
@@ -951,7 +971,7 @@ impl Scheduler {
                     {
                         *owed.entry(symbol).or_insert(Decimal::ZERO) += notional;
                     }
-                    let max = self.dca.limits().max_per_slot;
+                    let max = self.config.plan_limits.max_per_slot;
                     for (symbol, amount) in cap_carried(&plan.legs, &owed, max) {
                         strategy.set_carried(&symbol, amount);
                     }
@@ -992,25 +1012,22 @@ impl Scheduler {
         Ok(actions)
     }
 
-    async fn bot_status(
+    async fn run_status(
         &self,
         slot: &SlotRow,
-        state: BotState,
+        state: RunState,
         reason: Option<&str>,
         next_run_at: Option<jiff::Timestamp>,
     ) {
         let last_run = jiff::Timestamp::from_millisecond(slot.slot_at).ok();
-        let event = LiveEvent::BotStatus(BotStatus {
+        let event = LiveEvent::RunStatus(RunStatus {
             plan_id: slot.plan_id.to_string(),
             state,
             reason: reason.map(str::to_owned),
             next_run_at,
             last_run,
         });
-        self.dca
-            .events()
-            .publish(slot.user_id.as_str(), &event)
-            .await;
+        self.events.publish(slot.user_id.as_str(), &event).await;
     }
 
     /// Tells the user's browsers what the slot did: each purchase, the bot's state, and
@@ -1029,14 +1046,14 @@ impl Scheduler {
             self.publish_purchase(purchase).await;
         }
         let state = if problem.is_some() {
-            BotState::Error
+            RunState::Error
         } else {
-            BotState::Idle
+            RunState::Idle
         };
-        self.bot_status(slot, state, problem.as_deref(), next_run_at)
+        self.run_status(slot, state, problem.as_deref(), next_run_at)
             .await;
         if sent {
-            self.dca.account_changed(slot.user_id.as_str()).await;
+            self.portfolio.account_changed(slot.user_id.as_str()).await;
         }
     }
 
@@ -1045,7 +1062,7 @@ impl Scheduler {
         let event = LiveEvent::Purchase {
             purchase: Purchase::from(purchase),
         };
-        self.dca.events().publish(user_id.as_str(), &event).await;
+        self.events.publish(user_id.as_str(), &event).await;
     }
 
     /// One reconcile pass, bounded by `reconcile_budget`: asks the broker about orders it
@@ -1078,7 +1095,7 @@ impl Scheduler {
             tracing::warn!("a reconcile pass ran out of time; it continues on the next pass");
         }
         for user_id in moved {
-            self.dca.account_changed(&user_id).await;
+            self.portfolio.account_changed(&user_id).await;
         }
         Ok(count)
     }
@@ -1098,11 +1115,7 @@ impl Scheduler {
         self.db
             .postpone_check(&purchase.id, next_check, attempts)
             .await?;
-        let account = self
-            .dca
-            .brokers()
-            .account_for(purchase.user_id.as_str())
-            .await;
+        let account = self.brokers.account_for(purchase.user_id.as_str()).await;
         let gone = match &account {
             Ok((_, tag)) => pinned.as_deref().is_some_and(|pin| pin != tag),
             Err(err) => err.code == ErrorCode::BrokerNotConnected,

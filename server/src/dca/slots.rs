@@ -174,6 +174,17 @@ fn new_id() -> String {
 }
 
 impl Db {
+    /// When the user placed their first purchase that filled (Unix ms, by our clock), if
+    /// any: the start of their paper-trading record.
+    pub async fn first_fill_at(&self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT MIN(created_at) FROM purchases WHERE user_id = $1 AND status = 'filled'",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await
+    }
+
     /// Active plans whose next slot is due.
     pub async fn due_plans(&self, now: i64, limit: i64) -> Result<Vec<PlanRow>, sqlx::Error> {
         let rows = sqlx::query(

@@ -2,9 +2,9 @@
 //! Each handler is an adapter over the same `AccountService` the UI's server functions use.
 
 use super::AppState;
-use app::api::admin::AdminUserRow;
+use app::api::admin::AdminUserView;
 use app::api::auth::{Credentials, UserView};
-use app::api::ports::{AccountPort as _, AdminPort as _, Caller};
+use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -21,7 +21,7 @@ pub struct UserBody {
 
 #[derive(Serialize)]
 pub struct UsersBody {
-    users: Vec<AdminUserRow>,
+    users: Vec<AdminUserView>,
 }
 
 /// A JSON body whose rejection is the API's error shape instead of axum's plain text.
@@ -71,7 +71,7 @@ pub async fn sign_up(
     caller: Caller,
     JsonBody(input): JsonBody<Credentials>,
 ) -> Result<(StatusCode, Json<UserBody>), AppError> {
-    let user = state.accounts.sign_up(&caller, input).await?;
+    let user = state.ports.accounts.sign_up(&caller, input).await?;
     Ok((StatusCode::CREATED, Json(UserBody { user })))
 }
 
@@ -80,7 +80,7 @@ pub async fn sign_in(
     caller: Caller,
     JsonBody(input): JsonBody<Credentials>,
 ) -> Result<Json<UserBody>, AppError> {
-    let user = state.accounts.sign_in(&caller, input).await?;
+    let user = state.ports.accounts.sign_in(&caller, input).await?;
     Ok(Json(UserBody { user }))
 }
 
@@ -88,12 +88,13 @@ pub async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<StatusCode, AppError> {
-    state.accounts.sign_out(&caller).await?;
+    state.ports.accounts.sign_out(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserBody>, AppError> {
     let user = state
+        .ports
         .accounts
         .current_user(&caller)
         .await?
@@ -105,6 +106,6 @@ pub async fn admin_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<UsersBody>, AppError> {
-    let users = state.accounts.list_users(&caller).await?;
+    let users = state.ports.admin.list_users(&caller).await?;
     Ok(Json(UsersBody { users }))
 }

@@ -1,11 +1,14 @@
-//! The REST plan API (`/api/dca/*`): adapters over `DcaService`, which checks the session
-//! and that each plan belongs to the caller.
+//! The REST plan and portfolio API (`/api/dca/*`, `/api/account`, `/api/assets`,
+//! `/api/broker/connection`): adapters over the same ports the server functions call,
+//! which check the session and that each plan belongs to the caller.
 
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
 use app::api::AppError;
-use app::api::dca::{AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus};
-use app::api::ports::Caller;
+use app::api::dca::{
+    AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, plan_id_field,
+};
+use app::api::ports::{Caller, Saved};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,7 +29,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<PlansBody>, AppError> {
     Ok(Json(PlansBody {
-        plans: state.dca.list(&caller).await?,
+        plans: state.ports.plans.list_plans(&caller).await?,
     }))
 }
 
@@ -35,15 +38,10 @@ pub async fn save(
     caller: Caller,
     JsonBody(plan): JsonBody<Plan>,
 ) -> Result<(StatusCode, Json<Plan>), AppError> {
-    let (plan, created) = state.dca.save(&caller, plan).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(plan),
-    ))
+    Ok(match state.ports.plans.save_plan(&caller, plan).await? {
+        Saved::Created(plan) => (StatusCode::CREATED, Json(plan)),
+        Saved::Updated(plan) => (StatusCode::OK, Json(plan)),
+    })
 }
 
 async fn set_status(
@@ -52,8 +50,13 @@ async fn set_status(
     body: PlanIdBody,
     status: PlanStatus,
 ) -> Result<Json<Plan>, AppError> {
+    let plan_id = plan_id_field(&body.plan_id)?;
     Ok(Json(
-        state.dca.set_status(caller, &body.plan_id, status).await?,
+        state
+            .ports
+            .plans
+            .set_plan_status(caller, &plan_id, status)
+            .await?,
     ))
 }
 
@@ -88,7 +91,8 @@ pub async fn run_now(
     JsonBody(body): JsonBody<PlanIdBody>,
 ) -> Result<(StatusCode, Json<Plan>), AppError> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let plan = state.dca.run_now(&caller, &body.plan_id, key).await?;
+    let plan_id = plan_id_field(&body.plan_id)?;
+    let plan = state.ports.plans.run_now(&caller, &plan_id, key).await?;
     Ok((StatusCode::ACCEPTED, Json(plan)))
 }
 
@@ -98,7 +102,7 @@ pub async fn history(
     caller: Caller,
     QueryParams(filter): QueryParams<HistoryFilter>,
 ) -> Result<Json<HistoryPage>, AppError> {
-    Ok(Json(state.dca.history(&caller, &filter).await?))
+    Ok(Json(state.ports.plans.history(&caller, &filter).await?))
 }
 
 /// `GET /api/dca/config/{id}`: one plan.
@@ -107,7 +111,8 @@ pub async fn get_one(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<Plan>, AppError> {
-    Ok(Json(state.dca.get(&caller, &id).await?))
+    let plan_id = plan_id_field(&id)?;
+    Ok(Json(state.ports.plans.plan(&caller, &plan_id).await?))
 }
 
 /// `DELETE /api/dca/config/{id}`: deletes a plan (its history stays).
@@ -116,7 +121,8 @@ pub async fn delete_one(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state.dca.delete(&caller, &id).await?;
+    let plan_id = plan_id_field(&id)?;
+    state.ports.plans.delete_plan(&caller, &plan_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -125,8 +131,7 @@ pub async fn limits(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<PlanLimits>, AppError> {
-    state.accounts.require_user(&caller).await?;
-    Ok(Json(state.dca.limits()))
+    Ok(Json(state.ports.plans.limits(&caller).await?))
 }
 
 fn csv_field(value: &str) -> String {
@@ -142,7 +147,7 @@ pub async fn history_csv(
     caller: Caller,
     QueryParams(filter): QueryParams<HistoryFilter>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
-    let purchases = state.dca.history_export(&caller, &filter).await?;
+    let purchases = state.ports.plans.history_export(&caller, &filter).await?;
     let mut csv =
         String::from("slot_at,symbol,notional,qty,price,status,reason,client_order_id,filled_at\n");
     for p in purchases {
@@ -180,7 +185,7 @@ pub async fn account(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<AccountSummary>, AppError> {
-    Ok(Json(state.dca.account(&caller).await?))
+    Ok(Json(state.ports.portfolio.account(&caller).await?))
 }
 
 #[derive(Deserialize)]
@@ -200,7 +205,11 @@ pub async fn assets(
     QueryParams(query): QueryParams<AssetQuery>,
 ) -> Result<Json<AssetsBody>, AppError> {
     Ok(Json(AssetsBody {
-        assets: state.dca.search_assets(&caller, &query.q).await?,
+        assets: state
+            .ports
+            .portfolio
+            .search_assets(&caller, &query.q)
+            .await?,
     }))
 }
 
@@ -208,7 +217,7 @@ pub async fn connection(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<crate::connections::ConnectionView>, AppError> {
-    Ok(Json(state.connections.view(&caller).await?))
+    Ok(Json(state.ports.connections.view(&caller).await?))
 }
 
 pub async fn connect(
@@ -216,12 +225,14 @@ pub async fn connect(
     caller: Caller,
     JsonBody(request): JsonBody<crate::connections::ConnectRequest>,
 ) -> Result<Json<crate::connections::ConnectionView>, AppError> {
-    Ok(Json(state.connections.connect(&caller, request).await?))
+    Ok(Json(
+        state.ports.connections.connect(&caller, request).await?,
+    ))
 }
 
 pub async fn disconnect(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<crate::connections::ConnectionView>, AppError> {
-    Ok(Json(state.connections.disconnect(&caller).await?))
+    Ok(Json(state.ports.connections.disconnect(&caller).await?))
 }

@@ -30,9 +30,10 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    /// The session checks the live socket makes itself.
     pub accounts: Arc<AccountService>,
-    pub dca: Arc<crate::dca::DcaService>,
-    pub connections: Arc<crate::connections::ConnectionService>,
+    /// The services, as server functions and REST handlers alike reach them.
+    pub ports: Ports,
 
     pub events: crate::events::EventBus,
     pub public_origin: Arc<str>,
@@ -79,12 +80,7 @@ fn page_context(ports: Ports) -> impl Fn() + Clone + Send + Sync + 'static {
 }
 
 pub fn router(state: AppState, sessions: SessionSettings, limits: limits::RequestLimits) -> Router {
-    let ports = Ports {
-        accounts: state.accounts.clone(),
-        admin: state.accounts.clone(),
-        dca: state.dca.clone(),
-        broker: state.connections.clone(),
-    };
+    let ports = state.ports.clone();
 
     let routes = generate_route_list(app::App);
 

@@ -225,16 +225,6 @@ async fn sessions_survive_a_restart(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn sessions_survive_a_restart_on_sqlite() {
-    sessions_survive_a_restart(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sessions_survive_a_restart_on_postgres() {
-    sessions_survive_a_restart(Backend::Postgres).await;
-}
-
 /// Behind one trusted proxy, a client that writes addresses into `X-Forwarded-For` itself
 /// changes nothing: the address counted is the one the proxy appended.
 async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit(backend: Backend) {
@@ -263,16 +253,6 @@ async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit(backend: Back
         .unwrap();
     assert_eq!(other.status(), 401);
     app.cleanup().await;
-}
-
-#[tokio::test]
-async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit_on_sqlite() {
-    a_spoofed_forwarded_for_does_not_escape_the_address_limit(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_spoofed_forwarded_for_does_not_escape_the_address_limit_on_postgres() {
-    a_spoofed_forwarded_for_does_not_escape_the_address_limit(Backend::Postgres).await;
 }
 
 /// Sixty wrong passwords at once for one account: each attempt is reserved before its
@@ -362,16 +342,6 @@ async fn audit_entries_past_their_retention_are_pruned(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn audit_entries_past_their_retention_are_pruned_on_sqlite() {
-    audit_entries_past_their_retention_are_pruned(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn audit_entries_past_their_retention_are_pruned_on_postgres() {
-    audit_entries_past_their_retention_are_pruned(Backend::Postgres).await;
-}
-
 /// Sign-ups are limited per address; the check comes before any hashing.
 async fn sign_ups_are_limited_per_address(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| c.sign_ups_per_hour = 2).await else {
@@ -398,16 +368,6 @@ async fn sign_ups_are_limited_per_address(backend: Backend) {
         201
     );
     app.cleanup().await;
-}
-
-#[tokio::test]
-async fn sign_ups_are_limited_per_address_on_sqlite() {
-    sign_ups_are_limited_per_address(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sign_ups_are_limited_per_address_on_postgres() {
-    sign_ups_are_limited_per_address(Backend::Postgres).await;
 }
 
 /// The database keeps only the hash of a session id: the id in the cookie is not in it,
@@ -488,12 +448,11 @@ async fn the_configured_admin_address_needs_verifying(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_configured_admin_address_needs_verifying_on_sqlite() {
-    the_configured_admin_address_needs_verifying(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_configured_admin_address_needs_verifying_on_postgres() {
-    the_configured_admin_address_needs_verifying(Backend::Postgres).await;
-}
+on_both_backends!(
+    backend:
+    sessions_survive_a_restart,
+    a_spoofed_forwarded_for_does_not_escape_the_address_limit,
+    audit_entries_past_their_retention_are_pruned,
+    sign_ups_are_limited_per_address,
+    the_configured_admin_address_needs_verifying,
+);

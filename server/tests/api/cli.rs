@@ -78,16 +78,6 @@ async fn user_create_makes_an_admin_who_can_sign_in(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn user_create_on_sqlite() {
-    user_create_makes_an_admin_who_can_sign_in(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn user_create_on_postgres() {
-    user_create_makes_an_admin_who_can_sign_in(Backend::Postgres).await;
-}
-
 async fn user_promote_makes_an_existing_user_admin(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -124,16 +114,6 @@ async fn user_promote_makes_an_existing_user_admin(backend: Backend) {
     assert!(!missing.status.success(), "{stderr}");
     assert!(stderr.contains("was not found"), "{stderr}");
     app.cleanup().await;
-}
-
-#[tokio::test]
-async fn user_promote_on_sqlite() {
-    user_promote_makes_an_existing_user_admin(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn user_promote_on_postgres() {
-    user_promote_makes_an_existing_user_admin(Backend::Postgres).await;
 }
 
 #[test]
@@ -379,3 +359,9 @@ fn backtest_rejects_bad_csv_with_the_line_number() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+on_both_backends!(
+    backend:
+    user_create_makes_an_admin_who_can_sign_in,
+    user_promote_makes_an_existing_user_admin,
+);

@@ -124,7 +124,11 @@ async fn a_scheduled_slot_runs_at_its_time(app: &TestApp) {
     app.sign_up("scheduled@example.com", PASSWORD).await;
     app.set_market_time(MARKET_OPEN).await;
     create_plan(app).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A scheduling pass of its own, run to the end here: it finds nothing due.
+    assert!(
+        !app.worker(|_| {}).tick().await.unwrap(),
+        "nothing is due on Saturday"
+    );
     assert!(history(app).await.is_empty(), "nothing is due on Saturday");
     // Saturday 00:00 UTC → Monday 15:01 UTC, a minute after the slot.
     app.clock.advance_minutes(2 * 24 * 60 + 15 * 60 + 1);
@@ -437,26 +441,6 @@ async fn a_plan_deleted_mid_slot(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_plan_deleted_mid_slot_on_sqlite() {
-    a_plan_deleted_mid_slot(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_plan_deleted_mid_slot_on_postgres() {
-    a_plan_deleted_mid_slot(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn crashes_never_buy_twice_on_sqlite() {
-    crashes_never_buy_twice(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn crashes_never_buy_twice_on_postgres() {
-    crashes_never_buy_twice(Backend::Postgres).await;
-}
-
 const DONE: Finish<'static> = Finish {
     state: SlotState::Done,
     reason: None,
@@ -500,16 +484,6 @@ async fn racing_workers_claim_each_slot_once(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn racing_workers_claim_each_slot_once_on_sqlite() {
-    racing_workers_claim_each_slot_once(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn racing_workers_claim_each_slot_once_on_postgres() {
-    racing_workers_claim_each_slot_once(Backend::Postgres).await;
-}
-
 async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
     app.set_market_time(MARKET_OPEN).await;
     let (alice, alice_cookie) = signed_up(app, "alice-live@example.com").await;
@@ -534,7 +508,6 @@ async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
     // Her dashboard shows her account: its balances are announced when they change.
     let seen = alice.get(app.url("/api/account")).send().await.unwrap();
     assert_eq!(seen.status(), 200);
-    let started = tokio::time::Instant::now();
     let run = alice
         .post(app.url("/api/dca/run-now"))
         .json(&json!({"plan_id": plan_id}))
@@ -553,12 +526,7 @@ async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
             filled.push(event["purchase"]["symbol"].as_str().unwrap().to_owned());
         }
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "fills arrive promptly: {:?}",
-        started.elapsed()
-    );
-    assert!(kinds.contains(&"bot_status".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"run_status".to_owned()), "{kinds:?}");
     filled.sort();
     assert_eq!(filled, ["QQQ", "SPY"]);
     let account = loop {
@@ -741,7 +709,7 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
     assert_eq!(invalid.status(), 422);
     assert!(json(invalid).await["error"]["fields"]["name"].is_string());
 
-    let listed = json(call("list_plans").send().await.unwrap()).await;
+    let listed = json(call("load_plans").send().await.unwrap()).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let paused = json(
         call("set_plan_status")
@@ -770,7 +738,7 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
     assert_eq!(run.status(), 200);
     settled(app, 2).await;
     let page = json(
-        call("purchase_history")
+        call("load_history")
             .json(&json!({"filter": {"limit": 1}}))
             .send()
             .await
@@ -801,7 +769,7 @@ async fn server_functions_adapt_the_same_service(app: &TestApp) {
     assert_eq!(theirs.status(), 404, "another user's plan is not found");
     let anonymous = app
         .other_client()
-        .post(app.url("/api/fn/list_plans"))
+        .post(app.url("/api/fn/load_plans"))
         .send()
         .await
         .unwrap();
@@ -897,16 +865,6 @@ async fn carried_amounts_on(backend: Backend) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn carried_amounts_come_from_history_on_sqlite() {
-    carried_amounts_on(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn carried_amounts_come_from_history_on_postgres() {
-    carried_amounts_on(Backend::Postgres).await;
-}
-
 /// A slot the server slept through by more than the grace window is recorded as missed,
 /// with the reason, instead of buying late.
 async fn a_slot_past_the_grace_window_is_missed(app: &TestApp) {
@@ -963,3 +921,11 @@ mod schedule_edges {
         orders_placed_while_closed_are_reconciled_when_they_fill
     );
 }
+
+on_both_backends!(
+    backend:
+    a_plan_deleted_mid_slot,
+    crashes_never_buy_twice,
+    racing_workers_claim_each_slot_once,
+    carried_amounts_on,
+);

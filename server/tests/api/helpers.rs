@@ -49,7 +49,8 @@ pub struct TestApp {
     pg_database: Option<(String, String)>,
     shutdown: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     demo_broker_url: Option<String>,
-    dca: Option<Arc<server::dca::DcaService>>,
+    brokers: Option<Arc<server::broker::directory::BrokerDirectory>>,
+    portfolio: Option<Arc<server::dca::portfolio::PortfolioService>>,
     events: Option<server::events::EventBus>,
 }
 
@@ -138,7 +139,8 @@ impl TestApp {
             pg_database,
             shutdown: None,
             demo_broker_url: None,
-            dca: None,
+            brokers: None,
+            portfolio: None,
             events: None,
         };
         app.start().await;
@@ -151,7 +153,8 @@ impl TestApp {
             .unwrap();
         self.base = format!("http://127.0.0.1:{}", application.port());
         self.demo_broker_url = application.demo_broker_url().map(str::to_owned);
-        self.dca = Some(application.dca());
+        self.brokers = Some(application.brokers());
+        self.portfolio = Some(application.portfolio());
         self.events = Some(application.events());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -206,7 +209,9 @@ impl TestApp {
         server::dca::scheduler::Scheduler::new(
             self.db.clone(),
             self.clock.clone(),
-            self.dca(),
+            self.brokers(),
+            self.events(),
+            self.portfolio.clone().expect("the app is running"),
             config,
         )
     }
@@ -233,8 +238,9 @@ impl TestApp {
         self.events.clone().expect("the app is running")
     }
 
-    pub fn dca(&self) -> Arc<server::dca::DcaService> {
-        self.dca.clone().expect("the app is running")
+    /// Where the app finds each user's broker.
+    pub fn brokers(&self) -> Arc<server::broker::directory::BrokerDirectory> {
+        self.brokers.clone().expect("the app is running")
     }
 
     /// Sets the demo broker's clock (its control API), e.g. to a time the market is open.
@@ -406,13 +412,41 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.unwrap()
 }
 
-/// Runs each named `async fn(&TestApp)` against a fresh app on SQLite and on PostgreSQL.
-/// With `demo_broker:` first, the apps run the in-process simulated broker.
+/// Runs each named test on SQLite and on PostgreSQL, in modules `sqlite` and `postgres`:
+/// - `on_both_backends!(a, b)`: each `async fn(&TestApp)` against a fresh app;
+/// - `on_both_backends!(demo_broker: a, b)`: the same, the apps running the in-process
+///   simulated broker;
+/// - `on_both_backends!(config |c: &mut Config| ...; a, b)`: the same, with the apps'
+///   configuration adjusted first;
+/// - `on_both_backends!(backend: a, b)`: each `async fn(Backend)` that starts what it
+///   needs itself (restarts, several instances, an external broker), in modules
+///   `on_sqlite` and `on_postgres` (a file may use this form besides one of the others).
+///
+/// On PostgreSQL a test is skipped when the server is not reachable, unless
+/// `QS_REQUIRE_POSTGRES=1` (CI) makes that a failure.
 macro_rules! on_both_backends {
     (demo_broker: $($name:ident),* $(,)?) => {
-        on_both_backends!(@with |c: &mut server::config::Config| c.demo_broker = true; $($name),*);
+        on_both_backends!(config |c: &mut server::config::Config| c.demo_broker = true; $($name),*);
     };
-    (@with $adjust:expr; $($name:ident),*) => {
+    (backend: $($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+    (config $adjust:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
@@ -436,6 +470,6 @@ macro_rules! on_both_backends {
         }
     };
     ($($name:ident),* $(,)?) => {
-        on_both_backends!(@with |_: &mut server::config::Config| {}; $($name),*);
+        on_both_backends!(config |_: &mut server::config::Config| {}; $($name),*);
     };
 }

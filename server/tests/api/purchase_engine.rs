@@ -644,7 +644,7 @@ async fn broker_orders(app: &TestApp) -> Vec<server::broker::OrderSnapshot> {
         .fetch_one(app.db.pool())
         .await
         .unwrap();
-    let broker = app.dca().brokers().broker_for(&user_id).await.unwrap();
+    let broker = app.brokers().broker_for(&user_id).await.unwrap();
     broker
         .orders(server::broker::OrderQuery::All)
         .await

@@ -20,7 +20,7 @@ async fn admin_routes_refuse_visitors_and_subscribers(app: &TestApp) {
     // The server function behind the admin page checks the role too, with the right status.
     let server_fn = app
         .client
-        .post(app.url("/api/fn/admin_list_users"))
+        .post(app.url("/api/fn/load_admin_users"))
         .send()
         .await
         .unwrap();
@@ -134,7 +134,7 @@ async fn server_functions_sign_in_through_forms(app: &TestApp) {
     assert_eq!(json(signed_up).await["email"], "form@example.com");
     let me = app
         .client
-        .post(app.url("/api/fn/current_user"))
+        .post(app.url("/api/fn/load_current_user"))
         .send()
         .await
         .unwrap();
@@ -184,16 +184,6 @@ async fn moving_the_demo_clock_keeps_sessions(backend: crate::helpers::Backend) 
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn moving_the_demo_clock_keeps_sessions_on_sqlite() {
-    moving_the_demo_clock_keeps_sessions(crate::helpers::Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn moving_the_demo_clock_keeps_sessions_on_postgres() {
-    moving_the_demo_clock_keeps_sessions(crate::helpers::Backend::Postgres).await;
-}
-
 /// The data directory the server creates, and every file in it (the SQLite database and
 /// its journals, the key that seals broker keys, the demo market), are its user's alone.
 #[cfg(unix)]
@@ -222,3 +212,8 @@ async fn the_data_directory_is_private() {
     }
     app.cleanup().await;
 }
+
+on_both_backends!(
+    backend:
+    moving_the_demo_clock_keeps_sessions,
+);

@@ -14,7 +14,7 @@ use server::broker::{
     Broker, BrokerError, OrderKind, OrderQuery, OrderRequest, OrderStatus, TimeFrame, TimeInForce,
     TradeEvent,
 };
-use server::sim::{SimConfig, Simulator};
+use sim::{SimConfig, Simulator};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,11 +30,7 @@ async fn start(config: SimConfig) -> Sim {
     let sim = Simulator::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::sim::serve(
-        listener,
-        sim.clone(),
-        std::future::pending(),
-    ));
+    tokio::spawn(sim::serve(listener, sim.clone(), std::future::pending()));
     Sim { sim, url }
 }
 

@@ -6,7 +6,7 @@
 use crate::helpers::{Backend, TestApp, json};
 use app::domain::time::Timestamp;
 use serde_json::{Value, json};
-use server::sim::{SimConfig, Simulator};
+use sim::{SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -76,7 +76,7 @@ async fn one_instance_killed_again_and_again_buys_every_leg_once() {
         allow_control_api: true,
         state_file: None,
     });
-    tokio::spawn(server::sim::serve(listener, sim, std::future::pending()));
+    tokio::spawn(sim::serve(listener, sim, std::future::pending()));
 
     let url = broker_url.clone();
     let Some(app) = TestApp::spawn_with(Backend::Postgres, move |c| {

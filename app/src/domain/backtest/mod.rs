@@ -19,7 +19,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-pub use report::{BacktestReport, DcaStats, OpenPosition, Purchase, Skip, Stats, Trade};
+pub use report::{BacktestPurchase, BacktestReport, DcaStats, OpenPosition, Skip, Stats, Trade};
 pub use run::{StrategySpec, run_backtest, slots_between};
 
 use super::market::{Bar, Symbol, round_qty_down};
@@ -134,7 +134,7 @@ pub struct Backtester<S> {
     running: metrics::RunningStats,
     equity: Vec<EquityPoint>,
     trades: Vec<Trade>,
-    purchases: Vec<Purchase>,
+    purchases: Vec<BacktestPurchase>,
     skips: Vec<Skip>,
     commissions: Decimal,
     first_time: Option<jiff::Timestamp>,
@@ -366,7 +366,7 @@ impl<S: Strategy> Backtester<S> {
                     }
                 }
                 if let Size::Notional(amount) = order.size {
-                    self.purchases.push(Purchase {
+                    self.purchases.push(BacktestPurchase {
                         time,
                         symbol: book.symbol.clone(),
                         amount,

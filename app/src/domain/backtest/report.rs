@@ -65,7 +65,7 @@ pub struct OpenPosition {
 
 /// One DCA purchase.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Purchase {
+pub struct BacktestPurchase {
     #[serde(rename = "date", serialize_with = "ny_date")]
     pub time: jiff::Timestamp,
     pub symbol: Symbol,
@@ -138,7 +138,7 @@ pub struct BacktestReport {
     pub stats: Stats,
     pub trades: Vec<Trade>,
     pub open_position: Option<OpenPosition>,
-    pub purchases: Vec<Purchase>,
+    pub purchases: Vec<BacktestPurchase>,
     pub skipped: Vec<Skip>,
     /// Equity (and invested capital) at every bar time, for charts.
     #[serde(skip)]

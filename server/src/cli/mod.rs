@@ -4,11 +4,13 @@ use crate::accounts::{AccountService, SignInPolicy};
 use crate::clock::SystemClock;
 use crate::config::{Config, Overrides};
 use crate::db::Db;
-use crate::research::{self, BacktestArgs};
+mod backtest;
+
 use crate::startup::{Application, shutdown_signal};
 use crate::telemetry;
 use anyhow::Context as _;
 use app::domain::account::Role;
+use backtest::BacktestArgs;
 use clap::{Parser, Subcommand};
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -145,8 +147,8 @@ impl Cli {
             Command::Bench(BenchCommand::Scheduler(args)) => {
                 Some(crate::bench::scheduler(args).await?)
             }
-            Command::Backtest(args) => Some(research::backtest(args)?),
-            Command::Calendar { from, to } => Some(research::calendar_lines(*from, *to)?),
+            Command::Backtest(args) => Some(backtest::backtest(args)?),
+            Command::Calendar { from, to } => Some(backtest::calendar_lines(*from, *to)?),
             _ => None,
         };
         if let Some(output) = output {
@@ -256,7 +258,7 @@ async fn run_sim_broker(args: &SimBrokerArgs) -> anyhow::Result<()> {
     if !(args.speed >= 0.0 && args.speed.is_finite()) {
         anyhow::bail!("--speed must be 0 or more");
     }
-    let sim = crate::sim::Simulator::new(crate::sim::SimConfig {
+    let sim = sim::Simulator::new(sim::SimConfig {
         auto_accounts: args.auto_accounts,
         rate_limit_per_min: args.rate_limit_per_min.max(1),
         seed: args.seed,
@@ -268,7 +270,7 @@ async fn run_sim_broker(args: &SimBrokerArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
-    crate::sim::serve(listener, sim, shutdown_signal())
+    sim::serve(listener, sim, shutdown_signal())
         .await
         .context("the simulator failed")
 }

@@ -264,7 +264,7 @@ mod catalogue_symbol {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
         let text = String::deserialize(d)?;
-        super::super::market::catalogue_symbol(&text)
+        crate::market::catalogue_symbol(&text)
             .ok_or_else(|| serde::de::Error::custom(format!("{text} is not in the catalogue")))
     }
 }

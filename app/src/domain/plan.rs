@@ -1,0 +1,433 @@
+//! The plan: a user's recurring purchase (`Plan`, the one struct the REST API, the server
+//! functions, the editor and the scheduler share), its status and the transitions it
+//! allows, the limits an operator sets, and the validation the browser and the server both
+//! run before anything is saved.
+
+use super::calendar;
+use super::ids::PlanId;
+use super::market::Symbol;
+use super::schedule::Schedule;
+use super::strategy::dca::{Leg, validate_legs};
+use super::strategy::smart_dca::SmartDcaConfig;
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a plan decides whether to buy on a slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// Buy every leg on every slot.
+    #[default]
+    Pure,
+    /// Buy only when the moving-average condition in `smart` holds.
+    Smart,
+    /// The MA-crossover bot.
+    Discretionary,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    /// Buys on schedule.
+    Active,
+    /// Keeps its settings, skips its slots until started again.
+    #[default]
+    Paused,
+    /// Finished for good.
+    Stopped,
+}
+
+impl PlanStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Active => "active",
+            PlanStatus::Paused => "paused",
+            PlanStatus::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(PlanStatus::Active),
+            "paused" => Some(PlanStatus::Paused),
+            "stopped" => Some(PlanStatus::Stopped),
+            _ => None,
+        }
+    }
+
+    /// Whether a plan in this status may go to `to`: a stopped plan is finished for good
+    /// (stopping it again changes nothing); active and paused plans go anywhere.
+    pub fn check_transition(self, to: PlanStatus) -> Result<(), &'static str> {
+        match (self, to) {
+            (PlanStatus::Stopped, PlanStatus::Stopped) => Ok(()),
+            (PlanStatus::Stopped, _) => {
+                Err("A stopped plan cannot be started again; create a new one.")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a plan in this status may have its settings changed.
+    pub fn check_edit(self) -> Result<(), &'static str> {
+        match self {
+            PlanStatus::Stopped => Err("A stopped plan cannot be changed."),
+            PlanStatus::Active | PlanStatus::Paused => Ok(()),
+        }
+    }
+
+    /// Whether a plan in this status may buy on request ("buy now").
+    pub fn check_buy_now(self) -> Result<(), &'static str> {
+        match self {
+            PlanStatus::Stopped => Err("A stopped plan cannot buy."),
+            PlanStatus::Active | PlanStatus::Paused => Ok(()),
+        }
+    }
+}
+
+/// A recurring purchase plan. On input, `id` absent means "create"; `status`,
+/// `next_run_at`, `created_at` and `updated_at` are the server's and ignored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    #[serde(default)]
+    pub id: Option<PlanId>,
+    pub name: String,
+    #[serde(default)]
+    pub mode: PlanMode,
+    pub legs: Vec<Leg>,
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub smart: Option<SmartDcaConfig>,
+    /// Accept a time outside regular hours: such purchases queue for the next open.
+    #[serde(default)]
+    pub queue_outside_hours: bool,
+    #[serde(default)]
+    pub status: PlanStatus,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    pub next_run_at: Option<jiff::Timestamp>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    pub created_at: Option<jiff::Timestamp>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    pub updated_at: Option<jiff::Timestamp>,
+}
+
+/// What the broker says about a symbol, for validation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetFacts {
+    pub symbol: Symbol,
+    pub name: String,
+    pub tradable: bool,
+    pub fractionable: bool,
+}
+
+/// Limits an operator can configure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLimits {
+    /// The smallest and largest total a plan may spend per slot.
+    pub min_per_slot: Decimal,
+    pub max_per_slot: Decimal,
+}
+
+impl Default for PlanLimits {
+    fn default() -> Self {
+        Self {
+            min_per_slot: Decimal::ONE,
+            max_per_slot: Decimal::from(10_000),
+        }
+    }
+}
+
+const NAME_MAX_CHARS: usize = 80;
+
+impl Plan {
+    /// Every problem with the plan, keyed by field (`name`, `legs[0].symbol`,
+    /// `schedule.time`, …). `assets` is the broker's catalogue; without it (the browser
+    /// before it has loaded) the symbol checks are left to the server. `today` (a New York
+    /// date) starts the year over which the time must fall within market hours.
+    pub fn validate(
+        &self,
+        limits: &PlanLimits,
+        assets: Option<&[AssetFacts]>,
+        today: Date,
+    ) -> Result<(), BTreeMap<String, String>> {
+        let mut errors = BTreeMap::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.insert("name".into(), "Give the plan a name.".into());
+        } else if name.chars().count() > NAME_MAX_CHARS {
+            errors.insert(
+                "name".into(),
+                format!("Use at most {NAME_MAX_CHARS} characters."),
+            );
+        }
+        if let Err(leg_errors) = validate_legs(&self.legs) {
+            errors.extend(leg_errors);
+        }
+        match crate::domain::strategy::dca::legs_total(&self.legs) {
+            Some(total)
+                if !self.legs.is_empty()
+                    && (total < limits.min_per_slot || total > limits.max_per_slot) =>
+            {
+                errors.entry("legs".into()).or_insert(format!(
+                    "A plan spends between ${} and ${} per purchase; this one spends ${total}.",
+                    limits.min_per_slot, limits.max_per_slot
+                ));
+            }
+            Some(_) => {}
+            None => {
+                errors.entry("legs".into()).or_insert(format!(
+                    "A plan spends between ${} and ${} per purchase; these amounts are far more.",
+                    limits.min_per_slot, limits.max_per_slot
+                ));
+            }
+        }
+        if let Some(assets) = assets {
+            for (i, leg) in self.legs.iter().enumerate() {
+                let facts = assets.iter().find(|a| a.symbol == leg.symbol);
+                if let Some(problem) = asset_problem(&leg.symbol, facts) {
+                    errors.entry(format!("legs[{i}].symbol")).or_insert(problem);
+                }
+            }
+        }
+        match self.schedule.validate() {
+            Err(schedule_errors) => {
+                errors.extend(
+                    schedule_errors
+                        .into_iter()
+                        .map(|(k, v)| (format!("schedule.{k}"), v)),
+                );
+            }
+            Ok(()) => {
+                if let Some(message) = outside_market_hours(&self.schedule, today)
+                    .filter(|_| !self.queue_outside_hours)
+                {
+                    errors.insert("schedule.time".into(), message);
+                }
+            }
+        }
+        match (self.mode, &self.smart) {
+            (PlanMode::Smart, None) => {
+                errors.insert(
+                    "smart".into(),
+                    "Choose the moving-average condition for Smart DCA.".into(),
+                );
+            }
+            (PlanMode::Smart, Some(smart)) => {
+                if let Err(e) = smart.validate() {
+                    errors.extend(e);
+                }
+            }
+            (PlanMode::Discretionary, _) => {
+                errors.insert(
+                    "mode".into(),
+                    "The MA-crossover bot cannot run as a plan yet; use Pure or Smart DCA.".into(),
+                );
+            }
+            (PlanMode::Pure, _) => {}
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Why `symbol` cannot be in a plan, given what the broker says about it (`None`: the
+/// broker does not list it); `None` when it can.
+pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<String> {
+    match facts {
+        None => Some(format!("{symbol} is not a symbol the broker trades.")),
+        Some(a) if !a.tradable => Some(format!("{symbol} cannot be traded at the moment.")),
+        Some(a) if !a.fractionable => Some(format!(
+            "{symbol} is not available in fractional shares, so it cannot be bought by dollar amount."
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Checks that the plan's time falls within regular trading hours (09:30–16:00) in New York
+/// on every trading day of the year from `today` (a New York date). Time zones shift
+/// against New York during the year (daylight saving starts and ends on different dates,
+/// or not at all), so each session of that year is tried with the offsets both zones have
+/// on it; an early close is not held against the plan (its purchase moves to the last
+/// minute of that session, as the schedule's rules say).
+fn outside_market_hours(schedule: &Schedule, today: Date) -> Option<String> {
+    let time = crate::domain::schedule::parse_time(&schedule.time)?;
+    let zone = crate::domain::zones::get(&schedule.timezone)?;
+    let ny = calendar::new_york();
+    let year_on = jiff::Span::new()
+        .try_days(366)
+        .map_or(today, |span| today.saturating_add(span));
+    for session in calendar::sessions(today, year_on) {
+        let instant = zone.to_timestamp(session.date.to_datetime(time)).ok()?;
+        let local_ny = ny.to_datetime(instant);
+        if local_ny.date() != session.date
+            || local_ny.time() < calendar::REGULAR_OPEN
+            || local_ny.time() >= calendar::REGULAR_CLOSE
+        {
+            return Some(format!(
+                "{} in {} is {} in New York, outside market hours (09:30–16:00). Choose a time within \
+                 them, or let purchases queue for the next open.",
+                schedule.time,
+                schedule.timezone,
+                format_args!("{:02}:{:02}", local_ny.hour(), local_ny.minute())
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod validation_never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TODAY: Date = jiff::civil::date(2026, 12, 1);
+
+    /// A plan as a client could send it, with these strings where the amounts, symbols,
+    /// time and zone go.
+    fn plan_json(
+        amounts: &[String],
+        symbols: &[String],
+        time: &str,
+        zone: &str,
+    ) -> serde_json::Value {
+        let legs: Vec<serde_json::Value> = amounts
+            .iter()
+            .zip(symbols)
+            .map(|(amount, symbol)| serde_json::json!({"symbol": symbol, "amount": amount}))
+            .collect();
+        serde_json::json!({"name": "p", "mode": "pure", "legs": legs,
+            "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                         "time": time, "timezone": zone}})
+    }
+
+    fn amount() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "-?[0-9]{1,30}(\\.[0-9]{0,30})?",
+            Just("79228162514264337593543950335".to_owned()),
+            Just("-79228162514264337593543950335".to_owned()),
+            Just("0.0000000000000000000000000001".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn two_maximal_amounts_are_refused_not_added() {
+        let max = "79228162514264337593543950335".to_owned();
+        let json = plan_json(
+            &[max.clone(), max],
+            &["SPY".into(), "QQQ".into()],
+            "10:00",
+            "America/New_York",
+        );
+        let plan: Plan = serde_json::from_value(json).unwrap();
+        let errors = plan
+            .validate(&PlanLimits::default(), None, TODAY)
+            .unwrap_err();
+        assert!(errors["legs[0].amount"].contains("at most"), "{errors:?}");
+        assert!(errors["legs"].contains("far more"), "{errors:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_is_answered_with_errors_or_ok(
+            amounts in proptest::collection::vec(amount(), 0..6),
+            symbols in proptest::collection::vec(prop_oneof![any::<String>(), "[A-Z]{1,5}"], 6),
+            time in prop_oneof![any::<String>(), "[0-9]{1,2}:[0-9]{1,2}"],
+            zone in prop_oneof![any::<String>(), Just("America/New_York".to_owned())],
+        ) {
+            let json = plan_json(&amounts, &symbols, &time, &zone);
+            if let Ok(plan) = serde_json::from_value::<Plan>(json) {
+                let _ = plan.validate(&PlanLimits::default(), None, TODAY);
+                let _ = crate::domain::strategy::smart_dca::cap_carried(
+                    &plan.legs,
+                    &BTreeMap::new(),
+                    PlanLimits::default().max_per_slot,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use super::*;
+
+    #[test]
+    fn a_stopped_plan_is_finished_for_good() {
+        use PlanStatus::*;
+        for from in [Active, Paused] {
+            for to in [Active, Paused, Stopped] {
+                assert_eq!(from.check_transition(to), Ok(()), "{from:?} → {to:?}");
+            }
+            assert_eq!(from.check_edit(), Ok(()));
+            assert_eq!(from.check_buy_now(), Ok(()));
+        }
+        assert!(Stopped.check_transition(Active).is_err());
+        assert!(Stopped.check_transition(Paused).is_err());
+        assert_eq!(Stopped.check_transition(Stopped), Ok(()));
+        assert!(Stopped.check_edit().is_err());
+        assert!(Stopped.check_buy_now().is_err());
+    }
+
+    fn at(time: &str, zone: &str) -> Schedule {
+        Schedule {
+            frequency: crate::domain::schedule::Frequency::Weekly,
+            interval: 1,
+            weekday: Some(crate::domain::schedule::Weekday::Mon),
+            day_of_month: None,
+            time: time.into(),
+            timezone: zone.into(),
+            anchor: None,
+        }
+    }
+
+    #[test]
+    fn market_hours_hold_on_every_day_of_the_year_ahead() {
+        let today = jiff::civil::date(2027, 2, 1);
+        assert_eq!(
+            outside_market_hours(&at("10:00", "America/New_York"), today),
+            None
+        );
+        assert_eq!(
+            outside_market_hours(&at("15:59", "America/New_York"), today),
+            None
+        );
+        // An early close (13:00) does not count against a 15:00 plan.
+        assert_eq!(
+            outside_market_hours(&at("15:00", "America/New_York"), today),
+            None
+        );
+        assert!(outside_market_hours(&at("09:29", "America/New_York"), today).is_some());
+        assert!(outside_market_hours(&at("16:00", "America/New_York"), today).is_some());
+        // London is 5 hours ahead of New York, but 4 for a few weeks in March and
+        // October/November: 14:40 is 09:40 most of the year, and 10:40 then; 20:40 is
+        // 15:40, and 16:40 in those weeks.
+        assert_eq!(
+            outside_market_hours(&at("14:40", "Europe/London"), today),
+            None
+        );
+        let message = outside_market_hours(&at("20:40", "Europe/London"), today).unwrap();
+        assert!(message.contains("16:40 in New York"), "{message}");
+        // Tokyo keeps no daylight saving: 23:30 there is 09:30 New York in winter and 10:30
+        // in summer; 23:00 is 09:00 in winter.
+        assert_eq!(
+            outside_market_hours(&at("23:30", "Asia/Tokyo"), today),
+            None
+        );
+        let message = outside_market_hours(&at("23:00", "Asia/Tokyo"), today).unwrap();
+        assert!(message.contains("09:00 in New York"), "{message}");
+    }
+}
