@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 
-use crate::domain::ids::PlanId;
 pub use crate::domain::lifecycle::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use crate::domain::market::Symbol;
 pub use crate::domain::plan::{AssetFacts, Plan, PlanLimits, PlanMode, PlanStatus, asset_problem};
@@ -107,17 +106,6 @@ pub struct AccountSummary {
     pub recent_orders: Vec<OrderSummary>,
 }
 
-/// A plan id as a caller sent it, parsed once at the edge: 422 naming the `plan_id` field
-/// when it is not one.
-pub fn plan_id_field(input: &str) -> Result<PlanId, super::AppError> {
-    PlanId::parse(input).map_err(|message| {
-        super::AppError::invalid_fields(std::collections::BTreeMap::from([(
-            "plan_id".to_string(),
-            message,
-        )]))
-    })
-}
-
 // The server functions behind the plan editor, dashboard and history pages: thin
 // adapters over the same ports the REST API uses.
 
@@ -142,7 +130,7 @@ pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
 #[server(prefix = "/api/fn", endpoint = "set_plan_status", output = crate::api::codec::Json)]
 pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match plan_id_field(&plan_id) {
+    let result = match ports.plan_id(&caller, &plan_id).await {
         Ok(id) => ports.plans.set_plan_status(&caller, &id, status).await,
         Err(err) => Err(err),
     };
@@ -154,7 +142,7 @@ pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan
 #[server(prefix = "/api/fn", endpoint = "run_plan_now", output = crate::api::codec::Json)]
 pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match plan_id_field(&plan_id) {
+    let result = match ports.plan_id(&caller, &plan_id).await {
         Ok(id) => ports.plans.run_now(&caller, &id, Some(&request_id)).await,
         Err(err) => Err(err),
     };
@@ -170,7 +158,7 @@ pub async fn load_history(filter: HistoryFilter) -> Result<HistoryPage, super::A
 #[server(prefix = "/api/fn", endpoint = "load_plan", output = crate::api::codec::Json)]
 pub async fn load_plan(plan_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match plan_id_field(&plan_id) {
+    let result = match ports.plan_id(&caller, &plan_id).await {
         Ok(id) => ports.plans.plan(&caller, &id).await,
         Err(err) => Err(err),
     };
@@ -182,7 +170,7 @@ pub async fn load_plan(plan_id: String) -> Result<Plan, super::AppError> {
 #[server(prefix = "/api/fn", endpoint = "delete_plan", output = crate::api::codec::Json)]
 pub async fn delete_plan(plan_id: String) -> Result<(), super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match plan_id_field(&plan_id) {
+    let result = match ports.plan_id(&caller, &plan_id).await {
         Ok(id) => ports.plans.delete_plan(&caller, &id).await,
         Err(err) => Err(err),
     };

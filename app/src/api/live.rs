@@ -80,8 +80,7 @@ pub enum LiveEvent {
     PlanDeleted {
         plan_id: String,
     },
-    /// A plan started or finished a run (`bot_status` from servers before 2026-12).
-    #[serde(alias = "bot_status")]
+    /// A plan started or finished a run.
     RunStatus(RunStatus),
     Account(Balances),
 }
@@ -104,11 +103,6 @@ mod tests {
         );
         let run = r#"{"type":"run_status","plan_id":"p1","state":"error","reason":"no cash","next_run_at":null,"last_run":"2026-11-30T15:00:00Z"}"#;
         let parsed = LiveEvent::parse(run).unwrap();
-        // The name servers used before it was renamed still reads.
-        assert_eq!(
-            LiveEvent::parse(&run.replace("run_status", "bot_status")).as_ref(),
-            Some(&parsed)
-        );
         assert!(matches!(
             &parsed,
             LiveEvent::RunStatus(RunStatus {

@@ -170,6 +170,24 @@ pub struct Ports {
     pub connections: Arc<dyn ConnectionPort>,
 }
 
+impl Ports {
+    /// A plan id as the caller sent it, parsed once at the edge. Like every port call, a
+    /// caller without a session gets 401 before anything about the input: a malformed id
+    /// is a 422 naming `plan_id` only for a signed-in caller (the session is looked up
+    /// only then; a well-formed id goes on to the port, which checks the session itself).
+    pub async fn plan_id(&self, caller: &Caller, input: &str) -> Result<PlanId, AppError> {
+        match PlanId::parse(input) {
+            Ok(id) => Ok(id),
+            Err(message) => match self.accounts.current_user(caller).await? {
+                Some(_) => Err(AppError::invalid_fields(std::collections::BTreeMap::from(
+                    [("plan_id".to_string(), message)],
+                ))),
+                None => Err(AppError::unauthenticated()),
+            },
+        }
+    }
+}
+
 /// The ports and the caller for the current server-function request.
 ///
 /// Errors become the response status too, so a REST-style client of a server function

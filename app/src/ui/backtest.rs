@@ -6,15 +6,17 @@
 use super::chart::{ChartData, LineChart, Series};
 use super::format::{fixed, money};
 use super::layout::RequireUser;
-use super::plan_form::{LegText, parse_amount};
+use super::plans::form::{
+    LegText, PlanForm, SmartText, parse_amount, parse_day_of_month, parse_frequency, parse_smart,
+};
+use super::plans::hand_off;
 use crate::api::AppError;
 use crate::api::dca::bars;
 use crate::domain::backtest::{BacktestConfig, BacktestReport, StrategySpec, run_backtest};
 use crate::domain::market::{Bar, Symbol};
-use crate::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
+use crate::domain::schedule::{Frequency, Schedule, Weekday};
 use crate::domain::strategy::dca::Leg;
 use crate::domain::strategy::ma_crossover::MaCrossoverConfig;
-use crate::domain::strategy::smart_dca::{MaCondition, SmartDcaConfig, WhenNotMet};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use rust_decimal::Decimal;
@@ -95,29 +97,24 @@ impl BacktestForm {
         }
     }
 
-    fn schedule(&self) -> Schedule {
-        let frequency = match self.frequency.as_str() {
-            "daily" => Frequency::Daily,
-            "monthly" => Frequency::Monthly,
-            _ => Frequency::Weekly,
-        };
-        Schedule {
+    /// The schedule the fields describe (at 10:00 New York), read by the plan form's parsers.
+    fn schedule(&self) -> Result<Schedule, String> {
+        let frequency = parse_frequency(&self.frequency)?;
+        Ok(Schedule {
             frequency,
             interval: 1,
-            weekday: (frequency == Frequency::Weekly)
-                .then(|| Weekday::parse(&self.weekday).ok())
-                .flatten(),
-            day_of_month: (frequency == Frequency::Monthly).then(|| {
-                match self.day_of_month.as_str() {
-                    "last" => DayOfMonth::Last,
-                    "first" => DayOfMonth::First,
-                    n => DayOfMonth::Day(n.parse().unwrap_or(1)),
-                }
-            }),
+            weekday: match frequency {
+                Frequency::Weekly => Some(Weekday::parse(&self.weekday)?),
+                _ => None,
+            },
+            day_of_month: match frequency {
+                Frequency::Monthly => Some(parse_day_of_month(&self.day_of_month)?),
+                _ => None,
+            },
             time: "10:00".into(),
             timezone: "America/New_York".into(),
             anchor: None,
-        }
+        })
     }
 
     /// The strategy to run, or what is wrong with the form.
@@ -154,44 +151,47 @@ impl BacktestForm {
             let amount = parse_amount(&leg.amount).map_err(|m| format!("Amount {}: {m}", i + 1))?;
             legs.push(Leg { symbol, amount });
         }
-        let schedule = self.schedule();
-        let spec = if self.strategy == "smart_dca" {
-            StrategySpec::SmartDca {
+        let schedule = self.schedule()?;
+        let spec = match self.strategy.as_str() {
+            "smart_dca" => StrategySpec::SmartDca {
                 legs,
                 schedule,
-                smart: SmartDcaConfig {
-                    condition: MaCondition::CloseAboveSma {
-                        period: number(&self.period, "The average's period")?,
-                    },
-                    when_not_met: if self.when_not_met == "carry_forward" {
-                        WhenNotMet::CarryForward
-                    } else {
-                        WhenNotMet::Skip
-                    },
-                },
-            }
-        } else {
-            StrategySpec::Dca { legs, schedule }
+                smart: parse_smart(&self.smart_text())?,
+            },
+            "dca" => StrategySpec::Dca { legs, schedule },
+            other => return Err(format!("\"{other}\" is not a strategy.")),
         };
         Ok((spec, BacktestConfig::default()))
     }
 
-    /// `/plans/new?…` with this backtest's legs and schedule.
-    pub fn plan_link(&self) -> String {
-        let legs = self
-            .legs
-            .iter()
-            .map(|l| format!("{}:{}", l.symbol.trim(), l.amount.trim()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut link = format!(
-            "/plans/new?legs={legs}&frequency={}&weekday={}&day_of_month={}&time=10:00&timezone=America/New_York",
-            self.frequency, self.weekday, self.day_of_month
-        );
-        if self.strategy == "smart_dca" {
-            link.push_str("&mode=smart");
+    /// The Smart DCA fields, as the plan form's parser reads them (the backtest offers the
+    /// close-above-average condition).
+    fn smart_text(&self) -> SmartText<'_> {
+        SmartText {
+            condition: "close_above_sma",
+            period: &self.period,
+            fast: "",
+            slow: "",
+            when_not_met: &self.when_not_met,
         }
-        link
+    }
+
+    /// A new plan's form with this backtest's legs, schedule and strategy, handed to the
+    /// plan editor by "Use these settings" (see [`hand_off`]).
+    pub fn to_plan_form(&self) -> PlanForm {
+        let mut form = PlanForm::new("America/New_York");
+        form.legs = self.legs.clone();
+        form.frequency = self.frequency.clone();
+        form.weekday = self.weekday.clone();
+        form.day_of_month = self.day_of_month.clone();
+        form.time = "10:00".into();
+        if self.strategy == "smart_dca" {
+            form.mode = "smart".into();
+            form.condition = "close_above_sma".into();
+            form.period = self.period.clone();
+            form.when_not_met = self.when_not_met.clone();
+        }
+        form
     }
 }
 
@@ -440,7 +440,8 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
     let dca = report.stats.dca.clone();
     let chart = curve_chart(&report, 260, dca.is_some());
     let stats = report.stats.clone();
-    let link = form.with_untracked(BacktestForm::plan_link);
+    let navigate = leptos_router::hooks::use_navigate();
+    let seed = form.with_untracked(BacktestForm::to_plan_form);
     let is_dca = dca.is_some();
     view! {
         <div class="results" data-testid="backtest-results">
@@ -477,7 +478,15 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
                         <tr><th scope="row">"Sharpe ratio"</th><td>{stats.sharpe.map(|s| fixed(s, 2)).unwrap_or_else(|| "—".into())}</td></tr>
                     </tbody>
                 </table>
-                {is_dca.then(|| view! { <a class="btn btn-primary" href=link data-testid="use-settings">"Use these settings"</a> })}
+                {is_dca.then(|| view! {
+                    <button type="button" class="btn btn-primary" data-testid="use-settings"
+                        on:click=move |_| {
+                            hand_off::give(seed.clone());
+                            navigate("/plans/new", Default::default());
+                        }>
+                        "Use these settings"
+                    </button>
+                })}
             </section>
             {if is_dca {
                 let total = report.purchases.len();
@@ -608,7 +617,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_input_is_explained_and_a_plan_link_carries_the_settings() {
+    fn bad_input_is_explained_and_the_settings_make_a_plan() {
         let mut form = BacktestForm::default();
         form.legs[1].amount = "lots".into();
         assert_eq!(
@@ -616,9 +625,28 @@ mod tests {
             "Amount 2: \"lots\" is not an amount."
         );
         form.legs[1].amount = "25".into();
+        form.frequency = "fortnightly".into();
+        assert!(form.spec().unwrap_err().contains("options"));
+        form.frequency = "monthly".into();
+        form.day_of_month = "last".into();
+        form.strategy = "smart_dca".into();
+        form.period = "200".into();
+        let plan = form.to_plan_form();
+        assert_eq!(plan.legs, form.legs);
         assert_eq!(
-            form.plan_link(),
-            "/plans/new?legs=SPY:50,QQQ:25&frequency=weekly&weekday=mon&day_of_month=first&time=10:00&timezone=America/New_York"
+            (
+                plan.frequency.as_str(),
+                plan.day_of_month.as_str(),
+                plan.mode.as_str()
+            ),
+            ("monthly", "last", "smart")
         );
+        assert_eq!(plan.period, "200");
+        let (_, errors) = plan.to_plan(
+            &crate::api::dca::PlanLimits::default(),
+            jiff::civil::date(2026, 12, 1),
+        );
+        // Everything but the name, which the user gives the plan.
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["name"], "{errors:?}");
     }
 }

@@ -1,6 +1,6 @@
 //! The Leptos UI, organised by feature: the shell and routes (here, `layout.rs`), the public
 //! pages (`pages.rs`), accounts and settings, the set-up wizard (`onboarding.rs`), plans
-//! (`plans.rs`, the editor in `plan_editor.rs` over the form model `plan_form.rs`), the
+//! (`plans/`: the list, the editor and its fields, the preview, over the form model), the
 //! dashboard and its live link (`dashboard.rs`, `live.rs`), history, backtests, the broker
 //! connection, admin, and the shared chart and formatting helpers. Every page but the
 //! landing and sign-in pages is a lazy route.
@@ -17,8 +17,6 @@ mod layout;
 mod live;
 mod onboarding;
 mod pages;
-mod plan_editor;
-pub(crate) mod plan_form;
 mod plans;
 mod settings;
 
@@ -58,8 +56,8 @@ mod lazy_pages {
     lazy_page!(Dashboard => super::dashboard::DashboardPage);
     lazy_page!(Welcome => super::onboarding::WelcomePage);
     lazy_page!(Plans => super::plans::PlansPage);
-    lazy_page!(NewPlan => super::plan_editor::NewPlanPage);
-    lazy_page!(EditPlan => super::plan_editor::EditPlanPage);
+    lazy_page!(NewPlan => super::plans::editor::NewPlanPage);
+    lazy_page!(EditPlan => super::plans::editor::EditPlanPage);
     lazy_page!(History => super::history::HistoryPage);
     lazy_page!(Backtest => super::backtest::BacktestPage);
     lazy_page!(Settings => super::settings::SettingsPage);

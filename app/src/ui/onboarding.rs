@@ -4,8 +4,8 @@
 
 use super::broker::BrokerPanel;
 use super::layout::RequireUser;
-use super::plan_editor::{PlanEditor, preferred_zone};
-use super::plan_form::PlanForm;
+use super::plans::editor::{PlanEditor, preferred_zone};
+use super::plans::form::PlanForm;
 use crate::api::dca::Plan;
 use crate::domain::zones;
 use leptos::prelude::*;

@@ -5,9 +5,7 @@
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
 use app::api::AppError;
-use app::api::dca::{
-    AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, plan_id_field,
-};
+use app::api::dca::{AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus};
 use app::api::ports::{Caller, Saved};
 use axum::Json;
 use axum::extract::State;
@@ -50,7 +48,7 @@ async fn set_status(
     body: PlanIdBody,
     status: PlanStatus,
 ) -> Result<Json<Plan>, AppError> {
-    let plan_id = plan_id_field(&body.plan_id)?;
+    let plan_id = state.ports.plan_id(caller, &body.plan_id).await?;
     Ok(Json(
         state
             .ports
@@ -91,7 +89,7 @@ pub async fn run_now(
     JsonBody(body): JsonBody<PlanIdBody>,
 ) -> Result<(StatusCode, Json<Plan>), AppError> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let plan_id = plan_id_field(&body.plan_id)?;
+    let plan_id = state.ports.plan_id(&caller, &body.plan_id).await?;
     let plan = state.ports.plans.run_now(&caller, &plan_id, key).await?;
     Ok((StatusCode::ACCEPTED, Json(plan)))
 }
@@ -111,7 +109,7 @@ pub async fn get_one(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<Plan>, AppError> {
-    let plan_id = plan_id_field(&id)?;
+    let plan_id = state.ports.plan_id(&caller, &id).await?;
     Ok(Json(state.ports.plans.plan(&caller, &plan_id).await?))
 }
 
@@ -121,7 +119,7 @@ pub async fn delete_one(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let plan_id = plan_id_field(&id)?;
+    let plan_id = state.ports.plan_id(&caller, &id).await?;
     state.ports.plans.delete_plan(&caller, &plan_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

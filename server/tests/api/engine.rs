@@ -508,6 +508,8 @@ async fn purchases_arrive_live_for_their_owner_only(app: &TestApp) {
     // Her dashboard shows her account: its balances are announced when they change.
     let seen = alice.get(app.url("/api/account")).send().await.unwrap();
     assert_eq!(seen.status(), 200);
+    // The fills must arrive as events on the socket (each awaited with a bound that only
+    // stops a hung test); how fast is a benchmark's business, not a test's.
     let run = alice
         .post(app.url("/api/dca/run-now"))
         .json(&json!({"plan_id": plan_id}))

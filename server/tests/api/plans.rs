@@ -244,6 +244,35 @@ async fn users_cannot_touch_each_others_plans(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // A malformed plan id: 401 without a session, whatever the input (REST and server
+    // functions alike); 422 naming `plan_id` for a signed-in caller.
+    let stranger = app.other_client();
+    for (path, body) in [
+        ("/api/dca/start", Some(json!({"plan_id": "not-an-id"}))),
+        ("/api/dca/config/not-an-id", None),
+    ] {
+        let request = match &body {
+            Some(body) => stranger.post(app.url(path)).json(body),
+            None => stranger.get(app.url(path)),
+        };
+        assert_eq!(request.send().await.unwrap().status(), 401, "{path}");
+    }
+    let function = stranger
+        .post(app.url("/api/fn/load_plan"))
+        .form(&[("plan_id", "not-an-id")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(function.status(), 401);
+    let malformed = bob
+        .post(app.url("/api/dca/start"))
+        .json(&json!({"plan_id": "not-an-id"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 422);
+    assert!(json(malformed).await["error"]["fields"]["plan_id"].is_string());
 }
 
 on_both_backends!(

@@ -1,5 +1,17 @@
-//! The plans list: each plan with what it buys, when, its status and next purchase, linked
-//! to its editor; and the way to a new one.
+//! Plans, by feature: the list (here: each plan with what it buys, when, its status and
+//! next purchase, linked to its editor), the editor (`editor.rs`) with its legs
+//! (`legs.rs`), schedule (`schedule.rs`) and strategy (`strategy.rs`) fields, the preview
+//! (`preview.rs`) and a saved plan's controls (`controls.rs`), over the form model
+//! (`form.rs`: text as typed → a `Plan` checked by the shared rules; its field parsers are
+//! the backtest form's too).
+
+mod controls;
+pub mod editor;
+pub(crate) mod form;
+mod legs;
+mod preview;
+mod schedule;
+mod strategy;
 
 use super::format::local_time;
 use super::format::money;
@@ -8,6 +20,38 @@ use crate::api::dca::{Plan, load_plans};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+
+/// A new plan's settings handed to the editor by another page (the backtest's "Use these
+/// settings") as a typed form, not a query string: given by one page, taken once by the
+/// next new-plan editor. It lives in the browser's memory only (a server render never has
+/// one, and a page loaded afresh starts without one), so it needs no context.
+pub mod hand_off {
+    use super::form::PlanForm;
+
+    #[cfg(feature = "hydrate")]
+    static SLOT: std::sync::Mutex<Option<PlanForm>> = std::sync::Mutex::new(None);
+
+    pub fn give(form: PlanForm) {
+        #[cfg(feature = "hydrate")]
+        if let Ok(mut slot) = SLOT.lock() {
+            *slot = Some(form);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        drop(form);
+    }
+
+    /// The settings handed over, once.
+    pub fn take() -> Option<PlanForm> {
+        #[cfg(feature = "hydrate")]
+        {
+            SLOT.lock().ok()?.take()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            None
+        }
+    }
+}
 
 /// "Mon 30 Nov 2026, 10:00" in the plan's own time zone.
 fn next_run(plan: &Plan) -> String {

@@ -188,17 +188,12 @@ impl PlanForm {
                 None
             }
         };
-        let frequency = match self.frequency.as_str() {
-            "daily" => Frequency::Daily,
-            "monthly" => Frequency::Monthly,
-            _ => Frequency::Weekly,
-        };
+        // The frequency is a select of exactly the three values `parse_frequency` reads;
+        // anything else cannot come from the page (and the server refuses it on its own).
+        let frequency = parse_frequency(&self.frequency).unwrap_or(Frequency::Weekly);
         let weekday = Weekday::parse(&self.weekday).ok();
-        let day_of_month = match self.day_of_month.as_str() {
-            "first" => Some(DayOfMonth::First),
-            "last" => Some(DayOfMonth::Last),
-            n => n.parse::<u8>().ok().map(DayOfMonth::Day),
-        };
+        // An unreadable day is left out: the schedule's own rules then name the field.
+        let day_of_month = parse_day_of_month(&self.day_of_month).ok();
         let schedule = Schedule {
             frequency,
             interval: if frequency == Frequency::Daily {
@@ -222,30 +217,16 @@ impl PlanForm {
             PlanMode::Pure
         };
         let smart = if mode == PlanMode::Smart {
-            let number = |text: &str| text.trim().parse::<u32>().ok();
-            let condition = match self.condition.as_str() {
-                "fast_above_slow" => number(&self.fast)
-                    .zip(number(&self.slow))
-                    .map(|(fast, slow)| MaCondition::FastAboveSlow { fast, slow }),
-                "close_below_sma" => {
-                    number(&self.period).map(|period| MaCondition::CloseBelowSma { period })
-                }
-                _ => number(&self.period).map(|period| MaCondition::CloseAboveSma { period }),
-            };
-            match condition {
-                Some(condition) => Some(SmartDcaConfig {
-                    condition,
-                    when_not_met: if self.when_not_met == "carry_forward" {
-                        WhenNotMet::CarryForward
-                    } else {
-                        WhenNotMet::Skip
-                    },
-                }),
-                None => {
-                    errors.insert(
-                        "smart.condition".into(),
-                        "Enter the moving-average periods as whole numbers of bars.".into(),
-                    );
+            match parse_smart(&SmartText {
+                condition: &self.condition,
+                period: &self.period,
+                fast: &self.fast,
+                slow: &self.slow,
+                when_not_met: &self.when_not_met,
+            }) {
+                Ok(smart) => Some(smart),
+                Err(message) => {
+                    errors.insert("smart.condition".into(), message.into());
                     None
                 }
             }
@@ -272,6 +253,67 @@ impl PlanForm {
         }
         (plan, errors)
     }
+}
+
+/// What a field offered as a choice says when its value is not one of the choices.
+const OFFERED: &str = "Choose one of the options offered.";
+
+/// `daily`, `weekly` or `monthly`, as the schedule fields carry it.
+pub fn parse_frequency(text: &str) -> Result<Frequency, &'static str> {
+    match text.trim() {
+        "daily" => Ok(Frequency::Daily),
+        "weekly" => Ok(Frequency::Weekly),
+        "monthly" => Ok(Frequency::Monthly),
+        _ => Err(OFFERED),
+    }
+}
+
+/// `1` .. `28`, `first` or `last` (the day's range is the schedule's own rule).
+pub fn parse_day_of_month(text: &str) -> Result<DayOfMonth, &'static str> {
+    match text.trim() {
+        "first" => Ok(DayOfMonth::First),
+        "last" => Ok(DayOfMonth::Last),
+        n => n.parse::<u8>().map(DayOfMonth::Day).map_err(|_| OFFERED),
+    }
+}
+
+/// The Smart DCA fields as typed (the plan form's and the backtest form's).
+pub struct SmartText<'a> {
+    /// `close_above_sma`, `close_below_sma` or `fast_above_slow`.
+    pub condition: &'a str,
+    pub period: &'a str,
+    pub fast: &'a str,
+    pub slow: &'a str,
+    /// `skip` or `carry_forward`.
+    pub when_not_met: &'a str,
+}
+
+/// The Smart DCA configuration the fields describe, or what is wrong with them.
+pub fn parse_smart(fields: &SmartText<'_>) -> Result<SmartDcaConfig, &'static str> {
+    const PERIODS: &str = "Enter the moving-average periods as whole numbers of bars.";
+    let number = |text: &str| text.trim().parse::<u32>().map_err(|_| PERIODS);
+    let condition = match fields.condition {
+        "close_above_sma" => MaCondition::CloseAboveSma {
+            period: number(fields.period)?,
+        },
+        "close_below_sma" => MaCondition::CloseBelowSma {
+            period: number(fields.period)?,
+        },
+        "fast_above_slow" => MaCondition::FastAboveSlow {
+            fast: number(fields.fast)?,
+            slow: number(fields.slow)?,
+        },
+        _ => return Err(OFFERED),
+    };
+    let when_not_met = match fields.when_not_met {
+        "skip" => WhenNotMet::Skip,
+        "carry_forward" => WhenNotMet::CarryForward,
+        _ => return Err(OFFERED),
+    };
+    Ok(SmartDcaConfig {
+        condition,
+        when_not_met,
+    })
 }
 
 /// `legs[j].amount` of the plan → `legs[i].amount` of the form row it came from.
@@ -407,6 +449,41 @@ mod tests {
         form.fast = "x".into();
         let (_, errors) = form.to_plan(&PlanLimits::default(), TODAY);
         assert!(errors["smart.condition"].contains("whole numbers"));
+    }
+
+    #[test]
+    fn unknown_choices_are_named_not_replaced_by_a_default() {
+        assert_eq!(parse_frequency("monthly"), Ok(Frequency::Monthly));
+        assert!(parse_frequency("hourly").is_err());
+        assert_eq!(parse_day_of_month("last"), Ok(DayOfMonth::Last));
+        assert_eq!(parse_day_of_month(" 12 "), Ok(DayOfMonth::Day(12)));
+        assert!(parse_day_of_month("tuesday").is_err());
+        let smart = |condition, when_not_met| {
+            parse_smart(&SmartText {
+                condition,
+                period: "50",
+                fast: "20",
+                slow: "50",
+                when_not_met,
+            })
+        };
+        assert_eq!(
+            smart("fast_above_slow", "carry_forward"),
+            Ok(SmartDcaConfig {
+                condition: MaCondition::FastAboveSlow { fast: 20, slow: 50 },
+                when_not_met: WhenNotMet::CarryForward,
+            })
+        );
+        assert!(
+            smart("rsi_below_30", "skip")
+                .unwrap_err()
+                .contains("options")
+        );
+        assert!(
+            smart("close_above_sma", "later")
+                .unwrap_err()
+                .contains("options")
+        );
     }
 
     #[test]
