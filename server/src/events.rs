@@ -67,7 +67,15 @@ impl TryFrom<WireEvent> for UserEvent {
     fn try_from(wire: WireEvent) -> Result<Self, String> {
         let delivery = match (wire.kind.as_deref(), wire.payload) {
             (Some("sessions_changed"), _) => Delivery::SessionsChanged,
-            (None | Some("live"), Some(payload)) => Delivery::Live(payload),
+            (None | Some("live"), Some(mut payload)) => {
+                // The release before 2026-12-04 called a plan's run status `bot_status`;
+                // today's browsers read it as `run_status` (a rolling upgrade relays the
+                // older instances' events through this one).
+                if payload["type"] == "bot_status" {
+                    payload["type"] = "run_status".into();
+                }
+                Delivery::Live(payload)
+            }
             (kind, _) => return Err(format!("an event of unknown kind {kind:?}")),
         };
         Ok(Self {
@@ -259,6 +267,15 @@ mod tests {
         // The previous release's form (no kind) still reads as a live event.
         let old = r#"{"user_id":"u1","payload":{"type":"resync"},"origin":"a"}"#;
         assert_eq!(serde_json::from_str::<UserEvent>(old).unwrap(), event);
+        // Its run-status events had another name, which the browser no longer reads.
+        let renamed =
+            r#"{"user_id":"u1","payload":{"type":"bot_status","plan_id":"p"},"origin":"a"}"#;
+        assert_eq!(
+            serde_json::from_str::<UserEvent>(renamed)
+                .unwrap()
+                .live_type(),
+            Some("run_status")
+        );
         assert!(
             serde_json::from_str::<UserEvent>(r#"{"user_id":"u1","kind":"nonsense"}"#).is_err()
         );
