@@ -130,11 +130,11 @@ pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
 #[server(prefix = "/api/fn", endpoint = "set_plan_status", output = crate::api::codec::Json)]
 pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match ports.plan_id(&caller, &plan_id).await {
-        Ok(id) => ports.plans.set_plan_status(&caller, &id, status).await,
-        Err(err) => Err(err),
+    let result = async {
+        let id = ports.plan_id(&caller, &plan_id).await?;
+        ports.plans.set_plan_status(&caller, &id, status).await
     };
-    super::ports::with_status(result)
+    super::ports::with_status(result.await)
 }
 
 /// Buys every leg once now. `request_id` is an idempotency key: a retried call with the
@@ -142,11 +142,11 @@ pub async fn set_plan_status(plan_id: String, status: PlanStatus) -> Result<Plan
 #[server(prefix = "/api/fn", endpoint = "run_plan_now", output = crate::api::codec::Json)]
 pub async fn run_plan_now(plan_id: String, request_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match ports.plan_id(&caller, &plan_id).await {
-        Ok(id) => ports.plans.run_now(&caller, &id, Some(&request_id)).await,
-        Err(err) => Err(err),
+    let result = async {
+        let id = ports.plan_id(&caller, &plan_id).await?;
+        ports.plans.run_now(&caller, &id, Some(&request_id)).await
     };
-    super::ports::with_status(result)
+    super::ports::with_status(result.await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_history", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
@@ -158,11 +158,11 @@ pub async fn load_history(filter: HistoryFilter) -> Result<HistoryPage, super::A
 #[server(prefix = "/api/fn", endpoint = "load_plan", output = crate::api::codec::Json)]
 pub async fn load_plan(plan_id: String) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match ports.plan_id(&caller, &plan_id).await {
-        Ok(id) => ports.plans.plan(&caller, &id).await,
-        Err(err) => Err(err),
+    let result = async {
+        let id = ports.plan_id(&caller, &plan_id).await?;
+        ports.plans.plan(&caller, &id).await
     };
-    super::ports::with_status(result)
+    super::ports::with_status(result.await)
 }
 
 /// Deletes a plan: it never buys again and leaves the lists; its purchases stay in the
@@ -170,11 +170,11 @@ pub async fn load_plan(plan_id: String) -> Result<Plan, super::AppError> {
 #[server(prefix = "/api/fn", endpoint = "delete_plan", output = crate::api::codec::Json)]
 pub async fn delete_plan(plan_id: String) -> Result<(), super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    let result = match ports.plan_id(&caller, &plan_id).await {
-        Ok(id) => ports.plans.delete_plan(&caller, &id).await,
-        Err(err) => Err(err),
+    let result = async {
+        let id = ports.plan_id(&caller, &plan_id).await?;
+        ports.plans.delete_plan(&caller, &id).await
     };
-    super::ports::with_status(result)
+    super::ports::with_status(result.await)
 }
 
 /// The limits the server validates plans against, so the editor can check the same.
