@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::dca::PlanRow;
 use crate::startup::Application;
 use anyhow::Context as _;
-use app::api::dca::{Plan, PlanMode, PlanStatus};
+use app::api::dca::{Plan, PlanStatus, PlanStrategy};
 use app::domain::account::{Email, Role};
 use app::domain::ids::PlanId;
 use app::domain::market::Symbol;
@@ -125,7 +125,7 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
         let plan = Plan {
             id: Some(PlanId::parse(&uuid::Uuid::new_v4().to_string()).map_err(anyhow::Error::msg)?),
             name: format!("bench {i}"),
-            mode: PlanMode::Pure,
+            strategy: PlanStrategy::Pure,
             legs: symbols
                 .iter()
                 .map(|symbol| Leg {
@@ -134,7 +134,6 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
                 })
                 .collect(),
             schedule: schedule.clone(),
-            smart: None,
             queue_outside_hours: false,
             status: PlanStatus::Active,
             next_run_at: Some(due),

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 
 pub use crate::domain::lifecycle::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use crate::domain::market::Symbol;
-pub use crate::domain::plan::{AssetFacts, Plan, PlanLimits, PlanMode, PlanStatus, asset_problem};
+pub use crate::domain::plan::{
+    AssetFacts, Plan, PlanLimits, PlanMode, PlanStatus, PlanStrategy, PlanWire, asset_problem,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -116,7 +118,7 @@ pub async fn load_plans() -> Result<Vec<Plan>, super::AppError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
-pub async fn save_plan(plan: Plan) -> Result<Plan, super::AppError> {
+pub async fn save_plan(plan: PlanWire) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(
         ports

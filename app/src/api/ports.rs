@@ -8,7 +8,7 @@ use super::auth::{Credentials, Profile, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
 use super::dca::{
     AccountSummary, AssetFacts, BarsQuery, HistoryFilter, HistoryPage, Plan, PlanLimits,
-    PlanStatus, Purchase,
+    PlanStatus, PlanWire, Purchase,
 };
 use crate::domain::ids::PlanId;
 use crate::domain::market::Bar;
@@ -104,7 +104,7 @@ pub trait PlanPort: Send + Sync + 'static {
     async fn list_plans(&self, caller: &Caller) -> Result<Vec<Plan>, AppError>;
     async fn plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError>;
     /// Creates (no id) or updates a plan; see the service for the rules.
-    async fn save_plan(&self, caller: &Caller, plan: Plan) -> Result<Saved, AppError>;
+    async fn save_plan(&self, caller: &Caller, plan: PlanWire) -> Result<Saved, AppError>;
     async fn set_plan_status(
         &self,
         caller: &Caller,

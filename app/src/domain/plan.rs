@@ -1,29 +1,52 @@
 //! The plan: a user's recurring purchase (`Plan`, the one struct the REST API, the server
-//! functions, the editor and the scheduler share), its status and the transitions it
-//! allows, the limits an operator sets, and the validation the browser and the server both
-//! run before anything is saved.
+//! functions, the editor and the scheduler share), how it decides what to buy
+//! (`PlanStrategy`), its status and the transitions it allows, the limits an operator sets,
+//! and the validation the browser and the server both run before anything is saved. Its
+//! JSON form (`PlanWire`) keeps `mode` and the strategy's settings side by side.
 
 use super::calendar;
 use super::ids::PlanId;
 use super::market::Symbol;
 use super::schedule::Schedule;
 use super::strategy::dca::{Leg, validate_legs};
+use super::strategy::ma_crossover::MaCrossoverConfig;
 use super::strategy::smart_dca::SmartDcaConfig;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How a plan decides whether to buy on a slot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanMode {
+/// How a plan decides what to buy on a slot, with the settings that decision needs. The
+/// editor, the scheduler and the backtester all read this one value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlanStrategy {
     /// Buy every leg on every slot.
     #[default]
     Pure,
-    /// Buy only when the moving-average condition in `smart` holds.
+    /// Buy a leg only when its moving-average condition holds (or carry it forward).
+    Smart(SmartDcaConfig),
+    /// The MA-crossover bot, trading the plan's one leg. Refused as a plan until signal
+    /// bots trade live; backtests run it.
+    Discretionary(MaCrossoverConfig),
+}
+
+impl PlanStrategy {
+    pub const fn mode(&self) -> PlanMode {
+        match self {
+            PlanStrategy::Pure => PlanMode::Pure,
+            PlanStrategy::Smart(_) => PlanMode::Smart,
+            PlanStrategy::Discretionary(_) => PlanMode::Discretionary,
+        }
+    }
+}
+
+/// The strategy's name on the wire (`"mode"`), beside its settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    #[default]
+    Pure,
     Smart,
-    /// The MA-crossover bot.
     Discretionary,
 }
 
@@ -86,10 +109,32 @@ impl PlanStatus {
     }
 }
 
-/// A recurring purchase plan. On input, `id` absent means "create"; `status`,
-/// `next_run_at`, `created_at` and `updated_at` are the server's and ignored.
+/// A recurring purchase plan (the server's fields `id`, `status`, `next_run_at`,
+/// `created_at` and `updated_at` are `None`/default until it is saved). Its JSON is
+/// [`PlanWire`]'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "PlanWire", try_from = "PlanWire")]
 pub struct Plan {
+    pub id: Option<PlanId>,
+    pub name: String,
+    pub strategy: PlanStrategy,
+    pub legs: Vec<Leg>,
+    pub schedule: Schedule,
+    /// Accept a time outside regular hours: such purchases queue for the next open.
+    pub queue_outside_hours: bool,
+    pub status: PlanStatus,
+    pub next_run_at: Option<jiff::Timestamp>,
+    pub created_at: Option<jiff::Timestamp>,
+    /// The version: a save naming an older one is refused (the plan changed since).
+    pub updated_at: Option<jiff::Timestamp>,
+}
+
+/// A plan as JSON, in and out: the strategy is `mode` with its settings beside it
+/// (`smart` for Smart DCA). On input `id` absent means "create", `updated_at` is the
+/// version the edit is based on, and `status`, `next_run_at` and `created_at` are the
+/// server's and ignored. [`PlanWire::validate`] turns it into a [`Plan`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanWire {
     #[serde(default)]
     pub id: Option<PlanId>,
     pub name: String,
@@ -99,7 +144,6 @@ pub struct Plan {
     pub schedule: Schedule,
     #[serde(default)]
     pub smart: Option<SmartDcaConfig>,
-    /// Accept a time outside regular hours: such purchases queue for the next open.
     #[serde(default)]
     pub queue_outside_hours: bool,
     #[serde(default)]
@@ -119,6 +163,97 @@ pub struct Plan {
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
     pub updated_at: Option<jiff::Timestamp>,
+}
+
+impl From<Plan> for PlanWire {
+    fn from(plan: Plan) -> Self {
+        Self {
+            id: plan.id,
+            name: plan.name,
+            mode: plan.strategy.mode(),
+            legs: plan.legs,
+            schedule: plan.schedule,
+            smart: match plan.strategy {
+                PlanStrategy::Smart(smart) => Some(smart),
+                _ => None,
+            },
+            queue_outside_hours: plan.queue_outside_hours,
+            status: plan.status,
+            next_run_at: plan.next_run_at,
+            created_at: plan.created_at,
+            updated_at: plan.updated_at,
+        }
+    }
+}
+
+/// What a Smart DCA plan without its condition is told.
+const SMART_NEEDS_CONDITION: &str = "Choose the moving-average condition for Smart DCA.";
+
+impl PlanWire {
+    /// The strategy `mode` and its settings describe, or what is missing (keyed by field).
+    /// The bot's settings are not on the wire yet (signal bots): it reads as the default
+    /// bot, which [`Plan::validate`] refuses.
+    fn strategy(&self) -> Result<PlanStrategy, (&'static str, &'static str)> {
+        match (self.mode, self.smart) {
+            (PlanMode::Pure, _) => Ok(PlanStrategy::Pure),
+            (PlanMode::Smart, Some(smart)) => Ok(PlanStrategy::Smart(smart)),
+            (PlanMode::Smart, None) => Err(("smart", SMART_NEEDS_CONDITION)),
+            (PlanMode::Discretionary, _) => {
+                Ok(PlanStrategy::Discretionary(MaCrossoverConfig::default()))
+            }
+        }
+    }
+
+    fn with_strategy(self, strategy: PlanStrategy) -> Plan {
+        Plan {
+            id: self.id,
+            name: self.name,
+            strategy,
+            legs: self.legs,
+            schedule: self.schedule,
+            queue_outside_hours: self.queue_outside_hours,
+            status: self.status,
+            next_run_at: self.next_run_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The plan this JSON describes, or every problem with it keyed by field, as
+    /// [`Plan::validate`] finds them plus a Smart DCA plan's missing condition.
+    pub fn validate(
+        self,
+        limits: &PlanLimits,
+        assets: Option<&[AssetFacts]>,
+        today: Date,
+    ) -> Result<Plan, BTreeMap<String, String>> {
+        let (strategy, missing) = match self.strategy() {
+            Ok(strategy) => (strategy, None),
+            Err(problem) => (PlanStrategy::Pure, Some(problem)),
+        };
+        let plan = self.with_strategy(strategy);
+        let mut errors = plan
+            .validate(limits, assets, today)
+            .err()
+            .unwrap_or_default();
+        if let Some((field, message)) = missing {
+            errors.insert(field.into(), message.into());
+        }
+        if errors.is_empty() {
+            Ok(plan)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl TryFrom<PlanWire> for Plan {
+    type Error = &'static str;
+
+    fn try_from(wire: PlanWire) -> Result<Self, Self::Error> {
+        let strategy = wire.strategy().map_err(|(_, message)| message)?;
+        Ok(wire.with_strategy(strategy))
+    }
 }
 
 /// What the broker says about a symbol, for validation.
@@ -215,25 +350,19 @@ impl Plan {
                 }
             }
         }
-        match (self.mode, &self.smart) {
-            (PlanMode::Smart, None) => {
-                errors.insert(
-                    "smart".into(),
-                    "Choose the moving-average condition for Smart DCA.".into(),
-                );
-            }
-            (PlanMode::Smart, Some(smart)) => {
+        match &self.strategy {
+            PlanStrategy::Pure => {}
+            PlanStrategy::Smart(smart) => {
                 if let Err(e) = smart.validate() {
                     errors.extend(e);
                 }
             }
-            (PlanMode::Discretionary, _) => {
+            PlanStrategy::Discretionary(_) => {
                 errors.insert(
                     "mode".into(),
                     "The MA-crossover bot cannot run as a plan yet; use Pure or Smart DCA.".into(),
                 );
             }
-            (PlanMode::Pure, _) => {}
         }
         if errors.is_empty() {
             Ok(())
@@ -332,7 +461,7 @@ mod validation_never_panics {
             "10:00",
             "America/New_York",
         );
-        let plan: Plan = serde_json::from_value(json).unwrap();
+        let plan: PlanWire = serde_json::from_value(json).unwrap();
         let errors = plan
             .validate(&PlanLimits::default(), None, TODAY)
             .unwrap_err();
@@ -349,10 +478,11 @@ mod validation_never_panics {
             zone in prop_oneof![any::<String>(), Just("America/New_York".to_owned())],
         ) {
             let json = plan_json(&amounts, &symbols, &time, &zone);
-            if let Ok(plan) = serde_json::from_value::<Plan>(json) {
+            if let Ok(plan) = serde_json::from_value::<PlanWire>(json) {
+                let legs = plan.legs.clone();
                 let _ = plan.validate(&PlanLimits::default(), None, TODAY);
                 let _ = crate::domain::strategy::smart_dca::cap_carried(
-                    &plan.legs,
+                    &legs,
                     &BTreeMap::new(),
                     PlanLimits::default().max_per_slot,
                 );
@@ -380,6 +510,62 @@ mod rules {
         assert_eq!(Stopped.check_transition(Stopped), Ok(()));
         assert!(Stopped.check_edit().is_err());
         assert!(Stopped.check_buy_now().is_err());
+    }
+
+    fn wire(mode: &str, smart: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"name": "p", "mode": mode, "smart": smart,
+            "legs": [{"symbol": "SPY", "amount": "50"}],
+            "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                         "day_of_month": null, "time": "10:00", "timezone": "America/New_York"}})
+    }
+
+    #[test]
+    fn the_strategy_travels_as_mode_with_its_settings_beside_it() {
+        let smart = SmartDcaConfig::default();
+        let json = wire("smart", serde_json::to_value(smart).unwrap());
+        let plan: Plan = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(plan.strategy, PlanStrategy::Smart(smart));
+        let back = serde_json::to_value(&plan).unwrap();
+        assert_eq!(back["mode"], "smart");
+        assert_eq!(back["smart"], json["smart"]);
+
+        let pure: Plan = serde_json::from_value(wire("pure", json["smart"].clone())).unwrap();
+        assert_eq!(pure.strategy, PlanStrategy::Pure);
+        let back = serde_json::to_value(&pure).unwrap();
+        assert_eq!(
+            (&back["mode"], &back["smart"]),
+            (&"pure".into(), &serde_json::Value::Null)
+        );
+    }
+
+    #[test]
+    fn smart_dca_without_its_condition_is_a_field_error_beside_the_others() {
+        let mut json = wire("smart", serde_json::Value::Null);
+        json["name"] = "".into();
+        let input: PlanWire = serde_json::from_value(json.clone()).unwrap();
+        let errors = input
+            .validate(&PlanLimits::default(), None, jiff::civil::date(2026, 12, 1))
+            .unwrap_err();
+        assert!(
+            errors["smart"].contains("moving-average condition"),
+            "{errors:?}"
+        );
+        assert!(errors.contains_key("name"), "{errors:?}");
+        // A plan (what the server answers with) always has its strategy's settings.
+        assert!(serde_json::from_value::<Plan>(json).is_err());
+    }
+
+    #[test]
+    fn the_bot_is_refused_as_a_plan_until_signal_bots_trade() {
+        let input: PlanWire =
+            serde_json::from_value(wire("discretionary", serde_json::Value::Null)).unwrap();
+        let errors = input
+            .validate(&PlanLimits::default(), None, jiff::civil::date(2026, 12, 1))
+            .unwrap_err();
+        assert!(
+            errors["mode"].contains("cannot run as a plan yet"),
+            "{errors:?}"
+        );
     }
 
     fn at(time: &str, zone: &str) -> Schedule {

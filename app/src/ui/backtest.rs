@@ -14,6 +14,7 @@ use crate::api::AppError;
 use crate::api::dca::bars;
 use crate::domain::backtest::{BacktestConfig, BacktestReport, StrategySpec, run_backtest};
 use crate::domain::market::{Bar, Symbol};
+use crate::domain::plan::PlanStrategy;
 use crate::domain::schedule::{Frequency, Schedule, Weekday};
 use crate::domain::strategy::dca::Leg;
 use crate::domain::strategy::ma_crossover::MaCrossoverConfig;
@@ -136,13 +137,15 @@ impl BacktestForm {
             if cash < Decimal::ONE {
                 return Err("Start with at least $1.".into());
             }
-            return Ok((
-                StrategySpec::MaCrossover { symbol, config },
-                BacktestConfig {
-                    initial_cash: cash,
-                    ..BacktestConfig::default()
-                },
-            ));
+            let spec = StrategySpec {
+                strategy: PlanStrategy::Discretionary(config),
+                legs: vec![Leg {
+                    symbol,
+                    amount: cash,
+                }],
+                schedule: Schedule::after_the_close(),
+            };
+            return Ok((spec, BacktestConfig::default()));
         }
         let mut legs = Vec::new();
         for (i, leg) in self.legs.iter().enumerate() {
@@ -152,14 +155,15 @@ impl BacktestForm {
             legs.push(Leg { symbol, amount });
         }
         let schedule = self.schedule()?;
-        let spec = match self.strategy.as_str() {
-            "smart_dca" => StrategySpec::SmartDca {
-                legs,
-                schedule,
-                smart: parse_smart(&self.smart_text())?,
-            },
-            "dca" => StrategySpec::Dca { legs, schedule },
+        let strategy = match self.strategy.as_str() {
+            "smart_dca" => PlanStrategy::Smart(parse_smart(&self.smart_text())?),
+            "dca" => PlanStrategy::Pure,
             other => return Err(format!("\"{other}\" is not a strategy.")),
+        };
+        let spec = StrategySpec {
+            strategy,
+            legs,
+            schedule,
         };
         Ok((spec, BacktestConfig::default()))
     }

@@ -5,6 +5,7 @@ use anyhow::{Context as _, bail};
 use app::domain::backtest::{BacktestConfig, BacktestReport, FillAt, StrategySpec, run_backtest};
 use app::domain::calendar;
 use app::domain::market::{Symbol, round_cents};
+use app::domain::plan::PlanStrategy;
 use app::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
 use app::domain::strategy::dca::Leg;
 use app::domain::strategy::ma_crossover::{ExitRule, MaCrossoverConfig, Sizing, VolumeFilter};
@@ -203,12 +204,7 @@ impl BacktestArgs {
     }
 
     fn spec(&self, symbol: Symbol) -> anyhow::Result<StrategySpec> {
-        let legs = || {
-            vec![Leg {
-                symbol: symbol.clone(),
-                amount: self.amount,
-            }]
-        };
+        let legs = |amount| vec![Leg { symbol, amount }];
         Ok(match self.strategy {
             StrategyName::MaCrossover => {
                 let sizing = match self.sizing {
@@ -232,28 +228,32 @@ impl BacktestArgs {
                     .take_profit_pct
                     .map(ExitRule::Percent)
                     .or(self.take_profit_atr.map(ExitRule::AtrMultiple));
-                StrategySpec::MaCrossover {
-                    symbol,
-                    config: MaCrossoverConfig {
-                        fast: self.fast,
-                        slow: self.slow,
-                        atr_period: self.atr_period,
-                        sizing,
-                        stop_loss,
-                        take_profit,
-                        volume_filter: self.volume_multiple.map(|multiple| VolumeFilter {
-                            multiple,
-                            period: self.volume_period,
-                        }),
-                        trend_filter: self.trend_sma,
-                        whole_shares: self.whole_shares,
-                        commission: self.commission,
-                    },
+                let config = MaCrossoverConfig {
+                    fast: self.fast,
+                    slow: self.slow,
+                    atr_period: self.atr_period,
+                    sizing,
+                    stop_loss,
+                    take_profit,
+                    volume_filter: self.volume_multiple.map(|multiple| VolumeFilter {
+                        multiple,
+                        period: self.volume_period,
+                    }),
+                    trend_filter: self.trend_sma,
+                    whole_shares: self.whole_shares,
+                    commission: self.commission,
+                };
+                // The bot's capital is its one leg's amount: the starting cash.
+                StrategySpec {
+                    strategy: PlanStrategy::Discretionary(config),
+                    legs: legs(self.cash),
+                    schedule: Schedule::after_the_close(),
                 }
             }
-            StrategyName::Dca => StrategySpec::Dca {
-                legs: legs(),
+            StrategyName::Dca => StrategySpec {
+                strategy: PlanStrategy::Pure,
                 schedule: self.schedule()?,
+                legs: legs(self.amount),
             },
             StrategyName::SmartDca => {
                 let condition = match self.condition {
@@ -273,13 +273,13 @@ impl BacktestArgs {
                 } else {
                     WhenNotMet::Skip
                 };
-                StrategySpec::SmartDca {
-                    legs: legs(),
-                    schedule: self.schedule()?,
-                    smart: SmartDcaConfig {
+                StrategySpec {
+                    strategy: PlanStrategy::Smart(SmartDcaConfig {
                         condition,
                         when_not_met,
-                    },
+                    }),
+                    schedule: self.schedule()?,
+                    legs: legs(self.amount),
                 }
             }
         })
@@ -311,10 +311,7 @@ pub fn backtest(args: &BacktestArgs) -> anyhow::Result<String> {
         let mut value = serde_json::to_value(&report)?;
         if let Some(object) = value.as_object_mut() {
             object.insert("strategy".into(), spec.name().into());
-            if !matches!(
-                spec,
-                StrategySpec::Dca { .. } | StrategySpec::SmartDca { .. }
-            ) {
+            if matches!(spec.strategy, PlanStrategy::Discretionary(_)) {
                 object.remove("purchases");
                 object.remove("skipped");
             }

@@ -20,7 +20,7 @@ use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
 use app::api::dca::{
-    AssetFacts, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, Purchase,
+    AssetFacts, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, PlanWire, Purchase,
 };
 use app::api::live::LiveEvent;
 use app::api::ports::{Caller, PlanPort, Saved};
@@ -254,16 +254,18 @@ impl PlanPort for DcaService {
     /// saved unless every field is valid. An update never changes the plan's status, and
     /// is refused (409) if the plan changed since it was read (its `updated_at`, as the
     /// caller sent it or as this call read it).
-    async fn save_plan(&self, caller: &Caller, mut plan: Plan) -> Result<Saved, AppError> {
+    async fn save_plan(&self, caller: &Caller, input: PlanWire) -> Result<Saved, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let existing = match &plan.id {
+        let existing = match &input.id {
             Some(id) => Some(self.owned(&user.id, id).await?),
             None => None,
         };
         let today = app::domain::calendar::new_york()
             .to_datetime(self.now())
             .date();
-        plan.validate(&self.limits, None, today)
+        // Everything but the symbols first: the broker's catalogue takes seconds to load.
+        let mut plan = input
+            .validate(&self.limits, None, today)
             .map_err(AppError::invalid_fields)?;
         let assets = self.asset_facts(&user.id).await?;
         plan.validate(&self.limits, Some(&assets), today)

@@ -3,7 +3,7 @@
 //! (`status`, `next_run_at`) are their own.
 
 use crate::db::Db;
-use app::api::dca::{Plan, PlanMode, PlanStatus};
+use app::api::dca::{Plan, PlanMode, PlanStatus, PlanStrategy};
 use app::domain::ids::PlanId;
 use app::domain::schedule::Schedule;
 use app::domain::strategy::dca::Leg;
@@ -47,7 +47,10 @@ impl PlanRow {
         let settings = Settings {
             legs: plan.legs.clone(),
             schedule: plan.schedule.clone(),
-            smart: plan.smart,
+            smart: match plan.strategy {
+                PlanStrategy::Smart(smart) => Some(smart),
+                PlanStrategy::Pure | PlanStrategy::Discretionary(_) => None,
+            },
             queue_outside_hours: plan.queue_outside_hours,
         };
         Ok(Self {
@@ -58,7 +61,7 @@ impl PlanRow {
                 .unwrap_or_default(),
             user_id: user_id.to_owned(),
             name: plan.name.clone(),
-            mode: serde_json::to_value(plan.mode)?
+            mode: serde_json::to_value(plan.strategy.mode())?
                 .as_str()
                 .unwrap_or("pure")
                 .to_owned(),
@@ -75,10 +78,16 @@ impl PlanRow {
         Ok(Plan {
             id: Some(PlanId::parse(&self.id).map_err(anyhow::Error::msg)?),
             name: self.name,
-            mode: serde_json::from_value::<PlanMode>(serde_json::Value::String(self.mode))?,
+            strategy: match (
+                serde_json::from_value::<PlanMode>(serde_json::Value::String(self.mode))?,
+                settings.smart,
+            ) {
+                (PlanMode::Pure, _) => PlanStrategy::Pure,
+                (PlanMode::Smart, Some(smart)) => PlanStrategy::Smart(smart),
+                (mode, _) => anyhow::bail!("plan {} cannot be read as {mode:?}", self.id),
+            },
             legs: settings.legs,
             schedule: settings.schedule,
-            smart: settings.smart,
             queue_outside_hours: settings.queue_outside_hours,
 
             status: PlanStatus::parse(&self.status)

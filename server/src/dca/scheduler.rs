@@ -34,7 +34,7 @@ use crate::events::EventBus;
 use anyhow::Context as _;
 use app::api::ErrorCode;
 use app::api::dca::{
-    Plan, PlanMode, PlanStatus, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
+    Plan, PlanStatus, PlanStrategy, Purchase, PurchaseStatus, SkipReason, SlotKind, SlotState,
 };
 use app::api::live::{LiveEvent, RunState, RunStatus};
 use app::domain::ids::ClientOrderId;
@@ -959,8 +959,8 @@ impl Scheduler {
             marks: &[],
         };
         let mut actions = Vec::new();
-        match (plan.mode, plan.smart) {
-            (PlanMode::Smart, Some(smart)) => {
+        match plan.strategy {
+            PlanStrategy::Smart(smart) => {
                 let mut strategy = SmartDca::new(plan.legs.clone(), smart);
                 if smart.when_not_met == WhenNotMet::CarryForward {
                     let mut owed = std::collections::BTreeMap::new();
@@ -1003,11 +1003,15 @@ impl Scheduler {
                 }
                 strategy.on_event(Event::Slot { time: slot_time }, &account, &mut actions);
             }
-            _ => PureDca::new(plan.legs.clone()).on_event(
+            PlanStrategy::Pure => PureDca::new(plan.legs.clone()).on_event(
                 Event::Slot { time: slot_time },
                 &account,
                 &mut actions,
             ),
+            // Refused at save (signal bots do not trade live yet): never buys as a DCA plan.
+            PlanStrategy::Discretionary(_) => {
+                anyhow::bail!("the MA-crossover bot cannot run as a plan yet")
+            }
         }
         Ok(actions)
     }

@@ -5,7 +5,9 @@
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
 use app::api::AppError;
-use app::api::dca::{AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus};
+use app::api::dca::{
+    AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, PlanWire,
+};
 use app::api::ports::{Caller, Saved};
 use axum::Json;
 use axum::extract::State;
@@ -34,7 +36,7 @@ pub async fn list(
 pub async fn save(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(plan): JsonBody<Plan>,
+    JsonBody(plan): JsonBody<PlanWire>,
 ) -> Result<(StatusCode, Json<Plan>), AppError> {
     Ok(match state.ports.plans.save_plan(&caller, plan).await? {
         Saved::Created(plan) => (StatusCode::CREATED, Json(plan)),

@@ -3,39 +3,31 @@
 
 use super::{BacktestConfig, BacktestReport, Backtester, Funding};
 use crate::domain::market::{Bar, Symbol};
+use crate::domain::plan::PlanStrategy;
 use crate::domain::schedule::Schedule;
 use crate::domain::strategy::Strategy;
 use crate::domain::strategy::dca::{Leg, PureDca, validate_legs};
-use crate::domain::strategy::ma_crossover::{MaCrossover, MaCrossoverConfig};
-use crate::domain::strategy::smart_dca::{SmartDca, SmartDcaConfig};
-use serde::{Deserialize, Serialize};
+use crate::domain::strategy::ma_crossover::MaCrossover;
+use crate::domain::strategy::smart_dca::SmartDca;
 
-/// Which strategy to backtest, with its settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StrategySpec {
-    MaCrossover {
-        symbol: Symbol,
-        config: MaCrossoverConfig,
-    },
-    Dca {
-        legs: Vec<Leg>,
-        schedule: Schedule,
-    },
-    SmartDca {
-        legs: Vec<Leg>,
-        schedule: Schedule,
-        smart: SmartDcaConfig,
-    },
+/// What to backtest: a strategy over legs and a schedule, as a plan holds them. Pure and
+/// Smart DCA buy the legs on each slot of the schedule. The MA-crossover bot trades its
+/// one leg's symbol with the leg's amount as its capital, deciding on every bar's close
+/// (a live bot's schedule says when it evaluates: daily, after the close).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrategySpec {
+    pub strategy: PlanStrategy,
+    pub legs: Vec<Leg>,
+    pub schedule: Schedule,
 }
 
 impl StrategySpec {
     /// The name the CLI and the reports use.
     pub fn name(&self) -> &'static str {
-        match self {
-            StrategySpec::MaCrossover { .. } => "ma-crossover",
-            StrategySpec::Dca { .. } => "dca",
-            StrategySpec::SmartDca { .. } => "smart-dca",
+        match self.strategy {
+            PlanStrategy::Discretionary(_) => "ma-crossover",
+            PlanStrategy::Pure => "dca",
+            PlanStrategy::Smart(_) => "smart-dca",
         }
     }
 }
@@ -109,39 +101,36 @@ pub fn run_backtest(
         funding: Funding::Contributions,
         ..config
     };
-    match spec {
-        StrategySpec::MaCrossover {
-            symbol,
-            config: strategy,
-        } => {
+    match &spec.strategy {
+        PlanStrategy::Discretionary(strategy) => {
             strategy.validate().map_err(messages)?;
-            if !has(symbol) {
-                return Err(format!("there are no bars for {symbol}"));
+            let [leg] = spec.legs.as_slice() else {
+                return Err("the MA-crossover bot trades exactly one symbol".into());
+            };
+            if !has(&leg.symbol) {
+                return Err(format!("there are no bars for {}", leg.symbol));
             }
             let config = BacktestConfig {
                 funding: Funding::Cash,
+                initial_cash: leg.amount,
                 ..config
             };
             drive(
-                MaCrossover::new(symbol.clone(), *strategy),
+                MaCrossover::new(leg.symbol.clone(), *strategy),
                 config,
                 Vec::new(),
                 series,
             )
         }
-        StrategySpec::Dca { legs, schedule } => {
-            let slots = dca_slots(legs, schedule)?;
-            drive(PureDca::new(legs.clone()), dca_config, slots, series)
+        PlanStrategy::Pure => {
+            let slots = dca_slots(&spec.legs, &spec.schedule)?;
+            drive(PureDca::new(spec.legs.clone()), dca_config, slots, series)
         }
-        StrategySpec::SmartDca {
-            legs,
-            schedule,
-            smart,
-        } => {
+        PlanStrategy::Smart(smart) => {
             smart.validate().map_err(messages)?;
-            let slots = dca_slots(legs, schedule)?;
+            let slots = dca_slots(&spec.legs, &spec.schedule)?;
             drive(
-                SmartDca::new(legs.clone(), *smart),
+                SmartDca::new(spec.legs.clone(), *smart),
                 dca_config,
                 slots,
                 series,

@@ -298,6 +298,20 @@ pub fn parse_time(s: &str) -> Option<Time> {
 }
 
 impl Schedule {
+    /// Every trading day at 16:10 New York, after the close: when a signal bot decides
+    /// on the day's bar.
+    pub fn after_the_close() -> Self {
+        Self {
+            frequency: Frequency::Daily,
+            interval: 1,
+            weekday: None,
+            day_of_month: None,
+            time: "16:10".into(),
+            timezone: "America/New_York".into(),
+            anchor: None,
+        }
+    }
+
     /// A one-line human summary, e.g. "every 2 weeks on Friday at 15:30
     /// (Europe/London)". Works on invalid schedules too, for showing drafts.
     pub fn describe(&self) -> String {

@@ -213,7 +213,7 @@ pub fn PlanEditor(
 
     let save = Action::new(move |plan: &Plan| {
         let plan = plan.clone();
-        async move { save_plan(plan).await }
+        async move { save_plan(plan.into()).await }
     });
     let form_message = RwSignal::new(None::<String>);
     Effect::new(move |_| match save.value().get() {

@@ -2,7 +2,7 @@
 //! with every problem keyed by field. Pure, so the browser re-runs it on each keystroke
 //! and the tests below pin it down.
 
-use crate::api::dca::{Plan, PlanLimits, PlanMode, PlanStatus};
+use crate::api::dca::{Plan, PlanLimits, PlanStatus, PlanStrategy};
 use crate::domain::ids::PlanId;
 use crate::domain::market::Symbol;
 use crate::domain::schedule::{DayOfMonth, Frequency, Schedule, Weekday};
@@ -105,12 +105,8 @@ impl PlanForm {
             None => "1".into(),
         };
         form.time = s.time.clone();
-        form.mode = match plan.mode {
-            PlanMode::Smart => "smart",
-            _ => "pure",
-        }
-        .into();
-        if let Some(smart) = &plan.smart {
+        if let PlanStrategy::Smart(smart) = &plan.strategy {
+            form.mode = "smart".into();
             match smart.condition {
                 MaCondition::CloseAboveSma { period } => {
                     form.condition = "close_above_sma".into();
@@ -211,12 +207,7 @@ impl PlanForm {
             timezone: self.timezone.trim().to_owned(),
             anchor: None,
         };
-        let mode = if self.mode == "smart" {
-            PlanMode::Smart
-        } else {
-            PlanMode::Pure
-        };
-        let smart = if mode == PlanMode::Smart {
+        let strategy = if self.mode == "smart" {
             match parse_smart(&SmartText {
                 condition: &self.condition,
                 period: &self.period,
@@ -224,22 +215,21 @@ impl PlanForm {
                 slow: &self.slow,
                 when_not_met: &self.when_not_met,
             }) {
-                Ok(smart) => Some(smart),
+                Ok(smart) => PlanStrategy::Smart(smart),
                 Err(message) => {
                     errors.insert("smart.condition".into(), message.into());
-                    None
+                    PlanStrategy::Pure
                 }
             }
         } else {
-            None
+            PlanStrategy::Pure
         };
         let plan = Plan {
             id: self.id.as_deref().and_then(|id| PlanId::parse(id).ok()),
             name: self.name.clone(),
-            mode,
+            strategy,
             legs,
             schedule,
-            smart,
             queue_outside_hours: self.queue_outside_hours,
             status: PlanStatus::default(),
             next_run_at: None,
