@@ -79,19 +79,7 @@ pub struct AuditRecord {
 
 impl Db {
     pub async fn append_audit(&self, entry: AuditEntry<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor_user_id, action, subject, ip, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(entry.at.millis())
-        .bind(entry.actor_user_id)
-        .bind(entry.action.as_str())
-        .bind(entry.subject)
-        .bind(entry.ip)
-        .bind(entry.detail.to_string())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_audit(self.pool(), entry).await
     }
 
     /// The newest entries first.
@@ -104,4 +92,25 @@ impl Db {
         .fetch_all(self.pool())
         .await
     }
+}
+
+/// Appends `entry` through `executor`: the pool, or a transaction that writes the change
+/// the entry records (so the two land together or not at all).
+pub async fn insert_audit<'e, E>(executor: E, entry: AuditEntry<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_user_id, action, subject, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(entry.at.millis())
+    .bind(entry.actor_user_id)
+    .bind(entry.action.as_str())
+    .bind(entry.subject)
+    .bind(entry.ip)
+    .bind(entry.detail.to_string())
+    .execute(executor)
+    .await?;
+    Ok(())
 }

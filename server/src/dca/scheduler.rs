@@ -459,23 +459,21 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn audit(
+    /// The audit entry of `action` on the slot's plan, by its user.
+    fn audit_entry<'a>(
         &self,
-        slot: &SlotRow,
+        slot: &'a SlotRow,
         action: AuditAction,
         detail: serde_json::Value,
-    ) -> anyhow::Result<()> {
-        self.db
-            .append_audit(AuditEntry {
-                at: self.clock.now(),
-                actor_user_id: Some(slot.user_id.as_str()),
-                action,
-                subject: Some(slot.plan_id.as_str()),
-                ip: None,
-                detail,
-            })
-            .await?;
-        Ok(())
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            at: self.clock.now(),
+            actor_user_id: Some(slot.user_id.as_str()),
+            action,
+            subject: Some(slot.plan_id.as_str()),
+            ip: None,
+            detail,
+        }
     }
 
     /// Runs one claimed slot within its budget and tells the user's browsers how it went.
@@ -765,9 +763,10 @@ impl Scheduler {
             };
             let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol.as_str(),
                 "notional": purchase.notional.to_string(), "client_order_id": purchase.client_order_id.as_str()});
+            let audit = self.audit_entry(slot, AuditAction::OrderSubmitted, detail);
             if !self
                 .db
-                .mark_sending(&purchase.id, &slot.id, &self.owner, now)
+                .mark_sending(&purchase.id, &slot.id, &self.owner, now, audit)
                 .await?
             {
                 tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
@@ -777,8 +776,6 @@ impl Scheduler {
             self.portfolio
                 .account_views()
                 .changed(slot.user_id.as_str());
-            self.audit(slot, AuditAction::OrderSubmitted, detail)
-                .await?;
             let placed = broker.place_order(&request).await;
             // Whatever the answer, the order may have reached the account: a view read
             // while it was on its way is outdated.
@@ -816,23 +813,22 @@ impl Scheduler {
         Ok(Run::Finished)
     }
 
-    /// Writes one answer while this worker holds the slot (audited). Returns whether the
-    /// lease was still held.
+    /// Writes one answer while this worker holds the slot, audited in the same
+    /// transaction. Returns whether the lease was still held.
     async fn record(&self, slot: &SlotRow, outcome: &Outcome) -> anyhow::Result<bool> {
+        let audit = self.audit_entry(
+            slot,
+            AuditAction::OrderOutcome,
+            serde_json::json!({"purchase": outcome.purchase_id, "status": outcome.status.as_str(), "reason": outcome.reason}),
+        );
         if !self
             .db
-            .record_outcome(outcome, &slot.id, &self.owner, self.now())
+            .record_outcome(outcome, &slot.id, &self.owner, self.now(), audit)
             .await?
         {
             tracing::warn!(slot = %slot.id, "the slot's lease was taken over; this worker stops");
             return Ok(false);
         }
-        self.audit(
-            slot,
-            AuditAction::OrderOutcome,
-            serde_json::json!({"purchase": outcome.purchase_id, "status": outcome.status.as_str(), "reason": outcome.reason}),
-        )
-        .await?;
         Ok(true)
     }
 

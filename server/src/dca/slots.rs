@@ -10,6 +10,7 @@
 //! slot's lease: a worker whose lease expired and was taken over writes nothing.
 
 use super::repository::PlanRow;
+use crate::db::audit::{AuditEntry, insert_audit};
 use crate::db::{Backend, Db};
 use app::api::dca::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use app::domain::ids::{ClientOrderId, PlanId, UserId};
@@ -518,14 +519,18 @@ impl Db {
 
     /// Marks a purchase as sent (`submitted_at`, kept from its first send) just before its
     /// order goes out, while `owner` holds the slot's lease: afterwards, whether an order
-    /// may have reached the broker is known exactly. Returns whether the lease was held.
+    /// may have reached the broker is known exactly. `audit` is written in the same
+    /// transaction (one commit per step of an order). Returns whether the lease was held.
     pub async fn mark_sending(
         &self,
         purchase_id: &str,
         slot_id: &str,
         owner: &str,
         now: i64,
+        audit: AuditEntry<'_>,
     ) -> Result<bool, sqlx::Error> {
+        // The transaction begins with its write, so SQLite never upgrades a read lock.
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE purchases SET submitted_at = COALESCE(submitted_at, $1), updated_at = $1 \
              WHERE id = $2 AND status = 'pending' \
@@ -535,22 +540,26 @@ impl Db {
         .bind(purchase_id)
         .bind(slot_id)
         .bind(owner)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        audited(tx, done.rows_affected() == 1, audit).await
     }
 
     /// Writes one purchase's outcome while `owner` holds its slot's lease (as each
-    /// order's answer arrives). One statement, so SQLite never has to upgrade a read
-    /// transaction to a write. Returns whether the lease was still held.
+    /// order's answer arrives), and `audit` with it in one transaction that begins with
+    /// the write (SQLite never upgrades a read lock). Returns whether the lease was still
+    /// held (if not, nothing is written).
     pub async fn record_outcome(
         &self,
         outcome: &Outcome,
         slot_id: &str,
         owner: &str,
         now: i64,
+        audit: AuditEntry<'_>,
     ) -> Result<bool, sqlx::Error> {
-        write_outcome(self.pool(), outcome, Guard::Lease { slot_id, owner }, now).await
+        let mut tx = self.pool().begin().await?;
+        let held = write_outcome(&mut *tx, outcome, Guard::Lease { slot_id, owner }, now).await?;
+        audited(tx, held, audit).await
     }
 
     /// Writes the last outcomes and the slot's final state in one transaction, if `owner`
@@ -691,6 +700,22 @@ enum Guard<'a> {
 }
 
 /// Writes what became of one purchase. Returns whether the guard let it.
+/// Ends a transaction whose change was `made`: with `audit` appended and committed, or
+/// (nothing changed) rolled back. Returns `made`.
+async fn audited(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    made: bool,
+    audit: AuditEntry<'_>,
+) -> Result<bool, sqlx::Error> {
+    if !made {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    insert_audit(&mut *tx, audit).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 async fn write_outcome<'e, E>(
     executor: E,
     o: &Outcome,
