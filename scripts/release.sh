@@ -46,7 +46,13 @@ RUSTC_BOOTSTRAP=1 \
 # to build): functions that differ only in constants merge into one, then -Oz again.
 # About 1.3 KB gzip off the largest page (BENCHMARKS.md); the release Playwright pass runs
 # on its output.
-for wasm in "${LEPTOS_SITE_ROOT:-target/site}"/pkg/*.wasm; do
+shopt -s nullglob
+modules=("${LEPTOS_SITE_ROOT:-target/site}"/pkg/*.wasm)
+if [ ${#modules[@]} -eq 0 ]; then
+  echo "release.sh: no WebAssembly in ${LEPTOS_SITE_ROOT:-target/site}/pkg" >&2
+  exit 1
+fi
+for wasm in "${modules[@]}"; do
   wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
     --merge-similar-functions -Oz "$wasm" -o "$wasm"
 done

@@ -7,6 +7,7 @@ use app::api::dca::{Plan, PlanMode, PlanStatus, PlanStrategy};
 use app::domain::ids::PlanId;
 use app::domain::schedule::Schedule;
 use app::domain::strategy::dca::Leg;
+use app::domain::strategy::ma_crossover::MaCrossoverConfig;
 use app::domain::strategy::smart_dca::SmartDcaConfig;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
@@ -84,7 +85,14 @@ impl PlanRow {
             ) {
                 (PlanMode::Pure, _) => PlanStrategy::Pure,
                 (PlanMode::Smart, Some(smart)) => PlanStrategy::Smart(smart),
-                (mode, _) => anyhow::bail!("plan {} cannot be read as {mode:?}", self.id),
+                (PlanMode::Smart, None) => {
+                    anyhow::bail!("plan {} is Smart DCA without its condition", self.id)
+                }
+                // The bot's settings are not stored yet (signal bots); the scheduler
+                // refuses to run it.
+                (PlanMode::Discretionary, _) => {
+                    PlanStrategy::Discretionary(MaCrossoverConfig::default())
+                }
             },
             legs: settings.legs,
             schedule: settings.schedule,

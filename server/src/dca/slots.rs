@@ -699,7 +699,6 @@ enum Guard<'a> {
     StillOpen { check_attempts: i64 },
 }
 
-/// Writes what became of one purchase. Returns whether the guard let it.
 /// Ends a transaction whose change was `made`: with `audit` appended and committed, or
 /// (nothing changed) rolled back. Returns `made`.
 async fn audited(
@@ -716,6 +715,7 @@ async fn audited(
     Ok(true)
 }
 
+/// Writes what became of one purchase. Returns whether the guard let it.
 async fn write_outcome<'e, E>(
     executor: E,
     o: &Outcome,
