@@ -93,6 +93,13 @@ pub struct Config {
     pub missed_grace_minutes: u32,
     /// "Buy now" presses that queue a purchase, per user and clock hour.
     pub run_now_per_hour: u32,
+    /// Hold each user to their subscription tier (`tiers`). Off (the default for a
+    /// self-hosted install): every user has every feature.
+    pub billing: bool,
+    /// What each tier allows and costs (`[tiers.free]`, `[tiers.basic]`, `[tiers.pro]`,
+    /// `[tiers.premium]`: `price`, `max_symbols`, `frequencies`, `every_n`, `smart_dca`,
+    /// `signal_bots`, `live_trading`).
+    pub tiers: app::domain::tier::Tiers,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +144,8 @@ impl Default for Config {
             scheduler_slot_budget_ms: 60_000,
             missed_grace_minutes: 240,
             run_now_per_hour: 10,
+            billing: false,
+            tiers: app::domain::tier::Tiers::default(),
         }
     }
 }
@@ -362,6 +371,26 @@ mod tests {
         );
         assert_eq!(config.public_url(), "http://127.0.0.1:3000");
         assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn an_operator_changes_one_tier_and_keeps_the_rest() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "qs.toml",
+                "billing = true\n[tiers.pro]\nmax_symbols = 12\nprice = 21.5\n\
+                 [tiers.free]\nfrequencies = [\"weekly\", \"monthly\"]\n",
+            )?;
+            let config = Config::load(Some(Path::new("qs.toml")), Overrides::default()).unwrap();
+            let defaults = app::domain::tier::Tiers::default();
+            assert!(config.billing);
+            assert_eq!(config.tiers.pro.max_symbols, Some(12));
+            assert_eq!(config.tiers.pro.price.to_string(), "21.5");
+            assert_eq!(config.tiers.pro.frequencies, defaults.pro.frequencies);
+            assert_eq!(config.tiers.free.frequencies.len(), 2);
+            assert_eq!(config.tiers.premium, defaults.premium);
+            Ok(())
+        });
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
 use app::api::ports::{Caller, ConnectionPort};
 use app::api::{AppError, ErrorCode};
+use app::domain::tier::Tiers;
 use app::domain::time::Clock;
 
 use sqlx::Row as _;
@@ -28,6 +29,8 @@ pub struct ConnectionService {
     accounts: Arc<AccountService>,
     brokers: Arc<BrokerDirectory>,
     live_unlock_days: u32,
+    /// With billing on, the tier table (live keys need a tier with live trading).
+    tiers: Option<Tiers>,
 }
 
 fn last4(value: &str) -> String {
@@ -49,7 +52,14 @@ impl ConnectionService {
             accounts,
             brokers,
             live_unlock_days,
+            tiers: None,
         }
+    }
+
+    /// Holds live keys to the user's tier in `tiers` (billing on).
+    pub fn with_tiers(mut self, tiers: Option<Tiers>) -> Self {
+        self.tiers = tiers;
+        self
     }
 
     async fn audit(
@@ -173,6 +183,11 @@ impl ConnectionPort for ConnectionService {
             return Err(AppError::invalid_fields(fields));
         }
         if environment == "live" {
+            if let Some(tiers) = &self.tiers {
+                tiers.check_live(user.tier).map_err(|message| {
+                    AppError::invalid_fields(BTreeMap::from([("environment".into(), message)]))
+                })?;
+            }
             self.check_live_unlocked(&user.id).await?;
         }
         // Each connection is checked with Alpaca: without a limit this form would be a

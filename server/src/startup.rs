@@ -140,6 +140,7 @@ impl Application {
         ));
 
         let plan_limits = app::api::dca::PlanLimits::default();
+        let billing_tiers = config.billing.then(|| config.tiers.clone());
         let plans = Arc::new(
             crate::dca::DcaService::new(
                 db.clone(),
@@ -149,7 +150,8 @@ impl Application {
                 plan_limits,
                 brokers.clone(),
             )
-            .with_run_now_per_hour(config.run_now_per_hour),
+            .with_run_now_per_hour(config.run_now_per_hour)
+            .with_tiers(billing_tiers.clone()),
         );
         let portfolio = Arc::new(crate::dca::portfolio::PortfolioService::new(
             clock.clone(),
@@ -188,13 +190,16 @@ impl Application {
                 admin: accounts.clone(),
                 plans,
                 portfolio: portfolio.clone(),
-                connections: Arc::new(crate::connections::ConnectionService::new(
-                    db.clone(),
-                    clock.clone(),
-                    accounts.clone(),
-                    brokers.clone(),
-                    config.live_unlock_days,
-                )),
+                connections: Arc::new(
+                    crate::connections::ConnectionService::new(
+                        db.clone(),
+                        clock.clone(),
+                        accounts.clone(),
+                        brokers.clone(),
+                        config.live_unlock_days,
+                    )
+                    .with_tiers(billing_tiers.clone()),
+                ),
             },
 
             events: events.clone(),
@@ -204,6 +209,8 @@ impl Application {
                 .then_some(config.trusted_proxy_hops),
             broker_limiters,
             demo_broker_url: demo_broker_url.clone(),
+            billing: config.billing,
+            tiers: Arc::new(config.tiers.clone()),
         };
         let router = router(
             state,

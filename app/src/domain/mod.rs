@@ -26,6 +26,7 @@ pub mod plan;
 pub mod schedule;
 pub mod strategy;
 pub mod synthetic;
+pub mod tier;
 pub mod time;
 pub mod wire_time;
 pub mod zones;

@@ -14,6 +14,7 @@ use app::api::admin::AdminUserView;
 use app::api::auth::{Credentials, Profile, UserView};
 use app::api::ports::{AccountPort, AdminPort, Caller};
 use app::domain::account::{Email, NewPassword, Role};
+use app::domain::tier::Tier;
 use app::domain::time::{Clock, Timestamp};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -347,6 +348,40 @@ impl AccountService {
             role: Role::Admin,
             ..view(&user)
         })
+    }
+
+    /// Sets a user's subscription tier (from the command line: a complimentary account,
+    /// or a self-hosted install with billing on and no Stripe). Errors if there is none.
+    pub async fn set_tier(&self, email: &str, tier: &str) -> Result<UserView, AppError> {
+        let email = Email::parse(email)
+            .map_err(|m| AppError::invalid_fields(BTreeMap::from([("email".to_string(), m)])))?;
+        let tier = Tier::parse(tier).ok_or_else(|| {
+            AppError::invalid_fields(BTreeMap::from([(
+                "tier".to_string(),
+                "Choose free, basic, pro or premium.".to_string(),
+            )]))
+        })?;
+        let audit = AuditEntry {
+            at: self.clock.now(),
+            actor_user_id: None,
+            action: AuditAction::TierChanged,
+            subject: Some(email.as_str()),
+            ip: None,
+            detail: serde_json::json!({"tier": tier.as_str(), "by": "cli"}),
+        };
+        if !self
+            .db
+            .set_user_tier(&email, tier, audit)
+            .await
+            .map_err(internal)?
+        {
+            return Err(AppError::not_found(&format!(
+                "A user with the address {email}"
+            )));
+        }
+        let user = self.db.user_by_email(&email).await.map_err(internal)?;
+        let user = user.ok_or_else(|| AppError::not_found("The user"))?;
+        Ok(view(&user))
     }
 
     async fn set_admin(&self, email: &Email, by: &str) -> Result<(), sqlx::Error> {

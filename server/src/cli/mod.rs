@@ -133,6 +133,15 @@ pub enum UserCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Set a user's subscription tier (what `billing = true` holds them to).
+    Tier {
+        /// The user's e-mail address.
+        email: String,
+        /// free, basic, pro or premium.
+        tier: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 impl Cli {
@@ -162,12 +171,14 @@ impl Cli {
                 data_dir: args.data.data_dir.clone(),
             },
             Command::Migrate(data)
-            | Command::User(UserCommand::Create { data, .. } | UserCommand::Promote { data, .. }) => {
-                Overrides {
-                    listen: None,
-                    data_dir: data.data_dir.clone(),
-                }
-            }
+            | Command::User(
+                UserCommand::Create { data, .. }
+                | UserCommand::Promote { data, .. }
+                | UserCommand::Tier { data, .. },
+            ) => Overrides {
+                listen: None,
+                data_dir: data.data_dir.clone(),
+            },
             Command::Backtest(_)
             | Command::Calendar { .. }
             | Command::SimBroker(_)
@@ -222,6 +233,19 @@ impl Cli {
                 db.close().await;
                 let user = result.map_err(readable)?;
                 tracing::info!(id = %user.id, email = %user.email, "user is an admin");
+                Ok(())
+            }
+            Command::User(UserCommand::Tier {
+                email,
+                tier,
+                data: _,
+            }) => {
+                let db = Db::connect(&config.database_url()).await?;
+                db.migrate().await?;
+                let result = accounts(&db, &config).set_tier(&email, &tier).await;
+                db.close().await;
+                let user = result.map_err(readable)?;
+                tracing::info!(id = %user.id, email = %user.email, tier = %tier, "tier set");
                 Ok(())
             }
         }

@@ -2,6 +2,7 @@
 
 use super::{Db, is_unique_violation};
 use app::domain::account::{Email, Role};
+use app::domain::tier::Tier;
 use app::domain::time::Timestamp;
 use sqlx::Row as _;
 
@@ -17,6 +18,8 @@ pub struct UserRecord {
     pub timezone: Option<String>,
     /// When the user proved the e-mail address is theirs; `None`: not yet.
     pub email_verified_at: Option<Timestamp>,
+    /// The subscription tier (what billing, when on, holds the user to).
+    pub tier: Tier,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +44,17 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
         email_verified_at: row
             .try_get::<Option<i64>, _>("email_verified_at")?
             .map(Timestamp::from_millis),
+        tier: {
+            let tier: String = row.try_get("tier")?;
+            Tier::parse(&tier).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown tier {tier:?} in users.tier").into())
+            })?
+        },
     })
 }
 
-const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone, email_verified_at";
+const COLUMNS: &str =
+    "id, email, password_hash, role, created_at, timezone, email_verified_at, tier";
 
 impl Db {
     pub async fn insert_user(
@@ -75,6 +85,7 @@ impl Db {
                 created_at: now,
                 timezone: None,
                 email_verified_at: None,
+                tier: Tier::Free,
             }),
             Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
             Err(err) => Err(err.into()),
@@ -188,5 +199,29 @@ impl Db {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets the user's subscription tier, with its audit row in the same transaction.
+    /// Returns whether the user exists.
+    pub async fn set_user_tier(
+        &self,
+        email: &Email,
+        tier: Tier,
+        audit: super::audit::AuditEntry<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("UPDATE users SET tier = $1, updated_at = $2 WHERE email = $3")
+            .bind(tier.as_str())
+            .bind(audit.at.millis())
+            .bind(email.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        super::audit::insert_audit(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

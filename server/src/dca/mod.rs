@@ -18,6 +18,7 @@ use crate::broker::Broker;
 use crate::broker::directory::BrokerDirectory;
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
+use crate::db::users::UserRecord;
 use crate::errors::internal;
 use app::api::dca::{
     AssetFacts, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, PlanWire, Purchase,
@@ -26,9 +27,10 @@ use app::api::live::LiveEvent;
 use app::api::ports::{Caller, PlanPort, Saved};
 use app::api::{AppError, ErrorCode};
 use app::domain::ids::PlanId;
+use app::domain::tier::Tiers;
 use app::domain::time::Clock;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use repository::{PlanRow, PlanWrite};
@@ -95,6 +97,9 @@ pub struct DcaService {
     brokers: Arc<BrokerDirectory>,
     /// "Buy now" presses allowed per user per hour.
     run_now_per_hour: u32,
+    /// With billing on, the table each user's plans are held to (by their tier); `None`:
+    /// billing is off and every user has every feature.
+    tiers: Option<Tiers>,
 }
 
 impl DcaService {
@@ -115,7 +120,34 @@ impl DcaService {
             brokers,
             run_now_per_hour: 10,
             clock,
+            tiers: None,
         }
+    }
+
+    /// Holds every user's plans to their tier in `tiers` (billing on).
+    pub fn with_tiers(mut self, tiers: Option<Tiers>) -> Self {
+        self.tiers = tiers;
+        self
+    }
+
+    /// Whatever `plan` asks for beyond the user's tier (nothing with billing off), counting
+    /// the symbols of their other active and paused plans.
+    async fn check_tier(&self, user: &UserRecord, plan: &Plan) -> Result<(), AppError> {
+        let Some(tiers) = &self.tiers else {
+            return Ok(());
+        };
+        let this = plan.id.as_ref().map(PlanId::as_str);
+        let mut elsewhere = BTreeSet::new();
+        for row in self.db.plans_of(&user.id).await.map_err(internal)? {
+            if Some(row.id.as_str()) == this || row.status == PlanStatus::Stopped.as_str() {
+                continue;
+            }
+            let other = row.into_plan().map_err(internal)?;
+            elsewhere.extend(other.legs.into_iter().map(|leg| leg.symbol));
+        }
+        tiers
+            .check_plan(user.tier, plan, &elsewhere)
+            .map_err(AppError::invalid_fields)
     }
 
     /// Changes how many "buy now" presses a user may make an hour (default 10).
@@ -267,6 +299,7 @@ impl PlanPort for DcaService {
         let mut plan = input
             .validate(&self.limits, None, today)
             .map_err(AppError::invalid_fields)?;
+        self.check_tier(&user, &plan).await?;
         let assets = self.asset_facts(&user.id).await?;
         plan.validate(&self.limits, Some(&assets), today)
             .map_err(AppError::invalid_fields)?;
@@ -351,6 +384,14 @@ impl PlanPort for DcaService {
         let (stored_next, read_at) = (row.next_run_at, row.updated_at);
         let plan = row.into_plan().map_err(internal)?;
         plan.status.check_transition(status).map_err(conflict)?;
+        if status == PlanStatus::Active && plan.status != PlanStatus::Active {
+            // A plan paused when the user's tier no longer allowed it resumes only once
+            // the tier does again.
+            self.check_tier(&user, &plan).await.map_err(|mut error| {
+                error.message = error.fields.values().cloned().collect::<Vec<_>>().join(" ");
+                error
+            })?;
+        }
         let now = self.now();
         let (next_run_at, due_slot) = match status {
             PlanStatus::Stopped => (None, None),

@@ -2,6 +2,7 @@
 //! checks, static files, and the middleware every request passes through.
 
 mod auth;
+mod billing;
 mod dca;
 mod health;
 pub mod limits;
@@ -45,6 +46,9 @@ pub struct AppState {
     pub demo_broker_url: Option<Arc<str>>,
     /// Becomes true when the server begins to stop (live sockets then close).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Whether users are held to their tiers, and the table.
+    pub billing: bool,
+    pub tiers: Arc<app::domain::tier::Tiers>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -96,6 +100,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
             get(dca::get_one).delete(dca::delete_one),
         )
         .route("/dca/limits", get(dca::limits))
+        .route("/billing/tiers", get(billing::tiers))
         .route("/dca/start", post(dca::start))
         .route("/dca/pause", post(dca::pause))
         .route("/dca/stop", post(dca::stop))

@@ -116,6 +116,39 @@ async fn user_promote_makes_an_existing_user_admin(backend: Backend) {
     app.cleanup().await;
 }
 
+async fn user_tier_sets_the_subscription_tier(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.sign_up("comp@example.com", "a long enough password")
+        .await;
+    let output = quantshift(&app.config)
+        .args(["user", "tier", "comp@example.com", "premium"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let email = app::domain::account::Email::parse("comp@example.com").unwrap();
+    let user = app.db.user_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(user.tier, app::domain::tier::Tier::Premium);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"tier_changed".to_string())
+    );
+    let unknown = quantshift(&app.config)
+        .args(["user", "tier", "comp@example.com", "gold"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success(), "{stderr}");
+    assert!(stderr.contains("free, basic, pro or premium"), "{stderr}");
+    app.cleanup().await;
+}
+
 #[test]
 fn migrate_creates_the_embedded_database() {
     let dir = std::env::temp_dir().join(format!("qs-migrate-{}", uuid::Uuid::new_v4().simple()));
@@ -364,4 +397,5 @@ on_both_backends!(
     backend:
     user_create_makes_an_admin_who_can_sign_in,
     user_promote_makes_an_existing_user_admin,
+    user_tier_sets_the_subscription_tier,
 );

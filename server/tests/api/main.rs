@@ -17,4 +17,5 @@ mod purchase_engine;
 mod security;
 mod settings;
 mod simulator;
+mod tiers;
 mod two_instances;

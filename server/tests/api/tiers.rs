@@ -1,0 +1,179 @@
+//! Subscription tiers (`billing = true`): the public tier table, plans held to the user's
+//! tier when saved and when resumed, live keys refused below Basic, nothing saved on a
+//! refusal; with billing off (the default) every user has every feature.
+
+use crate::helpers::{TestApp, json};
+use app::domain::account::Email;
+use app::domain::tier::Tier;
+use app::domain::time::Clock as _;
+use serde_json::{Value, json};
+use server::db::audit::{AuditAction, AuditEntry};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn plan(frequency: &str, symbols: &[&str]) -> Value {
+    let legs: Vec<Value> = symbols
+        .iter()
+        .map(|s| json!({"symbol": s, "amount": "10.00"}))
+        .collect();
+    json!({
+        "name": format!("{frequency} {}", symbols.join(" ")),
+        "mode": "pure",
+        "legs": legs,
+        "schedule": {"frequency": frequency, "interval": 1,
+                     "weekday": if frequency == "weekly" { json!("mon") } else { Value::Null },
+                     "day_of_month": if frequency == "monthly" { json!(1) } else { Value::Null },
+                     "time": "10:00", "timezone": "America/New_York"}
+    })
+}
+
+async fn set_tier(app: &TestApp, email: &str, tier: Tier) {
+    let email = Email::parse(email).unwrap();
+    let audit = AuditEntry {
+        at: app.clock.now(),
+        actor_user_id: None,
+        action: AuditAction::TierChanged,
+        subject: Some(email.as_str()),
+        ip: None,
+        detail: json!({"tier": tier.as_str(), "by": "test"}),
+    };
+    assert!(app.db.set_user_tier(&email, tier, audit).await.unwrap());
+}
+
+async fn refused(app: &TestApp, body: Value, field: &str) -> String {
+    let response = app.post_json("/api/dca/config", body.clone()).await;
+    assert_eq!(response.status(), 422, "{body}");
+    let error = json(response).await;
+    assert_eq!(error["error"]["code"], "validation_failed");
+    error["error"]["fields"][field]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected {field} in {error}"))
+        .to_owned()
+}
+
+async fn plan_count(app: &TestApp) -> usize {
+    json(app.get("/api/dca/config").await).await["plans"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn plans_are_held_to_the_users_tier(app: &TestApp) {
+    let table = json(app.get("/api/billing/tiers").await).await;
+    assert_eq!(table["billing"], true);
+    assert_eq!(table["tiers"][0]["tier"], "free");
+    assert_eq!(table["tiers"][0]["max_symbols"], 3);
+    assert_eq!(table["tiers"][2]["name"], "Pro");
+    assert_eq!(table["tiers"][2]["price"], "19");
+    assert_eq!(table["tiers"][3]["max_symbols"], Value::Null);
+
+    app.sign_up("tiers@example.com", PASSWORD).await;
+    // A new user is on Free: weekly Pure DCA, three symbols.
+    assert_eq!(
+        refused(app, plan("daily", &["SPY"]), "schedule.frequency").await,
+        "Free allows weekly plans; daily needs Pro."
+    );
+    let weekly = app
+        .post_json("/api/dca/config", plan("weekly", &["SPY", "QQQ"]))
+        .await;
+    assert_eq!(weekly.status(), 201);
+    let message = refused(app, plan("weekly", &["VTI", "IWM"]), "legs").await;
+    assert!(
+        message.starts_with("Free allows 3 different symbols") && message.ends_with("needs Pro."),
+        "{message}"
+    );
+    let mut smart = plan("weekly", &["SPY"]);
+    smart["mode"] = json!("smart");
+    smart["smart"] =
+        json!({"condition": {"kind": "close_above_sma", "period": 50}, "when_not_met": "skip"});
+    assert_eq!(
+        refused(app, smart.clone(), "mode").await,
+        "Free allows Pure DCA; Smart DCA needs Premium."
+    );
+    assert_eq!(plan_count(app).await, 1, "nothing refused was saved");
+
+    // On Pro: every schedule and ten symbols.
+    set_tier(app, "tiers@example.com", Tier::Pro).await;
+    let daily = app
+        .post_json("/api/dca/config", plan("daily", &["SPY"]))
+        .await;
+    assert_eq!(daily.status(), 201);
+    let daily_id = json(daily).await["id"].as_str().unwrap().to_owned();
+    let more = app
+        .post_json("/api/dca/config", plan("weekly", &["VTI", "IWM"]))
+        .await;
+    assert_eq!(more.status(), 201);
+
+    // Back on Free, a paused daily plan does not resume; on Pro again it does.
+    set_tier(app, "tiers@example.com", Tier::Free).await;
+    let paused = app
+        .post_json("/api/dca/pause", json!({"plan_id": daily_id}))
+        .await;
+    assert_eq!(paused.status(), 200);
+    let resumed = app
+        .post_json("/api/dca/start", json!({"plan_id": daily_id}))
+        .await;
+    assert_eq!(resumed.status(), 422);
+    let error = json(resumed).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("daily needs Pro."),
+        "{error}"
+    );
+    set_tier(app, "tiers@example.com", Tier::Pro).await;
+    let resumed = app
+        .post_json("/api/dca/start", json!({"plan_id": daily_id}))
+        .await;
+    assert_eq!(resumed.status(), 200);
+    assert_eq!(json(resumed).await["status"], "active");
+}
+
+async fn live_keys_need_a_tier_with_live_trading(app: &TestApp) {
+    app.sign_up("live@example.com", PASSWORD).await;
+    let keys =
+        json!({"environment": "live", "key_id": "AKTESTKEY123", "secret": "not-a-real-secret"});
+    let free = app.post_json("/api/broker/connection", keys.clone()).await;
+    assert_eq!(free.status(), 422);
+    let error = json(free).await;
+    assert_eq!(
+        error["error"]["fields"]["environment"],
+        "Free trades on paper only; live trading needs Basic."
+    );
+    // Basic may trade live: the next rule (30 days of paper trading first) answers.
+    set_tier(app, "live@example.com", Tier::Basic).await;
+    let basic = app.post_json("/api/broker/connection", keys).await;
+    assert_eq!(basic.status(), 403);
+    assert_eq!(json(basic).await["error"]["code"], "live_locked");
+}
+
+on_both_backends!(
+    config |c: &mut server::config::Config| {
+        c.demo_broker = true;
+        c.billing = true;
+    };
+    plans_are_held_to_the_users_tier,
+    live_keys_need_a_tier_with_live_trading,
+);
+
+mod billing_off {
+    use super::*;
+
+    async fn every_user_has_every_feature(app: &TestApp) {
+        assert_eq!(
+            json(app.get("/api/billing/tiers").await).await["billing"],
+            false
+        );
+        app.sign_up("off@example.com", PASSWORD).await;
+        let daily = app
+            .post_json(
+                "/api/dca/config",
+                plan("daily", &["SPY", "QQQ", "VTI", "IWM"]),
+            )
+            .await;
+        assert_eq!(daily.status(), 201);
+    }
+
+    on_both_backends!(demo_broker: every_user_has_every_feature);
+}
