@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod billing;
 pub mod broker;
 pub mod cli;
 pub mod clock;

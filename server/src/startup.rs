@@ -187,6 +187,13 @@ impl Application {
             accounts: accounts.clone(),
             ports: app::api::ports::Ports {
                 accounts: accounts.clone(),
+                billing: Arc::new(crate::billing::BillingService::new(
+                    db.clone(),
+                    clock.clone(),
+                    accounts.clone(),
+                    config.billing,
+                    config.tiers.clone(),
+                )),
                 admin: accounts.clone(),
                 plans,
                 portfolio: portfolio.clone(),

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod broker;
 pub mod codec;
 pub mod dca;

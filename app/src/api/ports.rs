@@ -75,6 +75,13 @@ pub trait AccountPort: Send + Sync + 'static {
     async fn sign_out_others(&self, caller: &Caller) -> Result<Profile, AppError>;
 }
 
+/// The signed-in user's subscription.
+#[async_trait]
+pub trait BillingPort: Send + Sync + 'static {
+    /// The caller's tier, its limits and their usage this month.
+    async fn billing(&self, caller: &Caller) -> Result<super::billing::BillingView, AppError>;
+}
+
 /// What the admin panel reads and changes. Every method checks the admin role itself.
 #[async_trait]
 pub trait AdminPort: Send + Sync + 'static {
@@ -164,6 +171,7 @@ pub trait ConnectionPort: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
+    pub billing: Arc<dyn BillingPort>,
     pub admin: Arc<dyn AdminPort>,
     pub plans: Arc<dyn PlanPort>,
     pub portfolio: Arc<dyn PortfolioPort>,

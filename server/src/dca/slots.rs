@@ -608,6 +608,26 @@ impl Db {
         write_outcome(self.pool(), outcome, guard, now).await
     }
 
+    /// The user's purchases that bought something, decided at or after `from` (epoch ms):
+    /// what billing counts as a month's purchases and volume.
+    pub async fn bought_since(
+        &self,
+        user_id: &str,
+        from: i64,
+    ) -> Result<Vec<PurchaseRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchases \
+             WHERE user_id = $1 AND slot_at >= $2 AND status IN ('filled', 'partially_filled')"
+        ))
+        .bind(user_id)
+        .bind(from)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(purchase)
+        .collect()
+    }
+
     /// Per symbol, the amounts a plan skipped because its condition did not hold since
     /// its last purchase of that symbol that was not skipped: what Smart DCA's
     /// carry-forward owes the next purchase. Skips for any other reason (the plan was

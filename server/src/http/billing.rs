@@ -1,7 +1,11 @@
-//! `GET /api/billing/tiers`: the tier table (public: the landing page and anyone deciding
-//! whether to subscribe read it), and whether this install holds users to it.
+//! `GET /api/billing`: the caller's tier, limits and usage. `GET /api/billing/tiers`: the
+//! tier table (public: the landing page and anyone deciding whether to subscribe read
+//! it), and whether this install holds users to it.
 
 use super::AppState;
+use app::api::AppError;
+use app::api::billing::BillingView;
+use app::api::ports::Caller;
 use app::domain::tier::{Tier, TierRules};
 use axum::Json;
 use axum::extract::State;
@@ -21,6 +25,13 @@ pub struct TiersBody {
     pub billing: bool,
     /// Cheapest first.
     pub tiers: Vec<TierView>,
+}
+
+pub async fn view(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<BillingView>, AppError> {
+    Ok(Json(state.ports.billing.billing(&caller).await?))
 }
 
 pub async fn tiers(State(state): State<AppState>) -> Json<TiersBody> {

@@ -100,6 +100,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
             get(dca::get_one).delete(dca::delete_one),
         )
         .route("/dca/limits", get(dca::limits))
+        .route("/billing", get(billing::view))
         .route("/billing/tiers", get(billing::tiers))
         .route("/dca/start", post(dca::start))
         .route("/dca/pause", post(dca::pause))

@@ -148,6 +148,62 @@ async fn live_keys_need_a_tier_with_live_trading(app: &TestApp) {
     assert_eq!(json(basic).await["error"]["code"], "live_locked");
 }
 
+async fn usage_counts_plans_and_this_months_purchases(app: &TestApp) {
+    app.sign_up("usage@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    let created = app
+        .post_json("/api/dca/config", plan("weekly", &["SPY", "QQQ"]))
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = json(created).await["id"].as_str().unwrap().to_owned();
+    let before = json(app.get("/api/billing").await).await;
+    assert_eq!(before["tier"], "free");
+    assert_eq!(before["billing"], true);
+    assert_eq!(before["limits"]["max_symbols"], 3);
+    assert_eq!(before["status"], Value::Null);
+    assert_eq!(
+        before["usage"],
+        json!({"symbols": 2, "plans": 1, "purchases_this_month": 0, "volume_this_month": "0"})
+    );
+
+    let run = app
+        .post_json("/api/dca/run-now", json!({"plan_id": id}))
+        .await;
+    assert_eq!(run.status(), 202);
+    let mut usage = Value::Null;
+    for _ in 0..300 {
+        usage = json(app.get("/api/billing").await).await["usage"].clone();
+        if usage["purchases_this_month"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(usage["purchases_this_month"], 2, "{usage}");
+    let volume: rust_decimal::Decimal = usage["volume_this_month"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (volume - rust_decimal::Decimal::from(20)).abs() <= rust_decimal::Decimal::new(2, 2),
+        "two $10 purchases: {volume}"
+    );
+    // The month (New York) turns: last month's purchases no longer count.
+    app.clock.advance_minutes(5 * 24 * 60);
+    let december = json(app.get("/api/billing").await).await;
+    assert_eq!(december["usage"]["purchases_this_month"], 0);
+    assert_eq!(december["usage"]["plans"], 1);
+
+    // Anonymous callers get 401.
+    let anonymous = app
+        .other_client()
+        .get(app.url("/api/billing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
 on_both_backends!(
     config |c: &mut server::config::Config| {
         c.demo_broker = true;
@@ -155,6 +211,7 @@ on_both_backends!(
     };
     plans_are_held_to_the_users_tier,
     live_keys_need_a_tier_with_live_trading,
+    usage_counts_plans_and_this_months_purchases,
 );
 
 mod billing_off {
@@ -173,6 +230,11 @@ mod billing_off {
             )
             .await;
         assert_eq!(daily.status(), 201);
+        let view = json(app.get("/api/billing").await).await;
+        assert_eq!(
+            (&view["billing"], &view["tier"]),
+            (&json!(false), &json!("premium"))
+        );
     }
 
     on_both_backends!(demo_broker: every_user_has_every_feature);
