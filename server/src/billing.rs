@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::errors::internal;
 use app::api::AppError;
 use app::api::billing::{BillingView, Usage};
-use app::api::dca::PlanStatus;
+use app::api::dca::{PlanStatus, PurchaseStatus};
 use app::api::ports::{BillingPort, Caller};
 use app::domain::tier::{Tier, Tiers};
 use app::domain::time::Clock;
@@ -78,7 +78,10 @@ impl BillingPort for BillingService {
             .iter()
             .map(|p| match (p.qty, p.price) {
                 (Some(qty), Some(price)) => qty * price,
-                _ => p.notional,
+                // A fill the broker has not priced yet counts at the amount ordered; a
+                // partial fill without its quantity, at nothing rather than too much.
+                _ if p.status == PurchaseStatus::Filled => p.notional,
+                _ => Decimal::ZERO,
             })
             .sum::<Decimal>()
             .round_dp(2);

@@ -218,6 +218,21 @@ impl Config {
         if let Some(email) = &self.admin_email {
             app::domain::account::Email::parse(email).map_err(|m| invalid("admin_email", &m))?;
         }
+        for tier in app::domain::tier::Tier::ALL {
+            let rules = self.tiers.rules(tier);
+            let key = match tier {
+                app::domain::tier::Tier::Free => "tiers.free",
+                app::domain::tier::Tier::Basic => "tiers.basic",
+                app::domain::tier::Tier::Pro => "tiers.pro",
+                app::domain::tier::Tier::Premium => "tiers.premium",
+            };
+            if rules.frequencies.is_empty() {
+                return Err(invalid(key, "frequencies must name at least one schedule"));
+            }
+            if rules.price.is_sign_negative() {
+                return Err(invalid(key, "price cannot be negative"));
+            }
+        }
         if !self.demo_broker_listen.ip().is_loopback() {
             return Err(invalid(
                 "demo_broker_listen",
@@ -391,6 +406,25 @@ mod tests {
             assert_eq!(config.tiers.premium, defaults.premium);
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_mistyped_or_empty_tier_stops_start_up() {
+        for (file, expected) in [
+            ("[tiers.pro]\nmax_symbol = 5\n", "max_symbol"),
+            ("[tiers.gold]\nprice = 5\n", "gold"),
+            ("[tiers.free]\nfrequencies = []\n", "tiers.free"),
+            ("[tiers.basic]\nprice = -1\n", "tiers.basic"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("qs.toml", file)?;
+                let err = Config::load(Some(Path::new("qs.toml")), Overrides::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(expected), "{file}: {err}");
+                Ok(())
+            });
+        }
     }
 
     #[test]

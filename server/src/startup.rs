@@ -175,6 +175,7 @@ impl Application {
                     lease: Duration::from_millis(config.scheduler_slot_budget_ms * 2),
                     grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
                     plan_limits,
+                    tiers: billing_tiers.clone(),
                     ..Default::default()
                 },
             )

@@ -52,6 +52,7 @@ impl Tier {
 
 /// What one tier allows, and what it costs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TierRules {
     /// US dollars a month.
     pub price: Decimal,
@@ -71,6 +72,7 @@ pub struct TierRules {
 /// (the same with live trading), Pro $19 (10 symbols, every schedule), Premium $29
 /// (unlimited, Smart DCA and signal bots).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tiers {
     pub free: TierRules,
     pub basic: TierRules,
@@ -126,6 +128,26 @@ fn frequency_word(frequency: Frequency) -> &'static str {
     }
 }
 
+fn period_word(frequency: Frequency) -> &'static str {
+    match frequency {
+        Frequency::Daily => "days",
+        Frequency::Weekly => "weeks",
+        Frequency::Monthly => "months",
+    }
+}
+
+/// The strategies a tier allows, in words: "Pure DCA and Smart DCA".
+fn strategies(rules: &TierRules) -> String {
+    let mut allowed = vec!["Pure DCA"];
+    if rules.smart_dca {
+        allowed.push("Smart DCA");
+    }
+    if rules.signal_bots {
+        allowed.push("signal bots");
+    }
+    allowed.join(" and ")
+}
+
 impl Tiers {
     pub fn rules(&self, tier: Tier) -> &TierRules {
         match tier {
@@ -147,12 +169,15 @@ impl Tiers {
     /// Every way `plan` goes beyond `tier`, keyed like [`Plan::validate`]'s fields, each
     /// naming the limit and the cheapest tier that allows it ("Basic allows weekly plans;
     /// daily needs Pro."). `symbols_elsewhere`: the distinct symbols of the user's other
-    /// active and paused plans.
+    /// active and paused plans. `stored`: the plan's saved version, when it is an edit or a
+    /// resume: a user already over the symbol limit (after a downgrade) may still make
+    /// changes that do not add to the count.
     pub fn check_plan(
         &self,
         tier: Tier,
         plan: &Plan,
         symbols_elsewhere: &BTreeSet<Symbol>,
+        stored: Option<&Plan>,
     ) -> Result<(), BTreeMap<String, String>> {
         let rules = self.rules(tier);
         let name = tier.name();
@@ -171,7 +196,12 @@ impl Tiers {
                 format!("{name} allows {} plans; {needs}", allowed.join(", ")),
             );
         } else if schedule.interval > 1 && !rules.every_n {
-            let needs = self.needs(&format!("every {}", schedule.interval), |r| {
+            let every = format!(
+                "every {} {}",
+                schedule.interval,
+                period_word(schedule.frequency)
+            );
+            let needs = self.needs(&every, |r| {
                 r.every_n && r.frequencies.contains(&schedule.frequency)
             });
             errors.insert(
@@ -183,11 +213,13 @@ impl Tiers {
             PlanStrategy::Pure => {}
             PlanStrategy::Smart(_) if !rules.smart_dca => {
                 let needs = self.needs("Smart DCA", |r| r.smart_dca);
-                errors.insert("mode".into(), format!("{name} allows Pure DCA; {needs}"));
+                let allowed = strategies(rules);
+                errors.insert("mode".into(), format!("{name} allows {allowed}; {needs}"));
             }
             PlanStrategy::Discretionary(_) if !rules.signal_bots => {
                 let needs = self.needs("a signal bot", |r| r.signal_bots);
-                errors.insert("mode".into(), format!("{name} allows Pure DCA; {needs}"));
+                let allowed = strategies(rules);
+                errors.insert("mode".into(), format!("{name} allows {allowed}; {needs}"));
             }
             PlanStrategy::Smart(_) | PlanStrategy::Discretionary(_) => {}
         }
@@ -195,15 +227,21 @@ impl Tiers {
             let mut symbols = symbols_elsewhere.clone();
             symbols.extend(plan.legs.iter().map(|leg| leg.symbol.clone()));
             let count = symbols.len();
-            if count > max as usize {
+            let mut before = symbols_elsewhere.clone();
+            before.extend(
+                stored
+                    .iter()
+                    .flat_map(|p| p.legs.iter().map(|l| l.symbol.clone())),
+            );
+            if count > max as usize && (stored.is_none() || count > before.len()) {
                 let needs = self.needs(&format!("{count} symbols"), |r| {
                     r.max_symbols.is_none_or(|m| count <= m as usize)
                 });
                 errors.insert(
                     "legs".into(),
                     format!(
-                        "{name} allows {max} different symbols across your active and paused \
-                         plans; with this plan you would have {count}: {needs}"
+                        "{name} allows {max} different symbols across your plans; with this \
+                         one there would be {count}: {needs}"
                     ),
                 );
             }
@@ -213,6 +251,25 @@ impl Tiers {
         } else {
             Err(errors)
         }
+    }
+
+    /// Which of a user's running plans `tier` does not allow, with why: `plans` oldest
+    /// first, so what fits keeps running and the newest plans are the ones stopped (a
+    /// plan whose schedule or strategy the tier lacks, or whose new symbols would take the
+    /// running plans past the tier's count).
+    pub fn over_limit<'p>(&self, tier: Tier, plans: &'p [Plan]) -> Vec<(&'p Plan, String)> {
+        let mut running = BTreeSet::new();
+        let mut over = Vec::new();
+        for plan in plans {
+            match self.check_plan(tier, plan, &running, None) {
+                Ok(()) => running.extend(plan.legs.iter().map(|leg| leg.symbol.clone())),
+                Err(errors) => {
+                    let why = errors.into_values().collect::<Vec<_>>().join(" ");
+                    over.push((plan, why));
+                }
+            }
+        }
+        over
     }
 
     /// Whether `tier` may connect live (real money) broker keys.
@@ -275,34 +332,46 @@ mod tests {
         let none = BTreeSet::new();
         let weekly = plan(Frequency::Weekly, 1, &["SPY"]);
         for tier in Tier::ALL {
-            assert_eq!(tiers.check_plan(tier, &weekly, &none), Ok(()), "{tier:?}");
+            assert_eq!(
+                tiers.check_plan(tier, &weekly, &none, None),
+                Ok(()),
+                "{tier:?}"
+            );
         }
         let daily = plan(Frequency::Daily, 1, &["SPY"]);
-        let errors = tiers.check_plan(Tier::Basic, &daily, &none).unwrap_err();
+        let errors = tiers
+            .check_plan(Tier::Basic, &daily, &none, None)
+            .unwrap_err();
         assert_eq!(
             errors["schedule.frequency"],
             "Basic allows weekly plans; daily needs Pro."
         );
-        assert!(tiers.check_plan(Tier::Pro, &daily, &none).is_ok());
+        assert!(tiers.check_plan(Tier::Pro, &daily, &none, None).is_ok());
 
         let fortnightly = plan(Frequency::Weekly, 2, &["SPY"]);
         let errors = tiers
-            .check_plan(Tier::Free, &fortnightly, &none)
+            .check_plan(Tier::Free, &fortnightly, &none, None)
             .unwrap_err();
         assert!(
-            errors["schedule.interval"].ends_with("every 2 needs Pro."),
+            errors["schedule.interval"].ends_with("every 2 weeks needs Pro."),
             "{errors:?}"
         );
-        assert!(tiers.check_plan(Tier::Pro, &fortnightly, &none).is_ok());
+        assert!(
+            tiers
+                .check_plan(Tier::Pro, &fortnightly, &none, None)
+                .is_ok()
+        );
 
         let mut smart = plan(Frequency::Weekly, 1, &["SPY"]);
         smart.strategy = PlanStrategy::Smart(SmartDcaConfig::default());
-        let errors = tiers.check_plan(Tier::Pro, &smart, &none).unwrap_err();
+        let errors = tiers
+            .check_plan(Tier::Pro, &smart, &none, None)
+            .unwrap_err();
         assert_eq!(
             errors["mode"],
             "Pro allows Pure DCA; Smart DCA needs Premium."
         );
-        assert!(tiers.check_plan(Tier::Premium, &smart, &none).is_ok());
+        assert!(tiers.check_plan(Tier::Premium, &smart, &none, None).is_ok());
     }
 
     #[test]
@@ -311,10 +380,14 @@ mod tests {
         let elsewhere = symbols(&["SPY", "QQQ"]);
         // SPY again and one new symbol: three distinct, within Free's three.
         let third = plan(Frequency::Weekly, 1, &["SPY", "VTI"]);
-        assert!(tiers.check_plan(Tier::Free, &third, &elsewhere).is_ok());
+        assert!(
+            tiers
+                .check_plan(Tier::Free, &third, &elsewhere, None)
+                .is_ok()
+        );
         let fourth = plan(Frequency::Weekly, 1, &["VTI", "IWM"]);
         let errors = tiers
-            .check_plan(Tier::Free, &fourth, &elsewhere)
+            .check_plan(Tier::Free, &fourth, &elsewhere, None)
             .unwrap_err();
         assert!(
             errors["legs"].starts_with("Free allows 3 different symbols"),
@@ -324,7 +397,11 @@ mod tests {
             errors["legs"].ends_with("4 symbols needs Pro."),
             "{errors:?}"
         );
-        assert!(tiers.check_plan(Tier::Pro, &fourth, &elsewhere).is_ok());
+        assert!(
+            tiers
+                .check_plan(Tier::Pro, &fourth, &elsewhere, None)
+                .is_ok()
+        );
         let many: Vec<String> = (0..11).map(|i| format!("S{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let errors = tiers
@@ -332,6 +409,7 @@ mod tests {
                 Tier::Pro,
                 &plan(Frequency::Weekly, 1, &many),
                 &BTreeSet::new(),
+                None,
             )
             .unwrap_err();
         assert!(
@@ -343,9 +421,69 @@ mod tests {
                 .check_plan(
                     Tier::Premium,
                     &plan(Frequency::Weekly, 1, &many),
-                    &BTreeSet::new()
+                    &BTreeSet::new(),
+                    None,
                 )
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_downgrade_stops_the_newest_plans_first() {
+        let tiers = Tiers::default();
+        let plans = [
+            plan(Frequency::Weekly, 1, &["SPY", "QQQ"]),
+            plan(Frequency::Daily, 1, &["SPY"]),
+            plan(Frequency::Weekly, 1, &["VTI", "IWM"]),
+            plan(Frequency::Weekly, 1, &["VTI"]),
+        ];
+        let over = tiers.over_limit(Tier::Free, &plans);
+        let over: Vec<_> = over
+            .iter()
+            .map(|(p, why)| (p.legs.len(), why.as_str()))
+            .collect();
+        assert_eq!(over.len(), 2, "{over:?}");
+        assert!(over[0].1.contains("daily needs Pro"), "{over:?}");
+        assert!(over[1].1.contains("4 symbols needs Pro"), "{over:?}");
+        // The last plan's VTI makes three symbols with the oldest plan's: it runs.
+        assert!(tiers.over_limit(Tier::Pro, &plans).is_empty());
+    }
+
+    #[test]
+    fn a_user_over_the_symbol_limit_may_still_make_changes_that_add_none() {
+        let tiers = Tiers::default();
+        // After a downgrade to Free: five symbols in use.
+        let elsewhere = symbols(&["SPY", "QQQ", "VTI"]);
+        let stored = plan(Frequency::Weekly, 1, &["IWM", "VOO"]);
+        let fewer = plan(Frequency::Weekly, 1, &["IWM"]);
+        assert!(
+            tiers
+                .check_plan(Tier::Free, &fewer, &elsewhere, Some(&stored))
+                .is_ok()
+        );
+        let swapped = plan(Frequency::Weekly, 1, &["IWM", "AAPL"]);
+        assert!(
+            tiers
+                .check_plan(Tier::Free, &swapped, &elsewhere, Some(&stored))
+                .is_ok()
+        );
+        let more = plan(Frequency::Weekly, 1, &["IWM", "VOO", "AAPL"]);
+        assert!(
+            tiers
+                .check_plan(Tier::Free, &more, &elsewhere, Some(&stored))
+                .is_err()
+        );
+        let mut smart = plan(Frequency::Weekly, 1, &["IWM"]);
+        smart.strategy = PlanStrategy::Smart(SmartDcaConfig::default());
+        let mut bot = smart.clone();
+        bot.strategy = PlanStrategy::Discretionary(Default::default());
+        let mut table = Tiers::default();
+        table.pro.smart_dca = true;
+        assert_eq!(
+            table
+                .check_plan(Tier::Pro, &bot, &elsewhere, None)
+                .unwrap_err()["mode"],
+            "Pro allows Pure DCA and Smart DCA; a signal bot needs Premium."
         );
     }
 
@@ -370,7 +508,8 @@ mod tests {
                 .check_plan(
                     Tier::Free,
                     &plan(Frequency::Daily, 1, &["SPY"]),
-                    &BTreeSet::new()
+                    &BTreeSet::new(),
+                    None,
                 )
                 .is_ok()
         );

@@ -130,9 +130,15 @@ impl DcaService {
         self
     }
 
-    /// Whatever `plan` asks for beyond the user's tier (nothing with billing off), counting
-    /// the symbols of their other active and paused plans.
-    async fn check_tier(&self, user: &UserRecord, plan: &Plan) -> Result<(), AppError> {
+    /// Whatever a plan being saved asks for beyond the user's tier (nothing with billing
+    /// off), counting the symbols of their other active and paused plans; `stored` is its
+    /// saved version when it is an edit.
+    async fn check_tier(
+        &self,
+        user: &UserRecord,
+        plan: &Plan,
+        stored: Option<&Plan>,
+    ) -> Result<(), AppError> {
         let Some(tiers) = &self.tiers else {
             return Ok(());
         };
@@ -146,8 +152,42 @@ impl DcaService {
             elsewhere.extend(other.legs.into_iter().map(|leg| leg.symbol));
         }
         tiers
-            .check_plan(user.tier, plan, &elsewhere)
+            .check_plan(user.tier, plan, &elsewhere, stored)
             .map_err(AppError::invalid_fields)
+    }
+
+    /// Whether the user's tier lets `plan` run (resume, or buy now) beside their active
+    /// plans, fitted oldest first as the scheduler fits them (nothing with billing off):
+    /// 422 naming the limit if not.
+    async fn check_tier_to_run(&self, user: &UserRecord, plan: &Plan) -> Result<(), AppError> {
+        let Some(tiers) = &self.tiers else {
+            return Ok(());
+        };
+        // The active plans, oldest first, and this one last if it is not among them.
+        let mut running = Vec::new();
+        for row in self.db.plans_of(&user.id).await.map_err(internal)? {
+            if row.status == PlanStatus::Active.as_str() {
+                running.push(row.into_plan().map_err(internal)?);
+            }
+        }
+        if !running.iter().any(|p| p.id == plan.id) {
+            running.push(plan.clone());
+        }
+        match tiers
+            .over_limit(user.tier, &running)
+            .into_iter()
+            .find(|(over, _)| over.id == plan.id)
+        {
+            None => Ok(()),
+            Some((_, why)) => {
+                let mut error = AppError::invalid_fields(BTreeMap::from([(
+                    "plan_id".to_string(),
+                    why.clone(),
+                )]));
+                error.message = why;
+                Err(error)
+            }
+        }
     }
 
     /// Changes how many "buy now" presses a user may make an hour (default 10).
@@ -299,7 +339,12 @@ impl PlanPort for DcaService {
         let mut plan = input
             .validate(&self.limits, None, today)
             .map_err(AppError::invalid_fields)?;
-        self.check_tier(&user, &plan).await?;
+        let stored = existing
+            .clone()
+            .map(PlanRow::into_plan)
+            .transpose()
+            .map_err(internal)?;
+        self.check_tier(&user, &plan, stored.as_ref()).await?;
         let assets = self.asset_facts(&user.id).await?;
         plan.validate(&self.limits, Some(&assets), today)
             .map_err(AppError::invalid_fields)?;
@@ -387,10 +432,7 @@ impl PlanPort for DcaService {
         if status == PlanStatus::Active && plan.status != PlanStatus::Active {
             // A plan paused when the user's tier no longer allowed it resumes only once
             // the tier does again.
-            self.check_tier(&user, &plan).await.map_err(|mut error| {
-                error.message = error.fields.values().cloned().collect::<Vec<_>>().join(" ");
-                error
-            })?;
+            self.check_tier_to_run(&user, &plan).await?;
         }
         let now = self.now();
         let (next_run_at, due_slot) = match status {
@@ -480,6 +522,7 @@ impl PlanPort for DcaService {
             .into_plan()
             .map_err(internal)?;
         plan.status.check_buy_now().map_err(conflict)?;
+        self.check_tier_to_run(&user, &plan).await?;
         if let Some(key) = idempotency_key
             && (key.is_empty() || key.len() > 128)
         {

@@ -77,6 +77,9 @@ pub struct SchedulerConfig {
     pub reconcile_budget: Duration,
     /// The plan limits (Smart DCA's carried-forward total is capped at `max_per_slot`).
     pub plan_limits: app::api::dca::PlanLimits,
+    /// With billing on, the tier table: a plan its user's tier no longer allows (after a
+    /// downgrade) is paused when its slot comes, and buys nothing.
+    pub tiers: Option<app::domain::tier::Tiers>,
     pub fail_point: Option<FailPoint>,
 }
 
@@ -93,6 +96,7 @@ impl Default for SchedulerConfig {
             check_window: Duration::from_secs(7 * 24 * 3600),
             reconcile_budget: Duration::from_secs(20),
             plan_limits: app::api::dca::PlanLimits::default(),
+            tiers: None,
             fail_point: None,
         }
     }
@@ -588,6 +592,80 @@ impl Scheduler {
             .collect())
     }
 
+    /// Why the user's tier no longer allows `plan`, if it does not (billing on): their
+    /// active plans are fitted to the tier oldest first, so a downgrade stops the newest.
+    async fn beyond_tier(&self, slot: &SlotRow, plan: &Plan) -> anyhow::Result<Option<String>> {
+        let Some(tiers) = &self.config.tiers else {
+            return Ok(None);
+        };
+        let Some(user) = self.db.user_by_id(slot.user_id.as_str()).await? else {
+            return Ok(None);
+        };
+        // The active plans, oldest first, and this one last if it is not among them (a
+        // paused plan may buy now).
+        let mut running = Vec::new();
+        for row in self.db.plans_of(slot.user_id.as_str()).await? {
+            if row.status != PlanStatus::Active.as_str() {
+                continue;
+            }
+            match row.into_plan() {
+                Ok(plan) => running.push(plan),
+                Err(err) => {
+                    tracing::warn!(error = %err, "a plan could not be read; left out of the tier check")
+                }
+            }
+        }
+        if !running.iter().any(|p| p.id == plan.id) {
+            running.push(plan.clone());
+        }
+        Ok(tiers
+            .over_limit(user.tier, &running)
+            .into_iter()
+            .find(|(over, _)| over.id == plan.id)
+            .map(|(_, why)| why))
+    }
+
+    /// Pauses a plan its user's tier no longer allows (unless it changed meanwhile) and
+    /// tells their browsers.
+    async fn pause_beyond_tier(
+        &self,
+        slot: &SlotRow,
+        plan: &Plan,
+        why: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let read_at = plan.updated_at.map_or(0, |t| t.as_millisecond());
+        let paused = self
+            .db
+            .write_plan(&super::repository::PlanWrite {
+                id: slot.plan_id.as_str(),
+                user_id: slot.user_id.as_str(),
+                expected_updated_at: read_at,
+                updated_at: now.max(read_at + 1),
+                settings: None,
+                status: Some(PlanStatus::Paused),
+                next_run_at: None,
+                due_slot: None,
+            })
+            .await?;
+        if paused {
+            let detail = serde_json::json!({"by": "tier", "reason": why});
+            self.db
+                .append_audit(self.audit_entry(slot, AuditAction::PlanPaused, detail))
+                .await?;
+            let row = self
+                .db
+                .plan(slot.plan_id.as_str(), slot.user_id.as_str())
+                .await?;
+            if let Some(plan) = row.and_then(|row| row.into_plan().ok()) {
+                self.events
+                    .publish(slot.user_id.as_str(), &LiveEvent::Plan { plan })
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
     /// Records every leg as not bought, for the reason given, and ends the slot.
     async fn buy_nothing(
         &self,
@@ -662,6 +740,16 @@ impl Scheduler {
         if purchases.is_empty() {
             let grace = ms(self.config.grace);
             if let Some(no) = precheck(plan.status, slot.kind, slot.slot_at, now, grace) {
+                return self.buy_nothing(slot, &plan, &ids, &no, now).await;
+            }
+            if let Some(why) = self.beyond_tier(slot, &plan).await? {
+                self.pause_beyond_tier(slot, &plan, &why, now).await?;
+                let no = NoPurchase {
+                    status: PurchaseStatus::Skipped,
+                    skip_reason: Some(SkipReason::PlanInactive),
+                    reason: format!("Paused: {why}"),
+                    slot_state: SlotState::Done,
+                };
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
             let (broker, tag) = match &account {

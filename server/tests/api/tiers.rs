@@ -204,6 +204,88 @@ async fn usage_counts_plans_and_this_months_purchases(app: &TestApp) {
     assert_eq!(anonymous.status(), 401);
 }
 
+async fn create(app: &TestApp, body: Value) -> String {
+    let response = app.post_json("/api/dca/config", body).await;
+    assert_eq!(response.status(), 201);
+    json(response).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The plan's purchases once `n` of them have an outcome.
+async fn answered(app: &TestApp, plan_id: &str, n: usize) -> Vec<Value> {
+    let mut purchases = Vec::new();
+    for _ in 0..300 {
+        let page = json(
+            app.get(&format!("/api/dca/history?plan_id={plan_id}"))
+                .await,
+        )
+        .await;
+        purchases = page["purchases"].as_array().unwrap().clone();
+        let done = purchases
+            .iter()
+            .filter(|p| p["status"] != "pending" && p["status"] != "accepted")
+            .count();
+        if done >= n {
+            return purchases;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no outcome for {plan_id}: {purchases:?}");
+}
+
+async fn a_downgrade_pauses_the_newest_plans_when_they_run(app: &TestApp) {
+    app.sign_up("downgrade@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    set_tier(app, "downgrade@example.com", Tier::Pro).await;
+    let oldest = create(app, plan("weekly", &["SPY", "QQQ"])).await;
+    app.clock.advance_minutes(1);
+    let daily = create(app, plan("daily", &["SPY"])).await;
+    app.clock.advance_minutes(1);
+    let newest = create(app, plan("weekly", &["VTI", "IWM"])).await;
+    set_tier(app, "downgrade@example.com", Tier::Free).await;
+
+    // "Buy now" asks the tier as well.
+    let now = app
+        .post_json("/api/dca/run-now", json!({"plan_id": daily}))
+        .await;
+    assert_eq!(now.status(), 422);
+    let error = json(now).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("daily needs Pro."),
+        "{error}"
+    );
+    // Monday 10:00 New York: every plan's scheduled purchase comes due.
+    app.clock.advance_minutes((2 * 24 + 15) * 60);
+    // What fits Free, oldest first, keeps buying.
+    let bought = answered(app, &oldest, 2).await;
+    assert!(bought.iter().all(|p| p["status"] == "filled"), "{bought:?}");
+    // The rest are paused with the reason, and buy nothing.
+    for (id, why) in [
+        (&daily, "daily needs Pro."),
+        (&newest, "4 symbols needs Pro."),
+    ] {
+        let skipped = answered(app, id, 1).await;
+        assert!(
+            skipped.iter().all(|p| p["status"] == "skipped"
+                && p["skip_reason"] == "plan_inactive"
+                && p["reason"].as_str().unwrap().starts_with("Paused: ")
+                && p["reason"].as_str().unwrap().contains(why)),
+            "{skipped:?}"
+        );
+        let plan = json(app.get(&format!("/api/dca/config/{id}")).await).await;
+        assert_eq!(plan["status"], "paused", "{plan}");
+    }
+    let oldest_plan = json(app.get(&format!("/api/dca/config/{oldest}")).await).await;
+    assert_eq!(oldest_plan["status"], "active");
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"plan_paused".to_string())
+    );
+}
+
 on_both_backends!(
     config |c: &mut server::config::Config| {
         c.demo_broker = true;
@@ -212,6 +294,7 @@ on_both_backends!(
     plans_are_held_to_the_users_tier,
     live_keys_need_a_tier_with_live_trading,
     usage_counts_plans_and_this_months_purchases,
+    a_downgrade_pauses_the_newest_plans_when_they_run,
 );
 
 mod billing_off {

@@ -225,11 +225,14 @@ pub fn PlanEditor(
             let AppError {
                 message, fields, ..
             } = err;
-            form_message.set(Some(if fields.is_empty() {
-                message
-            } else {
-                "Some fields need attention; nothing was saved.".into()
-            }));
+            // What the user's tier does not allow is not next to any one field.
+            form_message.set(Some(
+                match fields.get("schedule.frequency").or(fields.get("mode")) {
+                    Some(limit) => limit.clone(),
+                    None if fields.is_empty() => message,
+                    None => "Some fields need attention; nothing was saved.".into(),
+                },
+            ));
             server_errors.set(fields);
         }
         None => {}
