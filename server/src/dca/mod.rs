@@ -167,7 +167,12 @@ impl DcaService {
         let mut running = Vec::new();
         for row in self.db.plans_of(&user.id).await.map_err(internal)? {
             if row.status == PlanStatus::Active.as_str() {
-                running.push(row.into_plan().map_err(internal)?);
+                match row.into_plan() {
+                    Ok(plan) => running.push(plan),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "a plan could not be read; left out of the tier check")
+                    }
+                }
             }
         }
         if !running.iter().any(|p| p.id == plan.id) {

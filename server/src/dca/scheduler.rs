@@ -625,6 +625,15 @@ impl Scheduler {
             .map(|(_, why)| why))
     }
 
+    /// Why the user's tier does not allow live trading, if it does not (billing on).
+    async fn live_beyond_tier(&self, slot: &SlotRow) -> anyhow::Result<Option<String>> {
+        let Some(tiers) = &self.config.tiers else {
+            return Ok(None);
+        };
+        let user = self.db.user_by_id(slot.user_id.as_str()).await?;
+        Ok(user.and_then(|user| tiers.check_live(user.tier).err()))
+    }
+
     /// Pauses a plan its user's tier no longer allows (unless it changed meanwhile) and
     /// tells their browsers.
     async fn pause_beyond_tier(
@@ -743,11 +752,18 @@ impl Scheduler {
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
             if let Some(why) = self.beyond_tier(slot, &plan).await? {
-                self.pause_beyond_tier(slot, &plan, &why, now).await?;
+                // An active plan is paused; a paused or stopped one (a "buy now" queued
+                // before it changed) stays as it is and buys nothing.
+                let reason = if plan.status == PlanStatus::Active {
+                    self.pause_beyond_tier(slot, &plan, &why, now).await?;
+                    format!("Paused: {why}")
+                } else {
+                    why
+                };
                 let no = NoPurchase {
                     status: PurchaseStatus::Skipped,
                     skip_reason: Some(SkipReason::PlanInactive),
-                    reason: format!("Paused: {why}"),
+                    reason,
                     slot_state: SlotState::Done,
                 };
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
@@ -764,6 +780,18 @@ impl Scheduler {
                     return self.buy_nothing(slot, &plan, &ids, &no, now).await;
                 }
             };
+            if tag.starts_with("live:")
+                && let Some(why) = self.live_beyond_tier(slot).await?
+            {
+                // Live keys connected before a downgrade below live trading buy nothing.
+                let no = NoPurchase {
+                    status: PurchaseStatus::Skipped,
+                    skip_reason: Some(SkipReason::BrokerUnavailable),
+                    reason: why,
+                    slot_state: SlotState::Done,
+                };
+                return self.buy_nothing(slot, &plan, &ids, &no, now).await;
+            }
             let actions = match self.decide(&plan, slot, broker.as_ref()).await {
                 Ok(actions) => actions,
                 Err(err) => return Ok(Run::Retry(format!("{err:#}"))),

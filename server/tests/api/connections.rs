@@ -415,8 +415,96 @@ async fn key_checks_are_limited_per_user(backend: Backend) {
     app.cleanup().await;
 }
 
+/// With billing on: live keys connected on Basic buy nothing once the user is on Free.
+async fn live_keys_buy_nothing_after_a_downgrade_below_live_trading(backend: Backend) {
+    let (sim, url) = alpaca().await;
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.demo_broker = true;
+        c.billing = true;
+        c.alpaca_paper_url = url.clone();
+        c.alpaca_live_url = url.clone();
+        c.alpaca_data_url = url;
+    })
+    .await
+    else {
+        return;
+    };
+    let email = "basic-live@example.com";
+    app.sign_up(email, PASSWORD).await;
+    let set_tier = |tier: app::domain::tier::Tier| {
+        let email = app::domain::account::Email::parse(email).unwrap();
+        let audit = server::db::audit::AuditEntry {
+            at: app::domain::time::Clock::now(app.clock.as_ref()),
+            actor_user_id: None,
+            action: server::db::audit::AuditAction::TierChanged,
+            subject: None,
+            ip: None,
+            detail: json!({"tier": tier.as_str()}),
+        };
+        let db = app.db.clone();
+        async move { assert!(db.set_user_tier(&email, tier, audit).await.unwrap()) }
+    };
+    set_tier(app::domain::tier::Tier::Basic).await;
+    let (key_id, secret) = sim.create_account();
+    let keys =
+        |environment: &str| json!({"environment": environment, "key_id": key_id, "secret": secret});
+    let paper = app.post_json("/api/broker/connection", keys("paper")).await;
+    assert_eq!(paper.status(), 200);
+    let created = app
+        .post_json(
+            "/api/dca/config",
+            json!({"name": "Live", "legs": [{"symbol": "VTI", "amount": "40.00"}],
+                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon", "day_of_month": null,
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    let purchases = |status: &'static str| {
+        let app = &app;
+        async move {
+            for _ in 0..200 {
+                let page = json(app.get("/api/dca/history").await).await;
+                let found: Vec<serde_json::Value> = page["purchases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["status"] == status)
+                    .cloned()
+                    .collect();
+                if !found.is_empty() {
+                    return found;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("no {status} purchase");
+        }
+    };
+    app.post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    purchases("filled").await;
+    // 30 days of paper trading later, live keys; then the subscription lapses to Free.
+    app.clock.advance_minutes(31 * 24 * 60);
+    let live = app.post_json("/api/broker/connection", keys("live")).await;
+    assert_eq!(live.status(), 200);
+    set_tier(app::domain::tier::Tier::Free).await;
+    let run = app
+        .post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    assert_eq!(run.status(), 202);
+    let skipped = purchases("skipped").await;
+    assert_eq!(skipped[0]["skip_reason"], "broker_unavailable");
+    assert_eq!(
+        skipped[0]["reason"],
+        "Free trades on paper only; live trading needs Basic."
+    );
+    assert_eq!(purchases("filled").await.len(), 1, "nothing bought live");
+    app.cleanup().await;
+}
+
 on_both_backends!(
     backend:
+    live_keys_buy_nothing_after_a_downgrade_below_live_trading,
     own_keys_are_checked_sealed_used_and_removable,
     rejections_are_final_and_shown,
     a_slow_broker_delays_only_its_own_user,

@@ -286,6 +286,39 @@ async fn a_downgrade_pauses_the_newest_plans_when_they_run(app: &TestApp) {
     );
 }
 
+/// A "buy now" queued before the plan was stopped and the tier lowered buys nothing, and
+/// the plan stays stopped (the scheduler pauses only active plans).
+async fn a_queued_buy_now_of_a_stopped_plan_beyond_the_tier_buys_nothing(app: &TestApp) {
+    app.sign_up("stopped@example.com", PASSWORD).await;
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    set_tier(app, "stopped@example.com", Tier::Pro).await;
+    let id = create(app, plan("daily", &["SPY"])).await;
+    let stopped = app.post_json("/api/dca/stop", json!({"plan_id": id})).await;
+    assert_eq!(stopped.status(), 200);
+    set_tier(app, "stopped@example.com", Tier::Free).await;
+    let user = crate::helpers::user_id(app, &app.client).await;
+    let now = app.clock.now().millis();
+    sqlx::query(
+        "INSERT INTO slots (id, plan_id, user_id, slot_at, kind, state, not_before, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'manual', 'due', $4, $4, $4)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&id)
+    .bind(&user)
+    .bind(now)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let skipped = answered(app, &id, 1).await;
+    assert_eq!(skipped[0]["status"], "skipped", "{skipped:?}");
+    assert_eq!(
+        skipped[0]["reason"],
+        "Free allows weekly plans; daily needs Pro."
+    );
+    let plan = json(app.get(&format!("/api/dca/config/{id}")).await).await;
+    assert_eq!(plan["status"], "stopped");
+}
+
 on_both_backends!(
     config |c: &mut server::config::Config| {
         c.demo_broker = true;
@@ -295,6 +328,7 @@ on_both_backends!(
     live_keys_need_a_tier_with_live_trading,
     usage_counts_plans_and_this_months_purchases,
     a_downgrade_pauses_the_newest_plans_when_they_run,
+    a_queued_buy_now_of_a_stopped_plan_beyond_the_tier_buys_nothing,
 );
 
 mod billing_off {
