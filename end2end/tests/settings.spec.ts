@@ -86,9 +86,14 @@ test("the landing page explains DCA, shows the prices and the disclaimer", async
   await openHydrated(page, "/");
   await expect(page.getByRole("heading", { name: "How dollar-cost averaging works" })).toBeVisible();
   const pricing = page.getByTestId("pricing");
-  for (const [tier, price] of [["Basic", "$9"], ["Pro", "$19"], ["Premium", "$29"]]) {
-    await expect(pricing.getByRole("heading", { name: tier, exact: true })).toBeVisible();
-    await expect(pricing).toContainText(price);
+  for (const [tier, price, feature] of [
+    ["Basic", "$9", "3 symbols, weekly plans"],
+    ["Pro", "$19", "10 symbols"],
+    ["Premium", "$29", "Smart DCA"],
+  ]) {
+    const card = pricing.locator("article", { has: page.getByRole("heading", { name: tier, exact: true }) });
+    await expect(card).toContainText(price);
+    await expect(card).toContainText(feature);
   }
   await expect(page.getByTestId("disclaimer")).toContainText("Not investment advice.");
   await page.getByRole("link", { name: "Get started free" }).click();

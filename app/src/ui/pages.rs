@@ -64,9 +64,11 @@ pub fn Landing() -> impl IntoView {
             <h2 id="pricing-title">"Pricing"</h2>
             <p class="muted">"Every plan is free while billing is being built; prices are shown for information."</p>
             <div class="tiers" data-testid="pricing">
-                <Tier name="Basic" price="$9" features=&["3 DCA plans", "Paper and Alpaca accounts", "Purchase history and CSV export"] />
-                <Tier name="Pro" price="$19" features=&["Unlimited DCA plans", "Smart DCA (moving-average conditions)", "In-browser backtests"] highlight=true />
-                <Tier name="Premium" price="$29" features=&["Everything in Pro", "Signal-driven bots", "Priority support"] />
+                // The default tier table (`domain::tier::Tiers::default`); an operator's own
+                // table is served at /api/billing/tiers.
+                <Tier name="Basic" price="$9" features=&["3 symbols, weekly plans", "Pure DCA", "Paper and live Alpaca accounts"] />
+                <Tier name="Pro" price="$19" features=&["10 symbols", "Daily, weekly, monthly or every few", "Pure DCA, paper and live"] highlight=true />
+                <Tier name="Premium" price="$29" features=&["Unlimited symbols, every schedule", "Smart DCA (moving-average conditions)", "Signal-driven bots as they launch"] />
             </div>
         </section>
     }
