@@ -59,16 +59,15 @@ impl BillingPort for BillingService {
         } else {
             Tier::Premium
         };
-        let mut symbols = BTreeSet::new();
-        let mut plans = 0u32;
-        for row in self.db.plans_of(&user.id).await.map_err(internal)? {
-            if row.status == PlanStatus::Stopped.as_str() {
-                continue;
-            }
-            plans += 1;
-            let plan = row.into_plan().map_err(internal)?;
-            symbols.extend(plan.legs.into_iter().map(|leg| leg.symbol));
-        }
+        let in_use = (self
+            .db
+            .plans_in(&user.id, &[PlanStatus::Active, PlanStatus::Paused])
+            .await)
+            .map_err(internal)?;
+        let symbols: BTreeSet<_> = in_use
+            .iter()
+            .flat_map(|plan| plan.legs.iter().map(|leg| &leg.symbol))
+            .collect();
         let bought = self
             .db
             .bought_since(&user.id, self.month_start()?)
@@ -94,7 +93,7 @@ impl BillingPort for BillingService {
             cancel_at_period_end: false,
             usage: Usage {
                 symbols: symbols.len() as u32,
-                plans,
+                plans: in_use.len() as u32,
                 purchases_this_month: bought.len() as u32,
                 volume_this_month: volume,
             },

@@ -272,6 +272,19 @@ impl Tiers {
         over
     }
 
+    /// Why `tier` does not let `plan` run beside the user's `active` plans (oldest first),
+    /// if it does not: fitted as [`Tiers::over_limit`] fits them, with `plan` last when it
+    /// is not active itself (a resume, or a paused plan's "buy now").
+    pub fn why_not_run(&self, tier: Tier, mut active: Vec<Plan>, plan: &Plan) -> Option<String> {
+        if !active.iter().any(|p| p.id == plan.id) {
+            active.push(plan.clone());
+        }
+        self.over_limit(tier, &active)
+            .into_iter()
+            .find(|(over, _)| over.id == plan.id)
+            .map(|(_, why)| why)
+    }
+
     /// Whether `tier` may connect live (real money) broker keys.
     pub fn check_live(&self, tier: Tier) -> Result<(), String> {
         if self.rules(tier).live_trading {
@@ -447,6 +460,19 @@ mod tests {
         assert!(over[1].1.contains("4 symbols needs Pro"), "{over:?}");
         // The last plan's VTI makes three symbols with the oldest plan's: it runs.
         assert!(tiers.over_limit(Tier::Pro, &plans).is_empty());
+        // A paused plan resumed (or bought now) is fitted after the active ones.
+        let mut plans = plans;
+        for (i, plan) in plans.iter_mut().enumerate() {
+            let id = format!("00000000-0000-4000-8000-00000000000{i}");
+            plan.id = Some(crate::domain::ids::PlanId::parse(&id).unwrap());
+        }
+        let active = vec![plans[0].clone(), plans[3].clone()];
+        assert_eq!(
+            tiers.why_not_run(Tier::Free, active.clone(), &plans[3]),
+            None
+        );
+        let why = tiers.why_not_run(Tier::Free, active, &plans[2]).unwrap();
+        assert!(why.contains("4 symbols needs Pro"), "{why}");
     }
 
     #[test]

@@ -142,15 +142,13 @@ impl DcaService {
         let Some(tiers) = &self.tiers else {
             return Ok(());
         };
-        let this = plan.id.as_ref().map(PlanId::as_str);
-        let mut elsewhere = BTreeSet::new();
-        for row in self.db.plans_of(&user.id).await.map_err(internal)? {
-            if Some(row.id.as_str()) == this || row.status == PlanStatus::Stopped.as_str() {
-                continue;
-            }
-            let other = row.into_plan().map_err(internal)?;
-            elsewhere.extend(other.legs.into_iter().map(|leg| leg.symbol));
-        }
+        let in_use = [PlanStatus::Active, PlanStatus::Paused];
+        let elsewhere: BTreeSet<_> = (self.db.plans_in(&user.id, &in_use).await)
+            .map_err(internal)?
+            .into_iter()
+            .filter(|other| other.id != plan.id)
+            .flat_map(|other| other.legs.into_iter().map(|leg| leg.symbol))
+            .collect();
         tiers
             .check_plan(user.tier, plan, &elsewhere, stored)
             .map_err(AppError::invalid_fields)
@@ -163,28 +161,10 @@ impl DcaService {
         let Some(tiers) = &self.tiers else {
             return Ok(());
         };
-        // The active plans, oldest first, and this one last if it is not among them.
-        let mut running = Vec::new();
-        for row in self.db.plans_of(&user.id).await.map_err(internal)? {
-            if row.status == PlanStatus::Active.as_str() {
-                match row.into_plan() {
-                    Ok(plan) => running.push(plan),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "a plan could not be read; left out of the tier check")
-                    }
-                }
-            }
-        }
-        if !running.iter().any(|p| p.id == plan.id) {
-            running.push(plan.clone());
-        }
-        match tiers
-            .over_limit(user.tier, &running)
-            .into_iter()
-            .find(|(over, _)| over.id == plan.id)
-        {
+        let active = (self.db.plans_in(&user.id, &[PlanStatus::Active]).await).map_err(internal)?;
+        match tiers.why_not_run(user.tier, active, plan) {
             None => Ok(()),
-            Some((_, why)) => {
+            Some(why) => {
                 let mut error = AppError::invalid_fields(BTreeMap::from([(
                     "plan_id".to_string(),
                     why.clone(),

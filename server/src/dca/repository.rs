@@ -302,4 +302,25 @@ impl Db {
         .map(PlanRow::from_any_row)
         .collect()
     }
+
+    /// The user's plans in one of `statuses`, oldest first (what the tier rules fit and
+    /// count). A row that cannot be read is logged and left out rather than failing them
+    /// all.
+    pub async fn plans_in(
+        &self,
+        user_id: &str,
+        statuses: &[PlanStatus],
+    ) -> Result<Vec<Plan>, sqlx::Error> {
+        let mut plans = Vec::new();
+        for row in self.plans_of(user_id).await? {
+            if !statuses.iter().any(|s| s.as_str() == row.status) {
+                continue;
+            }
+            match row.into_plan() {
+                Ok(plan) => plans.push(plan),
+                Err(err) => tracing::warn!(error = %err, "a plan could not be read; left out"),
+            }
+        }
+        Ok(plans)
+    }
 }

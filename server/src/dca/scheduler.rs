@@ -601,28 +601,11 @@ impl Scheduler {
         let Some(user) = self.db.user_by_id(slot.user_id.as_str()).await? else {
             return Ok(None);
         };
-        // The active plans, oldest first, and this one last if it is not among them (a
-        // paused plan may buy now).
-        let mut running = Vec::new();
-        for row in self.db.plans_of(slot.user_id.as_str()).await? {
-            if row.status != PlanStatus::Active.as_str() {
-                continue;
-            }
-            match row.into_plan() {
-                Ok(plan) => running.push(plan),
-                Err(err) => {
-                    tracing::warn!(error = %err, "a plan could not be read; left out of the tier check")
-                }
-            }
-        }
-        if !running.iter().any(|p| p.id == plan.id) {
-            running.push(plan.clone());
-        }
-        Ok(tiers
-            .over_limit(user.tier, &running)
-            .into_iter()
-            .find(|(over, _)| over.id == plan.id)
-            .map(|(_, why)| why))
+        let active = self
+            .db
+            .plans_in(slot.user_id.as_str(), &[PlanStatus::Active])
+            .await?;
+        Ok(tiers.why_not_run(user.tier, active, plan))
     }
 
     /// Why the user's tier does not allow live trading, if it does not (billing on).

@@ -40,6 +40,14 @@ async fn set_tier(app: &TestApp, email: &str, tier: Tier) {
     assert!(app.db.set_user_tier(&email, tier, audit).await.unwrap());
 }
 
+/// The response is a 422 whose message contains `text`.
+async fn refused_with(response: reqwest::Response, text: &str) {
+    assert_eq!(response.status(), 422);
+    let error = json(response).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains(text), "{error}");
+}
+
 async fn refused(app: &TestApp, body: Value, field: &str) -> String {
     let response = app.post_json("/api/dca/config", body.clone()).await;
     assert_eq!(response.status(), 422, "{body}");
@@ -113,15 +121,7 @@ async fn plans_are_held_to_the_users_tier(app: &TestApp) {
     let resumed = app
         .post_json("/api/dca/start", json!({"plan_id": daily_id}))
         .await;
-    assert_eq!(resumed.status(), 422);
-    let error = json(resumed).await;
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("daily needs Pro."),
-        "{error}"
-    );
+    refused_with(resumed, "daily needs Pro.").await;
     set_tier(app, "tiers@example.com", Tier::Pro).await;
     let resumed = app
         .post_json("/api/dca/start", json!({"plan_id": daily_id}))
@@ -247,15 +247,7 @@ async fn a_downgrade_pauses_the_newest_plans_when_they_run(app: &TestApp) {
     let now = app
         .post_json("/api/dca/run-now", json!({"plan_id": daily}))
         .await;
-    assert_eq!(now.status(), 422);
-    let error = json(now).await;
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("daily needs Pro."),
-        "{error}"
-    );
+    refused_with(now, "daily needs Pro.").await;
     // Monday 10:00 New York: every plan's scheduled purchase comes due.
     app.clock.advance_minutes((2 * 24 + 15) * 60);
     // What fits Free, oldest first, keeps buying.

@@ -225,14 +225,7 @@ pub fn PlanEditor(
             let AppError {
                 message, fields, ..
             } = err;
-            // What the user's tier does not allow is not next to any one field.
-            form_message.set(Some(
-                match fields.get("schedule.frequency").or(fields.get("mode")) {
-                    Some(limit) => limit.clone(),
-                    None if fields.is_empty() => message,
-                    None => "Some fields need attention; nothing was saved.".into(),
-                },
-            ));
+            form_message.set(Some(refusal(message, &fields)));
             server_errors.set(fields);
         }
         None => {}
@@ -307,5 +300,41 @@ fn TextField(
             {hint.map(|h| view! { <p class="field-hint">{h}</p> })}
             <p class="field-error" id=error_id data-testid=format!("error-{id}")>{move || error.get()}</p>
         </div>
+    }
+}
+
+/// What the form says of a refused save: the server's message; for field errors a pointer
+/// to the fields, unless the refusal is what the user's tier does not allow, which sits
+/// next to no one field (`schedule.frequency`, `mode`).
+fn refusal(message: String, fields: &std::collections::BTreeMap<String, String>) -> String {
+    match fields.get("schedule.frequency").or(fields.get("mode")) {
+        Some(limit) => limit.clone(),
+        None if fields.is_empty() => message,
+        None => "Some fields need attention; nothing was saved.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_tier_refusal_is_the_form_message() {
+        let fields = |key: &str, text: &str| BTreeMap::from([(key.to_owned(), text.to_owned())]);
+        let limit = "Free allows weekly plans; daily needs Pro.";
+        assert_eq!(
+            refusal("x".into(), &fields("schedule.frequency", limit)),
+            limit
+        );
+        assert_eq!(refusal("x".into(), &fields("mode", limit)), limit);
+        assert!(
+            refusal("x".into(), &fields("name", "Give the plan a name."))
+                .starts_with("Some fields")
+        );
+        assert_eq!(
+            refusal("Please sign in.".into(), &BTreeMap::new()),
+            "Please sign in."
+        );
     }
 }
