@@ -11,6 +11,8 @@
 //! - [`stream`]: the `/stream` trade-updates websocket.
 //! - [`faults`]: injected errors, latency and hangs for reliability tests.
 //! - [`error`]: Alpaca-shaped error answers.
+//! - `stripe` (feature `stripe`): a Stripe stand-in for billing — API, hosted checkout and
+//!   portal pages, signed webhooks.
 //!
 //! Everything the simulator knows is behind one [`Simulator`] (`Send + Sync`, shared
 //! through `Arc`). Processing is lazy and exact: every request first processes whatever
@@ -26,6 +28,9 @@ pub mod http;
 pub mod market;
 pub mod stream;
 pub mod wire;
+
+#[cfg(feature = "stripe")]
+pub mod stripe;
 
 #[cfg(test)]
 mod tests;
