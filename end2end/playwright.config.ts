@@ -12,6 +12,10 @@ const simPort = Number(process.env.QS_E2E_SIM_PORT ?? 3108);
 const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(__dirname, "../target");
 const binary = process.env.QS_BIN ?? join(targetDir, "debug", "quantshift");
 const dataDir = mkdtempSync(join(tmpdir(), "qs-e2e-"));
+// billing.spec runs against a second server with billing on (and its Stripe stand-in).
+const billingPort = Number(process.env.QS_E2E_BILLING_PORT ?? 3109);
+const billingSimPort = Number(process.env.QS_E2E_BILLING_SIM_PORT ?? 3110);
+const billingDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-billing-"));
 
 export default defineConfig({
   testDir: "./tests",
@@ -38,7 +42,15 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  projects: [
+    { name: "main", testIgnore: /billing\.spec\.ts/ },
+    {
+      name: "billing",
+      testMatch: /billing\.spec\.ts/,
+      use: { baseURL: `http://127.0.0.1:${billingPort}` },
+    },
+  ],
+  webServer: [{
     // The admin is made from the command line first, as an operator would.
     command:
       `printf '%s' '${PASSWORD}' | "${binary}" user create --admin --email ${ADMIN_EMAIL} ` +
@@ -64,4 +76,19 @@ export default defineConfig({
       RUST_LOG: "warn",
     },
   },
+  {
+    command: `exec "${binary}" serve --listen 127.0.0.1:${billingPort} --data-dir "${billingDataDir}"`,
+    cwd: resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${billingPort}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      QUANTSHIFT_BILLING: "true",
+      QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${billingSimPort}`,
+      QUANTSHIFT_SIGN_UPS_PER_HOUR: "1000",
+      RUST_LOG: "warn",
+    },
+  }],
 });

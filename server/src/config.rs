@@ -100,6 +100,17 @@ pub struct Config {
     /// `[tiers.premium]`: `price`, `max_symbols`, `frequencies`, `every_n`, `smart_dca`,
     /// `signal_bots`, `live_trading`).
     pub tiers: app::domain::tier::Tiers,
+    /// Stripe's secret API key (`sk_live_…`/`sk_test_…`). Required with billing on outside
+    /// demo mode; in demo mode without one, a Stripe stand-in runs in-process.
+    pub stripe_secret_key: Option<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`) for `POST /api/billing/webhook`.
+    pub stripe_webhook_secret: Option<String>,
+    /// Stripe's API base URL (a stand-in's for tests and demos).
+    pub stripe_api_base: String,
+    /// The Stripe price id (`price_…`) of each paid tier's monthly subscription.
+    pub stripe_price_basic: Option<String>,
+    pub stripe_price_pro: Option<String>,
+    pub stripe_price_premium: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +157,12 @@ impl Default for Config {
             run_now_per_hour: 10,
             billing: false,
             tiers: app::domain::tier::Tiers::default(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com/".into(),
+            stripe_price_basic: None,
+            stripe_price_pro: None,
+            stripe_price_premium: None,
         }
     }
 }
@@ -192,6 +209,26 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether billing runs against the in-process Stripe stand-in: billing on in demo
+    /// mode without a Stripe key.
+    pub fn stripe_standin(&self) -> bool {
+        self.billing && self.demo_broker && self.stripe_secret_key.is_none()
+    }
+
+    /// The Stripe price ids by tier (the stand-in's own ids when it runs).
+    pub fn stripe_prices(&self) -> crate::billing::webhook::Prices {
+        let or = |value: &Option<String>, standin: &str| match value {
+            Some(id) => Some(id.clone()),
+            None if self.stripe_standin() => Some(standin.to_owned()),
+            None => None,
+        };
+        crate::billing::webhook::Prices {
+            basic: or(&self.stripe_price_basic, "price_basic"),
+            pro: or(&self.stripe_price_pro, "price_pro"),
+            premium: or(&self.stripe_price_premium, "price_premium"),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| ConfigError::Invalid {
             key,
@@ -232,6 +269,28 @@ impl Config {
             if rules.price.is_sign_negative() {
                 return Err(invalid(key, "price cannot be negative"));
             }
+        }
+        if self.billing && !self.stripe_standin() {
+            for (key, value) in [
+                ("stripe_secret_key", &self.stripe_secret_key),
+                ("stripe_webhook_secret", &self.stripe_webhook_secret),
+                ("stripe_price_basic", &self.stripe_price_basic),
+                ("stripe_price_pro", &self.stripe_price_pro),
+                ("stripe_price_premium", &self.stripe_price_premium),
+            ] {
+                if value.as_deref().is_none_or(str::is_empty) {
+                    return Err(invalid(
+                        key,
+                        "is required when billing is on (outside demo mode, where a Stripe \
+                         stand-in runs without it)",
+                    ));
+                }
+            }
+        }
+        if !(self.stripe_api_base.starts_with("http://")
+            || self.stripe_api_base.starts_with("https://"))
+        {
+            return Err(invalid("stripe_api_base", "must be an http(s) URL"));
         }
         if !self.demo_broker_listen.ip().is_loopback() {
             return Err(invalid(
@@ -425,6 +484,39 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn billing_outside_demo_mode_needs_every_stripe_key() {
+        let real = "billing = true\ndemo_broker = false\n\
+                    secrets_key = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n";
+        let keys = "stripe_secret_key = \"sk_test_1\"\nstripe_webhook_secret = \"whsec_1\"\n\
+                    stripe_price_basic = \"price_b\"\nstripe_price_pro = \"price_p\"\n";
+        for (file, expected) in [
+            (real.to_owned(), "stripe_secret_key"),
+            (format!("{real}{keys}"), "stripe_price_premium"),
+            (
+                format!("{keys}stripe_api_base = \"ftp://x\"\n"),
+                "stripe_api_base",
+            ),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("qs.toml", &file)?;
+                let err = Config::load(Some(Path::new("qs.toml")), Overrides::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(expected), "{file}: {err}");
+                Ok(())
+            });
+        }
+        // Demo mode without a key runs the stand-in, with its own price ids.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("qs.toml", "billing = true\n")?;
+            let config = Config::load(Some(Path::new("qs.toml")), Overrides::default()).unwrap();
+            assert!(config.stripe_standin());
+            assert_eq!(config.stripe_prices().pro.as_deref(), Some("price_pro"));
+            Ok(())
+        });
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub struct Application {
     portfolio: Arc<crate::dca::portfolio::PortfolioService>,
     events: crate::events::EventBus,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
+    stripe_standin: Option<StripeStandin>,
 }
 
 impl Application {
@@ -87,7 +88,7 @@ impl Application {
         let events = crate::events::EventBus::start(db.clone()).await?;
         let accounts = Arc::new(AccountService::new(
             db.clone(),
-            wall,
+            wall.clone(),
             SignInPolicy {
                 max_failures: config.sign_in_max_failures,
                 window_minutes: config.sign_in_window_minutes,
@@ -180,6 +181,46 @@ impl Application {
                 },
             )
         });
+        let stripe_standin = if config.stripe_standin() {
+            // Webhooks go straight to this instance's listener, not through a proxy.
+            let mut local = addr;
+            if local.ip().is_unspecified() {
+                local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Some(start_stripe_standin(config, &format!("http://{local}"), &wall).await?)
+        } else {
+            None
+        };
+        let mut billing = crate::billing::BillingService::new(
+            db.clone(),
+            clock.clone(),
+            accounts.clone(),
+            config.billing,
+            config.tiers.clone(),
+        );
+        if config.billing {
+            let (key, base, secret) = match &stripe_standin {
+                Some(standin) => (
+                    STANDIN_API_KEY.to_owned(),
+                    format!("{}/", standin.standin.base_url()),
+                    standin.webhook_secret.clone(),
+                ),
+                None => (
+                    config.stripe_secret_key.clone().unwrap_or_default(),
+                    config.stripe_api_base.clone(),
+                    config.stripe_webhook_secret.clone().unwrap_or_default(),
+                ),
+            };
+            billing = billing.with_stripe(crate::billing::StripeBilling {
+                api: Arc::new(crate::billing::stripe::AsyncStripe::new(&key, &base)?),
+                prices: config.stripe_prices(),
+                webhook_secret: secret,
+                return_origin: public_origin.clone(),
+                events: events.clone(),
+                wall: wall.clone(),
+            });
+        }
+        let billing = Arc::new(billing);
         let (stop_sockets, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
             stopping,
@@ -188,13 +229,7 @@ impl Application {
             accounts: accounts.clone(),
             ports: app::api::ports::Ports {
                 accounts: accounts.clone(),
-                billing: Arc::new(crate::billing::BillingService::new(
-                    db.clone(),
-                    clock.clone(),
-                    accounts.clone(),
-                    config.billing,
-                    config.tiers.clone(),
-                )),
+                billing: billing.clone(),
                 admin: accounts.clone(),
                 plans,
                 portfolio: portfolio.clone(),
@@ -219,6 +254,7 @@ impl Application {
             demo_broker_url: demo_broker_url.clone(),
             billing: config.billing,
             tiers: Arc::new(config.tiers.clone()),
+            stripe_webhook: billing,
         };
         let router = router(
             state,
@@ -250,7 +286,13 @@ impl Application {
             portfolio,
             events: events.clone(),
             scheduler,
+            stripe_standin,
         })
+    }
+
+    /// The in-process Stripe stand-in (billing on in demo mode without a Stripe key).
+    pub fn stripe_standin(&self) -> Option<Arc<sim::stripe::StripeStandin>> {
+        self.stripe_standin.as_ref().map(|s| s.standin.clone())
     }
 
     pub fn port(&self) -> u16 {
@@ -335,6 +377,70 @@ impl Application {
         tracing::info!("QuantShift stopped");
         Ok(())
     }
+}
+
+/// The API key the app and the in-process stand-in share.
+const STANDIN_API_KEY: &str = "sk_test_quantshift_standin";
+
+/// The Stripe stand-in, served in-process on its own loopback port (billing in demo mode).
+struct StripeStandin {
+    standin: Arc<sim::stripe::StripeStandin>,
+    webhook_secret: String,
+}
+
+/// What the stand-in sells: each paid tier's configured price, under its price id.
+pub fn standin_prices(config: &Config) -> Vec<sim::stripe::StandinPrice> {
+    let prices = config.stripe_prices();
+    app::domain::tier::Tier::ALL
+        .into_iter()
+        .filter_map(|tier| {
+            let id = prices.of(tier)?;
+            let cents = (config.tiers.rules(tier).price * rust_decimal::Decimal::ONE_HUNDRED)
+                .round()
+                .try_into()
+                .ok()?;
+            Some(sim::stripe::StandinPrice {
+                id: id.to_owned(),
+                name: tier.name().to_owned(),
+                unit_amount: cents,
+            })
+        })
+        .collect()
+}
+
+async fn start_stripe_standin(
+    config: &Config,
+    app_origin: &str,
+    wall: &Arc<dyn Clock>,
+) -> anyhow::Result<StripeStandin> {
+    // Loopback like the demo broker, on a port of its own.
+    let listen = SocketAddr::new(config.demo_broker_listen.ip(), 0);
+    let listener = TcpListener::bind(listen)
+        .await
+        .context("failed to listen for the Stripe stand-in")?;
+    let webhook_secret = config
+        .stripe_webhook_secret
+        .clone()
+        .unwrap_or_else(|| format!("whsec_{}", uuid::Uuid::new_v4().simple()));
+    let wall = wall.clone();
+    let standin = sim::stripe::StripeStandin::start(
+        listener,
+        sim::stripe::StandinConfig {
+            api_key: Some(STANDIN_API_KEY.to_owned()),
+            webhook_url: format!("{app_origin}/api/billing/webhook"),
+            webhook_secret: webhook_secret.clone(),
+            prices: standin_prices(config),
+            public_url: None,
+            now: Arc::new(move || wall.now().millis().div_euclid(1000)),
+        },
+    )
+    .await
+    .context("failed to start the Stripe stand-in")?;
+    tracing::info!(url = %standin.base_url(), "Stripe stand-in (demo mode): pay with 4242 4242 4242 4242");
+    Ok(StripeStandin {
+        standin: Arc::new(standin),
+        webhook_secret,
+    })
 }
 
 /// How long open requests may take to finish once shutdown starts.

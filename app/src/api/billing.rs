@@ -35,3 +35,81 @@ pub struct BillingView {
     pub usage: Usage,
     pub limits: TierRules,
 }
+
+/// One row of the tier table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierOffer {
+    pub tier: Tier,
+    pub name: String,
+    #[serde(flatten)]
+    pub rules: TierRules,
+}
+
+/// `GET /api/billing/tiers` (public).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierTable {
+    /// `false`: billing is off on this install and every user has every feature.
+    pub billing: bool,
+    /// Cheapest first.
+    pub tiers: Vec<TierOffer>,
+}
+
+impl TierTable {
+    pub fn new(billing: bool, tiers: &crate::domain::tier::Tiers) -> Self {
+        Self {
+            billing,
+            tiers: Tier::ALL
+                .into_iter()
+                .map(|tier| TierOffer {
+                    tier,
+                    name: tier.name().to_owned(),
+                    rules: tiers.rules(tier).clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where to send the browser: a Stripe page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    pub url: String,
+}
+
+// The billing page's server functions: thin adapters over the port the REST API uses.
+
+#[leptos::server(prefix = "/api/fn", endpoint = "load_billing", output = crate::api::codec::Json)]
+pub async fn load_billing() -> Result<BillingView, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.billing.billing(&caller).await)
+}
+
+#[leptos::server(prefix = "/api/fn", endpoint = "start_checkout", output = crate::api::codec::Json)]
+pub async fn start_checkout(tier: Tier) -> Result<Redirect, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(
+        ports
+            .billing
+            .checkout(&caller, tier)
+            .await
+            .map(|url| Redirect { url }),
+    )
+}
+
+#[leptos::server(prefix = "/api/fn", endpoint = "open_billing_portal", output = crate::api::codec::Json)]
+pub async fn open_billing_portal() -> Result<Redirect, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(
+        ports
+            .billing
+            .portal(&caller)
+            .await
+            .map(|url| Redirect { url }),
+    )
+}
+
+#[leptos::server(prefix = "/api/fn", endpoint = "load_tier_table", output = crate::api::codec::Json)]
+pub async fn load_tier_table() -> Result<TierTable, super::AppError> {
+    let (ports, _caller) = super::ports::request().await?;
+    Ok(ports.billing.tier_table())
+}

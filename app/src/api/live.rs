@@ -83,6 +83,8 @@ pub enum LiveEvent {
     /// A plan started or finished a run.
     RunStatus(RunStatus),
     Account(Balances),
+    /// The subscription or tier changed: read the billing page again.
+    Billing,
 }
 
 impl LiveEvent {

@@ -80,6 +80,16 @@ pub trait AccountPort: Send + Sync + 'static {
 pub trait BillingPort: Send + Sync + 'static {
     /// The caller's tier, its limits and their usage this month.
     async fn billing(&self, caller: &Caller) -> Result<super::billing::BillingView, AppError>;
+    /// Starts a Stripe Checkout for `tier`: the URL of its hosted page.
+    async fn checkout(
+        &self,
+        caller: &Caller,
+        tier: crate::domain::tier::Tier,
+    ) -> Result<String, AppError>;
+    /// Opens the Stripe Billing Portal: its URL.
+    async fn portal(&self, caller: &Caller) -> Result<String, AppError>;
+    /// The tier table (public).
+    fn tier_table(&self) -> super::billing::TierTable;
 }
 
 /// What the admin panel reads and changes. Every method checks the admin role itself.

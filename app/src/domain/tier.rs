@@ -68,6 +68,43 @@ pub struct TierRules {
     pub live_trading: bool,
 }
 
+impl TierRules {
+    /// What the tier offers, in a few short lines (the pricing cards).
+    pub fn features(&self) -> Vec<String> {
+        let symbols = match self.max_symbols {
+            Some(n) => format!("{n} symbols"),
+            None => "Unlimited symbols".to_owned(),
+        };
+        let schedules = self
+            .frequencies
+            .iter()
+            .map(|f| match f {
+                Frequency::Daily => "daily",
+                Frequency::Weekly => "weekly",
+                Frequency::Monthly => "monthly",
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let every = if self.every_n { " or every few" } else { "" };
+        let mut strategies = vec!["Pure DCA"];
+        if self.smart_dca {
+            strategies.push("Smart DCA");
+        }
+        if self.signal_bots {
+            strategies.push("signal bots");
+        }
+        vec![
+            format!("{symbols}, {schedules}{every} plans"),
+            strategies.join(", "),
+            if self.live_trading {
+                "Paper and live Alpaca accounts".to_owned()
+            } else {
+                "Paper trading only".to_owned()
+            },
+        ]
+    }
+}
+
 /// The whole table. Defaults: Free $0 (3 symbols, weekly, Pure DCA, paper only), Basic $9
 /// (the same with live trading), Pro $19 (10 symbols, every schedule), Premium $29
 /// (unlimited, Smart DCA and signal bots).
@@ -541,5 +578,22 @@ mod tests {
         );
         assert_eq!(Tier::parse("pro"), Some(Tier::Pro));
         assert_eq!(Tier::parse("gold"), None);
+    }
+
+    #[test]
+    fn features_read_off_the_rules() {
+        let tiers = Tiers::default();
+        assert_eq!(
+            tiers.free.features(),
+            ["3 symbols, weekly plans", "Pure DCA", "Paper trading only"]
+        );
+        assert_eq!(
+            tiers.premium.features(),
+            [
+                "Unlimited symbols, daily, weekly, monthly or every few plans",
+                "Pure DCA, Smart DCA, signal bots",
+                "Paper and live Alpaca accounts"
+            ]
+        );
     }
 }

@@ -8,6 +8,7 @@
 mod account;
 mod admin;
 mod backtest;
+mod billing;
 mod broker;
 mod chart;
 mod dashboard;
@@ -62,6 +63,7 @@ mod lazy_pages {
     lazy_page!(Backtest => super::backtest::BacktestPage);
     lazy_page!(Settings => super::settings::SettingsPage);
     lazy_page!(Admin => super::admin::AdminPage);
+    lazy_page!(Billing => super::billing::BillingPage);
 }
 
 /// The HTML document the server renders around the app.
@@ -144,7 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/history") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/backtest") view={Lazy::<lazy_pages::Backtest>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/settings") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/billing") view=|| view! { <pages::BillingPage /> <layout::Hydrated /> } ssr=SsrMode::Async />
+                    <Route path=path!("/billing") view={Lazy::<lazy_pages::Billing>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin") view={Lazy::<lazy_pages::Admin>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>

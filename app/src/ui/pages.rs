@@ -2,7 +2,6 @@
 //! the sections whose features are still being built (they say so plainly).
 
 use super::Auth;
-use super::layout::RequireUser;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -62,7 +61,7 @@ pub fn Landing() -> impl IntoView {
         </section>
         <section class="pricing" aria-labelledby="pricing-title">
             <h2 id="pricing-title">"Pricing"</h2>
-            <p class="muted">"Every plan is free while billing is being built; prices are shown for information."</p>
+            <p class="muted">"Start free on paper; upgrade when your plans need more. Cancel any time."</p>
             <div class="tiers" data-testid="pricing">
                 // The default tier table (`domain::tier::Tiers::default`); an operator's own
                 // table is served at /api/billing/tiers.
@@ -104,29 +103,5 @@ pub fn NotFound() -> impl IntoView {
             <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
             <A href="/" attr:class="btn btn-primary">"Back to the start"</A>
         </section>
-    }
-}
-
-/// A signed-in section whose feature has not shipped yet, saying so instead of pretending.
-#[component]
-fn ComingSection(title: &'static str, body: &'static str) -> impl IntoView {
-    view! {
-        <Title text=format!("{title} · QuantShift") />
-        <RequireUser>
-            <section class="page">
-                <header class="page-header"><h1>{title}</h1></header>
-                <div class="empty-state"><p>{body}</p></div>
-            </section>
-        </RequireUser>
-    }
-}
-
-#[component]
-pub fn BillingPage() -> impl IntoView {
-    view! {
-        <ComingSection
-            title="Billing"
-            body="Subscriptions are not available yet. Every feature is free while they are built."
-        />
     }
 }

@@ -43,6 +43,10 @@ pub enum Command {
     User(UserCommand),
     /// Run the simulated Alpaca broker (Alpaca's HTTP API and trade-updates stream).
     SimBroker(SimBrokerArgs),
+    /// Serve the Stripe stand-in: Stripe's API paths the app uses, a hosted checkout page
+    /// (pays with 4242 4242 4242 4242) and portal, and signed webhooks to the app. Prices
+    /// come from the configuration (`stripe_price_*`, else `price_basic`, …, and `tiers`).
+    StripeStandin(StripeStandinArgs),
     /// Backtest a strategy over daily bars from a CSV file.
     Backtest(Box<BacktestArgs>),
     /// Measure the purchase engine (see `quantshift bench scheduler --help`).
@@ -92,6 +96,25 @@ pub struct SimBrokerArgs {
     /// Keep the accounts in this file across restarts [default: in memory only].
     #[arg(long, value_name = "FILE")]
     pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StripeStandinArgs {
+    /// Address to serve on; Stripe's `/v1/...` paths are served at its root.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12111")]
+    pub listen: SocketAddr,
+    /// Where events are delivered: the app's `/api/billing/webhook`.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: String,
+    /// The signing secret the app checks (`stripe_webhook_secret`).
+    #[arg(long, value_name = "SECRET")]
+    pub webhook_secret: String,
+    /// The API key callers must send (`stripe_secret_key`) [default: any].
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// The base of the hosted pages' links [default: http://ADDR].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -182,6 +205,7 @@ impl Cli {
             Command::Backtest(_)
             | Command::Calendar { .. }
             | Command::SimBroker(_)
+            | Command::StripeStandin(_)
             | Command::Bench(_) => Overrides::default(),
         };
         let config = Config::load(self.config.as_deref(), overrides)?;
@@ -191,6 +215,7 @@ impl Cli {
             | Command::Calendar { .. }
             | Command::SimBroker(_)
             | Command::Bench(_) => Ok(()),
+            Command::StripeStandin(args) => run_stripe_standin(&args, &config).await,
             Command::Serve(_) => {
                 Application::build(&config)
                     .await?
@@ -297,6 +322,38 @@ async fn run_sim_broker(args: &SimBrokerArgs) -> anyhow::Result<()> {
     sim::serve(listener, sim, shutdown_signal())
         .await
         .context("the simulator failed")
+}
+
+async fn run_stripe_standin(args: &StripeStandinArgs, config: &Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    // The stand-in sells every paid tier, under the configured price ids or its own.
+    let mut config = config.clone();
+    for (price, standin) in [
+        (&mut config.stripe_price_basic, "price_basic"),
+        (&mut config.stripe_price_pro, "price_pro"),
+        (&mut config.stripe_price_premium, "price_premium"),
+    ] {
+        price.get_or_insert_with(|| standin.to_owned());
+    }
+    let standin = sim::stripe::StripeStandin::start(
+        listener,
+        sim::stripe::StandinConfig {
+            api_key: args.api_key.clone(),
+            webhook_url: args.webhook_url.clone(),
+            webhook_secret: args.webhook_secret.clone(),
+            prices: crate::startup::standin_prices(&config),
+            public_url: args.public_url.clone(),
+            now: Arc::new(|| jiff::Timestamp::now().as_second()),
+        },
+    )
+    .await
+    .context("the Stripe stand-in failed to start")?;
+    tracing::info!(url = %standin.base_url(), "Stripe stand-in serving");
+    shutdown_signal().await;
+    drop(standin);
+    Ok(())
 }
 
 #[cfg(test)]

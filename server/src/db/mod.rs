@@ -8,6 +8,7 @@
 //! between the backends sit behind [`Backend`].
 
 pub mod audit;
+pub mod billing;
 pub mod sessions;
 pub mod throttle;
 pub mod users;

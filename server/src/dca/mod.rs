@@ -35,6 +35,50 @@ use std::sync::Arc;
 
 pub use repository::{PlanRow, PlanWrite};
 
+/// Pauses `plan` (as read) because its user's tier no longer allows it, unless it changed
+/// since it was read: writes the audit row naming why and tells the user's browsers.
+pub async fn pause_for_tier(
+    db: &Db,
+    events: &crate::events::EventBus,
+    user_id: &str,
+    plan: &Plan,
+    why: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let Some(plan_id) = plan.id.as_ref().map(PlanId::as_str) else {
+        return Ok(());
+    };
+    let read_at = plan.updated_at.map_or(0, |t| t.as_millisecond());
+    let paused = db
+        .write_plan(&PlanWrite {
+            id: plan_id,
+            user_id,
+            expected_updated_at: read_at,
+            updated_at: now.max(read_at + 1),
+            settings: None,
+            status: Some(PlanStatus::Paused),
+            next_run_at: None,
+            due_slot: None,
+        })
+        .await?;
+    if paused {
+        db.append_audit(AuditEntry {
+            at: app::domain::time::Timestamp::from_millis(now),
+            actor_user_id: Some(user_id),
+            action: AuditAction::PlanPaused,
+            subject: Some(plan_id),
+            ip: None,
+            detail: serde_json::json!({"by": "tier", "reason": why}),
+        })
+        .await?;
+        let row = db.plan(plan_id, user_id).await?;
+        if let Some(plan) = row.and_then(|row| row.into_plan().ok()) {
+            events.publish(user_id, &LiveEvent::Plan { plan }).await;
+        }
+    }
+    Ok(())
+}
+
 /// What the browser is told when the broker does not answer (the cause goes to the log).
 pub(crate) fn broker_unavailable(err: crate::broker::BrokerError) -> AppError {
     tracing::warn!(error = %err, "the broker did not answer");

@@ -626,36 +626,16 @@ impl Scheduler {
         why: &str,
         now: i64,
     ) -> anyhow::Result<()> {
-        let read_at = plan.updated_at.map_or(0, |t| t.as_millisecond());
-        let paused = self
-            .db
-            .write_plan(&super::repository::PlanWrite {
-                id: slot.plan_id.as_str(),
-                user_id: slot.user_id.as_str(),
-                expected_updated_at: read_at,
-                updated_at: now.max(read_at + 1),
-                settings: None,
-                status: Some(PlanStatus::Paused),
-                next_run_at: None,
-                due_slot: None,
-            })
-            .await?;
-        if paused {
-            let detail = serde_json::json!({"by": "tier", "reason": why});
-            self.db
-                .append_audit(self.audit_entry(slot, AuditAction::PlanPaused, detail))
-                .await?;
-            let row = self
-                .db
-                .plan(slot.plan_id.as_str(), slot.user_id.as_str())
-                .await?;
-            if let Some(plan) = row.and_then(|row| row.into_plan().ok()) {
-                self.events
-                    .publish(slot.user_id.as_str(), &LiveEvent::Plan { plan })
-                    .await;
-            }
-        }
-        Ok(())
+        let at = self.clock.now();
+        super::pause_for_tier(
+            &self.db,
+            &self.events,
+            slot.user_id.as_str(),
+            plan,
+            why,
+            at.millis().max(now),
+        )
+        .await
     }
 
     /// Records every leg as not bought, for the reason given, and ends the slot.

@@ -57,8 +57,10 @@ pub async fn reject_cross_site(
     request: Request,
     next: Next,
 ) -> Response {
+    // Stripe's webhook is not a browser request: its signature authenticates it.
     if changes_state(request.method())
         && request.uri().path().starts_with("/api/")
+        && request.uri().path() != "/api/billing/webhook"
         && is_cross_site(request.headers(), &state.public_origin)
     {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");

@@ -49,6 +49,8 @@ pub struct AppState {
     /// Whether users are held to their tiers, and the table.
     pub billing: bool,
     pub tiers: Arc<app::domain::tier::Tiers>,
+    /// Applies Stripe's webhook deliveries (404 with billing off).
+    pub stripe_webhook: Arc<crate::billing::BillingService>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -102,6 +104,9 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/dca/limits", get(dca::limits))
         .route("/billing", get(billing::view))
         .route("/billing/tiers", get(billing::tiers))
+        .route("/billing/checkout", post(billing::checkout))
+        .route("/billing/portal", post(billing::portal))
+        .route("/billing/webhook", post(billing::webhook))
         .route("/dca/start", post(dca::start))
         .route("/dca/pause", post(dca::pause))
         .route("/dca/stop", post(dca::stop))

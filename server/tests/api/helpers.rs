@@ -52,6 +52,8 @@ pub struct TestApp {
     brokers: Option<Arc<server::broker::directory::BrokerDirectory>>,
     portfolio: Option<Arc<server::dca::portfolio::PortfolioService>>,
     events: Option<server::events::EventBus>,
+    /// The in-process Stripe stand-in (billing on in demo mode without a Stripe key).
+    pub stripe: Option<Arc<sim::stripe::StripeStandin>>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -142,6 +144,7 @@ impl TestApp {
             brokers: None,
             portfolio: None,
             events: None,
+            stripe: None,
         };
         app.start().await;
         Some(app)
@@ -156,6 +159,7 @@ impl TestApp {
         self.brokers = Some(application.brokers());
         self.portfolio = Some(application.portfolio());
         self.events = Some(application.events());
+        self.stripe = application.stripe_standin();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             application

@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 mod auth;
+mod billing;
 mod broker_payloads;
 mod cli;
 mod connections;

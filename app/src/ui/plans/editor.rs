@@ -216,15 +216,19 @@ pub fn PlanEditor(
         async move { save_plan(plan.into()).await }
     });
     let form_message = RwSignal::new(None::<String>);
+    // A refusal by the tier rules ("… daily needs Pro.") offers the way to upgrade.
+    let upgrade = RwSignal::new(false);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(plan)) => {
             form_message.set(Some("Saved.".into()));
+            upgrade.set(false);
             on_saved.run(plan);
         }
         Some(Err(err)) => {
             let AppError {
                 message, fields, ..
             } = err;
+            upgrade.set(fields.values().any(|m| m.contains(" needs ")));
             form_message.set(Some(refusal(message, &fields)));
             server_errors.set(fields);
         }
@@ -263,6 +267,7 @@ pub fn PlanEditor(
                 </aside>
             </div>
             <p class="form-error" role="alert" data-testid="form-message">{move || form_message.get()}</p>
+            {move || upgrade.get().then(|| view! { <p><a href="/billing" data-testid="upgrade-link">"Compare plans and upgrade"</a></p> })}
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary btn-large" disabled=move || save.pending().get()>
                     {move || match (save.pending().get(), creating) {

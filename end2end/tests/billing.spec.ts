@@ -1,0 +1,67 @@
+// Billing through the Stripe stand-in (a second server with billing on; see
+// playwright.config.ts): upgrading through the hosted checkout page, a declined card, and
+// cancelling in the portal at period end.
+import { expect, test } from "./fixtures";
+import { openHydrated, signUp, uniqueEmail } from "./helpers";
+import type { Page } from "@playwright/test";
+
+const dailyPlan = {
+  name: "Daily SPY",
+  mode: "pure",
+  legs: [{ symbol: "SPY", amount: "10.00" }],
+  schedule: { frequency: "daily", interval: 1, time: "10:00", timezone: "America/New_York" },
+};
+
+async function payFor(page: Page, tier: string, card: string): Promise<void> {
+  await openHydrated(page, "/billing");
+  await expect(page.getByTestId("current-tier")).toBeVisible();
+  await page.locator(`[data-tier="${tier}"]`).getByRole("button").click();
+  // The stand-in's hosted checkout page.
+  await expect(page.getByLabel("Card number")).toBeVisible();
+  await page.getByLabel("Card number").fill(card);
+  await page.getByLabel("Expiry").fill("12 / 34");
+  await page.getByLabel("CVC").fill("123");
+  await page.getByRole("button", { name: "Subscribe" }).click();
+}
+
+test("a Free user upgrades to Pro through checkout and saves a daily plan; the portal cancels at period end", async ({ page }) => {
+  await signUp(page, uniqueEmail("upgrade"));
+  // Free: a daily plan is refused with the tier rule.
+  const refused = await page.request.post("/api/dca/config", { data: dailyPlan });
+  expect(refused.status()).toBe(422);
+  expect(JSON.stringify(await refused.json())).toContain("daily needs Pro");
+
+  await openHydrated(page, "/billing");
+  await expect(page.getByTestId("current-tier")).toHaveText("Free");
+  await expect(page.getByTestId("tier-table")).toContainText("$19.00");
+  await payFor(page, "pro", "4242 4242 4242 4242");
+  await expect(page).toHaveURL(/\/billing\?checkout=done/);
+  // "Processing…" until the webhook lands, then the new tier, over the live socket.
+  await expect(page.getByTestId("current-tier")).toHaveText("Pro", { timeout: 20_000 });
+  await expect(page.getByTestId("billing-done")).toBeVisible();
+  await expect(page.getByTestId("billing-renewal")).toContainText("Renews on");
+
+  const saved = await page.request.post("/api/dca/config", { data: dailyPlan });
+  expect(saved.status()).toBe(201);
+
+  // The portal: cancel at period end, then the period ends.
+  await page.getByRole("button", { name: "Manage billing" }).click();
+  await page.getByRole("button", { name: "Cancel plan" }).click();
+  await page.getByRole("button", { name: "End the billing period now" }).click();
+  await page.getByRole("link", { name: "Return to QuantShift" }).click();
+  await expect(page).toHaveURL(/\/billing$/);
+  await expect(page.getByTestId("current-tier")).toHaveText("Free", { timeout: 20_000 });
+  // What Free does not allow is paused, not deleted.
+  const plans = await (await page.request.get("/api/dca/config")).json();
+  expect(plans.plans.map((p: { status: string }) => p.status)).toEqual(["paused"]);
+});
+
+test("a declined card leaves the user on Free with a message", async ({ page }) => {
+  await signUp(page, uniqueEmail("declined"));
+  await payFor(page, "pro", "4000 0000 0000 0002");
+  await expect(page.getByText("Your card was declined.")).toBeVisible();
+  await page.getByRole("link", { name: "Cancel" }).click();
+  await expect(page).toHaveURL(/\/billing\?checkout=cancelled/);
+  await expect(page.getByTestId("billing-cancelled")).toBeVisible();
+  await expect(page.getByTestId("current-tier")).toHaveText("Free");
+});
