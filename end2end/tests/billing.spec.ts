@@ -54,6 +54,8 @@ test("a Free user upgrades to Pro through checkout and saves a daily plan; the p
   // What Free does not allow is paused, not deleted.
   const plans = await (await page.request.get("/api/dca/config")).json();
   expect(plans.plans.map((p: { status: string }) => p.status)).toEqual(["paused"]);
+  await openHydrated(page, "/plans");
+  await expect(page.getByTestId("paused-reason")).toContainText("daily needs Pro");
 });
 
 test("a declined card leaves the user on Free with a message", async ({ page }) => {

@@ -139,6 +139,7 @@ pub async fn scheduler(args: &SchedulerBenchArgs) -> anyhow::Result<String> {
             next_run_at: Some(due),
             created_at: Some(jiff::Timestamp::from_millisecond(before)?),
             updated_at: Some(jiff::Timestamp::from_millisecond(before)?),
+            paused_reason: None,
         };
         db.insert_plan(&PlanRow::from_plan(&user.id, &plan)?)
             .await?;

@@ -127,6 +127,9 @@ pub struct Plan {
     pub created_at: Option<jiff::Timestamp>,
     /// The version: a save naming an older one is refused (the plan changed since).
     pub updated_at: Option<jiff::Timestamp>,
+    /// Why the server paused it (the user's tier no longer allows it); `None` when the
+    /// user paused it or it runs.
+    pub paused_reason: Option<String>,
 }
 
 /// A plan as JSON, in and out: the strategy is `mode` with its settings beside it
@@ -163,6 +166,9 @@ pub struct PlanWire {
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
     pub updated_at: Option<jiff::Timestamp>,
+    /// The server's: why it paused the plan (ignored on input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
 }
 
 impl From<Plan> for PlanWire {
@@ -182,6 +188,7 @@ impl From<Plan> for PlanWire {
             next_run_at: plan.next_run_at,
             created_at: plan.created_at,
             updated_at: plan.updated_at,
+            paused_reason: plan.paused_reason,
         }
     }
 }
@@ -216,6 +223,7 @@ impl PlanWire {
             next_run_at: self.next_run_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            paused_reason: self.paused_reason,
         }
     }
 

@@ -369,6 +369,7 @@ mod tests {
             next_run_at: None,
             created_at: None,
             updated_at: None,
+            paused_reason: None,
         }
     }
 

@@ -45,6 +45,8 @@ fn Billing() -> impl IntoView {
     follow(portal);
     let checkout = Action::new(|tier: &Tier| start_checkout(*tier));
     follow(checkout);
+    // The card whose button was pressed, for its error message.
+    let chosen = RwSignal::new(None::<Tier>);
     // Every live event (the webhook's among them) reads the subscription again.
     let view = Resource::new(move || live.version.get(), |_| load_billing());
     let table = Resource::new(|| (), |_| load_tier_table());
@@ -64,7 +66,7 @@ fn Billing() -> impl IntoView {
                             view! {
                                 <Notice returned=returned() processing tier=view.tier />
                                 <Current view=view.clone() portal />
-                                <TierCards view table checkout />
+                                <TierCards view table checkout portal chosen />
                             }.into_any()
                         }
                         (Err(err), _) | (_, Err(err)) => {
@@ -172,8 +174,9 @@ fn TierCards(
     view: BillingView,
     table: TierTable,
     checkout: Action<Tier, Result<Redirect, AppError>>,
+    portal: Action<(), Result<Redirect, AppError>>,
+    chosen: RwSignal<Option<Tier>>,
 ) -> impl IntoView {
-    let chosen = RwSignal::new(None::<Tier>);
     let current = view.tier;
     let subscribed = view.status.is_some() && view.status.as_deref() != Some("canceled");
     view! {
@@ -189,7 +192,7 @@ fn TierCards(
                         // Going back to Free is cancelling, which the portal does.
                         subscribed.then_some("Cancel under Manage billing")
                     } else if subscribed {
-                        Some("Switch to this plan")
+                        Some("Switch under Manage billing")
                     } else {
                         Some("Upgrade")
                     };
@@ -211,7 +214,13 @@ fn TierCards(
                                         disabled=move || checkout.pending().get()
                                         on:click=move |_| {
                                             chosen.set(Some(tier));
-                                            checkout.dispatch(tier);
+                                            // A subscriber changes the plan they pay for
+                                            // (prorated) rather than paying for a second.
+                                            if subscribed {
+                                                portal.dispatch(());
+                                            } else {
+                                                checkout.dispatch(tier);
+                                            }
                                         }
                                     >
                                         {label}

@@ -61,9 +61,23 @@ mod lazy_pages {
     lazy_page!(EditPlan => super::plans::editor::EditPlanPage);
     lazy_page!(History => super::history::HistoryPage);
     lazy_page!(Backtest => super::backtest::BacktestPage);
-    lazy_page!(Settings => super::settings::SettingsPage);
+    lazy_page!(Settings => SettingsOrBilling);
     lazy_page!(Admin => super::admin::AdminPage);
-    lazy_page!(Billing => super::billing::BillingPage);
+
+    /// Settings and billing share one chunk set: a lazy page of its own for billing split
+    /// the code the pages share into many more, smaller chunks, which cost every other
+    /// page kilobytes (more chunks compress worse and each carries its own tables).
+    #[component]
+    fn SettingsOrBilling() -> impl IntoView {
+        let path = leptos_router::hooks::use_location()
+            .pathname
+            .get_untracked();
+        if path.starts_with("/billing") {
+            view! { <super::billing::BillingPage /> }.into_any()
+        } else {
+            view! { <super::settings::SettingsPage /> }.into_any()
+        }
+    }
 }
 
 /// The HTML document the server renders around the app.
@@ -146,7 +160,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/history") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/backtest") view={Lazy::<lazy_pages::Backtest>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/settings") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/billing") view={Lazy::<lazy_pages::Billing>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/billing") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin") view={Lazy::<lazy_pages::Admin>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>

@@ -96,11 +96,15 @@ impl BillingService {
             ));
         };
         let subs = self.db.subscriptions_of(&user.id).await.map_err(internal)?;
-        if crate::db::billing::in_effect(&subs).is_some_and(|s| s.tier == Some(tier)) {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!("You are subscribed to {} already.", tier.name()),
-            ));
+        if let Some(current) = crate::db::billing::in_effect(&subs) {
+            // A second subscription would charge twice; the portal changes the price of
+            // the one they have (prorated).
+            let message = if current.tier == Some(tier) {
+                format!("You are subscribed to {} already.", tier.name())
+            } else {
+                "You have a subscription: change its plan under Manage billing.".to_owned()
+            };
+            return Err(AppError::new(ErrorCode::Conflict, message));
         }
         let customer = self.db.stripe_customer(&user.id).await.map_err(internal)?;
         let origin = &stripe.return_origin;
@@ -175,37 +179,67 @@ impl BillingService {
             .await
             .map_err(internal)?;
         tracing::info!(event = %event.id, kind = %event.kind, ?applied, "Stripe event");
-        let Applied::Changed {
-            user_id,
-            before,
-            after,
-            superseded,
-        } = applied
-        else {
+        let (user_id, changed) = match applied {
+            Applied::Changed { user_id, .. } => (user_id, true),
+            // A redelivery runs the follow-up again: it may have failed the first time.
+            Applied::Replay {
+                user_id: Some(user_id),
+            } => (user_id, false),
+            Applied::Replay { user_id: None } | Applied::Nothing { .. } => return Ok(()),
+        };
+        self.follow_up(stripe, &user_id).await?;
+        if changed {
+            stripe.events.publish(&user_id, &LiveEvent::Billing).await;
+        }
+        Ok(())
+    }
+
+    /// What follows an event for `user_id`, read afresh so that it can run again: the
+    /// active plans their tier does not allow are paused (newest first; nothing is
+    /// deleted), and a paying subscription older than the one in effect (a second
+    /// checkout) is cancelled at Stripe. 503 when Stripe cannot be reached (Stripe then
+    /// delivers the event again, and this runs again).
+    async fn follow_up(&self, stripe: &StripeBilling, user_id: &str) -> Result<(), AppError> {
+        let Some(user) = self.db.user_by_id(user_id).await.map_err(internal)? else {
             return Ok(());
         };
-        if after != before {
-            // What the new tier does not allow stops, newest first; nothing is deleted.
-            let active = self
-                .db
-                .plans_in(&user_id, &[PlanStatus::Active])
+        let active = self
+            .db
+            .plans_in(user_id, &[PlanStatus::Active])
+            .await
+            .map_err(internal)?;
+        let now = self.clock.now().millis();
+        for (plan, why) in self.tiers.over_limit(user.tier, &active) {
+            crate::dca::pause_for_tier(&self.db, &stripe.events, user_id, plan, &why, now)
                 .await
                 .map_err(internal)?;
-            let now = self.clock.now().millis();
-            for (plan, why) in self.tiers.over_limit(after, &active) {
-                crate::dca::pause_for_tier(&self.db, &stripe.events, &user_id, plan, &why, now)
-                    .await
-                    .map_err(internal)?;
+        }
+        let subs = self.db.subscriptions_of(user_id).await.map_err(internal)?;
+        let Some(winner) = crate::db::billing::in_effect(&subs) else {
+            return Ok(());
+        };
+        for old in subs.iter().filter(|s| s.id != winner.id && s.grants()) {
+            match stripe.api.cancel(&old.id).await {
+                Ok(()) => {
+                    tracing::info!(subscription = %old.id, "cancelled a superseded subscription");
+                    self.db
+                        .mark_subscription_canceled(&old.id, stripe.wall.now())
+                        .await
+                        .map_err(internal)?;
+                }
+                Err(stripe::StripeFailure::Refused(err)) => {
+                    // Stripe will not cancel it (already over, say): nothing to retry.
+                    tracing::error!(subscription = %old.id, error = %err, "Stripe refused to cancel a superseded subscription");
+                }
+                Err(err) => {
+                    tracing::error!(subscription = %old.id, error = %err, "a superseded subscription could not be cancelled");
+                    return Err(AppError::new(
+                        ErrorCode::Network,
+                        "Stripe could not be reached to cancel a superseded subscription; deliver again.",
+                    ));
+                }
             }
         }
-        for old in superseded {
-            // A second checkout finished: the newer subscription wins, the older one
-            // stops billing. A failure is retried by the next event for this user.
-            if let Err(err) = stripe.api.cancel(&old).await {
-                tracing::error!(subscription = %old, error = %err, "a superseded subscription could not be cancelled");
-            }
-        }
-        stripe.events.publish(&user_id, &LiveEvent::Billing).await;
         Ok(())
     }
 
@@ -290,9 +324,10 @@ impl BillingPort for BillingService {
 fn stripe_unavailable(err: stripe::StripeFailure) -> AppError {
     tracing::error!(error = %err, "a Stripe request failed");
     match err {
+        // A refusal is the server's fault (a wrong key or price id), not the user's.
         stripe::StripeFailure::Refused(_) => AppError::new(
-            ErrorCode::BadRequest,
-            "Stripe refused to start the payment; please try again later or contact support.",
+            ErrorCode::Internal,
+            "Stripe refused the request; nothing was charged. Please contact support.",
         ),
         stripe::StripeFailure::Unreachable(_) => AppError::new(
             ErrorCode::Network,

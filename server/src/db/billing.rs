@@ -60,19 +60,17 @@ pub struct EventRecord<'a> {
 /// What applying an event did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// The event id was applied before: nothing changed.
-    Replay,
+    /// The event id was applied before: nothing changed. `user_id`: whom it was about, if
+    /// known (the follow-up work, pausing and cancelling, runs again for them).
+    Replay { user_id: Option<String> },
     /// Recorded; nothing to change (older than what was applied, or not about a user we
     /// know, or an ignored type).
     Nothing { why: &'static str },
-    /// Applied to `user_id`, whose tier went from `before` to `after`; `superseded` are
-    /// their other subscriptions still billing, older than the one now in effect (to be
-    /// cancelled at Stripe so nobody pays twice).
+    /// Applied to `user_id`, whose tier went from `before` to `after`.
     Changed {
         user_id: String,
         before: Tier,
         after: Tier,
-        superseded: Vec<String>,
     },
 }
 
@@ -80,6 +78,7 @@ pub enum Applied {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscriptionRecord {
     pub id: String,
+    pub customer_id: String,
     pub price_id: String,
     pub tier: Option<Tier>,
     pub status: String,
@@ -95,11 +94,12 @@ impl SubscriptionRecord {
 }
 
 const SUB_COLUMNS: &str =
-    "id, price_id, tier, status, current_period_end, cancel_at_period_end, created";
+    "id, customer_id, price_id, tier, status, current_period_end, cancel_at_period_end, created";
 
 fn sub_from_row(row: &sqlx::any::AnyRow) -> Result<SubscriptionRecord, sqlx::Error> {
     Ok(SubscriptionRecord {
         id: row.try_get("id")?,
+        customer_id: row.try_get("customer_id")?,
         price_id: row.try_get("price_id")?,
         tier: row
             .try_get::<Option<String>, _>("tier")?
@@ -136,6 +136,30 @@ impl Db {
         .collect()
     }
 
+    /// Whose subscription `id` is, if it is known.
+    pub async fn subscription_user(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("SELECT user_id FROM subscriptions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| row.try_get("user_id")).transpose()
+    }
+
+    /// Records that the app cancelled a superseded subscription at Stripe (its own
+    /// `deleted` event confirms it later and changes nothing more).
+    pub async fn mark_subscription_canceled(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE subscriptions SET status = 'canceled', updated_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The user's Stripe customer id, once a checkout has created one.
     pub async fn stripe_customer(&self, user_id: &str) -> Result<Option<String>, sqlx::Error> {
         let row = sqlx::query("SELECT stripe_customer_id FROM users WHERE id = $1")
@@ -170,7 +194,16 @@ impl Db {
             == 1;
         if !fresh {
             tx.rollback().await?;
-            return Ok(Applied::Replay);
+            let user_id = match change {
+                Change::Ignored => None,
+                Change::LinkCustomer { user_id, .. } => Some(user_id.clone()),
+                Change::Subscription(SubscriptionState { id, .. })
+                | Change::Invoice {
+                    subscription_id: id,
+                    ..
+                } => self.subscription_user(id).await?,
+            };
+            return Ok(Applied::Replay { user_id });
         }
         let now = event.received_at.millis();
         let user_id = match change {
@@ -196,6 +229,12 @@ impl Db {
                 why: "no change for a known user",
             });
         };
+        // One event per user at a time from here: a second one waits, then sees this
+        // one's subscription (two checkouts' events must not both think they won).
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
         // The tier follows the subscription in effect.
         let before: String = sqlx::query("SELECT tier FROM users WHERE id = $1")
             .bind(&user_id)
@@ -214,14 +253,17 @@ impl Db {
         .collect::<Result<Vec<_>, _>>()?;
         let winner = in_effect(&subs);
         let after = winner.and_then(|s| s.tier).unwrap_or(Tier::Free);
-        let superseded = match winner {
-            Some(winner) => subs
-                .iter()
-                .filter(|s| s.id != winner.id && s.grants())
-                .map(|s| s.id.clone())
-                .collect(),
-            None => Vec::new(),
-        };
+        if let Some(winner) = winner {
+            // The portal must open the customer that pays for what is in effect.
+            sqlx::query(
+                "UPDATE users SET stripe_customer_id = $1 WHERE id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.stripe_customer_id = $1 AND u.id <> $2)",
+            )
+            .bind(&winner.customer_id)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if after != before {
             sqlx::query("UPDATE users SET tier = $1, updated_at = $2 WHERE id = $3")
                 .bind(after.as_str())
@@ -253,7 +295,6 @@ impl Db {
             user_id,
             before,
             after,
-            superseded,
         })
     }
 }
@@ -300,9 +341,12 @@ async fn upsert_subscription(
         Some(row) => {
             let status: String = row.try_get("status")?;
             let applied: i64 = row.try_get("event_created")?;
-            // Older than what was applied, or reviving a cancelled subscription (canceled
-            // is final at Stripe): an out-of-order event.
-            if event_created < applied || (status == "canceled" && state.status != "canceled") {
+            // Older than what was applied, or reviving an ended subscription (final at
+            // Stripe), or, within the same second (Stripe's `created` has no finer
+            // grain), taking it back to an earlier state: an out-of-order event.
+            let tie_back = event_created == applied && stage(&state.status) < stage(&status);
+            if event_created < applied || (is_final(&status) && status != state.status) || tie_back
+            {
                 return Ok(None);
             }
             Some(row.try_get::<String, _>("user_id")?)
@@ -312,14 +356,16 @@ async fn upsert_subscription(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    sqlx::query(
+    let written = sqlx::query(
         "INSERT INTO subscriptions (id, user_id, customer_id, price_id, tier, status, \
          current_period_end, cancel_at_period_end, created, event_created, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO UPDATE SET price_id = excluded.price_id, tier = excluded.tier, \
          status = excluded.status, current_period_end = excluded.current_period_end, \
          cancel_at_period_end = excluded.cancel_at_period_end, \
-         event_created = excluded.event_created, updated_at = excluded.updated_at",
+         event_created = excluded.event_created, updated_at = excluded.updated_at \
+         WHERE subscriptions.event_created <= excluded.event_created \
+         AND subscriptions.status NOT IN ('canceled', 'incomplete_expired')",
     )
     .bind(&state.id)
     .bind(&user_id)
@@ -333,7 +379,12 @@ async fn upsert_subscription(
     .bind(event_created)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if written == 0 {
+        // A concurrent, newer event got there first.
+        return Ok(None);
+    }
     link_customer(tx, &user_id, &state.customer_id, now).await?;
     Ok(Some(user_id))
 }
@@ -378,21 +429,39 @@ async fn invoice(
     let status: String = row.try_get("status")?;
     let applied: i64 = row.try_get("event_created")?;
     let next = match (paid, status.as_str()) {
-        (true, "past_due" | "unpaid") => "active",
+        (true, "past_due" | "unpaid" | "incomplete") => "active",
         (false, "active" | "trialing") => "past_due",
         _ => return Ok(None),
     };
     if event_created < applied {
         return Ok(None);
     }
-    sqlx::query(
-        "UPDATE subscriptions SET status = $1, event_created = $2, updated_at = $3 WHERE id = $4",
+    let written = sqlx::query(
+        "UPDATE subscriptions SET status = $1, event_created = $2, updated_at = $3 \
+         WHERE id = $4 AND event_created <= $2",
     )
     .bind(next)
     .bind(event_created)
     .bind(now)
     .bind(subscription_id)
     .execute(&mut **tx)
-    .await?;
-    Ok(Some(row.try_get("user_id")?))
+    .await?
+    .rows_affected();
+    Ok((written == 1).then(|| row.try_get("user_id")).transpose()?)
+}
+
+/// Whether Stripe never moves a subscription out of `status`.
+fn is_final(status: &str) -> bool {
+    matches!(status, "canceled" | "incomplete_expired")
+}
+
+/// How far along its life a subscription in `status` is: within one second, an event
+/// never takes it back (created `incomplete` arriving after `active`).
+fn stage(status: &str) -> u8 {
+    match status {
+        "incomplete" => 0,
+        "trialing" | "active" | "past_due" => 1,
+        "unpaid" | "paused" => 2,
+        _ => 3,
+    }
 }

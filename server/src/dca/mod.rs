@@ -59,6 +59,7 @@ pub async fn pause_for_tier(
             status: Some(PlanStatus::Paused),
             next_run_at: None,
             due_slot: None,
+            paused_reason: Some(why),
         })
         .await?;
     if paused {
@@ -427,6 +428,7 @@ impl PlanPort for DcaService {
                 status: None,
                 next_run_at: schedule_changed.then_some(settings.next_run_at),
                 due_slot,
+                paused_reason: None,
             })
             .await
             .map_err(internal)?;
@@ -489,6 +491,7 @@ impl PlanPort for DcaService {
                 // moving it on this very moment).
                 next_run_at: (status != PlanStatus::Paused).then_some(next_run_at),
                 due_slot,
+                paused_reason: None,
             })
             .await
             .map_err(internal)?;

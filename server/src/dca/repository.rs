@@ -33,6 +33,8 @@ pub struct PlanRow {
     pub next_run_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Why the server paused it (see [`Plan::paused_reason`]).
+    pub paused_reason: Option<String>,
 }
 
 fn millis(t: Option<jiff::Timestamp>) -> i64 {
@@ -71,6 +73,7 @@ impl PlanRow {
             next_run_at: plan.next_run_at.map(|t| t.as_millisecond()),
             created_at: millis(plan.created_at),
             updated_at: millis(plan.updated_at),
+            paused_reason: None,
         })
     }
 
@@ -109,6 +112,7 @@ impl PlanRow {
                 .transpose()?,
             created_at: Some(instant(self.created_at)?),
             updated_at: Some(instant(self.updated_at)?),
+            paused_reason: self.paused_reason.filter(|_| self.status == "paused"),
         })
     }
 
@@ -123,6 +127,7 @@ impl PlanRow {
             next_run_at: row.try_get("next_run_at")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            paused_reason: row.try_get("paused_reason")?,
         })
     }
 }
@@ -141,10 +146,15 @@ pub struct PlanWrite<'a> {
     pub next_run_at: Option<Option<i64>>,
     /// A slot that was due under the plan's old schedule, made with the change.
     pub due_slot: Option<i64>,
+    /// With a new status: why the server set it (a tier pause); `None` otherwise.
+    pub paused_reason: Option<&'a str>,
 }
 
 const COLUMNS: &str =
     "id, user_id, name, mode, status, config, next_run_at, created_at, updated_at";
+/// What [`PlanRow::from_any_row`] reads.
+const READ_COLUMNS: &str =
+    "id, user_id, name, mode, status, config, next_run_at, created_at, updated_at, paused_reason";
 
 impl Db {
     pub async fn insert_plan(&self, row: &PlanRow) -> Result<(), sqlx::Error> {
@@ -185,6 +195,7 @@ impl Db {
         }
         if change.status.is_some() {
             sets.push(format!("status = ${}", next()));
+            sets.push(format!("paused_reason = ${}", next()));
         }
         if change.next_run_at.is_some() {
             sets.push(format!("next_run_at = ${}", next()));
@@ -207,7 +218,7 @@ impl Db {
             query = query.bind(&row.name).bind(&row.mode).bind(&row.config);
         }
         if let Some(status) = change.status {
-            query = query.bind(status.as_str());
+            query = query.bind(status.as_str()).bind(change.paused_reason);
         }
         if let Some(next_run_at) = change.next_run_at {
             query = query.bind(next_run_at);
@@ -280,7 +291,7 @@ impl Db {
             " AND deleted_at IS NULL"
         };
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM plans WHERE id = $1 AND user_id = $2{live_only}"
+            "SELECT {READ_COLUMNS} FROM plans WHERE id = $1 AND user_id = $2{live_only}"
         ))
         .bind(id)
         .bind(user_id)
@@ -293,7 +304,7 @@ impl Db {
 
     pub async fn plans_of(&self, user_id: &str) -> Result<Vec<PlanRow>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM plans WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+            "SELECT {READ_COLUMNS} FROM plans WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
         ))
         .bind(user_id)
         .fetch_all(self.pool())

@@ -189,7 +189,7 @@ impl Db {
     /// Active plans whose next slot is due.
     pub async fn due_plans(&self, now: i64, limit: i64) -> Result<Vec<PlanRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, user_id, name, mode, status, config, next_run_at, created_at, updated_at FROM plans \
+            "SELECT id, user_id, name, mode, status, config, next_run_at, created_at, updated_at, paused_reason FROM plans \
              WHERE status = 'active' AND deleted_at IS NULL AND next_run_at IS NOT NULL AND next_run_at <= $1 \
              ORDER BY next_run_at LIMIT $2",
         )

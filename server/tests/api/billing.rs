@@ -199,6 +199,20 @@ async fn webhooks_set_the_tier_exactly_once_and_in_order(app: &TestApp) {
     assert_eq!(view["tier"], "free", "{view}");
     let plans = json(app.get("/api/dca/config").await).await;
     assert_eq!(plans["plans"][0]["status"], "paused", "{plans}");
+    let why = plans["plans"][0]["paused_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("daily needs Pro"),
+        "the user is told why: {plans}"
+    );
+    // A replay of the first event changes nothing either.
+    assert_eq!(deliver(app, &created).await.status(), 200);
+    assert_eq!(
+        billing(app).await["tier"],
+        "free",
+        "a replay is not applied again"
+    );
     // A late "active" update of the cancelled subscription does not revive it.
     let late = event(
         "evt_8",
@@ -214,6 +228,36 @@ async fn webhooks_set_the_tier_exactly_once_and_in_order(app: &TestApp) {
         .post_json("/api/dca/start", json!({"plan_id": id}))
         .await;
     assert_eq!(resume.status(), 422);
+    // Upgraded again, the user resumes it and the reason is gone.
+    let again = event(
+        "evt_9",
+        "customer.subscription.created",
+        t + 70,
+        subscription("sub_3", &user, "price_pro", "active", t + 70),
+    );
+    assert_eq!(deliver(app, &again).await.status(), 200);
+    let resume = app
+        .post_json("/api/dca/start", json!({"plan_id": id}))
+        .await;
+    assert_eq!(resume.status(), 200);
+    let plans = json(app.get("/api/dca/config").await).await;
+    assert_eq!(plans["plans"][0]["status"], "active", "{plans}");
+    assert!(plans["plans"][0].get("paused_reason").is_none(), "{plans}");
+}
+
+async fn within_one_second_a_subscription_never_goes_back(app: &TestApp) {
+    app.sign_up("sametime@example.com", PASSWORD).await;
+    let user = user_id(app, &app.client).await;
+    let t = now_secs(app);
+    // Stripe's `created` counts whole seconds: `updated` (active) can arrive before
+    // `created` (incomplete) of the same second.
+    let active = subscription("sub_t", &user, "price_basic", "active", t);
+    let incomplete = subscription("sub_t", &user, "price_basic", "incomplete", t);
+    let updated = event("evt_t2", "customer.subscription.updated", t, active);
+    let created = event("evt_t1", "customer.subscription.created", t, incomplete);
+    assert_eq!(deliver(app, &updated).await.status(), 200);
+    assert_eq!(deliver(app, &created).await.status(), 200);
+    assert_eq!(billing(app).await["tier"], "basic");
 }
 
 async fn unpaid_and_incomplete_expired_grant_nothing(app: &TestApp) {
@@ -355,12 +399,13 @@ async fn checkout_round_trip_through_the_stand_in(app: &TestApp) {
     );
     let response = app.post_json("/api/billing/portal", json!({})).await;
     assert_eq!(response.status(), 200);
-    assert!(
-        json(response).await["url"]
-            .as_str()
-            .unwrap()
-            .contains("/portal/")
-    );
+    let portal = json(response).await["url"].as_str().unwrap().to_owned();
+    assert!(portal.contains("/portal/"), "{portal}");
+    // A subscriber changes plan in the portal, not with a second checkout.
+    let again = app
+        .post_json("/api/billing/checkout", json!({"tier": "pro"}))
+        .await;
+    assert_eq!(again.status(), 409);
     let premium = subs.iter().find(|s| s["status"] == "active").unwrap()["id"]
         .as_str()
         .unwrap()
@@ -369,15 +414,17 @@ async fn checkout_round_trip_through_the_stand_in(app: &TestApp) {
     standin.end_period(&premium).await.unwrap();
     // Renewed: still Premium. Then cancelled at the period's end: Free, plan paused.
     app.clock.advance_minutes(1);
-    let reqwest_client = reqwest::Client::new();
-    let cancel = reqwest_client
-        .post(format!("{}/v1/subscriptions/{premium}", standin.base_url()))
-        .bearer_auth("sk_test_quantshift_standin")
-        .form(&[("cancel_at_period_end", "true")])
+    // The portal opens the customer that pays for Premium (the second checkout made a
+    // second customer): its cancel button is there for that subscription.
+    let cancel = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{portal}/subscriptions/{premium}/cancel"))
         .send()
         .await
         .unwrap();
-    assert_eq!(cancel.status(), 200);
+    assert_eq!(cancel.status(), 303, "{}", cancel.text().await.unwrap());
     eventually(app, |v| v["cancel_at_period_end"] == true).await;
     app.clock.advance_minutes(1);
     standin.end_period(&premium).await.unwrap();
@@ -417,6 +464,7 @@ on_both_backends!(
     config |c: &mut server::config::Config| super::billing_on(c);
     webhooks_set_the_tier_exactly_once_and_in_order,
     unpaid_and_incomplete_expired_grant_nothing,
+    within_one_second_a_subscription_never_goes_back,
     checkout_round_trip_through_the_stand_in,
     billing_endpoints_need_a_session,
 );

@@ -235,6 +235,7 @@ impl PlanForm {
             next_run_at: None,
             created_at: None,
             updated_at: self.updated_at,
+            paused_reason: None,
         };
         if let Err(found) = plan.validate(limits, None, today) {
             for (key, message) in found {

@@ -80,7 +80,12 @@ fn PlanRow(plan: Plan) -> impl IntoView {
             <td><a href=href>{plan.name.clone()}</a></td>
             <td>{legs(&plan)}</td>
             <td>{plan.schedule.describe()}</td>
-            <td><span class=format!("badge plan-{}", plan.status.as_str()) data-testid="plan-status">{plan.status.as_str()}</span></td>
+            <td>
+                <span class=format!("badge plan-{}", plan.status.as_str()) data-testid="plan-status">{plan.status.as_str()}</span>
+                <p class="muted" data-testid="paused-reason" hidden=plan.paused_reason.is_none()>
+                    {plan.paused_reason.clone().unwrap_or_default()}" "<a href="/billing">"Upgrade"</a>
+                </p>
+            </td>
             <td>{next_run(&plan)}</td>
         </tr>
     }
