@@ -13,8 +13,8 @@ const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(__dirname, "../target"
 const binary = process.env.QS_BIN ?? join(targetDir, "debug", "quantshift");
 const dataDir = mkdtempSync(join(tmpdir(), "qs-e2e-"));
 // billing.spec runs against a second server with billing on (and its Stripe stand-in).
-const billingPort = Number(process.env.QS_E2E_BILLING_PORT ?? 3109);
-const billingSimPort = Number(process.env.QS_E2E_BILLING_SIM_PORT ?? 3110);
+const billingPort = Number(process.env.QS_E2E_BILLING_PORT ?? 3111);
+const billingSimPort = Number(process.env.QS_E2E_BILLING_SIM_PORT ?? 3112);
 const billingDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-billing-"));
 
 export default defineConfig({

@@ -45,7 +45,7 @@ test("a Free user upgrades to Pro through checkout and saves a daily plan; the p
   expect(saved.status()).toBe(201);
 
   // The portal: cancel at period end, then the period ends.
-  await page.getByRole("button", { name: "Manage billing" }).click();
+  await page.getByRole("button", { name: "Manage billing", exact: true }).click();
   await page.getByRole("button", { name: "Cancel plan" }).click();
   await page.getByRole("button", { name: "End the billing period now" }).click();
   await page.getByRole("link", { name: "Return to QuantShift" }).click();

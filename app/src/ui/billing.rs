@@ -85,7 +85,8 @@ fn Notice(returned: Option<String>, processing: bool, tier: Tier) -> impl IntoVi
     match returned.as_deref() {
         Some("done") if processing => view! {
             <p class="notice" role="status" data-testid="billing-processing">
-                "Processing your payment… your new plan appears here as soon as Stripe confirms it."
+                "Processing your payment… your new plan appears here as soon as Stripe confirms it. "
+                "If nothing changes within a few minutes, reload this page or contact support."
             </p>
         }
         .into_any(),
@@ -192,7 +193,7 @@ fn TierCards(
                         // Going back to Free is cancelling, which the portal does.
                         subscribed.then_some("Cancel under Manage billing")
                     } else if subscribed {
-                        Some("Switch under Manage billing")
+                        Some("Change to this plan")
                     } else {
                         Some("Upgrade")
                     };

@@ -54,6 +54,7 @@ mod lazy_pages {
         };
     }
 
+    lazy_page!(Landing => super::pages::Landing);
     lazy_page!(Dashboard => super::dashboard::DashboardPage);
     lazy_page!(Welcome => super::onboarding::WelcomePage);
     lazy_page!(Plans => super::plans::PlansPage);
@@ -64,9 +65,9 @@ mod lazy_pages {
     lazy_page!(Settings => SettingsOrBilling);
     lazy_page!(Admin => super::admin::AdminPage);
 
-    /// Settings and billing share one chunk set: a lazy page of its own for billing split
-    /// the code the pages share into many more, smaller chunks, which cost every other
-    /// page kilobytes (more chunks compress worse and each carries its own tables).
+    /// Settings and billing share one chunk set: as a lazy page of its own, billing split
+    /// the code it shares with the other pages into more, smaller chunks, which cost the
+    /// plan editor kilobytes (BENCHMARKS.md, 2026-12-04, session 11).
     #[component]
     fn SettingsOrBilling() -> impl IntoView {
         let path = leptos_router::hooks::use_location()
@@ -149,9 +150,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <layout::Shell>
                 <Routes fallback=|| view! { <pages::NotFound /> <layout::Hydrated /> }>
-                    <Route path=path!("/") view=|| view! { <pages::Landing /> <layout::Hydrated /> } />
+                    <Route path=path!("/") view={Lazy::<lazy_pages::Landing>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/signup") view=|| view! { <account::SignUpPage /> <layout::Hydrated /> } />
                     <Route path=path!("/login") view=|| view! { <account::SignInPage /> <layout::Hydrated /> } />
+                    // `/account` (a common guess) leads to the settings. Being in the main
+                    // module, it also keeps the sign-in guard's code there, where every
+                    // signed-in page needs it first (BENCHMARKS.md, 2026-12-05).
+                    <Route path=path!("/account") view=|| view! {
+                        <layout::RequireUser><leptos_router::components::Redirect path="/settings" /></layout::RequireUser>
+                        <layout::Hydrated />
+                    } />
                     <Route path=path!("/dashboard") view={Lazy::<lazy_pages::Dashboard>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/welcome") view={Lazy::<lazy_pages::Welcome>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/plans") view={Lazy::<lazy_pages::Plans>::new()} ssr=SsrMode::Async />

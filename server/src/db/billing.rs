@@ -447,7 +447,7 @@ async fn invoice(
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    Ok((written == 1).then(|| row.try_get("user_id")).transpose()?)
+    (written == 1).then(|| row.try_get("user_id")).transpose()
 }
 
 /// Whether Stripe never moves a subscription out of `status`.

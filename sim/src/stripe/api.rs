@@ -205,6 +205,8 @@ fn read_checkout_session(form: &Form) -> Result<NewCheckoutSession, ApiError> {
     let success_url = form
         .get("success_url")
         .ok_or_else(|| ApiError::missing("success_url"))?;
+    web_url("success_url", Some(success_url))?;
+    web_url("cancel_url", form.get("cancel_url"))?;
     let expires_at = form
         .get("expires_at")
         .map(|at| {
@@ -252,6 +254,7 @@ async fn create_portal_session(State(shared): Standin, body: Bytes) -> Answer {
     let customer = form
         .get("customer")
         .ok_or_else(|| ApiError::missing("customer"))?;
+    web_url("return_url", form.get("return_url"))?;
     let return_url = form.get("return_url").map(str::to_owned);
     shared.with_store(|store, now| {
         let id = store.create_portal_session(customer, return_url, now)?;
@@ -345,4 +348,29 @@ async fn control_fail_payment(State(shared): Standin, Path(id): Path<String>) ->
         store.fail_payment(&id, now)?;
         Ok(Json(wire::subscription(store.subscription(&id)?)))
     })
+}
+
+/// A URL the hosted pages link back to must be a web address, as Stripe requires (a
+/// `javascript:` link would run in the page).
+fn web_url(param: &str, url: Option<&str>) -> Result<(), ApiError> {
+    match url {
+        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            Err(ApiError::invalid(param, format!("Not a valid URL: {url}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::web_url;
+
+    #[test]
+    fn only_web_urls_are_linked_back_to() {
+        assert!(web_url("success_url", Some("https://app.example/billing")).is_ok());
+        assert!(web_url("cancel_url", Some("http://127.0.0.1:3000/billing")).is_ok());
+        assert!(web_url("return_url", None).is_ok());
+        assert!(web_url("return_url", Some("javascript:alert(1)")).is_err());
+        assert!(web_url("success_url", Some("data:text/html,x")).is_err());
+    }
 }

@@ -120,13 +120,6 @@ fn SavedPlan(plan: Plan) -> impl IntoView {
             </span>
         </header>
         {created.then(|| view! { <p class="notice" role="status" data-testid="plan-created">"Plan created. It buys on schedule from now on."</p> })}
-        // Static markup shown or hidden (a reactive view of its own costs the bundle KBs).
-        <p class="notice notice-warn" role="status" data-testid="paused-reason"
-            hidden=move || current.with(|p| p.paused_reason.is_none())>
-            "Paused because your plan no longer allows it: "
-            {move || current.with(|p| p.paused_reason.clone().unwrap_or_default())}
-            " "<a href="/billing">"Compare plans"</a>
-        </p>
         <PlanControls current />
         {move || {
             let plan = current.get();
@@ -223,19 +216,15 @@ pub fn PlanEditor(
         async move { save_plan(plan.into()).await }
     });
     let form_message = RwSignal::new(None::<String>);
-    // A refusal by the tier rules ("… daily needs Pro.") offers the way to upgrade.
-    let upgrade = RwSignal::new(false);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(plan)) => {
             form_message.set(Some("Saved.".into()));
-            upgrade.set(false);
             on_saved.run(plan);
         }
         Some(Err(err)) => {
             let AppError {
                 message, fields, ..
             } = err;
-            upgrade.set(fields.values().any(|m| m.contains(" needs ")));
             form_message.set(Some(refusal(message, &fields)));
             server_errors.set(fields);
         }
@@ -274,7 +263,6 @@ pub fn PlanEditor(
                 </aside>
             </div>
             <p class="form-error" role="alert" data-testid="form-message">{move || form_message.get()}</p>
-            <p hidden=move || !upgrade.get()><a href="/billing" data-testid="upgrade-link">"Compare plans and upgrade"</a></p>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary btn-large" disabled=move || save.pending().get()>
                     {move || match (save.pending().get(), creating) {
