@@ -86,7 +86,9 @@ test("the landing page explains DCA, shows the prices and the disclaimer", async
   await openHydrated(page, "/");
   await expect(page.getByRole("heading", { name: "How dollar-cost averaging works" })).toBeVisible();
   const pricing = page.getByTestId("pricing");
+  // The cards are the server's tier table (GET /api/billing/tiers), Free included.
   for (const [tier, price, feature] of [
+    ["Free", "$0", "Paper trading only"],
     ["Basic", "$9", "3 symbols, weekly plans"],
     ["Pro", "$19", "10 symbols"],
     ["Premium", "$29", "Smart DCA"],

@@ -70,6 +70,47 @@ impl TierTable {
     }
 }
 
+/// One pricing card of the landing page, worded on the server from the tier table (plain
+/// strings, so the page carries no decoder of its own for the table's types).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceCard {
+    pub name: String,
+    /// "$19" or "$21.50".
+    pub price: String,
+    pub features: Vec<String>,
+}
+
+/// The landing page's pricing: the served tier table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pricing {
+    pub billing: bool,
+    pub cards: Vec<PriceCard>,
+}
+
+impl From<TierTable> for Pricing {
+    fn from(table: TierTable) -> Self {
+        Self {
+            billing: table.billing,
+            cards: table
+                .tiers
+                .into_iter()
+                .map(|offer| {
+                    let price = offer.rules.price.normalize();
+                    PriceCard {
+                        features: offer.rules.features(),
+                        price: if price.fract().is_zero() {
+                            format!("${price}")
+                        } else {
+                            format!("${price:.2}")
+                        },
+                        name: offer.name,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Where to send the browser: a Stripe page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redirect {
@@ -108,8 +149,32 @@ pub async fn open_billing_portal() -> Result<Redirect, super::AppError> {
     )
 }
 
+#[leptos::server(prefix = "/api/fn", endpoint = "load_pricing", output = crate::api::codec::Json)]
+pub async fn load_pricing() -> Result<Pricing, super::AppError> {
+    let (ports, _caller) = super::ports::request().await?;
+    Ok(ports.billing.tier_table().into())
+}
+
 #[leptos::server(prefix = "/api/fn", endpoint = "load_tier_table", output = crate::api::codec::Json)]
 pub async fn load_tier_table() -> Result<TierTable, super::AppError> {
     let (ports, _caller) = super::ports::request().await?;
     Ok(ports.billing.tier_table())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tier::Tiers;
+
+    #[test]
+    fn the_pricing_cards_read_the_served_table() {
+        let mut tiers = Tiers::default();
+        tiers.pro.price = rust_decimal::Decimal::new(215, 1);
+        let pricing = Pricing::from(TierTable::new(true, &tiers));
+        let prices: Vec<_> = pricing.cards.iter().map(|c| c.price.as_str()).collect();
+        assert_eq!(prices, ["$0", "$9", "$21.50", "$29"]);
+        assert_eq!(pricing.cards[0].name, "Free");
+        assert_eq!(pricing.cards[0].features[2], "Paper trading only");
+        assert!(pricing.billing);
+    }
 }

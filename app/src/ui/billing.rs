@@ -179,7 +179,11 @@ fn TierCards(
     chosen: RwSignal<Option<Tier>>,
 ) -> impl IntoView {
     let current = view.tier;
-    let subscribed = view.status.is_some() && view.status.as_deref() != Some("canceled");
+    // As the server sees it: only these states hold a tier (checkout is refused then).
+    let subscribed = matches!(
+        view.status.as_deref(),
+        Some("trialing" | "active" | "past_due")
+    );
     view! {
         <section class="panel" aria-labelledby="tiers-title">
             <h2 id="tiers-title">"Plans"</h2>

@@ -2,8 +2,8 @@
 //! pages (`pages.rs`), accounts and settings, the set-up wizard (`onboarding.rs`), plans
 //! (`plans/`: the list, the editor and its fields, the preview, over the form model), the
 //! dashboard and its live link (`dashboard.rs`, `live.rs`), history, backtests, the broker
-//! connection, admin, and the shared chart and formatting helpers. Every page but the
-//! landing and sign-in pages is a lazy route.
+//! connection, billing, admin, and the shared chart and formatting helpers. Every page but
+//! the sign-up and sign-in pages is a lazy route.
 
 mod account;
 mod admin;
@@ -157,7 +157,10 @@ pub fn App() -> impl IntoView {
                     // module, it also keeps the sign-in guard's code there, where every
                     // signed-in page needs it first (BENCHMARKS.md, 2026-12-05).
                     <Route path=path!("/account") view=|| view! {
-                        <layout::RequireUser><leptos_router::components::Redirect path="/settings" /></layout::RequireUser>
+                        <layout::RequireUser>
+                            <leptos_router::components::Redirect path="/settings"
+                                options=leptos_router::NavigateOptions { replace: true, ..Default::default() } />
+                        </layout::RequireUser>
                         <layout::Hydrated />
                     } />
                     <Route path=path!("/dashboard") view={Lazy::<lazy_pages::Dashboard>::new()} ssr=SsrMode::Async />

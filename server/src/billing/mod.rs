@@ -187,11 +187,11 @@ impl BillingService {
             } => (user_id, false),
             Applied::Replay { user_id: None } | Applied::Nothing { .. } => return Ok(()),
         };
-        self.follow_up(stripe, &user_id).await?;
         if changed {
+            // Committed: the browser may read it now, whatever the follow-up does.
             stripe.events.publish(&user_id, &LiveEvent::Billing).await;
         }
-        Ok(())
+        self.follow_up(stripe, &user_id).await
     }
 
     /// What follows an event for `user_id`, read afresh so that it can run again: the

@@ -61,6 +61,15 @@ impl AsyncStripe {
 
 fn failure(err: stripe::StripeError) -> StripeFailure {
     match err {
+        // Rate limits, lock timeouts and Stripe's own failures pass: try again later.
+        stripe::StripeError::Stripe(errors, status)
+            if status == 429 || status == 409 || status >= 500 =>
+        {
+            StripeFailure::Unreachable(format!(
+                "{} ({status})",
+                errors.message.as_deref().unwrap_or("no message")
+            ))
+        }
         stripe::StripeError::Stripe(errors, status) => StripeFailure::Refused(format!(
             "{} ({status})",
             errors.message.as_deref().unwrap_or("no message")

@@ -356,7 +356,7 @@ async fn upsert_subscription(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    let written = sqlx::query(
+    let written = sqlx::query(&format!(
         "INSERT INTO subscriptions (id, user_id, customer_id, price_id, tier, status, \
          current_period_end, cancel_at_period_end, created, event_created, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -365,8 +365,12 @@ async fn upsert_subscription(
          cancel_at_period_end = excluded.cancel_at_period_end, \
          event_created = excluded.event_created, updated_at = excluded.updated_at \
          WHERE subscriptions.event_created <= excluded.event_created \
-         AND subscriptions.status NOT IN ('canceled', 'incomplete_expired')",
-    )
+         AND subscriptions.status NOT IN ('canceled', 'incomplete_expired') \
+         AND NOT (subscriptions.event_created = excluded.event_created \
+                  AND {STAGE_EXCLUDED} < {STAGE_STORED})",
+        STAGE_EXCLUDED = stage_sql("excluded.status"),
+        STAGE_STORED = stage_sql("subscriptions.status"),
+    ))
     .bind(&state.id)
     .bind(&user_id)
     .bind(&state.customer_id)
@@ -436,14 +440,16 @@ async fn invoice(
     if event_created < applied {
         return Ok(None);
     }
+    // Compare-and-set on the status read: a concurrent `deleted` must not be undone.
     let written = sqlx::query(
         "UPDATE subscriptions SET status = $1, event_created = $2, updated_at = $3 \
-         WHERE id = $4 AND event_created <= $2",
+         WHERE id = $4 AND event_created <= $2 AND status = $5",
     )
     .bind(next)
     .bind(event_created)
     .bind(now)
     .bind(subscription_id)
+    .bind(&status)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -453,6 +459,15 @@ async fn invoice(
 /// Whether Stripe never moves a subscription out of `status`.
 fn is_final(status: &str) -> bool {
     matches!(status, "canceled" | "incomplete_expired")
+}
+
+/// [`stage`] in SQL, of the status column `column` (the upsert's guard against a
+/// concurrent same-second event).
+fn stage_sql(column: &str) -> String {
+    format!(
+        "(CASE {column} WHEN 'incomplete' THEN 0 WHEN 'trialing' THEN 1 WHEN 'active' THEN 1 \
+         WHEN 'past_due' THEN 1 WHEN 'unpaid' THEN 2 WHEN 'paused' THEN 2 ELSE 3 END)"
+    )
 }
 
 /// How far along its life a subscription in `status` is: within one second, an event
