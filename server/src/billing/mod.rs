@@ -220,7 +220,8 @@ impl BillingService {
         };
         for old in subs.iter().filter(|s| s.id != winner.id && s.grants()) {
             match stripe.api.cancel(&old.id).await {
-                Ok(()) => {
+                // Gone at Stripe: it bills nobody either way.
+                Ok(()) | Err(stripe::StripeFailure::Gone(_)) => {
                     tracing::info!(subscription = %old.id, "cancelled a superseded subscription");
                     self.db
                         .mark_subscription_canceled(&old.id, stripe.wall.now())
@@ -325,7 +326,7 @@ fn stripe_unavailable(err: stripe::StripeFailure) -> AppError {
     tracing::error!(error = %err, "a Stripe request failed");
     match err {
         // A refusal is the server's fault (a wrong key or price id), not the user's.
-        stripe::StripeFailure::Refused(_) => AppError::new(
+        stripe::StripeFailure::Refused(_) | stripe::StripeFailure::Gone(_) => AppError::new(
             ErrorCode::Internal,
             "Stripe refused the request; nothing was charged. Please contact support.",
         ),

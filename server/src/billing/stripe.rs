@@ -22,6 +22,9 @@ pub enum StripeFailure {
     /// Stripe answered with an error (a bad request, an unknown price, …).
     #[error("Stripe refused the request: {0}")]
     Refused(String),
+    /// The object does not exist at Stripe (404).
+    #[error("Stripe has no such object: {0}")]
+    Gone(String),
     /// Stripe could not be reached or answered with something unreadable.
     #[error("Stripe could not be reached: {0}")]
     Unreachable(String),
@@ -70,6 +73,12 @@ fn failure(err: stripe::StripeError) -> StripeFailure {
                 errors.message.as_deref().unwrap_or("no message")
             ))
         }
+        stripe::StripeError::Stripe(errors, 404) => StripeFailure::Gone(
+            errors
+                .message
+                .clone()
+                .unwrap_or_else(|| "no message".to_owned()),
+        ),
         stripe::StripeError::Stripe(errors, status) => StripeFailure::Refused(format!(
             "{} ({status})",
             errors.message.as_deref().unwrap_or("no message")

@@ -260,6 +260,25 @@ async fn within_one_second_a_subscription_never_goes_back(app: &TestApp) {
     assert_eq!(billing(app).await["tier"], "basic");
 }
 
+async fn a_superseded_subscription_stripe_does_not_know_is_over(app: &TestApp) {
+    app.sign_up("twice@example.com", PASSWORD).await;
+    let user = user_id(app, &app.client).await;
+    let t = now_secs(app);
+    // Two paying subscriptions the stand-in never saw: the newer wins, and cancelling the
+    // older answers 404, which ends it here too (no retry on every later event).
+    let older = subscription("sub_old", &user, "price_basic", "active", t - 60);
+    let newer = subscription("sub_new", &user, "price_pro", "active", t);
+    let first = event("evt_o", "customer.subscription.created", t - 60, older);
+    let second = event("evt_n", "customer.subscription.created", t, newer);
+    assert_eq!(deliver(app, &first).await.status(), 200);
+    assert_eq!(deliver(app, &second).await.status(), 200);
+    assert_eq!(billing(app).await["tier"], "pro");
+    let subs = app.db.subscriptions_of(&user).await.unwrap();
+    let status = |id: &str| subs.iter().find(|s| s.id == id).unwrap().status.clone();
+    assert_eq!(status("sub_old"), "canceled");
+    assert_eq!(status("sub_new"), "active");
+}
+
 async fn unpaid_and_incomplete_expired_grant_nothing(app: &TestApp) {
     app.sign_up("lapsed@example.com", PASSWORD).await;
     let user = user_id(app, &app.client).await;
@@ -465,6 +484,7 @@ on_both_backends!(
     webhooks_set_the_tier_exactly_once_and_in_order,
     unpaid_and_incomplete_expired_grant_nothing,
     within_one_second_a_subscription_never_goes_back,
+    a_superseded_subscription_stripe_does_not_know_is_over,
     checkout_round_trip_through_the_stand_in,
     billing_endpoints_need_a_session,
 );
