@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures";
-import { ADMIN_EMAIL, signIn, signUp, uniqueEmail } from "./helpers";
+import { ADMIN_EMAIL, openHydrated, signIn, signUp, uniqueEmail } from "./helpers";
 
 test("the Admin link is shown to admins only", async ({ browser }) => {
   const subscriber = await browser.newPage();
@@ -24,4 +24,40 @@ test("the Admin link is shown to admins only", async ({ browser }) => {
   const users = admin.getByTestId("admin-users");
   await expect(users).toContainText(subscriberEmail);
   await expect(users).toContainText(ADMIN_EMAIL);
+});
+
+test("an admin finds a user, disables them (their open dashboard drops to sign-in) and enables them again", async ({ browser }) => {
+  const user = await browser.newPage();
+  const email = uniqueEmail("disable");
+  await signUp(user, email);
+  await expect(user.getByTestId("live-status")).toHaveText("Live");
+
+  const admin = await browser.newPage();
+  await signIn(admin, ADMIN_EMAIL);
+  await expect(admin).toHaveURL(/\/dashboard$/);
+  await openHydrated(admin, "/admin/users");
+  await admin.getByLabel("E-mail contains").fill(email.toUpperCase());
+  await admin.getByRole("button", { name: "Search" }).click();
+  await expect(admin).toHaveURL(/\/admin\/users\?q=/);
+  const rows = admin.getByTestId("admin-user-row");
+  await expect(rows).toHaveCount(1);
+  await rows.getByRole("link", { name: email }).click();
+  await expect(admin).toHaveURL(/\/admin\/users\/[0-9a-f-]+$/);
+  await expect(admin.getByTestId("admin-user-state")).toHaveText("active");
+  await expect(admin.getByTestId("admin-user-sessions")).toHaveText("1 device");
+  await expect(admin.getByTestId("admin-user-billing")).toContainText("Purchases this month");
+
+  await admin.getByRole("button", { name: "Disable account" }).click();
+  await expect(admin.getByTestId("admin-user-state")).toHaveText("disabled");
+  await expect(admin.getByTestId("admin-user-sessions")).toHaveText("0 devices");
+  // The user's open dashboard hears that its session ended, and goes to the sign-in page.
+  await expect(user).toHaveURL(/\/login/, { timeout: 10_000 });
+  await signIn(user, email);
+  await expect(user.getByText("This account has been disabled.")).toBeVisible();
+
+  await admin.getByRole("button", { name: "Enable account" }).click();
+  await expect(admin.getByTestId("admin-user-state")).toHaveText("active");
+  await expect(admin.getByTestId("admin-user-audit")).toContainText("user_disabled");
+  await signIn(user, email);
+  await expect(user).toHaveURL(/\/dashboard$/);
 });

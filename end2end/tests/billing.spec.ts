@@ -24,14 +24,36 @@ async function payFor(page: Page, tier: string, card: string): Promise<void> {
   await page.getByRole("button", { name: "Subscribe" }).click();
 }
 
+/** Fills the editor with a daily plan of SPY. */
+async function draftDailyPlan(page: Page): Promise<void> {
+  await openHydrated(page, "/plans/new");
+  await page.getByLabel("Plan name").fill("Daily SPY");
+  await page.getByLabel("Symbol 1").fill("SPY");
+  await page.getByLabel("Amount 1 ($)").fill("10");
+  await page.getByLabel("Repeats").selectOption("daily");
+  await page.getByLabel("Time", { exact: true }).fill("10:00");
+  await page.getByLabel("Time zone").fill("America/New_York");
+}
+
 test("a Free user upgrades to Pro through checkout and saves a daily plan; the portal cancels at period end", async ({ page }) => {
   await signUp(page, uniqueEmail("upgrade"));
-  // Free: a daily plan is refused with the tier rule.
+  // Free: a daily plan is refused with the tier rule, over the API…
   const refused = await page.request.post("/api/dca/config", { data: dailyPlan });
   expect(refused.status()).toBe(422);
   expect(JSON.stringify(await refused.json())).toContain("daily needs Pro");
-
-  await openHydrated(page, "/billing");
+  // …and the editor says so before the user presses save, with the way to upgrade.
+  await draftDailyPlan(page);
+  const message = page.getByTestId("form-message");
+  const upgrade = page.getByTestId("tier-limit");
+  await expect(message).toHaveText("Free allows weekly plans; daily needs Pro.");
+  await expect(upgrade).toBeVisible();
+  await page.getByLabel("Repeats").selectOption("weekly");
+  await expect(upgrade).toBeHidden();
+  await expect(message).toBeEmpty();
+  await page.getByLabel("Repeats").selectOption("daily");
+  await expect(message).toHaveText("Free allows weekly plans; daily needs Pro.");
+  await upgrade.getByRole("link", { name: "See plans and upgrade" }).click();
+  await expect(page).toHaveURL(/\/billing$/);
   await expect(page.getByTestId("current-tier")).toHaveText("Free");
   await expect(page.getByTestId("tier-table")).toContainText("$19.00");
   await payFor(page, "pro", "4242 4242 4242 4242");
@@ -41,8 +63,11 @@ test("a Free user upgrades to Pro through checkout and saves a daily plan; the p
   await expect(page.getByTestId("billing-done")).toBeVisible();
   await expect(page.getByTestId("billing-renewal")).toContainText("Renews on");
 
-  const saved = await page.request.post("/api/dca/config", { data: dailyPlan });
-  expect(saved.status()).toBe(201);
+  // On Pro the editor has nothing to say of a daily plan, and saves it.
+  await draftDailyPlan(page);
+  await page.getByRole("button", { name: "Create plan" }).click();
+  await expect(page).toHaveURL(/\/plans\/[0-9a-f-]+\?created=1$/);
+  await openHydrated(page, "/billing");
 
   // The portal: cancel at period end, then the period ends.
   await page.getByRole("button", { name: "Manage billing", exact: true }).click();

@@ -107,14 +107,14 @@ impl ConnectionService {
     }
 }
 
-#[async_trait::async_trait]
-impl ConnectionPort for ConnectionService {
-    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
-        let user = self.accounts.require_user(caller).await?;
+impl ConnectionService {
+    /// The user's broker connection as its owner sees it (environment and the key's last
+    /// four characters; never the keys).
+    pub async fn view_of(&self, user_id: &str) -> Result<ConnectionView, AppError> {
         Ok(
             match self
                 .db
-                .broker_connection(&user.id)
+                .broker_connection(user_id)
                 .await
                 .map_err(internal)?
             {
@@ -145,6 +145,14 @@ impl ConnectionPort for ConnectionService {
                 },
             },
         )
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionPort for ConnectionService {
+    async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        self.view_of(&user.id).await
     }
 
     async fn connect(

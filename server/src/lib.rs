@@ -4,6 +4,7 @@
 //! tests start it on port 0. The simulated broker is the `sim` crate.
 
 pub mod accounts;
+pub mod admin;
 pub mod bench;
 pub mod billing;
 pub mod broker;

@@ -221,6 +221,24 @@ impl Application {
             });
         }
         let billing = Arc::new(billing);
+        let connections = Arc::new(
+            crate::connections::ConnectionService::new(
+                db.clone(),
+                clock.clone(),
+                accounts.clone(),
+                brokers.clone(),
+                config.live_unlock_days,
+            )
+            .with_tiers(billing_tiers.clone()),
+        );
+        let admin = Arc::new(crate::admin::AdminService::new(
+            db.clone(),
+            clock.clone(),
+            accounts.clone(),
+            billing.clone(),
+            connections.clone(),
+            events.clone(),
+        ));
         let (stop_sockets, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
             stopping,
@@ -230,19 +248,10 @@ impl Application {
             ports: app::api::ports::Ports {
                 accounts: accounts.clone(),
                 billing: billing.clone(),
-                admin: accounts.clone(),
+                admin,
                 plans,
                 portfolio: portfolio.clone(),
-                connections: Arc::new(
-                    crate::connections::ConnectionService::new(
-                        db.clone(),
-                        clock.clone(),
-                        accounts.clone(),
-                        brokers.clone(),
-                        config.live_unlock_days,
-                    )
-                    .with_tiers(billing_tiers.clone()),
-                ),
+                connections,
             },
 
             events: events.clone(),

@@ -3,6 +3,7 @@
 
 use super::error::AppError;
 use crate::domain::account::Role;
+use crate::domain::tier::Tier;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -12,12 +13,173 @@ pub struct AdminUserView {
     pub id: String,
     pub email: String,
     pub role: Role,
+    pub tier: Tier,
+    /// An admin disabled the account: no sign-in, plans paused.
+    pub disabled: bool,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// When the user was last active (signed in, or a visit refreshed the session), ms.
+    pub last_seen_at: i64,
 }
 
-#[server(prefix = "/api/fn", endpoint = "load_admin_users", output = crate::api::codec::Json)]
-pub async fn load_admin_users() -> Result<Vec<AdminUserView>, AppError> {
+/// `GET /api/admin/users`: which users, in which order, from where. Every field is
+/// optional and arrives as text, so a wrong value is a 422 naming the field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserQuery {
+    /// A part of the e-mail address, any case.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// `subscriber` or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `free`, `basic`, `pro` or `premium`.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// `active` or `disabled`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `signed_up` (the default) or `last_active`, newest first.
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// The `next` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// 1 to 200; 50 by default.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A page of users; `next` fetches the following one (`None` on the last page).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserPage {
+    pub users: Vec<AdminUserView>,
+    pub next: Option<String>,
+}
+
+/// One of a user's sessions. Session ids never leave the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminSession {
+    /// When it ends unless used again, ms.
+    pub expires_at: i64,
+}
+
+/// One audit row about a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAuditRow {
+    pub at: i64,
+    pub action: String,
+    /// The user who acted (the user themself, or an admin), if anyone did.
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    /// JSON.
+    pub detail: String,
+}
+
+/// The admin's view of a user's billing: tier, subscription and this month's usage, in
+/// the JSON shape of `GET /api/billing` (the panel has its own types, so the plan editor's
+/// code is not shared with it and the browser bundles stay apart).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminBilling {
+    pub tier: Tier,
+    /// The Stripe subscription's state (`active`, `past_due`, …); `None` without one.
+    pub status: Option<String>,
+    pub usage: AdminUsage,
+}
+
+/// Counted from the user's plans and purchase history, as on their billing page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUsage {
+    pub symbols: u32,
+    pub plans: u32,
+    pub purchases_this_month: u32,
+    /// Dollars, an exact decimal.
+    pub volume_this_month: String,
+}
+
+/// A user's broker connection: its kind (`alpaca`, `demo`, `none`), environment and the
+/// key's last four characters; never the keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminBroker {
+    pub kind: String,
+    pub environment: String,
+    pub key_last4: Option<String>,
+}
+
+/// One of a user's plans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPlan {
+    pub id: String,
+    pub name: String,
+    /// `active`, `paused` or `stopped`.
+    pub status: String,
+    /// ms.
+    pub next_run_at: Option<i64>,
+    pub paused_reason: Option<String>,
+}
+
+/// One of a user's purchases.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPurchase {
+    pub symbol: String,
+    /// Dollars ordered, an exact decimal.
+    pub notional: String,
+    /// `filled`, `skipped`, `failed`, …
+    pub status: String,
+    pub reason: Option<String>,
+    /// The slot it was bought for, ms.
+    pub slot_at: Option<i64>,
+}
+
+/// `GET /api/admin/users/{id}`: everything an admin needs to help a user, or to stop one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserDetail {
+    pub user: AdminUserView,
+    pub email_verified: bool,
+    pub timezone: Option<String>,
+    pub billing: AdminBilling,
+    pub broker: AdminBroker,
+    pub plans: Vec<AdminPlan>,
+    /// The newest purchases.
+    pub purchases: Vec<AdminPurchase>,
+    pub sessions: Vec<AdminSession>,
+    /// The newest audit rows naming the user.
+    pub audit: Vec<AdminAuditRow>,
+    /// Whether this is the admin looking at it (who cannot demote or disable themself).
+    pub is_you: bool,
+}
+
+/// `PATCH /api/admin/users/{id}`: what to change; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    /// `subscriber` or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_admin_users", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn load_admin_users(query: UserQuery) -> Result<AdminUserPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.admin.list_users(&caller).await)
+    super::ports::with_status(ports.admin.list_users(&caller, &query).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_admin_user", output = crate::api::codec::Json)]
+pub async fn load_admin_user(id: String) -> Result<AdminUserDetail, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.user(&caller, &id).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "change_admin_user", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn change_admin_user(id: String, change: UserChange) -> Result<AdminUserDetail, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.change_user(&caller, &id, &change).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "end_admin_user_sessions", output = crate::api::codec::Json)]
+pub async fn end_admin_user_sessions(id: String) -> Result<AdminUserDetail, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.end_sessions(&caller, &id).await)
 }

@@ -118,15 +118,20 @@ pub async fn load_plans() -> Result<Vec<Plan>, super::AppError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "save_plan", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
-pub async fn save_plan(plan: PlanWire) -> Result<Plan, super::AppError> {
+pub async fn save_plan(
+    plan: PlanWire,
+    /// Only check the draft (its fields and the caller's tier) and save nothing: the editor
+    /// asks before the user presses save.
+    #[server(default)]
+    check_only: bool,
+) -> Result<Plan, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(
-        ports
-            .plans
-            .save_plan(&caller, plan)
-            .await
-            .map(super::ports::Saved::into_plan),
-    )
+    let result = if check_only {
+        ports.plans.check_plan(&caller, plan).await
+    } else {
+        (ports.plans.save_plan(&caller, plan).await).map(super::ports::Saved::into_plan)
+    };
+    super::ports::with_status(result)
 }
 
 #[server(prefix = "/api/fn", endpoint = "set_plan_status", output = crate::api::codec::Json)]

@@ -50,6 +50,8 @@ pub enum ErrorCode {
     Internal,
     /// The server is too busy to take this request now; try again in a moment.
     Busy,
+    /// An admin disabled this account: it cannot sign in.
+    AccountDisabled,
 }
 
 impl ErrorCode {
@@ -59,7 +61,10 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => 422,
             ErrorCode::BadRequest => 400,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden | ErrorCode::CrossSiteRequest | ErrorCode::LiveLocked => 403,
+            ErrorCode::Forbidden
+            | ErrorCode::CrossSiteRequest
+            | ErrorCode::LiveLocked
+            | ErrorCode::AccountDisabled => 403,
 
             ErrorCode::NotFound => 404,
             ErrorCode::RequestTimeout => 408,

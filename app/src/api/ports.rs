@@ -3,7 +3,7 @@
 //! `app` declares what it needs; the `server` crate decides how (database, hashing,
 //! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
 
-use super::admin::AdminUserView;
+use super::admin::{AdminUserDetail, AdminUserPage, UserChange, UserQuery};
 use super::auth::{Credentials, Profile, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
 use super::dca::{
@@ -95,7 +95,23 @@ pub trait BillingPort: Send + Sync + 'static {
 /// What the admin panel reads and changes. Every method checks the admin role itself.
 #[async_trait]
 pub trait AdminPort: Send + Sync + 'static {
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserView>, AppError>;
+    /// One page of users matching the query.
+    async fn list_users(&self, caller: &Caller, query: &UserQuery)
+    -> Result<AdminUserPage, AppError>;
+    /// One user, with their billing, broker, plans, purchases, sessions and audit rows.
+    async fn user(&self, caller: &Caller, user_id: &str) -> Result<AdminUserDetail, AppError>;
+    /// Changes the user's role or whether they are disabled (an admin can neither demote
+    /// nor disable themself, nor leave the platform without an enabled admin). Disabling
+    /// ends every session at once and pauses the user's plans.
+    async fn change_user(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        change: &UserChange,
+    ) -> Result<AdminUserDetail, AppError>;
+    /// Signs the user out everywhere.
+    async fn end_sessions(&self, caller: &Caller, user_id: &str)
+    -> Result<AdminUserDetail, AppError>;
 }
 
 /// How a plan was saved: created (it had no id), or an existing plan updated.
@@ -122,6 +138,9 @@ pub trait PlanPort: Send + Sync + 'static {
     async fn plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError>;
     /// Creates (no id) or updates a plan; see the service for the rules.
     async fn save_plan(&self, caller: &Caller, plan: PlanWire) -> Result<Saved, AppError>;
+    /// What saving `plan` would say before the broker is asked about its symbols (every
+    /// field's rule and the caller's tier), saving nothing: the plan as it would be saved.
+    async fn check_plan(&self, caller: &Caller, plan: PlanWire) -> Result<Plan, AppError>;
     async fn set_plan_status(
         &self,
         caller: &Caller,

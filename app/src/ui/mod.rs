@@ -60,10 +60,9 @@ mod lazy_pages {
     lazy_page!(Plans => super::plans::PlansPage);
     lazy_page!(NewPlan => super::plans::editor::NewPlanPage);
     lazy_page!(EditPlan => super::plans::editor::EditPlanPage);
-    lazy_page!(History => super::history::HistoryPage);
+    lazy_page!(History => HistoryOrAdmin);
     lazy_page!(Backtest => super::backtest::BacktestPage);
     lazy_page!(Settings => SettingsOrBilling);
-    lazy_page!(Admin => super::admin::AdminPage);
 
     /// Settings and billing share one chunk set: as a lazy page of its own, billing split
     /// the code it shares with the other pages into more, smaller chunks, which cost the
@@ -77,6 +76,23 @@ mod lazy_pages {
             view! { <super::billing::BillingPage /> }.into_any()
         } else {
             view! { <super::settings::SettingsPage /> }.into_any()
+        }
+    }
+
+    /// The admin panel rides with the history page for the same reason: a lazy page of its
+    /// own shared the generic view and reactive code it has in common with every page in
+    /// new combinations, and the plan editor's chunks lost ~9 KB gzip to that (BENCHMARKS.md,
+    /// 2026-12-05, session 12). History is the page most like it (filters in the query
+    /// string, keyset pages, tables) and the lightest to carry the rest.
+    #[component]
+    fn HistoryOrAdmin() -> impl IntoView {
+        let path = leptos_router::hooks::use_location()
+            .pathname
+            .get_untracked();
+        if path.starts_with("/admin") {
+            view! { <super::admin::AdminPage /> }.into_any()
+        } else {
+            view! { <super::history::HistoryPage /> }.into_any()
         }
     }
 }
@@ -172,7 +188,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/backtest") view={Lazy::<lazy_pages::Backtest>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/settings") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/billing") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view={Lazy::<lazy_pages::Admin>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users/:id") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>
         </Router>

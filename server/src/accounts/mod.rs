@@ -1,5 +1,5 @@
 //! Accounts: sign-up, sign-in (rate-limited), sign-out, the current user, and the role
-//! checks every other feature relies on. Implements `app`'s `AccountPort` and `AdminPort`.
+//! checks every other feature relies on. Implements `app`'s `AccountPort`.
 
 pub mod password;
 
@@ -10,9 +10,8 @@ use crate::db::users::{InsertUserError, UserRecord};
 use crate::errors::internal;
 use app::api::AppError;
 use app::api::ErrorCode;
-use app::api::admin::AdminUserView;
 use app::api::auth::{Credentials, Profile, UserView};
-use app::api::ports::{AccountPort, AdminPort, Caller};
+use app::api::ports::{AccountPort, Caller};
 use app::domain::account::{Email, NewPassword, Role};
 use app::domain::tier::Tier;
 use app::domain::time::{Clock, Timestamp};
@@ -153,6 +152,9 @@ impl AccountService {
             return Ok(None);
         };
         let user = self.db.user_by_id(&user_id).await.map_err(internal)?;
+        // A disabled account's sessions were ended when it was disabled; one that was
+        // being created just then ends here.
+        let user = user.filter(|u| u.disabled_at.is_none());
         if user.is_none() {
             // The account is gone: end the session instead of failing every request.
             caller.session.flush().await.map_err(internal)?;
@@ -650,9 +652,28 @@ impl AccountPort for AccountService {
             }
         };
         match user {
+            Some(user) if matches && user.disabled_at.is_some() => {
+                self.release(&reservation).await?;
+                self.audit(
+                    caller,
+                    AuditAction::SignInFailed,
+                    Some(&user.id),
+                    Some(&user.email),
+                )
+                .await?;
+                Err(AppError::new(
+                    ErrorCode::AccountDisabled,
+                    "This account has been disabled. Contact the team that runs this \
+                     QuantShift to have it enabled again.",
+                ))
+            }
             Some(user) if matches => {
                 self.release(&reservation).await?;
                 self.start_session(caller, &user).await?;
+                self.db
+                    .touch_user(&user.id, self.clock.now())
+                    .await
+                    .map_err(internal)?;
                 self.audit(
                     caller,
                     AuditAction::SignIn,
@@ -713,24 +734,11 @@ impl AccountPort for AccountService {
                 .insert(SEEN_AT_KEY, now)
                 .await
                 .map_err(internal)?;
+            self.db
+                .touch_user(&user.id, self.clock.now())
+                .await
+                .map_err(internal)?;
         }
         Ok(Some(view(&user)))
-    }
-}
-
-#[async_trait]
-impl AdminPort for AccountService {
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<AdminUserView>, AppError> {
-        self.require_admin(caller).await?;
-        let users = self.db.list_users().await.map_err(internal)?;
-        Ok(users
-            .into_iter()
-            .map(|u| AdminUserView {
-                id: u.id,
-                email: u.email,
-                role: u.role,
-                created_at: u.created_at.millis(),
-            })
-            .collect())
     }
 }

@@ -11,6 +11,7 @@ pub mod webhook;
 
 use crate::accounts::AccountService;
 use crate::db::Db;
+use crate::db::users::UserRecord;
 use crate::db::billing::{Applied, EventRecord};
 use crate::errors::internal;
 use crate::events::EventBus;
@@ -269,6 +270,14 @@ impl BillingPort for BillingService {
 
     async fn billing(&self, caller: &Caller) -> Result<BillingView, AppError> {
         let user = self.accounts.require_user(caller).await?;
+        self.billing_of(&user).await
+    }
+}
+
+impl BillingService {
+    /// The user's tier, subscription and this month's usage, counted from their plans and
+    /// purchase history (not a separate counter that could drift).
+    pub async fn billing_of(&self, user: &UserRecord) -> Result<BillingView, AppError> {
         let tier = if self.billing {
             user.tier
         } else {

@@ -27,6 +27,9 @@ pub enum AuditAction {
     OrderOutcome,
     BrokerConnected,
     BrokerRemoved,
+    UserDisabled,
+    UserEnabled,
+    SessionsRevoked,
 }
 
 impl AuditAction {
@@ -53,6 +56,9 @@ impl AuditAction {
 
             AuditAction::BrokerConnected => "broker_connected",
             AuditAction::BrokerRemoved => "broker_removed",
+            AuditAction::UserDisabled => "user_disabled",
+            AuditAction::UserEnabled => "user_enabled",
+            AuditAction::SessionsRevoked => "sessions_revoked",
         }
     }
 }
@@ -77,6 +83,8 @@ pub struct AuditRecord {
     pub action: String,
     pub subject: Option<String>,
     pub ip: Option<String>,
+    /// JSON.
+    pub detail: String,
 }
 
 impl Db {
@@ -87,7 +95,7 @@ impl Db {
     /// The newest entries first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRecord>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT at, actor_user_id, action, subject, ip FROM audit_log \
+            "SELECT at, actor_user_id, action, subject, ip, detail FROM audit_log \
              ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)

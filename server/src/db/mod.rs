@@ -7,6 +7,7 @@
 //! are INTEGER 0/1, and money is exact decimal TEXT. The few statements that differ
 //! between the backends sit behind [`Backend`].
 
+pub mod admin;
 pub mod audit;
 pub mod billing;
 pub mod sessions;

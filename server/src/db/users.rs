@@ -20,6 +20,10 @@ pub struct UserRecord {
     pub email_verified_at: Option<Timestamp>,
     /// The subscription tier (what billing, when on, holds the user to).
     pub tier: Tier,
+    /// When an admin disabled the account; `None`: it may sign in.
+    pub disabled_at: Option<Timestamp>,
+    /// When the user was last active: signed in, or a visit refreshed their session.
+    pub last_seen_at: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +34,7 @@ pub enum InsertUserError {
     Database(#[from] sqlx::Error),
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
+pub(super) fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
         id: row.try_get("id")?,
@@ -50,11 +54,18 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Error> {
                 sqlx::Error::Decode(format!("unknown tier {tier:?} in users.tier").into())
             })?
         },
+        disabled_at: row
+            .try_get::<Option<i64>, _>("disabled_at")?
+            .map(Timestamp::from_millis),
+        last_seen_at: Timestamp::from_millis(
+            row.try_get::<Option<i64>, _>("last_seen_at")?
+                .unwrap_or_default(),
+        ),
     })
 }
 
-const COLUMNS: &str =
-    "id, email, password_hash, role, created_at, timezone, email_verified_at, tier";
+pub(super) const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone, \
+     email_verified_at, tier, disabled_at, last_seen_at";
 
 impl Db {
     pub async fn insert_user(
@@ -66,8 +77,8 @@ impl Db {
     ) -> Result<UserRecord, InsertUserError> {
         let id = uuid::Uuid::new_v4().to_string();
         let result = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at, \
+             last_seen_at) VALUES ($1, $2, $3, $4, $5, $5, $5)",
         )
         .bind(&id)
         .bind(email.as_str())
@@ -86,6 +97,8 @@ impl Db {
                 timezone: None,
                 email_verified_at: None,
                 tier: Tier::Free,
+                disabled_at: None,
+                last_seen_at: now,
             }),
             Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
             Err(err) => Err(err.into()),

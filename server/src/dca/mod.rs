@@ -45,8 +45,24 @@ pub async fn pause_for_tier(
     why: &str,
     now: i64,
 ) -> anyhow::Result<()> {
+    pause_with_reason(db, events, user_id, plan, why, "tier", now)
+        .await
+        .map(|_| ())
+}
+
+/// Pauses `plan` with a reason its user sees (unless it changed since it was read: then
+/// `false`), audited as paused `by` (`tier`, `admin`), and tells the user's browsers.
+pub async fn pause_with_reason(
+    db: &Db,
+    events: &crate::events::EventBus,
+    user_id: &str,
+    plan: &Plan,
+    why: &str,
+    by: &str,
+    now: i64,
+) -> anyhow::Result<bool> {
     let Some(plan_id) = plan.id.as_ref().map(PlanId::as_str) else {
-        return Ok(());
+        return Ok(false);
     };
     let read_at = plan.updated_at.map_or(0, |t| t.as_millisecond());
     let paused = db
@@ -69,7 +85,7 @@ pub async fn pause_for_tier(
             action: AuditAction::PlanPaused,
             subject: Some(plan_id),
             ip: None,
-            detail: serde_json::json!({"by": "tier", "reason": why}),
+            detail: serde_json::json!({"by": by, "reason": why}),
         })
         .await?;
         let row = db.plan(plan_id, user_id).await?;
@@ -77,7 +93,7 @@ pub async fn pause_for_tier(
             events.publish(user_id, &LiveEvent::Plan { plan }).await;
         }
     }
-    Ok(())
+    Ok(paused)
 }
 
 /// What the browser is told when the broker does not answer (the cause goes to the log).
@@ -133,6 +149,15 @@ impl From<slots::PurchaseRow> for Purchase {
     }
 }
 
+/// A plan that passed [`DcaService::draft`]: who sent it, the stored row it edits (if any),
+/// and the plan as validated on New York's `today`.
+struct Draft {
+    user: UserRecord,
+    existing: Option<PlanRow>,
+    plan: Plan,
+    today: jiff::civil::Date,
+}
+
 pub struct DcaService {
     db: Db,
     events: crate::events::EventBus,
@@ -173,6 +198,35 @@ impl DcaService {
     pub fn with_tiers(mut self, tiers: Option<Tiers>) -> Self {
         self.tiers = tiers;
         self
+    }
+
+    /// A plan as the caller sent it, checked by everything but the broker's catalogue
+    /// (which takes seconds to load): ownership of the plan being edited, every field's
+    /// rule, and the caller's tier.
+    async fn draft(&self, caller: &Caller, input: PlanWire) -> Result<Draft, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let existing = match &input.id {
+            Some(id) => Some(self.owned(&user.id, id).await?),
+            None => None,
+        };
+        let today = app::domain::calendar::new_york()
+            .to_datetime(self.now())
+            .date();
+        let plan = input
+            .validate(&self.limits, None, today)
+            .map_err(AppError::invalid_fields)?;
+        let stored = existing
+            .clone()
+            .map(PlanRow::into_plan)
+            .transpose()
+            .map_err(internal)?;
+        self.check_tier(&user, &plan, stored.as_ref()).await?;
+        Ok(Draft {
+            user,
+            existing,
+            plan,
+            today,
+        })
     }
 
     /// Whatever a plan being saved asks for beyond the user's tier (nothing with billing
@@ -357,24 +411,12 @@ impl PlanPort for DcaService {
     /// is refused (409) if the plan changed since it was read (its `updated_at`, as the
     /// caller sent it or as this call read it).
     async fn save_plan(&self, caller: &Caller, input: PlanWire) -> Result<Saved, AppError> {
-        let user = self.accounts.require_user(caller).await?;
-        let existing = match &input.id {
-            Some(id) => Some(self.owned(&user.id, id).await?),
-            None => None,
-        };
-        let today = app::domain::calendar::new_york()
-            .to_datetime(self.now())
-            .date();
-        // Everything but the symbols first: the broker's catalogue takes seconds to load.
-        let mut plan = input
-            .validate(&self.limits, None, today)
-            .map_err(AppError::invalid_fields)?;
-        let stored = existing
-            .clone()
-            .map(PlanRow::into_plan)
-            .transpose()
-            .map_err(internal)?;
-        self.check_tier(&user, &plan, stored.as_ref()).await?;
+        let Draft {
+            user,
+            existing,
+            mut plan,
+            today,
+        } = self.draft(caller, input).await?;
         let assets = self.asset_facts(&user.id).await?;
         plan.validate(&self.limits, Some(&assets), today)
             .map_err(AppError::invalid_fields)?;
@@ -449,6 +491,12 @@ impl PlanPort for DcaService {
     /// Starts, pauses or stops one of the caller's plans (compare-and-set, like `save`).
     /// A paused plan keeps its next slot: resumed before the grace window closes on it,
     /// it still buys (later, the slot is recorded as missed); then it goes on from now.
+    /// What [`PlanPort::save_plan`] would say of `input` before it asks the broker about
+    /// the symbols: every field's rule and the caller's tier. Saves nothing.
+    async fn check_plan(&self, caller: &Caller, input: PlanWire) -> Result<Plan, AppError> {
+        Ok(self.draft(caller, input).await?.plan)
+    }
+
     async fn set_plan_status(
         &self,
         caller: &Caller,

@@ -592,13 +592,17 @@ impl Scheduler {
             .collect())
     }
 
-    /// Why the user's tier no longer allows `plan`, if it does not (billing on): their
-    /// active plans are fitted to the tier oldest first, so a downgrade stops the newest.
+    /// Why `plan` may not run, if it may not: its user's account is disabled, or (billing
+    /// on) their tier no longer allows it: their active plans are fitted to the tier oldest
+    /// first, so a downgrade stops the newest.
     async fn beyond_tier(&self, slot: &SlotRow, plan: &Plan) -> anyhow::Result<Option<String>> {
-        let Some(tiers) = &self.config.tiers else {
+        let Some(user) = self.db.user_by_id(slot.user_id.as_str()).await? else {
             return Ok(None);
         };
-        let Some(user) = self.db.user_by_id(slot.user_id.as_str()).await? else {
+        if user.disabled_at.is_some() {
+            return Ok(Some(crate::admin::ACCOUNT_DISABLED.to_owned()));
+        }
+        let Some(tiers) = &self.config.tiers else {
             return Ok(None);
         };
         let active = self

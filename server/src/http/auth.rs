@@ -1,8 +1,7 @@
-//! The REST auth API (`/api/auth/*`) and the admin user list, for programmatic clients.
+//! The REST auth API (`/api/auth/*`), for programmatic clients.
 //! Each handler is an adapter over the same `AccountService` the UI's server functions use.
 
 use super::AppState;
-use app::api::admin::AdminUserView;
 use app::api::auth::{Credentials, UserView};
 use app::api::ports::Caller;
 use app::api::{AppError, ErrorCode};
@@ -17,11 +16,6 @@ use serde::de::DeserializeOwned;
 #[derive(Serialize)]
 pub struct UserBody {
     user: UserView,
-}
-
-#[derive(Serialize)]
-pub struct UsersBody {
-    users: Vec<AdminUserView>,
 }
 
 /// A JSON body whose rejection is the API's error shape instead of axum's plain text.
@@ -100,12 +94,4 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Us
         .await?
         .ok_or_else(AppError::unauthenticated)?;
     Ok(Json(UserBody { user }))
-}
-
-pub async fn admin_users(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<UsersBody>, AppError> {
-    let users = state.ports.admin.list_users(&caller).await?;
-    Ok(Json(UsersBody { users }))
 }

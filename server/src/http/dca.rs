@@ -44,6 +44,16 @@ pub async fn save(
     })
 }
 
+/// `POST /api/dca/config/check`: what saving the plan would say (422 with the fields and
+/// the tier's limits), without saving it; 200 with the plan as it would be saved.
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(plan): JsonBody<PlanWire>,
+) -> Result<Json<Plan>, AppError> {
+    Ok(Json(state.ports.plans.check_plan(&caller, plan).await?))
+}
+
 async fn set_status(
     state: &AppState,
     caller: &Caller,

@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos app (pages and server functions), the REST API, health
 //! checks, static files, and the middleware every request passes through.
 
+mod admin;
 mod auth;
 mod billing;
 mod dca;
@@ -16,7 +17,7 @@ use crate::db::sessions::DbSessionStore;
 use app::api::ports::Ports;
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use std::sync::Arc;
@@ -95,12 +96,18 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/logout", post(auth::sign_out))
         .route("/auth/me", get(auth::me))
-        .route("/admin/users", get(auth::admin_users))
+        .route("/admin/users", get(admin::users))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).patch(admin::change_user),
+        )
+        .route("/admin/users/{id}/sessions", delete(admin::end_sessions))
         .route("/dca/config", get(dca::list).post(dca::save))
         .route(
             "/dca/config/{id}",
             get(dca::get_one).delete(dca::delete_one),
         )
+        .route("/dca/config/check", post(dca::check))
         .route("/dca/limits", get(dca::limits))
         .route("/billing", get(billing::view))
         .route("/billing/tiers", get(billing::tiers))

@@ -351,6 +351,23 @@ pub async fn signed_up(app: &TestApp, email: &str) -> (reqwest::Client, String) 
     (client, cookie)
 }
 
+/// A fresh client signed in as a new admin (`email`): signed up, then promoted as an
+/// operator would (`quantshift user promote`); signing up never makes an admin.
+pub async fn signed_in_admin(app: &TestApp, email: &str) -> reqwest::Client {
+    let (client, _) = signed_up(app, email).await;
+    let promoted = app
+        .db
+        .set_user_role(
+            &app::domain::account::Email::parse(email).unwrap(),
+            app::domain::account::Role::Admin,
+            app::domain::time::Clock::now(&*app.clock),
+        )
+        .await
+        .unwrap();
+    assert!(promoted);
+    client
+}
+
 /// The id of the user `client` is signed in as.
 pub async fn user_id(app: &TestApp, client: &reqwest::Client) -> String {
     let me = client.get(app.url("/api/auth/me")).send().await.unwrap();

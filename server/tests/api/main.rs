@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod admin;
 mod auth;
 mod billing;
 mod broker_payloads;

@@ -130,6 +130,59 @@ async fn plans_are_held_to_the_users_tier(app: &TestApp) {
     assert_eq!(json(resumed).await["status"], "active");
 }
 
+/// The editor asks before the user presses save: the REST check and the server function's
+/// `check_only` answer what saving would (the tier's message, or the plan), saving nothing.
+async fn a_draft_is_checked_against_the_tier_before_it_is_saved(app: &TestApp) {
+    app.sign_up("drafts@example.com", PASSWORD).await;
+    let checked = app
+        .post_json("/api/dca/config/check", plan("daily", &["SPY"]))
+        .await;
+    assert_eq!(checked.status(), 422);
+    let error = json(checked).await;
+    assert_eq!(error["error"]["code"], "validation_failed");
+    assert_eq!(
+        error["error"]["fields"]["schedule.frequency"],
+        "Free allows weekly plans; daily needs Pro."
+    );
+    let fine = app
+        .post_json("/api/dca/config/check", plan("weekly", &["SPY"]))
+        .await;
+    assert_eq!(fine.status(), 200);
+    let fine = json(fine).await;
+    assert_eq!(fine["id"], Value::Null, "{fine}");
+    assert_eq!(fine["schedule"]["frequency"], "weekly");
+
+    let call = |check_only: bool, body: Value| {
+        app.client
+            .post(app.url("/api/fn/save_plan"))
+            .json(&json!({"plan": body, "check_only": check_only}))
+            .send()
+    };
+    let asked = call(true, plan("weekly", &["SPY", "QQQ", "VTI", "IWM"]))
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 422);
+    let message = json(asked).await["error"]["fields"]["legs"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.starts_with("Free allows 3 different symbols"), "{message}");
+    assert_eq!(call(true, plan("weekly", &["SPY"])).await.unwrap().status(), 200);
+    assert_eq!(plan_count(app).await, 0, "a check saves nothing");
+    assert_eq!(call(false, plan("weekly", &["SPY"])).await.unwrap().status(), 200);
+    assert_eq!(plan_count(app).await, 1);
+
+    // An anonymous caller is told to sign in, not what a plan would be.
+    let anonymous = app
+        .other_client()
+        .post(app.url("/api/dca/config/check"))
+        .json(&plan("weekly", &["SPY"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
 async fn live_keys_need_a_tier_with_live_trading(app: &TestApp) {
     app.sign_up("live@example.com", PASSWORD).await;
     let keys =
@@ -188,6 +241,18 @@ async fn usage_counts_plans_and_this_months_purchases(app: &TestApp) {
         (volume - rust_decimal::Decimal::from(20)).abs() <= rust_decimal::Decimal::new(2, 2),
         "two $10 purchases: {volume}"
     );
+    // An admin sees the same usage on the user's page, counted from the same history.
+    let admin = crate::helpers::signed_in_admin(app, "ops@example.com").await;
+    let user = crate::helpers::user_id(app, &app.client).await;
+    let seen = admin
+        .get(app.url(&format!("/api/admin/users/{user}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+    let seen = json(seen).await;
+    assert_eq!(seen["billing"]["usage"], usage, "{seen}");
+    assert_eq!(seen["billing"]["tier"], "free");
     // The month (New York) turns: last month's purchases no longer count.
     app.clock.advance_minutes(5 * 24 * 60);
     let december = json(app.get("/api/billing").await).await;
@@ -317,6 +382,7 @@ on_both_backends!(
         c.billing = true;
     };
     plans_are_held_to_the_users_tier,
+    a_draft_is_checked_against_the_tier_before_it_is_saved,
     live_keys_need_a_tier_with_live_trading,
     usage_counts_plans_and_this_months_purchases,
     a_downgrade_pauses_the_newest_plans_when_they_run,

@@ -6,6 +6,22 @@ use crate::api::dca::{Plan, PlanStatus, delete_plan, run_plan_now, set_plan_stat
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+/// What a control asks of the server.
+#[derive(Clone, Copy)]
+enum Control {
+    Status(PlanStatus),
+    BuyNow,
+    Delete,
+}
+
+/// What the server did.
+#[derive(Clone)]
+enum Done {
+    Plan(Plan),
+    Queued,
+    Deleted,
+}
+
 /// Start, pause, stop, delete (each confirmed where it cannot be undone) and buy now.
 #[component]
 pub(super) fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
@@ -16,69 +32,50 @@ pub(super) fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
             .unwrap_or_default()
     };
     let message = RwSignal::new(None::<Result<String, String>>);
-    let status_action = Action::new(move |status: &PlanStatus| {
-        let (id, status) = (id(), *status);
-        async move { set_plan_status(id, status).await }
+    // One action for every control (one action's code in the editor's bundle, not three).
+    let action = Action::new(move |control: &Control| {
+        let (id, control) = (id(), *control);
+        async move {
+            match control {
+                Control::Status(status) => set_plan_status(id, status).await.map(Done::Plan),
+                Control::BuyNow => run_plan_now(id, request_id()).await.map(|_| Done::Queued),
+                Control::Delete => delete_plan(id).await.map(|()| Done::Deleted),
+            }
+        }
     });
-    Effect::new(move |_| match status_action.value().get() {
-        Some(Ok(plan)) => {
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(Done::Plan(plan))) => {
             message.set(Some(Ok(format!(
                 "The plan is now {}.",
                 plan.status.as_str()
             ))));
             current.set(plan);
         }
-        Some(Err(err)) => message.set(Some(Err(err.message))),
-        None => {}
-    });
-    let buy_action = Action::new(move |_: &()| {
-        let id = id();
-        let key = request_id();
-        async move { run_plan_now(id, key).await }
-    });
-    Effect::new(move |_| {
-        match buy_action.value().get() {
-        Some(Ok(_)) => message.set(Some(Ok(
+        Some(Ok(Done::Queued)) => message.set(Some(Ok(
             "Purchase queued: it appears on your dashboard and in your history as soon as the broker answers.".into(),
         ))),
-        Some(Err(err)) => message.set(Some(Err(err.message))),
-        None => {}
-    }
-    });
-    let delete_action = Action::new(move |_: &()| {
-        let id = id();
-        async move { delete_plan(id).await }
-    });
-    Effect::new(move |_| match delete_action.value().get() {
-        Some(Ok(())) => navigate("/plans?deleted=1", Default::default()),
+        Some(Ok(Done::Deleted)) => navigate("/plans?deleted=1", Default::default()),
         Some(Err(err)) => message.set(Some(Err(err.message))),
         None => {}
     });
     // Which irreversible action waits for a second click.
     let confirming = RwSignal::new(None::<&'static str>);
     let status = move || current.with(|p| p.status);
-    let busy = move || {
-        status_action.pending().get() || buy_action.pending().get() || delete_action.pending().get()
-    };
+    let busy = move || action.pending().get();
+    let buying = move || action.input().with(|input| matches!(input, Some(Control::BuyNow)));
 
     view! {
         <div class="plan-controls" role="group" aria-label="Plan controls">
-            <Show when=move || status() == PlanStatus::Paused>
-                <button type="button" class="btn btn-primary" disabled=busy
-                    on:click=move |_| { status_action.dispatch(PlanStatus::Active); }>"Start"</button>
-            </Show>
-            <Show when=move || status() == PlanStatus::Active>
-                <button type="button" class="btn btn-quiet" disabled=busy
-                    on:click=move |_| { status_action.dispatch(PlanStatus::Paused); }>"Pause"</button>
-            </Show>
-            <Show when=move || status() != PlanStatus::Stopped>
-                <button type="button" class="btn btn-quiet" disabled=busy data-testid="buy-now"
-                    on:click=move |_| { buy_action.dispatch(()); }>
-                    {move || if buy_action.pending().get() { "Buying…" } else { "Buy now" }}
-                </button>
-                <button type="button" class="btn btn-quiet" disabled=busy
-                    on:click=move |_| confirming.set(Some("stop"))>"Stop"</button>
-            </Show>
+            <button type="button" class="btn btn-primary" disabled=busy hidden=move || status() != PlanStatus::Paused
+                on:click=move |_| { action.dispatch(Control::Status(PlanStatus::Active)); }>"Start"</button>
+            <button type="button" class="btn btn-quiet" disabled=busy hidden=move || status() != PlanStatus::Active
+                on:click=move |_| { action.dispatch(Control::Status(PlanStatus::Paused)); }>"Pause"</button>
+            <button type="button" class="btn btn-quiet" disabled=busy data-testid="buy-now" hidden=move || status() == PlanStatus::Stopped
+                on:click=move |_| { action.dispatch(Control::BuyNow); }>
+                {move || if buying() { "Buying…" } else { "Buy now" }}
+            </button>
+            <button type="button" class="btn btn-quiet" disabled=busy hidden=move || status() == PlanStatus::Stopped
+                on:click=move |_| confirming.set(Some("stop"))>"Stop"</button>
             <button type="button" class="btn btn-danger" disabled=busy
                 on:click=move |_| confirming.set(Some("delete"))>"Delete"</button>
         </div>
@@ -93,11 +90,11 @@ pub(super) fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
                     <p id="confirm-question">{question}</p>
                     <button type="button" class="btn btn-danger" on:click=move |_| {
                         confirming.set(None);
-                        if what == "stop" {
-                            status_action.dispatch(PlanStatus::Stopped);
+                        action.dispatch(if what == "stop" {
+                            Control::Status(PlanStatus::Stopped)
                         } else {
-                            delete_action.dispatch(());
-                        }
+                            Control::Delete
+                        });
                     }>{confirm}</button>
                     <button type="button" class="btn btn-quiet" on:click=move |_| confirming.set(None)>"Cancel"</button>
                 </div>

@@ -213,9 +213,38 @@ pub fn PlanEditor(
 
     let save = Action::new(move |plan: &Plan| {
         let plan = plan.clone();
-        async move { save_plan(plan.into()).await }
+        async move { save_plan(plan.into(), false).await }
+    });
+    // What the user's tier allows is the server's to say (the shared rule, with their other
+    // plans and their subscription): asked once the draft is otherwise complete, and again
+    // only when what a tier limits (schedule, strategy, symbols) changes.
+    let tier_key = Memo::new(move |_| {
+        check.with(|(plan, errors)| errors.is_empty().then(|| tier_key(plan)))
+    });
+    let ask_tier = Action::new(move |plan: &Plan| {
+        let plan = plan.clone();
+        async move { save_plan(plan.into(), true).await }
+    });
+    Effect::new(move |_| {
+        if tier_key.get().is_some() {
+            ask_tier.dispatch(check.with_untracked(|(plan, _)| plan.clone()));
+        }
     });
     let form_message = RwSignal::new(None::<String>);
+    // The form message is the tier's refusal, with the way to upgrade beside it.
+    let tier_refused = RwSignal::new(false);
+    Effect::new(move |_| {
+        let refused = match ask_tier.value().get() {
+            Some(Err(err)) if !err.fields.is_empty() => {
+                Some(err.fields.into_values().collect::<Vec<_>>().join(" "))
+            }
+            _ => None,
+        };
+        if refused.is_some() || tier_refused.get_untracked() {
+            tier_refused.set(refused.is_some());
+            form_message.set(refused);
+        }
+    });
     Effect::new(move |_| match save.value().get() {
         Some(Ok(plan)) => {
             form_message.set(Some("Saved.".into()));
@@ -263,6 +292,7 @@ pub fn PlanEditor(
                 </aside>
             </div>
             <p class="form-error" role="alert" data-testid="form-message">{move || form_message.get()}</p>
+            <p hidden=move || !tier_refused.get() data-testid="tier-limit"><a href="/billing">"See plans and upgrade"</a></p>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary btn-large" disabled=move || save.pending().get()>
                     {move || match (save.pending().get(), creating) {
@@ -301,6 +331,19 @@ fn TextField(
             <p class="field-error" id=error_id data-testid=format!("error-{id}")>{move || error.get()}</p>
         </div>
     }
+}
+
+/// What the tier rules read of a plan (schedule, strategy, symbols) as one text: a new
+/// answer from the server is needed only when it changes.
+fn tier_key(plan: &Plan) -> String {
+    let symbols: Vec<&str> = plan.legs.iter().map(|leg| leg.symbol.as_str()).collect();
+    format!(
+        "{}/{}/{}/{}",
+        plan.schedule.frequency as u8,
+        plan.schedule.interval,
+        plan.strategy.mode() as u8,
+        symbols.join(",")
+    )
 }
 
 /// What the form says of a refused save: the server's message; for field errors a pointer

@@ -1,0 +1,457 @@
+//! The admin panel's service: finding users, everything about one user, and the actions
+//! that stop a compromised or abusive account at once. Every call checks the admin role
+//! on the server, and every change writes an audit row naming the admin.
+
+use crate::accounts::AccountService;
+use crate::billing::BillingService;
+use crate::connections::ConnectionService;
+use crate::db::Db;
+use crate::db::admin::{AccountChange, AccountChanged, UserOrder, UserSearch};
+use crate::db::audit::{AuditAction, AuditEntry};
+use crate::db::users::UserRecord;
+use crate::errors::internal;
+use crate::events::EventBus;
+use app::api::admin::{
+    AdminAuditRow, AdminBilling, AdminBroker, AdminPlan, AdminPurchase, AdminSession,
+    AdminUsage, AdminUserDetail, AdminUserPage, AdminUserView, UserChange, UserQuery,
+};
+use app::api::dca::PlanStatus;
+use app::api::ports::{AdminPort, Caller};
+use app::api::{AppError, ErrorCode};
+use app::domain::account::Role;
+use app::domain::tier::Tier;
+use app::domain::time::Clock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why a disabled user's plans are paused (shown to them, and on their plans).
+pub const ACCOUNT_DISABLED: &str = "account disabled";
+
+/// How many rows of each list the page of one user shows.
+const RECENT: i64 = 20;
+
+pub struct AdminService {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    accounts: Arc<AccountService>,
+    billing: Arc<BillingService>,
+    connections: Arc<ConnectionService>,
+    events: EventBus,
+}
+
+fn view(user: &UserRecord) -> AdminUserView {
+    AdminUserView {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        role: user.role,
+        tier: user.tier,
+        disabled: user.disabled_at.is_some(),
+        created_at: user.created_at.millis(),
+        last_seen_at: user.last_seen_at.millis(),
+    }
+}
+
+fn invalid(field: &str, message: &str) -> AppError {
+    AppError::invalid_fields(BTreeMap::from([(field.to_owned(), message.to_owned())]))
+}
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "There is no such user.")
+}
+
+/// `query` as a search of the database, or a 422 naming every field that is wrong.
+fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
+    let mut errors = BTreeMap::new();
+    let text = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let email = text(&query.q);
+    if email.as_ref().is_some_and(|q| q.chars().count() > 254) {
+        errors.insert("q".into(), "Search for at most 254 characters.".into());
+    }
+    let role = text(&query.role).and_then(|r| {
+        Role::parse(&r).or_else(|| {
+            errors.insert("role".into(), "Choose subscriber or admin.".into());
+            None
+        })
+    });
+    let tier = text(&query.tier).and_then(|t| {
+        Tier::parse(&t).or_else(|| {
+            errors.insert("tier".into(), "Choose free, basic, pro or premium.".into());
+            None
+        })
+    });
+    let disabled = match text(&query.state).as_deref() {
+        None => None,
+        Some("active") => Some(false),
+        Some("disabled") => Some(true),
+        Some(_) => {
+            errors.insert("state".into(), "Choose active or disabled.".into());
+            None
+        }
+    };
+    let order = match text(&query.sort).as_deref() {
+        None | Some("signed_up") => UserOrder::SignedUp,
+        Some("last_active") => UserOrder::LastActive,
+        Some(_) => {
+            errors.insert("sort".into(), "Sort by signed_up or last_active.".into());
+            UserOrder::SignedUp
+        }
+    };
+    let after = match text(&query.after) {
+        None => None,
+        Some(cursor) => parse_cursor(&cursor).or_else(|| {
+            errors.insert(
+                "after".into(),
+                "Not a page cursor: pass a page's next as it came.".into(),
+            );
+            None
+        }),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.insert("limit".into(), "Ask for 1 to 200 users a page.".into());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    Ok(UserSearch {
+        email,
+        role,
+        tier,
+        disabled,
+        order,
+        after,
+        limit,
+    })
+}
+
+/// A page cursor: `{key}_{id}`, the last row's order key and id.
+fn cursor(order: UserOrder, user: &UserRecord) -> String {
+    format!("{}_{}", order.key(user), user.id)
+}
+
+fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (key, id) = cursor.split_once('_')?;
+    let valid_id = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    Some((key.parse().ok()?, id.to_owned())).filter(|_| valid_id)
+}
+
+impl AdminService {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        accounts: Arc<AccountService>,
+        billing: Arc<BillingService>,
+        connections: Arc<ConnectionService>,
+        events: EventBus,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            accounts,
+            billing,
+            connections,
+            events,
+        }
+    }
+
+    async fn target(&self, user_id: &str) -> Result<UserRecord, AppError> {
+        if user_id.is_empty() || user_id.len() > 64 {
+            return Err(not_found());
+        }
+        self.db
+            .user_by_id(user_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(not_found)
+    }
+
+    async fn detail(&self, admin: &UserRecord, user: &UserRecord) -> Result<AdminUserDetail, AppError> {
+        let now = self.clock.now();
+        let plans = self
+            .db
+            .plans_of(&user.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| {
+                let plan = row.into_plan().map_err(internal)?;
+                Ok(AdminPlan {
+                    id: plan.id.map(|id| id.as_str().to_owned()).unwrap_or_default(),
+                    name: plan.name,
+                    status: plan.status.as_str().to_owned(),
+                    next_run_at: plan.next_run_at.map(|t| t.as_millisecond()),
+                    paused_reason: plan.paused_reason,
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let purchases = self
+            .db
+            .purchase_history(&user.id, None, None, None, RECENT)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| AdminPurchase {
+                symbol: row.symbol.to_string(),
+                notional: row.notional.to_string(),
+                status: row.status.as_str().to_owned(),
+                reason: row.reason,
+                slot_at: Some(row.slot_at),
+            })
+            .collect();
+        let sessions = self
+            .db
+            .user_sessions(&user.id, now)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|s| AdminSession {
+                expires_at: s.expires_at,
+            })
+            .collect();
+        let audit = self
+            .db
+            .audit_of_user(user, RECENT)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| AdminAuditRow {
+                at: row.at,
+                action: row.action,
+                actor: row.actor_user_id,
+                subject: row.subject,
+                ip: row.ip,
+                detail: row.detail,
+            })
+            .collect();
+        Ok(AdminUserDetail {
+            user: view(user),
+            email_verified: user.email_verified_at.is_some(),
+            timezone: user.timezone.clone(),
+            billing: {
+                let view = self.billing.billing_of(user).await?;
+                AdminBilling {
+                    tier: view.tier,
+                    status: view.status,
+                    usage: AdminUsage {
+                        symbols: view.usage.symbols,
+                        plans: view.usage.plans,
+                        purchases_this_month: view.usage.purchases_this_month,
+                        volume_this_month: view.usage.volume_this_month.to_string(),
+                    },
+                }
+            },
+            broker: {
+                let view = self.connections.view_of(&user.id).await?;
+                AdminBroker {
+                    kind: view.kind,
+                    environment: view.environment,
+                    key_last4: view.key_last4,
+                }
+            },
+            plans,
+            purchases,
+            sessions,
+            audit,
+            is_you: admin.id == user.id,
+        })
+    }
+
+    /// Pauses every active plan of a user who was just disabled, with the reason they
+    /// will see. A plan changed meanwhile is read again; the scheduler also refuses to run
+    /// a disabled user's plans, so one that slips through buys nothing either.
+    async fn pause_plans(&self, user: &UserRecord) -> Result<(), AppError> {
+        for _ in 0..3 {
+            let active = (self.db.plans_in(&user.id, &[PlanStatus::Active]).await)
+                .map_err(internal)?;
+            if active.is_empty() {
+                return Ok(());
+            }
+            for plan in &active {
+                crate::dca::pause_with_reason(
+                    &self.db,
+                    &self.events,
+                    &user.id,
+                    plan,
+                    ACCOUNT_DISABLED,
+                    "admin",
+                    self.clock.now().millis(),
+                )
+                .await
+                .map_err(internal)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AdminPort for AdminService {
+    async fn list_users(
+        &self,
+        caller: &Caller,
+        query: &UserQuery,
+    ) -> Result<AdminUserPage, AppError> {
+        self.accounts.require_admin(caller).await?;
+        let mut search = search(query)?;
+        let limit = search.limit as usize;
+        // One more than asked for tells whether another page follows.
+        search.limit += 1;
+        let mut users = self.db.search_users(&search).await.map_err(internal)?;
+        let next = if users.len() > limit {
+            users.truncate(limit);
+            users.last().map(|last| cursor(search.order, last))
+        } else {
+            None
+        };
+        Ok(AdminUserPage {
+            users: users.iter().map(view).collect(),
+            next,
+        })
+    }
+
+    async fn user(&self, caller: &Caller, user_id: &str) -> Result<AdminUserDetail, AppError> {
+        let admin = self.accounts.require_admin(caller).await?;
+        let user = self.target(user_id).await?;
+        self.detail(&admin, &user).await
+    }
+
+    async fn change_user(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        change: &UserChange,
+    ) -> Result<AdminUserDetail, AppError> {
+        let admin = self.accounts.require_admin(caller).await?;
+        let role = match change.role.as_deref() {
+            None => None,
+            Some(role) => {
+                Some(Role::parse(role).ok_or_else(|| invalid("role", "Choose subscriber or admin."))?)
+            }
+        };
+        let user = self.target(user_id).await?;
+        if user.id == admin.id {
+            if role == Some(Role::Subscriber) {
+                return Err(invalid(
+                    "role",
+                    "You cannot remove your own admin role; another admin can.",
+                ));
+            }
+            if change.disabled == Some(true) {
+                return Err(invalid(
+                    "disabled",
+                    "You cannot disable your own account; another admin can.",
+                ));
+            }
+        }
+        let outcome = self
+            .db
+            .change_account(
+                &user.id,
+                &AccountChange {
+                    role,
+                    disabled: change.disabled,
+                },
+                &admin,
+                Some(caller.ip.to_string()),
+                self.clock.now(),
+            )
+            .await
+            .map_err(internal)?;
+        let user = match outcome {
+            AccountChanged::Done { user, disabled_now } => {
+                if disabled_now {
+                    // Their sessions are gone: close their live sockets too.
+                    self.events.sessions_changed(&user.id).await;
+                    self.pause_plans(&user).await?;
+                }
+                user
+            }
+            AccountChanged::Missing => return Err(not_found()),
+            AccountChanged::LastAdmin => {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "This is the last enabled admin: make another user an admin first.",
+                ));
+            }
+        };
+        self.detail(&admin, &user).await
+    }
+
+    async fn end_sessions(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+    ) -> Result<AdminUserDetail, AppError> {
+        let admin = self.accounts.require_admin(caller).await?;
+        let user = self.target(user_id).await?;
+        let ended = self
+            .db
+            .delete_user_sessions(&user.id)
+            .await
+            .map_err(internal)?;
+        self.events.sessions_changed(&user.id).await;
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: Some(&admin.id),
+                action: AuditAction::SessionsRevoked,
+                subject: Some(&user.email),
+                ip: Some(caller.ip.to_string()),
+                detail: serde_json::json!({"by": admin.email, "sessions": ended}),
+            })
+            .await
+            .map_err(internal)?;
+        self.detail(&admin, &user).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_read_back_and_junk_is_refused() {
+        assert_eq!(
+            parse_cursor("1795824000000_3f1c-ab"),
+            Some((1_795_824_000_000, "3f1c-ab".to_owned()))
+        );
+        for junk in ["", "_", "12_", "x_abc", "12_a'b", "12"] {
+            assert_eq!(parse_cursor(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_query_names_every_wrong_field() {
+        let query = UserQuery {
+            role: Some("root".into()),
+            tier: Some("gold".into()),
+            state: Some("gone".into()),
+            sort: Some("email".into()),
+            after: Some("nope".into()),
+            limit: Some(0),
+            ..UserQuery::default()
+        };
+        let err = search(&query).unwrap_err();
+        let fields: Vec<_> = err.fields.keys().map(String::as_str).collect();
+        assert_eq!(fields, ["after", "limit", "role", "sort", "state", "tier"]);
+        let fine = search(&UserQuery {
+            q: Some("  Ann ".into()),
+            state: Some("disabled".into()),
+            sort: Some("last_active".into()),
+            ..UserQuery::default()
+        })
+        .unwrap();
+        assert_eq!(fine.email.as_deref(), Some("Ann"));
+        assert_eq!(fine.disabled, Some(true));
+        assert_eq!(fine.order, UserOrder::LastActive);
+        assert_eq!(fine.limit, 50);
+    }
+}

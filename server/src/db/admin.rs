@@ -1,0 +1,316 @@
+//! What the admin panel reads and changes of users: a keyset-paged search, a user's
+//! sessions and audit rows, and role and disabled changes that can never leave the
+//! platform without an enabled admin.
+
+use super::Db;
+use super::audit::{AuditAction, AuditEntry, AuditRecord, insert_audit};
+use super::users::{COLUMNS, UserRecord, from_row};
+use app::domain::account::Role;
+use app::domain::tier::Tier;
+use app::domain::time::Timestamp;
+use sqlx::Row as _;
+
+/// The order the admin's user list pages through, newest first, the id breaking ties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserOrder {
+    SignedUp,
+    LastActive,
+}
+
+impl UserOrder {
+    fn column(self) -> &'static str {
+        match self {
+            UserOrder::SignedUp => "created_at",
+            UserOrder::LastActive => "last_seen_at",
+        }
+    }
+
+    /// The value of this order's column for `user`: a page's cursor is (it, id).
+    pub fn key(self, user: &UserRecord) -> i64 {
+        match self {
+            UserOrder::SignedUp => user.created_at.millis(),
+            UserOrder::LastActive => user.last_seen_at.millis(),
+        }
+    }
+}
+
+/// One page of the user search: every filter is optional.
+#[derive(Clone, Debug)]
+pub struct UserSearch {
+    /// A part of the e-mail address, any case.
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub tier: Option<Tier>,
+    pub disabled: Option<bool>,
+    pub order: UserOrder,
+    /// The last row of the previous page: (the order's key, id).
+    pub after: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// An admin's change to a user's account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+/// How [`Db::change_account`] went.
+#[derive(Debug)]
+pub enum AccountChanged {
+    /// Applied (or nothing to change): the user as they are now, and whether this change
+    /// disabled them (their sessions were ended).
+    Done { user: UserRecord, disabled_now: bool },
+    Missing,
+    /// It would leave no enabled admin.
+    LastAdmin,
+}
+
+/// One session of a user, as the admin panel shows it.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub expires_at: i64,
+}
+
+impl Db {
+    /// One page of users, newest first in `search.order`.
+    pub async fn search_users(&self, search: &UserSearch) -> Result<Vec<UserRecord>, sqlx::Error> {
+        let column = search.order.column();
+        let mut sql = format!("SELECT {COLUMNS} FROM users WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if search.email.is_some() {
+            sql += &format!(" AND LOWER(email) LIKE {} ESCAPE '\\'", next());
+        }
+        if search.role.is_some() {
+            sql += &format!(" AND role = {}", next());
+        }
+        if search.tier.is_some() {
+            sql += &format!(" AND tier = {}", next());
+        }
+        match search.disabled {
+            Some(true) => sql += " AND disabled_at IS NOT NULL",
+            Some(false) => sql += " AND disabled_at IS NULL",
+            None => {}
+        }
+        if search.after.is_some() {
+            let (key, id, key_again) = (next(), next(), next());
+            sql += &format!(" AND ({column} < {key} OR ({column} = {key_again} AND id < {id}))");
+        }
+        sql += &format!(" ORDER BY {column} DESC, id DESC LIMIT {}", next());
+
+        let mut query = sqlx::query(&sql);
+        if let Some(email) = &search.email {
+            query = query.bind(contains_pattern(email));
+        }
+        if let Some(role) = search.role {
+            query = query.bind(role.as_str());
+        }
+        if let Some(tier) = search.tier {
+            query = query.bind(tier.as_str());
+        }
+        if let Some((key, id)) = &search.after {
+            query = query.bind(*key).bind(id.clone()).bind(*key);
+        }
+        query = query.bind(i64::from(search.limit));
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+
+    /// Notes that the user was active now (a sign-in, a visit that refreshed the session).
+    pub async fn touch_user(&self, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+            .bind(user_id)
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes a user's role and whether they are disabled, with one audit row per change
+    /// naming `actor` (the admin), in one transaction. Disabling ends every session of the
+    /// user in the same transaction. Refused when it would leave no enabled admin.
+    pub async fn change_account(
+        &self,
+        user_id: &str,
+        change: &AccountChange,
+        actor: &UserRecord,
+        ip: Option<String>,
+        at: Timestamp,
+    ) -> Result<AccountChanged, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        // Every admin row's lock (PostgreSQL), or the database's write lock (SQLite), first:
+        // two admins demoting each other at once cannot both see the other still in place.
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE role = 'admin'")
+            .execute(&mut *tx)
+            .await?;
+        let Some(before) = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()?
+        else {
+            tx.rollback().await?;
+            return Ok(AccountChanged::Missing);
+        };
+        let role = change.role.unwrap_or(before.role);
+        let was_disabled = before.disabled_at.is_some();
+        let disabled = change.disabled.unwrap_or(was_disabled);
+        let enabled_admin = |role: Role, disabled: bool| role.is_admin() && !disabled;
+        if enabled_admin(before.role, was_disabled) && !enabled_admin(role, disabled) {
+            let others: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM users \
+                 WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
+            )
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if others == 0 {
+                tx.rollback().await?;
+                return Ok(AccountChanged::LastAdmin);
+            }
+        }
+        let disabled_at = match (was_disabled, disabled) {
+            (false, true) => Some(at.millis()),
+            (true, true) => before.disabled_at.map(Timestamp::millis),
+            (_, false) => None,
+        };
+        sqlx::query("UPDATE users SET role = $2, disabled_at = $3, updated_at = $4 WHERE id = $1")
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(disabled_at)
+            .bind(at.millis())
+            .execute(&mut *tx)
+            .await?;
+        let disabled_now = !was_disabled && disabled;
+        if disabled_now {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut audits = Vec::new();
+        if role != before.role {
+            audits.push((
+                AuditAction::RoleChanged,
+                serde_json::json!({"role": role.as_str(), "by": actor.email}),
+            ));
+        }
+        if disabled != was_disabled {
+            let action = if disabled {
+                AuditAction::UserDisabled
+            } else {
+                AuditAction::UserEnabled
+            };
+            audits.push((action, serde_json::json!({"by": actor.email})));
+        }
+        for (action, detail) in audits {
+            insert_audit(
+                &mut *tx,
+                AuditEntry {
+                    at,
+                    actor_user_id: Some(&actor.id),
+                    action,
+                    subject: Some(&before.email),
+                    ip: ip.clone(),
+                    detail,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(AccountChanged::Done {
+            user: UserRecord {
+                role,
+                disabled_at: disabled_at.map(Timestamp::from_millis),
+                ..before
+            },
+            disabled_now,
+        })
+    }
+
+    /// Ends every session of the user; returns how many there were.
+    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The user's sessions that have not expired, the longest-lived first.
+    pub async fn user_sessions(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+             ORDER BY expires_at DESC",
+        )
+        .bind(user_id)
+        .bind(now.millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionRecord {
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest `limit` audit rows that name the user: as the actor, or as the subject
+    /// (their e-mail address or id).
+    pub async fn audit_of_user(
+        &self,
+        user: &UserRecord,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT at, actor_user_id, action, subject, ip, detail FROM audit_log \
+             WHERE actor_user_id = $1 OR subject = $1 OR subject = $2 \
+             ORDER BY at DESC, id DESC LIMIT $3",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn a_search_takes_wildcards_literally() {
+        assert_eq!(contains_pattern("Ann"), "%ann%");
+        assert_eq!(contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+}

@@ -1,0 +1,381 @@
+//! The admin panel's users (#15): every admin route and server function refuses visitors
+//! (401) and subscribers (403); the search filters and pages without skipping or
+//! repeating a user; disabling ends the user's sessions and live socket at once, pauses
+//! their plans and refuses their sign-in; enabling lets them back in with their plans
+//! still paused; an admin can neither demote nor disable themself, and two admins
+//! demoting each other at once leave one admin.
+
+use crate::helpers::{
+    PASSWORD, TestApp, json, live, next_json, signed_in_admin, signed_up, user_id,
+};
+use app::domain::account::Email;
+use app::domain::tier::Tier;
+use app::domain::time::Clock as _;
+use serde_json::{Value, json};
+use server::db::audit::{AuditAction, AuditEntry};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn weekly_plan(symbol: &str) -> Value {
+    json!({
+        "name": format!("weekly {symbol}"), "mode": "pure",
+        "legs": [{"symbol": symbol, "amount": "10.00"}],
+        "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                     "time": "10:00", "timezone": "America/New_York"}
+    })
+}
+
+/// `GET /api/admin/users?{query}` as `admin`: the page's e-mail addresses and `next`.
+async fn page(app: &TestApp, admin: &reqwest::Client, query: &str) -> (Vec<String>, Option<String>) {
+    let response = admin
+        .get(app.url(&format!("/api/admin/users?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{query}");
+    let body = json(response).await;
+    let emails = body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+    (emails, body["next"].as_str().map(str::to_owned))
+}
+
+async fn patch(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    user: &str,
+    body: Value,
+) -> reqwest::Response {
+    admin
+        .patch(app.url(&format!("/api/admin/users/{user}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Form(Vec<(&'static str, String)>),
+}
+
+async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
+    let admin = signed_in_admin(app, "boss@example.com").await;
+    let boss = user_id(app, &admin).await;
+    let (subscriber, _) = signed_up(app, "sub@example.com").await;
+    let visitor = app.other_client();
+    let user_path = format!("/api/admin/users/{boss}");
+    let sessions_path = format!("{user_path}/sessions");
+    // The REST routes, then the server functions (JSON input, or a form for one id).
+    let form = |id: &str| Body::Form(vec![("id", id.to_owned())]);
+    let calls: Vec<(&str, String, Body)> = vec![
+        ("GET", "/api/admin/users".into(), Body::None),
+        ("GET", "/api/admin/users?q=boss&role=admin".into(), Body::None),
+        ("GET", user_path.clone(), Body::None),
+        ("PATCH", user_path.clone(), Body::Json(json!({"disabled": true}))),
+        ("DELETE", sessions_path, Body::None),
+        ("POST", "/api/fn/load_admin_users".into(), Body::Json(json!({"query": {}}))),
+        ("POST", "/api/fn/load_admin_user".into(), form(&boss)),
+        (
+            "POST",
+            "/api/fn/change_admin_user".into(),
+            Body::Json(json!({"id": boss, "change": {"role": "subscriber"}})),
+        ),
+        ("POST", "/api/fn/end_admin_user_sessions".into(), form(&boss)),
+    ];
+    for (client, status, code) in [
+        (&visitor, 401, "unauthenticated"),
+        (&subscriber, 403, "forbidden"),
+    ] {
+        for (method, path, body) in &calls {
+            let request = client.request(method.parse().unwrap(), app.url(path));
+            let request = match body {
+                Body::Json(body) => request.json(body),
+                Body::Form(pairs) => request.form(pairs),
+                Body::None => request,
+            };
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status, "{method} {path}");
+            assert_eq!(json(response).await["error"]["code"], code, "{method} {path}");
+        }
+    }
+    // Nothing was changed by any of them.
+    let me = json(admin.get(app.url(&user_path)).send().await.unwrap()).await;
+    assert_eq!(me["user"]["role"], "admin");
+    assert_eq!(me["user"]["disabled"], false);
+    assert_eq!(me["is_you"], true);
+    assert_eq!(me["sessions"].as_array().unwrap().len(), 1);
+}
+
+async fn the_search_filters_and_pages_without_skipping_or_repeating(app: &TestApp) {
+    let admin = signed_in_admin(app, "root@example.com").await;
+    // Nine more users; three sign up in the same millisecond (the id breaks the tie).
+    let mut everyone = vec!["root@example.com".to_owned()];
+    for n in 0..9 {
+        if n % 3 != 0 {
+            app.clock.advance_minutes(1);
+        }
+        let email = if n == 4 {
+            "Ann.Smith@example.com".to_owned()
+        } else {
+            format!("user{n}@example.com")
+        };
+        signed_up(app, &email).await;
+        everyone.push(email.to_lowercase());
+    }
+    let (all, next) = page(app, &admin, "limit=200").await;
+    assert_eq!(next, None);
+    assert_eq!(all.len(), 10);
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>(),
+        everyone.iter().collect::<BTreeSet<_>>()
+    );
+    // Two at a time, in both orders: the same users, each once, in the same order.
+    for sort in ["signed_up", "last_active"] {
+        let (whole, _) = page(app, &admin, &format!("sort={sort}&limit=200")).await;
+        let mut paged = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (emails, next) =
+                page(app, &admin, &format!("sort={sort}&limit=2&after={after}")).await;
+            assert!(emails.len() <= 2);
+            paged.extend(emails);
+            match next {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(paged, whole, "{sort}");
+    }
+    // Newest sign-up first; the e-mail search is a case-insensitive substring.
+    assert_eq!(all[0], "user8@example.com");
+    assert_eq!(page(app, &admin, "q=ANN.s").await.0, ["ann.smith@example.com"]);
+    assert_eq!(page(app, &admin, "q=%25").await.0, Vec::<String>::new());
+    assert_eq!(page(app, &admin, "role=admin").await.0, ["root@example.com"]);
+    let audit = AuditEntry {
+        at: app.clock.now(),
+        actor_user_id: None,
+        action: AuditAction::TierChanged,
+        subject: Some("user3@example.com"),
+        ip: None,
+        detail: json!({"tier": "pro", "by": "test"}),
+    };
+    let email = Email::parse("user3@example.com").unwrap();
+    assert!(app.db.set_user_tier(&email, Tier::Pro, audit).await.unwrap());
+    assert_eq!(page(app, &admin, "tier=pro").await.0, ["user3@example.com"]);
+    let listed = json(
+        admin
+            .get(app.url("/api/admin/users?q=user5"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = listed["users"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(patch(app, &admin, &id, json!({"disabled": true})).await.status(), 200);
+    assert_eq!(page(app, &admin, "state=disabled").await.0, ["user5@example.com"]);
+    assert_eq!(page(app, &admin, "state=active&limit=200").await.0.len(), 9);
+
+    // Wrong values are named, field by field.
+    let bad = admin
+        .get(app.url("/api/admin/users?role=root&state=gone&sort=email&after=x&limit=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let error = json(bad).await;
+    assert_eq!(error["error"]["code"], "validation_failed");
+    let fields: BTreeSet<&str> = error["error"]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, BTreeSet::from(["after", "limit", "role", "sort", "state"]));
+    let missing = admin
+        .get(app.url("/api/admin/users/no-such-user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &TestApp) {
+    let admin = signed_in_admin(app, "ops@example.com").await;
+    let (user, cookie) = signed_up(app, "mallory@example.com").await;
+    let created = user
+        .post(app.url("/api/dca/config"))
+        .json(&weekly_plan("SPY"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    let id = user_id(app, &user).await;
+    let mut socket = live(app, &cookie).await;
+    // A second device.
+    let laptop = app.other_client();
+    let signed_in = laptop
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "mallory@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+
+    let disabled = patch(app, &admin, &id, json!({"disabled": true})).await;
+    assert_eq!(disabled.status(), 200);
+    let detail = json(disabled).await;
+    assert_eq!(detail["user"]["disabled"], true);
+    assert_eq!(detail["sessions"], json!([]));
+    assert_eq!(detail["plans"][0]["status"], "paused");
+    assert_eq!(detail["plans"][0]["paused_reason"], "account disabled");
+
+    // Every device is signed out at once, and the live socket closes within a second.
+    for client in [&user, &laptop] {
+        let me = client.get(app.url("/api/auth/me")).send().await.unwrap();
+        assert_eq!(me.status(), 401);
+    }
+    let mut closed = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while tokio::time::Instant::now() < deadline {
+        if next_json(&mut socket, Duration::from_millis(200)).await.is_none() {
+            use futures_util::StreamExt as _;
+            let ended = tokio::time::timeout(Duration::from_millis(100), socket.next()).await;
+            if matches!(ended, Ok(None) | Ok(Some(Err(_))))
+                || matches!(ended, Ok(Some(Ok(ref m))) if m.is_close())
+            {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "the disabled user's socket stays open");
+
+    // The right password no longer signs in, with a clear answer; a wrong one says nothing more.
+    let refused = app
+        .other_client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "mallory@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let error = json(refused).await;
+    assert_eq!(error["error"]["code"], "account_disabled");
+    assert!(error["error"]["message"].as_str().unwrap().contains("disabled"));
+    let wrong = app
+        .other_client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "mallory@example.com", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    // Enabled again: the user signs in; the plan waits for them to resume it.
+    let enabled = patch(app, &admin, &id, json!({"disabled": false})).await;
+    assert_eq!(enabled.status(), 200);
+    let back = app.other_client();
+    let signed_in = back
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "mallory@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let plan = json(
+        back.get(app.url(&format!("/api/dca/config/{plan_id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(plan["status"], "paused");
+    let resumed = back
+        .post(app.url("/api/dca/start"))
+        .json(&json!({"plan_id": plan_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+
+    // Each admin action is audited, naming the admin.
+    let detail = json(admin.get(app.url(&format!("/api/admin/users/{id}"))).send().await.unwrap()).await;
+    let actions: Vec<&str> = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user_disabled") && actions.contains(&"user_enabled"), "{actions:?}");
+    let ops = user_id(app, &admin).await;
+    let by_admin = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["action"] == "user_disabled")
+        .unwrap();
+    assert_eq!(by_admin["actor"], ops.as_str());
+    assert!(by_admin["detail"].as_str().unwrap().contains("ops@example.com"));
+
+    // "Sign out everywhere" ends the new session too.
+    let ended = admin
+        .delete(app.url(&format!("/api/admin/users/{id}/sessions")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 200);
+    assert_eq!(back.get(app.url("/api/auth/me")).send().await.unwrap().status(), 401);
+    assert!(app.audit_actions().await.contains(&"sessions_revoked".to_owned()));
+}
+
+async fn admins_cannot_demote_or_disable_themselves_and_one_admin_always_remains(app: &TestApp) {
+    let first = signed_in_admin(app, "first@example.com").await;
+    let first_id = user_id(app, &first).await;
+    for body in [json!({"role": "subscriber"}), json!({"disabled": true})] {
+        let refused = patch(app, &first, &first_id, body.clone()).await;
+        assert_eq!(refused.status(), 422, "{body}");
+    }
+    let bad = patch(app, &first, &first_id, json!({"role": "owner"})).await;
+    assert_eq!(bad.status(), 422);
+    assert!(json(bad).await["error"]["fields"]["role"].is_string());
+
+    // Promoting through the panel.
+    let (second, _) = signed_up(app, "second@example.com").await;
+    let second_id = user_id(app, &second).await;
+    let promoted = patch(app, &first, &second_id, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status(), 200);
+    assert_eq!(json(promoted).await["user"]["role"], "admin");
+
+    // Each demotes the other at the same moment: one of them stays an admin.
+    let (a, b) = tokio::join!(
+        patch(app, &first, &second_id, json!({"role": "subscriber"})),
+        patch(app, &second, &first_id, json!({"role": "subscriber"})),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(matches!(statuses[1], 403 | 409), "{statuses:?}");
+    let admins: Vec<_> = app
+        .db
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.role.is_admin() && u.disabled_at.is_none())
+        .collect();
+    assert_eq!(admins.len(), 1);
+}
+
+on_both_backends!(
+    demo_broker:
+    every_admin_route_refuses_visitors_and_subscribers,
+    the_search_filters_and_pages_without_skipping_or_repeating,
+    disabling_ends_sessions_and_sockets_at_once_and_pauses_plans,
+    admins_cannot_demote_or_disable_themselves_and_one_admin_always_remains,
+);
