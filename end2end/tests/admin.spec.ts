@@ -21,9 +21,15 @@ test("the Admin link is shown to admins only", async ({ browser }) => {
   const adminNav = admin.getByRole("navigation", { name: "Main" });
   await adminNav.getByRole("link", { name: "Admin" }).click();
   await expect(admin).toHaveURL(/\/admin$/);
+  // Newest first: the subscriber who just signed up is on the first page; the admin made
+  // before the server started is found by searching.
   const users = admin.getByTestId("admin-users");
   await expect(users).toContainText(subscriberEmail);
+  await admin.getByLabel("Role").selectOption("admin");
+  await admin.getByRole("button", { name: "Search" }).click();
+  await expect(admin).toHaveURL(/role=admin/);
   await expect(users).toContainText(ADMIN_EMAIL);
+  await expect(users).not.toContainText(subscriberEmail);
 });
 
 test("an admin finds a user, disables them (their open dashboard drops to sign-in) and enables them again", async ({ browser }) => {
@@ -60,4 +66,14 @@ test("an admin finds a user, disables them (their open dashboard drops to sign-i
   await expect(admin.getByTestId("admin-user-audit")).toContainText("user_disabled");
   await signIn(user, email);
   await expect(user).toHaveURL(/\/dashboard$/);
+
+  // The audit log viewer, filtered to this user, shows what the admin did.
+  await admin.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Audit log" }).click();
+  await expect(admin).toHaveURL(/\/admin\/audit$/);
+  await admin.getByLabel("User (e-mail or id)").fill(email);
+  await admin.getByLabel("Action").selectOption("user_disabled");
+  await admin.getByRole("button", { name: "Filter" }).click();
+  await expect(admin.getByTestId("audit-row")).toHaveCount(1);
+  await expect(admin.getByTestId("audit-row")).toContainText(ADMIN_EMAIL);
+  await expect(admin.getByTestId("audit-csv")).toHaveAttribute("href", /\/api\/admin\/audit\.csv\?user=.*action=user_disabled/);
 });

@@ -2,7 +2,7 @@
 -- paused) and when the user was last active (sign-in, or a visit refreshing the session).
 -- Both lists the panel pages through are ordered newest first with the id as tiebreak.
 ALTER TABLE users ADD COLUMN disabled_at BIGINT;
-ALTER TABLE users ADD COLUMN last_seen_at BIGINT;
+ALTER TABLE users ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
 UPDATE users SET last_seen_at = created_at;
 CREATE INDEX users_created_at_id ON users (created_at, id);
 CREATE INDEX users_last_seen_at_id ON users (last_seen_at, id);

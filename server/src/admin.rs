@@ -7,18 +7,19 @@ use crate::billing::BillingService;
 use crate::connections::ConnectionService;
 use crate::db::Db;
 use crate::db::admin::{AccountChange, AccountChanged, UserOrder, UserSearch};
-use crate::db::audit::{AuditAction, AuditEntry};
+use crate::db::audit::{AuditAction, AuditEntry, AuditLogRow, AuditSearch};
 use crate::db::users::UserRecord;
 use crate::errors::internal;
 use crate::events::EventBus;
 use app::api::admin::{
-    AdminAuditRow, AdminBilling, AdminBroker, AdminPlan, AdminPurchase, AdminSession,
-    AdminUsage, AdminUserDetail, AdminUserPage, AdminUserView, UserChange, UserQuery,
+    AdminAuditRow, AdminBilling, AdminBroker, AdminPlan, AdminPurchase, AdminSession, AdminUsage,
+    AdminUserDetail, AdminUserPage, AdminUserView, AuditLine, AuditPage, AuditQuery, UserChange,
+    UserQuery,
 };
 use app::api::dca::PlanStatus;
 use app::api::ports::{AdminPort, Caller};
 use app::api::{AppError, ErrorCode};
-use app::domain::account::Role;
+use app::domain::account::{Email, Role};
 use app::domain::tier::Tier;
 use app::domain::time::Clock;
 use std::collections::BTreeMap;
@@ -29,6 +30,9 @@ pub const ACCOUNT_DISABLED: &str = "account disabled";
 
 /// How many rows of each list the page of one user shows.
 const RECENT: i64 = 20;
+
+/// The most rows one CSV export of the audit log holds.
+const EXPORT_CAP: i64 = 50_000;
 
 pub struct AdminService {
     db: Db,
@@ -104,7 +108,7 @@ fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
     };
     let after = match text(&query.after) {
         None => None,
-        Some(cursor) => parse_cursor(&cursor).or_else(|| {
+        Some(cursor) => parse_cursor(order, &cursor).or_else(|| {
             errors.insert(
                 "after".into(),
                 "Not a page cursor: pass a page's next as it came.".into(),
@@ -112,10 +116,14 @@ fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
             None
         }),
     };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        errors.insert("limit".into(), "Ask for 1 to 200 users a page.".into());
-    }
+    let limit = match text(&query.limit).map(|l| l.parse::<u32>()) {
+        None => 50,
+        Some(Ok(limit)) if (1..=200).contains(&limit) => limit,
+        Some(_) => {
+            errors.insert("limit".into(), "Ask for 1 to 200 users a page.".into());
+            50
+        }
+    };
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
     }
@@ -130,12 +138,23 @@ fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
     })
 }
 
-/// A page cursor: `{key}_{id}`, the last row's order key and id.
-fn cursor(order: UserOrder, user: &UserRecord) -> String {
-    format!("{}_{}", order.key(user), user.id)
+/// The letter a cursor names its order with.
+fn order_letter(order: UserOrder) -> char {
+    match order {
+        UserOrder::SignedUp => 's',
+        UserOrder::LastActive => 'a',
+    }
 }
 
-fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+/// A page cursor: `{order}{key}_{id}`, the order it pages through and the last row's key
+/// and id.
+fn cursor(order: UserOrder, user: &UserRecord) -> String {
+    format!("{}{}_{}", order_letter(order), order.key(user), user.id)
+}
+
+/// A cursor of `order` read back; one of another order is no cursor.
+fn parse_cursor(order: UserOrder, cursor: &str) -> Option<(i64, String)> {
+    let cursor = cursor.strip_prefix(order_letter(order))?;
     let (key, id) = cursor.split_once('_')?;
     let valid_id = !id.is_empty()
         && id.len() <= 64
@@ -143,7 +162,132 @@ fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
     Some((key.parse().ok()?, id.to_owned())).filter(|_| valid_id)
 }
 
+/// An instant the audit filter was given: RFC 3339, or a UTC day (`YYYY-MM-DD`): its
+/// start, or with `day_end` the start of the next day (so a `to` day is inclusive).
+fn parse_instant(value: &str, day_end: bool) -> Option<i64> {
+    if let Ok(at) = value.parse::<jiff::Timestamp>() {
+        return Some(at.as_millisecond());
+    }
+    let day = value.parse::<jiff::civil::Date>().ok()?;
+    let day = if day_end { day.tomorrow().ok()? } else { day };
+    // Days since the epoch, at midnight UTC.
+    let since = day.duration_since(jiff::civil::date(1970, 1, 1));
+    i64::try_from(since.as_millis()).ok()
+}
+
+fn line(row: AuditLogRow) -> AuditLine {
+    let failure = AuditAction::parse(&row.action).is_some_and(AuditAction::is_failure);
+    AuditLine {
+        id: row.id,
+        at: row.at,
+        outcome: if failure { "failure" } else { "success" }.to_owned(),
+        action: row.action,
+        actor: row.actor_user_id,
+        actor_email: row.actor_email,
+        subject: row.subject,
+        ip: row.ip,
+        detail: row.detail,
+    }
+}
+
 impl AdminService {
+    /// `query` as a search of the audit log, or a 422 naming every field that is wrong.
+    /// A `user` that is no account's e-mail address or id (a deleted user, an address a
+    /// sign-in tried) is matched as it is.
+    async fn audit_search(&self, query: &AuditQuery) -> Result<AuditSearch, AppError> {
+        let text = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let mut errors = BTreeMap::new();
+        let user = match text(&query.user) {
+            None => None,
+            Some(who) => {
+                let found = match Email::parse(&who) {
+                    Ok(email) if who.contains('@') => {
+                        self.db.user_by_email(&email).await.map_err(internal)?
+                    }
+                    _ if who.len() <= 64 => self.db.user_by_id(&who).await.map_err(internal)?,
+                    _ => None,
+                };
+                Some(match found {
+                    Some(user) => (user.id, user.email),
+                    None => (who.clone(), who.to_lowercase()),
+                })
+            }
+        };
+        let action = text(&query.action).and_then(|name| {
+            AuditAction::parse(&name).or_else(|| {
+                errors.insert("action".into(), format!("{name:?} is not an audit action."));
+                None
+            })
+        });
+        let failures = match text(&query.outcome).as_deref() {
+            None => None,
+            Some("failure") => Some(true),
+            Some("success") => Some(false),
+            Some(_) => {
+                errors.insert("outcome".into(), "Choose success or failure.".into());
+                None
+            }
+        };
+        let mut instant = |field: &str, day_end: bool| {
+            text(match field {
+                "from" => &query.from,
+                _ => &query.to,
+            })
+            .and_then(|value| {
+                parse_instant(&value, day_end).or_else(|| {
+                    errors.insert(
+                        field.into(),
+                        "Give a day (2026-12-01) or an instant (2026-12-01T09:30:00Z).".into(),
+                    );
+                    None
+                })
+            })
+        };
+        let from = instant("from", false);
+        let to = instant("to", true);
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            errors.insert("to".into(), "The end comes before the start.".into());
+        }
+        let before_id = match text(&query.after) {
+            None => None,
+            Some(after) => after.parse::<i64>().ok().or_else(|| {
+                errors.insert(
+                    "after".into(),
+                    "Not a page cursor: pass a page's next as it came.".into(),
+                );
+                None
+            }),
+        };
+        let limit = match text(&query.limit).map(|l| l.parse::<u32>()) {
+            None => 100,
+            Some(Ok(limit)) if (1..=500).contains(&limit) => limit,
+            Some(_) => {
+                errors.insert("limit".into(), "Ask for 1 to 500 rows a page.".into());
+                100
+            }
+        };
+        if !errors.is_empty() {
+            return Err(AppError::invalid_fields(errors));
+        }
+        Ok(AuditSearch {
+            user,
+            action,
+            failures,
+            from,
+            to,
+            before_id,
+            limit: i64::from(limit),
+        })
+    }
+
     pub fn new(
         db: Db,
         clock: Arc<dyn Clock>,
@@ -173,8 +317,11 @@ impl AdminService {
             .ok_or_else(not_found)
     }
 
-    async fn detail(&self, admin: &UserRecord, user: &UserRecord) -> Result<AdminUserDetail, AppError> {
-        let now = self.clock.now();
+    async fn detail(
+        &self,
+        admin: &UserRecord,
+        user: &UserRecord,
+    ) -> Result<AdminUserDetail, AppError> {
         let plans = self
             .db
             .plans_of(&user.id)
@@ -208,7 +355,7 @@ impl AdminService {
             .collect();
         let sessions = self
             .db
-            .user_sessions(&user.id, now)
+            .user_sessions(&user.id)
             .await
             .map_err(internal)?
             .into_iter()
@@ -267,10 +414,15 @@ impl AdminService {
     /// Pauses every active plan of a user who was just disabled, with the reason they
     /// will see. A plan changed meanwhile is read again; the scheduler also refuses to run
     /// a disabled user's plans, so one that slips through buys nothing either.
-    async fn pause_plans(&self, user: &UserRecord) -> Result<(), AppError> {
+    async fn pause_plans(&self, admin: &UserRecord, user: &UserRecord) -> Result<(), AppError> {
+        let reason = crate::dca::PauseReason {
+            why: ACCOUNT_DISABLED,
+            by: "admin",
+            actor: &admin.id,
+        };
         for _ in 0..3 {
-            let active = (self.db.plans_in(&user.id, &[PlanStatus::Active]).await)
-                .map_err(internal)?;
+            let active =
+                (self.db.plans_in(&user.id, &[PlanStatus::Active]).await).map_err(internal)?;
             if active.is_empty() {
                 return Ok(());
             }
@@ -280,8 +432,7 @@ impl AdminService {
                     &self.events,
                     &user.id,
                     plan,
-                    ACCOUNT_DISABLED,
-                    "admin",
+                    &reason,
                     self.clock.now().millis(),
                 )
                 .await
@@ -332,9 +483,9 @@ impl AdminPort for AdminService {
         let admin = self.accounts.require_admin(caller).await?;
         let role = match change.role.as_deref() {
             None => None,
-            Some(role) => {
-                Some(Role::parse(role).ok_or_else(|| invalid("role", "Choose subscriber or admin."))?)
-            }
+            Some(role) => Some(
+                Role::parse(role).ok_or_else(|| invalid("role", "Choose subscriber or admin."))?,
+            ),
         };
         let user = self.target(user_id).await?;
         if user.id == admin.id {
@@ -366,15 +517,23 @@ impl AdminPort for AdminService {
             .await
             .map_err(internal)?;
         let user = match outcome {
-            AccountChanged::Done { user, disabled_now } => {
-                if disabled_now {
+            AccountChanged::Done {
+                user,
+                sessions_ended,
+            } => {
+                if sessions_ended {
                     // Their sessions are gone: close their live sockets too.
                     self.events.sessions_changed(&user.id).await;
-                    self.pause_plans(&user).await?;
+                }
+                if user.disabled_at.is_some() {
+                    // Every time, not only the first: a retry after a failure here finishes
+                    // the job (pausing is idempotent).
+                    self.pause_plans(&admin, &user).await?;
                 }
                 user
             }
             AccountChanged::Missing => return Err(not_found()),
+            AccountChanged::NotAdmin => return Err(AppError::forbidden()),
             AccountChanged::LastAdmin => {
                 return Err(AppError::new(
                     ErrorCode::Conflict,
@@ -411,6 +570,43 @@ impl AdminPort for AdminService {
             .map_err(internal)?;
         self.detail(&admin, &user).await
     }
+
+    async fn audit(&self, caller: &Caller, query: &AuditQuery) -> Result<AuditPage, AppError> {
+        self.accounts.require_admin(caller).await?;
+        let mut search = self.audit_search(query).await?;
+        let limit = search.limit as usize;
+        // One more than asked for tells whether another page follows.
+        search.limit += 1;
+        let mut rows = self.db.search_audit(&search).await.map_err(internal)?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|row| row.id.to_string())
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            rows: rows.into_iter().map(line).collect(),
+            next,
+        })
+    }
+
+    async fn audit_export(
+        &self,
+        caller: &Caller,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditLine>, AppError> {
+        self.accounts.require_admin(caller).await?;
+        let mut search = self
+            .audit_search(&AuditQuery {
+                after: None,
+                limit: None,
+                ..query.clone()
+            })
+            .await?;
+        search.limit = EXPORT_CAP;
+        let rows = self.db.search_audit(&search).await.map_err(internal)?;
+        Ok(rows.into_iter().map(line).collect())
+    }
 }
 
 #[cfg(test)]
@@ -420,11 +616,31 @@ mod tests {
     #[test]
     fn cursors_read_back_and_junk_is_refused() {
         assert_eq!(
-            parse_cursor("1795824000000_3f1c-ab"),
+            parse_cursor(UserOrder::SignedUp, "s1795824000000_3f1c-ab"),
             Some((1_795_824_000_000, "3f1c-ab".to_owned()))
         );
-        for junk in ["", "_", "12_", "x_abc", "12_a'b", "12"] {
-            assert_eq!(parse_cursor(junk), None, "{junk}");
+        for junk in [
+            "", "s_", "s12_", "sx_abc", "s12_a'b", "s12", "a12_ab", "12_ab",
+        ] {
+            assert_eq!(parse_cursor(UserOrder::SignedUp, junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn audit_instants_are_days_or_rfc3339() {
+        let day = 1_795_824_000_000; // 2026-11-28T00:00:00Z
+        assert_eq!(parse_instant("2026-11-28", false), Some(day));
+        assert_eq!(parse_instant("2026-11-28", true), Some(day + 86_400_000));
+        assert_eq!(
+            parse_instant("2026-11-28T01:00:00Z", true),
+            Some(day + 3_600_000)
+        );
+        assert_eq!(
+            parse_instant("2026-11-28T02:00:00+01:00", false),
+            Some(day + 3_600_000)
+        );
+        for junk in ["yesterday", "2026-13-01", "28/11/2026"] {
+            assert_eq!(parse_instant(junk, false), None, "{junk}");
         }
     }
 
@@ -436,7 +652,7 @@ mod tests {
             state: Some("gone".into()),
             sort: Some("email".into()),
             after: Some("nope".into()),
-            limit: Some(0),
+            limit: Some("0".into()),
             ..UserQuery::default()
         };
         let err = search(&query).unwrap_err();

@@ -112,12 +112,7 @@ impl ConnectionService {
     /// four characters; never the keys).
     pub async fn view_of(&self, user_id: &str) -> Result<ConnectionView, AppError> {
         Ok(
-            match self
-                .db
-                .broker_connection(user_id)
-                .await
-                .map_err(internal)?
-            {
+            match self.db.broker_connection(user_id).await.map_err(internal)? {
                 Some(row) => ConnectionView {
                     kind: "alpaca".into(),
                     environment: if row.environment == "live" {

@@ -46,7 +46,7 @@ pub struct UserQuery {
     pub after: Option<String>,
     /// 1 to 200; 50 by default.
     #[serde(default)]
-    pub limit: Option<u32>,
+    pub limit: Option<String>,
 }
 
 /// A page of users; `next` fetches the following one (`None` on the last page).
@@ -160,6 +160,88 @@ pub struct UserChange {
     pub disabled: Option<bool>,
 }
 
+/// `GET /api/admin/audit`: which audit rows, newest first. Every field is optional text, so
+/// a wrong value is a 422 naming the field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// A user's e-mail address or id: the rows they did, or that are about them.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// One action, e.g. `sign_in_failed`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// `success` or `failure` (a refused or failed attempt: `sign_in_failed`,
+    /// `sign_in_blocked`).
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// From this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC), inclusive.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Up to this instant (exclusive) or day (inclusive), UTC.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The `next` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// 1 to 500; 100 by default.
+    #[serde(default)]
+    pub limit: Option<String>,
+}
+
+/// Every audit action's name, for the log viewer's filter (the server's `AuditAction`
+/// names; a test there keeps the two lists equal).
+pub const AUDIT_ACTIONS: [&str; 23] = [
+    "sign_up",
+    "sign_in",
+    "sign_in_failed",
+    "sign_in_blocked",
+    "sign_out",
+    "password_changed",
+    "other_sessions_ended",
+    "timezone_changed",
+    "role_changed",
+    "tier_changed",
+    "plan_created",
+    "plan_changed",
+    "plan_started",
+    "plan_paused",
+    "plan_stopped",
+    "plan_deleted",
+    "order_submitted",
+    "order_outcome",
+    "broker_connected",
+    "broker_removed",
+    "user_disabled",
+    "user_enabled",
+    "sessions_revoked",
+];
+
+/// One audit row as the log viewer shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub id: i64,
+    /// ms.
+    pub at: i64,
+    pub action: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The id of the user who acted, if anyone did.
+    pub actor: Option<String>,
+    /// That user's e-mail address, when they still exist.
+    pub actor_email: Option<String>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    /// JSON.
+    pub detail: String,
+}
+
+/// A page of audit rows, newest first; `next` fetches the following one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditLine>,
+    pub next: Option<String>,
+}
+
 #[server(prefix = "/api/fn", endpoint = "load_admin_users", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
 pub async fn load_admin_users(query: UserQuery) -> Result<AdminUserPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
@@ -173,7 +255,10 @@ pub async fn load_admin_user(id: String) -> Result<AdminUserDetail, AppError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "change_admin_user", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
-pub async fn change_admin_user(id: String, change: UserChange) -> Result<AdminUserDetail, AppError> {
+pub async fn change_admin_user(
+    id: String,
+    change: UserChange,
+) -> Result<AdminUserDetail, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.change_user(&caller, &id, &change).await)
 }
@@ -182,4 +267,10 @@ pub async fn change_admin_user(id: String, change: UserChange) -> Result<AdminUs
 pub async fn end_admin_user_sessions(id: String) -> Result<AdminUserDetail, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.end_sessions(&caller, &id).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_admin_audit", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn load_admin_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.audit(&caller, &query).await)
 }

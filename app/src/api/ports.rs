@@ -3,7 +3,9 @@
 //! `app` declares what it needs; the `server` crate decides how (database, hashing,
 //! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
 
-use super::admin::{AdminUserDetail, AdminUserPage, UserChange, UserQuery};
+use super::admin::{
+    AdminUserDetail, AdminUserPage, AuditLine, AuditPage, AuditQuery, UserChange, UserQuery,
+};
 use super::auth::{Credentials, Profile, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
 use super::dca::{
@@ -96,8 +98,11 @@ pub trait BillingPort: Send + Sync + 'static {
 #[async_trait]
 pub trait AdminPort: Send + Sync + 'static {
     /// One page of users matching the query.
-    async fn list_users(&self, caller: &Caller, query: &UserQuery)
-    -> Result<AdminUserPage, AppError>;
+    async fn list_users(
+        &self,
+        caller: &Caller,
+        query: &UserQuery,
+    ) -> Result<AdminUserPage, AppError>;
     /// One user, with their billing, broker, plans, purchases, sessions and audit rows.
     async fn user(&self, caller: &Caller, user_id: &str) -> Result<AdminUserDetail, AppError>;
     /// Changes the user's role or whether they are disabled (an admin can neither demote
@@ -110,8 +115,20 @@ pub trait AdminPort: Send + Sync + 'static {
         change: &UserChange,
     ) -> Result<AdminUserDetail, AppError>;
     /// Signs the user out everywhere.
-    async fn end_sessions(&self, caller: &Caller, user_id: &str)
-    -> Result<AdminUserDetail, AppError>;
+    async fn end_sessions(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+    ) -> Result<AdminUserDetail, AppError>;
+    /// One page of the audit log, newest first.
+    async fn audit(&self, caller: &Caller, query: &AuditQuery) -> Result<AuditPage, AppError>;
+    /// Every audit row the query selects (its `after` and `limit` ignored), newest first,
+    /// up to a cap: the CSV export.
+    async fn audit_export(
+        &self,
+        caller: &Caller,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditLine>, AppError>;
 }
 
 /// How a plan was saved: created (it had no id), or an existing plan updated.

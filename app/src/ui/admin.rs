@@ -8,8 +8,9 @@
 use super::layout::RequireUser;
 use crate::api::AppError;
 use crate::api::admin::{
-    AdminUserDetail, AdminUserView, UserChange, UserQuery, change_admin_user,
-    end_admin_user_sessions, load_admin_user, load_admin_users,
+    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, UserChange, UserQuery,
+    change_admin_user, end_admin_user_sessions, load_admin_audit, load_admin_user,
+    load_admin_users,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -32,11 +33,18 @@ pub fn AdminPage() -> impl IntoView {
             <section class="page admin">
                 <header class="page-header">
                     <h1>"Admin"</h1>
-                    <nav aria-label="Admin"><a href="/admin/users">"Users"</a></nav>
+                    <nav class="admin-nav" aria-label="Admin">
+                        <a href="/admin/users">"Users"</a>
+                        <a href="/admin/audit">"Audit log"</a>
+                    </nav>
                 </header>
-                {move || match user_in_path(&location.pathname.get()) {
-                    Some(id) => view! { <UserPage id /> }.into_any(),
-                    None => view! { <UsersList /> }.into_any(),
+                {move || {
+                    let path = location.pathname.get();
+                    match user_in_path(&path) {
+                        Some(id) => view! { <UserPage id /> }.into_any(),
+                        None if path.starts_with("/admin/audit") => view! { <AuditLog /> }.into_any(),
+                        None => view! { <UsersList /> }.into_any(),
+                    }
                 }}
             </section>
         </RequireUser>
@@ -44,7 +52,11 @@ pub fn AdminPage() -> impl IntoView {
 }
 
 /// The search form's choices: (value, label); the empty value means "any".
-const ROLES: [(&str, &str); 3] = [("", "Any role"), ("subscriber", "Subscriber"), ("admin", "Admin")];
+const ROLES: [(&str, &str); 3] = [
+    ("", "Any role"),
+    ("subscriber", "Subscriber"),
+    ("admin", "Admin"),
+];
 const TIERS: [(&str, &str); 5] = [
     ("", "Any tier"),
     ("free", "Free"),
@@ -52,8 +64,20 @@ const TIERS: [(&str, &str); 5] = [
     ("pro", "Pro"),
     ("premium", "Premium"),
 ];
-const STATES: [(&str, &str); 3] = [("", "Any state"), ("active", "Active"), ("disabled", "Disabled")];
-const SORTS: [(&str, &str); 2] = [("signed_up", "Newest sign-ups"), ("last_active", "Last active")];
+const STATES: [(&str, &str); 3] = [
+    ("", "Any state"),
+    ("active", "Active"),
+    ("disabled", "Disabled"),
+];
+const SORTS: [(&str, &str); 2] = [
+    ("signed_up", "Newest sign-ups"),
+    ("last_active", "Last active"),
+];
+const OUTCOMES: [(&str, &str); 3] = [
+    ("", "Any outcome"),
+    ("success", "Success"),
+    ("failure", "Failure"),
+];
 
 /// `value` percent-encoded for a query string (RFC 3986 unreserved characters kept).
 fn encode(value: &str) -> String {
@@ -68,16 +92,8 @@ fn encode(value: &str) -> String {
     out
 }
 
-/// The users page for `query`, starting after `after` (the first page without it).
-fn users_href(query: &UserQuery, after: Option<&str>) -> String {
-    let pairs = [
-        ("q", query.q.as_deref()),
-        ("role", query.role.as_deref()),
-        ("tier", query.tier.as_deref()),
-        ("state", query.state.as_deref()),
-        ("sort", query.sort.as_deref()),
-        ("after", after),
-    ];
+/// `base` with the query string of `pairs` (empty values left out).
+fn href(base: &str, pairs: &[(&str, Option<&str>)]) -> String {
     let query: Vec<String> = pairs
         .iter()
         .filter_map(|(key, value)| {
@@ -87,10 +103,40 @@ fn users_href(query: &UserQuery, after: Option<&str>) -> String {
         })
         .collect();
     if query.is_empty() {
-        "/admin/users".into()
+        base.to_owned()
     } else {
-        format!("/admin/users?{}", query.join("&"))
+        format!("{base}?{}", query.join("&"))
     }
+}
+
+/// The users page for `query`, starting after `after` (the first page without it).
+fn users_href(query: &UserQuery, after: Option<&str>) -> String {
+    href(
+        "/admin/users",
+        &[
+            ("q", query.q.as_deref()),
+            ("role", query.role.as_deref()),
+            ("tier", query.tier.as_deref()),
+            ("state", query.state.as_deref()),
+            ("sort", query.sort.as_deref()),
+            ("after", after),
+        ],
+    )
+}
+
+/// `base` (the log page, or its CSV) for `query`, starting after `after`.
+fn audit_href(base: &str, query: &AuditQuery, after: Option<&str>) -> String {
+    href(
+        base,
+        &[
+            ("user", query.user.as_deref()),
+            ("action", query.action.as_deref()),
+            ("outcome", query.outcome.as_deref()),
+            ("from", query.from.as_deref()),
+            ("to", query.to.as_deref()),
+            ("after", after),
+        ],
+    )
 }
 
 #[component]
@@ -232,17 +278,17 @@ fn UserPage(id: String) -> impl IntoView {
     });
     let sign_out = Action::new(|id: &String| end_admin_user_sessions(id.clone()));
     let message = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        let answer = change.value().get().or_else(|| sign_out.value().get());
-        match answer {
-            Some(Ok(_)) => {
-                message.set(None);
-                version.update(|v| *v += 1);
-            }
-            Some(Err(err)) => message.set(Some(describe(err))),
-            None => {}
+    // Each action's answer: read the user again, or say what went wrong.
+    let answered = move |answer: Option<Result<AdminUserDetail, AppError>>| match answer {
+        Some(Ok(_)) => {
+            message.set(None);
+            version.update(|v| *v += 1);
         }
-    });
+        Some(Err(err)) => message.set(Some(describe(err))),
+        None => {}
+    };
+    Effect::new(move |_| answered(change.value().get()));
+    Effect::new(move |_| answered(sign_out.value().get()));
     let busy = move || change.pending().get() || sign_out.pending().get();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the user…"</p> }>
@@ -424,6 +470,108 @@ fn UserDetail(
     }
 }
 
+#[component]
+fn AuditLog() -> impl IntoView {
+    let query = use_query_map();
+    let request = move || {
+        query.with(|q| AuditQuery {
+            user: q.get("user"),
+            action: q.get("action"),
+            outcome: q.get("outcome"),
+            from: q.get("from"),
+            to: q.get("to"),
+            after: q.get("after"),
+            limit: None,
+        })
+    };
+    let page = Resource::new(request, load_admin_audit);
+    view! {
+        {move || {
+            let current = request();
+            view! {
+                <Form method="GET" action="/admin/audit" attr:class="form admin-filters" attr:data-testid="audit-search">
+                    <div class="field">
+                        <label for="audit-user">"User (e-mail or id)"</label>
+                        <input id="audit-user" name="user" type="search" value=current.user.clone().unwrap_or_default() />
+                    </div>
+                    <div class="field">
+                        <label for="audit-action">"Action"</label>
+                        <select id="audit-action" name="action">
+                            <option value="">"Any action"</option>
+                            {AUDIT_ACTIONS.iter().map(|action| view! {
+                                <option value=*action selected=current.action.as_deref() == Some(*action)>{*action}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <Choice id="audit-outcome" name="outcome" label="Outcome" options=&OUTCOMES current=current.outcome.clone() />
+                    <div class="field">
+                        <label for="audit-from">"From (UTC day)"</label>
+                        <input id="audit-from" name="from" type="date" value=current.from.clone().unwrap_or_default() />
+                    </div>
+                    <div class="field">
+                        <label for="audit-to">"To (UTC day)"</label>
+                        <input id="audit-to" name="to" type="date" value=current.to.clone().unwrap_or_default() />
+                    </div>
+                    <div class="form-actions"><button type="submit" class="btn btn-primary">"Filter"</button></div>
+                </Form>
+            }
+        }}
+        <section class="panel">
+            <h2>"Audit log"</h2>
+            {move || {
+                let csv = audit_href("/api/admin/audit.csv", &request(), None);
+                view! { <p><a href=csv download="quantshift-audit.csv" data-testid="audit-csv" rel="external">"Download these rows as CSV"</a></p> }
+            }}
+            <Transition fallback=|| view! { <p class="loading">"Loading the log…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) if page.rows.is_empty() => view! {
+                            <p class="muted" data-testid="audit-empty">"No audit row matches."</p>
+                        }.into_any(),
+                        Ok(page) => {
+                            let current = request();
+                            let next = page.next.map(|next| audit_href("/admin/audit", &current, Some(&next)));
+                            let first = current.after.is_some().then(|| audit_href("/admin/audit", &current, None));
+                            view! {
+                                <div class="table-wrap">
+                                    <table class="table" data-testid="audit-rows">
+                                        <caption class="visually-hidden">"Audit rows, newest first"</caption>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"When (UTC)"</th><th scope="col">"Action"</th>
+                                                <th scope="col">"Outcome"</th><th scope="col">"Who"</th>
+                                                <th scope="col">"About"</th><th scope="col">"From"</th><th scope="col">"Detail"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {page.rows.into_iter().map(|row| view! {
+                                                <tr data-testid="audit-row">
+                                                    <td>{format_utc(row.at)}</td>
+                                                    <td>{row.action}</td>
+                                                    <td>{row.outcome}</td>
+                                                    <td>{row.actor_email.or(row.actor).unwrap_or_default()}</td>
+                                                    <td>{row.subject.unwrap_or_default()}</td>
+                                                    <td>{row.ip.unwrap_or_default()}</td>
+                                                    <td><code>{row.detail}</code></td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                                <nav class="pager" aria-label="Pages">
+                                    {first.map(|href| view! { <a href=href>"First page"</a> })}
+                                    {next.map(|href| view! { <a href=href data-testid="next-page">"Next page"</a> })}
+                                </nav>
+                            }.into_any()
+                        }
+                        Err(err) => view! { <p class="form-error" role="alert">{describe(err)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
 /// `YYYY-MM-DD` for a Unix-millisecond instant (civil-from-days, proleptic Gregorian).
 fn format_utc_date(millis: i64) -> String {
     let days = millis.div_euclid(86_400_000);
@@ -460,11 +608,23 @@ mod tests {
         assert_eq!(format_utc_date(951_782_400_000), "2000-02-29");
         assert_eq!(format_utc_date(1_795_824_000_000), "2026-11-28");
         assert_eq!(format_utc_date(-86_400_000), "1969-12-31");
-        assert_eq!(format_utc(1_795_824_000_000 + 14 * 3_600_000 + 5 * 60_000), "2026-11-28 14:05");
+        assert_eq!(
+            format_utc(1_795_824_000_000 + 14 * 3_600_000 + 5 * 60_000),
+            "2026-11-28 14:05"
+        );
     }
 
     #[test]
     fn page_links_keep_the_filters() {
+        let audit = AuditQuery {
+            action: Some("sign_in_failed".into()),
+            from: Some("2026-12-01".into()),
+            ..AuditQuery::default()
+        };
+        assert_eq!(
+            audit_href("/api/admin/audit.csv", &audit, None),
+            "/api/admin/audit.csv?action=sign_in_failed&from=2026-12-01"
+        );
         let query = UserQuery {
             q: Some("ann+1@x".into()),
             role: Some("admin".into()),
@@ -481,7 +641,12 @@ mod tests {
     #[test]
     fn the_path_names_the_user() {
         assert_eq!(user_in_path("/admin/users/ab-12").as_deref(), Some("ab-12"));
-        for other in ["/admin", "/admin/users", "/admin/users/", "/admin/users/a/b"] {
+        for other in [
+            "/admin",
+            "/admin/users",
+            "/admin/users/",
+            "/admin/users/a/b",
+        ] {
             assert_eq!(user_in_path(other), None, "{other}");
         }
     }

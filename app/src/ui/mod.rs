@@ -191,6 +191,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/users/:id") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>
         </Router>

@@ -654,13 +654,17 @@ impl AccountPort for AccountService {
         match user {
             Some(user) if matches && user.disabled_at.is_some() => {
                 self.release(&reservation).await?;
-                self.audit(
-                    caller,
-                    AuditAction::SignInFailed,
-                    Some(&user.id),
-                    Some(&user.email),
-                )
-                .await?;
+                self.db
+                    .append_audit(AuditEntry {
+                        at: self.clock.now(),
+                        actor_user_id: Some(&user.id),
+                        action: AuditAction::SignInFailed,
+                        subject: Some(&user.email),
+                        ip: Some(caller.ip.to_string()),
+                        detail: serde_json::json!({"reason": "account_disabled"}),
+                    })
+                    .await
+                    .map_err(internal)?;
                 Err(AppError::new(
                     ErrorCode::AccountDisabled,
                     "This account has been disabled. Contact the team that runs this \

@@ -11,8 +11,8 @@ pub mod webhook;
 
 use crate::accounts::AccountService;
 use crate::db::Db;
-use crate::db::users::UserRecord;
 use crate::db::billing::{Applied, EventRecord};
+use crate::db::users::UserRecord;
 use crate::errors::internal;
 use crate::events::EventBus;
 use app::api::billing::{BillingView, Usage};

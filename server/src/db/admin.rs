@@ -72,11 +72,16 @@ pub struct AccountChange {
 #[derive(Debug)]
 pub enum AccountChanged {
     /// Applied (or nothing to change): the user as they are now, and whether this change
-    /// disabled them (their sessions were ended).
-    Done { user: UserRecord, disabled_now: bool },
+    /// ended their sessions (it disabled or enabled them).
+    Done {
+        user: UserRecord,
+        sessions_ended: bool,
+    },
     Missing,
     /// It would leave no enabled admin.
     LastAdmin,
+    /// The acting admin is no longer an enabled admin.
+    NotAdmin,
 }
 
 /// One session of a user, as the admin panel shows it.
@@ -110,8 +115,9 @@ impl Db {
             None => {}
         }
         if search.after.is_some() {
-            let (key, id, key_again) = (next(), next(), next());
-            sql += &format!(" AND ({column} < {key} OR ({column} = {key_again} AND id < {id}))");
+            // A row comparison: an index range on (column, id) in both databases.
+            let (key, id) = (next(), next());
+            sql += &format!(" AND ({column}, id) < ({key}, {id})");
         }
         sql += &format!(" ORDER BY {column} DESC, id DESC LIMIT {}", next());
 
@@ -126,7 +132,7 @@ impl Db {
             query = query.bind(tier.as_str());
         }
         if let Some((key, id)) = &search.after {
-            query = query.bind(*key).bind(id.clone()).bind(*key);
+            query = query.bind(*key).bind(id.clone());
         }
         query = query.bind(i64::from(search.limit));
         query
@@ -159,11 +165,38 @@ impl Db {
         at: Timestamp,
     ) -> Result<AccountChanged, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        // Every admin row's lock (PostgreSQL), or the database's write lock (SQLite), first:
-        // two admins demoting each other at once cannot both see the other still in place.
-        sqlx::query("UPDATE users SET updated_at = updated_at WHERE role = 'admin'")
-            .execute(&mut *tx)
-            .await?;
+        // The locks first: every admin's row and the target's (PostgreSQL, in id order so two
+        // changes cannot deadlock), or the database's write lock (SQLite). Two admins
+        // demoting each other at once cannot both see the other still in place, and two
+        // changes to one user cannot write back each other's stale read.
+        match self.backend() {
+            super::Backend::Postgres => {
+                sqlx::query(
+                    "SELECT id FROM users WHERE role = 'admin' OR id = $1 ORDER BY id FOR UPDATE",
+                )
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            }
+            super::Backend::Sqlite => {
+                sqlx::query(
+                    "UPDATE users SET updated_at = updated_at WHERE role = 'admin' OR id = $1",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        // The admin may have been demoted or disabled since their request was checked.
+        let acting: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
+                .bind(&actor.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !matches!(acting, Some((role, None)) if role == Role::Admin.as_str()) {
+            tx.rollback().await?;
+            return Ok(AccountChanged::NotAdmin);
+        }
         let Some(before) = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(user_id)
             .fetch_optional(&mut *tx)
@@ -205,8 +238,9 @@ impl Db {
             .bind(at.millis())
             .execute(&mut *tx)
             .await?;
-        let disabled_now = !was_disabled && disabled;
-        if disabled_now {
+        // Disabling ends every session; so does enabling, in case a sign-in that was under
+        // way when the account was disabled created one after the delete.
+        if disabled != was_disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -248,7 +282,7 @@ impl Db {
                 disabled_at: disabled_at.map(Timestamp::from_millis),
                 ..before
             },
-            disabled_now,
+            sessions_ended: disabled != was_disabled,
         })
     }
 
@@ -261,12 +295,12 @@ impl Db {
         Ok(done.rows_affected())
     }
 
-    /// The user's sessions that have not expired, the longest-lived first.
-    pub async fn user_sessions(
-        &self,
-        user_id: &str,
-        now: Timestamp,
-    ) -> Result<Vec<SessionRecord>, sqlx::Error> {
+    /// The user's sessions that have not expired, the longest-lived first. Expiry is
+    /// wall-clock time (as the session store sets it), never the demo market's clock.
+    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, sqlx::Error> {
+        let now = Timestamp::from_millis(
+            (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+        );
         let rows = sqlx::query(
             "SELECT expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 \
              ORDER BY expires_at DESC",

@@ -57,10 +57,7 @@ pub(super) fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Erro
         disabled_at: row
             .try_get::<Option<i64>, _>("disabled_at")?
             .map(Timestamp::from_millis),
-        last_seen_at: Timestamp::from_millis(
-            row.try_get::<Option<i64>, _>("last_seen_at")?
-                .unwrap_or_default(),
-        ),
+        last_seen_at: Timestamp::from_millis(row.try_get("last_seen_at")?),
     })
 }
 

@@ -45,22 +45,37 @@ pub async fn pause_for_tier(
     why: &str,
     now: i64,
 ) -> anyhow::Result<()> {
-    pause_with_reason(db, events, user_id, plan, why, "tier", now)
+    let reason = PauseReason {
+        why,
+        by: "tier",
+        actor: user_id,
+    };
+    pause_with_reason(db, events, user_id, plan, &reason, now)
         .await
         .map(|_| ())
 }
 
+/// Why a plan is paused by someone other than its user.
+pub struct PauseReason<'a> {
+    /// What the user sees on the plan.
+    pub why: &'a str,
+    /// What paused it: `tier`, `admin`.
+    pub by: &'a str,
+    /// The user the audit row names as acting (the plan's user, or the admin).
+    pub actor: &'a str,
+}
+
 /// Pauses `plan` with a reason its user sees (unless it changed since it was read: then
-/// `false`), audited as paused `by` (`tier`, `admin`), and tells the user's browsers.
+/// `false`), audited, and tells the user's browsers.
 pub async fn pause_with_reason(
     db: &Db,
     events: &crate::events::EventBus,
     user_id: &str,
     plan: &Plan,
-    why: &str,
-    by: &str,
+    reason: &PauseReason<'_>,
     now: i64,
 ) -> anyhow::Result<bool> {
+    let why = reason.why;
     let Some(plan_id) = plan.id.as_ref().map(PlanId::as_str) else {
         return Ok(false);
     };
@@ -81,11 +96,11 @@ pub async fn pause_with_reason(
     if paused {
         db.append_audit(AuditEntry {
             at: app::domain::time::Timestamp::from_millis(now),
-            actor_user_id: Some(user_id),
+            actor_user_id: Some(reason.actor),
             action: AuditAction::PlanPaused,
             subject: Some(plan_id),
             ip: None,
-            detail: serde_json::json!({"by": by, "reason": why}),
+            detail: serde_json::json!({"by": reason.by, "reason": why}),
         })
         .await?;
         let row = db.plan(plan_id, user_id).await?;
@@ -488,15 +503,15 @@ impl PlanPort for DcaService {
         Ok(Saved::Updated(plan))
     }
 
-    /// Starts, pauses or stops one of the caller's plans (compare-and-set, like `save`).
-    /// A paused plan keeps its next slot: resumed before the grace window closes on it,
-    /// it still buys (later, the slot is recorded as missed); then it goes on from now.
     /// What [`PlanPort::save_plan`] would say of `input` before it asks the broker about
     /// the symbols: every field's rule and the caller's tier. Saves nothing.
     async fn check_plan(&self, caller: &Caller, input: PlanWire) -> Result<Plan, AppError> {
         Ok(self.draft(caller, input).await?.plan)
     }
 
+    /// Starts, pauses or stops one of the caller's plans (compare-and-set, like `save`).
+    /// A paused plan keeps its next slot: resumed before the grace window closes on it,
+    /// it still buys (later, the slot is recorded as missed); then it goes on from now.
     async fn set_plan_status(
         &self,
         caller: &Caller,

@@ -3,11 +3,16 @@
 
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
+use super::csv_field;
 use app::api::AppError;
-use app::api::admin::{AdminUserDetail, AdminUserPage, UserChange, UserQuery};
+use app::api::admin::{
+    AdminUserDetail, AdminUserPage, AuditPage, AuditQuery, UserChange, UserQuery,
+};
 use app::api::ports::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 
 /// `GET /api/admin/users?q=&role=&tier=&state=&sort=&after=&limit=`.
 pub async fn users(
@@ -46,4 +51,55 @@ pub async fn end_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<AdminUserDetail>, AppError> {
     Ok(Json(state.ports.admin.end_sessions(&caller, &id).await?))
+}
+
+/// `GET /api/admin/audit?user=&action=&outcome=&from=&to=&after=&limit=`.
+pub async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<AuditQuery>,
+) -> Result<Json<AuditPage>, AppError> {
+    Ok(Json(state.ports.admin.audit(&caller, &query).await?))
+}
+
+/// `GET /api/admin/audit.csv?…`: every row the same filters select (up to 50,000), as CSV.
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<AuditQuery>,
+) -> Result<impl IntoResponse, AppError> {
+    let rows = state.ports.admin.audit_export(&caller, &query).await?;
+    let mut csv = String::from("id,at,action,outcome,actor,actor_email,subject,ip,detail\n");
+    for row in rows {
+        let at = jiff::Timestamp::from_millisecond(row.at)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let line = [
+            row.id.to_string(),
+            at,
+            row.action,
+            row.outcome,
+            row.actor.unwrap_or_default(),
+            row.actor_email.unwrap_or_default(),
+            row.subject.unwrap_or_default(),
+            row.ip.unwrap_or_default(),
+            row.detail,
+        ]
+        .iter()
+        .map(|field| csv_field(field))
+        .collect::<Vec<_>>()
+        .join(",");
+        csv.push_str(&line);
+        csv.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"quantshift-audit.csv\"",
+            ),
+        ],
+        csv,
+    ))
 }

@@ -4,6 +4,7 @@
 
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
+use super::csv_field;
 use app::api::AppError;
 use app::api::dca::{
     AccountSummary, HistoryFilter, HistoryPage, Plan, PlanLimits, PlanStatus, PlanWire,
@@ -142,14 +143,6 @@ pub async fn limits(
     caller: Caller,
 ) -> Result<Json<PlanLimits>, AppError> {
     Ok(Json(state.ports.plans.limits(&caller).await?))
-}
-
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
 }
 
 pub async fn history_csv(

@@ -102,6 +102,8 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
             get(admin::user).patch(admin::change_user),
         )
         .route("/admin/users/{id}/sessions", delete(admin::end_sessions))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/dca/config", get(dca::list).post(dca::save))
         .route(
             "/dca/config/{id}",
@@ -176,4 +178,35 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A text a
+/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage return first: an
+/// address a sign-in tried, say) is kept as text with a leading `'`.
+pub(crate) fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+
+    #[test]
+    fn fields_are_quoted_and_formulas_kept_as_text() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("@x,y"), "\"'@x,y\"");
+        assert_eq!(csv_field("10.00"), "10.00");
+    }
 }

@@ -26,7 +26,11 @@ fn weekly_plan(symbol: &str) -> Value {
 }
 
 /// `GET /api/admin/users?{query}` as `admin`: the page's e-mail addresses and `next`.
-async fn page(app: &TestApp, admin: &reqwest::Client, query: &str) -> (Vec<String>, Option<String>) {
+async fn page(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    query: &str,
+) -> (Vec<String>, Option<String>) {
     let response = admin
         .get(app.url(&format!("/api/admin/users?{query}")))
         .send()
@@ -74,18 +78,34 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
     let form = |id: &str| Body::Form(vec![("id", id.to_owned())]);
     let calls: Vec<(&str, String, Body)> = vec![
         ("GET", "/api/admin/users".into(), Body::None),
-        ("GET", "/api/admin/users?q=boss&role=admin".into(), Body::None),
+        (
+            "GET",
+            "/api/admin/users?q=boss&role=admin".into(),
+            Body::None,
+        ),
         ("GET", user_path.clone(), Body::None),
-        ("PATCH", user_path.clone(), Body::Json(json!({"disabled": true}))),
+        (
+            "PATCH",
+            user_path.clone(),
+            Body::Json(json!({"disabled": true})),
+        ),
         ("DELETE", sessions_path, Body::None),
-        ("POST", "/api/fn/load_admin_users".into(), Body::Json(json!({"query": {}}))),
+        (
+            "POST",
+            "/api/fn/load_admin_users".into(),
+            Body::Json(json!({"query": {}})),
+        ),
         ("POST", "/api/fn/load_admin_user".into(), form(&boss)),
         (
             "POST",
             "/api/fn/change_admin_user".into(),
             Body::Json(json!({"id": boss, "change": {"role": "subscriber"}})),
         ),
-        ("POST", "/api/fn/end_admin_user_sessions".into(), form(&boss)),
+        (
+            "POST",
+            "/api/fn/end_admin_user_sessions".into(),
+            form(&boss),
+        ),
     ];
     for (client, status, code) in [
         (&visitor, 401, "unauthenticated"),
@@ -100,7 +120,11 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             };
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), status, "{method} {path}");
-            assert_eq!(json(response).await["error"]["code"], code, "{method} {path}");
+            assert_eq!(
+                json(response).await["error"]["code"],
+                code,
+                "{method} {path}"
+            );
         }
     }
     // Nothing was changed by any of them.
@@ -153,9 +177,15 @@ async fn the_search_filters_and_pages_without_skipping_or_repeating(app: &TestAp
     }
     // Newest sign-up first; the e-mail search is a case-insensitive substring.
     assert_eq!(all[0], "user8@example.com");
-    assert_eq!(page(app, &admin, "q=ANN.s").await.0, ["ann.smith@example.com"]);
+    assert_eq!(
+        page(app, &admin, "q=ANN.s").await.0,
+        ["ann.smith@example.com"]
+    );
     assert_eq!(page(app, &admin, "q=%25").await.0, Vec::<String>::new());
-    assert_eq!(page(app, &admin, "role=admin").await.0, ["root@example.com"]);
+    assert_eq!(
+        page(app, &admin, "role=admin").await.0,
+        ["root@example.com"]
+    );
     let audit = AuditEntry {
         at: app.clock.now(),
         actor_user_id: None,
@@ -165,7 +195,12 @@ async fn the_search_filters_and_pages_without_skipping_or_repeating(app: &TestAp
         detail: json!({"tier": "pro", "by": "test"}),
     };
     let email = Email::parse("user3@example.com").unwrap();
-    assert!(app.db.set_user_tier(&email, Tier::Pro, audit).await.unwrap());
+    assert!(
+        app.db
+            .set_user_tier(&email, Tier::Pro, audit)
+            .await
+            .unwrap()
+    );
     assert_eq!(page(app, &admin, "tier=pro").await.0, ["user3@example.com"]);
     let listed = json(
         admin
@@ -176,8 +211,16 @@ async fn the_search_filters_and_pages_without_skipping_or_repeating(app: &TestAp
     )
     .await;
     let id = listed["users"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(patch(app, &admin, &id, json!({"disabled": true})).await.status(), 200);
-    assert_eq!(page(app, &admin, "state=disabled").await.0, ["user5@example.com"]);
+    assert_eq!(
+        patch(app, &admin, &id, json!({"disabled": true}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        page(app, &admin, "state=disabled").await.0,
+        ["user5@example.com"]
+    );
     assert_eq!(page(app, &admin, "state=active&limit=200").await.0.len(), 9);
 
     // Wrong values are named, field by field.
@@ -195,7 +238,10 @@ async fn the_search_filters_and_pages_without_skipping_or_repeating(app: &TestAp
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(fields, BTreeSet::from(["after", "limit", "role", "sort", "state"]));
+    assert_eq!(
+        fields,
+        BTreeSet::from(["after", "limit", "role", "sort", "state"])
+    );
     let missing = admin
         .get(app.url("/api/admin/users/no-such-user"))
         .send()
@@ -243,7 +289,10 @@ async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &Test
     let mut closed = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     while tokio::time::Instant::now() < deadline {
-        if next_json(&mut socket, Duration::from_millis(200)).await.is_none() {
+        if next_json(&mut socket, Duration::from_millis(200))
+            .await
+            .is_none()
+        {
             use futures_util::StreamExt as _;
             let ended = tokio::time::timeout(Duration::from_millis(100), socket.next()).await;
             if matches!(ended, Ok(None) | Ok(Some(Err(_))))
@@ -267,7 +316,12 @@ async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &Test
     assert_eq!(refused.status(), 403);
     let error = json(refused).await;
     assert_eq!(error["error"]["code"], "account_disabled");
-    assert!(error["error"]["message"].as_str().unwrap().contains("disabled"));
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
     let wrong = app
         .other_client()
         .post(app.url("/api/auth/login"))
@@ -305,14 +359,24 @@ async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &Test
     assert_eq!(resumed.status(), 200);
 
     // Each admin action is audited, naming the admin.
-    let detail = json(admin.get(app.url(&format!("/api/admin/users/{id}"))).send().await.unwrap()).await;
+    let detail = json(
+        admin
+            .get(app.url(&format!("/api/admin/users/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let actions: Vec<&str> = detail["audit"]
         .as_array()
         .unwrap()
         .iter()
         .map(|row| row["action"].as_str().unwrap())
         .collect();
-    assert!(actions.contains(&"user_disabled") && actions.contains(&"user_enabled"), "{actions:?}");
+    assert!(
+        actions.contains(&"user_disabled") && actions.contains(&"user_enabled"),
+        "{actions:?}"
+    );
     let ops = user_id(app, &admin).await;
     let by_admin = detail["audit"]
         .as_array()
@@ -321,7 +385,12 @@ async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &Test
         .find(|row| row["action"] == "user_disabled")
         .unwrap();
     assert_eq!(by_admin["actor"], ops.as_str());
-    assert!(by_admin["detail"].as_str().unwrap().contains("ops@example.com"));
+    assert!(
+        by_admin["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ops@example.com")
+    );
 
     // "Sign out everywhere" ends the new session too.
     let ended = admin
@@ -330,8 +399,19 @@ async fn disabling_ends_sessions_and_sockets_at_once_and_pauses_plans(app: &Test
         .await
         .unwrap();
     assert_eq!(ended.status(), 200);
-    assert_eq!(back.get(app.url("/api/auth/me")).send().await.unwrap().status(), 401);
-    assert!(app.audit_actions().await.contains(&"sessions_revoked".to_owned()));
+    assert_eq!(
+        back.get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"sessions_revoked".to_owned())
+    );
 }
 
 async fn admins_cannot_demote_or_disable_themselves_and_one_admin_always_remains(app: &TestApp) {
@@ -372,8 +452,198 @@ async fn admins_cannot_demote_or_disable_themselves_and_one_admin_always_remains
     assert_eq!(admins.len(), 1);
 }
 
+async fn the_audit_log_filters_pages_and_exports_csv(app: &TestApp) {
+    let admin = signed_in_admin(app, "auditor@example.com").await;
+    let (_, _) = signed_up(app, "watched@example.com").await;
+    app.clock.advance_minutes(60);
+    // Three failed sign-ins: two at the watched account, one at an address that would be
+    // a formula in a spreadsheet.
+    for (email, password) in [
+        ("watched@example.com", "wrong password 1"),
+        ("watched@example.com", "wrong password 2"),
+        ("=cmd@example.com", "whatever password"),
+    ] {
+        let failed = app
+            .other_client()
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.status(), 401, "{email}");
+    }
+    let rows = |query: &'static str| {
+        let admin = admin.clone();
+        let url = app.url(&format!("/api/admin/audit?{query}"));
+        async move {
+            let response = admin.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{query}");
+            json(response).await
+        }
+    };
+    let failures = rows("outcome=failure").await;
+    let actions: Vec<&str> = failures["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["sign_in_failed"; 3]);
+    assert!(
+        failures["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] == "failure")
+    );
+
+    // By user (their e-mail address, any case): what they did and what was done to them.
+    let watched = rows("user=Watched@Example.com").await;
+    let about: Vec<&str> = watched["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(about, ["sign_in_failed", "sign_in_failed", "sign_up"]);
+
+    // Keyset pages, one row at a time: every row once, newest first.
+    let whole = rows("limit=500").await["rows"].as_array().unwrap().clone();
+    assert_eq!(whole.len(), 5, "two sign-ups, three failures: {whole:?}");
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let url = app.url(&format!("/api/admin/audit?limit=1&after={after}"));
+        let page = json(admin.get(url).send().await.unwrap()).await;
+        paged.extend(page["rows"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+
+    // Time ranges: whole UTC days, inclusive; the test clock starts on 2026-11-28.
+    assert_eq!(rows("to=2026-11-27").await["rows"], json!([]));
+    assert_eq!(
+        rows("from=2026-11-28&to=2026-11-28&limit=500").await["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        whole.len()
+    );
+    assert_eq!(
+        rows("from=2026-11-28T00:30:00Z&outcome=failure").await["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let bad = admin
+        .get(app.url("/api/admin/audit?action=nope&outcome=maybe&from=yesterday&limit=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let fields: BTreeSet<String> = json(bad).await["error"]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        fields,
+        ["action", "from", "limit", "outcome"]
+            .map(String::from)
+            .into()
+    );
+
+    // The CSV export: the filtered rows, a formula kept as text.
+    let csv = admin
+        .get(app.url("/api/admin/audit.csv?outcome=failure"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,at,action,outcome,actor,actor_email,subject,ip,detail"
+    );
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(text.contains(",'=cmd@example.com,"), "{text}");
+    assert!(!text.contains(",=cmd"), "{text}");
+
+    // Subscribers and visitors get nothing.
+    let (subscriber, _) = signed_up(app, "nosy@example.com").await;
+    for path in ["/api/admin/audit", "/api/admin/audit.csv"] {
+        let response = subscriber.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        let response = app.other_client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+    }
+}
+
+/// The scheduler refuses a disabled user's slot even if a plan is still active (a disable
+/// racing an edit): nothing is bought, and the plan is paused with the reason.
+async fn the_scheduler_buys_nothing_for_a_disabled_user(app: &TestApp) {
+    app.set_market_time("2026-11-30T15:00:00Z").await;
+    let (user, _) = signed_up(app, "racing@example.com").await;
+    let created = user
+        .post(app.url("/api/dca/config"))
+        .json(&weekly_plan("SPY"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    let id = user_id(app, &user).await;
+    sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+        .bind(app.clock.now().millis())
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let slot = app
+        .queue_slot(&plan_id, &id, app.clock.now().millis())
+        .await;
+    let mut purchases = Vec::new();
+    for _ in 0..300 {
+        purchases = app.db.purchases_of_slot(&slot).await.unwrap();
+        if !purchases.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(purchases.len(), 1);
+    assert_eq!(purchases[0].status.as_str(), "skipped");
+    assert!(
+        purchases[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("account disabled"),
+        "{:?}",
+        purchases[0].reason
+    );
+    let plan = app.db.plan(&plan_id, &id).await.unwrap().unwrap();
+    let plan = plan.into_plan().unwrap();
+    assert_eq!(plan.status.as_str(), "paused");
+    assert_eq!(plan.paused_reason.as_deref(), Some("account disabled"));
+}
+
 on_both_backends!(
     demo_broker:
+    the_audit_log_filters_pages_and_exports_csv,
+    the_scheduler_buys_nothing_for_a_disabled_user,
     every_admin_route_refuses_visitors_and_subscribers,
     the_search_filters_and_pages_without_skipping_or_repeating,
     disabling_ends_sessions_and_sockets_at_once_and_pauses_plans,

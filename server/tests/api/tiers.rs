@@ -166,10 +166,22 @@ async fn a_draft_is_checked_against_the_tier_before_it_is_saved(app: &TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(message.starts_with("Free allows 3 different symbols"), "{message}");
-    assert_eq!(call(true, plan("weekly", &["SPY"])).await.unwrap().status(), 200);
+    assert!(
+        message.starts_with("Free allows 3 different symbols"),
+        "{message}"
+    );
+    assert_eq!(
+        call(true, plan("weekly", &["SPY"])).await.unwrap().status(),
+        200
+    );
     assert_eq!(plan_count(app).await, 0, "a check saves nothing");
-    assert_eq!(call(false, plan("weekly", &["SPY"])).await.unwrap().status(), 200);
+    assert_eq!(
+        call(false, plan("weekly", &["SPY"]))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(plan_count(app).await, 1);
 
     // An anonymous caller is told to sign in, not what a plan would be.

@@ -43,7 +43,8 @@ pub(super) fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
             }
         }
     });
-    Effect::new(move |_| match action.value().get() {
+    Effect::new(move |_| {
+        match action.value().get() {
         Some(Ok(Done::Plan(plan))) => {
             message.set(Some(Ok(format!(
                 "The plan is now {}.",
@@ -57,12 +58,17 @@ pub(super) fn PlanControls(current: RwSignal<Plan>) -> impl IntoView {
         Some(Ok(Done::Deleted)) => navigate("/plans?deleted=1", Default::default()),
         Some(Err(err)) => message.set(Some(Err(err.message))),
         None => {}
+    }
     });
     // Which irreversible action waits for a second click.
     let confirming = RwSignal::new(None::<&'static str>);
     let status = move || current.with(|p| p.status);
     let busy = move || action.pending().get();
-    let buying = move || action.input().with(|input| matches!(input, Some(Control::BuyNow)));
+    let buying = move || {
+        action
+            .input()
+            .with(|input| matches!(input, Some(Control::BuyNow)))
+    };
 
     view! {
         <div class="plan-controls" role="group" aria-label="Plan controls">

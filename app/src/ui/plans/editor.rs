@@ -218,16 +218,24 @@ pub fn PlanEditor(
     // What the user's tier allows is the server's to say (the shared rule, with their other
     // plans and their subscription): asked once the draft is otherwise complete, and again
     // only when what a tier limits (schedule, strategy, symbols) changes.
+    // Only with this install's plan limits loaded: then every field error the server could
+    // still answer is the tier's.
     let tier_key = Memo::new(move |_| {
-        check.with(|(plan, errors)| errors.is_empty().then(|| tier_key(plan)))
+        let loaded = limits_resource.get().is_some_and(|limits| limits.is_ok());
+        check.with(|(plan, errors)| (loaded && errors.is_empty()).then(|| tier_key(plan)))
     });
     let ask_tier = Action::new(move |plan: &Plan| {
         let plan = plan.clone();
         async move { save_plan(plan.into(), true).await }
     });
+    // Only the newest question's answer counts: an older one still on its way is dropped.
+    let asking = StoredValue::new(None::<leptos::prelude::ActionAbortHandle>);
     Effect::new(move |_| {
         if tier_key.get().is_some() {
-            ask_tier.dispatch(check.with_untracked(|(plan, _)| plan.clone()));
+            let question = ask_tier.dispatch(check.with_untracked(|(plan, _)| plan.clone()));
+            if let Some(older) = asking.try_update_value(|h| h.replace(question)).flatten() {
+                older.abort();
+            }
         }
     });
     let form_message = RwSignal::new(None::<String>);
@@ -235,8 +243,14 @@ pub fn PlanEditor(
     let tier_refused = RwSignal::new(false);
     Effect::new(move |_| {
         let refused = match ask_tier.value().get() {
-            Some(Err(err)) if !err.fields.is_empty() => {
-                Some(err.fields.into_values().collect::<Vec<_>>().join(" "))
+            Some(Err(err)) => {
+                let limits: Vec<String> = err
+                    .fields
+                    .into_iter()
+                    .filter(|(key, _)| TIER_FIELDS.contains(&key.as_str()))
+                    .map(|(_, message)| message)
+                    .collect();
+                (!limits.is_empty()).then(|| limits.join(" "))
             }
             _ => None,
         };
@@ -332,6 +346,9 @@ fn TextField(
         </div>
     }
 }
+
+/// The fields a tier's refusal names (`Tiers::check_plan`).
+const TIER_FIELDS: [&str; 4] = ["schedule.frequency", "schedule.interval", "mode", "legs"];
 
 /// What the tier rules read of a plan (schedule, strategy, symbols) as one text: a new
 /// answer from the server is needed only when it changes.
