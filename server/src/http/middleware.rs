@@ -118,6 +118,30 @@ pub async fn require_json_body(request: Request, next: Next) -> Response {
 const DEFAULT_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// Under `cargo leptos watch` a page also opens the live-reload socket.
+static RELOADING: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("LEPTOS_WATCH").is_some());
+
+/// Where a page being rendered notes the nonce its scripts carry, for
+/// [`security_headers`] to write the page's policy with: a slot in the request's
+/// extensions, shared with the render (which sees the request's parts). Set through the
+/// request rather than Leptos's `ResponseOptions`, whose headers a page render was seen to
+/// lose now and then (the page then could not run its own scripts).
+#[derive(Clone, Default)]
+pub struct PageNonce(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl PageNonce {
+    pub fn set(&self, nonce: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(nonce);
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
 /// The policy of an app page rendered with `nonce`: the page's own scripts (the hydration
 /// script and streamed resources carry the nonce; the WASM bundle and its lazily loaded
 /// pieces come from this origin), no inline styles, no plugins, no framing, and requests
@@ -137,16 +161,20 @@ pub fn page_policy(nonce: &str, reloading: bool) -> String {
 /// HSTS when the public URL is https.
 pub async fn security_headers(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let nonce = PageNonce::default();
+    request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_POLICY),
-        );
+        // A rendered page noted the nonce its scripts carry; anything else loads nothing.
+        let policy = nonce
+            .get()
+            .and_then(|nonce| HeaderValue::from_str(&page_policy(&nonce, *RELOADING)).ok())
+            .unwrap_or(HeaderValue::from_static(DEFAULT_POLICY));
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

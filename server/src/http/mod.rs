@@ -66,22 +66,19 @@ pub struct SessionSettings {
     pub idle_days: u32,
 }
 
-/// What every rendered page gets besides the request: the service ports, and the
-/// Content-Security-Policy that lets exactly this page's scripts run (leptos_axum draws a
-/// fresh nonce per page and puts it on every script it writes).
+/// What every rendered page gets besides the request: the service ports, and a note of the
+/// nonce leptos_axum drew for this page (it puts it on every script it writes), from which
+/// [`middleware::security_headers`] writes the Content-Security-Policy that lets exactly
+/// this page's scripts run.
 fn page_context(ports: Ports) -> impl Fn() + Clone + Send + Sync + 'static {
-    // Under `cargo leptos watch` the page also opens the live-reload socket.
-    let reloading = std::env::var_os("LEPTOS_WATCH").is_some();
     move || {
         provide_context(ports.clone());
-        if let (Some(nonce), Some(response)) = (
+        if let (Some(nonce), Some(parts)) = (
             leptos::nonce::use_nonce(),
-            use_context::<leptos_axum::ResponseOptions>(),
-        ) && let Ok(policy) = axum::http::HeaderValue::from_str(&middleware::page_policy(
-            &nonce.to_string(),
-            reloading,
-        )) {
-            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+            use_context::<axum::http::request::Parts>(),
+        ) && let Some(slot) = parts.extensions.get::<middleware::PageNonce>()
+        {
+            slot.set(nonce.to_string());
         }
     }
 }
