@@ -16,6 +16,7 @@ use app::api::admin::{
     AdminUserDetail, AdminUserPage, AdminUserView, AuditLine, AuditPage, AuditQuery, UserChange,
     UserQuery,
 };
+use app::api::auth::SessionView;
 use app::api::dca::PlanStatus;
 use app::api::ports::{AdminPort, Caller};
 use app::api::{AppError, ErrorCode};
@@ -167,6 +168,10 @@ fn parse_cursor(order: UserOrder, cursor: &str) -> Option<(i64, String)> {
 fn parse_instant(value: &str, day_end: bool) -> Option<i64> {
     if let Ok(at) = value.parse::<jiff::Timestamp>() {
         return Some(at.as_millisecond());
+    }
+    // Only a bare day: jiff reads the date out of any longer text (dropping its time).
+    if value.len() != 10 {
+        return None;
     }
     let day = value.parse::<jiff::civil::Date>().ok()?;
     let day = if day_end { day.tomorrow().ok()? } else { day };
@@ -571,6 +576,52 @@ impl AdminPort for AdminService {
         self.detail(&admin, &user).await
     }
 
+    async fn user_sessions(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+    ) -> Result<Vec<SessionView>, AppError> {
+        self.accounts.require_admin(caller).await?;
+        let user = self.target(user_id).await?;
+        let current = caller
+            .session
+            .id()
+            .map(|id| crate::db::sessions::stored_id(&id.to_string()));
+        self.accounts
+            .session_views(&user.id, current.as_deref())
+            .await
+    }
+
+    async fn end_user_session(&self, caller: &Caller, handle: &str) -> Result<(), AppError> {
+        let admin = self.accounts.require_admin(caller).await?;
+        let Some(owner) = self
+            .db
+            .delete_session_by_handle(handle, None)
+            .await
+            .map_err(internal)?
+        else {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                "There is no such session: it may have ended already.",
+            ));
+        };
+        self.events.sessions_changed(&owner).await;
+        let email = (self.db.user_by_id(&owner).await)
+            .map_err(internal)?
+            .map(|user| user.email);
+        self.db
+            .append_audit(AuditEntry {
+                at: self.clock.now(),
+                actor_user_id: Some(&admin.id),
+                action: AuditAction::SessionEnded,
+                subject: Some(email.as_deref().unwrap_or(&owner)),
+                ip: Some(caller.ip.to_string()),
+                detail: serde_json::json!({"by": admin.email}),
+            })
+            .await
+            .map_err(internal)
+    }
+
     async fn audit(&self, caller: &Caller, query: &AuditQuery) -> Result<AuditPage, AppError> {
         self.accounts.require_admin(caller).await?;
         let mut search = self.audit_search(query).await?;
@@ -639,7 +690,13 @@ mod tests {
             parse_instant("2026-11-28T02:00:00+01:00", false),
             Some(day + 3_600_000)
         );
-        for junk in ["yesterday", "2026-13-01", "28/11/2026"] {
+        for junk in [
+            "yesterday",
+            "2026-13-01",
+            "28/11/2026",
+            "2026-11-28T09:30:00",
+            "2026-11-28 09:30",
+        ] {
             assert_eq!(parse_instant(junk, false), None, "{junk}");
         }
     }

@@ -190,7 +190,7 @@ pub struct AuditQuery {
 
 /// Every audit action's name, for the log viewer's filter (the server's `AuditAction`
 /// names; a test there keeps the two lists equal).
-pub const AUDIT_ACTIONS: [&str; 23] = [
+pub const AUDIT_ACTIONS: [&str; 24] = [
     "sign_up",
     "sign_in",
     "sign_in_failed",
@@ -214,6 +214,7 @@ pub const AUDIT_ACTIONS: [&str; 23] = [
     "user_disabled",
     "user_enabled",
     "sessions_revoked",
+    "session_ended",
 ];
 
 /// One audit row as the log viewer shows it.

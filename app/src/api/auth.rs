@@ -132,6 +132,22 @@ mod tests {
     }
 }
 
+/// One signed-in browser or device, as its user (or an admin) sees it. The handle names
+/// it for ending it; the session's id never leaves the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub handle: String,
+    /// When it signed in, ms.
+    pub created_at: Option<i64>,
+    /// When it was last used (noted at most every few minutes), ms.
+    pub last_seen_at: Option<i64>,
+    pub ip: Option<String>,
+    /// The browser and system in words: "Chrome 156 on Linux".
+    pub device: String,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
 /// The settings page's view of the signed-in user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {

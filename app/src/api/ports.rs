@@ -6,7 +6,7 @@
 use super::admin::{
     AdminUserDetail, AdminUserPage, AuditLine, AuditPage, AuditQuery, UserChange, UserQuery,
 };
-use super::auth::{Credentials, Profile, UserView};
+use super::auth::{Credentials, Profile, SessionView, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
 use super::dca::{
     AccountSummary, AssetFacts, BarsQuery, HistoryFilter, HistoryPage, Plan, PlanLimits,
@@ -29,11 +29,13 @@ use tower_sessions::Session;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// Who is calling: their session and address. Every port method takes one.
+/// Who is calling: their session, address and browser. Every port method takes one.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub session: Session,
     pub ip: IpAddr,
+    /// The `User-Agent` header, at most 512 characters.
+    pub user_agent: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -50,7 +52,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<ClientIp>()
             .map(|ip| ip.0)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(Caller { session, ip })
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect());
+        Ok(Caller {
+            session,
+            ip,
+            user_agent,
+        })
     }
 }
 
@@ -75,6 +86,10 @@ pub trait AccountPort: Send + Sync + 'static {
         new_password: String,
     ) -> Result<Profile, AppError>;
     async fn sign_out_others(&self, caller: &Caller) -> Result<Profile, AppError>;
+    /// The caller's signed-in browsers and devices, the current one marked.
+    async fn sessions(&self, caller: &Caller) -> Result<Vec<SessionView>, AppError>;
+    /// Ends one of the caller's sessions (by its handle); ending the current one signs out.
+    async fn end_session(&self, caller: &Caller, handle: &str) -> Result<(), AppError>;
 }
 
 /// The signed-in user's subscription.
@@ -120,6 +135,14 @@ pub trait AdminPort: Send + Sync + 'static {
         caller: &Caller,
         user_id: &str,
     ) -> Result<AdminUserDetail, AppError>;
+    /// A user's signed-in browsers and devices.
+    async fn user_sessions(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+    ) -> Result<Vec<SessionView>, AppError>;
+    /// Ends any user's session by its handle.
+    async fn end_user_session(&self, caller: &Caller, handle: &str) -> Result<(), AppError>;
     /// One page of the audit log, newest first.
     async fn audit(&self, caller: &Caller, query: &AuditQuery) -> Result<AuditPage, AppError>;
     /// Every audit row the query selects (its `after` and `limit` ignored), newest first,

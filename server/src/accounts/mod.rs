@@ -1,16 +1,19 @@
 //! Accounts: sign-up, sign-in (rate-limited), sign-out, the current user, and the role
 //! checks every other feature relies on. Implements `app`'s `AccountPort`.
 
+pub mod agent;
 pub mod password;
 
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
-use crate::db::sessions::USER_ID_KEY;
+use crate::db::sessions::{
+    AGENT_KEY, CREATED_AT_KEY, HANDLE_KEY, IP_KEY, SEEN_AT_KEY, USER_ID_KEY, new_handle,
+};
 use crate::db::users::{InsertUserError, UserRecord};
 use crate::errors::internal;
 use app::api::AppError;
 use app::api::ErrorCode;
-use app::api::auth::{Credentials, Profile, UserView};
+use app::api::auth::{Credentials, Profile, SessionView, UserView};
 use app::api::ports::{AccountPort, Caller};
 use app::domain::account::{Email, NewPassword, Role};
 use app::domain::tier::Tier;
@@ -19,10 +22,8 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The session key that records when the session was last extended (Unix ms).
-const SEEN_AT_KEY: &str = "seen_at";
-/// Extend an active session at most this often (each extension is one write).
-const EXTEND_EVERY_MS: i64 = 60 * 60 * 1_000;
+/// Extend an active session, and note it as seen, at most this often (each is one write).
+const EXTEND_EVERY_MS: i64 = 5 * 60 * 1_000;
 
 /// Limits on failed sign-ins, per account and per client address, and on sign-ups per
 /// client address.
@@ -125,19 +126,32 @@ impl AccountService {
             .map_err(internal)
     }
 
-    /// Starts a fresh session for `user`: a new id (no fixation), then the user's id in it.
+    /// Starts a fresh session for `user`: a new id (no fixation), then the user's id in it,
+    /// and what the list of their sessions shows (a handle, when, where from, which browser).
     async fn start_session(&self, caller: &Caller, user: &UserRecord) -> Result<(), AppError> {
-        caller.session.cycle_id().await.map_err(internal)?;
-        caller
-            .session
+        let session = &caller.session;
+        session.cycle_id().await.map_err(internal)?;
+        let now = self.clock.now().millis();
+        session
             .insert(USER_ID_KEY, &user.id)
             .await
             .map_err(internal)?;
-        caller
-            .session
-            .insert(SEEN_AT_KEY, self.clock.now().millis())
+        session.insert(SEEN_AT_KEY, now).await.map_err(internal)?;
+        session
+            .insert(CREATED_AT_KEY, now)
             .await
             .map_err(internal)?;
+        session
+            .insert(HANDLE_KEY, new_handle())
+            .await
+            .map_err(internal)?;
+        session
+            .insert(IP_KEY, caller.ip.to_string())
+            .await
+            .map_err(internal)?;
+        if let Some(agent) = &caller.user_agent {
+            session.insert(AGENT_KEY, agent).await.map_err(internal)?;
+        }
         Ok(())
     }
 
@@ -450,6 +464,29 @@ impl AccountService {
 }
 
 impl AccountService {
+    /// `user_id`'s sessions as their list shows them, `current` (a stored id) marked.
+    pub async fn session_views(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionView>, AppError> {
+        let rows = self.db.sessions_of(user_id).await.map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            // A session from before handles existed shows once it is used again.
+            .filter_map(|row| {
+                Some(SessionView {
+                    current: current == Some(row.stored_id.as_str()),
+                    handle: row.handle?,
+                    created_at: row.created_at,
+                    last_seen_at: row.last_seen_at,
+                    ip: row.ip,
+                    device: agent::readable(row.user_agent.as_deref().unwrap_or_default()),
+                })
+            })
+            .collect())
+    }
+
     /// The current session, as the database knows it (the hash of its id).
     fn session_id(caller: &Caller) -> Result<String, AppError> {
         caller
@@ -720,6 +757,42 @@ impl AccountPort for AccountService {
         Ok(())
     }
 
+    async fn sessions(&self, caller: &Caller) -> Result<Vec<SessionView>, AppError> {
+        let user = self.require_user(caller).await?;
+        let current = Self::session_id(caller)?;
+        self.session_views(&user.id, Some(&current)).await
+    }
+
+    async fn end_session(&self, caller: &Caller, handle: &str) -> Result<(), AppError> {
+        let user = self.require_user(caller).await?;
+        let current: Option<String> = caller.session.get(HANDLE_KEY).await.map_err(internal)?;
+        if current.as_deref() == Some(handle) {
+            // Ending this very session is signing out.
+            return self.sign_out(caller).await;
+        }
+        match self
+            .db
+            .delete_session_by_handle(handle, Some(&user.id))
+            .await
+            .map_err(internal)?
+        {
+            Some(_) => {
+                self.events.sessions_changed(&user.id).await;
+                self.audit(
+                    caller,
+                    AuditAction::SessionEnded,
+                    Some(&user.id),
+                    Some(&user.email),
+                )
+                .await
+            }
+            None => Err(AppError::new(
+                ErrorCode::NotFound,
+                "There is no such session: it may have ended already.",
+            )),
+        }
+    }
+
     async fn current_user(&self, caller: &Caller) -> Result<Option<UserView>, AppError> {
         let Some(user) = self.session_user(caller).await? else {
             return Ok(None);
@@ -738,6 +811,15 @@ impl AccountPort for AccountService {
                 .insert(SEEN_AT_KEY, now)
                 .await
                 .map_err(internal)?;
+            // A session from before handles existed gets one, so it can be ended alone.
+            let handle: Option<String> = caller.session.get(HANDLE_KEY).await.map_err(internal)?;
+            if handle.is_none() {
+                caller
+                    .session
+                    .insert(HANDLE_KEY, new_handle())
+                    .await
+                    .map_err(internal)?;
+            }
             self.db
                 .touch_user(&user.id, self.clock.now())
                 .await

@@ -319,7 +319,7 @@ impl Db {
     }
 
     /// The newest `limit` audit rows that name the user: as the actor, or as the subject
-    /// (their e-mail address or id).
+    /// (their e-mail address or id, or one of their plans: an admin's pause of it).
     pub async fn audit_of_user(
         &self,
         user: &UserRecord,
@@ -328,6 +328,7 @@ impl Db {
         sqlx::query_as(
             "SELECT at, actor_user_id, action, subject, ip, detail FROM audit_log \
              WHERE actor_user_id = $1 OR subject = $1 OR subject = $2 \
+             OR subject IN (SELECT id FROM plans WHERE user_id = $1) \
              ORDER BY at DESC, id DESC LIMIT $3",
         )
         .bind(&user.id)

@@ -30,6 +30,7 @@ pub enum AuditAction {
     UserDisabled,
     UserEnabled,
     SessionsRevoked,
+    SessionEnded,
 }
 
 impl AuditAction {
@@ -59,6 +60,7 @@ impl AuditAction {
             AuditAction::UserDisabled => "user_disabled",
             AuditAction::UserEnabled => "user_enabled",
             AuditAction::SessionsRevoked => "sessions_revoked",
+            AuditAction::SessionEnded => "session_ended",
         }
     }
 }
@@ -127,7 +129,7 @@ where
 
 impl AuditAction {
     /// Every action, for the log viewer's filter.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::SignUp,
         AuditAction::SignIn,
         AuditAction::SignInFailed,
@@ -151,6 +153,7 @@ impl AuditAction {
         AuditAction::UserDisabled,
         AuditAction::UserEnabled,
         AuditAction::SessionsRevoked,
+        AuditAction::SessionEnded,
     ];
 
     /// The actions that record a refused or failed attempt (the rest record what was done).
@@ -168,7 +171,8 @@ impl AuditAction {
 /// Which audit rows the log viewer reads, newest first; every filter optional.
 #[derive(Clone, Debug, Default)]
 pub struct AuditSearch {
-    /// Rows a user did or that are about them: (id, e-mail address).
+    /// Rows a user did or that are about them (their account or one of their plans):
+    /// (id, e-mail address).
     pub user: Option<(String, String)>,
     pub action: Option<AuditAction>,
     /// `Some(true)`: only refused or failed attempts; `Some(false)`: only the rest.
@@ -212,9 +216,10 @@ impl Db {
             format!("${n}")
         };
         if search.user.is_some() {
-            let (id, id_again, email) = (next(), next(), next());
+            let (id, id_again, email, owner) = (next(), next(), next(), next());
             sql += &format!(
-                " AND (a.actor_user_id = {id} OR a.subject = {id_again} OR a.subject = {email})"
+                " AND (a.actor_user_id = {id} OR a.subject = {id_again} OR a.subject = {email} \
+                 OR a.subject IN (SELECT p.id FROM plans p WHERE p.user_id = {owner}))"
             );
         }
         if search.action.is_some() {
@@ -241,7 +246,11 @@ impl Db {
 
         let mut query = sqlx::query_as::<_, AuditLogRow>(&sql);
         if let Some((id, email)) = &search.user {
-            query = query.bind(id.clone()).bind(id.clone()).bind(email.clone());
+            query = query
+                .bind(id.clone())
+                .bind(id.clone())
+                .bind(email.clone())
+                .bind(id.clone());
         }
         if let Some(action) = search.action {
             query = query.bind(action.as_str());

@@ -10,6 +10,33 @@ use tower_sessions::session_store::{self, SessionStore};
 
 /// The session key that holds the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
+/// The session's handle: a random name for it that may leave the server (to end it), unlike
+/// its id.
+pub const HANDLE_KEY: &str = "handle";
+/// When the session signed in (Unix ms, the app's clock).
+pub const CREATED_AT_KEY: &str = "created_at";
+/// When the session was last used (Unix ms, the app's clock; refreshed every few minutes).
+pub const SEEN_AT_KEY: &str = "seen_at";
+/// The address and browser it signed in from.
+pub const IP_KEY: &str = "ip";
+pub const AGENT_KEY: &str = "user_agent";
+
+/// A fresh session handle: 128 random bits as hex.
+pub fn new_handle() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A signed-in session as its user's list shows it.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    /// What the database keys it by (the id's hash), to tell the caller's own.
+    pub stored_id: String,
+    pub handle: Option<String>,
+    pub created_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 /// What the database keeps of a session id: its SHA-256, so a copy of the database does
 /// not hold one usable session (the id itself lives only in the user's cookie).
@@ -62,8 +89,91 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The user's sessions that have not expired (wall-clock time), most recently used first.
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionRow>, sqlx::Error> {
+        let now_millis =
+            (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let rows = sqlx::query(
+            "SELECT id, handle, created_at, last_seen_at, ip, user_agent FROM sessions \
+             WHERE user_id = $1 AND expires_at > $2 \
+             ORDER BY COALESCE(last_seen_at, 0) DESC, COALESCE(created_at, 0) DESC, id",
+        )
+        .bind(user_id)
+        .bind(now_millis)
+        .fetch_all(self.pool())
+        .await?;
+        use sqlx::Row as _;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionRow {
+                    stored_id: row.try_get("id")?,
+                    handle: row.try_get("handle")?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends the session with this handle, when it is `user_id`'s (any user's with `None`);
+    /// returns whose it was, `None` when there is no such session.
+    pub async fn delete_session_by_handle(
+        &self,
+        handle: &str,
+        user_id: Option<&str>,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let owner: Option<Option<String>> =
+            sqlx::query_scalar("SELECT user_id FROM sessions WHERE handle = $1")
+                .bind(handle)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some(Some(owner)) = owner else {
+            return Ok(None);
+        };
+        if user_id.is_some_and(|user| user != owner) {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM sessions WHERE handle = $1 AND user_id = $2")
+            .bind(handle)
+            .bind(&owner)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(owner))
+    }
+}
+
 fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
+}
+
+/// What the session list shows of a session, from its data.
+struct Meta {
+    handle: Option<String>,
+    created_at: Option<i64>,
+    last_seen_at: Option<i64>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+fn meta(record: &Record) -> Meta {
+    let text = |key: &str| {
+        record
+            .data
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let number = |key: &str| record.data.get(key).and_then(serde_json::Value::as_i64);
+    Meta {
+        handle: text(HANDLE_KEY),
+        created_at: number(CREATED_AT_KEY),
+        last_seen_at: number(SEEN_AT_KEY),
+        ip: text(IP_KEY),
+        user_agent: text(AGENT_KEY),
+    }
 }
 
 fn columns(record: &Record) -> session_store::Result<(String, Option<String>, Vec<u8>, i64)> {
@@ -88,13 +198,20 @@ impl SessionStore for DbSessionStore {
         // Ids are random 128-bit values; on the (astronomically unlikely) collision, draw again.
         loop {
             let (id, user_id, data, expires_at) = columns(record)?;
+            let meta = meta(record);
             let result = sqlx::query(
-                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sessions (id, user_id, data, expires_at, handle, created_at, \
+                 last_seen_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(id)
             .bind(user_id)
             .bind(data)
             .bind(expires_at)
+            .bind(meta.handle)
+            .bind(meta.created_at)
+            .bind(meta.last_seen_at)
+            .bind(meta.ip)
+            .bind(meta.user_agent)
             .execute(self.db.pool())
             .await;
             match result {
@@ -110,14 +227,23 @@ impl SessionStore for DbSessionStore {
     /// would otherwise write it back when it finishes). New sessions go through `create`.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (id, user_id, data, expires_at) = columns(record)?;
-        sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(user_id)
-            .bind(data)
-            .bind(expires_at)
-            .execute(self.db.pool())
-            .await
-            .map_err(backend)?;
+        let meta = meta(record);
+        sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4, handle = $5, \
+             created_at = $6, last_seen_at = $7, ip = $8, user_agent = $9 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(data)
+        .bind(expires_at)
+        .bind(meta.handle)
+        .bind(meta.created_at)
+        .bind(meta.last_seen_at)
+        .bind(meta.ip)
+        .bind(meta.user_agent)
+        .execute(self.db.pool())
+        .await
+        .map_err(backend)?;
         Ok(())
     }
 

@@ -621,8 +621,8 @@ impl Scheduler {
         Ok(user.and_then(|user| tiers.check_live(user.tier).err()))
     }
 
-    /// Pauses a plan its user's tier no longer allows (unless it changed meanwhile) and
-    /// tells their browsers.
+    /// Pauses a plan its user's tier (or disabled account) no longer allows, unless it
+    /// changed meanwhile, and tells their browsers.
     async fn pause_beyond_tier(
         &self,
         slot: &SlotRow,
@@ -631,15 +631,25 @@ impl Scheduler {
         now: i64,
     ) -> anyhow::Result<()> {
         let at = self.clock.now();
-        super::pause_for_tier(
+        let reason = super::PauseReason {
+            why,
+            by: if why == crate::admin::ACCOUNT_DISABLED {
+                "account_disabled"
+            } else {
+                "tier"
+            },
+            actor: slot.user_id.as_str(),
+        };
+        super::pause_with_reason(
             &self.db,
             &self.events,
             slot.user_id.as_str(),
             plan,
-            why,
+            &reason,
             at.millis().max(now),
         )
         .await
+        .map(|_| ())
     }
 
     /// Records every leg as not bought, for the reason given, and ends the slot.

@@ -8,10 +8,11 @@ use app::api::AppError;
 use app::api::admin::{
     AdminUserDetail, AdminUserPage, AuditPage, AuditQuery, UserChange, UserQuery,
 };
+use app::api::auth::SessionView;
 use app::api::ports::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 /// `GET /api/admin/users?q=&role=&tier=&state=&sort=&after=&limit=`.
@@ -102,4 +103,49 @@ pub async fn audit_csv(
         ],
         csv,
     ))
+}
+
+/// `GET /api/admin/users/{id}/sessions`.
+pub async fn user_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SessionsBody>, AppError> {
+    let sessions = state.ports.admin.user_sessions(&caller, &id).await?;
+    Ok(Json(SessionsBody { sessions }))
+}
+
+/// `DELETE /api/admin/sessions/{handle}`: ends any user's session.
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.ports.admin.end_user_session(&caller, &handle).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"sessions": [...]}`.
+#[derive(serde::Serialize)]
+pub struct SessionsBody {
+    sessions: Vec<SessionView>,
+}
+
+/// `GET /api/sessions`: the caller's signed-in browsers and devices.
+pub async fn own_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SessionsBody>, AppError> {
+    let sessions = state.ports.accounts.sessions(&caller).await?;
+    Ok(Json(SessionsBody { sessions }))
+}
+
+/// `DELETE /api/sessions/{handle}`: ends one of the caller's sessions.
+pub async fn end_own_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.ports.accounts.end_session(&caller, &handle).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

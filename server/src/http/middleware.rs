@@ -166,8 +166,13 @@ pub async fn security_headers(
 ) -> Response {
     let nonce = PageNonce::default();
     request.extensions_mut().insert(nonce.clone());
+    let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // API answers hold a user's data (the admin's exports among them): kept by no cache.
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         // A rendered page noted the nonce its scripts carry; anything else loads nothing.
         let policy = nonce

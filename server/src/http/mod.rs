@@ -98,7 +98,13 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
             "/admin/users/{id}",
             get(admin::user).patch(admin::change_user),
         )
-        .route("/admin/users/{id}/sessions", delete(admin::end_sessions))
+        .route(
+            "/admin/users/{id}/sessions",
+            get(admin::user_sessions).delete(admin::end_sessions),
+        )
+        .route("/admin/sessions/{handle}", delete(admin::end_session))
+        .route("/sessions", get(admin::own_sessions))
+        .route("/sessions/{handle}", delete(admin::end_own_session))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/dca/config", get(dca::list).post(dca::save))

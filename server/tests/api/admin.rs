@@ -89,7 +89,7 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             user_path.clone(),
             Body::Json(json!({"disabled": true})),
         ),
-        ("DELETE", sessions_path, Body::None),
+        ("DELETE", sessions_path.clone(), Body::None),
         (
             "POST",
             "/api/fn/load_admin_users".into(),
@@ -105,6 +105,19 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             "POST",
             "/api/fn/end_admin_user_sessions".into(),
             form(&boss),
+        ),
+        ("GET", sessions_path.clone(), Body::None),
+        (
+            "DELETE",
+            "/api/admin/sessions/some-handle".into(),
+            Body::None,
+        ),
+        ("GET", "/api/admin/audit".into(), Body::None),
+        ("GET", "/api/admin/audit.csv".into(), Body::None),
+        (
+            "POST",
+            "/api/fn/load_admin_audit".into(),
+            Body::Json(json!({"query": {}})),
         ),
     ];
     for (client, status, code) in [
@@ -532,13 +545,16 @@ async fn the_audit_log_filters_pages_and_exports_csv(app: &TestApp) {
             .len(),
         whole.len()
     );
+    // From 00:30: the three failures at 01:00, not the sign-ups at midnight.
     assert_eq!(
-        rows("from=2026-11-28T00:30:00Z&outcome=failure").await["rows"]
+        rows("from=2026-11-28T00:30:00Z").await["rows"]
             .as_array()
             .unwrap()
             .len(),
         3
     );
+    let csv = admin.get(app.url("/api/admin/audit")).send().await.unwrap();
+    assert_eq!(csv.headers()["cache-control"], "no-store");
 
     let bad = admin
         .get(app.url("/api/admin/audit?action=nope&outcome=maybe&from=yesterday&limit=0"))
@@ -640,8 +656,174 @@ async fn the_scheduler_buys_nothing_for_a_disabled_user(app: &TestApp) {
     assert_eq!(plan.paused_reason.as_deref(), Some("account disabled"));
 }
 
+const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+const FIREFOX_MAC: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:140.0) Gecko/20100101 Firefox/140.0";
+
+/// A fresh client that says it is `agent`, signed in (or up) as `email`.
+async fn browser(app: &TestApp, agent: &str, email: &str, sign_up: bool) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(agent)
+        .build()
+        .unwrap();
+    let path = if sign_up {
+        "/api/auth/signup"
+    } else {
+        "/api/auth/login"
+    };
+    let response = client
+        .post(app.url(path))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    client
+}
+
+async fn sessions_of(app: &TestApp, client: &reqwest::Client, path: &str) -> Vec<Value> {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    json(response).await["sessions"].as_array().unwrap().clone()
+}
+
+async fn sessions_are_listed_with_their_device_and_ended_one_by_one(app: &TestApp) {
+    let laptop = browser(app, CHROME_LINUX, "many@example.com", true).await;
+    app.clock.advance_minutes(1);
+    let phone = browser(app, FIREFOX_MAC, "many@example.com", false).await;
+    let listed = sessions_of(app, &laptop, "/api/sessions").await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    // The most recently used first; the caller's own marked.
+    assert_eq!(listed[0]["device"], "Firefox 140 on macOS");
+    assert_eq!(listed[0]["current"], false);
+    assert_eq!(listed[1]["device"], "Chrome 156 on Linux");
+    assert_eq!(listed[1]["current"], true);
+    assert_eq!(listed[1]["ip"], "127.0.0.1");
+    assert_eq!(listed[1]["created_at"], app.clock.now().millis() - 60_000);
+    let phone_handle = listed[0]["handle"].as_str().unwrap().to_owned();
+    assert_eq!(phone_handle.len(), 32);
+    // The handle is not what the database keys the session by (the id's hash).
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert!(!stored.contains(&phone_handle));
+
+    // Another user cannot end it; an unknown handle is a 404.
+    let (stranger, _) = signed_up(app, "stranger@example.com").await;
+    for (client, handle) in [
+        (&stranger, phone_handle.as_str()),
+        (&laptop, "no-such-handle"),
+    ] {
+        let refused = client
+            .delete(app.url(&format!("/api/sessions/{handle}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 404);
+    }
+    assert_eq!(
+        phone
+            .get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The laptop ends the phone's session: the phone is signed out, the laptop is not.
+    let ended = laptop
+        .delete(app.url(&format!("/api/sessions/{phone_handle}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(
+        phone
+            .get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        laptop
+            .get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(sessions_of(app, &laptop, "/api/sessions").await.len(), 1);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"session_ended".to_owned())
+    );
+
+    // An admin sees the user's sessions and ends one.
+    let admin = signed_in_admin(app, "ops2@example.com").await;
+    let id = user_id(app, &laptop).await;
+    let seen = sessions_of(app, &admin, &format!("/api/admin/users/{id}/sessions")).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["current"], false);
+    assert_eq!(seen[0]["device"], "Chrome 156 on Linux");
+    let handle = seen[0]["handle"].as_str().unwrap();
+    let ended = admin
+        .delete(app.url(&format!("/api/admin/sessions/{handle}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(
+        laptop
+            .get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // Ending one's own current session signs out.
+    let again = browser(app, CHROME_LINUX, "many@example.com", false).await;
+    let own = sessions_of(app, &again, "/api/sessions").await;
+    let handle = own[0]["handle"].as_str().unwrap();
+    let ended = again
+        .delete(app.url(&format!("/api/sessions/{handle}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(
+        again
+            .get(app.url("/api/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let anonymous = app
+        .other_client()
+        .get(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
 on_both_backends!(
     demo_broker:
+    sessions_are_listed_with_their_device_and_ended_one_by_one,
     the_audit_log_filters_pages_and_exports_csv,
     the_scheduler_buys_nothing_for_a_disabled_user,
     every_admin_route_refuses_visitors_and_subscribers,

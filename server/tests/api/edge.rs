@@ -208,6 +208,46 @@ async fn every_response_carries_the_security_headers() {
             .unwrap()
             .starts_with("default-src 'none'")
     );
+    assert_eq!(api.headers()["cache-control"], "no-store");
+
+    // Signed in, every page (lazy ones too) brings its nonce policy, many times over; a
+    // server function's answer brings the default.
+    app.sign_up("pages@example.com", "correct horse battery")
+        .await;
+    for round in 0..5 {
+        for path in [
+            "/dashboard",
+            "/history",
+            "/settings",
+            "/plans/new",
+            "/admin",
+        ] {
+            let page = app
+                .client
+                .get(app.url(path))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap();
+            let policy = page.headers()["content-security-policy"].to_str().unwrap();
+            assert!(
+                policy.contains("'nonce-"),
+                "{path} (round {round}): {policy}"
+            );
+        }
+    }
+    let server_fn = app
+        .client
+        .post(app.url("/api/fn/load_plans"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        server_fn.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
 
     // Unknown API paths answer in the JSON envelope, REST and server functions alike.
     for response in [
