@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The file read when `--config` is not given (it is optional).
 pub const DEFAULT_CONFIG_FILE: &str = "quantshift.toml";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address the web server listens on.
@@ -111,6 +111,23 @@ pub struct Config {
     pub stripe_price_basic: Option<String>,
     pub stripe_price_pro: Option<String>,
     pub stripe_price_premium: Option<String>,
+}
+
+/// The keys whose values are secrets: a printed configuration shows them as redacted.
+const SECRET_KEYS: [&str; 3] = ["secrets_key", "stripe_secret_key", "stripe_webhook_secret"];
+
+/// Every setting, the secrets redacted (a configuration printed into a log or an error
+/// report must not carry the keys that seal broker credentials or talk to Stripe).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        for key in SECRET_KEYS {
+            if let Some(secret) = value.get_mut(key).filter(|v| !v.is_null()) {
+                *secret = "[redacted]".into();
+            }
+        }
+        write!(f, "Config {value}")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -434,6 +451,23 @@ impl Config {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_printed_configuration_hides_its_secrets() {
+        let config = Config {
+            secrets_key: Some("sealing-key-material".into()),
+            stripe_secret_key: Some("sk_live_verysecret".into()),
+            stripe_webhook_secret: Some("whsec_alsosecret".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["sealing-key-material", "sk_live_verysecret", "whsec_alsosecret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("\"stripe_secret_key\":\"[redacted]\""), "{printed}");
+        // What is not secret still shows.
+        assert!(printed.contains(&config.listen.to_string()), "{printed}");
+    }
 
     #[test]
     fn defaults_are_valid_and_embedded() {
