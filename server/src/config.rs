@@ -461,10 +461,17 @@ mod tests {
             ..Config::default()
         };
         let printed = format!("{config:?}");
-        for secret in ["sealing-key-material", "sk_live_verysecret", "whsec_alsosecret"] {
+        for secret in [
+            "sealing-key-material",
+            "sk_live_verysecret",
+            "whsec_alsosecret",
+        ] {
             assert!(!printed.contains(secret), "{printed}");
         }
-        assert!(printed.contains("\"stripe_secret_key\":\"[redacted]\""), "{printed}");
+        assert!(
+            printed.contains("\"stripe_secret_key\":\"[redacted]\""),
+            "{printed}"
+        );
         // What is not secret still shows.
         assert!(printed.contains(&config.listen.to_string()), "{printed}");
     }

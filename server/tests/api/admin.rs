@@ -656,6 +656,56 @@ async fn the_scheduler_buys_nothing_for_a_disabled_user(app: &TestApp) {
     assert_eq!(plan.paused_reason.as_deref(), Some("account disabled"));
 }
 
+/// The database's own guard, below the service's checks: the last enabled admin stays, and
+/// an actor who is no longer an enabled admin (a stale read) changes nothing.
+async fn the_database_keeps_an_enabled_admin_and_checks_the_actor(app: &TestApp) {
+    use server::db::admin::{AccountChange, AccountChanged};
+    let admin = signed_in_admin(app, "only@example.com").await;
+    let admin_id = user_id(app, &admin).await;
+    let (subscriber, _) = signed_up(app, "plain@example.com").await;
+    let subscriber_id = user_id(app, &subscriber).await;
+    let record = |id: String| async move { app.db.user_by_id(&id).await.unwrap().unwrap() };
+    let only = record(admin_id.clone()).await;
+    let demote = AccountChange {
+        role: Some(app::domain::account::Role::Subscriber),
+        disabled: None,
+    };
+    let disable = AccountChange {
+        role: None,
+        disabled: Some(true),
+    };
+    for change in [&demote, &disable] {
+        let outcome = app
+            .db
+            .change_account(&admin_id, change, &only, None, app.clock.now())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, AccountChanged::LastAdmin), "{outcome:?}");
+    }
+    // A subscriber's record, or an admin's read before they were demoted: nothing changes.
+    let plain = record(subscriber_id.clone()).await;
+    let outcome = app
+        .db
+        .change_account(&subscriber_id, &disable, &plain, None, app.clock.now())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, AccountChanged::NotAdmin), "{outcome:?}");
+    assert!(record(subscriber_id.clone()).await.disabled_at.is_none());
+    let stale = record(admin_id.clone()).await;
+    sqlx::query("UPDATE users SET disabled_at = 1 WHERE id = $1")
+        .bind(&admin_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let outcome = app
+        .db
+        .change_account(&subscriber_id, &disable, &stale, None, app.clock.now())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, AccountChanged::NotAdmin), "{outcome:?}");
+    assert!(record(subscriber_id).await.disabled_at.is_none());
+}
+
 const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
 const FIREFOX_MAC: &str =
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:140.0) Gecko/20100101 Firefox/140.0";
@@ -823,6 +873,7 @@ async fn sessions_are_listed_with_their_device_and_ended_one_by_one(app: &TestAp
 
 on_both_backends!(
     demo_broker:
+    the_database_keeps_an_enabled_admin_and_checks_the_actor,
     sessions_are_listed_with_their_device_and_ended_one_by_one,
     the_audit_log_filters_pages_and_exports_csv,
     the_scheduler_buys_nothing_for_a_disabled_user,
