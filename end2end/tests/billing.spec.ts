@@ -92,3 +92,18 @@ test("a declined card leaves the user on Free with a message", async ({ page }) 
   await expect(page.getByTestId("billing-cancelled")).toBeVisible();
   await expect(page.getByTestId("current-tier")).toHaveText("Free");
 });
+
+test("a failed renewal keeps the tier with a warning until the card is fixed", async ({ page }) => {
+  await signUp(page, uniqueEmail("pastdue"));
+  await payFor(page, "basic", "4242 4242 4242 4242");
+  await expect(page.getByTestId("current-tier")).toHaveText("Basic", { timeout: 20_000 });
+  await expect(page.getByTestId("past-due")).toHaveCount(0);
+  // The stand-in's portal: the next period's payment fails.
+  await page.getByRole("button", { name: "Manage billing", exact: true }).click();
+  await page.getByRole("button", { name: "Fail the next payment" }).click();
+  await page.getByRole("link", { name: "Return to QuantShift" }).click();
+  await expect(page).toHaveURL(/\/billing$/);
+  // past_due: the tier stays, with a warning that says what to do.
+  await expect(page.getByTestId("past-due")).toContainText("Your last payment failed", { timeout: 20_000 });
+  await expect(page.getByTestId("current-tier")).toHaveText("Basic");
+});
