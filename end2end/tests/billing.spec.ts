@@ -97,6 +97,8 @@ test("a failed renewal keeps the tier with a warning until the card is fixed", a
   await signUp(page, uniqueEmail("pastdue"));
   await payFor(page, "basic", "4242 4242 4242 4242");
   await expect(page.getByTestId("current-tier")).toHaveText("Basic", { timeout: 20_000 });
+  // The webhook may have landed before the page was rendered: wait for its code to run.
+  await openHydrated(page, "/billing");
   await expect(page.getByTestId("past-due")).toHaveCount(0);
   // The stand-in's portal: the next period's payment fails.
   await page.getByRole("button", { name: "Manage billing", exact: true }).click();

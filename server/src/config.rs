@@ -116,6 +116,21 @@ pub struct Config {
 /// The keys whose values are secrets: a printed configuration shows them as redacted.
 const SECRET_KEYS: [&str; 3] = ["secrets_key", "stripe_secret_key", "stripe_webhook_secret"];
 
+/// `url` with the password of its user info (`scheme://user:password@host`) redacted.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:[redacted]{}", &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Every setting, the secrets redacted (a configuration printed into a log or an error
 /// report must not carry the keys that seal broker credentials or talk to Stripe).
 impl std::fmt::Debug for Config {
@@ -125,6 +140,12 @@ impl std::fmt::Debug for Config {
             if let Some(secret) = value.get_mut(key).filter(|v| !v.is_null()) {
                 *secret = "[redacted]".into();
             }
+        }
+        // A database URL's password (`postgres://user:password@host/db`).
+        if let Some(url) = value.get_mut("database_url")
+            && let Some(text) = url.as_str().map(redact_password)
+        {
+            *url = text.into();
         }
         write!(f, "Config {value}")
     }
@@ -454,7 +475,13 @@ mod tests {
 
     #[test]
     fn a_printed_configuration_hides_its_secrets() {
+        assert_eq!(
+            redact_password("postgres://app:hunter2@db:5432/qs"),
+            "postgres://app:[redacted]@db:5432/qs"
+        );
+        assert_eq!(redact_password("sqlite://data/q.db"), "sqlite://data/q.db");
         let config = Config {
+            database_url: Some("postgres://app:hunter2@db/qs".into()),
             secrets_key: Some("sealing-key-material".into()),
             stripe_secret_key: Some("sk_live_verysecret".into()),
             stripe_webhook_secret: Some("whsec_alsosecret".into()),

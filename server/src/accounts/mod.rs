@@ -149,9 +149,12 @@ impl AccountService {
             .insert(IP_KEY, caller.ip.to_string())
             .await
             .map_err(internal)?;
-        if let Some(agent) = &caller.user_agent {
-            session.insert(AGENT_KEY, agent).await.map_err(internal)?;
+        match &caller.user_agent {
+            Some(agent) => session.insert(AGENT_KEY, agent).await.map(|_| ()),
+            // Not the browser a previous sign-in on this session named.
+            None => session.remove::<String>(AGENT_KEY).await.map(|_| ()),
         }
+        .map_err(internal)?;
         Ok(())
     }
 
@@ -172,6 +175,17 @@ impl AccountService {
         if user.is_none() {
             // The account is gone: end the session instead of failing every request.
             caller.session.flush().await.map_err(internal)?;
+        } else {
+            // A session from before handles existed gets one on its next use, so it shows
+            // in its user's list and can be ended alone.
+            let handle: Option<String> = caller.session.get(HANDLE_KEY).await.map_err(internal)?;
+            if handle.is_none() {
+                caller
+                    .session
+                    .insert(HANDLE_KEY, new_handle())
+                    .await
+                    .map_err(internal)?;
+            }
         }
         Ok(user)
     }
@@ -797,7 +811,8 @@ impl AccountPort for AccountService {
         let Some(user) = self.session_user(caller).await? else {
             return Ok(None);
         };
-        // Sliding expiry: a visit at most hourly rewrites the session, pushing its end out.
+        // Sliding expiry: a visit at most every five minutes rewrites the session, pushing its
+        // end out and noting it as seen.
         let now = self.clock.now().millis();
         let seen: i64 = caller
             .session
@@ -811,15 +826,6 @@ impl AccountPort for AccountService {
                 .insert(SEEN_AT_KEY, now)
                 .await
                 .map_err(internal)?;
-            // A session from before handles existed gets one, so it can be ended alone.
-            let handle: Option<String> = caller.session.get(HANDLE_KEY).await.map_err(internal)?;
-            if handle.is_none() {
-                caller
-                    .session
-                    .insert(HANDLE_KEY, new_handle())
-                    .await
-                    .map_err(internal)?;
-            }
             self.db
                 .touch_user(&user.id, self.clock.now())
                 .await

@@ -136,12 +136,18 @@ impl Db {
         if user_id.is_some_and(|user| user != owner) {
             return Ok(None);
         }
-        sqlx::query("DELETE FROM sessions WHERE handle = $1 AND user_id = $2")
-            .bind(handle)
-            .bind(&owner)
-            .execute(self.pool())
-            .await?;
-        Ok(Some(owner))
+        let now_millis =
+            (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE handle = $1 AND user_id = $2 AND expires_at > $3",
+        )
+        .bind(handle)
+        .bind(&owner)
+        .bind(now_millis)
+        .execute(self.pool())
+        .await?;
+        // Ended meanwhile (signed out, expired): nothing was ended here.
+        Ok((done.rows_affected() == 1).then_some(owner))
     }
 }
 

@@ -842,6 +842,19 @@ async fn sessions_are_listed_with_their_device_and_ended_one_by_one(app: &TestAp
             .status(),
         401
     );
+    let ended_rows = app.audit_actions().await;
+    assert_eq!(
+        ended_rows.iter().filter(|a| *a == "session_ended").count(),
+        2,
+        "the user's end and the admin's: {ended_rows:?}"
+    );
+    // Ended already: nothing to end.
+    let twice = admin
+        .delete(app.url(&format!("/api/admin/sessions/{handle}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 404);
 
     // Ending one's own current session signs out.
     let again = browser(app, CHROME_LINUX, "many@example.com", false).await;

@@ -214,14 +214,8 @@ async fn every_response_carries_the_security_headers() {
     // server function's answer brings the default.
     app.sign_up("pages@example.com", "correct horse battery")
         .await;
-    for round in 0..5 {
-        for path in [
-            "/dashboard",
-            "/history",
-            "/settings",
-            "/plans/new",
-            "/admin",
-        ] {
+    for round in 0..3 {
+        for path in ["/history", "/settings", "/plans", "/admin"] {
             let page = app
                 .client
                 .get(app.url(path))
