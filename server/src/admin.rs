@@ -64,16 +64,39 @@ fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "There is no such user.")
 }
 
+/// A query parameter as given, trimmed; `None` when absent or blank.
+fn text(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+const NOT_A_CURSOR: &str = "Not a page cursor: pass a page's next as it came.";
+
+/// A page size given as text: `default` when absent, 1 to `max`, else an error on `limit`
+/// (naming the `rows` a page holds) and the default.
+fn page_limit(
+    value: &Option<String>,
+    default: u32,
+    max: u32,
+    rows: &str,
+    errors: &mut BTreeMap<String, String>,
+) -> u32 {
+    match text(value).map(|l| l.parse::<u32>()) {
+        None => default,
+        Some(Ok(limit)) if (1..=max).contains(&limit) => limit,
+        Some(_) => {
+            errors.insert("limit".into(), format!("Ask for 1 to {max} {rows} a page."));
+            default
+        }
+    }
+}
+
 /// `query` as a search of the database, or a 422 naming every field that is wrong.
 fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
     let mut errors = BTreeMap::new();
-    let text = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
     let email = text(&query.q);
     if email.as_ref().is_some_and(|q| q.chars().count() > 254) {
         errors.insert("q".into(), "Search for at most 254 characters.".into());
@@ -110,21 +133,11 @@ fn search(query: &UserQuery) -> Result<UserSearch, AppError> {
     let after = match text(&query.after) {
         None => None,
         Some(cursor) => parse_cursor(order, &cursor).or_else(|| {
-            errors.insert(
-                "after".into(),
-                "Not a page cursor: pass a page's next as it came.".into(),
-            );
+            errors.insert("after".into(), NOT_A_CURSOR.into());
             None
         }),
     };
-    let limit = match text(&query.limit).map(|l| l.parse::<u32>()) {
-        None => 50,
-        Some(Ok(limit)) if (1..=200).contains(&limit) => limit,
-        Some(_) => {
-            errors.insert("limit".into(), "Ask for 1 to 200 users a page.".into());
-            50
-        }
-    };
+    let limit = page_limit(&query.limit, 50, 200, "users", &mut errors);
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
     }
@@ -200,13 +213,6 @@ impl AdminService {
     /// A `user` that is no account's e-mail address or id (a deleted user, an address a
     /// sign-in tried) is matched as it is.
     async fn audit_search(&self, query: &AuditQuery) -> Result<AuditSearch, AppError> {
-        let text = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
         let mut errors = BTreeMap::new();
         let user = match text(&query.user) {
             None => None,
@@ -264,21 +270,11 @@ impl AdminService {
         let before_id = match text(&query.after) {
             None => None,
             Some(after) => after.parse::<i64>().ok().or_else(|| {
-                errors.insert(
-                    "after".into(),
-                    "Not a page cursor: pass a page's next as it came.".into(),
-                );
+                errors.insert("after".into(), NOT_A_CURSOR.into());
                 None
             }),
         };
-        let limit = match text(&query.limit).map(|l| l.parse::<u32>()) {
-            None => 100,
-            Some(Ok(limit)) if (1..=500).contains(&limit) => limit,
-            Some(_) => {
-                errors.insert("limit".into(), "Ask for 1 to 500 rows a page.".into());
-                100
-            }
-        };
+        let limit = page_limit(&query.limit, 100, 500, "rows", &mut errors);
         if !errors.is_empty() {
             return Err(AppError::invalid_fields(errors));
         }
