@@ -69,6 +69,8 @@ export default defineConfig({
       QUANTSHIFT_ALPACA_PAPER_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_ALPACA_DATA_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_SCHEDULER_POLL_MS: "250",
+      // The health page's probes, often enough for its test to see a tile change.
+      QUANTSHIFT_HEALTH_PROBE_MS: "500",
       // The suite presses "buy now" more often than the default 10 an hour allows.
       QUANTSHIFT_RUN_NOW_PER_HOUR: "100",
       // Every spec signs up its own users, all from 127.0.0.1.

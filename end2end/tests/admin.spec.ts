@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures";
-import { ADMIN_EMAIL, openHydrated, signIn, signUp, uniqueEmail } from "./helpers";
+import { ADMIN_EMAIL, SIM_URL, openHydrated, signIn, signUp, uniqueEmail } from "./helpers";
 
 test("the Admin link is shown to admins only", async ({ browser }) => {
   const subscriber = await browser.newPage();
@@ -76,4 +76,63 @@ test("an admin finds a user, disables them (their open dashboard drops to sign-i
   await expect(admin.getByTestId("audit-row")).toHaveCount(1);
   await expect(admin.getByTestId("audit-row")).toContainText(ADMIN_EMAIL);
   await expect(admin.getByTestId("audit-csv")).toHaveAttribute("href", /\/api\/admin\/audit\.csv\?user=.*action=user_disabled/);
+});
+
+test("the health page turns the simulated broker's tile red while the simulator fails, and green again", async ({ page }) => {
+  await signIn(page, ADMIN_EMAIL);
+  await openHydrated(page, "/admin/health");
+  const tile = page.getByTestId("tile-broker_simulated");
+  await expect(tile).toHaveAttribute("data-level", "ok", { timeout: 15_000 });
+  await expect(page.getByTestId("tile-scheduler_lag")).toBeVisible();
+  await expect(page.getByTestId("health-instances")).toContainText("(this one)");
+  const faults = await page.request.post(`${SIM_URL}/sim/v1/faults`, {
+    data: { error_rate: 1.0, statuses: [503] },
+  });
+  expect(faults.ok()).toBeTruthy();
+  try {
+    // The page asks again every few seconds; the server probes every half second here.
+    await expect(tile).toHaveAttribute("data-level", "critical", { timeout: 20_000 });
+    await expect(tile).toContainText("unreachable");
+    await expect(page.getByTestId("health-summary")).toHaveAttribute("data-level", "critical");
+  } finally {
+    await page.request.delete(`${SIM_URL}/sim/v1/faults`);
+  }
+  await expect(tile).toHaveAttribute("data-level", "ok", { timeout: 20_000 });
+});
+
+test("an admin publishes a release note; a subscriber sees the badge until they read it", async ({ browser }) => {
+  const reader = await browser.newPage();
+  await signUp(reader, uniqueEmail("reader"));
+  const nav = reader.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: /What's new/ })).toBeVisible();
+  await expect(reader.getByTestId("whats-new-badge")).toHaveCount(0);
+
+  const admin = await browser.newPage();
+  await signIn(admin, ADMIN_EMAIL);
+  await openHydrated(admin, "/admin/notes");
+  await admin.getByRole("button", { name: "Save note" }).click();
+  await expect(admin.getByText("Give the note a title.")).toBeVisible();
+  const title = `Weekly summaries ${Date.now()}`;
+  await admin.getByLabel("Title").fill(title);
+  await admin.getByLabel("Text (Markdown)").fill(
+    "**Bold** news <script>window.__pwned = true</script> and [a link](https://example.com/more).",
+  );
+  await admin.getByLabel(/Published/).check();
+  await admin.getByRole("button", { name: "Save note" }).click();
+  await expect(admin.getByTestId("admin-notes")).toContainText(title);
+  await expect(admin.getByTestId("admin-notes")).toContainText("published");
+
+  // The subscriber's next page shows the badge; reading the notes puts it out.
+  await openHydrated(reader, "/dashboard");
+  await expect(reader.getByTestId("whats-new-badge")).toBeVisible();
+  await nav.getByRole("link", { name: /What's new/ }).click();
+  await expect(reader).toHaveURL(/\/whats-new$/);
+  const note = reader.getByTestId("release-note").filter({ hasText: title });
+  await expect(note.locator("strong")).toHaveText("Bold");
+  await expect(note).toContainText("<script>window.__pwned = true</script>");
+  await expect(note.getByRole("link", { name: "a link" })).toHaveAttribute("rel", "noopener noreferrer");
+  expect(await reader.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
+  await expect(reader.getByTestId("whats-new-badge")).toHaveCount(0);
+  await openHydrated(reader, "/dashboard");
+  await expect(reader.getByTestId("whats-new-badge")).toHaveCount(0);
 });

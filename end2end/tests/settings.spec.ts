@@ -51,6 +51,22 @@ test("settings: time zone, password change with re-authentication, other session
   await expect(otherPage).toHaveURL(/\/login$/);
   await other.close();
 
+  // One session ended from the list; this device is marked and has no "End".
+  const third = await browser.newContext();
+  const thirdPage = await third.newPage();
+  await signIn(thirdPage, email, "an even better passphrase");
+  await expect(thirdPage).toHaveURL(/\/dashboard$/);
+  await openHydrated(page, "/settings");
+  const sessions = page.getByTestId("session-list").getByRole("listitem");
+  await expect(sessions).toHaveCount(2);
+  await expect(sessions.filter({ hasText: "this device" })).toContainText("on Linux");
+  await expect(page.getByTestId("session-list").getByRole("button", { name: "End" })).toHaveCount(1);
+  await page.getByTestId("session-list").getByRole("button", { name: "End" }).click();
+  await expect(page.getByTestId("other-sessions")).toContainText("this browser only");
+  await expect(sessions).toHaveCount(1);
+  await expect(thirdPage).toHaveURL(/\/login$/);
+  await third.close();
+
   // Malformed keys are refused next to the field; nothing changes.
   await expect(page.getByTestId("broker-current")).toContainText("simulated paper account");
   await page.getByLabel("API key ID").fill("PKE2E");

@@ -13,8 +13,8 @@ use crate::errors::internal;
 use crate::events::EventBus;
 use app::api::admin::{
     AdminAuditRow, AdminBilling, AdminBroker, AdminPlan, AdminPurchase, AdminSession, AdminUsage,
-    AdminUserDetail, AdminUserPage, AdminUserView, AuditLine, AuditPage, AuditQuery, UserChange,
-    UserQuery,
+    AdminUserDetail, AdminUserPage, AdminUserView, AuditLine, AuditPage, AuditQuery, HealthReport,
+    UserChange, UserQuery,
 };
 use app::api::auth::SessionView;
 use app::api::dca::PlanStatus;
@@ -42,6 +42,7 @@ pub struct AdminService {
     billing: Arc<BillingService>,
     connections: Arc<ConnectionService>,
     events: EventBus,
+    ops: Arc<crate::ops::OpsService>,
 }
 
 fn view(user: &UserRecord) -> AdminUserView {
@@ -178,7 +179,7 @@ fn parse_cursor(order: UserOrder, cursor: &str) -> Option<(i64, String)> {
 
 /// An instant the audit filter was given: RFC 3339, or a UTC day (`YYYY-MM-DD`): its
 /// start, or with `day_end` the start of the next day (so a `to` day is inclusive).
-fn parse_instant(value: &str, day_end: bool) -> Option<i64> {
+pub(crate) fn parse_instant(value: &str, day_end: bool) -> Option<i64> {
     if let Ok(at) = value.parse::<jiff::Timestamp>() {
         return Some(at.as_millisecond());
     }
@@ -296,6 +297,7 @@ impl AdminService {
         billing: Arc<BillingService>,
         connections: Arc<ConnectionService>,
         events: EventBus,
+        ops: Arc<crate::ops::OpsService>,
     ) -> Self {
         Self {
             db,
@@ -304,6 +306,7 @@ impl AdminService {
             billing,
             connections,
             events,
+            ops,
         }
     }
 
@@ -446,6 +449,14 @@ impl AdminService {
 
 #[async_trait::async_trait]
 impl AdminPort for AdminService {
+    async fn health(&self, caller: &Caller) -> Result<HealthReport, AppError> {
+        self.accounts.require_admin(caller).await?;
+        self.ops
+            .report()
+            .await
+            .map_err(|err| internal(format!("{err:#}")))
+    }
+
     async fn list_users(
         &self,
         caller: &Caller,

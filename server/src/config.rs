@@ -111,10 +111,25 @@ pub struct Config {
     pub stripe_price_basic: Option<String>,
     pub stripe_price_pro: Option<String>,
     pub stripe_price_premium: Option<String>,
+    /// The bearer token Prometheus sends for `GET /metrics` on the main listener
+    /// (`Authorization: Bearer …`; at least 16 characters). Without it, `/metrics` is not
+    /// served there.
+    pub metrics_token: Option<String>,
+    /// Also serve `GET /metrics` without a token on this address (e.g. `127.0.0.1:9464`,
+    /// reachable only from the monitoring network).
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often each instance probes the brokers in use and Stripe for the health page,
+    /// in milliseconds.
+    pub health_probe_ms: u64,
 }
 
 /// The keys whose values are secrets: a printed configuration shows them as redacted.
-const SECRET_KEYS: [&str; 3] = ["secrets_key", "stripe_secret_key", "stripe_webhook_secret"];
+const SECRET_KEYS: [&str; 4] = [
+    "secrets_key",
+    "stripe_secret_key",
+    "stripe_webhook_secret",
+    "metrics_token",
+];
 
 /// `url` with the password of its user info (`scheme://user:password@host`) redacted.
 fn redact_password(url: &str) -> String {
@@ -201,6 +216,9 @@ impl Default for Config {
             stripe_price_basic: None,
             stripe_price_pro: None,
             stripe_price_premium: None,
+            metrics_token: None,
+            metrics_listen: None,
+            health_probe_ms: 15_000,
         }
     }
 }
@@ -307,6 +325,19 @@ impl Config {
             if rules.price.is_sign_negative() {
                 return Err(invalid(key, "price cannot be negative"));
             }
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|token| token.trim().len() < 16)
+        {
+            return Err(invalid(
+                "metrics_token",
+                "must be at least 16 characters (a random token)",
+            ));
+        }
+        if self.health_probe_ms < 100 {
+            return Err(invalid("health_probe_ms", "must be at least 100"));
         }
         if self.billing && !self.stripe_standin() {
             for (key, value) in [

@@ -34,6 +34,10 @@ pub struct Application {
     events: crate::events::EventBus,
     scheduler: Option<Arc<crate::dca::scheduler::Scheduler>>,
     stripe_standin: Option<StripeStandin>,
+    /// Heartbeats, probes, the health report and the metrics.
+    ops: Arc<crate::ops::OpsService>,
+    /// `metrics_listen`: `/metrics` without a token, on its own address.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -86,17 +90,21 @@ impl Application {
             .transpose()
             .map_err(|m| anyhow::anyhow!("configuration key `admin_email`: {m}"))?;
         let events = crate::events::EventBus::start(db.clone()).await?;
-        let accounts = Arc::new(AccountService::new(
-            db.clone(),
-            wall.clone(),
-            SignInPolicy {
-                max_failures: config.sign_in_max_failures,
-                window_minutes: config.sign_in_window_minutes,
-                sign_ups_per_hour: config.sign_ups_per_hour,
-            },
-            admin_email,
-            events.clone(),
-        ));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let accounts = Arc::new(
+            AccountService::new(
+                db.clone(),
+                wall.clone(),
+                SignInPolicy {
+                    max_failures: config.sign_in_max_failures,
+                    window_minutes: config.sign_in_window_minutes,
+                    sign_ups_per_hour: config.sign_ups_per_hour,
+                },
+                admin_email,
+                events.clone(),
+            )
+            .with_metrics(metrics.clone()),
+        );
         accounts.promote_configured_admin().await?;
 
         let leptos_options = LeptosOptions::builder()
@@ -136,6 +144,7 @@ impl Application {
                 live: config.alpaca_live_url.clone(),
                 data: config.alpaca_data_url.clone(),
                 request_timeout: std::time::Duration::from_millis(config.broker_timeout_ms),
+                metrics: Some(metrics.broker()),
             },
             broker_limiters.clone(),
         ));
@@ -231,6 +240,37 @@ impl Application {
             )
             .with_tiers(billing_tiers.clone()),
         );
+        let ops = Arc::new(crate::ops::OpsService::new(
+            db.clone(),
+            clock.clone(),
+            wall.clone(),
+            metrics.clone(),
+            broker_limiters.clone(),
+            crate::ops::OpsSettings {
+                probe_every: Duration::from_millis(config.health_probe_ms),
+                probe_timeout: Duration::from_millis(config.broker_timeout_ms.min(5_000)),
+                simulated_url: demo_broker_url.as_deref().map(str::to_owned),
+                paper_url: config.alpaca_paper_url.clone(),
+                live_url: config.alpaca_live_url.clone(),
+                stripe_url: config.billing.then(|| match &stripe_standin {
+                    Some(standin) => standin.standin.base_url().to_string(),
+                    None => config.stripe_api_base.clone(),
+                }),
+                workers: config.scheduler_workers,
+            },
+        ));
+        if let Some(scheduler) = &scheduler {
+            let scheduler = scheduler.clone();
+            ops.watch_load(Arc::new(move || scheduler.load()));
+        }
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to listen on {addr} (metrics_listen)"))?,
+            ),
+            None => None,
+        };
         let admin = Arc::new(crate::admin::AdminService::new(
             db.clone(),
             clock.clone(),
@@ -238,6 +278,7 @@ impl Application {
             billing.clone(),
             connections.clone(),
             events.clone(),
+            ops.clone(),
         ));
         let (stop_sockets, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
@@ -249,6 +290,11 @@ impl Application {
                 accounts: accounts.clone(),
                 billing: billing.clone(),
                 admin,
+                notes: Arc::new(crate::notes::NotesService::new(
+                    db.clone(),
+                    wall.clone(),
+                    accounts.clone(),
+                )),
                 plans,
                 portfolio: portfolio.clone(),
                 connections,
@@ -264,6 +310,8 @@ impl Application {
             billing: config.billing,
             tiers: Arc::new(config.tiers.clone()),
             stripe_webhook: billing,
+            ops: ops.clone(),
+            metrics_token: config.metrics_token.as_deref().map(|t| t.trim().into()),
         };
         let router = router(
             state,
@@ -296,6 +344,8 @@ impl Application {
             events: events.clone(),
             scheduler,
             stripe_standin,
+            ops,
+            metrics_listener,
         })
     }
 
@@ -306,6 +356,14 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The `metrics_listen` listener's port, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     pub fn db(&self) -> &Db {
@@ -346,6 +404,16 @@ impl Application {
             self.db.clone(),
         ));
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+        let ops = self.ops.spawn(workers_stop.clone());
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = crate::http::ops::metrics_router(self.ops.clone());
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics on /metrics");
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %err, "the metrics listener stopped");
+                }
+            })
+        });
         let workers = self
             .scheduler
             .as_ref()
@@ -378,6 +446,10 @@ impl Application {
         let _ = stop_workers.send(true);
         for worker in workers {
             let _ = worker.await;
+        }
+        let _ = ops.await;
+        if let Some(server) = metrics_server {
+            server.abort();
         }
         if let Some(demo) = self.demo_broker {
             demo.stop().await;

@@ -190,7 +190,7 @@ pub struct AuditQuery {
 
 /// Every audit action's name, for the log viewer's filter (the server's `AuditAction`
 /// names; a test there keeps the two lists equal).
-pub const AUDIT_ACTIONS: [&str; 24] = [
+pub const AUDIT_ACTIONS: [&str; 27] = [
     "sign_up",
     "sign_in",
     "sign_in_failed",
@@ -215,6 +215,9 @@ pub const AUDIT_ACTIONS: [&str; 24] = [
     "user_enabled",
     "sessions_revoked",
     "session_ended",
+    "note_created",
+    "note_changed",
+    "note_deleted",
 ];
 
 /// One audit row as the log viewer shows it.
@@ -241,6 +244,114 @@ pub struct AuditLine {
 pub struct AuditPage {
     pub rows: Vec<AuditLine>,
     pub next: Option<String>,
+}
+
+/// How a health figure looks against its thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    Ok,
+    Warn,
+    Critical,
+}
+
+/// One tile of the health page: a figure, its level, and what the level means.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthTile {
+    /// Stable: `scheduler_lag`, `workers`, `reconcile`, `purchases`, `database`,
+    /// `broker_simulated`, `broker_paper`, `broker_live`, `rate_limits`, `stripe`, `errors`.
+    pub key: String,
+    pub title: String,
+    pub level: HealthLevel,
+    /// The figure, for people ("12 s", "3 of 8 busy").
+    pub value: String,
+    /// What it counts, and the thresholds.
+    pub detail: String,
+}
+
+/// One server instance, from its heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthInstance {
+    pub id: String,
+    pub host: String,
+    pub version: String,
+    /// ms.
+    pub started_at: i64,
+    pub last_beat_at: i64,
+    pub workers: i64,
+    /// Purchases running now, of `capacity` at once.
+    pub busy: i64,
+    pub capacity: i64,
+    /// No heartbeat for three intervals: stopped or stuck.
+    pub stale: bool,
+}
+
+/// The last probe of a broker environment (or of Stripe).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthProbe {
+    /// `simulated`, `paper`, `live` or `stripe`.
+    pub target: String,
+    /// Whether anyone uses it (a user connected to it, or demo mode); unused ones are not
+    /// probed.
+    pub in_use: bool,
+    /// It answered (any status below 500).
+    pub reachable: Option<bool>,
+    pub status: Option<u16>,
+    pub latency_ms: Option<u64>,
+    /// ms.
+    pub checked_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// A name and how many.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCount {
+    pub name: String,
+    pub count: i64,
+}
+
+/// A broker key's rate-limit bucket: the key's last four characters only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthKey {
+    pub key: String,
+    pub available: u32,
+    pub per_minute: u32,
+}
+
+/// `GET /api/admin/health`: the platform's state, as the health page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// The worst tile's level.
+    pub level: HealthLevel,
+    pub tiles: Vec<HealthTile>,
+    /// This process: version, uptime, instance id.
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub instance: String,
+    /// ms.
+    pub generated_at: i64,
+    /// Age of the oldest due purchase nobody has started.
+    pub scheduler_lag_seconds: u64,
+    pub slots_last_hour: Vec<HealthCount>,
+    pub slots_last_day: Vec<HealthCount>,
+    pub instances: Vec<HealthInstance>,
+    /// Orders sent whose outcome is still being checked, and the oldest one's age.
+    pub reconcile_open: i64,
+    pub reconcile_oldest_seconds: Option<u64>,
+    /// Failed and missed purchases in the last 24 hours, and the top reasons.
+    pub failed_24h: i64,
+    pub missed_24h: i64,
+    pub top_reasons: Vec<HealthCount>,
+    pub database_latency_ms: Option<u64>,
+    pub brokers: Vec<HealthProbe>,
+    /// Present when billing is on.
+    pub stripe: Option<HealthProbe>,
+    /// The busiest keys (fewest requests left) first.
+    pub rate_limits: Vec<HealthKey>,
+    /// 5xx answers on this instance in the last complete minute and the last five.
+    pub errors_last_minute: u64,
+    pub errors_last_5_minutes: u64,
+    pub websockets: i64,
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_admin_users", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
@@ -274,4 +385,10 @@ pub async fn end_admin_user_sessions(id: String) -> Result<AdminUserDetail, AppE
 pub async fn load_admin_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.audit(&caller, &query).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_health", output = crate::api::codec::Json)]
+pub async fn load_health() -> Result<HealthReport, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.health(&caller).await)
 }

@@ -16,6 +16,9 @@ pub struct UserView {
     /// Preferred IANA time zone for new plans; `None`: the browser's.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// A release note was published since the user last opened "What's new".
+    #[serde(default)]
+    pub unread_notes: bool,
 }
 
 /// The body of `POST /api/auth/signup` and `/api/auth/login`.
@@ -187,6 +190,20 @@ pub async fn change_password(
             .change_password(&caller, current_password, new_password)
             .await,
     )
+}
+
+/// The caller's signed-in browsers and devices, most recently used first.
+#[server(prefix = "/api/fn", endpoint = "load_sessions", output = crate::api::codec::Json)]
+pub async fn load_sessions() -> Result<Vec<SessionView>, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.sessions(&caller).await)
+}
+
+/// Ends one of the caller's sessions by its handle (its live socket closes).
+#[server(prefix = "/api/fn", endpoint = "end_session", output = crate::api::codec::Json)]
+pub async fn end_session(handle: String) -> Result<(), AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.accounts.end_session(&caller, &handle).await)
 }
 
 /// Signs out every other browser and device; this one stays signed in.

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod dca;
 pub mod error;
 pub mod live;
+pub mod notes;
 #[cfg(feature = "ssr")]
 pub mod ports;
 

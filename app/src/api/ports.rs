@@ -4,7 +4,8 @@
 //! sessions). This keeps sqlx and friends out of the browser bundle and out of UI rebuilds.
 
 use super::admin::{
-    AdminUserDetail, AdminUserPage, AuditLine, AuditPage, AuditQuery, UserChange, UserQuery,
+    AdminUserDetail, AdminUserPage, AuditLine, AuditPage, AuditQuery, HealthReport, UserChange,
+    UserQuery,
 };
 use super::auth::{Credentials, Profile, SessionView, UserView};
 use super::broker::{ConnectRequest, ConnectionView};
@@ -109,6 +110,29 @@ pub trait BillingPort: Send + Sync + 'static {
     fn tier_table(&self) -> super::billing::TierTable;
 }
 
+/// Release notes: users read the published ones, admins write them.
+#[async_trait]
+pub trait NotesPort: Send + Sync + 'static {
+    /// The published notes whose time has come, newest first; `seen` marks them read for
+    /// the caller (their "What's new" badge goes out). Anyone signed in.
+    async fn published(
+        &self,
+        caller: &Caller,
+        seen: bool,
+    ) -> Result<Vec<super::notes::ReleaseNote>, AppError>;
+    /// Every note, drafts included, newest first (admins).
+    async fn all(&self, caller: &Caller) -> Result<Vec<super::notes::AdminNote>, AppError>;
+    /// Creates (`id` `None`) or changes a note (admins; audited).
+    async fn save(
+        &self,
+        caller: &Caller,
+        id: Option<&str>,
+        draft: &super::notes::NoteDraft,
+    ) -> Result<super::notes::AdminNote, AppError>;
+    /// Deletes a note (admins; audited).
+    async fn delete(&self, caller: &Caller, id: &str) -> Result<(), AppError>;
+}
+
 /// What the admin panel reads and changes. Every method checks the admin role itself.
 #[async_trait]
 pub trait AdminPort: Send + Sync + 'static {
@@ -143,6 +167,8 @@ pub trait AdminPort: Send + Sync + 'static {
     ) -> Result<Vec<SessionView>, AppError>;
     /// Ends any user's session by its handle.
     async fn end_user_session(&self, caller: &Caller, handle: &str) -> Result<(), AppError>;
+    /// The platform's health: scheduler, instances, brokers, database, errors.
+    async fn health(&self, caller: &Caller) -> Result<HealthReport, AppError>;
     /// One page of the audit log, newest first.
     async fn audit(&self, caller: &Caller, query: &AuditQuery) -> Result<AuditPage, AppError>;
     /// Every audit row the query selects (its `after` and `limit` ignored), newest first,
@@ -242,6 +268,7 @@ pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
     pub billing: Arc<dyn BillingPort>,
     pub admin: Arc<dyn AdminPort>,
+    pub notes: Arc<dyn NotesPort>,
     pub plans: Arc<dyn PlanPort>,
     pub portfolio: Arc<dyn PortfolioPort>,
     pub connections: Arc<dyn ConnectionPort>,

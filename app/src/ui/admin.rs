@@ -8,9 +8,9 @@
 use super::layout::RequireUser;
 use crate::api::AppError;
 use crate::api::admin::{
-    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, UserChange, UserQuery,
+    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, HealthReport, UserChange, UserQuery,
     change_admin_user, end_admin_user_sessions, load_admin_audit, load_admin_user,
-    load_admin_users,
+    load_admin_users, load_health,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,6 +36,8 @@ pub fn AdminPage() -> impl IntoView {
                     <nav class="admin-nav" aria-label="Admin">
                         <a href="/admin/users">"Users"</a>
                         <a href="/admin/audit">"Audit log"</a>
+                        <a href="/admin/health">"Health"</a>
+                        <a href="/admin/notes">"Release notes"</a>
                     </nav>
                 </header>
                 {move || {
@@ -43,6 +45,8 @@ pub fn AdminPage() -> impl IntoView {
                     match user_in_path(&path) {
                         Some(id) => view! { <UserPage id /> }.into_any(),
                         None if path.starts_with("/admin/audit") => view! { <AuditLog /> }.into_any(),
+                        None if path.starts_with("/admin/health") => view! { <HealthPage /> }.into_any(),
+                        None if path.starts_with("/admin/notes") => view! { <super::notes::AdminNotes /> }.into_any(),
                         None => view! { <UsersList /> }.into_any(),
                     }
                 }}
@@ -573,7 +577,108 @@ fn AuditLog() -> impl IntoView {
 }
 
 /// `YYYY-MM-DD` for a Unix-millisecond instant (civil-from-days, proleptic Gregorian).
-fn format_utc_date(millis: i64) -> String {
+/// How often the health page asks again.
+#[cfg(feature = "hydrate")]
+const HEALTH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `/admin/health`: the platform's figures as tiles (green, amber, red), refreshed every
+/// few seconds while open, with the instances and probes behind them.
+#[component]
+fn HealthPage() -> impl IntoView {
+    let tick = RwSignal::new(0_u32);
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), HEALTH_EVERY)
+        {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let report = Resource::new(move || tick.get(), |_| load_health());
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Checking the platform…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => view! { <HealthBody report /> }.into_any(),
+                    Err(err) => view! { <p class="form-error" role="alert">{describe(err)}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn level_word(level: crate::api::admin::HealthLevel) -> &'static str {
+    use crate::api::admin::HealthLevel;
+    match level {
+        HealthLevel::Ok => "ok",
+        HealthLevel::Warn => "warn",
+        HealthLevel::Critical => "critical",
+    }
+}
+
+#[component]
+fn HealthBody(report: HealthReport) -> impl IntoView {
+    let counts = |counts: Vec<crate::api::admin::HealthCount>| {
+        counts
+            .into_iter()
+            .map(|c| format!("{} {}", c.count, c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let uptime = report.uptime_seconds;
+    view! {
+        <p class="muted" data-testid="health-summary" data-level=level_word(report.level)>
+            {format!(
+                "Overall: {}. Version {}, up {} h {} min. Updated {} UTC. Live sockets: {}.",
+                level_word(report.level), report.version, uptime / 3600, uptime % 3600 / 60,
+                format_utc(report.generated_at), report.websockets,
+            )}
+        </p>
+        <div class="health-tiles" data-testid="health-tiles">
+            {report.tiles.into_iter().map(|tile| {
+                let level = level_word(tile.level);
+                view! {
+                    <article class=format!("health-tile level-{level}") data-testid=format!("tile-{}", tile.key) data-level=level>
+                        <h2>{tile.title}</h2>
+                        <p class="health-value">{tile.value}<span class="visually-hidden">{format!(" ({level})")}</span></p>
+                        <p class="muted">{tile.detail}</p>
+                    </article>
+                }
+            }).collect_view()}
+        </div>
+        <section class="panel">
+            <h2>"Slots"</h2>
+            <p>{format!("Last hour: {}. Last day: {}.", counts(report.slots_last_hour), counts(report.slots_last_day))}</p>
+            <p>{format!("Failed or missed in 24 h, by reason: {}.", counts(report.top_reasons))}</p>
+        </section>
+        <section class="panel">
+            <h2>"Instances"</h2>
+            <div class="table-wrap">
+                <table class="table" data-testid="health-instances">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Host"</th><th scope="col">"Version"</th><th scope="col">"Started (UTC)"</th>
+                            <th scope="col">"Last beat (UTC)"</th><th scope="col">"Workers"</th><th scope="col">"Busy"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {report.instances.into_iter().map(|i| view! {
+                            <tr>
+                                <td>{i.host}{(i.id == report.instance).then_some(" (this one)")}</td>
+                                <td>{i.version}</td>
+                                <td>{format_utc(i.started_at)}</td>
+                                <td>{format_utc(i.last_beat_at)}{i.stale.then_some(" — silent")}</td>
+                                <td>{i.workers}</td>
+                                <td>{format!("{} of {}", i.busy, i.capacity)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+pub(super) fn format_utc_date(millis: i64) -> String {
     let days = millis.div_euclid(86_400_000);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

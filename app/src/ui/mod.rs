@@ -16,6 +16,7 @@ mod format;
 mod history;
 mod layout;
 mod live;
+mod notes;
 mod onboarding;
 mod pages;
 mod plans;
@@ -91,6 +92,8 @@ mod lazy_pages {
             .get_untracked();
         if path.starts_with("/admin") {
             view! { <super::admin::AdminPage /> }.into_any()
+        } else if path.starts_with("/whats-new") {
+            view! { <super::notes::WhatsNewPage /> }.into_any()
         } else {
             view! { <super::history::HistoryPage /> }.into_any()
         }
@@ -192,6 +195,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/users/:id") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/health") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/notes") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/whats-new") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>
         </Router>

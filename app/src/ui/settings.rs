@@ -2,9 +2,12 @@
 //! password is asked again), the broker connection, and signing out everywhere else.
 
 use super::broker::BrokerPanel;
-use super::format::{browser_zone, long_date};
+use super::format::{browser_zone, local_time, long_date};
 use super::layout::RequireUser;
-use crate::api::auth::{Profile, change_password, load_profile, set_timezone, sign_out_others};
+use crate::api::auth::{
+    Profile, change_password, end_session, load_profile, load_sessions, set_timezone,
+    sign_out_others,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -211,16 +214,63 @@ fn SessionsPanel(
     action: Action<(), Result<Profile, crate::api::AppError>>,
 ) -> impl IntoView {
     let others = profile.other_sessions;
+    let zone = profile
+        .timezone
+        .unwrap_or_else(|| crate::domain::zones::NEW_YORK.to_owned());
+    let end = Action::new(|handle: &String| end_session(handle.clone()));
+    // Listed again after ending one here or everywhere else.
+    let sessions = Resource::new(
+        move || (end.version().get(), action.version().get()),
+        |_| load_sessions(),
+    );
     view! {
         <section class="panel">
             <h2>"Sessions"</h2>
-            <p data-testid="other-sessions">{match others {
-                0 => "You are signed in on this browser only.".to_string(),
-                1 => "You are also signed in on 1 other browser or device.".to_string(),
-                n => format!("You are also signed in on {n} other browsers or devices."),
-            }}</p>
-            <button type="button" class="btn btn-quiet" disabled=move || others == 0 || action.pending().get()
-                on:click=move |_| { action.dispatch(()); }>"Sign out everywhere else"</button>
+            <Transition fallback=|| ()>
+                {move || {
+                    let zone = zone.clone();
+                    Suspend::new(async move {
+                        // The list, once loaded, is newer than the profile's count.
+                        let list = sessions.await.unwrap_or_default();
+                        let others = if list.is_empty() {
+                            others
+                        } else {
+                            list.iter().filter(|s| !s.current).count() as i64
+                        };
+                        let when = move |at: Option<i64>| {
+                            at.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                                .map_or("—".to_owned(), |at| local_time(at, &zone))
+                        };
+                        view! {
+                            <p data-testid="other-sessions">{match others {
+                                0 => "You are signed in on this browser only.".to_string(),
+                                1 => "You are also signed in on 1 other browser or device.".to_string(),
+                                n => format!("You are also signed in on {n} other browsers or devices."),
+                            }}</p>
+                            <ul class="session-list" data-testid="session-list">
+                                {list.into_iter().map(|s| {
+                                    let handle = s.handle.clone();
+                                    view! {
+                                        <li>
+                                            <strong>{s.device}</strong>
+                                            {s.current.then_some(" · this device")}
+                                            <br /><span class="muted">{format!(
+                                                "{} · signed in {} · last active {}",
+                                                s.ip.unwrap_or_else(|| "unknown address".into()), when(s.created_at), when(s.last_seen_at),
+                                            )}</span>
+                                            " "
+                                            <button type="button" class="btn btn-quiet" hidden=s.current
+                                                on:click=move |_| { end.dispatch(handle.clone()); }>"End"</button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            <button type="button" class="btn btn-quiet" disabled=move || others == 0 || action.pending().get()
+                                on:click=move |_| { action.dispatch(()); }>"Sign out everywhere else"</button>
+                        }
+                    })
+                }}
+            </Transition>
         </section>
     }
 }

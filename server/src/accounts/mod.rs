@@ -77,6 +77,8 @@ pub struct AccountService {
     hashers: password::Hashers,
     /// Announces ended sessions, so their live sockets close.
     events: crate::events::EventBus,
+    /// Counts refused sign-ins (`/metrics`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 fn view(user: &UserRecord) -> UserView {
@@ -85,6 +87,7 @@ fn view(user: &UserRecord) -> UserView {
         email: user.email.clone(),
         role: user.role,
         timezone: user.timezone.clone(),
+        unread_notes: false,
     }
 }
 
@@ -103,7 +106,14 @@ impl AccountService {
             admin_email,
             hashers: password::Hashers::default(),
             events,
+            metrics: None,
         }
+    }
+
+    /// Counts refused sign-ins in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     async fn audit(
@@ -739,6 +749,9 @@ impl AccountPort for AccountService {
                 Ok(view(&user))
             }
             user => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.sign_in_failed();
+                }
                 let actor = user.as_ref().map(|u| u.id.as_str());
                 self.audit(
                     caller,
@@ -831,6 +844,14 @@ impl AccountPort for AccountService {
                 .await
                 .map_err(internal)?;
         }
-        Ok(Some(view(&user)))
+        let unread_notes = self
+            .db
+            .has_unread_notes(&user.id, now)
+            .await
+            .map_err(internal)?;
+        Ok(Some(UserView {
+            unread_notes,
+            ..view(&user)
+        }))
     }
 }

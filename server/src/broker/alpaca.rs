@@ -62,6 +62,8 @@ pub struct AlpacaConfig {
     pub secret: Secret,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Where request durations and errors are counted (`/metrics`).
+    pub metrics: Option<crate::metrics::BrokerMetrics>,
 }
 
 impl AlpacaConfig {
@@ -81,6 +83,7 @@ impl AlpacaConfig {
             secret: Secret::new(secret),
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            metrics: None,
         }
     }
 }
@@ -94,6 +97,7 @@ pub struct AlpacaBroker {
     limiter: Arc<TokenBucket>,
     retry: RetryPolicy,
     timeout: Duration,
+    metrics: Option<crate::metrics::BrokerMetrics>,
 }
 
 /// Where one of Alpaca's APIs (trading or market data) is, and the keys to send.
@@ -164,6 +168,31 @@ async fn issue<E: Endpoint>(
         .map_err(|e| Failure::Transport(e.to_string()))?
         .to_bytes();
     E::evaluate(status, &body).map_err(Failure::Endpoint)
+}
+
+/// An endpoint's name for the metrics: its type's path without the crate's prefix
+/// (`v2::order::Create`), a fixed set whatever the request's ids.
+fn endpoint_name<E>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    name.strip_prefix("apca::api::")
+        .or_else(|| name.strip_prefix("server::broker::alpaca::"))
+        .unwrap_or(name)
+}
+
+/// Whether a broker (or any HTTP service) answers at `url`, and how fast: a GET without
+/// credentials, through the shared client. Any status below 500 means it is up (an
+/// unauthenticated request to Alpaca gets 401 or 403); 5xx, no connection or no answer
+/// within `timeout` means it is not.
+pub async fn probe(url: &str, timeout: Duration) -> Result<(u16, Duration), String> {
+    let request = http::Request::get(url)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(timeout, http().request(request)).await {
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        Ok(Err(err)) => Err(format!("no connection: {err}")),
+        Ok(Ok(response)) => Ok((response.status().as_u16(), started.elapsed())),
+    }
 }
 
 fn api_message(body: &Result<apca::ApiError, Vec<u8>>) -> String {
@@ -478,6 +507,7 @@ impl AlpacaBroker {
             limiter: limiters.for_key(&config.key_id),
             retry: config.retry,
             timeout: config.request_timeout,
+            metrics: config.metrics.clone(),
         })
     }
 
@@ -491,7 +521,10 @@ impl AlpacaBroker {
         self.retry
             .run(|| async {
                 self.limiter.acquire().await;
-                match tokio::time::timeout(self.timeout, issue::<E>(target, input)).await {
+                let started = std::time::Instant::now();
+                let result = match tokio::time::timeout(self.timeout, issue::<E>(target, input))
+                    .await
+                {
                     Err(_) => Err(BrokerError::Transient(format!(
                         "no answer within {:?}",
                         self.timeout
@@ -499,7 +532,15 @@ impl AlpacaBroker {
                     Ok(Ok(output)) => Ok(output),
                     Ok(Err(Failure::Endpoint(err))) => Err(err.classify()),
                     Ok(Err(Failure::Transport(message))) => Err(BrokerError::Transient(message)),
+                };
+                if let Some(metrics) = &self.metrics {
+                    metrics.record(
+                        endpoint_name::<E>(),
+                        started.elapsed().as_secs_f64(),
+                        result.as_ref().err().map(BrokerError::kind),
+                    );
                 }
+                result
             })
             .await
     }

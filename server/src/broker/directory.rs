@@ -18,6 +18,8 @@ pub struct AlpacaSettings {
     pub data: String,
     /// How long one broker request may take before it counts as lost (and is retried).
     pub request_timeout: std::time::Duration,
+    /// Where every client counts its requests (`/metrics`).
+    pub metrics: Option<crate::metrics::BrokerMetrics>,
 }
 
 pub struct BrokerDirectory {
@@ -139,6 +141,7 @@ impl BrokerDirectory {
             config.data_url = self.alpaca.data.trim_end_matches('/').to_owned();
             config.secret = Secret::new(secret);
             config.request_timeout = self.alpaca.request_timeout;
+            config.metrics = self.alpaca.metrics.clone();
             AlpacaBroker::new(&config, &self.limiters).map_err(internal)
         })
     }
@@ -178,6 +181,7 @@ impl BrokerDirectory {
         let broker = self.clients.get_or_make(key.clone(), || {
             let mut config = AlpacaConfig::for_base_url(url, key.key_id, key.secret);
             config.request_timeout = self.alpaca.request_timeout;
+            config.metrics = self.alpaca.metrics.clone();
             AlpacaBroker::new(&config, &self.limiters).map_err(internal)
         })?;
         Ok((broker, "demo".to_owned()))

@@ -34,6 +34,16 @@ impl BrokerError {
     pub fn is_transient(&self) -> bool {
         matches!(self, BrokerError::Transient(_))
     }
+
+    /// The error's kind, as the metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrokerError::Transient(_) => "transient",
+            BrokerError::Rejected(_) => "rejected",
+            BrokerError::Unauthorized => "unauthorized",
+            BrokerError::NotFound => "not_found",
+        }
+    }
 }
 
 /// The account's balances.

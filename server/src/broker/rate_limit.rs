@@ -37,6 +37,16 @@ impl TokenBucket {
             })
     }
 
+    /// Whole requests that may be sent now, unless the bucket is in use this instant.
+    fn available(&self) -> Option<u32> {
+        let state = self.state.try_lock().ok()?;
+        let (tokens, last) = *state;
+        let now = (tokens + Instant::now().duration_since(last).as_secs_f64() * self.per_second)
+            .min(self.capacity);
+        // Whole tokens between 0 and the capacity (a u32): the cast cannot truncate.
+        Some(now.floor() as u32)
+    }
+
     /// Waits until a request may be sent, then takes its token.
     pub async fn acquire(&self) {
         loop {
@@ -114,6 +124,29 @@ impl RateLimiters {
             .or_insert_with(|| Arc::new(TokenBucket::new(self.per_minute)))
             .clone()
     }
+    /// The `n` buckets with the fewest requests left: (key id, requests left now, the
+    /// allowance a minute). A bucket busy this instant is skipped (it is being used, and
+    /// its count is a moment away from changing anyway).
+    pub fn busiest(&self, n: usize) -> Vec<(String, u32, u32)> {
+        let buckets: Vec<(String, Arc<TokenBucket>)> = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(key, bucket)| (key.clone(), bucket.clone()))
+            .collect();
+        let mut left: Vec<(String, u32, u32)> = buckets
+            .into_iter()
+            .filter_map(|(key, bucket)| {
+                let tokens = bucket.available()?;
+                Some((key, tokens, self.per_minute.max(1)))
+            })
+            .collect();
+        left.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        left.truncate(n);
+        left
+    }
+
     /// How many buckets are kept.
     pub fn len(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -166,6 +199,22 @@ mod tests {
             "only the held bucket and the new one remain"
         );
         assert!(Arc::ptr_eq(&held, &limiters.for_key("in use")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_busiest_keys_have_the_fewest_requests_left() {
+        let limiters = RateLimiters::new(100);
+        for _ in 0..30 {
+            limiters.for_key("busy").acquire().await;
+        }
+        for _ in 0..5 {
+            limiters.for_key("calm").acquire().await;
+        }
+        limiters.for_key("idle");
+        assert_eq!(
+            limiters.busiest(2),
+            vec![("busy".to_owned(), 70, 100), ("calm".to_owned(), 95, 100)]
+        );
     }
 
     #[test]

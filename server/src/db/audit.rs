@@ -31,6 +31,9 @@ pub enum AuditAction {
     UserEnabled,
     SessionsRevoked,
     SessionEnded,
+    NoteCreated,
+    NoteChanged,
+    NoteDeleted,
 }
 
 impl AuditAction {
@@ -61,6 +64,9 @@ impl AuditAction {
             AuditAction::UserEnabled => "user_enabled",
             AuditAction::SessionsRevoked => "sessions_revoked",
             AuditAction::SessionEnded => "session_ended",
+            AuditAction::NoteCreated => "note_created",
+            AuditAction::NoteChanged => "note_changed",
+            AuditAction::NoteDeleted => "note_deleted",
         }
     }
 }
@@ -129,7 +135,7 @@ where
 
 impl AuditAction {
     /// Every action, for the log viewer's filter.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::SignUp,
         AuditAction::SignIn,
         AuditAction::SignInFailed,
@@ -154,6 +160,9 @@ impl AuditAction {
         AuditAction::UserEnabled,
         AuditAction::SessionsRevoked,
         AuditAction::SessionEnded,
+        AuditAction::NoteCreated,
+        AuditAction::NoteChanged,
+        AuditAction::NoteDeleted,
     ];
 
     /// The actions that record a refused or failed attempt (the rest record what was done).

@@ -10,6 +10,8 @@
 pub mod admin;
 pub mod audit;
 pub mod billing;
+pub mod notes;
+pub mod ops;
 pub mod sessions;
 pub mod throttle;
 pub mod users;

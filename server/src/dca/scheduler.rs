@@ -118,6 +118,8 @@ pub struct Scheduler {
     /// next pass is due (wall time): at most one per poll interval, unless the last one
     /// found more due plans than it takes at a time.
     scheduling: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// One per purchase this instance may run at once; a running purchase holds one.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// When an active plan runs next, as its bot status shows it.
@@ -304,6 +306,7 @@ impl Scheduler {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
         Arc::new(Self {
             db,
             clock,
@@ -313,7 +316,21 @@ impl Scheduler {
             config,
             owner,
             scheduling: tokio::sync::Mutex::new(None),
+            permits,
         })
+    }
+
+    /// (purchases running now, at most at once) in this instance; none without workers.
+    pub fn load(&self) -> (i64, i64) {
+        if self.config.workers == 0 {
+            return (0, 0);
+        }
+        let capacity = self.config.concurrency.max(1);
+        let busy = capacity.saturating_sub(self.permits.available_permits());
+        (
+            i64::try_from(busy).unwrap_or(i64::MAX),
+            i64::try_from(capacity).unwrap_or(i64::MAX),
+        )
     }
 
     fn now(&self) -> i64 {
@@ -328,7 +345,7 @@ impl Scheduler {
         self: &Arc<Self>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let permits = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
+        let permits = self.permits.clone();
         let mut tasks: Vec<_> = (0..self.config.workers)
             .map(|_| {
                 let me = self.clone();

@@ -6,9 +6,10 @@ use super::auth::{JsonBody, QueryParams};
 use super::csv_field;
 use app::api::AppError;
 use app::api::admin::{
-    AdminUserDetail, AdminUserPage, AuditPage, AuditQuery, UserChange, UserQuery,
+    AdminUserDetail, AdminUserPage, AuditPage, AuditQuery, HealthReport, UserChange, UserQuery,
 };
 use app::api::auth::SessionView;
+use app::api::notes::{AdminNote, NoteDraft};
 use app::api::ports::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -147,5 +148,63 @@ pub async fn end_own_session(
     Path(handle): Path<String>,
 ) -> Result<StatusCode, AppError> {
     state.ports.accounts.end_session(&caller, &handle).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/admin/health`: what the health page shows, every figure graded.
+pub async fn health(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<HealthReport>, AppError> {
+    Ok(Json(state.ports.admin.health(&caller).await?))
+}
+
+/// `GET /api/release-notes`: the published notes, newest first (anyone signed in).
+pub async fn release_notes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let notes = state.ports.notes.published(&caller, false).await?;
+    Ok(Json(serde_json::json!({ "notes": notes })))
+}
+
+/// `GET /api/admin/release-notes`: every note, drafts included.
+pub async fn all_notes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let notes = state.ports.notes.all(&caller).await?;
+    Ok(Json(serde_json::json!({ "notes": notes })))
+}
+
+/// `POST /api/admin/release-notes` `{"title","body","publish_at"?,"published"?}`: 201.
+pub async fn create_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(draft): JsonBody<NoteDraft>,
+) -> Result<(StatusCode, Json<AdminNote>), AppError> {
+    let note = state.ports.notes.save(&caller, None, &draft).await?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// `PATCH /api/admin/release-notes/{id}`: the whole draft again.
+pub async fn change_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(draft): JsonBody<NoteDraft>,
+) -> Result<Json<AdminNote>, AppError> {
+    Ok(Json(
+        state.ports.notes.save(&caller, Some(&id), &draft).await?,
+    ))
+}
+
+/// `DELETE /api/admin/release-notes/{id}`: 204.
+pub async fn delete_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.ports.notes.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -73,7 +73,11 @@ pub async fn socket(
         return Ok(ended(upgrade));
     };
     let stopping = state.stopping.clone();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, session, first_check, events, stopping)))
+    let metrics = state.ops.metrics().clone();
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = metrics.socket_opened();
+        serve(socket, session, first_check, events, stopping).await;
+    }))
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

@@ -9,6 +9,7 @@ mod health;
 pub mod limits;
 mod live;
 mod middleware;
+pub mod ops;
 pub mod serve;
 
 use crate::accounts::AccountService;
@@ -52,6 +53,10 @@ pub struct AppState {
     pub tiers: Arc<app::domain::tier::Tiers>,
     /// Applies Stripe's webhook deliveries (404 with billing off).
     pub stripe_webhook: Arc<crate::billing::BillingService>,
+    /// The health report and the metrics.
+    pub ops: Arc<crate::ops::OpsService>,
+    /// The bearer token `GET /metrics` wants on this listener (not served without one).
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -107,6 +112,16 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/sessions/{handle}", delete(admin::end_own_session))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/health", get(admin::health))
+        .route("/release-notes", get(admin::release_notes))
+        .route(
+            "/admin/release-notes",
+            get(admin::all_notes).post(admin::create_note),
+        )
+        .route(
+            "/admin/release-notes/{id}",
+            axum::routing::patch(admin::change_note).delete(admin::delete_note),
+        )
         .route("/dca/config", get(dca::list).post(dca::save))
         .route(
             "/dca/config/{id}",
@@ -135,6 +150,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
                 .delete(dca::disconnect),
         )
         .route_layer(axum::middleware::from_fn(middleware::require_json_body))
+        .route_layer(axum::middleware::from_fn(ops::note_route))
         .fallback(middleware::api_not_found);
 
     let session_layer = SessionManagerLayer::new(sessions.store)
@@ -151,10 +167,12 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(ops::metrics))
         .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
+        .route_layer(axum::middleware::from_fn(ops::note_route))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -177,6 +195,10 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
             middleware::security_headers,
         ))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            state.ops.clone(),
+            ops::track,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

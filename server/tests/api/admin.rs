@@ -114,6 +114,39 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
         ),
         ("GET", "/api/admin/audit".into(), Body::None),
         ("GET", "/api/admin/audit.csv".into(), Body::None),
+        ("GET", "/api/admin/health".into(), Body::None),
+        ("GET", "/api/admin/release-notes".into(), Body::None),
+        (
+            "POST",
+            "/api/admin/release-notes".into(),
+            Body::Json(json!({"title": "t", "body": "b"})),
+        ),
+        (
+            "PATCH",
+            "/api/admin/release-notes/some-note".into(),
+            Body::Json(json!({"title": "t", "body": "b"})),
+        ),
+        (
+            "DELETE",
+            "/api/admin/release-notes/some-note".into(),
+            Body::None,
+        ),
+        (
+            "POST",
+            "/api/fn/load_admin_notes".into(),
+            Body::Form(Vec::new()),
+        ),
+        (
+            "POST",
+            "/api/fn/save_admin_note".into(),
+            Body::Json(json!({"id": "", "draft": {"title": "t", "body": "b"}})),
+        ),
+        (
+            "POST",
+            "/api/fn/delete_admin_note".into(),
+            Body::Form(vec![("id", "some-note".to_owned())]),
+        ),
+        ("POST", "/api/fn/load_health".into(), Body::Form(Vec::new())),
         (
             "POST",
             "/api/fn/load_admin_audit".into(),

@@ -54,6 +54,8 @@ pub struct TestApp {
     events: Option<server::events::EventBus>,
     /// The in-process Stripe stand-in (billing on in demo mode without a Stripe key).
     pub stripe: Option<Arc<sim::stripe::StripeStandin>>,
+    /// The `metrics_listen` port, when the config asks for one.
+    pub metrics_port: Option<u16>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -145,6 +147,7 @@ impl TestApp {
             portfolio: None,
             events: None,
             stripe: None,
+            metrics_port: None,
         };
         app.start().await;
         Some(app)
@@ -156,6 +159,7 @@ impl TestApp {
             .unwrap();
         self.base = format!("http://127.0.0.1:{}", application.port());
         self.demo_broker_url = application.demo_broker_url().map(str::to_owned);
+        self.metrics_port = application.metrics_port();
         self.brokers = Some(application.brokers());
         self.portfolio = Some(application.portfolio());
         self.events = Some(application.events());

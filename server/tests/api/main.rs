@@ -13,6 +13,8 @@ mod edge;
 mod engine;
 mod health;
 mod history;
+mod notes;
+mod ops;
 mod plans;
 mod portfolio;
 mod purchase_engine;
