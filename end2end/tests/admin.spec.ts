@@ -80,6 +80,7 @@ test("an admin finds a user, disables them (their open dashboard drops to sign-i
 
 test("the health page turns the simulated broker's tile red while the simulator fails, and green again", async ({ page }) => {
   await signIn(page, ADMIN_EMAIL);
+  await expect(page).toHaveURL(/\/dashboard$/);
   await openHydrated(page, "/admin/health");
   const tile = page.getByTestId("tile-broker_simulated");
   await expect(tile).toHaveAttribute("data-level", "ok", { timeout: 15_000 });
@@ -109,6 +110,7 @@ test("an admin publishes a release note; a subscriber sees the badge until they 
 
   const admin = await browser.newPage();
   await signIn(admin, ADMIN_EMAIL);
+  await expect(admin).toHaveURL(/\/dashboard$/);
   await openHydrated(admin, "/admin/notes");
   await admin.getByRole("button", { name: "Save note" }).click();
   await expect(admin.getByText("Give the note a title.")).toBeVisible();

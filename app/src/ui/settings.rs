@@ -5,7 +5,7 @@ use super::broker::BrokerPanel;
 use super::format::{browser_zone, local_time, long_date};
 use super::layout::RequireUser;
 use crate::api::auth::{
-    Profile, change_password, end_session, load_profile, load_sessions, set_timezone,
+    Profile, SessionView, change_password, end_session, load_profile, load_sessions, set_timezone,
     sign_out_others,
 };
 use leptos::prelude::*;
@@ -28,6 +28,21 @@ fn Settings() -> impl IntoView {
         change_password(current.clone(), new.clone())
     });
     let others_action = Action::new(|_: &()| sign_out_others());
+    let end_action = Action::new(|handle: &String| end_session(handle.clone()));
+    // The signed-in devices, listed again after any action that ends sessions. Made here,
+    // beside the profile, not in the panel: a resource first made inside a suspended view
+    // was not matched with the server's data when the page hydrated, so the browser
+    // fetched it again and replaced the panel (a click in between was lost).
+    let sessions = Resource::new(
+        move || {
+            (
+                end_action.version().get(),
+                others_action.version().get(),
+                password_action.version().get(),
+            )
+        },
+        |_| load_sessions(),
+    );
     // Loaded once: the profile and time zone panels hold forms, and re-rendering them would
     // take the field away from someone typing in it.
     let profile = Resource::new(|| (), |_| load_profile());
@@ -64,7 +79,7 @@ fn Settings() -> impl IntoView {
                     let answered = answered.get();
                     let loaded = profile.await;
                     match answered.map(Ok).unwrap_or(loaded) {
-                        Ok(profile) => view! { <SessionsPanel profile action=others_action /> }.into_any(),
+                        Ok(profile) => view! { <SessionsPanel profile action=others_action end=end_action sessions /> }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
@@ -212,17 +227,13 @@ fn PasswordPanel(
 fn SessionsPanel(
     profile: Profile,
     action: Action<(), Result<Profile, crate::api::AppError>>,
+    end: Action<String, Result<(), crate::api::AppError>>,
+    sessions: Resource<Result<Vec<SessionView>, crate::api::AppError>>,
 ) -> impl IntoView {
     let others = profile.other_sessions;
     let zone = profile
         .timezone
         .unwrap_or_else(|| crate::domain::zones::NEW_YORK.to_owned());
-    let end = Action::new(|handle: &String| end_session(handle.clone()));
-    // Listed again after ending one here or everywhere else.
-    let sessions = Resource::new(
-        move || (end.version().get(), action.version().get()),
-        |_| load_sessions(),
-    );
     view! {
         <section class="panel">
             <h2>"Sessions"</h2>
