@@ -387,8 +387,12 @@ pub async fn load_admin_audit(query: AuditQuery) -> Result<AuditPage, AppError> 
     super::ports::with_status(ports.admin.audit(&caller, &query).await)
 }
 
-#[server(prefix = "/api/fn", endpoint = "load_health", output = crate::api::codec::Json)]
-pub async fn load_health() -> Result<HealthReport, AppError> {
+/// The health report rendered as the admin page shows it (HTML made on the server, so the
+/// report's view code is not in the browser's bundle). `GET /api/admin/health` has the
+/// same figures as JSON.
+#[server(prefix = "/api/fn", endpoint = "load_health_panel", output = crate::api::codec::Json)]
+pub async fn load_health_panel() -> Result<String, AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.admin.health(&caller).await)
+    let report = super::ports::with_status(ports.admin.health(&caller).await)?;
+    Ok(crate::ui::health_html(report))
 }

@@ -7,10 +7,12 @@
 
 use super::layout::RequireUser;
 use crate::api::AppError;
+#[cfg(feature = "ssr")]
+use crate::api::admin::HealthReport;
 use crate::api::admin::{
-    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, HealthReport, UserChange, UserQuery,
+    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, UserChange, UserQuery,
     change_admin_user, end_admin_user_sessions, load_admin_audit, load_admin_user,
-    load_admin_users, load_health,
+    load_admin_users, load_health_panel,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,12 +44,13 @@ pub fn AdminPage() -> impl IntoView {
                 </header>
                 {move || {
                     let path = location.pathname.get();
-                    match user_in_path(&path) {
-                        Some(id) => view! { <UserPage id /> }.into_any(),
-                        None if path.starts_with("/admin/audit") => view! { <AuditLog /> }.into_any(),
-                        None if path.starts_with("/admin/health") => view! { <HealthPage /> }.into_any(),
-                        None if path.starts_with("/admin/notes") => view! { <super::notes::AdminNotes /> }.into_any(),
-                        None => view! { <UsersList /> }.into_any(),
+                    match (user_in_path(&path), path.trim_end_matches('/')) {
+                        (Some(id), _) => view! { <UserPage id /> }.into_any(),
+                        (None, "/admin" | "/admin/users") => view! { <UsersList /> }.into_any(),
+                        (None, "/admin/audit") => view! { <AuditLog /> }.into_any(),
+                        (None, "/admin/health") => view! { <HealthPage /> }.into_any(),
+                        (None, "/admin/notes") => view! { <super::notes::AdminNotes /> }.into_any(),
+                        _ => view! { <p class="empty-state" role="alert">"There is no such admin page."</p> }.into_any(),
                     }
                 }}
             </section>
@@ -593,12 +596,14 @@ fn HealthPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
-    let report = Resource::new(move || tick.get(), |_| load_health());
+    // Rendered on the server (`load_health_panel`): the figures are read-only, and their
+    // view code stays out of the browser's bundle.
+    let panel = Resource::new(move || tick.get(), |_| load_health_panel());
     view! {
         <Transition fallback=|| view! { <p class="loading">"Checking the platform…"</p> }>
             {move || Suspend::new(async move {
-                match report.await {
-                    Ok(report) => view! { <HealthBody report /> }.into_any(),
+                match panel.await {
+                    Ok(html) => view! { <div inner_html=html></div> }.into_any(),
                     Err(err) => view! { <p class="form-error" role="alert">{describe(err)}</p> }.into_any(),
                 }
             })}
@@ -606,6 +611,14 @@ fn HealthPage() -> impl IntoView {
     }
 }
 
+/// The health report as HTML (the server renders it for `load_health_panel`).
+#[cfg(feature = "ssr")]
+pub fn health_html(report: HealthReport) -> String {
+    use leptos::tachys::view::RenderHtml as _;
+    view! { <HealthBody report /> }.to_html()
+}
+
+#[cfg(feature = "ssr")]
 fn level_word(level: crate::api::admin::HealthLevel) -> &'static str {
     use crate::api::admin::HealthLevel;
     match level {
@@ -615,6 +628,7 @@ fn level_word(level: crate::api::admin::HealthLevel) -> &'static str {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn HealthBody(report: HealthReport) -> impl IntoView {
     let counts = |counts: Vec<crate::api::admin::HealthCount>| {

@@ -61,7 +61,7 @@ fn UserNav(user: UserView) -> impl IntoView {
                 <li><A href="/backtest">"Backtest"</A></li>
                 <li><A href="/settings">"Settings"</A></li>
                 <li><A href="/billing">"Billing"</A></li>
-                <li><A href="/whats-new">"What's new"{user.unread_notes.then(|| view! { <span class="news-dot" data-testid="whats-new-badge">"new"</span> })}</A></li>
+                <li><A href="/whats-new">"What's new"<span class="news-dot" data-testid="whats-new-badge" hidden=!user.unread_notes>"new"</span></A></li>
                 {user.role.is_admin().then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
             </ul>
             <div class="nav-user">

@@ -146,7 +146,11 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             "/api/fn/delete_admin_note".into(),
             Body::Form(vec![("id", "some-note".to_owned())]),
         ),
-        ("POST", "/api/fn/load_health".into(), Body::Form(Vec::new())),
+        (
+            "POST",
+            "/api/fn/load_health_panel".into(),
+            Body::Form(Vec::new()),
+        ),
         (
             "POST",
             "/api/fn/load_admin_audit".into(),

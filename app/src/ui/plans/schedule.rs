@@ -48,8 +48,9 @@ pub(super) fn ScheduleEditor(
                         <option value="monthly">"Monthly"</option>
                     </select>
                 </div>
-                <Show when=move || frequency() != "daily">
-                    <div class="field" class:field-invalid=move || interval_error.with(Option::is_some)>
+                // Fields that do not apply are hidden, not removed: one view, no `Show`s
+                    // (each is generic code of its own in the browser's bundle).
+                    <div class="field" hidden=move || frequency() == "daily" class:field-invalid=move || interval_error.with(Option::is_some)>
                         <label for="plan-interval">{move || if frequency() == "monthly" { "Every N months" } else { "Every N weeks" }}</label>
                         <input id="plan-interval" type="number" min="1" inputmode="numeric"
                             aria-describedby="plan-interval-error"
@@ -57,9 +58,7 @@ pub(super) fn ScheduleEditor(
                             on:input=move |ev| { let v = event_target_value(&ev); edit("schedule.interval", &|f: &mut PlanForm| f.interval = v.clone()); } />
                         <p class="field-error" id="plan-interval-error" data-testid="error-plan-interval">{move || interval_error.get()}</p>
                     </div>
-                </Show>
-                <Show when=move || frequency() == "weekly">
-                    <div class="field" class:field-invalid=move || weekday_error.with(Option::is_some)>
+                    <div class="field" hidden=move || frequency() != "weekly" class:field-invalid=move || weekday_error.with(Option::is_some)>
                         <label for="plan-weekday">"On"</label>
                         <select id="plan-weekday" prop:value=move || form.with(|f| f.weekday.clone())
                             on:change=move |ev| { let v = event_target_value(&ev); edit("schedule.weekday", &|f: &mut PlanForm| f.weekday = v.clone()); }>
@@ -67,10 +66,8 @@ pub(super) fn ScheduleEditor(
                         </select>
                         <p class="field-error" data-testid="error-plan-weekday">{move || weekday_error.get()}</p>
                     </div>
-                </Show>
-                <Show when=move || frequency() == "monthly">
-                    <div class="field" class:field-invalid=move || day_error.with(Option::is_some)>
-                        <label for="plan-day">"On"</label>
+                    <div class="field" hidden=move || frequency() != "monthly" class:field-invalid=move || day_error.with(Option::is_some)>
+                        <label for="plan-day">"On day"</label>
                         <select id="plan-day" prop:value=move || form.with(|f| f.day_of_month.clone())
                             on:change=move |ev| { let v = event_target_value(&ev); edit("schedule.day_of_month", &|f: &mut PlanForm| f.day_of_month = v.clone()); }>
                             <option value="first">"The first trading day"</option>
@@ -79,7 +76,6 @@ pub(super) fn ScheduleEditor(
                         </select>
                         <p class="field-error" data-testid="error-plan-day">{move || day_error.get()}</p>
                     </div>
-                </Show>
             </div>
             <div class="field-row">
                 <div class="field" class:field-invalid=move || time_error.with(Option::is_some)>

@@ -27,7 +27,9 @@ pub(super) fn ModeEditor(
                 <input type="radio" name="plan-mode" value="smart" prop:checked=move || mode() == "smart" on:change=move |_| set_mode("smart") />
                 " Smart DCA: buy only when a moving-average condition holds"
             </label>
-            <Show when=move || mode() == "smart">
+            // Hidden rather than removed when they do not apply (no `Show`s: each is generic
+            // code of its own in the browser's bundle).
+            <div hidden=move || mode() != "smart">
                 <div class="field-row smart">
                     <div class="field">
                         <label for="smart-condition">"Buy when"</label>
@@ -38,25 +40,21 @@ pub(super) fn ModeEditor(
                             <option value="fast_above_slow">"A fast average is above a slow one"</option>
                         </select>
                     </div>
-                    <Show when=move || condition() != "fast_above_slow"
-                        fallback=move || view! {
-                            <div class="field">
+                    <div class="field" hidden=move || condition() != "fast_above_slow">
                                 <label for="smart-fast">"Fast (days)"</label>
                                 <input id="smart-fast" type="number" min="1" prop:value=move || form.with(|f| f.fast.clone())
                                     on:input=move |ev| { let v = event_target_value(&ev); edit("smart.condition", &|f: &mut PlanForm| f.fast = v.clone()); } />
-                            </div>
-                            <div class="field">
+                    </div>
+                    <div class="field" hidden=move || condition() != "fast_above_slow">
                                 <label for="smart-slow">"Slow (days)"</label>
                                 <input id="smart-slow" type="number" min="2" prop:value=move || form.with(|f| f.slow.clone())
                                     on:input=move |ev| { let v = event_target_value(&ev); edit("smart.condition", &|f: &mut PlanForm| f.slow = v.clone()); } />
-                            </div>
-                        }>
-                        <div class="field">
+                    </div>
+                        <div class="field" hidden=move || condition() == "fast_above_slow">
                             <label for="smart-period">"Average of (days)"</label>
                             <input id="smart-period" type="number" min="2" prop:value=move || form.with(|f| f.period.clone())
                                 on:input=move |ev| { let v = event_target_value(&ev); edit("smart.condition", &|f: &mut PlanForm| f.period = v.clone()); } />
                         </div>
-                    </Show>
                     <div class="field">
                         <label for="smart-otherwise">"Otherwise"</label>
                         <select id="smart-otherwise" prop:value=move || form.with(|f| f.when_not_met.clone())
@@ -65,15 +63,13 @@ pub(super) fn ModeEditor(
                             <option value="carry_forward">"Carry the money to the next purchase"</option>
                         </select>
                     </div>
-                    <Show when=move || form.with(|f| f.when_not_met == "carry_forward")>
-                        <p class="muted" data-testid="carry-cap">
-                            "Carried money is capped: one purchase never spends more than "
-                            {move || crate::ui::format::money(max_per_slot.get())} " in all."
-                        </p>
-                    </Show>
+                    <p class="muted" data-testid="carry-cap" hidden=move || form.with(|f| f.when_not_met != "carry_forward")>
+                        "Carried money is capped: one purchase never spends more than "
+                        {move || crate::ui::format::money(max_per_slot.get())} " in all."
+                    </p>
                 </div>
                 <p class="field-error" data-testid="error-smart">{move || smart_error.get()}</p>
-            </Show>
+            </div>
         </fieldset>
     }
 }
