@@ -66,6 +66,16 @@ test("an admin finds a user, disables them (their open dashboard drops to sign-i
   await expect(admin.getByTestId("admin-user-audit")).toContainText("user_disabled");
   await signIn(user, email);
   await expect(user).toHaveURL(/\/dashboard$/);
+  await expect(user.getByTestId("live-status")).toHaveText("Live");
+
+  // One session ended by the admin, from the user's list of devices.
+  await openHydrated(admin, admin.url());
+  const sessions = admin.getByTestId("admin-user-session-list");
+  await expect(sessions.getByRole("row")).toHaveCount(2);
+  await expect(sessions).toContainText("on Linux");
+  await sessions.getByRole("button", { name: "End session" }).click();
+  await expect(admin.getByTestId("admin-user-sessions")).toHaveText("0 devices");
+  await expect(user).toHaveURL(/\/login/, { timeout: 10_000 });
 
   // The audit log viewer, filtered to this user, shows what the admin did.
   await admin.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Audit log" }).click();
@@ -137,4 +147,29 @@ test("an admin publishes a release note; a subscriber sees the badge until they 
   await expect(reader.getByTestId("whats-new-badge")).toBeHidden();
   await openHydrated(reader, "/dashboard");
   await expect(reader.getByTestId("whats-new-badge")).toBeHidden();
+});
+
+test("an admin sets an announcement every signed-in user sees, and the per-purchase limits", async ({ browser }) => {
+  const admin = await browser.newPage();
+  await signIn(admin, ADMIN_EMAIL);
+  await expect(admin).toHaveURL(/\/dashboard$/);
+  await openHydrated(admin, "/admin/settings");
+  await expect(admin.getByLabel("Largest purchase ($)")).toHaveValue("10000");
+  await admin.getByLabel("Largest purchase ($)").fill("0.5");
+  await admin.getByRole("button", { name: "Save settings" }).click();
+  await expect(admin.getByText("The largest purchase must be above the smallest.")).toBeVisible();
+  await admin.getByLabel("Largest purchase ($)").fill("10000");
+  const text = `Maintenance window ${Date.now()}`;
+  await admin.getByLabel("Announcement").fill(text);
+  await admin.getByRole("button", { name: "Save settings" }).click();
+  await expect(admin.getByText("Saved.", { exact: true })).toBeVisible();
+  try {
+    const user = await browser.newPage();
+    await signUp(user, uniqueEmail("announced"));
+    await expect(user.getByTestId("announcement")).toHaveText(text);
+  } finally {
+    await admin.getByLabel("Announcement").fill("");
+    await admin.getByRole("button", { name: "Save settings" }).click();
+    await expect(admin.getByLabel("Announcement")).toHaveValue("");
+  }
 });

@@ -358,13 +358,16 @@ impl AdminService {
             })
             .collect();
         let sessions = self
-            .db
-            .user_sessions(&user.id)
-            .await
-            .map_err(internal)?
+            .accounts
+            .session_views(&user.id, None)
+            .await?
             .into_iter()
             .map(|s| AdminSession {
-                expires_at: s.expires_at,
+                handle: s.handle,
+                device: s.device,
+                ip: s.ip,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
             })
             .collect();
         let audit = self

@@ -22,5 +22,6 @@ pub mod notes;
 pub mod ops;
 pub mod private_fs;
 pub mod secrets;
+pub mod settings;
 pub mod startup;
 pub mod telemetry;

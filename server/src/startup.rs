@@ -38,6 +38,8 @@ pub struct Application {
     ops: Arc<crate::ops::OpsService>,
     /// `metrics_listen`: `/metrics` without a token, on its own address.
     metrics_listener: Option<TcpListener>,
+    /// Reads the platform settings again now and then (another instance may save them).
+    settings: Arc<crate::settings::SettingsService>,
 }
 
 impl Application {
@@ -91,6 +93,8 @@ impl Application {
             .map_err(|m| anyhow::anyhow!("configuration key `admin_email`: {m}"))?;
         let events = crate::events::EventBus::start(db.clone()).await?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        // The settings admins change at run time, read before anything uses them.
+        let live_settings = crate::settings::LiveSettings::default();
         let accounts = Arc::new(
             AccountService::new(
                 db.clone(),
@@ -103,9 +107,17 @@ impl Application {
                 admin_email,
                 events.clone(),
             )
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_settings(live_settings.clone()),
         );
         accounts.promote_configured_admin().await?;
+        let settings = Arc::new(crate::settings::SettingsService::new(
+            db.clone(),
+            wall.clone(),
+            accounts.clone(),
+            live_settings.clone(),
+        ));
+        settings.refresh().await?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("quantshift")
@@ -149,7 +161,7 @@ impl Application {
             broker_limiters.clone(),
         ));
 
-        let plan_limits = app::api::dca::PlanLimits::default();
+        let plan_limits = live_settings.clone();
         let billing_tiers = config.billing.then(|| config.tiers.clone());
         let plans = Arc::new(
             crate::dca::DcaService::new(
@@ -157,7 +169,7 @@ impl Application {
                 events.clone(),
                 clock.clone(),
                 accounts.clone(),
-                plan_limits,
+                plan_limits.clone(),
                 brokers.clone(),
             )
             .with_run_now_per_hour(config.run_now_per_hour)
@@ -184,7 +196,7 @@ impl Application {
                     // Twice the budget: a live worker always finishes or hands back first.
                     lease: Duration::from_millis(config.scheduler_slot_budget_ms * 2),
                     grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
-                    plan_limits,
+                    plan_limits: plan_limits.clone(),
                     tiers: billing_tiers.clone(),
                     ..Default::default()
                 },
@@ -290,6 +302,7 @@ impl Application {
                 accounts: accounts.clone(),
                 billing: billing.clone(),
                 admin,
+                settings: settings.clone(),
                 notes: Arc::new(crate::notes::NotesService::new(
                     db.clone(),
                     wall.clone(),
@@ -346,6 +359,7 @@ impl Application {
             stripe_standin,
             ops,
             metrics_listener,
+            settings,
         })
     }
 
@@ -405,6 +419,7 @@ impl Application {
         ));
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let ops = self.ops.spawn(workers_stop.clone());
+        let settings = self.settings.spawn(workers_stop.clone());
         let metrics_server = self.metrics_listener.map(|listener| {
             let router = crate::http::ops::metrics_router(self.ops.clone());
             tracing::info!(addr = ?listener.local_addr().ok(), "metrics on /metrics");
@@ -448,6 +463,7 @@ impl Application {
             let _ = worker.await;
         }
         let _ = ops.await;
+        let _ = settings.await;
         if let Some(server) = metrics_server {
             server.abort();
         }

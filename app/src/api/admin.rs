@@ -59,8 +59,14 @@ pub struct AdminUserPage {
 /// One of a user's sessions. Session ids never leave the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminSession {
-    /// When it ends unless used again, ms.
-    pub expires_at: i64,
+    /// Names the session for ending it (`DELETE /api/admin/sessions/{handle}`).
+    pub handle: String,
+    /// The browser and system in words: "Chrome 156 on Linux".
+    pub device: String,
+    pub ip: Option<String>,
+    /// When it signed in, and when it was last used, ms.
+    pub created_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
 }
 
 /// One audit row about a user.
@@ -190,7 +196,7 @@ pub struct AuditQuery {
 
 /// Every audit action's name, for the log viewer's filter (the server's `AuditAction`
 /// names; a test there keeps the two lists equal).
-pub const AUDIT_ACTIONS: [&str; 27] = [
+pub const AUDIT_ACTIONS: [&str; 28] = [
     "sign_up",
     "sign_in",
     "sign_in_failed",
@@ -218,6 +224,7 @@ pub const AUDIT_ACTIONS: [&str; 27] = [
     "note_created",
     "note_changed",
     "note_deleted",
+    "settings_changed",
 ];
 
 /// One audit row as the log viewer shows it.
@@ -379,6 +386,13 @@ pub async fn change_admin_user(
 pub async fn end_admin_user_sessions(id: String) -> Result<AdminUserDetail, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.admin.end_sessions(&caller, &id).await)
+}
+
+/// Ends one session of any user by its handle (audited).
+#[server(prefix = "/api/fn", endpoint = "end_admin_session", output = crate::api::codec::Json)]
+pub async fn end_admin_session(handle: String) -> Result<(), AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.admin.end_user_session(&caller, &handle).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_admin_audit", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]

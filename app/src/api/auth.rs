@@ -19,6 +19,9 @@ pub struct UserView {
     /// A release note was published since the user last opened "What's new".
     #[serde(default)]
     pub unread_notes: bool,
+    /// The operators' announcement for every signed-in user; empty: none.
+    #[serde(default)]
+    pub announcement: String,
 }
 
 /// The body of `POST /api/auth/signup` and `/api/auth/login`.

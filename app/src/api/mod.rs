@@ -15,5 +15,6 @@ pub mod live;
 pub mod notes;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod settings;
 
 pub use error::{AppError, ErrorCode};

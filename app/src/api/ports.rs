@@ -110,6 +110,21 @@ pub trait BillingPort: Send + Sync + 'static {
     fn tier_table(&self) -> super::billing::TierTable;
 }
 
+/// The platform settings admins change at run time (each method checks the admin role).
+#[async_trait]
+pub trait SettingsPort: Send + Sync + 'static {
+    async fn load(
+        &self,
+        caller: &Caller,
+    ) -> Result<super::settings::PlatformSettingsView, AppError>;
+    /// Checks every field (422 naming each wrong one, nothing saved), saves, audits.
+    async fn save(
+        &self,
+        caller: &Caller,
+        settings: &super::settings::PlatformSettingsView,
+    ) -> Result<super::settings::PlatformSettingsView, AppError>;
+}
+
 /// Release notes: users read the published ones, admins write them.
 #[async_trait]
 pub trait NotesPort: Send + Sync + 'static {
@@ -269,6 +284,7 @@ pub struct Ports {
     pub billing: Arc<dyn BillingPort>,
     pub admin: Arc<dyn AdminPort>,
     pub notes: Arc<dyn NotesPort>,
+    pub settings: Arc<dyn SettingsPort>,
     pub plans: Arc<dyn PlanPort>,
     pub portfolio: Arc<dyn PortfolioPort>,
     pub connections: Arc<dyn ConnectionPort>,

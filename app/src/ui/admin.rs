@@ -11,8 +11,8 @@ use crate::api::AppError;
 use crate::api::admin::HealthReport;
 use crate::api::admin::{
     AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, UserChange, UserQuery,
-    change_admin_user, end_admin_user_sessions, load_admin_audit, load_admin_user,
-    load_admin_users, load_health_panel,
+    change_admin_user, end_admin_session, end_admin_user_sessions, load_admin_audit,
+    load_admin_user, load_admin_users, load_health_panel,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -40,6 +40,7 @@ pub fn AdminPage() -> impl IntoView {
                         <a href="/admin/audit">"Audit log"</a>
                         <a href="/admin/health">"Health"</a>
                         <a href="/admin/notes">"Release notes"</a>
+                        <a href="/admin/settings">"Settings"</a>
                     </nav>
                 </header>
                 {move || {
@@ -50,6 +51,7 @@ pub fn AdminPage() -> impl IntoView {
                         (None, "/admin/audit") => view! { <AuditLog /> }.into_any(),
                         (None, "/admin/health") => view! { <HealthPage /> }.into_any(),
                         (None, "/admin/notes") => view! { <super::notes::AdminNotes /> }.into_any(),
+                        (None, "/admin/settings") => view! { <super::platform::PlatformSettings /> }.into_any(),
                         _ => view! { <p class="empty-state" role="alert">"There is no such admin page."</p> }.into_any(),
                     }
                 }}
@@ -284,9 +286,10 @@ fn UserPage(id: String) -> impl IntoView {
         change_admin_user(id.clone(), change.clone())
     });
     let sign_out = Action::new(|id: &String| end_admin_user_sessions(id.clone()));
+    let end_one = Action::new(|handle: &String| end_admin_session(handle.clone()));
     let message = RwSignal::new(None::<String>);
     // Each action's answer: read the user again, or say what went wrong.
-    let answered = move |answer: Option<Result<AdminUserDetail, AppError>>| match answer {
+    let answered = move |answer: Option<Result<(), AppError>>| match answer {
         Some(Ok(_)) => {
             message.set(None);
             version.update(|v| *v += 1);
@@ -294,9 +297,11 @@ fn UserPage(id: String) -> impl IntoView {
         Some(Err(err)) => message.set(Some(describe(err))),
         None => {}
     };
-    Effect::new(move |_| answered(change.value().get()));
-    Effect::new(move |_| answered(sign_out.value().get()));
-    let busy = move || change.pending().get() || sign_out.pending().get();
+    Effect::new(move |_| answered(change.value().get().map(|r| r.map(drop))));
+    Effect::new(move |_| answered(sign_out.value().get().map(|r| r.map(drop))));
+    Effect::new(move |_| answered(end_one.value().get()));
+    let busy =
+        move || change.pending().get() || sign_out.pending().get() || end_one.pending().get();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the user…"</p> }>
             {move || {
@@ -304,7 +309,7 @@ fn UserPage(id: String) -> impl IntoView {
                 Suspend::new(async move {
                     match detail.await {
                         Ok(detail) => view! {
-                            <UserDetail detail id change sign_out busy=Signal::derive(busy) />
+                            <UserDetail detail id change sign_out end_one busy=Signal::derive(busy) />
                         }.into_any(),
                         Err(err) => view! {
                             <div class="empty-state" role="alert">
@@ -327,6 +332,7 @@ fn UserDetail(
     id: String,
     change: Action<(String, UserChange), Result<AdminUserDetail, AppError>>,
     sign_out: Action<String, Result<AdminUserDetail, AppError>>,
+    end_one: Action<String, Result<(), AppError>>,
     busy: Signal<bool>,
 ) -> impl IntoView {
     let user = detail.user.clone();
@@ -432,6 +438,29 @@ fn UserDetail(
                                 <td>{plan.next_run_at.map(format_utc).unwrap_or_default()}</td>
                                 <td>{plan.paused_reason.unwrap_or_default()}</td>
                             </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section class="panel" aria-labelledby="user-sessions">
+            <h2 id="user-sessions">"Sessions"</h2>
+            <div class="table-wrap">
+                <table class="table" data-testid="admin-user-session-list">
+                    <thead><tr><th scope="col">"Device"</th><th scope="col">"Address"</th><th scope="col">"Signed in (UTC)"</th><th scope="col">"Last active (UTC)"</th><th scope="col"><span class="visually-hidden">"End"</span></th></tr></thead>
+                    <tbody>
+                        {detail.sessions.into_iter().map(|s| {
+                            let handle = s.handle.clone();
+                            view! {
+                                <tr>
+                                    <td>{s.device}</td>
+                                    <td>{s.ip.unwrap_or_default()}</td>
+                                    <td>{s.created_at.map(format_utc).unwrap_or_default()}</td>
+                                    <td>{s.last_seen_at.map(format_utc).unwrap_or_default()}</td>
+                                    <td><button type="button" class="btn btn-quiet" disabled=move || busy.get()
+                                        on:click=move |_| { end_one.dispatch(handle.clone()); }>"End session"</button></td>
+                                </tr>
+                            }
                         }).collect_view()}
                     </tbody>
                 </table>

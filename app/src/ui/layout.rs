@@ -52,6 +52,7 @@ fn Nav() -> impl IntoView {
 #[component]
 fn UserNav(user: UserView) -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let no_announcement = user.announcement.is_empty();
     view! {
         <nav class="nav" aria-label="Main">
             <ul class="nav-links">
@@ -64,6 +65,7 @@ fn UserNav(user: UserView) -> impl IntoView {
                 <li><A href="/whats-new">"What's new"<span class="news-dot" data-testid="whats-new-badge" hidden=!user.unread_notes>"new"</span></A></li>
                 {user.role.is_admin().then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
             </ul>
+            <p class="announcement" role="status" data-testid="announcement" hidden=no_announcement>{user.announcement}</p>
             <div class="nav-user">
                 <span class="user-email" data-testid="user-email">{user.email}</span>
                 <ActionForm action=auth.sign_out>

@@ -20,6 +20,7 @@ mod notes;
 mod onboarding;
 mod pages;
 mod plans;
+mod platform;
 mod settings;
 
 use crate::api::AppError;
@@ -194,7 +195,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/billing") view={Lazy::<lazy_pages::Settings>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />
-                    // `users`, `audit`, `health`, `notes` (the page says so for any other): one
+                    // `users`, `audit`, `health`, `notes`, `settings` (the page says so for any other): one
                     // route of the same shape as `/plans/:id`, which costs every page less
                     // than a route per section.
                     <Route path=path!("/admin/:section") view={Lazy::<lazy_pages::History>::new()} ssr=SsrMode::Async />

@@ -79,6 +79,8 @@ pub struct AccountService {
     events: crate::events::EventBus,
     /// Counts refused sign-ins (`/metrics`).
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The announcement every signed-in user sees.
+    settings: crate::settings::LiveSettings,
 }
 
 fn view(user: &UserRecord) -> UserView {
@@ -88,6 +90,7 @@ fn view(user: &UserRecord) -> UserView {
         role: user.role,
         timezone: user.timezone.clone(),
         unread_notes: false,
+        announcement: String::new(),
     }
 }
 
@@ -107,7 +110,14 @@ impl AccountService {
             hashers: password::Hashers::default(),
             events,
             metrics: None,
+            settings: crate::settings::LiveSettings::default(),
         }
+    }
+
+    /// Tells signed-in users the announcement in `settings`.
+    pub fn with_settings(mut self, settings: crate::settings::LiveSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Counts refused sign-ins in `metrics`.
@@ -851,6 +861,7 @@ impl AccountPort for AccountService {
             .map_err(internal)?;
         Ok(Some(UserView {
             unread_notes,
+            announcement: self.settings.announcement(),
             ..view(&user)
         }))
     }

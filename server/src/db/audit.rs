@@ -34,6 +34,7 @@ pub enum AuditAction {
     NoteCreated,
     NoteChanged,
     NoteDeleted,
+    SettingsChanged,
 }
 
 impl AuditAction {
@@ -67,6 +68,7 @@ impl AuditAction {
             AuditAction::NoteCreated => "note_created",
             AuditAction::NoteChanged => "note_changed",
             AuditAction::NoteDeleted => "note_deleted",
+            AuditAction::SettingsChanged => "settings_changed",
         }
     }
 }
@@ -135,7 +137,7 @@ where
 
 impl AuditAction {
     /// Every action, for the log viewer's filter.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::SignUp,
         AuditAction::SignIn,
         AuditAction::SignInFailed,
@@ -163,6 +165,7 @@ impl AuditAction {
         AuditAction::NoteCreated,
         AuditAction::NoteChanged,
         AuditAction::NoteDeleted,
+        AuditAction::SettingsChanged,
     ];
 
     /// The actions that record a refused or failed attempt (the rest record what was done).

@@ -13,6 +13,7 @@ pub mod billing;
 pub mod notes;
 pub mod ops;
 pub mod sessions;
+pub mod settings;
 pub mod throttle;
 pub mod users;
 

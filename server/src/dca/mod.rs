@@ -178,7 +178,8 @@ pub struct DcaService {
     events: crate::events::EventBus,
     clock: Arc<dyn Clock>,
     accounts: Arc<AccountService>,
-    limits: PlanLimits,
+    /// The limits in force, as admins set them.
+    limits: crate::settings::LiveSettings,
     brokers: Arc<BrokerDirectory>,
     /// "Buy now" presses allowed per user per hour.
     run_now_per_hour: u32,
@@ -194,7 +195,7 @@ impl DcaService {
         events: crate::events::EventBus,
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
-        limits: PlanLimits,
+        limits: crate::settings::LiveSettings,
         brokers: Arc<BrokerDirectory>,
     ) -> Self {
         Self {
@@ -228,7 +229,7 @@ impl DcaService {
             .to_datetime(self.now())
             .date();
         let plan = input
-            .validate(&self.limits, None, today)
+            .validate(&self.limits.plan_limits(), None, today)
             .map_err(AppError::invalid_fields)?;
         let stored = existing
             .clone()
@@ -433,7 +434,7 @@ impl PlanPort for DcaService {
             today,
         } = self.draft(caller, input).await?;
         let assets = self.asset_facts(&user.id).await?;
-        plan.validate(&self.limits, Some(&assets), today)
+        plan.validate(&self.limits.plan_limits(), Some(&assets), today)
             .map_err(AppError::invalid_fields)?;
 
         let now = self.now();
@@ -684,7 +685,7 @@ impl PlanPort for DcaService {
     /// The limits plans are validated against.
     async fn limits(&self, caller: &Caller) -> Result<PlanLimits, AppError> {
         self.accounts.require_user(caller).await?;
-        Ok(self.limits)
+        Ok(self.limits.plan_limits())
     }
 
     /// The caller's purchases, newest first (`before`: the previous page's `next_before`),

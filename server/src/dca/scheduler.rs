@@ -76,7 +76,8 @@ pub struct SchedulerConfig {
     /// The time one reconcile pass may take.
     pub reconcile_budget: Duration,
     /// The plan limits (Smart DCA's carried-forward total is capped at `max_per_slot`).
-    pub plan_limits: app::api::dca::PlanLimits,
+    /// The limits in force (`max_per_slot` caps carried money), as admins set them.
+    pub plan_limits: crate::settings::LiveSettings,
     /// With billing on, the tier table: a plan its user's tier no longer allows (after a
     /// downgrade) is paused when its slot comes, and buys nothing.
     pub tiers: Option<app::domain::tier::Tiers>,
@@ -95,7 +96,7 @@ impl Default for SchedulerConfig {
             max_attempts: 8,
             check_window: Duration::from_secs(7 * 24 * 3600),
             reconcile_budget: Duration::from_secs(20),
-            plan_limits: app::api::dca::PlanLimits::default(),
+            plan_limits: crate::settings::LiveSettings::default(),
             tiers: None,
             fail_point: None,
         }
@@ -1077,7 +1078,7 @@ impl Scheduler {
                     {
                         *owed.entry(symbol).or_insert(Decimal::ZERO) += notional;
                     }
-                    let max = self.config.plan_limits.max_per_slot;
+                    let max = self.config.plan_limits.plan_limits().max_per_slot;
                     for (symbol, amount) in cap_carried(&plan.legs, &owed, max) {
                         strategy.set_carried(&symbol, amount);
                     }

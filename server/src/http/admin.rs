@@ -11,6 +11,7 @@ use app::api::admin::{
 use app::api::auth::SessionView;
 use app::api::notes::{AdminNote, NoteDraft};
 use app::api::ports::Caller;
+use app::api::settings::PlatformSettingsView;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -207,4 +208,22 @@ pub async fn delete_note(
 ) -> Result<StatusCode, AppError> {
     state.ports.notes.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/admin/settings`: the platform settings in force.
+pub async fn settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PlatformSettingsView>, AppError> {
+    Ok(Json(state.ports.settings.load(&caller).await?))
+}
+
+/// `PUT /api/admin/settings` `{"announcement","min_per_slot","max_per_slot"}`: 422 naming
+/// every wrong field (nothing saved), else the settings now in force (audited).
+pub async fn save_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(form): JsonBody<PlatformSettingsView>,
+) -> Result<Json<PlatformSettingsView>, AppError> {
+    Ok(Json(state.ports.settings.save(&caller, &form).await?))
 }

@@ -113,6 +113,10 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/admin/health", get(admin::health))
+        .route(
+            "/admin/settings",
+            get(admin::settings).put(admin::save_settings),
+        )
         .route("/release-notes", get(admin::release_notes))
         .route(
             "/admin/release-notes",

@@ -116,6 +116,22 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
         ("GET", "/api/admin/audit.csv".into(), Body::None),
         ("GET", "/api/admin/health".into(), Body::None),
         ("GET", "/api/admin/release-notes".into(), Body::None),
+        ("GET", "/api/admin/settings".into(), Body::None),
+        (
+            "PUT",
+            "/api/admin/settings".into(),
+            Body::Json(json!({"announcement": "x", "min_per_slot": "1", "max_per_slot": "2"})),
+        ),
+        (
+            "POST",
+            "/api/fn/load_platform_settings".into(),
+            Body::Form(Vec::new()),
+        ),
+        (
+            "POST",
+            "/api/fn/save_platform_settings".into(),
+            Body::Json(json!({"settings": {"announcement": "x", "min_per_slot": "1", "max_per_slot": "2"}})),
+        ),
         (
             "POST",
             "/api/admin/release-notes".into(),
@@ -150,6 +166,11 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             "POST",
             "/api/fn/load_health_panel".into(),
             Body::Form(Vec::new()),
+        ),
+        (
+            "POST",
+            "/api/fn/end_admin_session".into(),
+            Body::Form(vec![("handle", "some-handle".to_owned())]),
         ),
         (
             "POST",
@@ -864,6 +885,17 @@ async fn sessions_are_listed_with_their_device_and_ended_one_by_one(app: &TestAp
     assert_eq!(seen[0]["current"], false);
     assert_eq!(seen[0]["device"], "Chrome 156 on Linux");
     let handle = seen[0]["handle"].as_str().unwrap();
+    // The user's page lists the same session, with its device and handle.
+    let detail = json(
+        admin
+            .get(app.url(&format!("/api/admin/users/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(detail["sessions"][0]["handle"], handle);
+    assert_eq!(detail["sessions"][0]["device"], "Chrome 156 on Linux");
     let ended = admin
         .delete(app.url(&format!("/api/admin/sessions/{handle}")))
         .send()

@@ -16,6 +16,7 @@ mod history;
 mod notes;
 mod ops;
 mod plans;
+mod platform;
 mod portfolio;
 mod purchase_engine;
 mod security;

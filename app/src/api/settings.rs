@@ -1,0 +1,35 @@
+//! The platform settings admins change at run time (`/admin/settings`): the announcement
+//! shown to every signed-in user, and what one purchase of a plan may spend.
+
+use super::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `GET`/`PUT /api/admin/settings`. Amounts are decimal strings (dollars).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformSettingsView {
+    /// Shown at the top of every signed-in page; empty: none. At most 280 characters.
+    #[serde(default)]
+    pub announcement: String,
+    /// The smallest total one purchase of a plan may spend.
+    pub min_per_slot: String,
+    /// The largest total one purchase of a plan may spend (carried money included).
+    pub max_per_slot: String,
+    /// ms; 0 when never changed.
+    #[serde(default)]
+    pub updated_at: i64,
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_platform_settings", output = crate::api::codec::Json)]
+pub async fn load_platform_settings() -> Result<PlatformSettingsView, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.settings.load(&caller).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "save_platform_settings", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn save_platform_settings(
+    settings: PlatformSettingsView,
+) -> Result<PlatformSettingsView, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    super::ports::with_status(ports.settings.save(&caller, &settings).await)
+}

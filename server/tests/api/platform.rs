@@ -1,0 +1,137 @@
+//! Platform settings (#15): admins change the announcement and the per-purchase limits at
+//! run time; every field is checked (422 naming each, nothing saved); a change is audited,
+//! shown to every signed-in user at once, and holds new plans to the new limits.
+
+use crate::helpers::{TestApp, json, signed_in_admin, signed_up};
+use serde_json::json;
+
+async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
+    let admin = signed_in_admin(app, "settings-admin@example.com").await;
+    let (user, _) = signed_up(app, "settings-user@example.com").await;
+    let defaults = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    assert_eq!(defaults["announcement"], "");
+    assert_eq!(defaults["min_per_slot"], "1");
+    assert_eq!(defaults["max_per_slot"], "10000");
+
+    let refused = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&json!({"announcement": "x".repeat(300), "min_per_slot": "0", "max_per_slot": "lots"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let fields = &json(refused).await["error"]["fields"];
+    for field in ["announcement", "min_per_slot", "max_per_slot"] {
+        assert!(fields[field].is_string(), "{field}: {fields}");
+    }
+    let unchanged = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    assert_eq!(unchanged, defaults, "nothing was saved");
+
+    let saved = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&json!({"announcement": "Maintenance on Sunday\n02:00 UTC", "min_per_slot": "5", "max_per_slot": "500"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let saved = json(saved).await;
+    assert_eq!(saved["announcement"], "Maintenance on Sunday 02:00 UTC");
+    assert_eq!(saved["max_per_slot"], "500");
+
+    // Every signed-in user sees the announcement; plans are held to the new limits.
+    let me = json(user.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["user"]["announcement"], "Maintenance on Sunday 02:00 UTC");
+    let limits = json(user.get(app.url("/api/dca/limits")).send().await.unwrap()).await;
+    assert_eq!(limits["min_per_slot"], "5");
+    assert_eq!(limits["max_per_slot"], "500");
+    let plan = |amount: &str| {
+        json!({
+            "name": "Limits", "mode": "pure",
+            "legs": [{"symbol": "SPY", "amount": amount}],
+            "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                         "time": "10:00", "timezone": "America/New_York"}
+        })
+    };
+    let too_big = user
+        .post(app.url("/api/dca/config"))
+        .json(&plan("600.00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 422);
+    let body = json(too_big).await;
+    assert!(body["error"]["fields"].to_string().contains("500"), "{body}");
+    let fits = user
+        .post(app.url("/api/dca/config"))
+        .json(&plan("400.00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fits.status(), 201);
+
+    // Saving the same again changes nothing and writes no audit row; the change was audited.
+    let again = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&saved)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let actions = app.audit_actions().await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "settings_changed").count(),
+        1,
+        "{actions:?}"
+    );
+
+    // Clearing the announcement takes it away.
+    admin
+        .put(app.url("/api/admin/settings"))
+        .json(&json!({"announcement": "", "min_per_slot": "1", "max_per_slot": "10000"}))
+        .send()
+        .await
+        .unwrap();
+    let me = json(user.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["user"]["announcement"], "");
+
+    // Subscribers can neither read nor change them.
+    assert_eq!(
+        user.get(app.url("/api/admin/settings")).send().await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        user.put(app.url("/api/admin/settings"))
+            .json(&saved)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
+on_both_backends!(demo_broker: settings_are_checked_saved_audited_and_applied);
+
+/// A restarted instance (or another one) reads the saved settings from the database.
+#[tokio::test]
+async fn saved_settings_survive_a_restart() {
+    let Some(mut app) = TestApp::spawn(crate::helpers::Backend::Sqlite).await else {
+        return;
+    };
+    let admin = signed_in_admin(&app, "restart-admin@example.com").await;
+    let saved = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&json!({"announcement": "Hello", "min_per_slot": "2.50", "max_per_slot": "750"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    app.restart().await;
+    let (user, _) = signed_up(&app, "restart-user@example.com").await;
+    let limits = json(user.get(app.url("/api/dca/limits")).send().await.unwrap()).await;
+    assert_eq!(limits["min_per_slot"], "2.5");
+    assert_eq!(limits["max_per_slot"], "750");
+    let me = json(user.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["user"]["announcement"], "Hello");
+    app.cleanup().await;
+}
