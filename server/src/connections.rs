@@ -11,7 +11,6 @@ use crate::db::audit::{AuditAction, AuditEntry};
 use crate::errors::internal;
 use app::api::ports::{Caller, ConnectionPort};
 use app::api::{AppError, ErrorCode};
-use app::domain::tier::Tiers;
 use app::domain::time::Clock;
 
 use sqlx::Row as _;
@@ -30,7 +29,7 @@ pub struct ConnectionService {
     brokers: Arc<BrokerDirectory>,
     live_unlock_days: u32,
     /// With billing on, the tier table (live keys need a tier with live trading).
-    tiers: Option<Tiers>,
+    tiers: Option<crate::settings::LiveSettings>,
 }
 
 fn last4(value: &str) -> String {
@@ -57,7 +56,7 @@ impl ConnectionService {
     }
 
     /// Holds live keys to the user's tier in `tiers` (billing on).
-    pub fn with_tiers(mut self, tiers: Option<Tiers>) -> Self {
+    pub fn with_tiers(mut self, tiers: Option<crate::settings::LiveSettings>) -> Self {
         self.tiers = tiers;
         self
     }
@@ -186,7 +185,11 @@ impl ConnectionPort for ConnectionService {
             return Err(AppError::invalid_fields(fields));
         }
         if environment == "live" {
-            if let Some(tiers) = &self.tiers {
+            if let Some(tiers) = self
+                .tiers
+                .as_ref()
+                .map(crate::settings::LiveSettings::tiers)
+            {
                 tiers.check_live(user.tier).map_err(|message| {
                     AppError::invalid_fields(BTreeMap::from([("environment".into(), message)]))
                 })?;

@@ -14,10 +14,13 @@ use crate::errors::internal;
 use app::api::AppError;
 use app::api::dca::PlanLimits;
 use app::api::ports::{Caller, SettingsPort};
-use app::api::settings::PlatformSettingsView;
+use app::api::settings::{PlatformSettingsView, TierLimitsView};
+use app::domain::schedule::Frequency;
+use app::domain::tier::{Tier, TierRules, Tiers};
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -30,43 +33,114 @@ const MAX_PER_SLOT_CEILING: i64 = 1_000_000;
 
 const ANNOUNCEMENT: &str = "announcement";
 const PLAN_LIMITS: &str = "plan_limits";
+const TIER_LIMITS: &str = "tier_limits";
+/// The most distinct symbols a tier may be set to allow (empty: unlimited).
+const MAX_SYMBOLS_CEILING: u32 = 1_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Current {
     announcement: String,
     limits: PlanLimits,
+    /// The configured tiers with the limits admins changed (never the prices: Stripe's
+    /// prices are what users pay).
+    tiers: Tiers,
     updated_at: i64,
 }
 
 /// The settings in force in this instance, shared by every service that reads them.
 #[derive(Clone, Debug, Default)]
-pub struct LiveSettings(Arc<RwLock<Current>>);
+pub struct LiveSettings {
+    current: Arc<RwLock<Current>>,
+    /// The configuration's tier table, which saved tier limits change.
+    base: Arc<Tiers>,
+}
 
 impl LiveSettings {
+    /// Settings starting from the configured tier table.
+    pub fn new(base: Tiers) -> Self {
+        Self {
+            current: Arc::new(RwLock::new(Current {
+                tiers: base.clone(),
+                ..Current::default()
+            })),
+            base: Arc::new(base),
+        }
+    }
+
     pub fn plan_limits(&self) -> PlanLimits {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).limits
+        self.current().limits
     }
 
     pub fn announcement(&self) -> String {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .announcement
-            .clone()
+        self.current().announcement
+    }
+
+    /// The tier table in force.
+    pub fn tiers(&self) -> Tiers {
+        self.current().tiers
     }
 
     fn current(&self) -> Current {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn set(&self, current: Current) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = current;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = current;
     }
 }
 
-/// The settings the database holds (defaults for keys never saved, or unreadable ones).
-fn read(rows: &[(String, String, i64)]) -> Current {
-    let mut current = Current::default();
+/// What admins may change of a tier: its limits, not its price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct TierLimits {
+    max_symbols: Option<u32>,
+    frequencies: Vec<Frequency>,
+    every_n: bool,
+    smart_dca: bool,
+    signal_bots: bool,
+    live_trading: bool,
+}
+
+impl TierLimits {
+    fn of(rules: &TierRules) -> Self {
+        Self {
+            max_symbols: rules.max_symbols,
+            frequencies: rules.frequencies.clone(),
+            every_n: rules.every_n,
+            smart_dca: rules.smart_dca,
+            signal_bots: rules.signal_bots,
+            live_trading: rules.live_trading,
+        }
+    }
+
+    fn apply(self, rules: &mut TierRules) {
+        rules.max_symbols = self.max_symbols;
+        rules.frequencies = self.frequencies;
+        rules.every_n = self.every_n;
+        rules.smart_dca = self.smart_dca;
+        rules.signal_bots = self.signal_bots;
+        rules.live_trading = self.live_trading;
+    }
+}
+
+fn rules_mut(tiers: &mut Tiers, tier: Tier) -> &mut TierRules {
+    match tier {
+        Tier::Free => &mut tiers.free,
+        Tier::Basic => &mut tiers.basic,
+        Tier::Pro => &mut tiers.pro,
+        Tier::Premium => &mut tiers.premium,
+    }
+}
+
+/// The settings the database holds over `base` (defaults for keys never saved, or
+/// unreadable ones).
+fn read(rows: &[(String, String, i64)], base: &Tiers) -> Current {
+    let mut current = Current {
+        tiers: base.clone(),
+        ..Current::default()
+    };
     for (key, value, at) in rows {
         current.updated_at = current.updated_at.max(*at);
         match key.as_str() {
@@ -81,6 +155,18 @@ fn read(rows: &[(String, String, i64)]) -> Current {
                     tracing::warn!(error = %err, "the saved plan limits are unreadable; the defaults apply")
                 }
             },
+            TIER_LIMITS => match serde_json::from_str::<BTreeMap<String, TierLimits>>(value) {
+                Ok(limits) => {
+                    for (tier, limits) in limits {
+                        if let Some(tier) = Tier::parse(&tier) {
+                            limits.apply(rules_mut(&mut current.tiers, tier));
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the saved tier limits are unreadable; the configured ones apply")
+                }
+            },
             _ => {}
         }
     }
@@ -92,8 +178,68 @@ fn view(current: &Current) -> PlatformSettingsView {
         announcement: current.announcement.clone(),
         min_per_slot: current.limits.min_per_slot.to_string(),
         max_per_slot: current.limits.max_per_slot.to_string(),
+        tiers: Tier::ALL
+            .into_iter()
+            .map(|tier| {
+                let rules = current.tiers.rules(tier);
+                TierLimitsView {
+                    tier,
+                    price: rules.price.to_string(),
+                    max_symbols: rules.max_symbols.map(|n| n.to_string()).unwrap_or_default(),
+                    frequencies: rules.frequencies.clone(),
+                    every_n: rules.every_n,
+                    smart_dca: rules.smart_dca,
+                    signal_bots: rules.signal_bots,
+                    live_trading: rules.live_trading,
+                }
+            })
+            .collect(),
         updated_at: current.updated_at,
     }
+}
+
+/// The tier limits of the form over `tiers` (a tier the form leaves out keeps its limits).
+fn check_tiers(
+    form: &[TierLimitsView],
+    tiers: &Tiers,
+    fields: &mut BTreeMap<String, String>,
+) -> Tiers {
+    let mut out = tiers.clone();
+    for view in form {
+        let key = |field: &str| format!("tiers.{}.{field}", view.tier.as_str());
+        let max_symbols = match view.max_symbols.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(n) if (1..=MAX_SYMBOLS_CEILING).contains(&n) => Some(n),
+                _ => {
+                    fields.insert(
+                        key("max_symbols"),
+                        format!("1 to {MAX_SYMBOLS_CEILING} symbols, or empty for no limit."),
+                    );
+                    None
+                }
+            },
+        };
+        if view.frequencies.is_empty() {
+            fields.insert(
+                key("frequencies"),
+                "Allow at least one schedule.".to_owned(),
+            );
+        }
+        let mut frequencies = view.frequencies.clone();
+        frequencies.sort_by_key(|f| *f as u8);
+        frequencies.dedup();
+        TierLimits {
+            max_symbols,
+            frequencies,
+            every_n: view.every_n,
+            smart_dca: view.smart_dca,
+            signal_bots: view.signal_bots,
+            live_trading: view.live_trading,
+        }
+        .apply(rules_mut(&mut out, view.tier));
+    }
+    out
 }
 
 /// A dollar amount as typed: positive, at most cents.
@@ -113,9 +259,14 @@ fn dollars(text: &str) -> Result<Decimal, String> {
     Ok(amount.normalize())
 }
 
-/// The form checked: the settings to save, or every field's problem.
-fn check(form: &PlatformSettingsView) -> Result<(String, PlanLimits), BTreeMap<String, String>> {
+/// The form checked against the tiers in force: the settings to save, or every field's
+/// problem.
+fn check(
+    form: &PlatformSettingsView,
+    tiers: &Tiers,
+) -> Result<(String, PlanLimits, Tiers), BTreeMap<String, String>> {
     let mut fields = BTreeMap::new();
+    let tiers = check_tiers(&form.tiers, tiers, &mut fields);
     // One line: runs of white space (line breaks included) become one space.
     let announcement = form
         .announcement
@@ -149,6 +300,7 @@ fn check(form: &PlatformSettingsView) -> Result<(String, PlanLimits), BTreeMap<S
                     min_per_slot: min,
                     max_per_slot: max,
                 },
+                tiers,
             ));
         }
     }
@@ -180,7 +332,7 @@ impl SettingsService {
     /// Reads the settings from the database into the live ones.
     pub async fn refresh(&self) -> anyhow::Result<()> {
         let rows = self.db.platform_settings().await?;
-        self.live.set(read(&rows));
+        self.live.set(read(&rows, &self.live.base));
         Ok(())
     }
 
@@ -223,11 +375,12 @@ impl SettingsPort for SettingsService {
         form: &PlatformSettingsView,
     ) -> Result<PlatformSettingsView, AppError> {
         let admin = self.accounts.require_admin(caller).await?;
-        let (announcement, limits) = check(form).map_err(AppError::invalid_fields)?;
         self.refresh()
             .await
             .map_err(|e| internal(format!("{e:#}")))?;
         let before = self.live.current();
+        let (announcement, limits, tiers) =
+            check(form, &before.tiers).map_err(AppError::invalid_fields)?;
         let now = self.clock.now();
         let mut changed: Vec<(&str, String)> = Vec::new();
         let mut detail = serde_json::Map::new();
@@ -249,6 +402,24 @@ impl SettingsPort for SettingsService {
             detail.insert(
                 PLAN_LIMITS.into(),
                 serde_json::json!({"from": before.limits, "to": limits}),
+            );
+        }
+        if tiers != before.tiers {
+            let saved: BTreeMap<&str, TierLimits> = Tier::ALL
+                .into_iter()
+                .map(|tier| (tier.as_str(), TierLimits::of(tiers.rules(tier))))
+                .collect();
+            let was: BTreeMap<&str, TierLimits> = Tier::ALL
+                .into_iter()
+                .map(|tier| (tier.as_str(), TierLimits::of(before.tiers.rules(tier))))
+                .collect();
+            changed.push((
+                TIER_LIMITS,
+                serde_json::to_string(&saved).map_err(internal)?,
+            ));
+            detail.insert(
+                TIER_LIMITS.into(),
+                serde_json::json!({"from": was, "to": saved}),
             );
         }
         if !changed.is_empty() {
@@ -285,8 +456,51 @@ mod tests {
             announcement: announcement.into(),
             min_per_slot: min.into(),
             max_per_slot: max.into(),
-            updated_at: 0,
+            ..PlatformSettingsView::default()
         }
+    }
+
+    fn check(
+        form: &PlatformSettingsView,
+    ) -> Result<(String, PlanLimits), BTreeMap<String, String>> {
+        super::check(form, &Tiers::default()).map(|(a, l, _)| (a, l))
+    }
+
+    #[test]
+    fn tier_limits_change_but_never_the_price() {
+        let mut form = form("", "1", "100");
+        form.tiers = vec![TierLimitsView {
+            tier: Tier::Free,
+            price: "1000".into(),
+            max_symbols: "5".into(),
+            frequencies: vec![Frequency::Monthly, Frequency::Weekly, Frequency::Weekly],
+            every_n: true,
+            smart_dca: false,
+            signal_bots: false,
+            live_trading: false,
+        }];
+        let (_, _, tiers) = super::check(&form, &Tiers::default()).unwrap();
+        assert_eq!(tiers.free.max_symbols, Some(5));
+        assert_eq!(
+            tiers.free.frequencies,
+            vec![Frequency::Weekly, Frequency::Monthly]
+        );
+        assert!(tiers.free.every_n);
+        assert_eq!(tiers.free.price, Decimal::ZERO, "the price stays Stripe's");
+        assert_eq!(
+            tiers.pro,
+            Tiers::default().pro,
+            "tiers left out keep theirs"
+        );
+        form.tiers[0].max_symbols = "0".into();
+        form.tiers[0].frequencies.clear();
+        let fields = super::check(&form, &Tiers::default()).unwrap_err();
+        assert!(fields.contains_key("tiers.free.max_symbols"));
+        assert!(fields.contains_key("tiers.free.frequencies"));
+        form.tiers[0].max_symbols = String::new();
+        form.tiers[0].frequencies = vec![Frequency::Daily];
+        let (_, _, tiers) = super::check(&form, &Tiers::default()).unwrap();
+        assert_eq!(tiers.free.max_symbols, None, "empty: unlimited");
     }
 
     #[test]
@@ -314,11 +528,16 @@ mod tests {
 
     #[test]
     fn unreadable_or_missing_rows_keep_the_defaults() {
-        let current = read(&[
-            ("plan_limits".into(), "{broken".into(), 5),
-            ("announcement".into(), "\"Hello\"".into(), 7),
-            ("someday".into(), "1".into(), 3),
-        ]);
+        let current = read(
+            &[
+                ("plan_limits".into(), "{broken".into(), 5),
+                ("announcement".into(), "\"Hello\"".into(), 7),
+                ("someday".into(), "1".into(), 3),
+                ("tier_limits".into(), "[1, 2]".into(), 4),
+            ],
+            &Tiers::default(),
+        );
+        assert_eq!(current.tiers, Tiers::default());
         assert_eq!(current.limits, PlanLimits::default());
         assert_eq!(current.announcement, "Hello");
         assert_eq!(current.updated_at, 7);

@@ -94,7 +94,7 @@ impl Application {
         let events = crate::events::EventBus::start(db.clone()).await?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         // The settings admins change at run time, read before anything uses them.
-        let live_settings = crate::settings::LiveSettings::default();
+        let live_settings = crate::settings::LiveSettings::new(config.tiers.clone());
         let accounts = Arc::new(
             AccountService::new(
                 db.clone(),
@@ -162,7 +162,7 @@ impl Application {
         ));
 
         let plan_limits = live_settings.clone();
-        let billing_tiers = config.billing.then(|| config.tiers.clone());
+        let billing_tiers = config.billing.then(|| live_settings.clone());
         let plans = Arc::new(
             crate::dca::DcaService::new(
                 db.clone(),
@@ -217,7 +217,7 @@ impl Application {
             clock.clone(),
             accounts.clone(),
             config.billing,
-            config.tiers.clone(),
+            live_settings.clone(),
         );
         if config.billing {
             let (key, base, secret) = match &stripe_standin {

@@ -367,25 +367,40 @@ pub async fn load_admin_users(query: UserQuery) -> Result<AdminUserPage, AppErro
     super::ports::with_status(ports.admin.list_users(&caller, &query).await)
 }
 
+/// What the admin's page of one user needs in the browser: who they are, their sessions
+/// (each with an "End" button), and the rest of the detail (billing, plans, purchases,
+/// audit rows) as HTML rendered on the server, so its view code stays out of the bundle.
+/// `GET /api/admin/users/{id}` has all of it as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserCard {
+    pub user: AdminUserView,
+    pub is_you: bool,
+    pub sessions: Vec<AdminSession>,
+    pub panel: String,
+}
+
 #[server(prefix = "/api/fn", endpoint = "load_admin_user", output = crate::api::codec::Json)]
-pub async fn load_admin_user(id: String) -> Result<AdminUserDetail, AppError> {
+pub async fn load_admin_user(id: String) -> Result<AdminUserCard, AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.admin.user(&caller, &id).await)
+    let detail = super::ports::with_status(ports.admin.user(&caller, &id).await)?;
+    Ok(AdminUserCard {
+        user: detail.user.clone(),
+        is_you: detail.is_you,
+        sessions: detail.sessions.clone(),
+        panel: crate::ui::admin_user_html(detail),
+    })
 }
 
 #[server(prefix = "/api/fn", endpoint = "change_admin_user", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
-pub async fn change_admin_user(
-    id: String,
-    change: UserChange,
-) -> Result<AdminUserDetail, AppError> {
+pub async fn change_admin_user(id: String, change: UserChange) -> Result<(), AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.admin.change_user(&caller, &id, &change).await)
+    super::ports::with_status(ports.admin.change_user(&caller, &id, &change).await).map(drop)
 }
 
 #[server(prefix = "/api/fn", endpoint = "end_admin_user_sessions", output = crate::api::codec::Json)]
-pub async fn end_admin_user_sessions(id: String) -> Result<AdminUserDetail, AppError> {
+pub async fn end_admin_user_sessions(id: String) -> Result<(), AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.admin.end_sessions(&caller, &id).await)
+    super::ports::with_status(ports.admin.end_sessions(&caller, &id).await).map(drop)
 }
 
 /// Ends one session of any user by its handle (audited).

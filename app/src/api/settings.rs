@@ -15,9 +15,30 @@ pub struct PlatformSettingsView {
     pub min_per_slot: String,
     /// The largest total one purchase of a plan may spend (carried money included).
     pub max_per_slot: String,
+    /// What each tier allows (with billing on), cheapest first. A tier left out of a save
+    /// keeps its limits; prices are Stripe's and shown only.
+    #[serde(default)]
+    pub tiers: Vec<TierLimitsView>,
     /// ms; 0 when never changed.
     #[serde(default)]
     pub updated_at: i64,
+}
+
+/// One tier's limits as the settings form edits them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierLimitsView {
+    pub tier: crate::domain::tier::Tier,
+    /// Dollars a month, as configured (read-only here).
+    #[serde(default)]
+    pub price: String,
+    /// Distinct symbols across a user's active and paused plans; empty: unlimited.
+    pub max_symbols: String,
+    /// The schedules a plan may use: `daily`, `weekly`, `monthly`.
+    pub frequencies: Vec<crate::domain::schedule::Frequency>,
+    pub every_n: bool,
+    pub smart_dca: bool,
+    pub signal_bots: bool,
+    pub live_trading: bool,
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_platform_settings", output = crate::api::codec::Json)]

@@ -7,13 +7,13 @@
 
 use super::layout::RequireUser;
 use crate::api::AppError;
-#[cfg(feature = "ssr")]
-use crate::api::admin::HealthReport;
 use crate::api::admin::{
-    AUDIT_ACTIONS, AdminUserDetail, AdminUserView, AuditQuery, UserChange, UserQuery,
+    AUDIT_ACTIONS, AdminUserCard, AdminUserView, AuditQuery, UserChange, UserQuery,
     change_admin_user, end_admin_session, end_admin_user_sessions, load_admin_audit,
     load_admin_user, load_admin_users, load_health_panel,
 };
+#[cfg(feature = "ssr")]
+use crate::api::admin::{AdminUserDetail, HealthReport};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -297,8 +297,8 @@ fn UserPage(id: String) -> impl IntoView {
         Some(Err(err)) => message.set(Some(describe(err))),
         None => {}
     };
-    Effect::new(move |_| answered(change.value().get().map(|r| r.map(drop))));
-    Effect::new(move |_| answered(sign_out.value().get().map(|r| r.map(drop))));
+    Effect::new(move |_| answered(change.value().get()));
+    Effect::new(move |_| answered(sign_out.value().get()));
     Effect::new(move |_| answered(end_one.value().get()));
     let busy =
         move || change.pending().get() || sign_out.pending().get() || end_one.pending().get();
@@ -328,10 +328,10 @@ fn UserPage(id: String) -> impl IntoView {
 
 #[component]
 fn UserDetail(
-    detail: AdminUserDetail,
+    detail: AdminUserCard,
     id: String,
-    change: Action<(String, UserChange), Result<AdminUserDetail, AppError>>,
-    sign_out: Action<String, Result<AdminUserDetail, AppError>>,
+    change: Action<(String, UserChange), Result<(), AppError>>,
+    sign_out: Action<String, Result<(), AppError>>,
     end_one: Action<String, Result<(), AppError>>,
     busy: Signal<bool>,
 ) -> impl IntoView {
@@ -374,18 +374,6 @@ fn UserDetail(
     let end_sessions = move |_| {
         sign_out.dispatch(id.clone());
     };
-    let billing = detail.billing.clone();
-    let usage = billing.usage.clone();
-    let broker = detail.broker.clone();
-    let broker_text = match broker.kind.as_str() {
-        "alpaca" => format!(
-            "Alpaca {} · key …{}",
-            broker.environment,
-            broker.key_last4.unwrap_or_default()
-        ),
-        "demo" => "Simulated paper account".into(),
-        _ => "Not connected".into(),
-    };
     let sessions = detail.sessions.len();
     view! {
         <section class="panel" aria-labelledby="user-title" data-testid="admin-user">
@@ -400,9 +388,6 @@ fn UserDetail(
             <dl class="facts">
                 <dt>"Joined"</dt><dd>{format_utc(user.created_at)}</dd>
                 <dt>"Last active"</dt><dd>{format_utc(user.last_seen_at)}</dd>
-                <dt>"E-mail verified"</dt><dd>{if detail.email_verified { "yes" } else { "no" }}</dd>
-                <dt>"Time zone"</dt><dd>{detail.timezone.clone().unwrap_or_else(|| "the browser's".into())}</dd>
-                <dt>"Broker"</dt><dd data-testid="admin-user-broker">{broker_text}</dd>
                 <dt>"Signed in on"</dt><dd data-testid="admin-user-sessions">{format!("{sessions} device{}", if sessions == 1 { "" } else { "s" })}</dd>
             </dl>
             <div class="form-actions">
@@ -413,6 +398,59 @@ fn UserDetail(
             {user.disabled.then(|| view! {
                 <p class="muted">"Disabled: this user cannot sign in, and their plans were paused. Enabling lets them sign in again; they resume their plans themselves."</p>
             })}
+        </section>
+        <section class="panel" aria-labelledby="user-sessions">
+            <h2 id="user-sessions">"Sessions"</h2>
+            <div class="table-wrap">
+                <table class="table" data-testid="admin-user-session-list">
+                    <thead><tr><th scope="col">"Device"</th><th scope="col">"Address"</th><th scope="col">"Signed in (UTC)"</th><th scope="col">"Last active (UTC)"</th><th scope="col"><span class="visually-hidden">"End"</span></th></tr></thead>
+                    <tbody>
+                        {detail.sessions.into_iter().map(|s| {
+                            let handle = s.handle.clone();
+                            view! {
+                                <tr>
+                                    <td>{s.device}</td>
+                                    <td>{s.ip.unwrap_or_default()}</td>
+                                    <td>{s.created_at.map(format_utc).unwrap_or_default()}</td>
+                                    <td>{s.last_seen_at.map(format_utc).unwrap_or_default()}</td>
+                                    <td><button type="button" class="btn btn-quiet" disabled=move || busy.get()
+                                        on:click=move |_| { end_one.dispatch(handle.clone()); }>"End session"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <div inner_html=detail.panel></div>
+    }
+}
+
+/// The read-only part of a user's page (facts, billing and usage, plans, purchases, audit
+/// rows) as HTML: the server renders it for `load_admin_user`.
+#[cfg(feature = "ssr")]
+pub fn admin_user_html(detail: AdminUserDetail) -> String {
+    use leptos::tachys::view::RenderHtml as _;
+    let billing = detail.billing.clone();
+    let usage = billing.usage.clone();
+    let broker = detail.broker.clone();
+    let broker_text = match broker.kind.as_str() {
+        "alpaca" => format!(
+            "Alpaca {} · key …{}",
+            broker.environment,
+            broker.key_last4.unwrap_or_default()
+        ),
+        "demo" => "Simulated paper account".into(),
+        _ => "Not connected".into(),
+    };
+    view! {
+        <section class="panel" aria-labelledby="user-facts">
+            <h2 id="user-facts">"Account"</h2>
+            <dl class="facts">
+                <dt>"E-mail verified"</dt><dd>{if detail.email_verified { "yes" } else { "no" }}</dd>
+                <dt>"Time zone"</dt><dd>{detail.timezone.clone().unwrap_or_else(|| "the browser's".into())}</dd>
+                <dt>"Broker"</dt><dd data-testid="admin-user-broker">{broker_text}</dd>
+            </dl>
         </section>
         <section class="panel" aria-labelledby="user-billing">
             <h2 id="user-billing">"Billing and usage"</h2>
@@ -438,29 +476,6 @@ fn UserDetail(
                                 <td>{plan.next_run_at.map(format_utc).unwrap_or_default()}</td>
                                 <td>{plan.paused_reason.unwrap_or_default()}</td>
                             </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
-        <section class="panel" aria-labelledby="user-sessions">
-            <h2 id="user-sessions">"Sessions"</h2>
-            <div class="table-wrap">
-                <table class="table" data-testid="admin-user-session-list">
-                    <thead><tr><th scope="col">"Device"</th><th scope="col">"Address"</th><th scope="col">"Signed in (UTC)"</th><th scope="col">"Last active (UTC)"</th><th scope="col"><span class="visually-hidden">"End"</span></th></tr></thead>
-                    <tbody>
-                        {detail.sessions.into_iter().map(|s| {
-                            let handle = s.handle.clone();
-                            view! {
-                                <tr>
-                                    <td>{s.device}</td>
-                                    <td>{s.ip.unwrap_or_default()}</td>
-                                    <td>{s.created_at.map(format_utc).unwrap_or_default()}</td>
-                                    <td>{s.last_seen_at.map(format_utc).unwrap_or_default()}</td>
-                                    <td><button type="button" class="btn btn-quiet" disabled=move || busy.get()
-                                        on:click=move |_| { end_one.dispatch(handle.clone()); }>"End session"</button></td>
-                                </tr>
-                            }
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -504,6 +519,7 @@ fn UserDetail(
             </div>
         </section>
     }
+    .to_html()
 }
 
 #[component]

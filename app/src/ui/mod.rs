@@ -26,7 +26,7 @@ mod settings;
 use crate::api::AppError;
 use crate::api::auth::{SignIn, SignOut, SignUp, UserView, load_current_user};
 #[cfg(feature = "ssr")]
-pub(crate) use admin::health_html;
+pub(crate) use admin::{admin_user_html, health_html};
 use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use leptos_meta::MetaTags;

@@ -55,6 +55,8 @@ fn SettingsForm(
                     announcement: announcement.get_untracked(),
                     min_per_slot: min.get_untracked(),
                     max_per_slot: max.get_untracked(),
+                    // The tier limits are changed through the API for now; left as they are.
+                    tiers: Vec::new(),
                     updated_at: 0,
                 });
             }>

@@ -20,7 +20,7 @@ use app::api::dca::{PlanStatus, PurchaseStatus};
 use app::api::live::LiveEvent;
 use app::api::ports::{BillingPort, Caller};
 use app::api::{AppError, ErrorCode};
-use app::domain::tier::{Tier, Tiers};
+use app::domain::tier::Tier;
 use app::domain::time::Clock;
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
@@ -32,7 +32,8 @@ pub struct BillingService {
     accounts: Arc<AccountService>,
     /// Whether users are held to their tiers.
     billing: bool,
-    tiers: Tiers,
+    /// The tier table in force (admins change its limits at run time).
+    tiers: crate::settings::LiveSettings,
     stripe: Option<StripeBilling>,
 }
 
@@ -54,7 +55,7 @@ impl BillingService {
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
         billing: bool,
-        tiers: Tiers,
+        tiers: crate::settings::LiveSettings,
     ) -> Self {
         Self {
             db,
@@ -210,7 +211,7 @@ impl BillingService {
             .await
             .map_err(internal)?;
         let now = self.clock.now().millis();
-        for (plan, why) in self.tiers.over_limit(user.tier, &active) {
+        for (plan, why) in self.tiers.tiers().over_limit(user.tier, &active) {
             crate::dca::pause_for_tier(&self.db, &stripe.events, user_id, plan, &why, now)
                 .await
                 .map_err(internal)?;
@@ -265,7 +266,7 @@ impl BillingPort for BillingService {
     }
 
     fn tier_table(&self) -> app::api::billing::TierTable {
-        app::api::billing::TierTable::new(self.billing, &self.tiers)
+        app::api::billing::TierTable::new(self.billing, &self.tiers.tiers())
     }
 
     async fn billing(&self, caller: &Caller) -> Result<BillingView, AppError> {
@@ -325,7 +326,7 @@ impl BillingService {
                 purchases_this_month: bought.len() as u32,
                 volume_this_month: volume,
             },
-            limits: self.tiers.rules(tier).clone(),
+            limits: self.tiers.tiers().rules(tier).clone(),
         })
     }
 }

@@ -27,7 +27,6 @@ use app::api::live::LiveEvent;
 use app::api::ports::{Caller, PlanPort, Saved};
 use app::api::{AppError, ErrorCode};
 use app::domain::ids::PlanId;
-use app::domain::tier::Tiers;
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,7 +184,7 @@ pub struct DcaService {
     run_now_per_hour: u32,
     /// With billing on, the table each user's plans are held to (by their tier); `None`:
     /// billing is off and every user has every feature.
-    tiers: Option<Tiers>,
+    tiers: Option<crate::settings::LiveSettings>,
 }
 
 impl DcaService {
@@ -211,7 +210,7 @@ impl DcaService {
     }
 
     /// Holds every user's plans to their tier in `tiers` (billing on).
-    pub fn with_tiers(mut self, tiers: Option<Tiers>) -> Self {
+    pub fn with_tiers(mut self, tiers: Option<crate::settings::LiveSettings>) -> Self {
         self.tiers = tiers;
         self
     }
@@ -254,7 +253,11 @@ impl DcaService {
         plan: &Plan,
         stored: Option<&Plan>,
     ) -> Result<(), AppError> {
-        let Some(tiers) = &self.tiers else {
+        let Some(tiers) = self
+            .tiers
+            .as_ref()
+            .map(crate::settings::LiveSettings::tiers)
+        else {
             return Ok(());
         };
         let in_use = [PlanStatus::Active, PlanStatus::Paused];
@@ -273,7 +276,11 @@ impl DcaService {
     /// plans, fitted oldest first as the scheduler fits them (nothing with billing off):
     /// 422 naming the limit if not.
     async fn check_tier_to_run(&self, user: &UserRecord, plan: &Plan) -> Result<(), AppError> {
-        let Some(tiers) = &self.tiers else {
+        let Some(tiers) = self
+            .tiers
+            .as_ref()
+            .map(crate::settings::LiveSettings::tiers)
+        else {
             return Ok(());
         };
         let active = (self.db.plans_in(&user.id, &[PlanStatus::Active]).await).map_err(internal)?;

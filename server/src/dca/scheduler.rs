@@ -80,7 +80,7 @@ pub struct SchedulerConfig {
     pub plan_limits: crate::settings::LiveSettings,
     /// With billing on, the tier table: a plan its user's tier no longer allows (after a
     /// downgrade) is paused when its slot comes, and buys nothing.
-    pub tiers: Option<app::domain::tier::Tiers>,
+    pub tiers: Option<crate::settings::LiveSettings>,
     pub fail_point: Option<FailPoint>,
 }
 
@@ -620,7 +620,12 @@ impl Scheduler {
         if user.disabled_at.is_some() {
             return Ok(Some(crate::admin::ACCOUNT_DISABLED.to_owned()));
         }
-        let Some(tiers) = &self.config.tiers else {
+        let Some(tiers) = self
+            .config
+            .tiers
+            .as_ref()
+            .map(crate::settings::LiveSettings::tiers)
+        else {
             return Ok(None);
         };
         let active = self
@@ -632,7 +637,12 @@ impl Scheduler {
 
     /// Why the user's tier does not allow live trading, if it does not (billing on).
     async fn live_beyond_tier(&self, slot: &SlotRow) -> anyhow::Result<Option<String>> {
-        let Some(tiers) = &self.config.tiers else {
+        let Some(tiers) = self
+            .config
+            .tiers
+            .as_ref()
+            .map(crate::settings::LiveSettings::tiers)
+        else {
             return Ok(None);
         };
         let user = self.db.user_by_id(slot.user_id.as_str()).await?;

@@ -130,7 +130,9 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
         (
             "POST",
             "/api/fn/save_platform_settings".into(),
-            Body::Json(json!({"settings": {"announcement": "x", "min_per_slot": "1", "max_per_slot": "2"}})),
+            Body::Json(
+                json!({"settings": {"announcement": "x", "min_per_slot": "1", "max_per_slot": "2"}}),
+            ),
         ),
         (
             "POST",

@@ -8,14 +8,23 @@ use serde_json::json;
 async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
     let admin = signed_in_admin(app, "settings-admin@example.com").await;
     let (user, _) = signed_up(app, "settings-user@example.com").await;
-    let defaults = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    let defaults = json(
+        admin
+            .get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(defaults["announcement"], "");
     assert_eq!(defaults["min_per_slot"], "1");
     assert_eq!(defaults["max_per_slot"], "10000");
 
     let refused = admin
         .put(app.url("/api/admin/settings"))
-        .json(&json!({"announcement": "x".repeat(300), "min_per_slot": "0", "max_per_slot": "lots"}))
+        .json(
+            &json!({"announcement": "x".repeat(300), "min_per_slot": "0", "max_per_slot": "lots"}),
+        )
         .send()
         .await
         .unwrap();
@@ -24,7 +33,14 @@ async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
     for field in ["announcement", "min_per_slot", "max_per_slot"] {
         assert!(fields[field].is_string(), "{field}: {fields}");
     }
-    let unchanged = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    let unchanged = json(
+        admin
+            .get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(unchanged, defaults, "nothing was saved");
 
     let saved = admin
@@ -40,7 +56,10 @@ async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
 
     // Every signed-in user sees the announcement; plans are held to the new limits.
     let me = json(user.get(app.url("/api/auth/me")).send().await.unwrap()).await;
-    assert_eq!(me["user"]["announcement"], "Maintenance on Sunday 02:00 UTC");
+    assert_eq!(
+        me["user"]["announcement"],
+        "Maintenance on Sunday 02:00 UTC"
+    );
     let limits = json(user.get(app.url("/api/dca/limits")).send().await.unwrap()).await;
     assert_eq!(limits["min_per_slot"], "5");
     assert_eq!(limits["max_per_slot"], "500");
@@ -60,7 +79,10 @@ async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
         .unwrap();
     assert_eq!(too_big.status(), 422);
     let body = json(too_big).await;
-    assert!(body["error"]["fields"].to_string().contains("500"), "{body}");
+    assert!(
+        body["error"]["fields"].to_string().contains("500"),
+        "{body}"
+    );
     let fits = user
         .post(app.url("/api/dca/config"))
         .json(&plan("400.00"))
@@ -96,7 +118,11 @@ async fn settings_are_checked_saved_audited_and_applied(app: &TestApp) {
 
     // Subscribers can neither read nor change them.
     assert_eq!(
-        user.get(app.url("/api/admin/settings")).send().await.unwrap().status(),
+        user.get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         403
     );
     assert_eq!(
@@ -134,4 +160,83 @@ async fn saved_settings_survive_a_restart() {
     let me = json(user.get(app.url("/api/auth/me")).send().await.unwrap()).await;
     assert_eq!(me["user"]["announcement"], "Hello");
     app.cleanup().await;
+}
+
+/// With billing on, admins change what a tier allows (never its price) and plans are held
+/// to the new limits at once.
+async fn tier_limits_change_at_run_time(app: &TestApp) {
+    let admin = signed_in_admin(app, "tiers-admin@example.com").await;
+    let (user, _) = signed_up(app, "tiers-user@example.com").await;
+    let current = json(
+        admin
+            .get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let free = current["tiers"][0].clone();
+    assert_eq!(free["tier"], "free");
+    assert_eq!(free["max_symbols"], "3");
+    let mut form = current.clone();
+    form["tiers"] = json!([{
+        "tier": "free", "price": "99", "max_symbols": "0", "frequencies": [],
+        "every_n": false, "smart_dca": false, "signal_bots": false, "live_trading": false
+    }]);
+    let refused = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let fields = &json(refused).await["error"]["fields"];
+    assert!(fields["tiers.free.max_symbols"].is_string(), "{fields}");
+    assert!(fields["tiers.free.frequencies"].is_string(), "{fields}");
+
+    form["tiers"][0]["max_symbols"] = json!("1");
+    form["tiers"][0]["frequencies"] = json!(["weekly"]);
+    let saved = admin
+        .put(app.url("/api/admin/settings"))
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let saved = json(saved).await;
+    assert_eq!(saved["tiers"][0]["max_symbols"], "1", "{saved:#}");
+    assert_eq!(
+        saved["tiers"][0]["price"], "0",
+        "the price stays the configured one"
+    );
+    assert_eq!(
+        saved["tiers"][2], current["tiers"][2],
+        "Pro was left out: unchanged"
+    );
+
+    let table = json(app.get("/api/billing/tiers").await).await;
+    assert_eq!(table["tiers"][0]["max_symbols"], 1);
+    let two_symbols = json!({
+        "name": "Two", "mode": "pure",
+        "legs": [{"symbol": "SPY", "amount": "10.00"}, {"symbol": "QQQ", "amount": "10.00"}],
+        "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                     "time": "10:00", "timezone": "America/New_York"}
+    });
+    let refused = user
+        .post(app.url("/api/dca/config"))
+        .json(&two_symbols)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body = json(refused).await;
+    assert!(body.to_string().contains("Free allows 1 "), "{body}");
+}
+
+mod billing_on {
+    use super::*;
+    on_both_backends!(config |c: &mut server::config::Config| {
+        c.demo_broker = true;
+        c.billing = true;
+    }; tier_limits_change_at_run_time);
 }
