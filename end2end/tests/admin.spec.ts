@@ -172,4 +172,20 @@ test("an admin sets an announcement every signed-in user sees, and the per-purch
     await admin.getByRole("button", { name: "Save settings" }).click();
     await expect(admin.getByLabel("Announcement")).toHaveValue("");
   }
+
+  // The tier limits form: a plain form the server renders and answers.
+  const pro = admin.getByLabel("Pro symbols at most (empty: no limit)");
+  await expect(pro).toHaveValue("10");
+  await pro.fill("lots");
+  await admin.getByRole("button", { name: "Save tier limits" }).click();
+  await expect(admin).toHaveURL(/tier_field=tiers\.pro\.max_symbols/);
+  await expect(admin.getByTestId("tier-pro")).toContainText("1 to 1000 symbols, or empty for no limit.");
+  await admin.getByLabel("Pro symbols at most (empty: no limit)").fill("12");
+  await admin.getByRole("button", { name: "Save tier limits" }).click();
+  await expect(admin).toHaveURL(/tiers=saved/);
+  await expect(admin.getByText("Tier limits saved.")).toBeVisible();
+  await expect(admin.getByLabel("Pro symbols at most (empty: no limit)")).toHaveValue("12");
+  await admin.getByLabel("Pro symbols at most (empty: no limit)").fill("10");
+  await admin.getByRole("button", { name: "Save tier limits" }).click();
+  await expect(admin.getByLabel("Pro symbols at most (empty: no limit)")).toHaveValue("10");
 });

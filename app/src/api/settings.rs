@@ -54,3 +54,17 @@ pub async fn save_platform_settings(
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.settings.save(&caller, &settings).await)
 }
+
+/// The tier limits form, rendered on the server (a plain HTML form posting to
+/// `POST /admin/settings/tiers`, so its fields add nothing to the browser's bundle), with
+/// `error` next to `field` after a refused save, or "Saved." after a good one.
+#[server(prefix = "/api/fn", endpoint = "load_tier_panel", output = crate::api::codec::Json)]
+pub async fn load_tier_panel(
+    field: String,
+    error: String,
+    saved: bool,
+) -> Result<String, AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    let settings = super::ports::with_status(ports.settings.load(&caller).await)?;
+    Ok(crate::ui::tier_panel_html(settings, &field, &error, saved))
+}

@@ -33,6 +33,8 @@ use leptos_meta::MetaTags;
 use leptos_meta::{Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, SsrMode, path};
+#[cfg(feature = "ssr")]
+pub(crate) use platform::tier_panel_html;
 
 /// Pages whose code the browser downloads only when it first shows them (`cargo leptos
 /// build --split` cuts each into its own WebAssembly chunk). The server renders them like

@@ -3,13 +3,30 @@
 //! every field and audits every change.
 
 use crate::api::AppError;
-use crate::api::settings::{PlatformSettingsView, load_platform_settings, save_platform_settings};
+use crate::api::settings::{
+    PlatformSettingsView, load_platform_settings, load_tier_panel, save_platform_settings,
+};
 use leptos::prelude::*;
 
 #[component]
 pub fn PlatformSettings() -> impl IntoView {
     let save = Action::new(|form: &PlatformSettingsView| save_platform_settings(form.clone()));
     let loaded = Resource::new(|| (), |_| load_platform_settings());
+    // The tier form answers with a redirect here: `?tiers=saved`, or the refused field
+    // and why (`?tier_field=…&tier_error=…`).
+    let query = leptos_router::hooks::use_query_map();
+    let tiers = Resource::new(
+        move || {
+            query.with(|q| {
+                (
+                    q.get("tier_field").unwrap_or_default(),
+                    q.get("tier_error").unwrap_or_default(),
+                    q.get("tiers").is_some_and(|v| v == "saved"),
+                )
+            })
+        },
+        |(field, error, saved)| load_tier_panel(field, error, saved),
+    );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the settings…"</p> }>
             {move || Suspend::new(async move {
@@ -19,7 +36,78 @@ pub fn PlatformSettings() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                tiers.await.map(|html| view! { <div inner_html=html></div> })
+            })}
+        </Transition>
     }
+}
+
+/// The tier limits form as HTML (the server renders it for `load_tier_panel`): a plain
+/// form, so it works without any code in the browser.
+#[cfg(feature = "ssr")]
+pub fn tier_panel_html(
+    settings: PlatformSettingsView,
+    field: &str,
+    error: &str,
+    saved: bool,
+) -> String {
+    use crate::domain::schedule::Frequency;
+    use leptos::tachys::view::RenderHtml as _;
+    let message = |key: String| (field == key).then(|| error.to_owned());
+    view! {
+        <section class="panel" aria-labelledby="tier-limits">
+            <h2 id="tier-limits">"Tier limits"</h2>
+            <p class="field-hint">"What each tier allows when billing is on. Prices are the Stripe prices in the configuration and are shown only. A plan beyond its tier's new limits is paused when it next runs."</p>
+            <form class="form" method="post" action="/admin/settings/tiers" data-testid="tier-form">
+                {settings.tiers.into_iter().map(|t| {
+                    let tier = t.tier.as_str();
+                    let name = |what: &str| format!("{tier}.{what}");
+                    let id = |what: &str| format!("tier-{tier}-{what}");
+                    let frequency = |f: Frequency, word: &'static str| {
+                        let checked = t.frequencies.contains(&f);
+                        view! {
+                            <label class="check">
+                                <input type="checkbox" name=name("frequencies") value=word checked=checked />
+                                {format!(" {word}")}
+                            </label>
+                        }
+                    };
+                    let flag = |what: &'static str, label: &'static str, on: bool| view! {
+                        <label class="check">
+                            <input type="checkbox" name=name(what) value="on" checked=on />
+                            {format!(" {label}")}
+                        </label>
+                    };
+                    view! {
+                        <fieldset class="fieldset" data-testid=format!("tier-{tier}")>
+                            <legend>{format!("{} (${} a month)", t.tier.name(), t.price)}</legend>
+                            <input type="hidden" name="tier" value=tier />
+                            <div class="field">
+                                <label for=id("max_symbols")>{format!("{} symbols at most (empty: no limit)", t.tier.name())}</label>
+                                <input id=id("max_symbols") type="text" inputmode="numeric" name=name("max_symbols") value=t.max_symbols />
+                                <p class="field-error" role="alert">{message(format!("tiers.{tier}.max_symbols"))}</p>
+                            </div>
+                            {frequency(Frequency::Daily, "daily")}
+                            {frequency(Frequency::Weekly, "weekly")}
+                            {frequency(Frequency::Monthly, "monthly")}
+                            <p class="field-error" role="alert">{message(format!("tiers.{tier}.frequencies"))}</p>
+                            {flag("every_n", "every N days, weeks or months", t.every_n)}
+                            {flag("smart_dca", "Smart DCA", t.smart_dca)}
+                            {flag("signal_bots", "signal bots", t.signal_bots)}
+                            {flag("live_trading", "live trading", t.live_trading)}
+                        </fieldset>
+                    }
+                }).collect::<Vec<_>>()}
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary">"Save tier limits"</button>
+                    {saved.then(|| view! { <span class="ok" role="status">"Tier limits saved."</span> })}
+                </div>
+            </form>
+        </section>
+    }
+    .to_html()
 }
 
 #[component]

@@ -4,7 +4,6 @@
 use super::AppState;
 use super::auth::{JsonBody, QueryParams};
 use super::csv_field;
-use app::api::AppError;
 use app::api::admin::{
     AdminUserDetail, AdminUserPage, AuditPage, AuditQuery, HealthReport, UserChange, UserQuery,
 };
@@ -12,6 +11,8 @@ use app::api::auth::SessionView;
 use app::api::notes::{AdminNote, NoteDraft};
 use app::api::ports::Caller;
 use app::api::settings::PlatformSettingsView;
+use app::api::{AppError, ErrorCode};
+use app::domain::tier::Tier;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -226,4 +227,68 @@ pub async fn save_settings(
     JsonBody(form): JsonBody<PlatformSettingsView>,
 ) -> Result<Json<PlatformSettingsView>, AppError> {
     Ok(Json(state.ports.settings.save(&caller, &form).await?))
+}
+
+/// `POST /admin/settings/tiers`: the tier limits form of `/admin/settings`, a plain HTML
+/// form (`application/x-www-form-urlencoded`: `tier=free`, `free.max_symbols=3`,
+/// `free.frequencies=weekly` once per schedule, `free.every_n=on`, … for each tier shown;
+/// an unticked box is absent). Saves them with the other settings as they are, then sends
+/// the browser back with `?tiers=saved`, or with the first refused field and why.
+pub async fn save_tier_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<axum::response::Redirect, AppError> {
+    let mut settings = state.ports.settings.load(&caller).await?;
+    let submitted: Vec<Tier> = pairs
+        .iter()
+        .filter(|(key, _)| key == "tier")
+        .filter_map(|(_, value)| Tier::parse(value))
+        .collect();
+    for view in settings
+        .tiers
+        .iter_mut()
+        .filter(|view| submitted.contains(&view.tier))
+    {
+        let prefix = format!("{}.", view.tier.as_str());
+        let values = |what: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(key, _)| key.strip_prefix(&prefix) == Some(what))
+                .map(|(_, value)| value.as_str())
+                .collect()
+        };
+        view.max_symbols = values("max_symbols")
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
+        view.frequencies = values("frequencies")
+            .into_iter()
+            .filter_map(|word| serde_json::from_value(serde_json::Value::from(word)).ok())
+            .collect();
+        view.every_n = !values("every_n").is_empty();
+        view.smart_dca = !values("smart_dca").is_empty();
+        view.signal_bots = !values("signal_bots").is_empty();
+        view.live_trading = !values("live_trading").is_empty();
+    }
+    match state.ports.settings.save(&caller, &settings).await {
+        Ok(_) => Ok(axum::response::Redirect::to("/admin/settings?tiers=saved")),
+        Err(err) if err.code == ErrorCode::ValidationFailed => {
+            let (field, why) = err
+                .fields
+                .iter()
+                .next()
+                .map(|(field, why)| (field.clone(), why.clone()))
+                .unwrap_or_else(|| (String::new(), err.message.clone()));
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("tier_field", &field)
+                .append_pair("tier_error", &why)
+                .finish();
+            Ok(axum::response::Redirect::to(&format!(
+                "/admin/settings?{query}"
+            )))
+        }
+        Err(err) => Err(err),
+    }
 }

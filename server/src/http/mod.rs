@@ -172,6 +172,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/admin/settings/tiers", post(admin::save_tier_form))
         .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

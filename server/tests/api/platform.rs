@@ -231,6 +231,72 @@ async fn tier_limits_change_at_run_time(app: &TestApp) {
     assert_eq!(refused.status(), 422);
     let body = json(refused).await;
     assert!(body.to_string().contains("Free allows 1 "), "{body}");
+
+    // The page's plain HTML form: a refused field is sent back by name, with why.
+    let post = |pairs: Vec<(&'static str, &'static str)>| {
+        admin
+            .post(app.url("/admin/settings/tiers"))
+            .form(&pairs)
+            .send()
+    };
+    let refused = post(vec![
+        ("tier", "pro"),
+        ("pro.max_symbols", "many"),
+        ("pro.frequencies", "weekly"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 303);
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/admin/settings?tier_field=tiers.pro.max_symbols&tier_error="),
+        "{location}"
+    );
+    let saved = post(vec![
+        ("tier", "pro"),
+        ("pro.max_symbols", "4"),
+        ("pro.frequencies", "weekly"),
+        ("pro.frequencies", "monthly"),
+        ("pro.live_trading", "on"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(saved.status(), 303);
+    assert_eq!(saved.headers()["location"], "/admin/settings?tiers=saved");
+    let now = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    let pro = &now["tiers"][2];
+    assert_eq!(pro["max_symbols"], "4");
+    assert_eq!(pro["frequencies"], json!(["weekly", "monthly"]));
+    assert_eq!(pro["every_n"], false, "an unticked box turns it off");
+    assert_eq!(pro["live_trading"], true);
+    assert_eq!(now["tiers"][0]["max_symbols"], "1", "tiers not in the form stay");
+
+    // The form as the page shows it, with the refused field's message beside it.
+    let panel = admin
+        .post(app.url("/api/fn/load_tier_panel"))
+        .form(&[
+            ("field", "tiers.pro.max_symbols"),
+            ("error", "Not <b>a</b> number"),
+            ("saved", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(panel.status(), 200);
+    let html = json(panel).await;
+    let html = html.as_str().unwrap();
+    assert!(html.contains("action=\"/admin/settings/tiers\""), "{html}");
+    assert!(html.contains("Not &lt;b&gt;a&lt;/b&gt; number"), "escaped: {html}");
+    assert!(html.contains("value=\"4\""), "{html}");
+
+    let (subscriber, _) = signed_up(app, "tiers-form-user@example.com").await;
+    let forbidden = subscriber
+        .post(app.url("/admin/settings/tiers"))
+        .form(&[("tier", "free"), ("free.max_symbols", "100")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
 }
 
 mod billing_on {
