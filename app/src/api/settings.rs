@@ -41,10 +41,29 @@ pub struct TierLimitsView {
     pub live_trading: bool,
 }
 
+/// What `/admin/settings` shows: the settings, and the tier limits form rendered on the
+/// server (a plain HTML form posting to `POST /admin/settings/tiers`, so its fields add
+/// nothing to the browser's bundle) with `error` beside `field` after a refused save, or
+/// "Saved." after a good one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPage {
+    pub settings: PlatformSettingsView,
+    pub tier_form: String,
+}
+
 #[server(prefix = "/api/fn", endpoint = "load_platform_settings", output = crate::api::codec::Json)]
-pub async fn load_platform_settings() -> Result<PlatformSettingsView, AppError> {
+pub async fn load_platform_settings(
+    field: String,
+    error: String,
+    saved: bool,
+) -> Result<SettingsPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.settings.load(&caller).await)
+    let settings = super::ports::with_status(ports.settings.load(&caller).await)?;
+    let tier_form = crate::ui::tier_panel_html(settings.clone(), &field, &error, saved);
+    Ok(SettingsPage {
+        settings,
+        tier_form,
+    })
 }
 
 #[server(prefix = "/api/fn", endpoint = "save_platform_settings", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
@@ -53,18 +72,4 @@ pub async fn save_platform_settings(
 ) -> Result<PlatformSettingsView, AppError> {
     let (ports, caller) = super::ports::request().await?;
     super::ports::with_status(ports.settings.save(&caller, &settings).await)
-}
-
-/// The tier limits form, rendered on the server (a plain HTML form posting to
-/// `POST /admin/settings/tiers`, so its fields add nothing to the browser's bundle), with
-/// `error` next to `field` after a refused save, or "Saved." after a good one.
-#[server(prefix = "/api/fn", endpoint = "load_tier_panel", output = crate::api::codec::Json)]
-pub async fn load_tier_panel(
-    field: String,
-    error: String,
-    saved: bool,
-) -> Result<String, AppError> {
-    let (ports, caller) = super::ports::request().await?;
-    let settings = super::ports::with_status(ports.settings.load(&caller).await)?;
-    Ok(crate::ui::tier_panel_html(settings, &field, &error, saved))
 }

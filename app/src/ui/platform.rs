@@ -3,19 +3,16 @@
 //! every field and audits every change.
 
 use crate::api::AppError;
-use crate::api::settings::{
-    PlatformSettingsView, load_platform_settings, load_tier_panel, save_platform_settings,
-};
+use crate::api::settings::{PlatformSettingsView, load_platform_settings, save_platform_settings};
 use leptos::prelude::*;
 
 #[component]
 pub fn PlatformSettings() -> impl IntoView {
     let save = Action::new(|form: &PlatformSettingsView| save_platform_settings(form.clone()));
-    let loaded = Resource::new(|| (), |_| load_platform_settings());
     // The tier form answers with a redirect here: `?tiers=saved`, or the refused field
     // and why (`?tier_field=…&tier_error=…`).
     let query = leptos_router::hooks::use_query_map();
-    let tiers = Resource::new(
+    let loaded = Resource::new(
         move || {
             query.with(|q| {
                 (
@@ -25,20 +22,18 @@ pub fn PlatformSettings() -> impl IntoView {
                 )
             })
         },
-        |(field, error, saved)| load_tier_panel(field, error, saved),
+        |(field, error, saved)| load_platform_settings(field, error, saved),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the settings…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
-                    Ok(current) => view! { <SettingsForm current save /> }.into_any(),
+                    Ok(page) => view! {
+                        <SettingsForm current=page.settings save />
+                        <div inner_html=page.tier_form></div>
+                    }.into_any(),
                     Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                 }
-            })}
-        </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                tiers.await.map(|html| view! { <div inner_html=html></div> })
             })}
         </Transition>
     }

@@ -125,7 +125,11 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
         (
             "POST",
             "/api/fn/load_platform_settings".into(),
-            Body::Form(Vec::new()),
+            Body::Form(vec![
+                ("field", String::new()),
+                ("error", String::new()),
+                ("saved", "false".to_owned()),
+            ]),
         ),
         (
             "POST",

@@ -263,17 +263,27 @@ async fn tier_limits_change_at_run_time(app: &TestApp) {
     .unwrap();
     assert_eq!(saved.status(), 303);
     assert_eq!(saved.headers()["location"], "/admin/settings?tiers=saved");
-    let now = json(admin.get(app.url("/api/admin/settings")).send().await.unwrap()).await;
+    let now = json(
+        admin
+            .get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let pro = &now["tiers"][2];
     assert_eq!(pro["max_symbols"], "4");
     assert_eq!(pro["frequencies"], json!(["weekly", "monthly"]));
     assert_eq!(pro["every_n"], false, "an unticked box turns it off");
     assert_eq!(pro["live_trading"], true);
-    assert_eq!(now["tiers"][0]["max_symbols"], "1", "tiers not in the form stay");
+    assert_eq!(
+        now["tiers"][0]["max_symbols"], "1",
+        "tiers not in the form stay"
+    );
 
     // The form as the page shows it, with the refused field's message beside it.
     let panel = admin
-        .post(app.url("/api/fn/load_tier_panel"))
+        .post(app.url("/api/fn/load_platform_settings"))
         .form(&[
             ("field", "tiers.pro.max_symbols"),
             ("error", "Not <b>a</b> number"),
@@ -283,10 +293,13 @@ async fn tier_limits_change_at_run_time(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(panel.status(), 200);
-    let html = json(panel).await;
-    let html = html.as_str().unwrap();
+    let page = json(panel).await;
+    let html = page["tier_form"].as_str().unwrap();
     assert!(html.contains("action=\"/admin/settings/tiers\""), "{html}");
-    assert!(html.contains("Not &lt;b&gt;a&lt;/b&gt; number"), "escaped: {html}");
+    assert!(
+        html.contains("Not &lt;b&gt;a&lt;/b&gt; number"),
+        "escaped: {html}"
+    );
     assert!(html.contains("value=\"4\""), "{html}");
 
     let (subscriber, _) = signed_up(app, "tiers-form-user@example.com").await;
