@@ -1,6 +1,6 @@
 -- Every running server instance beats here every few seconds: the admin health page shows
 -- which instances are up, their version, and how busy their scheduler workers are. A row
--- not beaten for a day is deleted by the others; a clean shutdown deletes its own.
+-- not beaten for ten minutes is deleted by the others; a clean shutdown deletes its own.
 CREATE TABLE instances (
     id           TEXT PRIMARY KEY NOT NULL,
     host         TEXT NOT NULL,
@@ -11,3 +11,5 @@ CREATE TABLE instances (
     busy         INTEGER NOT NULL,
     capacity     INTEGER NOT NULL
 );
+-- The health page and the metrics count slots by state over the last hour and day.
+CREATE INDEX slots_slot_at ON slots (slot_at);

@@ -162,6 +162,8 @@ pub struct Metrics {
     reconcile_backlog: Gauge,
     pool: Family<PoolLabels, Gauge>,
     errors: Mutex<ErrorWindow>,
+    /// One scrape at a time: each clears and refills the database's gauges.
+    rendering: Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -266,6 +268,7 @@ impl Metrics {
             reconcile_backlog,
             pool,
             errors: Mutex::new(ErrorWindow::default()),
+            rendering: Mutex::new(()),
         }
     }
 
@@ -320,6 +323,7 @@ impl Metrics {
 
     /// The exposition, with the database's figures as of now.
     pub fn render(&self, figures: &DbFigures) -> String {
+        let _one_at_a_time = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
         self.slots.clear();
         for (state, count) in &figures.slots_by_state {
             self.slots

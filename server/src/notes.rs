@@ -30,7 +30,7 @@ fn safe_target(url: &str) -> bool {
     lower.starts_with("https://")
         || lower.starts_with("http://")
         || lower.starts_with("mailto:")
-        || (lower.starts_with('/') && !lower.starts_with("//"))
+        || (lower.starts_with('/') && !lower.starts_with("//") && !lower.starts_with("/\\"))
         || lower.starts_with('#')
 }
 
@@ -146,6 +146,11 @@ fn check(draft: &NoteDraft, now: i64) -> Result<(String, String, i64), AppError>
     Ok((title.to_owned(), body.to_owned(), publish_at))
 }
 
+/// The UTC day of a Unix-millisecond instant (days since the epoch).
+fn day_of(millis: i64) -> i64 {
+    millis.div_euclid(86_400_000)
+}
+
 fn admin_view(row: NoteRow) -> AdminNote {
     AdminNote {
         id: row.id,
@@ -246,10 +251,26 @@ impl NotesPort for NotesService {
             ),
             None => None,
         };
-        let (title, body, publish_at) = check(draft, now)?;
+        let (title, body, mut publish_at) = check(draft, now)?;
+        // The editor shows a day: the same day sent back keeps the exact time it had.
+        if let Some(old) = &previous
+            && draft.publish_at.trim().len() == 10
+            && day_of(old.publish_at) == day_of(publish_at)
+        {
+            publish_at = old.publish_at;
+        }
         // Visible from its publish time, or from now if it is published only now (a
-        // backdated note still lights the badge of everyone who has not read it).
+        // backdated note still lights the badge of everyone who has not read it). An edit
+        // of a note users could already see keeps it read for those who read it.
         let visible_from = match &previous {
+            Some(old)
+                if old.published
+                    && draft.published
+                    && old.visible_from <= now
+                    && publish_at <= now =>
+            {
+                old.visible_from
+            }
             Some(old) if old.published && draft.published && old.publish_at == publish_at => {
                 old.visible_from
             }
@@ -338,6 +359,10 @@ mod tests {
         assert!(!bad.contains("<a "), "{bad}");
         assert!(bad.contains("click"), "the text stays: {bad}");
         assert!(render("[home](/dashboard)").contains("href=\"/dashboard\""));
+        assert!(
+            !render("[x](/\\evil.example)").contains("<a "),
+            "browsers read /\\ as //"
+        );
         let image = render("![chart](https://example.com/c.png)");
         assert!(!image.contains("<img"), "{image}");
         assert!(

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 /// How often each instance writes its heartbeat.
 pub const BEAT_EVERY: Duration = Duration::from_secs(10);
-/// An instance silent for this long is shown as stale; after a day its row is deleted.
+/// An instance silent for this long is shown as stale; after ten minutes its row is deleted
+/// (it stopped without saying so, or lost the database: a restart beats under a new id).
 const STALE_AFTER_MS: i64 = 3 * 10_000;
-const FORGET_AFTER_MS: i64 = 24 * 3_600_000;
+const FORGET_AFTER_MS: i64 = 10 * 60_000;
 
 /// The thresholds, (amber from, red from).
 const LAG_SECONDS: (u64, u64) = (60, 300);
@@ -174,65 +175,67 @@ impl OpsService {
         Ok(())
     }
 
-    /// Probes every broker environment in use, and Stripe with billing on.
+    /// Probes every broker environment in use, and Stripe with billing on, at once.
     pub async fn probe(&self) {
-        for target in TARGETS {
-            let (url, in_use) = match target {
-                "simulated" => (self.settings.simulated_url.clone(), true),
-                "stripe" => (self.settings.stripe_url.clone(), true),
-                environment => {
-                    let url = if environment == "live" {
-                        &self.settings.live_url
-                    } else {
-                        &self.settings.paper_url
-                    };
-                    let users = self
-                        .db
-                        .broker_connections_in(environment)
-                        .await
-                        .unwrap_or(0);
-                    (Some(url.clone()), users > 0)
-                }
-            };
-            let Some(url) = url else { continue };
-            let mut result = HealthProbe {
-                target: target.to_owned(),
-                in_use,
-                reachable: None,
-                status: None,
-                latency_ms: None,
-                checked_at: None,
-                error: None,
-            };
-            if in_use {
-                let url = if target == "stripe" {
-                    format!("{}/v1/balance", url.trim_end_matches('/'))
+        futures_util::future::join_all(TARGETS.into_iter().map(|target| self.probe_one(target)))
+            .await;
+    }
+
+    async fn probe_one(&self, target: &'static str) {
+        let (url, in_use) = match target {
+            "simulated" => (self.settings.simulated_url.clone(), true),
+            "stripe" => (self.settings.stripe_url.clone(), true),
+            environment => {
+                let url = if environment == "live" {
+                    &self.settings.live_url
                 } else {
-                    format!("{}/v2/clock", url.trim_end_matches('/'))
+                    &self.settings.paper_url
                 };
-                let answer = crate::broker::alpaca::probe(&url, self.settings.probe_timeout).await;
-                result.checked_at = Some(self.wall.now().millis());
-                match answer {
-                    Ok((status, took)) => {
-                        result.status = Some(status);
-                        result.latency_ms =
-                            Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
-                        result.reachable = Some(status < 500);
-                        if status >= 500 {
-                            result.error = Some(format!("answered HTTP {status}"));
-                        }
+                let users = self
+                    .db
+                    .broker_connections_in(environment)
+                    .await
+                    .unwrap_or(0);
+                (Some(url.clone()), users > 0)
+            }
+        };
+        let Some(url) = url else { return };
+        let mut result = HealthProbe {
+            target: target.to_owned(),
+            in_use,
+            reachable: None,
+            status: None,
+            latency_ms: None,
+            checked_at: None,
+            error: None,
+        };
+        if in_use {
+            let url = if target == "stripe" {
+                format!("{}/v1/balance", url.trim_end_matches('/'))
+            } else {
+                format!("{}/v2/clock", url.trim_end_matches('/'))
+            };
+            let answer = crate::broker::alpaca::probe(&url, self.settings.probe_timeout).await;
+            result.checked_at = Some(self.wall.now().millis());
+            match answer {
+                Ok((status, took)) => {
+                    result.status = Some(status);
+                    result.latency_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+                    result.reachable = Some(status < 500);
+                    if status >= 500 {
+                        result.error = Some(format!("answered HTTP {status}"));
                     }
-                    Err(message) => {
-                        result.reachable = Some(false);
-                        result.error = Some(message);
-                    }
+                }
+                Err(message) => {
+                    result.reachable = Some(false);
+                    result.error = Some(message);
                 }
             }
-            self.probes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(target, result);
         }
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target, result);
     }
 
     /// Beats and probes until `shutdown`, then removes this instance's row.
@@ -241,11 +244,21 @@ impl OpsService {
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        // The probes in a task of their own: a slow broker never delays a heartbeat.
+        let prober = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut probe = tokio::time::interval(me.settings.probe_every);
+                probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    probe.tick().await;
+                    me.probe().await;
+                }
+            })
+        };
         tokio::spawn(async move {
             let mut beat = tokio::time::interval(BEAT_EVERY);
-            let mut probe = tokio::time::interval(me.settings.probe_every);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = beat.tick() => {
@@ -253,13 +266,13 @@ impl OpsService {
                             tracing::warn!(error = %format!("{err:#}"), "the heartbeat failed");
                         }
                     }
-                    _ = probe.tick() => me.probe().await,
                     _ = shutdown.changed() => break,
                 }
                 if *shutdown.borrow() {
                     break;
                 }
             }
+            prober.abort();
             let _ = me.db.remove_instance(&me.instance.id).await;
         })
     }
@@ -317,17 +330,15 @@ impl OpsService {
             .collect();
         let backlog = self.db.reconcile_backlog().await?;
         let reconcile_oldest_seconds = backlog.oldest.map(|at| seconds_between(at, now));
-        let failures = self.db.recent_failures(now - 86_400_000, 50).await?;
-        let failed_24h = failures
-            .iter()
-            .filter(|f| f.0 == "failed")
-            .map(|f| f.2)
-            .sum();
-        let missed_24h = failures
-            .iter()
-            .filter(|f| f.0 == "missed")
-            .map(|f| f.2)
-            .sum();
+        let failures = self.db.recent_failures(now - 86_400_000, 5).await?;
+        let totals = self.db.failure_counts(now - 86_400_000).await?;
+        let total = |status: &str| {
+            totals
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n)
+        };
+        let (failed_24h, missed_24h) = (total("failed"), total("missed"));
         let top_reasons = failures
             .iter()
             .take(5)

@@ -321,7 +321,6 @@ impl Application {
             broker_limiters,
             demo_broker_url: demo_broker_url.clone(),
             billing: config.billing,
-            tiers: Arc::new(config.tiers.clone()),
             stripe_webhook: billing,
             ops: ops.clone(),
             metrics_token: config.metrics_token.as_deref().map(|t| t.trim().into()),

@@ -624,7 +624,6 @@ fn AuditLog() -> impl IntoView {
     }
 }
 
-/// `YYYY-MM-DD` for a Unix-millisecond instant (civil-from-days, proleptic Gregorian).
 /// How often the health page asks again.
 #[cfg(feature = "hydrate")]
 const HEALTH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -737,6 +736,7 @@ fn HealthBody(report: HealthReport) -> impl IntoView {
     }
 }
 
+/// `YYYY-MM-DD` for a Unix-millisecond instant (civil-from-days, proleptic Gregorian).
 pub(super) fn format_utc_date(millis: i64) -> String {
     let days = millis.div_euclid(86_400_000);
     let z = days + 719_468;

@@ -854,11 +854,15 @@ impl AccountPort for AccountService {
                 .await
                 .map_err(internal)?;
         }
+        // The badge is an extra: a failed look leaves it off rather than the user out.
         let unread_notes = self
             .db
             .has_unread_notes(&user.id, now)
             .await
-            .map_err(internal)?;
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "could not tell whether release notes are unread");
+                false
+            });
         Ok(Some(UserView {
             unread_notes,
             announcement: self.settings.announcement(),

@@ -98,6 +98,18 @@ impl Db {
             .collect()
     }
 
+    /// Purchases that failed or were missed since `since` (ms), by status.
+    pub async fn failure_counts(&self, since: i64) -> sqlx::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) FROM purchases WHERE status IN ('failed', 'missed') \
+             AND updated_at >= $1 GROUP BY status",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        counts(&rows)
+    }
+
     /// Users connected to a broker environment (`paper` or `live`) with their own keys.
     pub async fn broker_connections_in(&self, environment: &str) -> sqlx::Result<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM broker_connections WHERE environment = $1")

@@ -74,8 +74,9 @@ impl Db {
     ) -> Result<UserRecord, InsertUserError> {
         let id = uuid::Uuid::new_v4().to_string();
         let result = sqlx::query(
+            // A new user has read every note published before them (no badge for history).
             "INSERT INTO users (id, email, password_hash, role, created_at, updated_at, \
-             last_seen_at) VALUES ($1, $2, $3, $4, $5, $5, $5)",
+             last_seen_at, notes_seen_at) VALUES ($1, $2, $3, $4, $5, $5, $5, $5)",
         )
         .bind(&id)
         .bind(email.as_str())

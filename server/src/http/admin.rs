@@ -258,11 +258,10 @@ pub async fn save_tier_form(
                 .map(|(_, value)| value.as_str())
                 .collect()
         };
-        view.max_symbols = values("max_symbols")
-            .first()
-            .copied()
-            .unwrap_or_default()
-            .to_owned();
+        // A form without the field (not the page's) changes nothing rather than lifting the limit.
+        if let Some(max) = values("max_symbols").first() {
+            view.max_symbols = (*max).to_owned();
+        }
         view.frequencies = values("frequencies")
             .into_iter()
             .filter_map(|word| serde_json::from_value(serde_json::Value::from(word)).ok())

@@ -49,9 +49,10 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Refuses state-changing `/api/*` requests (REST and server functions) that a browser
-/// says came from another site. Non-browser clients send neither header and pass;
-/// SameSite=Lax cookies already keep a cross-site browser request from being signed in.
+/// Refuses state-changing requests (REST, server functions, and the admin's plain HTML
+/// forms such as `POST /admin/settings/tiers`) that a browser says came from another site.
+/// Non-browser clients send neither header and pass; SameSite=Lax cookies already keep a
+/// cross-site browser request from being signed in (but not one from a sibling subdomain).
 pub async fn reject_cross_site(
     State(state): State<AppState>,
     request: Request,
@@ -59,7 +60,6 @@ pub async fn reject_cross_site(
 ) -> Response {
     // Stripe's webhook is not a browser request: its signature authenticates it.
     if changes_state(request.method())
-        && request.uri().path().starts_with("/api/")
         && request.uri().path() != "/api/billing/webhook"
         && is_cross_site(request.headers(), &state.public_origin)
     {

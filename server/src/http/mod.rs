@@ -48,9 +48,8 @@ pub struct AppState {
     pub demo_broker_url: Option<Arc<str>>,
     /// Becomes true when the server begins to stop (live sockets then close).
     pub stopping: tokio::sync::watch::Receiver<bool>,
-    /// Whether users are held to their tiers, and the table.
+    /// Whether users are held to their tiers (the table in force is in the services).
     pub billing: bool,
-    pub tiers: Arc<app::domain::tier::Tiers>,
     /// Applies Stripe's webhook deliveries (404 with billing off).
     pub stripe_webhook: Arc<crate::billing::BillingService>,
     /// The health report and the metrics.

@@ -37,7 +37,12 @@ pub async fn track(
 ) -> Response {
     let note = RouteNote::default();
     request.extensions_mut().insert(note.clone());
-    let method = request.method().as_str().to_owned();
+    // A fixed set: any method name is accepted on the wire, and each would be a series.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let route = note

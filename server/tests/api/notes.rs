@@ -62,7 +62,9 @@ async fn notes_are_written_published_read_and_sanitised(app: &TestApp) {
     .await;
     assert_eq!(listed["notes"], json!([]));
 
-    // Published with a hostile body: stored rendered and inert.
+    // Published with a hostile body: stored rendered and inert. (A minute on: the reader
+    // signed up at the test clock's instant, and had read everything published before.)
+    app.clock.advance_minutes(1);
     let body = "## Smart DCA\n\nBuy the dip <script>alert('x')</script> [docs](https://example.com/docs) \
                 [bad](javascript:alert(1)) <img src=x onerror=alert(2)>";
     let note = admin
@@ -111,6 +113,27 @@ async fn notes_are_written_published_read_and_sanitised(app: &TestApp) {
         "opening the notes puts the badge out"
     );
 
+    // A typo fixed in a note already read, its day sent back as the editor shows it,
+    // keeps its exact time and lights nothing.
+    app.clock.advance_minutes(1);
+    let published_id = note["id"].as_str().unwrap();
+    let fixed = admin
+        .patch(app.url(&format!("/api/admin/release-notes/{published_id}")))
+        .json(&json!({"title": "Smart DCA is here!", "body": body, "publish_at": "2026-11-28", "published": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), 200);
+    let fixed = json(fixed).await;
+    assert_eq!(
+        fixed["publish_at"], note["publish_at"],
+        "the same day keeps its time"
+    );
+    assert!(
+        !unread(app, &reader).await,
+        "an edit does not light the badge again"
+    );
+
     // Publishing the draft later, backdated, lights the badge again.
     app.clock.advance_minutes(5);
     let id = draft["id"].as_str().unwrap();
@@ -124,7 +147,7 @@ async fn notes_are_written_published_read_and_sanitised(app: &TestApp) {
     assert!(unread(app, &reader).await);
     let opened = open_notes(&reader, app).await;
     assert_eq!(
-        opened[0]["title"], "Smart DCA is here",
+        opened[0]["title"], "Smart DCA is here!",
         "newest publish day first"
     );
     assert_eq!(opened[1]["title"], "Here now");

@@ -330,13 +330,26 @@ async fn metrics_want_the_token_and_count_requests_and_purchases(app: &TestApp) 
         "an order was sent: {after:#?}"
     );
     assert!(count(&after, "quantshift_db_pool_connections{state=\"max\"}") >= 1.0);
-    // Unknown paths share one label, whatever they are.
+    // Unknown paths and methods share one label each, whatever they are.
     app.client
         .get(app.url("/no/such/thing/123"))
         .send()
         .await
         .unwrap();
+    app.client
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            app.url("/api/auth/me"),
+        )
+        .send()
+        .await
+        .unwrap();
     let last = scrape(app).await;
+    assert!(
+        last.keys().any(|k| k.contains("method=\"other\"")),
+        "{last:#?}"
+    );
+    assert!(!last.keys().any(|k| k.contains("BREW")), "{last:#?}");
     assert!(
         last.keys().any(|k| k.contains("route=\"unmatched\"")),
         "{last:#?}"

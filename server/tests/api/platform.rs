@@ -302,6 +302,34 @@ async fn tier_limits_change_at_run_time(app: &TestApp) {
     );
     assert!(html.contains("value=\"4\""), "{html}");
 
+    // Another site cannot post the form in the admin's browser.
+    for (header, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let forged = admin
+            .post(app.url("/admin/settings/tiers"))
+            .header(header, value)
+            .form(&[
+                ("tier", "pro"),
+                ("pro.max_symbols", ""),
+                ("pro.frequencies", "daily"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403, "{header}");
+    }
+    let unchanged = json(
+        admin
+            .get(app.url("/api/admin/settings"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(unchanged["tiers"][2]["max_symbols"], "4");
+
     let (subscriber, _) = signed_up(app, "tiers-form-user@example.com").await;
     let forbidden = subscriber
         .post(app.url("/admin/settings/tiers"))
