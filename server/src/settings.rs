@@ -34,8 +34,7 @@ const MAX_PER_SLOT_CEILING: i64 = 1_000_000;
 const ANNOUNCEMENT: &str = "announcement";
 const PLAN_LIMITS: &str = "plan_limits";
 const TIER_LIMITS: &str = "tier_limits";
-/// The most distinct symbols a tier may be set to allow (empty: unlimited).
-const MAX_SYMBOLS_CEILING: u32 = 1_000;
+use app::api::settings::MAX_SYMBOLS_CEILING;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Current {
@@ -214,7 +213,7 @@ fn check_tiers(
                 _ => {
                     fields.insert(
                         key("max_symbols"),
-                        format!("1 to {MAX_SYMBOLS_CEILING} symbols, or empty for no limit."),
+                        app::api::settings::MAX_SYMBOLS_REFUSED.to_owned(),
                     );
                     None
                 }
@@ -223,7 +222,7 @@ fn check_tiers(
         if view.frequencies.is_empty() {
             fields.insert(
                 key("frequencies"),
-                "Allow at least one schedule.".to_owned(),
+                app::api::settings::FREQUENCIES_REFUSED.to_owned(),
             );
         }
         let mut frequencies = view.frequencies.clone();

@@ -41,10 +41,27 @@ pub struct TierLimitsView {
     pub live_trading: bool,
 }
 
+/// A tier limit's refusal, by the field it names. The tier form's redirect carries only the
+/// field, so no link can make the page show an admin words of its own.
+pub fn tier_refusal(field: &str) -> Option<&'static str> {
+    if field.ends_with(".max_symbols") {
+        Some(MAX_SYMBOLS_REFUSED)
+    } else if field.ends_with(".frequencies") {
+        Some(FREQUENCIES_REFUSED)
+    } else {
+        None
+    }
+}
+
+/// The most distinct symbols a tier may be set to allow, and the refusals.
+pub const MAX_SYMBOLS_CEILING: u32 = 1_000;
+pub const MAX_SYMBOLS_REFUSED: &str = "1 to 1000 symbols, or empty for no limit.";
+pub const FREQUENCIES_REFUSED: &str = "Allow at least one schedule.";
+
 /// What `/admin/settings` shows: the settings, and the tier limits form rendered on the
 /// server (a plain HTML form posting to `POST /admin/settings/tiers`, so its fields add
-/// nothing to the browser's bundle) with `error` beside `field` after a refused save, or
-/// "Saved." after a good one.
+/// nothing to the browser's bundle) with the refusal of `field` beside it after a refused
+/// save, or "Saved." after a good one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsPage {
     pub settings: PlatformSettingsView,
@@ -52,14 +69,10 @@ pub struct SettingsPage {
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_platform_settings", output = crate::api::codec::Json)]
-pub async fn load_platform_settings(
-    field: String,
-    error: String,
-    saved: bool,
-) -> Result<SettingsPage, AppError> {
+pub async fn load_platform_settings(field: String, saved: bool) -> Result<SettingsPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
     let settings = super::ports::with_status(ports.settings.load(&caller).await)?;
-    let tier_form = crate::ui::tier_panel_html(settings.clone(), &field, &error, saved);
+    let tier_form = crate::ui::tier_panel_html(settings.clone(), &field, saved);
     Ok(SettingsPage {
         settings,
         tier_form,

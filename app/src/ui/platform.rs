@@ -10,19 +10,18 @@ use leptos::prelude::*;
 pub fn PlatformSettings() -> impl IntoView {
     let save = Action::new(|form: &PlatformSettingsView| save_platform_settings(form.clone()));
     // The tier form answers with a redirect here: `?tiers=saved`, or the refused field
-    // and why (`?tier_field=…&tier_error=…`).
+    // (`?tier_field=…`; the server words why).
     let query = leptos_router::hooks::use_query_map();
     let loaded = Resource::new(
         move || {
             query.with(|q| {
                 (
                     q.get("tier_field").unwrap_or_default(),
-                    q.get("tier_error").unwrap_or_default(),
                     q.get("tiers").is_some_and(|v| v == "saved"),
                 )
             })
         },
-        |(field, error, saved)| load_platform_settings(field, error, saved),
+        |(field, saved)| load_platform_settings(field, saved),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the settings…"</p> }>
@@ -42,15 +41,14 @@ pub fn PlatformSettings() -> impl IntoView {
 /// The tier limits form as HTML (the server renders it for `load_tier_panel`): a plain
 /// form, so it works without any code in the browser.
 #[cfg(feature = "ssr")]
-pub fn tier_panel_html(
-    settings: PlatformSettingsView,
-    field: &str,
-    error: &str,
-    saved: bool,
-) -> String {
+pub fn tier_panel_html(settings: PlatformSettingsView, field: &str, saved: bool) -> String {
     use crate::domain::schedule::Frequency;
     use leptos::tachys::view::RenderHtml as _;
-    let message = |key: String| (field == key).then(|| error.to_owned());
+    let message = |key: String| {
+        (field == key)
+            .then(|| crate::api::settings::tier_refusal(&key))
+            .flatten()
+    };
     view! {
         <section class="panel" aria-labelledby="tier-limits">
             <h2 id="tier-limits">"Tier limits"</h2>

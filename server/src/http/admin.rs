@@ -233,7 +233,7 @@ pub async fn save_settings(
 /// form (`application/x-www-form-urlencoded`: `tier=free`, `free.max_symbols=3`,
 /// `free.frequencies=weekly` once per schedule, `free.every_n=on`, … for each tier shown;
 /// an unticked box is absent). Saves them with the other settings as they are, then sends
-/// the browser back with `?tiers=saved`, or with the first refused field and why.
+/// the browser back with `?tiers=saved`, or with the first refused field.
 pub async fn save_tier_form(
     State(state): State<AppState>,
     caller: Caller,
@@ -274,15 +274,10 @@ pub async fn save_tier_form(
     match state.ports.settings.save(&caller, &settings).await {
         Ok(_) => Ok(axum::response::Redirect::to("/admin/settings?tiers=saved")),
         Err(err) if err.code == ErrorCode::ValidationFailed => {
-            let (field, why) = err
-                .fields
-                .iter()
-                .next()
-                .map(|(field, why)| (field.clone(), why.clone()))
-                .unwrap_or_else(|| (String::new(), err.message.clone()));
+            // The field only: the page words the refusal itself.
+            let field = err.fields.keys().next().cloned().unwrap_or_default();
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("tier_field", &field)
-                .append_pair("tier_error", &why)
                 .finish();
             Ok(axum::response::Redirect::to(&format!(
                 "/admin/settings?{query}"

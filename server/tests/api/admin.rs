@@ -127,7 +127,6 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             "/api/fn/load_platform_settings".into(),
             Body::Form(vec![
                 ("field", String::new()),
-                ("error", String::new()),
                 ("saved", "false".to_owned()),
             ]),
         ),

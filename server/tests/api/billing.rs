@@ -448,7 +448,16 @@ async fn checkout_round_trip_through_the_stand_in(app: &TestApp) {
     app.clock.advance_minutes(1);
     standin.end_period(&premium).await.unwrap();
     eventually(app, |v| v["tier"] == "free").await;
-    let plans = json(app.get("/api/dca/config").await).await;
+    // The tier is committed first, then the plans it no longer allows are paused: a read
+    // in between sees the plan still active for a moment.
+    let mut plans = json(app.get("/api/dca/config").await).await;
+    for _ in 0..200 {
+        if plans["plans"][0]["status"] == "paused" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        plans = json(app.get("/api/dca/config").await).await;
+    }
     assert_eq!(plans["plans"][0]["status"], "paused", "{plans}");
 }
 
