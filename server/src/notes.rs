@@ -59,27 +59,8 @@ pub fn render(markdown: &str) -> String {
     let events = Parser::new_ext(markdown, options).flat_map(|event| -> Vec<Event<'_>> {
         match event {
             Event::Html(text) | Event::InlineHtml(text) => vec![Event::Text(text)],
-            Event::Start(Tag::Link { dest_url, .. }) => {
-                let safe = safe_target(&dest_url);
-                links.push(safe);
-                if safe {
-                    vec![Event::InlineHtml(CowStr::from(format!(
-                        "<a href=\"{}\" rel=\"noopener noreferrer\">",
-                        escape(&dest_url)
-                    )))]
-                } else {
-                    Vec::new()
-                }
-            }
-            Event::End(TagEnd::Link) => {
-                if links.pop().unwrap_or(false) {
-                    vec![Event::InlineHtml(CowStr::from("</a>"))]
-                } else {
-                    Vec::new()
-                }
-            }
             // An image is shown as a link to it (its alt text is the link's text).
-            Event::Start(Tag::Image { dest_url, .. }) => {
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
                 let safe = safe_target(&dest_url);
                 links.push(safe);
                 if safe {
@@ -91,7 +72,7 @@ pub fn render(markdown: &str) -> String {
                     Vec::new()
                 }
             }
-            Event::End(TagEnd::Image) => {
+            Event::End(TagEnd::Link | TagEnd::Image) => {
                 if links.pop().unwrap_or(false) {
                     vec![Event::InlineHtml(CowStr::from("</a>"))]
                 } else {

@@ -113,6 +113,13 @@ async fn notes_are_written_published_read_and_sanitised(app: &TestApp) {
         "opening the notes puts the badge out"
     );
 
+    // Someone who signs up after a note was published has nothing new to read.
+    let (newcomer, _) = signed_up(app, "newcomer@example.com").await;
+    assert!(
+        !unread(app, &newcomer).await,
+        "past notes are not new to a new user"
+    );
+
     // A typo fixed in a note already read, its day sent back as the editor shows it,
     // keeps its exact time and lights nothing.
     app.clock.advance_minutes(1);
