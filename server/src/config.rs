@@ -121,6 +121,14 @@ pub struct Config {
     /// How often each instance probes the brokers in use and Stripe for the health page,
     /// in milliseconds.
     pub health_probe_ms: u64,
+    /// Where e-mail is sent: `smtps://user:password@host` (TLS from the start, port 465),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtp://host:25` (plain,
+    /// for a local relay). Admins may set another in the admin settings page, which wins.
+    /// Without either, demo mode keeps e-mails in a local mailbox at `/dev/mailbox`.
+    pub smtp_url: Option<String>,
+    /// The sender of every e-mail (`QuantShift <no-reply@example.com>`); defaults to
+    /// `no-reply@` the public URL's host.
+    pub mail_from: Option<String>,
 }
 
 /// The keys whose values are secrets: a printed configuration shows them as redacted.
@@ -156,11 +164,13 @@ impl std::fmt::Debug for Config {
                 *secret = "[redacted]".into();
             }
         }
-        // A database URL's password (`postgres://user:password@host/db`).
-        if let Some(url) = value.get_mut("database_url")
-            && let Some(text) = url.as_str().map(redact_password)
-        {
-            *url = text.into();
+        // A database or SMTP URL's password (`postgres://user:password@host/db`).
+        for key in ["database_url", "smtp_url"] {
+            if let Some(url) = value.get_mut(key)
+                && let Some(text) = url.as_str().map(redact_password)
+            {
+                *url = text.into();
+            }
         }
         write!(f, "Config {value}")
     }
@@ -219,6 +229,8 @@ impl Default for Config {
             metrics_token: None,
             metrics_listen: None,
             health_probe_ms: 15_000,
+            smtp_url: None,
+            mail_from: None,
         }
     }
 }
@@ -335,6 +347,12 @@ impl Config {
                 "metrics_token",
                 "must be at least 16 characters (a random token)",
             ));
+        }
+        if let Some(url) = &self.smtp_url {
+            crate::mail::check_smtp_url(url).map_err(|m| invalid("smtp_url", &m))?;
+        }
+        if let Some(from) = &self.mail_from {
+            crate::mail::check_from(from).map_err(|m| invalid("mail_from", &m))?;
         }
         if self.health_probe_ms < 100 {
             return Err(invalid("health_probe_ms", "must be at least 100"));

@@ -195,6 +195,8 @@ impl ConnectionPort for ConnectionService {
                 })?;
             }
             self.check_live_unlocked(&user.id).await?;
+            // Live money needs an address that reaches the owner (resets, failures).
+            self.accounts.require_verified(&user)?;
         }
         // Each connection is checked with Alpaca: without a limit this form would be a
         // free Alpaca key checker.

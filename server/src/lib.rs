@@ -17,6 +17,7 @@ pub mod dca;
 pub mod errors;
 pub mod events;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod notes;
 pub mod ops;

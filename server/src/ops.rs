@@ -13,7 +13,8 @@ use crate::db::Db;
 use crate::db::ops::InstanceRow;
 use crate::metrics::{DbFigures, Metrics};
 use app::api::admin::{
-    HealthCount, HealthInstance, HealthKey, HealthLevel, HealthProbe, HealthReport, HealthTile,
+    HealthCount, HealthInstance, HealthKey, HealthLevel, HealthMail, HealthProbe, HealthReport,
+    HealthTile,
 };
 use app::domain::time::Clock;
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ const BROKER_LATENCY_MS: u64 = 1_000;
 /// A key with less than this share of its minute's allowance left.
 const HEADROOM_PERCENT: (u32, u32) = (20, 5);
 const ERRORS_PER_MINUTE: (u64, u64) = (1, 10);
+/// E-mails given up on in a day, and how long the oldest may wait (a retry backs off to
+/// 30 minutes, so waiting longer means the server keeps refusing).
+const MAIL_FAILED_24H: (i64, i64) = (1, 10);
+const MAIL_WAIT_SECONDS: (u64, u64) = (15 * 60, 60 * 60);
 
 /// Level of `value` against (amber, red) thresholds, higher is worse.
 fn grade<T: PartialOrd>(value: T, (amber, red): (T, T)) -> HealthLevel {
@@ -381,6 +386,20 @@ impl OpsService {
             })
             .collect();
         let (errors_last_minute, errors_last_5_minutes) = self.metrics.server_errors();
+        // The outbox runs on real time.
+        let outbox = self.db.outbox_figures(wall_now).await?;
+        let email = HealthMail {
+            pending: outbox.pending,
+            oldest_pending_seconds: u64::try_from(outbox.oldest_pending_ms / 1_000).unwrap_or(0),
+            sent_24h: outbox.sent_24h,
+            failed_24h: outbox.failed_24h,
+            last_error: self
+                .db
+                .recent_mail_failures(wall_now, 1)
+                .await?
+                .into_iter()
+                .next(),
+        };
 
         let mut report = HealthReport {
             level: HealthLevel::Ok,
@@ -405,6 +424,7 @@ impl OpsService {
             errors_last_minute,
             errors_last_5_minutes,
             websockets: self.metrics.open_sockets(),
+            email,
         };
         report.tiles = tiles(&report);
         report.level = report
@@ -574,6 +594,27 @@ fn tiles(report: &HealthReport) -> Vec<HealthTile> {
         format!(
             "Requests the busiest key may still send this minute. Amber under {}%, red under {}%.",
             HEADROOM_PERCENT.0, HEADROOM_PERCENT.1
+        ),
+    ));
+    let mail = &report.email;
+    let mail_level = grade(mail.failed_24h, MAIL_FAILED_24H)
+        .max(grade(mail.oldest_pending_seconds, MAIL_WAIT_SECONDS));
+    tiles.push(tile(
+        "email",
+        "E-mail",
+        mail_level,
+        format!("{} waiting, {} failed", mail.pending, mail.failed_24h),
+        format!(
+            "{} sent in 24 h; the oldest waiting for {}{}. Amber when one waits {} min or one was given up on in 24 h, red at {} min or {} given up.",
+            mail.sent_24h,
+            duration_words(mail.oldest_pending_seconds),
+            mail.last_error
+                .as_deref()
+                .map(|e| format!("; last failure: {e}"))
+                .unwrap_or_default(),
+            MAIL_WAIT_SECONDS.0 / 60,
+            MAIL_WAIT_SECONDS.1 / 60,
+            MAIL_FAILED_24H.1
         ),
     ));
     tiles.push(tile(

@@ -1,6 +1,7 @@
 //! Encryption at rest for users' broker keys: AES-256-GCM with a random nonce per value,
 //! the owner's id as associated data (a ciphertext copied to another user's row does not
-//! decrypt), stored as base64 of nonce ‖ ciphertext.
+//! decrypt), stored as base64 of nonce ‖ ciphertext. The same key also signs links that
+//! must work without signing in (e-mail unsubscribe links), with a key derived from it.
 
 use aes_gcm::aead::{Aead, Generate as _, Key, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -14,6 +15,17 @@ const NONCE_LEN: usize = 12;
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// HMAC-SHA256 key for [`Self::sign`], derived from the sealing key (never the same).
+    mac_key: [u8; 32],
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn derive_mac_key(key: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"quantshift link signatures v1");
+    mac.finalize().into_bytes().into()
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -32,7 +44,28 @@ impl SecretBox {
             .map_err(|_| format!("must be 32 bytes, not {}", bytes.len()))?;
         Ok(Self {
             cipher: Aes256Gcm::new(&key),
+            mac_key: derive_mac_key(key.as_slice()),
         })
+    }
+
+    /// A signature of `message` (base64url, 128 bits): proves a link was made here.
+    pub fn sign(&self, message: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = HmacSha256::new_from_slice(&self.mac_key).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
+    }
+
+    /// Whether `signature` is [`Self::sign`]'s for `message` (compared in constant time).
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        use hmac::Mac as _;
+        let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let mut mac = HmacSha256::new_from_slice(&self.mac_key).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        mac.verify_truncated_left(&given).is_ok() && given.len() == 16
     }
 
     /// Reads the key file in `dir`, creating it (readable by its owner only) on first use.
@@ -52,6 +85,7 @@ impl SecretBox {
         tracing::info!(path = %path.display(), "created the key that encrypts broker keys at rest");
         Ok(Self {
             cipher: Aes256Gcm::new(&key),
+            mac_key: derive_mac_key(key.as_slice()),
         })
     }
 
@@ -154,5 +188,23 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(dir);
         assert_eq!(format!("{vault:?}"), "SecretBox([redacted])");
+    }
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    #[test]
+    fn signatures_hold_for_their_message_and_key_only() {
+        let vault = SecretBox::from_base64(&STANDARD.encode([1u8; 32])).unwrap();
+        let signature = vault.sign("unsubscribe:u1:weekly");
+        assert_eq!(signature.len(), 22, "128 bits in base64url");
+        assert!(vault.verify("unsubscribe:u1:weekly", &signature));
+        assert!(!vault.verify("unsubscribe:u2:weekly", &signature));
+        assert!(!vault.verify("unsubscribe:u1:weekly", &signature[..21]));
+        assert!(!vault.verify("unsubscribe:u1:weekly", "not base64!"));
+        let other = SecretBox::from_base64(&STANDARD.encode([2u8; 32])).unwrap();
+        assert!(!other.verify("unsubscribe:u1:weekly", &signature));
     }
 }

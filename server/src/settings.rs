@@ -360,6 +360,42 @@ impl SettingsService {
 
 #[async_trait]
 impl SettingsPort for SettingsService {
+    async fn mail_panel(&self, caller: &Caller, notice: &str) -> Result<String, AppError> {
+        let admin = self.accounts.require_admin(caller).await?;
+        let Some(mail) = self.accounts.mail() else {
+            return Ok(String::new());
+        };
+        let saved = mail.saved().await.map_err(internal)?;
+        let (transport, source) = match mail.transport().await {
+            Ok(transport) => (
+                transport.label(),
+                if saved.is_some() {
+                    "saved here"
+                } else if matches!(transport, crate::mail::Transport::Smtp { .. }) {
+                    "from the configuration"
+                } else {
+                    ""
+                },
+            ),
+            Err(err) => (format!("nothing: {err:#}"), ""),
+        };
+        let saved = saved.unwrap_or_default();
+        crate::mail::templates::render(
+            "admin/mail_panel.html",
+            minijinja::context! {
+                transport, source,
+                saved => notice == "saved",
+                field => notice,
+                smtp_url => saved.smtp_url,
+                has_password => saved.password.is_some(),
+                from => saved.from,
+                default_from => mail.default_from().to_string(),
+                admin_email => admin.email,
+            },
+        )
+        .map_err(internal)
+    }
+
     async fn load(&self, caller: &Caller) -> Result<PlatformSettingsView, AppError> {
         self.accounts.require_admin(caller).await?;
         self.refresh()

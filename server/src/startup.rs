@@ -40,6 +40,8 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     /// Reads the platform settings again now and then (another instance may save them).
     settings: Arc<crate::settings::SettingsService>,
+    /// The e-mail outbox's sender and the periodic notifications.
+    mail: Arc<crate::mail::MailService>,
 }
 
 impl Application {
@@ -95,45 +97,6 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new());
         // The settings admins change at run time, read before anything uses them.
         let live_settings = crate::settings::LiveSettings::new(config.tiers.clone());
-        let accounts = Arc::new(
-            AccountService::new(
-                db.clone(),
-                wall.clone(),
-                SignInPolicy {
-                    max_failures: config.sign_in_max_failures,
-                    window_minutes: config.sign_in_window_minutes,
-                    sign_ups_per_hour: config.sign_ups_per_hour,
-                },
-                admin_email,
-                events.clone(),
-            )
-            .with_metrics(metrics.clone())
-            .with_settings(live_settings.clone()),
-        );
-        accounts.promote_configured_admin().await?;
-        let settings = Arc::new(crate::settings::SettingsService::new(
-            db.clone(),
-            wall.clone(),
-            accounts.clone(),
-            live_settings.clone(),
-        ));
-        settings.refresh().await?;
-
-        let leptos_options = LeptosOptions::builder()
-            .output_name("quantshift")
-            .site_root(config.site_root.to_string_lossy().into_owned())
-            .site_pkg_dir("pkg")
-            .site_addr(addr)
-            .env(if cfg!(debug_assertions) {
-                Env::DEV
-            } else {
-                Env::PROD
-            })
-            .build();
-        let sessions = DbSessionStore::new(db.clone());
-        db.set_audit_retention(config.audit_retention_days).await?;
-        // The first clean-up pass, before anything is served.
-        housekeeping_pass(&sessions, &accounts, &db).await;
         let broker_limiters = Arc::new(crate::broker::rate_limit::RateLimiters::new(
             config.broker_rate_limit_per_min,
         ));
@@ -161,6 +124,59 @@ impl Application {
             broker_limiters.clone(),
         ));
 
+        let mail = Arc::new(crate::mail::MailService::new(
+            db.clone(),
+            wall.clone(),
+            brokers.vault().clone(),
+            crate::mail::MailSettings {
+                smtp_url: config.smtp_url.clone(),
+                mail_from: config.mail_from.clone(),
+                demo: config.demo_broker,
+                origin: public_origin.clone(),
+                poll: Duration::from_millis(config.scheduler_poll_ms.max(200)),
+            },
+            crate::mail::notify::Notifier::new(brokers.clone(), clock.clone()),
+        ));
+        let accounts = Arc::new(
+            AccountService::new(
+                db.clone(),
+                wall.clone(),
+                SignInPolicy {
+                    max_failures: config.sign_in_max_failures,
+                    window_minutes: config.sign_in_window_minutes,
+                    sign_ups_per_hour: config.sign_ups_per_hour,
+                },
+                admin_email,
+                events.clone(),
+            )
+            .with_metrics(metrics.clone())
+            .with_settings(live_settings.clone())
+            .with_mail(mail.clone()),
+        );
+        accounts.promote_configured_admin().await?;
+        let settings = Arc::new(crate::settings::SettingsService::new(
+            db.clone(),
+            wall.clone(),
+            accounts.clone(),
+            live_settings.clone(),
+        ));
+        settings.refresh().await?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("quantshift")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .env(if cfg!(debug_assertions) {
+                Env::DEV
+            } else {
+                Env::PROD
+            })
+            .build();
+        let sessions = DbSessionStore::new(db.clone());
+        db.set_audit_retention(config.audit_retention_days).await?;
+        // The first clean-up pass, before anything is served.
+        housekeeping_pass(&sessions, &accounts, &db).await;
         let plan_limits = live_settings.clone();
         let billing_tiers = config.billing.then(|| live_settings.clone());
         let plans = Arc::new(
@@ -324,6 +340,8 @@ impl Application {
             stripe_webhook: billing,
             ops: ops.clone(),
             metrics_token: config.metrics_token.as_deref().map(|t| t.trim().into()),
+            mail: mail.clone(),
+            demo: config.demo_broker,
         };
         let router = router(
             state,
@@ -359,6 +377,7 @@ impl Application {
             ops,
             metrics_listener,
             settings,
+            mail,
         })
     }
 
@@ -398,6 +417,11 @@ impl Application {
         self.portfolio.clone()
     }
 
+    /// E-mail (for tests that drive the sender or the notification pass themselves).
+    pub fn mail(&self) -> Arc<crate::mail::MailService> {
+        self.mail.clone()
+    }
+
     /// The in-process simulated broker's base URL, in demo mode.
     pub fn demo_broker_url(&self) -> Option<&str> {
         self.demo_broker_url.as_deref()
@@ -419,6 +443,8 @@ impl Application {
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let ops = self.ops.spawn(workers_stop.clone());
         let settings = self.settings.spawn(workers_stop.clone());
+        let mail_sender = self.mail.spawn(workers_stop.clone());
+        let notifications = self.mail.spawn_notifications(workers_stop.clone());
         let metrics_server = self.metrics_listener.map(|listener| {
             let router = crate::http::ops::metrics_router(self.ops.clone());
             tracing::info!(addr = ?listener.local_addr().ok(), "metrics on /metrics");
@@ -463,6 +489,8 @@ impl Application {
         }
         let _ = ops.await;
         let _ = settings.await;
+        let _ = mail_sender.await;
+        let _ = notifications.await;
         if let Some(server) = metrics_server {
             server.abort();
         }
@@ -621,6 +649,11 @@ async fn housekeeping_pass(sessions: &DbSessionStore, accounts: &AccountService,
     }
     if let Err(err) = accounts.prune_attempts().await {
         tracing::warn!(error = %format!("{err:#}"), "failed to prune sign-in attempts");
+    }
+    if let Some(mail) = accounts.mail()
+        && let Err(err) = mail.prune().await
+    {
+        tracing::warn!(error = %format!("{err:#}"), "failed to prune sent e-mails");
     }
     match db.prune_audit().await {
         Ok(0) => {}

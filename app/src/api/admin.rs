@@ -196,7 +196,7 @@ pub struct AuditQuery {
 
 /// Every audit action's name, for the log viewer's filter (the server's `AuditAction`
 /// names; a test there keeps the two lists equal).
-pub const AUDIT_ACTIONS: [&str; 28] = [
+pub const AUDIT_ACTIONS: [&str; 31] = [
     "sign_up",
     "sign_in",
     "sign_in_failed",
@@ -225,6 +225,9 @@ pub const AUDIT_ACTIONS: [&str; 28] = [
     "note_changed",
     "note_deleted",
     "settings_changed",
+    "email_verified",
+    "password_reset_requested",
+    "password_reset",
 ];
 
 /// One audit row as the log viewer shows it.
@@ -266,7 +269,8 @@ pub enum HealthLevel {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthTile {
     /// Stable: `scheduler_lag`, `workers`, `reconcile`, `purchases`, `database`,
-    /// `broker_simulated`, `broker_paper`, `broker_live`, `rate_limits`, `stripe`, `errors`.
+    /// `broker_simulated`, `broker_paper`, `broker_live`, `rate_limits`, `stripe`, `email`,
+    /// `errors`.
     pub key: String,
     pub title: String,
     pub level: HealthLevel,
@@ -359,6 +363,22 @@ pub struct HealthReport {
     pub errors_last_minute: u64,
     pub errors_last_5_minutes: u64,
     pub websockets: i64,
+    /// The e-mail outbox.
+    #[serde(default)]
+    pub email: HealthMail,
+}
+
+/// The e-mail outbox on the health page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthMail {
+    /// Waiting to be sent (or being sent).
+    pub pending: i64,
+    pub oldest_pending_seconds: u64,
+    pub sent_24h: i64,
+    /// Given up on in the last 24 hours.
+    pub failed_24h: i64,
+    /// The newest given-up message's last error.
+    pub last_error: Option<String>,
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_admin_users", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]

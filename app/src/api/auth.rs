@@ -22,6 +22,9 @@ pub struct UserView {
     /// The operators' announcement for every signed-in user; empty: none.
     #[serde(default)]
     pub announcement: String,
+    /// The user confirmed their e-mail address (live keys and subscriptions need it).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// The body of `POST /api/auth/signup` and `/api/auth/login`.
@@ -165,6 +168,10 @@ pub struct Profile {
     pub timezone: Option<String>,
     /// Other signed-in browsers and devices.
     pub other_sessions: i64,
+    /// The e-mail choices as a plain HTML form (rendered on the server, posting to
+    /// `/settings/notifications`).
+    #[serde(default)]
+    pub notifications_form: String,
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_profile", output = crate::api::codec::Json)]

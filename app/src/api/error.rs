@@ -52,6 +52,10 @@ pub enum ErrorCode {
     Busy,
     /// An admin disabled this account: it cannot sign in.
     AccountDisabled,
+    /// A verification or password reset link that is used, expired or unknown.
+    InvalidToken,
+    /// The action needs a verified e-mail address (live keys, a subscription).
+    EmailUnverified,
 }
 
 impl ErrorCode {
@@ -59,12 +63,13 @@ impl ErrorCode {
     pub const fn http_status(self) -> u16 {
         match self {
             ErrorCode::ValidationFailed => 422,
-            ErrorCode::BadRequest => 400,
+            ErrorCode::BadRequest | ErrorCode::InvalidToken => 400,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden
             | ErrorCode::CrossSiteRequest
             | ErrorCode::LiveLocked
-            | ErrorCode::AccountDisabled => 403,
+            | ErrorCode::AccountDisabled
+            | ErrorCode::EmailUnverified => 403,
 
             ErrorCode::NotFound => 404,
             ErrorCode::RequestTimeout => 408,

@@ -123,6 +123,9 @@ pub trait SettingsPort: Send + Sync + 'static {
         caller: &Caller,
         settings: &super::settings::PlatformSettingsView,
     ) -> Result<super::settings::PlatformSettingsView, AppError>;
+    /// The e-mail settings panel as HTML (a plain form posting to `/admin/settings/mail`),
+    /// with "Saved." for `notice` `saved`, or the refusal of the field it names.
+    async fn mail_panel(&self, caller: &Caller, notice: &str) -> Result<String, AppError>;
 }
 
 /// Release notes: users read the published ones, admins write them.

@@ -66,16 +66,24 @@ pub const FREQUENCIES_REFUSED: &str = "Allow at least one schedule.";
 pub struct SettingsPage {
     pub settings: PlatformSettingsView,
     pub tier_form: String,
+    /// The e-mail settings, rendered on the server like the tier form.
+    pub mail_form: String,
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_platform_settings", output = crate::api::codec::Json)]
-pub async fn load_platform_settings(field: String, saved: bool) -> Result<SettingsPage, AppError> {
+pub async fn load_platform_settings(
+    field: String,
+    saved: bool,
+    mail: String,
+) -> Result<SettingsPage, AppError> {
     let (ports, caller) = super::ports::request().await?;
     let settings = super::ports::with_status(ports.settings.load(&caller).await)?;
     let tier_form = crate::ui::tier_panel_html(settings.clone(), &field, saved);
+    let mail_form = super::ports::with_status(ports.settings.mail_panel(&caller, &mail).await)?;
     Ok(SettingsPage {
         settings,
         tier_form,
+        mail_form,
     })
 }
 

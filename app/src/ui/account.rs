@@ -146,6 +146,7 @@ pub fn SignInPage() -> impl IntoView {
                     {move || if auth.sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
+            <p class="auth-switch"><a href="/forgot-password" rel="external">"Forgot your password?"</a></p>
             <p class="auth-switch">"New to QuantShift? " <A href="/signup">"Create an account"</A></p>
         </section>
     }

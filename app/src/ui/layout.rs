@@ -66,6 +66,10 @@ fn UserNav(user: UserView) -> impl IntoView {
                 {user.role.is_admin().then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
             </ul>
             <p class="announcement" role="status" data-testid="announcement" hidden=no_announcement>{user.announcement}</p>
+            <form class="announcement" method="post" action="/verify-email/resend" data-testid="verify-banner" hidden=user.email_verified>
+                "Please confirm your e-mail address with the link we sent you. "
+                <button type="submit" class="btn btn-quiet">"Send a new link"</button>
+            </form>
             <div class="nav-user">
                 <span class="user-email" data-testid="user-email">{user.email}</span>
                 <ActionForm action=auth.sign_out>

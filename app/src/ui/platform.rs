@@ -18,10 +18,14 @@ pub fn PlatformSettings() -> impl IntoView {
                 (
                     q.get("tier_field").unwrap_or_default(),
                     q.get("tiers").is_some_and(|v| v == "saved"),
+                    // The e-mail form's redirect: `?mail=saved` or `?mail_field=…`.
+                    q.get("mail")
+                        .or_else(|| q.get("mail_field"))
+                        .unwrap_or_default(),
                 )
             })
         },
-        |(field, saved)| load_platform_settings(field, saved),
+        |(field, saved, mail)| load_platform_settings(field, saved, mail),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the settings…"</p> }>
@@ -30,6 +34,7 @@ pub fn PlatformSettings() -> impl IntoView {
                     Ok(page) => view! {
                         <SettingsForm current=page.settings save />
                         <div inner_html=page.tier_form></div>
+                        <div inner_html=page.mail_form></div>
                     }.into_any(),
                     Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                 }

@@ -46,6 +46,9 @@ fn Settings() -> impl IntoView {
     // Loaded once: the profile and time zone panels hold forms, and re-rendering them would
     // take the field away from someone typing in it.
     let profile = Resource::new(|| (), |_| load_profile());
+    // The e-mail form (a plain form) comes back with `?notifications=saved`.
+    let notifications_saved = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("notifications").is_some_and(|v| v == "saved"));
     // The session count: the profile's, then the one in the answer of the password or
     // sign-out action (both end the other sessions and answer with the profile). Only the
     // sessions panel follows them.
@@ -68,6 +71,11 @@ fn Settings() -> impl IntoView {
                     match profile.await {
                         Ok(profile) => view! {
                             <ProfilePanel profile=profile.clone() />
+                            <section class="panel" aria-labelledby="email-choices">
+                                <h2 id="email-choices">"E-mail"</h2>
+                                <p class="notice notice-ok" role="status" hidden=!notifications_saved>"Saved."</p>
+                                <div inner_html=profile.notifications_form.clone()></div>
+                            </section>
                             <TimezonePanel profile action=timezone_action />
                         }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),

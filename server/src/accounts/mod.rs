@@ -2,6 +2,7 @@
 //! checks every other feature relies on. Implements `app`'s `AccountPort`.
 
 pub mod agent;
+pub mod email;
 pub mod password;
 
 use crate::db::Db;
@@ -81,6 +82,8 @@ pub struct AccountService {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// The announcement every signed-in user sees.
     settings: crate::settings::LiveSettings,
+    /// Verification and reset e-mails (none: the flows that need them are refused).
+    mail: Option<Arc<crate::mail::MailService>>,
 }
 
 fn view(user: &UserRecord) -> UserView {
@@ -91,6 +94,7 @@ fn view(user: &UserRecord) -> UserView {
         timezone: user.timezone.clone(),
         unread_notes: false,
         announcement: String::new(),
+        email_verified: user.email_verified_at.is_some(),
     }
 }
 
@@ -111,6 +115,7 @@ impl AccountService {
             events,
             metrics: None,
             settings: crate::settings::LiveSettings::default(),
+            mail: None,
         }
     }
 
@@ -466,6 +471,12 @@ impl AccountService {
             .await
             .map_err(hashing)?;
         let user = self.insert(&email, &hash, role, self.clock.now()).await?;
+        // The operator typed the address: it counts as verified.
+        let mut conn = self.db.pool().acquire().await.map_err(internal)?;
+        crate::db::Db::mark_verified(&mut conn, &user.id, self.clock.now().millis())
+            .await
+            .map_err(internal)?;
+        drop(conn);
         self.db
             .append_audit(AuditEntry {
                 at: self.clock.now(),
@@ -561,6 +572,7 @@ impl AccountService {
                 .map_err(internal)?,
             timezone: user.timezone.clone(),
             other_sessions,
+            notifications_form: self.notifications_form(user).await?,
         })
     }
 }
@@ -687,7 +699,8 @@ impl AccountPort for AccountService {
         let hash = password::hash(&self.hashers, password.expose().to_owned())
             .await
             .map_err(hashing)?;
-        let user = self.insert(&email, &hash, role, self.clock.now()).await?;
+        debug_assert_eq!(role, Role::Subscriber);
+        let user = self.insert_with_verification(&email, &hash).await?;
         self.start_session(caller, &user).await?;
         self.audit(
             caller,

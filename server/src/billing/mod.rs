@@ -85,6 +85,8 @@ impl BillingService {
     pub async fn checkout(&self, caller: &Caller, tier: Tier) -> Result<String, AppError> {
         let user = self.accounts.require_user(caller).await?;
         let stripe = self.stripe()?;
+        // Receipts and payment problems go to this address: it must be the user's.
+        self.accounts.require_verified(&user)?;
         let Some(price_id) = stripe.prices.of(tier) else {
             return Err(AppError::invalid_fields(
                 [(

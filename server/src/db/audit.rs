@@ -35,6 +35,9 @@ pub enum AuditAction {
     NoteChanged,
     NoteDeleted,
     SettingsChanged,
+    EmailVerified,
+    PasswordResetRequested,
+    PasswordReset,
 }
 
 impl AuditAction {
@@ -69,6 +72,9 @@ impl AuditAction {
             AuditAction::NoteChanged => "note_changed",
             AuditAction::NoteDeleted => "note_deleted",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::EmailVerified => "email_verified",
+            AuditAction::PasswordResetRequested => "password_reset_requested",
+            AuditAction::PasswordReset => "password_reset",
         }
     }
 }
@@ -137,7 +143,7 @@ where
 
 impl AuditAction {
     /// Every action, for the log viewer's filter.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::SignUp,
         AuditAction::SignIn,
         AuditAction::SignInFailed,
@@ -166,6 +172,9 @@ impl AuditAction {
         AuditAction::NoteChanged,
         AuditAction::NoteDeleted,
         AuditAction::SettingsChanged,
+        AuditAction::EmailVerified,
+        AuditAction::PasswordResetRequested,
+        AuditAction::PasswordReset,
     ];
 
     /// The actions that record a refused or failed attempt (the rest record what was done).

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod audit;
 pub mod billing;
+pub mod mail;
 pub mod notes;
 pub mod ops;
 pub mod sessions;

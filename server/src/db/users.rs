@@ -26,6 +26,13 @@ pub struct UserRecord {
     pub last_seen_at: Timestamp,
 }
 
+/// The verification e-mail a new user is sent, written with the user.
+pub struct Verification<'a> {
+    pub token_hash: &'a str,
+    /// The outbox row, from the new user's id.
+    pub mail: &'a (dyn Fn(&str) -> Result<super::mail::NewMail, sqlx::Error> + Sync),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InsertUserError {
     #[error("a user with this e-mail address exists")]
@@ -72,7 +79,22 @@ impl Db {
         role: Role,
         now: Timestamp,
     ) -> Result<UserRecord, InsertUserError> {
+        self.insert_user_then(email, password_hash, role, now, None)
+            .await
+    }
+
+    /// Inserts a user and, in the same transaction, their verification e-mail: the token's
+    /// digest and the outbox row `mail` makes from the new user's id.
+    pub async fn insert_user_then(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        role: Role,
+        now: Timestamp,
+        verification: Option<Verification<'_>>,
+    ) -> Result<UserRecord, InsertUserError> {
         let id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             // A new user has read every note published before them (no badge for history).
             "INSERT INTO users (id, email, password_hash, role, created_at, updated_at, \
@@ -83,24 +105,42 @@ impl Db {
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await;
-        match result {
-            Ok(_) => Ok(UserRecord {
-                id,
-                email: email.as_str().to_owned(),
-                password_hash: password_hash.to_owned(),
-                role,
-                created_at: now,
-                timezone: None,
-                email_verified_at: None,
-                tier: Tier::Free,
-                disabled_at: None,
-                last_seen_at: now,
-            }),
-            Err(err) if is_unique_violation(&err) => Err(InsertUserError::EmailTaken),
-            Err(err) => Err(err.into()),
+        if let Err(err) = result {
+            return Err(if is_unique_violation(&err) {
+                InsertUserError::EmailTaken
+            } else {
+                err.into()
+            });
         }
+        if let Some(verification) = verification {
+            super::mail::insert_token(
+                &mut *tx,
+                verification.token_hash,
+                &id,
+                "verify",
+                email.as_str(),
+                now.millis() + crate::mail::VERIFY_TTL_MS,
+                now.millis(),
+            )
+            .await?;
+            let mail = (verification.mail)(&id)?;
+            super::mail::insert_mail(&mut *tx, &mail, now.millis()).await?;
+        }
+        tx.commit().await?;
+        Ok(UserRecord {
+            id,
+            email: email.as_str().to_owned(),
+            password_hash: password_hash.to_owned(),
+            role,
+            created_at: now,
+            timezone: None,
+            email_verified_at: None,
+            tier: Tier::Free,
+            disabled_at: None,
+            last_seen_at: now,
+        })
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, sqlx::Error> {

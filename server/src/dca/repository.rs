@@ -314,6 +314,22 @@ impl Db {
         .collect()
     }
 
+    /// Active plans whose next purchase falls in `(from, to]`, by user (the buying power
+    /// check a day ahead).
+    pub async fn plans_due_within(&self, from: i64, to: i64) -> Result<Vec<PlanRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {READ_COLUMNS} FROM plans WHERE status = 'active' AND deleted_at IS NULL \
+             AND next_run_at > $1 AND next_run_at <= $2 ORDER BY user_id, next_run_at, id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(PlanRow::from_any_row)
+        .collect()
+    }
+
     /// The user's plans in one of `statuses`, oldest first (what the tier rules fit and
     /// count). A row that cannot be read is logged and left out rather than failing them
     /// all.

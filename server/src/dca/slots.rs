@@ -575,23 +575,33 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE slots SET state = $1, reason = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3 \
-             WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running' RETURNING user_id",
         )
         .bind(finish.state.as_str())
         .bind(finish.reason)
         .bind(now)
         .bind(slot_id)
         .bind(owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 0 {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(done) = done else {
             tx.rollback().await?;
             return Ok(false);
-        }
+        };
+        let user_id: String = done.try_get(0)?;
         for outcome in outcomes {
             write_outcome(&mut *tx, outcome, Guard::Held, now).await?;
         }
+        // What the slot did, by e-mail (the user's choices are read when it is sent).
+        let mail = crate::db::mail::NewMail {
+            kind: crate::mail::kind::SLOT,
+            user_id: Some(user_id),
+            to_addr: None,
+            dedupe_key: Some(format!("slot:{slot_id}")),
+            payload: serde_json::json!({ "slot_id": slot_id }),
+            not_before: 0,
+        };
+        crate::db::mail::insert_mail(&mut *tx, &mail, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -8,6 +8,7 @@ mod dca;
 mod health;
 pub mod limits;
 mod live;
+mod mail;
 mod middleware;
 pub mod ops;
 pub mod serve;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub ops: Arc<crate::ops::OpsService>,
     /// The bearer token `GET /metrics` wants on this listener (not served without one).
     pub metrics_token: Option<Arc<str>>,
+    /// E-mail: the pages its links open, and the admins' SMTP settings.
+    pub mail: Arc<crate::mail::MailService>,
+    /// Demo mode (`/dev/mailbox` is served).
+    pub demo: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -97,6 +102,17 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/auth/login", post(auth::sign_in))
         .route("/auth/logout", post(auth::sign_out))
         .route("/auth/me", get(auth::me))
+        .route("/auth/verify-email", post(mail::verify_api))
+        .route("/auth/verify-email/resend", post(mail::resend_api))
+        .route("/auth/password-reset", post(mail::reset_request_api))
+        .route(
+            "/auth/password-reset/confirm",
+            post(mail::reset_confirm_api),
+        )
+        .route(
+            "/notifications",
+            get(mail::prefs_api).put(mail::save_prefs_api),
+        )
         .route("/admin/users", get(admin::users))
         .route(
             "/admin/users/{id}",
@@ -172,6 +188,27 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/admin/settings/tiers", post(admin::save_tier_form))
+        .route("/admin/settings/mail", post(mail::save_mail_settings))
+        .route("/admin/settings/mail/test", post(mail::send_test_mail))
+        .route(
+            "/verify-email",
+            get(mail::verify_page).post(mail::verify_form),
+        )
+        .route("/verify-email/resend", post(mail::resend_form))
+        .route(
+            "/forgot-password",
+            get(mail::forgot_page).post(mail::forgot_form),
+        )
+        .route(
+            "/reset-password",
+            get(mail::reset_page).post(mail::reset_form),
+        )
+        .route(
+            "/unsubscribe",
+            get(mail::unsubscribe_page).post(mail::unsubscribe),
+        )
+        .route("/settings/notifications", post(mail::prefs_form))
+        .route("/dev/mailbox", get(mail::mailbox))
         .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -3,7 +3,7 @@
 //! round trip through the Stripe stand-in: Checkout (declined and paid), a second checkout
 //! cancelling the first subscription, the portal's cancel at period end.
 
-use crate::helpers::{TestApp, json, user_id};
+use crate::helpers::{TestApp, json, mark_verified, user_id};
 use app::domain::time::Clock as _;
 use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
@@ -334,6 +334,7 @@ async fn pay(url: &str, card: &str) -> reqwest::Response {
 async fn checkout_round_trip_through_the_stand_in(app: &TestApp) {
     let standin = app.stripe.clone().expect("the stand-in runs in demo mode");
     app.sign_up("checkout@example.com", PASSWORD).await;
+    mark_verified(app, "checkout@example.com").await;
     // Free cannot save a daily plan.
     assert_eq!(
         app.post_json("/api/dca/config", daily_plan("QQQ"))
@@ -481,6 +482,7 @@ async fn billing_endpoints_need_a_session(app: &TestApp) {
     assert_eq!(response.status(), 401);
     // Free is not for sale.
     app.sign_up("free@example.com", PASSWORD).await;
+    mark_verified(app, "free@example.com").await;
     let response = app
         .post_json("/api/billing/checkout", json!({"tier": "free"}))
         .await;

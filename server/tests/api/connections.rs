@@ -2,7 +2,7 @@
 //! shown again, used for trading, live keys locked until 30 days of paper trading, and
 //! removable. "Alpaca" is a simulator started by the test.
 
-use crate::helpers::{Backend, TestApp, json};
+use crate::helpers::{Backend, TestApp, json, mark_verified};
 use serde_json::json;
 use sim::{SimConfig, Simulator};
 use std::sync::Arc;
@@ -41,6 +41,7 @@ async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
         return;
     };
     app.sign_up("keys@example.com", PASSWORD).await;
+    mark_verified(&app, "keys@example.com").await;
     assert_eq!(
         json(app.get("/api/broker/connection").await).await["kind"],
         "demo"
@@ -431,6 +432,7 @@ async fn live_keys_buy_nothing_after_a_downgrade_below_live_trading(backend: Bac
     };
     let email = "basic-live@example.com";
     app.sign_up(email, PASSWORD).await;
+    mark_verified(&app, email).await;
     let set_tier = |tier: app::domain::tier::Tier| {
         let email = app::domain::account::Email::parse(email).unwrap();
         let audit = server::db::audit::AuditEntry {

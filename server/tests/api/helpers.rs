@@ -56,6 +56,7 @@ pub struct TestApp {
     pub stripe: Option<Arc<sim::stripe::StripeStandin>>,
     /// The `metrics_listen` port, when the config asks for one.
     pub metrics_port: Option<u16>,
+    mail: Option<Arc<server::mail::MailService>>,
 }
 
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -148,6 +149,7 @@ impl TestApp {
             events: None,
             stripe: None,
             metrics_port: None,
+            mail: None,
         };
         app.start().await;
         Some(app)
@@ -164,6 +166,7 @@ impl TestApp {
         self.portfolio = Some(application.portfolio());
         self.events = Some(application.events());
         self.stripe = application.stripe_standin();
+        self.mail = Some(application.mail());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             application
@@ -240,6 +243,11 @@ impl TestApp {
         .await
         .unwrap();
         id
+    }
+
+    /// The running instance's e-mail service.
+    pub fn mail(&self) -> Arc<server::mail::MailService> {
+        self.mail.clone().expect("the app is running")
     }
 
     pub fn events(&self) -> server::events::EventBus {
@@ -370,6 +378,17 @@ pub async fn signed_in_admin(app: &TestApp, email: &str) -> reqwest::Client {
         .unwrap();
     assert!(promoted);
     client
+}
+
+/// Marks `email`'s address verified, as its link would (for tests about something else:
+/// `email.rs` verifies through the e-mail itself).
+pub async fn mark_verified(app: &TestApp, email: &str) {
+    let done = sqlx::query("UPDATE users SET email_verified_at = 1 WHERE email = $1")
+        .bind(email)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1, "no user {email}");
 }
 
 /// The id of the user `client` is signed in as.
