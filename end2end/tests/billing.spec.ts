@@ -2,7 +2,7 @@
 // playwright.config.ts): upgrading through the hosted checkout page, a declined card, and
 // cancelling in the portal at period end.
 import { expect, test } from "./fixtures";
-import { openHydrated, signUp, uniqueEmail } from "./helpers";
+import { openHydrated, signUp, uniqueEmail, verifyEmail } from "./helpers";
 import type { Page } from "@playwright/test";
 
 const dailyPlan = {
@@ -36,7 +36,10 @@ async function draftDailyPlan(page: Page): Promise<void> {
 }
 
 test("a Free user upgrades to Pro through checkout and saves a daily plan; the portal cancels at period end", async ({ page }) => {
-  await signUp(page, uniqueEmail("upgrade"));
+  const email = uniqueEmail("upgrade");
+  await signUp(page, email);
+  // Subscriptions need a confirmed address.
+  await verifyEmail(page, email);
   // Free: a daily plan is refused with the tier rule, over the API…
   const refused = await page.request.post("/api/dca/config", { data: dailyPlan });
   expect(refused.status()).toBe(422);
@@ -84,7 +87,10 @@ test("a Free user upgrades to Pro through checkout and saves a daily plan; the p
 });
 
 test("a declined card leaves the user on Free with a message", async ({ page }) => {
-  await signUp(page, uniqueEmail("declined"));
+  const email = uniqueEmail("declined");
+  await signUp(page, email);
+  // Subscriptions need a confirmed address.
+  await verifyEmail(page, email);
   await payFor(page, "pro", "4000 0000 0000 0002");
   await expect(page.getByText("Your card was declined.")).toBeVisible();
   await page.getByRole("link", { name: "Cancel" }).click();
@@ -94,7 +100,10 @@ test("a declined card leaves the user on Free with a message", async ({ page }) 
 });
 
 test("a failed renewal keeps the tier with a warning until the card is fixed", async ({ page }) => {
-  await signUp(page, uniqueEmail("pastdue"));
+  const email = uniqueEmail("pastdue");
+  await signUp(page, email);
+  // Subscriptions need a confirmed address.
+  await verifyEmail(page, email);
   await payFor(page, "basic", "4242 4242 4242 4242");
   await expect(page.getByTestId("current-tier")).toHaveText("Basic", { timeout: 20_000 });
   // The webhook may have landed before the page was rendered: wait for its code to run.

@@ -84,3 +84,28 @@ export async function markPage(page: Page): Promise<void> {
 export async function expectNoReload(page: Page): Promise<void> {
   expect(await page.evaluate(() => (window as unknown as { qsMark?: boolean }).qsMark)).toBe(true);
 }
+
+/**
+ * Opens the newest e-mail to `email` whose subject contains `subject` in the demo mailbox
+ * (`/dev/mailbox`: demo mode keeps e-mails there) and follows its first link. E-mails are
+ * sent by a background sender, so the mailbox is read again until the e-mail is there.
+ */
+export async function openMailLink(page: Page, email: string, subject: string): Promise<void> {
+  const mail = page
+    .getByTestId("mail")
+    .filter({ hasText: `To ${email}` })
+    .filter({ has: page.getByTestId("mail-subject").filter({ hasText: subject }) })
+    .first();
+  await expect(async () => {
+    await page.goto("/dev/mailbox");
+    await expect(mail).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await mail.getByTestId("mail-link").first().click();
+}
+
+/** Confirms `email` with the link of its verification e-mail. */
+export async function verifyEmail(page: Page, email: string): Promise<void> {
+  await openMailLink(page, email, "Confirm your e-mail address");
+  await page.getByRole("button", { name: "Confirm my address" }).click();
+  await expect(page.getByTestId("page-message")).toContainText("your e-mail address is confirmed");
+}

@@ -358,7 +358,7 @@ impl MailService {
         };
         if let Some(mut url) = url {
             // A password typed into the URL is sealed like one typed into its own field.
-            let in_url = url.password().map(|p| percent_decode(p));
+            let in_url = url.password().map(percent_decode);
             let _ = url.set_password(None);
             saved.smtp_url = url.to_string();
             saved.password = match (password, in_url) {

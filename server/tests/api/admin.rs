@@ -128,6 +128,7 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             Body::Form(vec![
                 ("field", String::new()),
                 ("saved", "false".to_owned()),
+                ("mail", String::new()),
             ]),
         ),
         (
@@ -166,6 +167,16 @@ async fn every_admin_route_refuses_visitors_and_subscribers(app: &TestApp) {
             "POST",
             "/api/fn/delete_admin_note".into(),
             Body::Form(vec![("id", "some-note".to_owned())]),
+        ),
+        (
+            "POST",
+            "/admin/settings/mail".into(),
+            Body::Form(vec![("smtp_url", "smtp://127.0.0.1:9".to_owned())]),
+        ),
+        (
+            "POST",
+            "/admin/settings/mail/test".into(),
+            Body::Form(vec![("to", "x@example.com".to_owned())]),
         ),
         (
             "POST",

@@ -284,12 +284,21 @@ async fn tier_limits_change_at_run_time(app: &TestApp) {
     // The form as the page shows it, with the refused field's message beside it.
     let panel = admin
         .post(app.url("/api/fn/load_platform_settings"))
-        .form(&[("field", "tiers.pro.max_symbols"), ("saved", "false")])
+        .form(&[
+            ("field", "tiers.pro.max_symbols"),
+            ("saved", "false"),
+            ("mail", "mail_from"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(panel.status(), 200);
     let page = json(panel).await;
+    let mail_form = page["mail_form"].as_str().unwrap();
+    assert!(
+        mail_form.contains("Enter an address like QuantShift"),
+        "the e-mail form words the refused field: {mail_form}"
+    );
     let html = page["tier_form"].as_str().unwrap();
     assert!(html.contains("action=\"/admin/settings/tiers\""), "{html}");
     assert!(
