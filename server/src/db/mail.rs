@@ -435,6 +435,29 @@ impl Db {
         .is_some())
     }
 
+    /// Records that the event behind `dedupe_key` needed no message (a check that found
+    /// nothing to say), so it is not checked again.
+    pub async fn note_no_mail(
+        &self,
+        kind: &str,
+        user_id: &str,
+        dedupe_key: &str,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (id, kind, user_id, dedupe_key, payload, state, not_before, last_error, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, '{}', 'skipped', $5, 'nothing to say', $5, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(kind)
+        .bind(user_id)
+        .bind(dedupe_key)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Whether a message with this dedupe key was ever written (and not yet pruned).
     pub async fn outbox_has(&self, dedupe_key: &str) -> sqlx::Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM outbox WHERE dedupe_key = $1")

@@ -279,6 +279,8 @@ impl Notifier {
                 continue;
             };
             if snapshot.buying_power >= needed {
+                // Checked once per upcoming purchase, not at every pass.
+                db.note_no_mail(kind::FUNDS, user_id, &key, wall).await?;
                 continue;
             }
             let user = db.user_by_id(user_id).await?;

@@ -60,6 +60,114 @@ pub fn render(name: &str, context: impl serde::Serialize) -> anyhow::Result<Stri
 mod tests {
     use super::*;
 
+    /// Compares `actual` with the snapshot `name` in `src/mail/snapshots`; with
+    /// `UPDATE_SNAPSHOTS=1` writes it instead (then review the diff).
+    fn snapshot(name: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/mail/snapshots")
+            .join(name);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1 and review it")
+        });
+        assert_eq!(
+            actual, expected,
+            "{name} changed: run with UPDATE_SNAPSHOTS=1 if that is intended"
+        );
+    }
+
+    /// Renders `template` as text and HTML with `context` against their snapshots.
+    fn both(template: &str, context: &serde_json::Value) {
+        for ext in ["txt", "html"] {
+            let rendered = render(&format!("mail/{template}.{ext}"), context).unwrap();
+            snapshot(&format!("{template}.{ext}"), &rendered);
+        }
+    }
+
+    fn common(extra: serde_json::Value) -> serde_json::Value {
+        let mut context = serde_json::json!({
+            "email": "ann@example.com",
+            "origin": "https://quantshift.example",
+            "subject": "Subject",
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            context[key] = value.clone();
+        }
+        context
+    }
+
+    #[test]
+    fn account_messages_match_their_snapshots() {
+        both(
+            "verify",
+            &common(
+                serde_json::json!({"link": "https://quantshift.example/verify-email?token=abc"}),
+            ),
+        );
+        both(
+            "reset",
+            &common(
+                serde_json::json!({"link": "https://quantshift.example/reset-password?token=abc"}),
+            ),
+        );
+        both(
+            "test",
+            &common(serde_json::json!({"transport": "smtps://mail.example.com:465"})),
+        );
+    }
+
+    #[test]
+    fn notifications_match_their_snapshots() {
+        let unsubscribe = "https://quantshift.example/unsubscribe?token=u.purchases.sig";
+        both(
+            "slot",
+            &common(serde_json::json!({
+                "unsubscribe_url": unsubscribe,
+                "plan": "Core <ETFs>",
+                "when": "on Mon 30 Nov 2026, 10:00 EST",
+                "rows": [
+                    {"symbol": "SPY", "amount": "50.00", "state": "Bought", "qty": "0.0834", "price": "599.52", "reason": null},
+                    {"symbol": "QQQ", "amount": "25.00", "state": "Skipped", "qty": null, "price": null, "reason": "The plan's Smart DCA condition did not hold."},
+                ],
+                "bought": "50.00",
+                "failed": false,
+                "next_run": "Mon 7 Dec 2026, 10:00 EST",
+            })),
+        );
+        let failed = render(
+            "mail/slot.txt",
+            common(serde_json::json!({
+                "plan": "Core", "when": "on Mon 30 Nov 2026, 10:00 EST", "failed": true,
+                "rows": [{"symbol": "SPY", "amount": "50.00", "state": "Rejected by the broker", "reason": "insufficient buying power"}],
+                "next_run": "Mon 7 Dec 2026, 10:00 EST",
+            })),
+        )
+        .unwrap();
+        snapshot("slot-failed.txt", &failed);
+        both(
+            "funds",
+            &common(serde_json::json!({
+                "unsubscribe_url": unsubscribe,
+                "plan": "Core (and 1 more)", "needed": "1,250.00", "available": "800.00",
+                "when": "on Tue 1 Dec 2026, 10:00 EST", "account": "live", "several": true,
+            })),
+        );
+        both(
+            "weekly",
+            &common(serde_json::json!({
+                "unsubscribe_url": unsubscribe,
+                "week": "2026-W49", "invested": "1,200.00", "invested_week": "75.00",
+                "purchases_week": 2, "value": "1,315.40", "value_reason": "",
+                "gain": "+$115.40", "gain_pct": "+9.62%",
+                "next": [{"plan": "Core", "amount": "75.00", "when": "on Mon 7 Dec 2026, 10:00 EST"}],
+            })),
+        );
+    }
+
     #[test]
     fn every_template_compiles() {
         for (name, _) in SOURCES {

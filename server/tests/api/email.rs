@@ -725,8 +725,83 @@ async fn weekly_summary_once_a_week(backend: Backend) {
     app.cleanup().await;
 }
 
+/// A user whose own paper account (at a separate simulator) holds $5: warned a day before a
+/// $10 purchase, then told at once when the broker refuses it.
+async fn short_of_money_warned_a_day_ahead_then_told_of_the_failure(backend: Backend) {
+    let sim = sim::Simulator::new(sim::SimConfig {
+        start_time: Some("2026-11-30T15:00:00Z".parse().unwrap()),
+        ..sim::SimConfig::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sim::serve(listener, sim.clone(), std::future::pending()));
+    let sink = SmtpSink::start().await;
+    let smtp = sink.url();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.smtp_url = Some(smtp);
+        c.demo_broker = true;
+        c.alpaca_paper_url = url.clone();
+        c.alpaca_data_url = url;
+    })
+    .await
+    else {
+        return;
+    };
+    let email = "short@example.com";
+    let user = sign_up_verified(&app, &sink, email).await;
+    let (key_id, secret, _) = sim.create_account_with(rust_decimal::Decimal::from(5));
+    let connected = user
+        .post(app.url("/api/broker/connection"))
+        .json(&json!({"environment": "paper", "key_id": key_id, "secret": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connected.status(), 200);
+    let plan = user
+        .post(app.url("/api/dca/config"))
+        .json(&weekly_plan())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plan.status(), 201);
+    let plan_id = json(plan).await["id"].as_str().unwrap().to_owned();
+    // Two days before Monday's purchase: nothing yet.
+    assert_eq!(app.mail().notify_pass().await.unwrap(), 0);
+    // Sunday 20:00 UTC, 19 hours before it: a warning, once.
+    app.clock.set(app::domain::time::Timestamp::from_millis(
+        1_796_050_800_000 - 19 * 3_600_000,
+    ));
+    assert_eq!(app.mail().notify_pass().await.unwrap(), 1);
+    assert_eq!(app.mail().notify_pass().await.unwrap(), 0);
+    let warning = sink.wait_for(email, "Not enough buying power", 1).await;
+    let text = warning[0].text();
+    assert!(
+        text.contains("buys $10.00") && text.contains("has $5.00"),
+        "{text}"
+    );
+    // Monday: the broker refuses the order, and the user hears of it at once.
+    app.clock
+        .set(app::domain::time::Timestamp::from_millis(1_796_050_800_000));
+    let id = user_id(&app, &user).await;
+    let slot = app
+        .queue_slot(&plan_id, &id, app.clock.now().millis())
+        .await;
+    assert_eq!(settled(&app, &format!("slot:{slot}")).await, "sent");
+    let failure = sink.wait_for(email, "did not go through", 1).await;
+    let text = failure[0].text();
+    assert!(text.contains("SPY  $10.00"), "{text}");
+    assert!(
+        failure[0]
+            .header("List-Unsubscribe")
+            .unwrap()
+            .contains("failures")
+    );
+    app.cleanup().await;
+}
+
 on_both_backends!(
-    backend: verification_link_verifies_once,
+    backend: short_of_money_warned_a_day_ahead_then_told_of_the_failure,
+    verification_link_verifies_once,
     unverified_users_resend_with_a_limit_and_links_expire,
     admin_email_is_promoted_only_once_verified,
     password_reset_end_to_end,
