@@ -24,7 +24,7 @@ test("a new user confirms the address from the e-mail and chooses which e-mails 
   await weekly.uncheck();
   await form.getByRole("button", { name: "Save e-mail choices" }).click();
   await expect(page).toHaveURL(/\/settings\?notifications=saved$/);
-  await expect(page.getByText("Saved.")).toBeVisible();
+  await expect(page.getByTestId("notifications-saved")).toBeVisible();
   await expect(page.getByTestId("notifications-form").getByLabel("The weekly summary")).not.toBeChecked();
   await expect(page.getByTestId("notifications-form").getByLabel("A summary after each purchase")).toBeChecked();
 });

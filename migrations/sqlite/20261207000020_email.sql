@@ -9,8 +9,6 @@ CREATE TABLE outbox (
     -- No foreign key: finishing a slot must never fail for its message (a row whose
     -- user is gone is skipped when it comes up).
     user_id     TEXT,
-    -- The recipient when it is not the user's address (the admin's test e-mail).
-    to_addr     TEXT,
     -- At most one message per event (`slot:<id>`, `weekly:<user>:<week>`, …).
     dedupe_key  TEXT UNIQUE,
     payload     TEXT NOT NULL,

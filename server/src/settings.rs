@@ -369,7 +369,7 @@ impl SettingsPort for SettingsService {
         let (transport, source) = match mail.transport().await {
             Ok(transport) => (
                 transport.label(),
-                if saved.is_some() {
+                if saved.as_ref().is_some_and(|s| !s.smtp_url.is_empty()) {
                     "saved here"
                 } else if matches!(transport, crate::mail::Transport::Smtp { .. }) {
                     "from the configuration"

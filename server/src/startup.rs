@@ -214,6 +214,7 @@ impl Application {
                     grace: Duration::from_secs(u64::from(config.missed_grace_minutes) * 60),
                     plan_limits: plan_limits.clone(),
                     tiers: billing_tiers.clone(),
+                    wall: Some(crate::dca::scheduler::WallClock(wall.clone())),
                     ..Default::default()
                 },
             )

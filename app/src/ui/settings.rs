@@ -73,7 +73,7 @@ fn Settings() -> impl IntoView {
                             <ProfilePanel profile=profile.clone() />
                             <section class="panel" aria-labelledby="email-choices">
                                 <h2 id="email-choices">"E-mail"</h2>
-                                <p class="notice notice-ok" role="status" hidden=!notifications_saved>"Saved."</p>
+                                <p class="notice notice-ok" role="status" data-testid="notifications-saved" hidden=!notifications_saved>"Your e-mail choices are saved."</p>
                                 <div inner_html=profile.notifications_form.clone()></div>
                             </section>
                             <TimezonePanel profile action=timezone_action />

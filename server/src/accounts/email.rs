@@ -109,19 +109,15 @@ impl AccountService {
         let message = mail
             .token_mail(purpose, &user.id, &token, now)
             .map_err(internal)?;
-        let mut tx = self.db.pool().begin().await.map_err(internal)?;
-        crate::db::mail::insert_token(
-            &mut *tx,
-            &digest,
-            &user.id,
+        let token = crate::db::mail::NewToken {
+            hash: &digest,
+            user_id: &user.id,
             purpose,
-            &user.email,
-            now + ttl_ms,
-            now,
-        )
-        .await
-        .map_err(internal)?;
-        crate::db::mail::insert_mail(&mut *tx, &message, now)
+            email: &user.email,
+            ttl_ms,
+        };
+        let mut tx = self.db.pool().begin().await.map_err(internal)?;
+        crate::db::mail::insert_token_mail(&mut tx, token, &message, now)
             .await
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
@@ -154,12 +150,96 @@ impl AccountService {
         Ok(())
     }
 
-    /// Verifies the address a verification token was sent to. Makes the configured admin
-    /// address an admin once verified.
-    pub async fn verify_email(&self, caller: &Caller, token: &str) -> Result<(), AppError> {
+    /// Whether `caller` is signed in as the account a usable verification token is for
+    /// (`None`: the token is used, expired or unknown). Anyone else confirms with the
+    /// account's password.
+    pub async fn verification_by_owner(
+        &self,
+        caller: &Caller,
+        token: &str,
+    ) -> Result<Option<bool>, AppError> {
+        let now = self.clock.now().millis();
+        let Some((user_id, _)) = self
+            .db
+            .token_user(&token_hash(token), "verify", now)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let session = self.session_user(caller).await?;
+        Ok(Some(session.is_some_and(|u| u.id == user_id)))
+    }
+
+    /// Verifies the address a verification token was sent to, when the account's owner
+    /// confirms: signed in as that account, or with its `password`. (Whoever registered an
+    /// address could otherwise have its real owner confirm it for them by pressing the
+    /// button in the e-mail, and with `admin_email` become admin.) Makes the configured
+    /// admin address an admin once verified.
+    pub async fn verify_email(
+        &self,
+        caller: &Caller,
+        token: &str,
+        password: Option<&str>,
+    ) -> Result<(), AppError> {
+        let digest = token_hash(token);
         let now = self.clock.now();
+        let Some((user_id, _)) = self
+            .db
+            .token_user(&digest, "verify", now.millis())
+            .await
+            .map_err(internal)?
+        else {
+            return Err(invalid_token());
+        };
+        let owner = self
+            .session_user(caller)
+            .await?
+            .is_some_and(|u| u.id == user_id);
+        if !owner {
+            let Some(password) = password.filter(|p| !p.is_empty()) else {
+                return Err(AppError::new(
+                    ErrorCode::Unauthenticated,
+                    "Sign in to confirm your address, or enter the account's password.",
+                ));
+            };
+            let user = self
+                .db
+                .user_by_id(&user_id)
+                .await
+                .map_err(internal)?
+                .ok_or_else(invalid_token)?;
+            // Guesses count like failed sign-ins.
+            let reservation = self.reserve_attempt(caller, &user.email).await?;
+            match password::verify(
+                &self.hashers,
+                password.to_owned(),
+                Some(user.password_hash.clone()),
+            )
+            .await
+            {
+                Ok(true) => self.release(&reservation).await?,
+                Ok(false) => {
+                    self.audit(
+                        caller,
+                        AuditAction::SignInFailed,
+                        Some(&user.id),
+                        Some(&user.email),
+                    )
+                    .await?;
+                    return Err(AppError::invalid_fields(BTreeMap::from([(
+                        "password".to_string(),
+                        "That is not the account's password.".to_string(),
+                    )])));
+                }
+                Err(err) => {
+                    self.release(&reservation).await?;
+                    return Err(hashing(err));
+                }
+            }
+        }
         let mut tx = self.db.pool().begin().await.map_err(internal)?;
-        let used = crate::db::mail::use_token(&mut tx, &token_hash(token), "verify", now.millis())
+        let used = crate::db::mail::use_token(&mut tx, &digest, "verify", now.millis())
             .await
             .map_err(internal)?;
         let Some((user_id, email)) = used else {
@@ -293,9 +373,11 @@ impl AccountService {
         crate::db::Db::mark_verified(&mut tx, &user_id, now.millis())
             .await
             .map_err(internal)?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&user_id)
-            .execute(&mut *tx)
+        // Other reset links sent before are worthless now.
+        crate::db::mail::retire_tokens(&mut *tx, &user_id, "reset", now.millis())
+            .await
+            .map_err(internal)?;
+        crate::db::admin::delete_sessions_of(&mut *tx, &user_id)
             .await
             .map_err(internal)?;
         crate::db::audit::insert_audit(
@@ -325,20 +407,16 @@ impl AccountService {
             .await
             .map_err(internal)?
             .ok_or_else(AppError::unauthenticated)?;
-        let topics: Vec<_> = [
-            ("purchases", prefs.purchases),
-            ("failures", prefs.failures),
-            ("funds", prefs.funds),
-            ("weekly", prefs.weekly),
-        ]
-        .into_iter()
-        .map(|(name, on)| {
-            let label = topic_words(name);
-            let mut label = label.to_owned();
-            label[..1].make_ascii_uppercase();
-            minijinja::context! { name, on, label }
-        })
-        .collect();
+        let topics: Vec<_> = crate::mail::notify::TOPICS
+            .into_iter()
+            .map(|name| (name, prefs.wants(name)))
+            .map(|(name, on)| {
+                let label = topic_words(name);
+                let mut label = label.to_owned();
+                label[..1].make_ascii_uppercase();
+                minijinja::context! { name, on, label }
+            })
+            .collect();
         crate::mail::templates::render(
             "settings/notifications.html",
             minijinja::context! {
@@ -382,12 +460,7 @@ impl AccountService {
             .await
             .map_err(internal)?
             .ok_or_else(invalid_token)?;
-        match topic.as_str() {
-            "purchases" => prefs.purchases = false,
-            "failures" => prefs.failures = false,
-            "funds" => prefs.funds = false,
-            _ => prefs.weekly = false,
-        }
+        prefs.set(&topic, false);
         self.db
             .set_notify_prefs(&user_id, prefs, self.clock.now().millis())
             .await

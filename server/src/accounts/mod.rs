@@ -670,6 +670,15 @@ impl AccountPort for AccountService {
             .set_password_hash(&user.id, &hash, self.clock.now())
             .await
             .map_err(internal)?;
+        // Reset links sent before open nothing now.
+        crate::db::mail::retire_tokens(
+            self.db.pool(),
+            &user.id,
+            "reset",
+            self.clock.now().millis(),
+        )
+        .await
+        .map_err(internal)?;
         // A stolen session must not outlive the password it was opened with.
         self.end_other_sessions(caller, &user, AuditAction::PasswordChanged)
             .await

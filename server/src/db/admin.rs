@@ -241,10 +241,7 @@ impl Db {
         // Disabling ends every session; so does enabling, in case a sign-in that was under
         // way when the account was disabled created one after the delete.
         if disabled != was_disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            delete_sessions_of(&mut *tx, user_id).await?;
         }
         let mut audits = Vec::new();
         if role != before.role {
@@ -288,11 +285,7 @@ impl Db {
 
     /// Ends every session of the user; returns how many there were.
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
+        delete_sessions_of(self.pool(), user_id).await
     }
 
     /// The user's sessions that have not expired, the longest-lived first. Expiry is
@@ -337,6 +330,19 @@ impl Db {
         .fetch_all(self.pool())
         .await
     }
+}
+
+/// Ends every session of the user, with the caller's transaction (or pool); returns how
+/// many there were.
+pub async fn delete_sessions_of<'e, E>(executor: E, user_id: &str) -> Result<u64, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -12,8 +12,6 @@ use sqlx::Row as _;
 pub struct NewMail {
     pub kind: &'static str,
     pub user_id: Option<String>,
-    /// The recipient when it is not the user's own address.
-    pub to_addr: Option<String>,
     /// At most one message per key (a second insert is ignored).
     pub dedupe_key: Option<String>,
     pub payload: serde_json::Value,
@@ -26,7 +24,6 @@ pub struct OutboxRow {
     pub id: String,
     pub kind: String,
     pub user_id: Option<String>,
-    pub to_addr: Option<String>,
     pub payload: String,
     pub attempts: i64,
     pub created_at: i64,
@@ -61,13 +58,36 @@ pub struct MailboxMessage {
     pub created_at: i64,
 }
 
-/// What a user wants to hear about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a user wants to hear about, by topic (`GET`/`PUT /api/notifications`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NotifyPrefs {
     pub purchases: bool,
     pub failures: bool,
     pub funds: bool,
     pub weekly: bool,
+}
+
+impl NotifyPrefs {
+    /// The topics, as [`crate::mail::notify::TOPICS`] names them.
+    fn slot(&mut self, topic: &str) -> Option<&mut bool> {
+        match topic {
+            "purchases" => Some(&mut self.purchases),
+            "failures" => Some(&mut self.failures),
+            "funds" => Some(&mut self.funds),
+            "weekly" => Some(&mut self.weekly),
+            _ => None,
+        }
+    }
+
+    /// Whether the user wants `topic` (an unknown topic: no).
+    pub fn wants(mut self, topic: &str) -> bool {
+        self.slot(topic).is_some_and(|on| *on)
+    }
+
+    /// Turns `topic` on or off; returns whether it is a topic.
+    pub fn set(&mut self, topic: &str, on: bool) -> bool {
+        self.slot(topic).map(|slot| *slot = on).is_some()
+    }
 }
 
 /// What a purchase summary needs of its slot.
@@ -89,14 +109,13 @@ pub struct OutboxFigures {
     pub failed_24h: i64,
 }
 
-const OUTBOX_COLUMNS: &str = "id, kind, user_id, to_addr, payload, attempts, created_at";
+const OUTBOX_COLUMNS: &str = "id, kind, user_id, payload, attempts, created_at";
 
 fn outbox_row(row: &sqlx::any::AnyRow) -> Result<OutboxRow, sqlx::Error> {
     Ok(OutboxRow {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
         user_id: row.try_get("user_id")?,
-        to_addr: row.try_get("to_addr")?,
         payload: row.try_get("payload")?,
         attempts: row.try_get("attempts")?,
         created_at: row.try_get("created_at")?,
@@ -110,13 +129,12 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let done = sqlx::query(
-        "INSERT INTO outbox (id, kind, user_id, to_addr, dedupe_key, payload, state, not_before, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8) ON CONFLICT DO NOTHING",
+        "INSERT INTO outbox (id, kind, user_id, dedupe_key, payload, state, not_before, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) ON CONFLICT DO NOTHING",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(mail.kind)
     .bind(mail.user_id.as_deref())
-    .bind(mail.to_addr.as_deref())
     .bind(mail.dedupe_key.as_deref())
     .bind(mail.payload.to_string())
     .bind(mail.not_before)
@@ -175,7 +193,82 @@ pub async fn use_token(
         .transpose()
 }
 
+/// Writes a single-use token's digest and the message that carries it, with the caller's
+/// transaction.
+pub async fn insert_token_mail(
+    tx: &mut sqlx::AnyConnection,
+    token: NewToken<'_>,
+    mail: &NewMail,
+    now: i64,
+) -> sqlx::Result<()> {
+    insert_token(
+        &mut *tx,
+        token.hash,
+        token.user_id,
+        token.purpose,
+        token.email,
+        now + token.ttl_ms,
+        now,
+    )
+    .await?;
+    insert_mail(&mut *tx, mail, now).await?;
+    Ok(())
+}
+
+/// A token to write: its digest, whose it is, what for, the address it goes to, how long
+/// it works.
+#[derive(Clone, Copy, Debug)]
+pub struct NewToken<'a> {
+    pub hash: &'a str,
+    pub user_id: &'a str,
+    pub purpose: &'a str,
+    pub email: &'a str,
+    pub ttl_ms: i64,
+}
+
+/// Retires every unused token of `purpose` the user has (a reset, or a changed password,
+/// makes other reset links worthless).
+pub async fn retire_tokens<'e, E>(
+    executor: E,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(purpose)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 impl Db {
+    /// The user and address of a usable token (without using it).
+    pub async fn token_user(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: i64,
+    ) -> sqlx::Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT user_id, email FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
+             AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
+    }
+
     /// Writes one message to the outbox on its own.
     pub async fn enqueue_mail(&self, mail: &NewMail, now: i64) -> sqlx::Result<bool> {
         insert_mail(self.pool(), mail, now).await
@@ -192,8 +285,11 @@ impl Db {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // Abandoned ones first (few), then links that expire within hours (verification,
+        // reset) before notifications, each in the order they became due.
         for filter in [
             "state = 'sending' AND lease_until < $3",
+            "state = 'pending' AND not_before <= $3 AND kind IN ('verify', 'reset')",
             "state = 'pending' AND not_before <= $3",
         ] {
             let sql = format!(
@@ -424,15 +520,7 @@ impl Db {
         purpose: &str,
         now: i64,
     ) -> sqlx::Result<bool> {
-        Ok(sqlx::query(
-            "SELECT 1 FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-        )
-        .bind(token_hash)
-        .bind(purpose)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?
-        .is_some())
+        Ok(self.token_user(token_hash, purpose, now).await?.is_some())
     }
 
     /// Records that the event behind `dedupe_key` needed no message (a check that found
@@ -487,13 +575,9 @@ impl Db {
     /// Users who want the weekly summary and have a plan that is not deleted.
     pub async fn weekly_candidates(&self) -> sqlx::Result<Vec<super::users::UserRecord>> {
         sqlx::query(&format!(
-            "SELECT {} FROM users u WHERE u.notify_weekly = 1 AND u.disabled_at IS NULL \
-             AND EXISTS (SELECT 1 FROM plans p WHERE p.user_id = u.id AND p.deleted_at IS NULL)",
+            "SELECT {} FROM users WHERE notify_weekly = 1 AND disabled_at IS NULL \
+             AND EXISTS (SELECT 1 FROM plans p WHERE p.user_id = users.id AND p.deleted_at IS NULL)",
             super::users::COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
         ))
         .fetch_all(self.pool())
         .await?

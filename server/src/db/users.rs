@@ -115,18 +115,15 @@ impl Db {
             });
         }
         if let Some(verification) = verification {
-            super::mail::insert_token(
-                &mut *tx,
-                verification.token_hash,
-                &id,
-                "verify",
-                email.as_str(),
-                now.millis() + crate::mail::VERIFY_TTL_MS,
-                now.millis(),
-            )
-            .await?;
             let mail = (verification.mail)(&id)?;
-            super::mail::insert_mail(&mut *tx, &mail, now.millis()).await?;
+            let token = super::mail::NewToken {
+                hash: verification.token_hash,
+                user_id: &id,
+                purpose: "verify",
+                email: email.as_str(),
+                ttl_ms: crate::mail::VERIFY_TTL_MS,
+            };
+            super::mail::insert_token_mail(&mut tx, token, &mail, now.millis()).await?;
         }
         tx.commit().await?;
         Ok(UserRecord {

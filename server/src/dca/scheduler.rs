@@ -82,6 +82,19 @@ pub struct SchedulerConfig {
     /// downgrade) is paused when its slot comes, and buys nothing.
     pub tiers: Option<crate::settings::LiveSettings>,
     pub fail_point: Option<FailPoint>,
+    /// Real time, for what is not market time (the e-mail a finished slot writes); `None`:
+    /// the scheduler's clock.
+    pub wall: Option<WallClock>,
+}
+
+/// Real time beside the scheduler's (market) clock.
+#[derive(Clone)]
+pub struct WallClock(pub Arc<dyn Clock>);
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WallClock")
+    }
 }
 
 impl Default for SchedulerConfig {
@@ -99,6 +112,7 @@ impl Default for SchedulerConfig {
             plan_limits: crate::settings::LiveSettings::default(),
             tiers: None,
             fail_point: None,
+            wall: None,
         }
     }
 }
@@ -336,6 +350,14 @@ impl Scheduler {
 
     fn now(&self) -> i64 {
         self.clock.now().millis()
+    }
+
+    /// Real time (the outbox's clock).
+    fn wall_now(&self) -> i64 {
+        self.config
+            .wall
+            .as_ref()
+            .map_or_else(|| self.now(), |wall| wall.0.now().millis())
     }
 
     /// Starts the workers and the reconcile task; they stop when `shutdown` turns true,
@@ -712,7 +734,7 @@ impl Scheduler {
                 reason: Some(&no.reason),
             };
             self.db
-                .finish_slot(&slot.id, &self.owner, finish, &[], now)
+                .finish_slot(&slot.id, &self.owner, finish, &[], now, self.wall_now())
                 .await?;
         }
         Ok(Run::Finished)
@@ -736,7 +758,7 @@ impl Scheduler {
                     reason: Some("the plan was deleted"),
                 };
                 self.db
-                    .finish_slot(&slot.id, &self.owner, finish, &[], now)
+                    .finish_slot(&slot.id, &self.owner, finish, &[], now, self.wall_now())
                     .await?;
                 return Ok(Run::Finished);
             }
@@ -928,7 +950,14 @@ impl Scheduler {
             reason: None,
         };
         self.db
-            .finish_slot(&slot.id, &self.owner, finish, &[], self.now())
+            .finish_slot(
+                &slot.id,
+                &self.owner,
+                finish,
+                &[],
+                self.now(),
+                self.wall_now(),
+            )
             .await
             .context("failed to record the slot's end")?;
         Ok(Run::Finished)
@@ -979,7 +1008,14 @@ impl Scheduler {
             reason: Some(reason),
         };
         self.db
-            .finish_slot(&slot.id, &self.owner, finish, &outcomes, now)
+            .finish_slot(
+                &slot.id,
+                &self.owner,
+                finish,
+                &outcomes,
+                now,
+                self.wall_now(),
+            )
             .await?;
         Ok(Run::Finished)
     }
@@ -1057,7 +1093,14 @@ impl Scheduler {
             reason: Some(&reason),
         };
         self.db
-            .finish_slot(&slot.id, &self.owner, finish, &outcomes, now)
+            .finish_slot(
+                &slot.id,
+                &self.owner,
+                finish,
+                &outcomes,
+                now,
+                self.wall_now(),
+            )
             .await?;
         Ok(())
     }

@@ -563,7 +563,8 @@ impl Db {
     }
 
     /// Writes the last outcomes and the slot's final state in one transaction, if `owner`
-    /// still holds its lease (else nothing, and `false`).
+    /// still holds its lease (else nothing, and `false`), with the e-mail that tells the
+    /// user, due at `wall_now` (real time: the outbox's clock; `now` is the market's).
     pub async fn finish_slot(
         &self,
         slot_id: &str,
@@ -571,6 +572,7 @@ impl Db {
         finish: Finish<'_>,
         outcomes: &[Outcome],
         now: i64,
+        wall_now: i64,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
@@ -596,12 +598,11 @@ impl Db {
         let mail = crate::db::mail::NewMail {
             kind: crate::mail::kind::SLOT,
             user_id: Some(user_id),
-            to_addr: None,
             dedupe_key: Some(format!("slot:{slot_id}")),
             payload: serde_json::json!({ "slot_id": slot_id }),
-            not_before: 0,
+            not_before: wall_now,
         };
-        crate::db::mail::insert_mail(&mut *tx, &mail, now).await?;
+        crate::db::mail::insert_mail(&mut *tx, &mail, wall_now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -18,7 +18,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::net::SocketAddr;
 
 /// Pages here load the stylesheet and post forms to this site; nothing else.
@@ -62,36 +62,75 @@ pub struct TokenQuery {
     token: String,
 }
 
-#[derive(Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    token: String,
-}
-
 // ----- Verification -----
 
-/// `GET /verify-email?token=`: a button that verifies.
-pub async fn verify_page(Query(query): Query<TokenQuery>) -> Response {
+fn verify_dead() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        "This link was used already, has expired, or is not one of ours. Sign in and send yourself a new one from the banner at the top of the page.",
+        false,
+        ("/login", "Sign in"),
+    )
+}
+
+fn verify_form_page(status: StatusCode, token: &str, owner: bool, error: &str) -> Response {
     page(
-        StatusCode::OK,
+        status,
         "confirm",
         minijinja::context! {
             title => "Confirm your e-mail address",
-            message => "Press the button to confirm that this address is yours.",
+            message => if owner {
+                "Press the button to confirm that this address is yours."
+            } else {
+                "Enter the password of the account this address belongs to, to confirm that it is yours (or sign in first and open the link again)."
+            },
             action => "/verify-email",
-            token => query.token,
+            token,
+            password => !owner,
+            error,
             button => "Confirm my address",
         },
     )
+}
+
+/// `GET /verify-email?token=`: a button that verifies (with the account's password field
+/// unless the browser is signed in as that account).
+pub async fn verify_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    match state
+        .accounts
+        .verification_by_owner(&caller, &query.token)
+        .await
+    {
+        Ok(Some(owner)) => verify_form_page(StatusCode::OK, &query.token, owner, ""),
+        Ok(None) => verify_dead(),
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: Option<String>,
 }
 
 /// `POST /verify-email` (the page's form).
 pub async fn verify_form(
     State(state): State<AppState>,
     caller: Caller,
-    axum::Form(form): axum::Form<TokenForm>,
+    axum::Form(form): axum::Form<VerifyForm>,
 ) -> Response {
-    match state.accounts.verify_email(&caller, &form.token).await {
+    match state
+        .accounts
+        .verify_email(&caller, &form.token, form.password.as_deref())
+        .await
+    {
         Ok(()) => message(
             StatusCode::OK,
             "Address confirmed",
@@ -99,30 +138,42 @@ pub async fn verify_form(
             true,
             ("/dashboard", "Go to your dashboard"),
         ),
-        Err(err) if err.code == ErrorCode::InvalidToken => message(
-            StatusCode::BAD_REQUEST,
-            "This link does not work",
-            "This link was used already, has expired, or is not one of ours. Sign in and send yourself a new one from the banner at the top of the page.",
-            false,
-            ("/login", "Sign in"),
-        ),
+        Err(err) if err.code == ErrorCode::InvalidToken => verify_dead(),
+        Err(err)
+            if matches!(
+                err.code,
+                ErrorCode::Unauthenticated | ErrorCode::ValidationFailed | ErrorCode::RateLimited
+            ) =>
+        {
+            let error = err.field("password").unwrap_or(&err.message).to_owned();
+            let status =
+                StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            verify_form_page(status, &form.token, false, &error)
+        }
         Err(err) => err.into_response(),
     }
 }
 
-/// `POST /api/auth/verify-email` `{"token"}`: 204, or 400 `invalid_token`.
+/// `POST /api/auth/verify-email` `{"token"}` (signed in as the account) or
+/// `{"token","password"}`: 204; 400 `invalid_token`; 401 without either; 422 for a wrong
+/// password.
 pub async fn verify_api(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<TokenBody>,
+    JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<StatusCode, AppError> {
-    state.accounts.verify_email(&caller, &body.token).await?;
+    state
+        .accounts
+        .verify_email(&caller, &body.token, body.password.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
-pub struct TokenBody {
+pub struct VerifyBody {
     token: String,
+    #[serde(default)]
+    password: Option<String>,
 }
 
 /// `POST /api/auth/verify-email/resend`: 202 (a new link is on its way).
@@ -142,7 +193,11 @@ pub async fn resend_form(State(state): State<AppState>, caller: Caller) -> Respo
             "Check your inbox",
             "We sent you a new link. It works for 24 hours; check your spam folder if it does not arrive in a few minutes.",
             true,
-            ("/dashboard", "Back to your dashboard"),
+            if state.demo {
+                ("/dev/mailbox", "Open the demo mailbox")
+            } else {
+                ("/dashboard", "Back to your dashboard")
+            },
         ),
         Err(err) if err.code == ErrorCode::Unauthenticated => {
             Redirect::to("/login").into_response()
@@ -200,15 +255,15 @@ pub async fn reset_confirm_api(
 }
 
 /// `GET /forgot-password`.
-pub async fn forgot_page() -> Response {
-    forgot(StatusCode::OK, false, "", "")
+pub async fn forgot_page(State(state): State<AppState>) -> Response {
+    forgot(StatusCode::OK, state.demo, false, "", "")
 }
 
-fn forgot(status: StatusCode, sent: bool, email: &str, error: &str) -> Response {
+fn forgot(status: StatusCode, demo: bool, sent: bool, email: &str, error: &str) -> Response {
     page(
         status,
         "forgot",
-        minijinja::context! { title => "Forgot your password?", sent, email, error },
+        minijinja::context! { title => "Forgot your password?", demo, sent, email, error },
     )
 }
 
@@ -223,15 +278,17 @@ pub async fn forgot_form(
         .request_password_reset(&caller, &form.email)
         .await
     {
-        Ok(()) => forgot(StatusCode::OK, true, "", ""),
+        Ok(()) => forgot(StatusCode::OK, state.demo, true, "", ""),
         Err(err) if err.code == ErrorCode::ValidationFailed => forgot(
             StatusCode::UNPROCESSABLE_ENTITY,
+            state.demo,
             false,
             &form.email,
             err.field("email").unwrap_or(&err.message),
         ),
         Err(err) if err.code == ErrorCode::RateLimited => forgot(
             StatusCode::TOO_MANY_REQUESTS,
+            state.demo,
             false,
             &form.email,
             &err.message,
@@ -320,51 +377,21 @@ pub async fn reset_form(
 
 // ----- Notifications -----
 
-/// `GET`/`PUT /api/notifications`: what the user wants to hear about.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct PrefsBody {
-    purchases: bool,
-    failures: bool,
-    funds: bool,
-    weekly: bool,
-}
-
-impl From<NotifyPrefs> for PrefsBody {
-    fn from(p: NotifyPrefs) -> Self {
-        Self {
-            purchases: p.purchases,
-            failures: p.failures,
-            funds: p.funds,
-            weekly: p.weekly,
-        }
-    }
-}
-
+/// `GET`/`PUT /api/notifications` `{"purchases","failures","funds","weekly"}`: what the
+/// user wants to hear about.
 pub async fn prefs_api(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<PrefsBody>, AppError> {
-    Ok(Json(state.accounts.notify_prefs(&caller).await?.into()))
+) -> Result<Json<NotifyPrefs>, AppError> {
+    Ok(Json(state.accounts.notify_prefs(&caller).await?))
 }
 
 pub async fn save_prefs_api(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<PrefsBody>,
-) -> Result<Json<PrefsBody>, AppError> {
-    let prefs = NotifyPrefs {
-        purchases: body.purchases,
-        failures: body.failures,
-        funds: body.funds,
-        weekly: body.weekly,
-    };
-    Ok(Json(
-        state
-            .accounts
-            .set_notify_prefs(&caller, prefs)
-            .await?
-            .into(),
-    ))
+    JsonBody(prefs): JsonBody<NotifyPrefs>,
+) -> Result<Json<NotifyPrefs>, AppError> {
+    Ok(Json(state.accounts.set_notify_prefs(&caller, prefs).await?))
 }
 
 /// `POST /settings/notifications` (the Settings page's form: a ticked box is present).
@@ -373,13 +400,15 @@ pub async fn prefs_form(
     caller: Caller,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    let on = |name: &str| pairs.iter().any(|(key, _)| key == name);
-    let prefs = NotifyPrefs {
-        purchases: on("purchases"),
-        failures: on("failures"),
-        funds: on("funds"),
-        weekly: on("weekly"),
+    let mut prefs = NotifyPrefs {
+        purchases: false,
+        failures: false,
+        funds: false,
+        weekly: false,
     };
+    for topic in crate::mail::notify::TOPICS {
+        prefs.set(topic, pairs.iter().any(|(key, _)| key == topic));
+    }
     state.accounts.set_notify_prefs(&caller, prefs).await?;
     Ok(Redirect::to("/settings?notifications=saved"))
 }
@@ -446,17 +475,26 @@ pub async fn unsubscribe(
 
 // ----- The demo mailbox -----
 
-/// `GET /dev/mailbox`: demo mode only, and only to a browser on this machine (a request
-/// that came through a proxy, which would be on loopback too, is refused).
+/// `GET /dev/mailbox`: demo mode only, and only to a browser on this machine: the peer is
+/// loopback, nothing says a proxy passed the request on (a proxy on this machine is on
+/// loopback too; with `trust_forwarded_for` the server is behind one, so never), and the
+/// `Host` is a loopback name (a page of another site, its name rebound to 127.0.0.1, does
+/// not get to read it).
 pub async fn mailbox(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
-        .iter()
-        .any(|name| headers.contains_key(*name));
-    if !state.demo || !peer.ip().is_loopback() || proxied {
+    let proxied = state.forwarded_hops.is_some()
+        || ["x-forwarded-for", "forwarded", "x-real-ip"]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+    let local_name = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| url::Url::parse(&format!("http://{h}")).ok())
+        .is_some_and(|u| crate::mail::is_loopback_host(u.host()));
+    if !state.demo || !peer.ip().is_loopback() || proxied || !local_name {
         return AppError::not_found("This page").into_response();
     }
     let messages = match state.db.mailbox(MAILBOX_LIMIT).await {

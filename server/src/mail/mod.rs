@@ -37,10 +37,19 @@ pub const RESET_TTL_MS: i64 = 3_600_000;
 pub const MAX_ATTEMPTS: i64 = 20;
 /// How long a sender holds a claimed message (one SMTP conversation fits well within).
 const LEASE_MS: i64 = 120_000;
-/// How long one SMTP conversation may take.
+/// How long one SMTP conversation may take, from connecting to the server's last answer
+/// (lettre's own timeout covers only the connection).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Senders per instance (each holds one message at a time).
+const SENDERS: usize = 4;
+/// How long a stopping sender may finish the message in hand.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long a purchase summary waits for open orders to fill before it is sent anyway.
 const SUMMARY_WAIT_MS: i64 = 30 * 60_000;
+/// With no SMTP server configured, how long a message waits before it looks again.
+const NO_TRANSPORT_WAIT_MS: i64 = 60_000;
+/// A notification not sent within this long after its event is out of date (skipped).
+const STALE_AFTER_MS: i64 = 24 * 3_600_000;
 /// How often the periodic notifications look for work.
 const NOTIFY_EVERY: Duration = Duration::from_secs(600);
 /// The `platform_settings` key of the SMTP settings admins save.
@@ -136,6 +145,33 @@ pub fn check_from(text: &str) -> Result<Mailbox, String> {
     text.trim()
         .parse::<Mailbox>()
         .map_err(|_| "Enter an address like QuantShift <no-reply@example.com>.".to_owned())
+}
+
+/// Whether credentials may go to this server: over TLS (`smtps://`, or STARTTLS required),
+/// or to a relay on this machine.
+fn sends_credentials_safely(url: &url::Url) -> bool {
+    let tls_required = url
+        .query_pairs()
+        .any(|(key, value)| key == "tls" && value == "required");
+    url.scheme() == "smtps" || tls_required || is_loopback_host(url.host())
+}
+
+/// Whether a URL's host names this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub(crate) fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
+    match host {
+        // A URL of a scheme the URL standard does not know (`smtp:`) keeps its host as text.
+        Some(url::Host::Domain(name)) => {
+            name == "localhost"
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The URL's host and port for display (never its credentials).
@@ -261,7 +297,6 @@ impl MailService {
         Ok(NewMail {
             kind,
             user_id: Some(user_id.to_owned()),
-            to_addr: None,
             dedupe_key: None,
             payload: serde_json::json!({ "token": sealed }),
             not_before: now,
@@ -274,8 +309,14 @@ impl MailService {
         Ok(rows
             .into_iter()
             .find(|(key, _, _)| key == SETTINGS_KEY)
-            .and_then(|(_, value, _)| serde_json::from_str::<SavedMail>(&value).ok())
-            .filter(|saved| !saved.smtp_url.is_empty()))
+            .and_then(|(_, value, _)| serde_json::from_str::<SavedMail>(&value).ok()))
+    }
+
+    /// The sender: the admins' if they saved one, else the default.
+    fn sender(&self, saved: Option<&SavedMail>) -> Mailbox {
+        saved
+            .and_then(|s| check_from(&s.from).ok())
+            .unwrap_or_else(|| self.default_from())
     }
 
     /// The default sender: `mail_from`, else `QuantShift <no-reply@<public host>>`.
@@ -301,23 +342,23 @@ impl MailService {
     /// Where messages go now: the admins' SMTP settings, else the configuration's, else the
     /// demo mailbox in demo mode, else nowhere.
     pub async fn transport(&self) -> anyhow::Result<Transport> {
-        if let Some(saved) = self.saved().await? {
-            let mut url = check_smtp_url(&saved.smtp_url).map_err(anyhow::Error::msg)?;
-            if let Some(sealed) = &saved.password {
+        let saved = self.saved().await?;
+        if let Some(admins) = saved.as_ref().filter(|s| !s.smtp_url.is_empty()) {
+            let mut url = check_smtp_url(&admins.smtp_url).map_err(anyhow::Error::msg)?;
+            if let Some(sealed) = &admins.password {
                 let password = self.vault.open(sealed, PASSWORD_OWNER)?;
                 url.set_password(Some(&password))
                     .map_err(|()| anyhow::anyhow!("the SMTP URL cannot hold a password"))?;
             }
-            let from = check_from(&saved.from).unwrap_or_else(|_| self.default_from());
-            return smtp_transport(&url, from);
+            return smtp_transport(&url, self.sender(saved.as_ref()));
         }
         if let Some(text) = &self.settings.smtp_url {
             let url = check_smtp_url(text).map_err(anyhow::Error::msg)?;
-            return smtp_transport(&url, self.default_from());
+            return smtp_transport(&url, self.sender(saved.as_ref()));
         }
         if self.settings.demo {
             return Ok(Transport::Mailbox {
-                from: self.default_from(),
+                from: self.sender(saved.as_ref()),
             });
         }
         Ok(Transport::None)
@@ -361,23 +402,35 @@ impl MailService {
             let in_url = url.password().map(percent_decode);
             let _ = url.set_password(None);
             saved.smtp_url = url.to_string();
-            saved.password = match (password, in_url) {
+            let typed = match (password, in_url) {
                 (Some(""), _) => None,
                 (Some(typed), _) => Some(typed.to_owned()),
-                (None, Some(in_url)) => Some(in_url),
-                (None, None) => None,
-            }
-            .map(|p| self.vault.seal(&p, PASSWORD_OWNER))
-            .transpose()
-            .map_err(|_| {
-                std::collections::BTreeMap::from([(
+                (None, in_url) => in_url,
+            };
+            // The saved password stays only for the same server and user: an admin who
+            // changes the host must type it again (it never goes to a server it was not
+            // meant for).
+            let same_server = previous
+                .as_ref()
+                .is_some_and(|p| p.smtp_url == saved.smtp_url);
+            let kept = (password.is_none() && same_server)
+                .then(|| previous.and_then(|p| p.password))
+                .flatten();
+            if typed.is_some() && !sends_credentials_safely(&url) {
+                return Err(std::collections::BTreeMap::from([(
                     "smtp_password".to_owned(),
-                    "The password could not be sealed.".to_owned(),
-                )])
-            })?;
-            if password.is_none() && saved.password.is_none() {
-                saved.password = previous.and_then(|p| p.password);
+                    "A password goes only over TLS: use smtps://, or add ?tls=required (plain smtp:// only to a relay on this machine).".to_owned(),
+                )]));
             }
+            saved.password = match typed {
+                Some(p) => Some(self.vault.seal(&p, PASSWORD_OWNER).map_err(|_| {
+                    std::collections::BTreeMap::from([(
+                        "smtp_password".to_owned(),
+                        "The password could not be sealed.".to_owned(),
+                    )])
+                })?),
+                None => kept,
+            };
         }
         Ok(saved)
     }
@@ -406,39 +459,55 @@ impl MailService {
         Ok(label)
     }
 
-    /// Runs the sender until `stop` turns true: claims due messages one at a time.
+    /// Runs [`SENDERS`] senders until `stop` turns true, each claiming due messages one at
+    /// a time.
     pub fn spawn(
         self: &Arc<Self>,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|_| self.clone().run_sender(stop.clone()))
+            .collect();
         tokio::spawn(async move {
-            loop {
-                if *stop.borrow() {
+            futures_util::future::join_all(senders).await;
+        })
+    }
+
+    async fn run_sender(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let outcome = |sent: anyhow::Result<bool>| match sent {
+            Ok(worked) => worked,
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the e-mail sender failed a pass");
+                false
+            }
+        };
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let send = self.send_one();
+            tokio::pin!(send);
+            let worked = tokio::select! {
+                sent = &mut send => outcome(sent),
+                _ = stop.changed() => {
+                    // The message in hand may finish for a moment; after that it is
+                    // abandoned, and its lease lets a sender (after a restart, or on
+                    // another instance) send it.
+                    if let Ok(sent) = tokio::time::timeout(STOP_GRACE, &mut send).await {
+                        outcome(sent);
+                    }
                     break;
                 }
-                // Stopping abandons a message being sent: its lease runs out and a sender
-                // (here after a restart, or another instance) sends it again.
-                let worked = tokio::select! {
-                    sent = me.send_one() => match sent {
-                        Ok(worked) => worked,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "the e-mail sender failed a pass");
-                            false
-                        }
-                    },
-                    _ = stop.changed() => break,
-                };
-                if worked {
-                    continue;
-                }
-                tokio::select! {
-                    () = me.wake.notified() => {}
-                    () = tokio::time::sleep(me.settings.poll) => {}
-                    _ = stop.changed() => {}
-                }
+            };
+            if worked {
+                continue;
             }
-        })
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.settings.poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     /// Runs the periodic notifications (buying power a day ahead, weekly summaries) every
@@ -504,7 +573,7 @@ impl MailService {
         if let MailEnd::Failed { error } = end_ref {
             tracing::warn!(id = %row.id, kind = %row.kind, error, "gave up on an e-mail");
         }
-        if !self.db.end_mail(&row.id, &self.owner, end_ref, now).await? {
+        if !self.end_mail(&row.id, end_ref, now).await? {
             tracing::warn!(id = %row.id, "an e-mail's lease ran out while it was being sent");
         } else if matches!(
             end_ref,
@@ -515,6 +584,23 @@ impl MailService {
             self.db.clear_mail_payload(&row.id).await?;
         }
         Ok(true)
+    }
+
+    /// Records how an attempt ended, trying again a few times: a message sent but left
+    /// `sending` would be sent again when its lease runs out.
+    async fn end_mail(&self, id: &str, end: MailEnd<'_>, now: i64) -> anyhow::Result<bool> {
+        let mut tries = 0;
+        loop {
+            match self.db.end_mail(id, &self.owner, end, now).await {
+                Ok(held) => return Ok(held),
+                Err(err) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %err, id, "could not record an e-mail's outcome; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     async fn attempt(&self, row: &OutboxRow) -> Attempt {
@@ -528,9 +614,9 @@ impl MailService {
             Composed::Later(at) => return Attempt::Later(at),
         };
         let transport = match self.transport().await {
-            Ok(Transport::None) => {
-                return Attempt::Failed("no SMTP server is configured".to_owned());
-            }
+            // Waits (without using up attempts) until an admin configures a server; the
+            // health page shows it waiting.
+            Ok(Transport::None) => return Attempt::Later(self.now() + NO_TRANSPORT_WAIT_MS),
             Ok(transport) => transport,
             Err(err) => return Attempt::Failed(format!("the SMTP settings are unusable: {err:#}")),
         };
@@ -580,13 +666,20 @@ impl MailService {
                     message: format!("the message could not be built: {err}"),
                     permanent: true,
                 })?;
-                mailer.send(message).await.map(drop).map_err(|err| {
-                    let permanent = err.is_permanent();
-                    DeliveryError {
+                match tokio::time::timeout(SMTP_TIMEOUT, mailer.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(err)) => Err(DeliveryError {
+                        permanent: refuses_the_message(&err),
                         message: format!("SMTP: {err}"),
-                        permanent,
-                    }
-                })
+                    }),
+                    Err(_) => Err(DeliveryError {
+                        message: format!(
+                            "SMTP: the server did not finish within {} s",
+                            SMTP_TIMEOUT.as_secs()
+                        ),
+                        permanent: false,
+                    }),
+                }
             }
         }
     }
@@ -614,6 +707,15 @@ impl MailService {
                 let token = self
                     .vault
                     .open(sealed, &format!("{}:{}", row.kind, user.id))?;
+                if !self
+                    .db
+                    .token_usable(&token_hash(&token), &row.kind, self.now())
+                    .await?
+                {
+                    return Ok(Composed::Skip(
+                        "the link expired (or was used) before it could be sent".to_owned(),
+                    ));
+                }
                 let (path, subject, template) = if verify {
                     (
                         "/verify-email",
@@ -637,6 +739,9 @@ impl MailService {
                     unsubscribe: None,
                 })))
             }
+            _ if self.now() - row.created_at > STALE_AFTER_MS => Ok(Composed::Skip(
+                "out of date: not sent within a day of its event".to_owned(),
+            )),
             _ => {
                 self.notify
                     .compose(self, row, &user, &payload, self.now())
@@ -675,6 +780,17 @@ fn percent_decode(text: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// Whether an SMTP error refuses this message for good (a mailbox that does not exist, a
+/// message the server will not take: 550, 551, 552, 554). A refused login (535), a server
+/// that wants TLS (530) or refuses the sender (553) is the configuration's fault: the
+/// message waits (retried) until an admin fixes it.
+fn refuses_the_message(err: &lettre::transport::smtp::Error) -> bool {
+    let Some(code) = err.status() else {
+        return false;
+    };
+    matches!(code.to_string().as_str(), "550" | "551" | "552" | "554")
 }
 
 enum Attempt {
@@ -767,6 +883,15 @@ mod tests {
         );
         assert!(check_from("QuantShift <no-reply@example.com>").is_ok());
         assert!(check_from("not an address").is_err());
+        let safe = |u: &str| sends_credentials_safely(&check_smtp_url(u).unwrap());
+        assert!(safe("smtps://u@mail.example.com"));
+        assert!(safe("smtp://u@mail.example.com:587?tls=required"));
+        assert!(safe("smtp://u@127.0.0.1:2525"));
+        assert!(safe("smtp://u@localhost"));
+        assert!(safe("smtp://u@[::1]:25"));
+        assert!(!safe("smtp://u@mail.example.com"));
+        assert!(!safe("smtp://u@mail.example.com?tls=opportunistic"));
+        assert!(!safe("smtp://u@127.0.0.1.evil.example"));
     }
 
     #[test]

@@ -91,13 +91,7 @@ impl Notifier {
             }
             other => anyhow::bail!("unknown kind of e-mail {other:?}"),
         };
-        let wanted = match topic {
-            "purchases" => prefs.purchases,
-            "failures" => prefs.failures,
-            "funds" => prefs.funds,
-            _ => prefs.weekly,
-        };
-        if !wanted {
+        if !prefs.wants(topic) {
             return Ok(Composed::Skip(format!(
                 "the user turned off {topic} e-mails"
             )));
@@ -148,9 +142,8 @@ impl Notifier {
                 .any(|p| p.status.is_problem() || p.status == PurchaseStatus::Missed);
         if !failed
             && purchases.iter().any(|p| p.status.is_open())
-            && self.market_now(now) - row.created_at < super::SUMMARY_WAIT_MS
+            && now - row.created_at < super::SUMMARY_WAIT_MS
         {
-            // `created_at` of a slot's message is the market's time (the scheduler's).
             return Ok(SlotMail::Later(now + 60_000));
         }
         let plan = db.plan_even_deleted(&slot.plan_id, &user.id).await?;
@@ -305,7 +298,6 @@ impl Notifier {
                     &NewMail {
                         kind: kind::FUNDS,
                         user_id: Some(user_id.to_owned()),
-                        to_addr: None,
                         dedupe_key: Some(key),
                         payload: context,
                         not_before: wall,
@@ -351,7 +343,6 @@ impl Notifier {
                     &NewMail {
                         kind: kind::WEEKLY,
                         user_id: Some(user.id.clone()),
-                        to_addr: None,
                         dedupe_key: Some(format!("weekly:{}:{label}", user.id)),
                         payload: serde_json::json!({ "week": label, "since": week_start }),
                         not_before: wall,

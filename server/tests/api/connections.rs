@@ -41,7 +41,6 @@ async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
         return;
     };
     app.sign_up("keys@example.com", PASSWORD).await;
-    mark_verified(&app, "keys@example.com").await;
     assert_eq!(
         json(app.get("/api/broker/connection").await).await["kind"],
         "demo"
@@ -145,6 +144,16 @@ async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
         "{body}"
     );
     app.clock.advance_minutes(31 * 24 * 60);
+    // Live money needs a confirmed address.
+    let live = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "live", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(live.status(), 403);
+    assert_eq!(json(live).await["error"]["code"], "email_unverified");
+    mark_verified(&app, "keys@example.com").await;
     let live = app
         .post_json(
             "/api/broker/connection",

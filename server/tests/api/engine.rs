@@ -465,7 +465,7 @@ async fn racing_workers_claim_each_slot_once(backend: Backend) {
             let mut claimed = Vec::new();
             while let Some(slot) = db.claim_slot(owner, now, 600_000).await.unwrap() {
                 assert!(
-                    db.finish_slot(&slot.id, owner, DONE, &[], now)
+                    db.finish_slot(&slot.id, owner, DONE, &[], now, now)
                         .await
                         .unwrap()
                 );

@@ -234,14 +234,14 @@ async fn claims_are_fair_across_users(backend: Backend) {
     };
     assert!(
         !app.db
-            .finish_slot(&first.id, "w2", done, &[], 100)
+            .finish_slot(&first.id, "w2", done, &[], 100, 100)
             .await
             .unwrap(),
         "only the lease holder can finish a slot"
     );
     assert!(
         app.db
-            .finish_slot(&first.id, "w1", done, &[], 100)
+            .finish_slot(&first.id, "w1", done, &[], 100, 100)
             .await
             .unwrap()
     );

@@ -67,6 +67,9 @@ struct Faults {
     hang_after_data: usize,
     /// Refuse this many messages for good.
     reject: usize,
+    /// Keep this many messages, then break the connection before saying so (the sender
+    /// cannot know it was delivered).
+    accept_then_drop: usize,
 }
 
 #[derive(Clone)]
@@ -113,6 +116,10 @@ impl SmtpSink {
 
     pub fn hang_next(&self, n: usize) {
         self.faults.lock().unwrap().hang_after_data = n;
+    }
+
+    pub fn accept_then_drop_next(&self, n: usize) {
+        self.faults.lock().unwrap().accept_then_drop = n;
     }
 
     pub fn reject_next(&self, n: usize) {
@@ -234,6 +241,9 @@ impl SmtpSink {
                         } else if faults.reject > 0 {
                             faults.reject -= 1;
                             Some("reject")
+                        } else if faults.accept_then_drop > 0 {
+                            faults.accept_then_drop -= 1;
+                            Some("accept")
                         } else {
                             None
                         }
@@ -250,6 +260,14 @@ impl SmtpSink {
                             while lines.read_line(&mut rest).await.unwrap_or(0) > 0 {
                                 rest.clear();
                             }
+                            return Ok(());
+                        }
+                        Some("accept") => {
+                            self.received.lock().unwrap().push(Received {
+                                from: from.clone(),
+                                to: std::mem::take(&mut to),
+                                data,
+                            });
                             return Ok(());
                         }
                         Some(_) => b"550 5.1.1 mailbox unavailable\r\n",
