@@ -104,6 +104,31 @@ impl ClientOrderId {
         Self(id)
     }
 
+    /// A signal bot's order: `<first 26 hex digits of the plan id>-<b|x><trading day
+    /// YYYYMMDD>` (`b` buys, `x` sells), at most one of each per bot and trading day, so a
+    /// re-run of the day's evaluation (a crash between the signal and the order, a second
+    /// instance) finds the order already placed instead of trading twice. 36 characters;
+    /// the letters differ from slots' (`s`, `m`), so no bot id equals a slot's.
+    pub fn for_bot(
+        plan: &PlanId,
+        day: jiff::civil::Date,
+        side: crate::domain::order::Side,
+    ) -> Self {
+        let hex: String = plan
+            .as_str()
+            .chars()
+            .filter(|c| *c != '-')
+            .take(26)
+            .collect();
+        let tag = match side {
+            crate::domain::order::Side::Buy => 'b',
+            crate::domain::order::Side::Sell => 'x',
+        };
+        let id = format!("{hex}-{tag}{}", day.strftime("%Y%m%d"));
+        debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
+        Self(id)
+    }
+
     /// An id read back from where it was stored (it was made by `for_slot` when written).
     pub fn from_stored(id: String) -> Self {
         Self(id)
@@ -184,5 +209,28 @@ mod tests {
         assert_eq!(base36(35), "z");
         assert_eq!(base36(36), "10");
         assert_eq!(base36(-36), "-10");
+    }
+
+    #[test]
+    fn bot_orders_have_one_id_per_bot_day_and_side() {
+        use crate::domain::order::Side;
+        let plan = PlanId::parse(PLAN).unwrap();
+        let day = jiff::civil::date(2026, 12, 7);
+        let buy = ClientOrderId::for_bot(&plan, day, Side::Buy);
+        assert_eq!(buy.as_str(), "6f9619ff8b864011b42d00c04f-b20261207");
+        assert_eq!(
+            buy,
+            ClientOrderId::for_bot(&plan, day, Side::Buy),
+            "deterministic"
+        );
+        let sell = ClientOrderId::for_bot(&plan, day, Side::Sell);
+        assert_eq!(sell.as_str(), "6f9619ff8b864011b42d00c04f-x20261207");
+        assert_ne!(
+            buy,
+            ClientOrderId::for_bot(&plan, day.tomorrow().unwrap(), Side::Buy)
+        );
+        let other = PlanId::parse("7F9619FF-8B86-4011-B42D-00C04FC964FF").unwrap();
+        assert_ne!(buy, ClientOrderId::for_bot(&other, day, Side::Buy));
+        assert!(buy.as_str().len() <= CLIENT_ORDER_ID_MAX);
     }
 }

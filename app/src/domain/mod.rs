@@ -7,7 +7,8 @@
 //! - [`plan`]: the plan, its status rules and its validation.
 //! - [`calendar`], [`schedule`]: the NYSE calendar and recurring purchase schedules.
 //! - [`indicators`], [`strategy`]: incremental indicators and the strategies.
-//! - [`backtest`]: the event-driven backtester and its metrics.
+//! - [`backtest`]: the event-driven backtester and its metrics; [`ledger`]: one position's
+//!   books (cost, open trade, realized profit), the backtester's and a live bot's.
 //! - [`csv`], [`synthetic`]: bars from CSV files, and deterministic synthetic bars.
 //! - [`account`], [`ids`], [`time`]: accounts, id newtypes (and the idempotent client
 //!   order id), and the injectable clock.
@@ -19,6 +20,7 @@ pub mod calendar;
 pub mod csv;
 pub mod ids;
 pub mod indicators;
+pub mod ledger;
 pub mod lifecycle;
 pub mod market;
 pub mod order;

@@ -22,6 +22,7 @@ mod tests;
 pub use report::{BacktestPurchase, BacktestReport, DcaStats, OpenPosition, Skip, Stats, Trade};
 pub use run::{StrategySpec, run_backtest, slots_between};
 
+use super::ledger::PositionLedger;
 use super::market::{Bar, Symbol, round_qty_down};
 use super::order::{AccountView, Fill, OrderIntent, Side, Size};
 use super::strategy::{Action, Event, Strategy};
@@ -84,26 +85,16 @@ impl Default for BacktestConfig {
 #[derive(Clone, Debug)]
 struct Book {
     symbol: Symbol,
-    qty: Decimal,
-    /// Total cost of the shares held, commissions included.
-    cost: Decimal,
+    /// Shares held, their cost and the open trade (what a live bot keeps the same way).
+    ledger: PositionLedger,
     last_close: Option<Decimal>,
     last_time: Option<jiff::Timestamp>,
     /// `qty` and `last_close` as floats, for the running statistics only.
     qty_f64: f64,
     close_f64: f64,
     pending: Vec<OrderIntent>,
-    open_trade: Option<OpenTrade>,
     /// First purchase price, for the lump-sum comparison.
     first_fill: Option<(Decimal, jiff::Timestamp)>,
-}
-
-#[derive(Clone, Debug)]
-struct OpenTrade {
-    entry_time: jiff::Timestamp,
-    qty: Decimal,
-    entry_value: Decimal,
-    entry_commission: Decimal,
 }
 
 /// Equity at one bar time.
@@ -195,14 +186,12 @@ impl<S: Strategy> Backtester<S> {
         }
         self.books.push(Book {
             symbol: symbol.clone(),
-            qty: Decimal::ZERO,
-            cost: Decimal::ZERO,
+            ledger: PositionLedger::default(),
             last_close: None,
             last_time: None,
             qty_f64: 0.0,
             close_f64: 0.0,
             pending: Vec::new(),
-            open_trade: None,
             first_fill: None,
         });
         self.marks.push((Decimal::ZERO, Decimal::ZERO));
@@ -217,8 +206,8 @@ impl<S: Strategy> Backtester<S> {
     fn mark(&mut self, b: usize) {
         let book = &mut self.books[b];
         let close = book.last_close.unwrap_or(Decimal::ZERO);
-        self.marks[b] = (book.qty, close);
-        book.qty_f64 = metrics::to_f64(book.qty);
+        self.marks[b] = (book.ledger.qty, close);
+        book.qty_f64 = metrics::to_f64(book.ledger.qty);
         book.close_f64 = metrics::to_f64(close);
     }
 
@@ -277,7 +266,7 @@ impl<S: Strategy> Backtester<S> {
         actions.clear();
         let account = AccountView {
             cash: self.cash,
-            position_qty: self.books[at].qty,
+            position_qty: self.books[at].ledger.qty,
             marks: &self.marks,
         };
         self.strategy.on_event(event, &account, &mut actions);
@@ -332,9 +321,9 @@ impl<S: Strategy> Backtester<S> {
                     affordable
                 }
             }
-            (Side::Sell, Size::Qty(wanted)) => wanted.min(self.books[b].qty),
+            (Side::Sell, Size::Qty(wanted)) => wanted.min(self.books[b].ledger.qty),
             (Side::Sell, Size::Notional(amount)) => {
-                round_qty_down(amount / price).min(self.books[b].qty)
+                round_qty_down(amount / price).min(self.books[b].ledger.qty)
             }
         };
         if qty <= Decimal::ZERO {
@@ -347,24 +336,8 @@ impl<S: Strategy> Backtester<S> {
         match order.side {
             Side::Buy => {
                 self.cash -= value + commission;
-                book.qty += qty;
-                book.cost += value + commission;
+                book.ledger.buy(qty, price, commission, time);
                 book.first_fill.get_or_insert((price, time));
-                match &mut book.open_trade {
-                    Some(trade) => {
-                        trade.qty += qty;
-                        trade.entry_value += value;
-                        trade.entry_commission += commission;
-                    }
-                    None => {
-                        book.open_trade = Some(OpenTrade {
-                            entry_time: time,
-                            qty,
-                            entry_value: value,
-                            entry_commission: commission,
-                        })
-                    }
-                }
                 if let Size::Notional(amount) = order.size {
                     self.purchases.push(BacktestPurchase {
                         time,
@@ -378,37 +351,9 @@ impl<S: Strategy> Backtester<S> {
             }
             Side::Sell => {
                 self.cash += value - commission;
-                let share = qty / book.qty;
-                book.cost -= book.cost * share;
-                book.qty -= qty;
-                if let Some(trade) = &mut book.open_trade {
-                    let portion = qty / trade.qty;
-                    let entry_value = trade.entry_value * portion;
-                    let entry_commission = trade.entry_commission * portion;
-                    let pnl = value - commission - entry_value - entry_commission;
-                    let basis = entry_value + entry_commission;
-                    self.trades.push(Trade {
-                        entry_time: trade.entry_time,
-                        exit_time: time,
-                        qty,
-                        entry_price: entry_value / qty,
-                        exit_price: price,
-                        pnl,
-                        return_pct: if basis.is_zero() {
-                            0.0
-                        } else {
-                            metrics::to_f64(pnl / basis) * 100.0
-                        },
-                    });
-                    trade.qty -= qty;
-                    trade.entry_value -= entry_value;
-                    trade.entry_commission -= entry_commission;
-                    if trade.qty.is_zero() {
-                        book.open_trade = None;
-                    }
-                }
-                if book.qty.is_zero() {
-                    book.cost = Decimal::ZERO;
+                // `qty` is at most what the book holds (capped above).
+                if let Ok(Some(trade)) = book.ledger.sell(qty, price, commission, time) {
+                    self.trades.push(trade);
                 }
             }
         }

@@ -177,22 +177,22 @@ pub(super) fn build<S: Strategy>(run: Backtester<S>) -> BacktestReport {
     let total_pnl: Decimal = run.trades.iter().map(|t| t.pnl).sum();
 
     let open_position = run.books.iter().find_map(|book| {
-        let trade = book.open_trade.as_ref()?;
+        let trade = book.ledger.open.as_ref()?;
         let last = book.last_close?;
-        let market_value = book.qty * last;
+        let market_value = book.ledger.qty * last;
         Some(OpenPosition {
             symbol: book.symbol.clone(),
             entry_time: trade.entry_time,
-            qty: book.qty,
-            entry_price: trade.entry_value / trade.qty,
+            qty: book.ledger.qty,
+            entry_price: trade.entry_price(),
             last_price: last,
             market_value,
-            unrealized_pnl: market_value - book.cost,
+            unrealized_pnl: market_value - book.ledger.cost,
         })
     });
 
     let dca = (run.config.funding == Funding::Contributions).then(|| {
-        let cost_basis: Decimal = run.books.iter().map(|b| b.cost).sum();
+        let cost_basis: Decimal = run.books.iter().map(|b| b.ledger.cost).sum();
         let mut flows: Vec<(f64, f64)> = run
             .purchases
             .iter()

@@ -324,13 +324,13 @@ proptest! {
             bt.push(&symbol, bar).unwrap();
             // Cash never negative; equity is cash plus positions at every bar.
             prop_assert!(bt.cash >= Decimal::ZERO, "cash {}", bt.cash);
-            let positions: Decimal = bt.books.iter().map(|b| b.qty * b.last_close.unwrap_or_default()).sum();
+            let positions: Decimal = bt.books.iter().map(|b| b.ledger.qty * b.last_close.unwrap_or_default()).sum();
             // What strategies are shown (the marks) agrees with the books.
-            let shown = AccountView { cash: bt.cash, position_qty: bt.books[0].qty, marks: &bt.marks };
+            let shown = AccountView { cash: bt.cash, position_qty: bt.books[0].ledger.qty, marks: &bt.marks };
             prop_assert_eq!(shown.equity(), bt.cash + positions);
             for book in &bt.books {
-                prop_assert!(decimal_places(book.qty) <= 9);
-                prop_assert!(book.qty >= Decimal::ZERO);
+                prop_assert!(decimal_places(book.ledger.qty) <= 9);
+                prop_assert!(book.ledger.qty >= Decimal::ZERO);
             }
         }
         let report = bt.finish();

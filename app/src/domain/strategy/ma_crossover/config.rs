@@ -77,6 +77,30 @@ impl Default for MaCrossoverConfig {
 }
 
 impl MaCrossoverConfig {
+    /// Daily bars a live bot needs before its first evaluation so that evaluation uses
+    /// every rule, as the backtest of the same bars would: a crossover compares the SMAs on
+    /// two bars (`slow + 1`), the ATR seeds over `atr_period` bars (when a rule reads it),
+    /// the volume filter averages the `period` bars before the one it judges, and the trend
+    /// filter is an SMA. (Checked against [`super::MaCrossover::is_warm`] in the tests.)
+    pub fn warm_up_bars(&self) -> usize {
+        let uses_atr = matches!(self.sizing, Sizing::AtrRisk { .. })
+            || matches!(self.stop_loss, Some(ExitRule::AtrMultiple(_)))
+            || matches!(self.take_profit, Some(ExitRule::AtrMultiple(_)));
+        [
+            self.slow as usize + 1,
+            if uses_atr {
+                self.atr_period as usize
+            } else {
+                0
+            },
+            self.volume_filter.map_or(0, |f| f.period as usize + 1),
+            self.trend_filter.map_or(0, |p| p as usize),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
     pub fn validate(&self) -> Result<(), BTreeMap<String, String>> {
         let mut errors = BTreeMap::new();
         let mut check = |ok: bool, key: &str, message: &str| {

@@ -5,6 +5,7 @@
 //! the next open (or this close, if configured), the live engine at the next market order.
 
 mod config;
+pub mod live;
 mod strategy;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@ pub struct MaCrossover {
     target: Option<Decimal>,
     /// ATR when the entry was decided, for ATR-based exits.
     entry_atr: Option<Decimal>,
+    /// Whether every rule could read its indicators on the last bar (see [`Self::is_warm`]).
+    informed: bool,
 }
 
 impl MaCrossover {
@@ -46,8 +48,22 @@ impl MaCrossover {
             stop: None,
             target: None,
             entry_atr: None,
+            informed: false,
             config,
         }
+    }
+
+    /// Whether the last bar's decision could use every rule: both SMAs on it and the bar
+    /// before (a crossover), the ATR if a rule reads it, the volume average of the bars
+    /// before it, the trend SMA. A live bot fetches
+    /// [`MaCrossoverConfig::warm_up_bars`] bars so its first evaluation is informed.
+    pub fn is_warm(&self) -> bool {
+        self.informed
+    }
+
+    /// The open position's stop loss and take profit levels.
+    pub fn exits(&self) -> (Option<Decimal>, Option<Decimal>) {
+        (self.stop, self.target)
     }
 
     /// Whether any rule reads the ATR (it costs a division per bar, so it is skipped if not).
@@ -103,6 +119,7 @@ impl MaCrossover {
 
     fn on_bar(&mut self, bar: &Bar, account: &AccountView<'_>, actions: &mut Vec<Action>) {
         // The volume filter compares this bar with the average of the bars before it.
+        let volume_ready = self.volume.as_ref().is_none_or(|avg| avg.value().is_some());
         let volume_ok = match (&self.volume, self.config.volume_filter) {
             (Some(avg), Some(filter)) => avg
                 .value()
@@ -122,6 +139,11 @@ impl MaCrossover {
         }
         let now = self.fast.compare(&self.slow);
         let previous = std::mem::replace(&mut self.previous, now);
+        self.informed = previous.is_some()
+            && now.is_some()
+            && volume_ready
+            && (!self.needs_atr || self.atr.value().is_some())
+            && self.trend.as_ref().is_none_or(|t| t.value().is_some());
         let crossed_up = previous == Some(Ordering::Less) && now == Some(Ordering::Greater);
         let crossed_down = previous == Some(Ordering::Greater) && now == Some(Ordering::Less);
 

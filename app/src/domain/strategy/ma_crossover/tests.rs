@@ -224,3 +224,52 @@ fn config_validation() {
     let errors = bad.validate().unwrap_err();
     assert!(errors.contains_key("fast") && errors.contains_key("commission"));
 }
+
+#[test]
+fn the_warm_up_length_is_exactly_what_makes_the_first_evaluation_informed() {
+    let variants = [
+        MaCrossoverConfig::default(),
+        MaCrossoverConfig {
+            fast: 3,
+            slow: 8,
+            atr_period: 30,
+            ..MaCrossoverConfig::default()
+        },
+        MaCrossoverConfig {
+            sizing: Sizing::AllIn,
+            stop_loss: Some(ExitRule::Percent(dec!(5))),
+            volume_filter: Some(VolumeFilter {
+                multiple: dec!(1.5),
+                period: 40,
+            }),
+            ..MaCrossoverConfig::default()
+        },
+        MaCrossoverConfig {
+            trend_filter: Some(200),
+            ..MaCrossoverConfig::default()
+        },
+    ];
+    for config in variants {
+        let needed = config.warm_up_bars();
+        let mut s = MaCrossover::new(spy(), config);
+        let closes: Vec<(Decimal, u64)> = (0..needed)
+            .map(|i| (dec!(100) + Decimal::from(i % 7), 1_000 + i as u64))
+            .collect();
+        feed(
+            &mut s,
+            &closes[..needed - 1],
+            account(dec!(1000), Decimal::ZERO),
+        );
+        assert!(
+            !s.is_warm(),
+            "{needed} bars for {config:?}: not warm one bar early"
+        );
+        feed(
+            &mut s,
+            &closes[needed - 1..],
+            account(dec!(1000), Decimal::ZERO),
+        );
+        assert!(s.is_warm(), "{needed} bars for {config:?}");
+    }
+    assert_eq!(MaCrossoverConfig::default().warm_up_bars(), 21);
+}

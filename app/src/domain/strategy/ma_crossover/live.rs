@@ -1,0 +1,228 @@
+//! A signal bot's decision on its newest daily bar, for live trading: the bot's bars (from
+//! its warm-up on) and the fills its orders really got are replayed, in time order, through
+//! the very [`MaCrossover`] the backtester runs, with the bot's own books
+//! ([`PositionLedger`]) and its capital allocation as its cash. The backtester does the same
+//! with fills it simulates at the next open; with the same bars and those fills, both make
+//! the same decisions (the parity test below).
+//!
+//! Fills are placed the way the backtester places them: a fill belongs before the first bar
+//! that starts after it, so an order decided on day D's close and filled at day D+1's open
+//! is seen before day D+1's bar.
+
+use super::{MaCrossover, MaCrossoverConfig};
+use crate::domain::ledger::{Oversold, PositionLedger};
+use crate::domain::market::{Bar, Symbol};
+use crate::domain::order::{AccountView, Fill, OrderIntent, Side};
+use crate::domain::strategy::{Action, Event, Strategy};
+use rust_decimal::Decimal;
+
+/// What the bot knows and wants after its newest bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The order to place for the next open (the newest bar's decision), with its reason.
+    pub intent: Option<OrderIntent>,
+    /// Whether the newest bar's decision could use every rule (enough history).
+    pub informed: bool,
+    /// The bot's own position and realized profit.
+    pub ledger: PositionLedger,
+    /// The allocation left to trade with.
+    pub cash: Decimal,
+    /// The open position's exit levels.
+    pub stop: Option<Decimal>,
+    pub target: Option<Decimal>,
+}
+
+/// Replays `bars` (time order) and the bot's `fills` through the strategy; see the module.
+/// Errors if the fills sell more than the bot bought (they are not this bot's).
+pub fn evaluate(
+    symbol: &Symbol,
+    config: &MaCrossoverConfig,
+    allocation: Decimal,
+    bars: &[Bar],
+    fills: &[Fill],
+) -> Result<Evaluation, Oversold> {
+    let mut strategy = MaCrossover::new(symbol.clone(), *config);
+    let mut ledger = PositionLedger::default();
+    let mut cash = allocation;
+    let mut fills: Vec<&Fill> = fills.iter().filter(|f| &f.symbol == symbol).collect();
+    fills.sort_by_key(|f| f.time);
+    let mut pending = fills.into_iter().peekable();
+    let mut actions = Vec::new();
+    let mut intent = None;
+    for (i, bar) in bars.iter().enumerate() {
+        let next_bar = bars.get(i + 1).map(|b| b.time);
+        while let Some(fill) = pending.next_if(|f| next_bar.is_none_or(|next| f.time < next)) {
+            match fill.side {
+                Side::Buy => {
+                    ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
+                    cash -= fill.qty * fill.price + fill.commission;
+                }
+                Side::Sell => {
+                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
+                    cash += fill.qty * fill.price - fill.commission;
+                }
+            }
+            let marks = [(ledger.qty, bar.open)];
+            let account = AccountView {
+                cash,
+                position_qty: ledger.qty,
+                marks: &marks,
+            };
+            actions.clear();
+            strategy.on_event(Event::Fill(fill), &account, &mut actions);
+        }
+        let marks = [(ledger.qty, bar.close)];
+        let account = AccountView {
+            cash,
+            position_qty: ledger.qty,
+            marks: &marks,
+        };
+        actions.clear();
+        strategy.on_event(Event::Bar { symbol, bar }, &account, &mut actions);
+        intent = actions.iter().find_map(|action| match action {
+            Action::Order(order) => Some(order.clone()),
+            Action::Skip { .. } => None,
+        });
+    }
+    let (stop, target) = strategy.exits();
+    Ok(Evaluation {
+        intent,
+        informed: strategy.is_warm(),
+        ledger,
+        cash,
+        stop,
+        target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::backtest::{BacktestConfig, Backtester, Trade};
+    use crate::domain::market::round_qty_down;
+    use crate::domain::order::Size;
+    use rust_decimal::dec;
+
+    /// The broker of this test fills a market order at the next bar's open, a buy cut to
+    /// what the cash affords (as the backtester's simulated broker does).
+    fn fill_at_open(intent: &OrderIntent, bar: &Bar, cash: Decimal, held: Decimal) -> Fill {
+        let Size::Qty(wanted) = intent.size else {
+            panic!("the bot trades quantities")
+        };
+        let qty = match intent.side {
+            Side::Buy => {
+                let affordable = round_qty_down(cash.max(Decimal::ZERO) / bar.open);
+                wanted.min(affordable)
+            }
+            Side::Sell => wanted.min(held),
+        };
+        Fill {
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            qty,
+            price: bar.open,
+            commission: Decimal::ZERO,
+            time: bar.time,
+        }
+    }
+
+    fn live_trades(config: &MaCrossoverConfig, allocation: Decimal, bars: &[Bar]) -> Vec<Trade> {
+        let spy = Symbol::parse("SPY").unwrap();
+        let mut fills = Vec::new();
+        let mut ledger = PositionLedger::default();
+        let mut trades = Vec::new();
+        // Each trading day after the close: evaluate on the bars so far, then the order
+        // fills at the next day's open.
+        for day in 0..bars.len() - 1 {
+            let done = evaluate(&spy, config, allocation, &bars[..=day], &fills).unwrap();
+            if let Some(intent) = done.intent {
+                let fill = fill_at_open(&intent, &bars[day + 1], done.cash, done.ledger.qty);
+                if fill.qty > Decimal::ZERO {
+                    match fill.side {
+                        Side::Buy => ledger.buy(fill.qty, fill.price, fill.commission, fill.time),
+                        Side::Sell => trades.extend(
+                            ledger
+                                .sell(fill.qty, fill.price, fill.commission, fill.time)
+                                .unwrap(),
+                        ),
+                    }
+                    fills.push(fill);
+                }
+            }
+        }
+        trades
+    }
+
+    #[test]
+    fn live_decisions_match_the_backtest_of_the_same_bars() {
+        let bars = crate::domain::synthetic::daily_bars(
+            "SPY",
+            7,
+            jiff::civil::date(2025, 1, 2),
+            jiff::civil::date(2025, 12, 31),
+        );
+        assert!(bars.len() > 240);
+        let spy = Symbol::parse("SPY").unwrap();
+        for config in [
+            MaCrossoverConfig::default(),
+            MaCrossoverConfig {
+                fast: 3,
+                slow: 10,
+                sizing: super::super::Sizing::AllIn,
+                stop_loss: Some(super::super::ExitRule::Percent(dec!(3))),
+                take_profit: Some(super::super::ExitRule::Percent(dec!(6))),
+                ..MaCrossoverConfig::default()
+            },
+        ] {
+            let allocation = dec!(10000);
+            let mut backtest = Backtester::new(
+                MaCrossover::new(spy.clone(), config),
+                BacktestConfig {
+                    initial_cash: allocation,
+                    ..BacktestConfig::default()
+                },
+                vec![],
+            );
+            for bar in &bars {
+                backtest.push(&spy, bar).unwrap();
+            }
+            let report = backtest.finish();
+            assert!(
+                report.trades.len() >= 3,
+                "the data should trade: {config:?}"
+            );
+            assert_eq!(
+                live_trades(&config, allocation, &bars),
+                report.trades,
+                "{config:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fills_that_are_not_the_bots_are_refused() {
+        let spy = Symbol::parse("SPY").unwrap();
+        let bars = crate::domain::synthetic::daily_bars(
+            "SPY",
+            1,
+            jiff::civil::date(2025, 1, 2),
+            jiff::civil::date(2025, 2, 28),
+        );
+        let sale = Fill {
+            symbol: spy.clone(),
+            side: Side::Sell,
+            qty: dec!(1),
+            price: dec!(100),
+            commission: Decimal::ZERO,
+            time: bars[3].time,
+        };
+        let refused = evaluate(
+            &spy,
+            &MaCrossoverConfig::default(),
+            dec!(1000),
+            &bars,
+            &[sale],
+        );
+        assert!(refused.is_err());
+    }
+}
