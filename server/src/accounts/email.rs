@@ -275,7 +275,7 @@ impl AccountService {
     /// The answer is the same, and as quick, whether or not one has: the lookup and the
     /// e-mail happen after it. Limited per address and per client address.
     pub async fn request_password_reset(
-        self: &Arc<Self>,
+        &self,
         caller: &Caller,
         email: &str,
     ) -> Result<(), AppError> {
@@ -296,36 +296,33 @@ impl AccountService {
             self.release_hourly(&by_ip).await?;
             return Err(err);
         }
-        let me = self.clone();
-        let ip = caller.ip.to_string();
-        tokio::spawn(async move {
-            if let Err(err) = me.send_reset(&email, &ip).await {
-                tracing::warn!(error = %err.message, "a password reset e-mail was not written");
-            }
-        });
-        Ok(())
-    }
-
-    async fn send_reset(&self, email: &Email, ip: &str) -> Result<(), AppError> {
-        let Some(user) = self.db.user_by_email(email).await.map_err(internal)? else {
-            return Ok(());
+        // The same work whatever the address: one outbox row, written before the answer
+        // (so it survives a crash); the sender looks the account up.
+        let written = match &self.mail {
+            Some(mail) => mail
+                .reset_request(&email, &caller.ip.to_string())
+                .map_err(internal),
+            None => Err(AppError::new(
+                ErrorCode::Conflict,
+                "E-mail is not set up on this server.",
+            )),
         };
-        if user.disabled_at.is_some() {
-            return Ok(());
+        let written = match written {
+            Ok(row) => self
+                .db
+                .enqueue_mail(&row, self.clock.now().millis())
+                .await
+                .map_err(internal),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = written {
+            self.release_hourly(&by_ip).await?;
+            return Err(err);
         }
-        self.send_token(&user, kind::RESET, crate::mail::RESET_TTL_MS)
-            .await?;
-        self.db
-            .append_audit(AuditEntry {
-                at: self.clock.now(),
-                actor_user_id: Some(&user.id),
-                action: AuditAction::PasswordResetRequested,
-                subject: Some(&user.email),
-                ip: Some(ip.to_owned()),
-                detail: serde_json::json!({}),
-            })
-            .await
-            .map_err(internal)
+        if let Some(mail) = &self.mail {
+            mail.wake();
+        }
+        Ok(())
     }
 
     /// `POST /api/auth/password-reset/confirm`: sets a new password with a reset token,

@@ -226,6 +226,28 @@ pub struct NewToken<'a> {
     pub ttl_ms: i64,
 }
 
+/// Ends a reset request that was handed over to its reset message, with the caller's
+/// transaction, if `owner` still holds it (its sealed address is dropped). Returns whether
+/// it did.
+pub async fn end_request(
+    tx: &mut sqlx::AnyConnection,
+    id: &str,
+    owner: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'skipped', last_error = 'handed over to its reset e-mail', \
+         payload = '{}', lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+         WHERE id = $2 AND lease_owner = $3 AND state = 'sending'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Retires every unused token of `purpose` the user has (a reset, or a changed password,
 /// makes other reset links worthless).
 pub async fn retire_tokens<'e, E>(
@@ -289,7 +311,7 @@ impl Db {
         // reset) before notifications, each in the order they became due.
         for filter in [
             "state = 'sending' AND lease_until < $3",
-            "state = 'pending' AND not_before <= $3 AND kind IN ('verify', 'reset')",
+            "state = 'pending' AND not_before <= $3 AND kind IN ('verify', 'reset', 'reset_request')",
             "state = 'pending' AND not_before <= $3",
         ] {
             let sql = format!(

@@ -61,6 +61,9 @@ const PASSWORD_OWNER: &str = "platform:smtp";
 pub mod kind {
     pub const VERIFY: &str = "verify";
     pub const RESET: &str = "reset";
+    /// A reset asked for an address: the sender looks the account up and, if there is
+    /// one, writes its `reset` message (the asker's answer never depends on it).
+    pub const RESET_REQUEST: &str = "reset_request";
     pub const SLOT: &str = "slot";
     pub const FUNDS: &str = "funds";
     pub const WEEKLY: &str = "weekly";
@@ -301,6 +304,80 @@ impl MailService {
             payload: serde_json::json!({ "token": sealed }),
             not_before: now,
         })
+    }
+
+    /// The outbox row of a reset asked for `email` (sealed: the table holds no address
+    /// nobody may have an account with).
+    pub fn reset_request(
+        &self,
+        email: &app::domain::account::Email,
+        ip: &str,
+    ) -> anyhow::Result<NewMail> {
+        Ok(NewMail {
+            kind: kind::RESET_REQUEST,
+            user_id: None,
+            dedupe_key: None,
+            payload: serde_json::json!({
+                "email": self.vault.seal(email.as_str(), kind::RESET_REQUEST)?,
+                "ip": ip,
+            }),
+            not_before: self.now(),
+        })
+    }
+
+    /// Turns a reset request into the account's reset message (token and e-mail), and ends
+    /// the request, in one transaction that needs the request's lease. Returns why there is
+    /// no message, or `None` when it was handed over (or the lease was lost).
+    async fn hand_over_reset(&self, row: &OutboxRow) -> anyhow::Result<Option<String>> {
+        let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
+        let sealed = payload
+            .get("email")
+            .and_then(|e| e.as_str())
+            .ok_or_else(|| anyhow::anyhow!("the request names no address"))?;
+        let email =
+            app::domain::account::Email::parse(&self.vault.open(sealed, kind::RESET_REQUEST)?)
+                .map_err(anyhow::Error::msg)?;
+        let user = match self.db.user_by_email(&email).await? {
+            None => return Ok(Some("no account has this address".to_owned())),
+            Some(user) if user.disabled_at.is_some() => {
+                return Ok(Some("the account is disabled".to_owned()));
+            }
+            Some(user) => user,
+        };
+        let now = self.now();
+        let (token, digest) = new_token();
+        let message = self.token_mail(kind::RESET, &user.id, &token, now)?;
+        let mut tx = self.db.pool().begin().await?;
+        if !crate::db::mail::end_request(&mut tx, &row.id, &self.owner, now).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let token = crate::db::mail::NewToken {
+            hash: &digest,
+            user_id: &user.id,
+            purpose: kind::RESET,
+            email: &user.email,
+            ttl_ms: RESET_TTL_MS,
+        };
+        crate::db::mail::insert_token_mail(&mut tx, token, &message, now).await?;
+        crate::db::audit::insert_audit(
+            &mut *tx,
+            crate::db::audit::AuditEntry {
+                at: app::domain::time::Timestamp::from_millis(now),
+                actor_user_id: Some(&user.id),
+                action: crate::db::audit::AuditAction::PasswordResetRequested,
+                subject: Some(&user.email),
+                ip: payload
+                    .get("ip")
+                    .and_then(|ip| ip.as_str())
+                    .map(str::to_owned),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(None)
     }
 
     /// The SMTP settings admins saved, if any.
@@ -552,6 +629,18 @@ impl MailService {
         else {
             return Ok(false);
         };
+        if row.kind == kind::RESET_REQUEST {
+            let reason = match self.hand_over_reset(&row).await {
+                Ok(None) => return Ok(true),
+                Ok(Some(reason)) => reason,
+                Err(err) => format!("the request could not be read: {err:#}"),
+            };
+            let end = MailEnd::Skipped { reason: &reason };
+            if self.end_mail(&row.id, end, self.now()).await? {
+                self.db.clear_mail_payload(&row.id).await?;
+            }
+            return Ok(true);
+        }
         let end = self.attempt(&row).await;
         let now = self.now();
         let end_ref = match &end {
