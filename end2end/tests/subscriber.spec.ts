@@ -284,3 +284,31 @@ test.describe("in a browser set to Berlin time", () => {
     await expect(page.getByTestId("error-plan-time")).toContainText("outside market hours");
   });
 });
+
+// A newcomer far from New York: the wizard's first plan starts at 10:00 New York time shown
+// in the browser's zone (or the nearest time inside market hours all year), so it saves with
+// only a symbol and an amount typed.
+for (const [zone, time] of [
+  ["Asia/Tokyo", "23:55"],
+  ["Europe/Berlin", "16:00"],
+  ["UTC", "15:00"],
+] as const) {
+  test.describe(`in a browser set to ${zone}`, () => {
+    test.use({ timezoneId: zone });
+
+    test("the wizard's first plan saves with only a symbol and an amount", async ({ page }) => {
+      await signUpToWelcome(page, uniqueEmail(`zone-${zone.replace("/", "-").toLowerCase()}`));
+      await page.getByRole("link", { name: "Get started" }).click();
+      await page.getByRole("link", { name: "Keep the paper account" }).click();
+      await expect(page).toHaveURL(/step=plan/);
+      await expect(page.getByLabel("Time zone")).toHaveValue(zone);
+      await expect(page.getByLabel("Time", { exact: true })).toHaveValue(time);
+      await page.getByLabel("Symbol 1").fill("SPY");
+      await page.getByLabel("Amount 1 ($)").fill("20");
+      await expect(page.getByTestId("error-plan-time")).toBeEmpty();
+      await page.getByRole("button", { name: "Create plan" }).click();
+      await expect(page).toHaveURL(/step=done/);
+      await expect(page.getByTestId("setup-done")).toContainText("Your plan is active");
+    });
+  });
+}

@@ -393,6 +393,39 @@ pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<Stri
     }
 }
 
+/// A new plan's time in `zone`: the local time of 10:00 in New York today, or the local time
+/// nearest to it (in 5-minute steps) that stays within market hours on every trading day of
+/// the year from `today` (a New York date), so a newcomer far from New York starts with a
+/// plan that saves as it is. "10:00" for New York, "16:00" for Berlin, "15:00" for UTC in
+/// winter, "23:55" for Tokyo (09:55 or 10:55 in New York). `None` for an unknown zone, or
+/// one where no local time on the session's own date is within the hours (Sydney: its
+/// mornings are New York's previous afternoon).
+pub fn default_time(zone: &str, today: Date) -> Option<String> {
+    let tz = crate::domain::zones::get(zone)?;
+    let ny = calendar::new_york();
+    let ten = ny
+        .to_timestamp(today.to_datetime(jiff::civil::time(10, 0, 0, 0)))
+        .ok()?;
+    let local = tz.to_datetime(ten).time();
+    let start = i32::from(local.hour()) * 60 + i32::from(local.minute());
+    let works = |minutes: i32| {
+        let minutes = minutes.rem_euclid(24 * 60);
+        let text = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+        let schedule = Schedule {
+            time: text.clone(),
+            timezone: zone.to_owned(),
+            ..Schedule::after_the_close()
+        };
+        outside_market_hours(&schedule, today)
+            .is_none()
+            .then_some(text)
+    };
+    (0..=72).find_map(|step| {
+        let offset = step / 2 * 5 * if step % 2 == 0 { 1 } else { -1 };
+        works(start + offset)
+    })
+}
+
 /// Checks that the plan's time falls within regular trading hours (09:30–16:00) in New York
 /// on every trading day of the year from `today` (a New York date). Time zones shift
 /// against New York during the year (daylight saving starts and ends on different dates,
@@ -623,5 +656,33 @@ mod rules {
         );
         let message = outside_market_hours(&at("23:00", "Asia/Tokyo"), today).unwrap();
         assert!(message.contains("09:00 in New York"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod default_times {
+    use super::default_time;
+
+    #[test]
+    fn a_new_plan_starts_inside_market_hours_wherever_the_browser_is() {
+        let winter = jiff::civil::date(2026, 12, 7);
+        for (zone, time) in [
+            ("America/New_York", "10:00"),
+            ("Europe/Berlin", "16:00"),
+            ("UTC", "15:00"),
+            ("Asia/Tokyo", "23:55"),
+            ("Asia/Kolkata", "20:30"),
+            ("America/Los_Angeles", "07:00"),
+        ] {
+            assert_eq!(default_time(zone, winter).as_deref(), Some(time), "{zone}");
+        }
+        // In New York's summer its 10:00 is 14:00 UTC, which would be 09:00 in winter: the
+        // nearest time that works all year is 14:30.
+        assert_eq!(
+            default_time("UTC", jiff::civil::date(2026, 7, 6)).as_deref(),
+            Some("14:30")
+        );
+        assert_eq!(default_time("Australia/Sydney", winter), None);
+        assert_eq!(default_time("Mars/Olympus", winter), None);
     }
 }

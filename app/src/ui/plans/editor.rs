@@ -162,7 +162,16 @@ pub fn PlanEditor(
             if !touched.with_untracked(|t| t.contains("schedule.timezone")) {
                 let zone = browser_zone();
                 if form.with_untracked(|f| f.timezone != zone) {
-                    form.update(|f| f.timezone = zone);
+                    // The time follows, unless typed: 10:00 in New York shown in local time.
+                    let keep_time = touched.with_untracked(|t| t.contains("schedule.time"));
+                    let fresh = PlanForm::new(&zone);
+                    form.update(|f| {
+                        if !keep_time {
+                            f.time = fresh.time;
+                            f.queue_outside_hours = fresh.queue_outside_hours;
+                        }
+                        f.timezone = zone;
+                    });
                 }
             }
         });

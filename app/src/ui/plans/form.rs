@@ -50,8 +50,14 @@ pub struct PlanForm {
 }
 
 impl PlanForm {
-    /// A new plan: one empty leg, weekly on Monday at 10:00 in `timezone`.
+    /// A new plan: one empty leg, weekly on Monday, at the local time of 10:00 in New York
+    /// (or the nearest within market hours all year: [`crate::domain::plan::default_time`]);
+    /// where none is, purchases queue for the next open.
     pub fn new(timezone: &str) -> Self {
+        let today = crate::domain::calendar::new_york()
+            .to_datetime(crate::ui::format::now())
+            .date();
+        let time = crate::domain::plan::default_time(timezone, today);
         Self {
             id: None,
             updated_at: None,
@@ -61,7 +67,8 @@ impl PlanForm {
             interval: "1".into(),
             weekday: "mon".into(),
             day_of_month: "1".into(),
-            time: "10:00".into(),
+            queue_outside_hours: time.is_none(),
+            time: time.unwrap_or_else(|| "10:00".into()),
             timezone: timezone.into(),
             mode: "pure".into(),
             condition: "close_above_sma".into(),
@@ -69,7 +76,6 @@ impl PlanForm {
             fast: "20".into(),
             slow: "50".into(),
             when_not_met: "skip".into(),
-            queue_outside_hours: false,
         }
     }
 
