@@ -21,6 +21,9 @@ where
 pub fn SignUpPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let error = server_error(auth.sign_up.value());
+    // Busy from the press until the next page is in (its code may still be loading).
+    let routing = use_context::<crate::ui::Routing>().map(|r| r.0);
+    let busy = move || auth.sign_up.pending().get() || routing.is_some_and(|r| r.get());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let email_touched = RwSignal::new(false);
@@ -84,8 +87,8 @@ pub fn SignUpPage() -> impl IntoView {
                     error=password_error
                 />
                 <FormError message=form_error />
-                <button type="submit" class="btn btn-primary btn-block" disabled=move || auth.sign_up.pending().get()>
-                    {move || if auth.sign_up.pending().get() { "Creating account…" } else { "Create account" }}
+                <button type="submit" class="btn btn-primary btn-block" disabled=busy aria-busy=move || busy().to_string()>
+                    {move || if busy() { "Creating account…" } else { "Create account" }}
                 </button>
             </ActionForm>
             <p class="auth-switch">"Already have an account? " <A href="/login">"Sign in"</A></p>
@@ -97,6 +100,8 @@ pub fn SignUpPage() -> impl IntoView {
 pub fn SignInPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let error = server_error(auth.sign_in.value());
+    let routing = use_context::<crate::ui::Routing>().map(|r| r.0);
+    let busy = move || auth.sign_in.pending().get() || routing.is_some_and(|r| r.get());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let email_error = Signal::derive(move || {
@@ -142,8 +147,8 @@ pub fn SignInPage() -> impl IntoView {
                     error=password_error
                 />
                 <FormError message=form_error />
-                <button type="submit" class="btn btn-primary btn-block" disabled=move || auth.sign_in.pending().get()>
-                    {move || if auth.sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
+                <button type="submit" class="btn btn-primary btn-block" disabled=busy aria-busy=move || busy().to_string()>
+                    {move || if busy() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
             <p class="auth-switch"><a href="/forgot-password" rel="external">"Forgot your password?"</a></p>

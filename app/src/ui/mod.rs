@@ -127,6 +127,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Whether a navigation is under way (see [`App`]).
+#[derive(Clone, Copy)]
+pub struct Routing(pub ReadSignal<bool>);
+
 /// Who is signed in, and the actions that change it. Provided once by [`App`].
 #[derive(Clone, Copy)]
 pub struct Auth {
@@ -167,11 +171,16 @@ impl Auth {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     Auth::provide();
+    // True while the router moves to another page (its code may still be loading): a bar at
+    // the top shows it, and the sign-up and sign-in buttons stay busy until the page is in.
+    let (routing, set_routing) = signal(false);
+    provide_context(Routing(routing));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/quantshift.css" />
         <Title text="QuantShift" />
-        <Router>
+        <Router set_is_routing=set_routing>
+            <div class="route-progress" role="progressbar" aria-label="Loading the page" data-testid="route-progress" hidden=move || !routing.get()></div>
             <layout::Shell>
                 <Routes fallback=|| view! { <pages::NotFound /> <layout::Hydrated /> }>
                     <Route path=path!("/") view={Lazy::<lazy_pages::Landing>::new()} ssr=SsrMode::Async />
