@@ -420,8 +420,10 @@ pub fn default_time(zone: &str, today: Date) -> Option<String> {
             .is_none()
             .then_some(text)
     };
-    (0..=72).find_map(|step| {
-        let offset = step / 2 * 5 * if step % 2 == 0 { 1 } else { -1 };
+    // 0, +5, −5, +10, −10, … ±180 minutes: the nearest first, the later of two as near.
+    (0..=72).find_map(|step: i32| {
+        let k = (step + 1) / 2;
+        let offset = k * 5 * if step % 2 == 1 { 1 } else { -1 };
         works(start + offset)
     })
 }

@@ -285,7 +285,7 @@ impl AccountService {
         let by_ip = self
             .reserve_hourly(&format!("reset_ip:{}", caller.ip), RESETS_PER_IP_HOUR, busy)
             .await?;
-        if let Err(err) = self
+        let by_address = match self
             .reserve_hourly(
                 &format!("reset_address:{email}"),
                 RESETS_PER_ADDRESS_HOUR,
@@ -293,9 +293,12 @@ impl AccountService {
             )
             .await
         {
-            self.release_hourly(&by_ip).await?;
-            return Err(err);
-        }
+            Ok(used) => used,
+            Err(err) => {
+                self.release_hourly(&by_ip).await?;
+                return Err(err);
+            }
+        };
         // The same work whatever the address: one outbox row, written before the answer
         // (so it survives a crash); the sender looks the account up.
         let written = match &self.mail {
@@ -317,6 +320,7 @@ impl AccountService {
         };
         if let Err(err) = written {
             self.release_hourly(&by_ip).await?;
+            self.release_hourly(&by_address).await?;
             return Err(err);
         }
         if let Some(mail) = &self.mail {

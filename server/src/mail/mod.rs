@@ -42,6 +42,9 @@ const LEASE_MS: i64 = 120_000;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Senders per instance (each holds one message at a time).
 const SENDERS: usize = 4;
+/// How long one attempt may take in all (writing the message, then sending it): well
+/// within the lease, so no other sender takes a message over while it is in hand.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(LEASE_MS as u64 / 1_000 / 2);
 /// How long a stopping sender may finish the message in hand.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long a purchase summary waits for open orders to fill before it is sent anyway.
@@ -328,15 +331,21 @@ impl MailService {
     /// Turns a reset request into the account's reset message (token and e-mail), and ends
     /// the request, in one transaction that needs the request's lease. Returns why there is
     /// no message, or `None` when it was handed over (or the lease was lost).
-    async fn hand_over_reset(&self, row: &OutboxRow) -> anyhow::Result<Option<String>> {
-        let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
-        let sealed = payload
+    async fn hand_over_reset(
+        &self,
+        row: &OutboxRow,
+        owner: &str,
+    ) -> anyhow::Result<Option<String>> {
+        // An unreadable request is skipped; only the database's errors are retried.
+        let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+        let email = payload
             .get("email")
             .and_then(|e| e.as_str())
-            .ok_or_else(|| anyhow::anyhow!("the request names no address"))?;
-        let email =
-            app::domain::account::Email::parse(&self.vault.open(sealed, kind::RESET_REQUEST)?)
-                .map_err(anyhow::Error::msg)?;
+            .and_then(|sealed| self.vault.open(sealed, kind::RESET_REQUEST).ok())
+            .and_then(|text| app::domain::account::Email::parse(&text).ok());
+        let Some(email) = email else {
+            return Ok(Some("the request could not be read".to_owned()));
+        };
         let user = match self.db.user_by_email(&email).await? {
             None => return Ok(Some("no account has this address".to_owned())),
             Some(user) if user.disabled_at.is_some() => {
@@ -348,7 +357,7 @@ impl MailService {
         let (token, digest) = new_token();
         let message = self.token_mail(kind::RESET, &user.id, &token, now)?;
         let mut tx = self.db.pool().begin().await?;
-        if !crate::db::mail::end_request(&mut tx, &row.id, &self.owner, now).await? {
+        if !crate::db::mail::end_request(&mut tx, &row.id, owner, now).await? {
             tx.rollback().await?;
             return Ok(None);
         }
@@ -423,6 +432,11 @@ impl MailService {
         if let Some(admins) = saved.as_ref().filter(|s| !s.smtp_url.is_empty()) {
             let mut url = check_smtp_url(&admins.smtp_url).map_err(anyhow::Error::msg)?;
             if let Some(sealed) = &admins.password {
+                // Checked again when used: a password goes only over TLS, or to this machine.
+                anyhow::ensure!(
+                    sends_credentials_safely(&url),
+                    "the saved SMTP password would go in clear text: use smtps:// or ?tls=required"
+                );
                 let password = self.vault.open(sealed, PASSWORD_OWNER)?;
                 url.set_password(Some(&password))
                     .map_err(|()| anyhow::anyhow!("the SMTP URL cannot hold a password"))?;
@@ -543,14 +557,23 @@ impl MailService {
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let senders: Vec<_> = (0..SENDERS)
-            .map(|_| self.clone().run_sender(stop.clone()))
+            .map(|i| {
+                self.clone()
+                    .run_sender(format!("{}-{i}", self.owner), stop.clone())
+            })
             .collect();
         tokio::spawn(async move {
             futures_util::future::join_all(senders).await;
         })
     }
 
-    async fn run_sender(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// One sender: `owner` names its leases (each sender its own, so a sibling never takes
+    /// over a message this one still holds).
+    async fn run_sender(
+        self: Arc<Self>,
+        owner: String,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         let outcome = |sent: anyhow::Result<bool>| match sent {
             Ok(worked) => worked,
             Err(err) => {
@@ -562,7 +585,7 @@ impl MailService {
             if *stop.borrow() {
                 break;
             }
-            let send = self.send_one();
+            let send = self.send_one(&owner);
             tokio::pin!(send);
             let worked = tokio::select! {
                 sent = &mut send => outcome(sent),
@@ -620,28 +643,27 @@ impl MailService {
         Ok(self.db.prune_mail(self.now() - 30 * 24 * 3_600_000).await?)
     }
 
-    /// Claims one due message and delivers it. Returns whether there was one.
-    pub async fn send_one(&self) -> anyhow::Result<bool> {
-        let Some(row) = self
-            .db
-            .claim_mail(&self.owner, self.now(), LEASE_MS)
-            .await?
-        else {
+    /// Claims one due message for `owner` and delivers it. Returns whether there was one.
+    pub async fn send_one(&self, owner: &str) -> anyhow::Result<bool> {
+        let Some(row) = self.db.claim_mail(owner, self.now(), LEASE_MS).await? else {
             return Ok(false);
         };
-        if row.kind == kind::RESET_REQUEST {
-            let reason = match self.hand_over_reset(&row).await {
+        let end = if row.kind == kind::RESET_REQUEST {
+            match self.hand_over_reset(&row, owner).await {
                 Ok(None) => return Ok(true),
-                Ok(Some(reason)) => reason,
-                Err(err) => format!("the request could not be read: {err:#}"),
-            };
-            let end = MailEnd::Skipped { reason: &reason };
-            if self.end_mail(&row.id, end, self.now()).await? {
-                self.db.clear_mail_payload(&row.id).await?;
+                Ok(Some(reason)) => Attempt::Skipped(reason),
+                // The database failed: the request waits for another try, never lost.
+                Err(err) => Attempt::Failed(format!("the request could not be handled: {err:#}")),
             }
-            return Ok(true);
-        }
-        let end = self.attempt(&row).await;
+        } else {
+            // Well within the lease, whatever the message needs (brokers for a summary).
+            match tokio::time::timeout(ATTEMPT_LIMIT, self.attempt(&row)).await {
+                Ok(end) => end,
+                Err(_) => {
+                    Attempt::Failed(format!("took longer than {} s", ATTEMPT_LIMIT.as_secs()))
+                }
+            }
+        };
         let now = self.now();
         let end_ref = match &end {
             Attempt::Sent { transport, subject } => MailEnd::Sent { transport, subject },
@@ -662,14 +684,18 @@ impl MailService {
         if let MailEnd::Failed { error } = end_ref {
             tracing::warn!(id = %row.id, kind = %row.kind, error, "gave up on an e-mail");
         }
-        if !self.end_mail(&row.id, end_ref, now).await? {
+        if !self.end_mail(&row.id, owner, end_ref, now).await? {
             tracing::warn!(id = %row.id, "an e-mail's lease ran out while it was being sent");
-        } else if matches!(
+        }
+        if matches!(
             end_ref,
             MailEnd::Sent { .. } | MailEnd::Skipped { .. } | MailEnd::Failed { .. }
-        ) && matches!(row.kind.as_str(), kind::VERIFY | kind::RESET)
-        {
-            // The sealed token has done its work.
+        ) && matches!(
+            row.kind.as_str(),
+            kind::VERIFY | kind::RESET | kind::RESET_REQUEST
+        ) {
+            // The sealed token (or address) has done its work (a row still being sent by
+            // someone else is left alone).
             self.db.clear_mail_payload(&row.id).await?;
         }
         Ok(true)
@@ -677,10 +703,16 @@ impl MailService {
 
     /// Records how an attempt ended, trying again a few times: a message sent but left
     /// `sending` would be sent again when its lease runs out.
-    async fn end_mail(&self, id: &str, end: MailEnd<'_>, now: i64) -> anyhow::Result<bool> {
+    async fn end_mail(
+        &self,
+        id: &str,
+        owner: &str,
+        end: MailEnd<'_>,
+        now: i64,
+    ) -> anyhow::Result<bool> {
         let mut tries = 0;
         loop {
-            match self.db.end_mail(id, &self.owner, end, now).await {
+            match self.db.end_mail(id, owner, end, now).await {
                 Ok(held) => return Ok(held),
                 Err(err) if tries < 5 => {
                     tries += 1;
@@ -871,15 +903,38 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Whether an SMTP error refuses this message for good (a mailbox that does not exist, a
-/// message the server will not take: 550, 551, 552, 554). A refused login (535), a server
-/// that wants TLS (530) or refuses the sender (553) is the configuration's fault: the
-/// message waits (retried) until an admin fixes it.
+/// Whether an SMTP error refuses this message for good: a 55x reply whose enhanced status
+/// code (RFC 3463) blames the address, the mailbox, the mail system or the content
+/// (`5.1.x`, `5.2.x`, `5.3.x`, `5.6.x`; `5.1.1` "no such user"), or a plain 550/551/552
+/// without one. A policy or security refusal (`5.7.x`, "relaying denied"), a refused login
+/// (535), a server that wants TLS (530) or refuses the sender (553) is the configuration's
+/// fault: the message waits (retried) until an admin fixes it.
 fn refuses_the_message(err: &lettre::transport::smtp::Error) -> bool {
     let Some(code) = err.status() else {
         return false;
     };
-    matches!(code.to_string().as_str(), "550" | "551" | "552" | "554")
+    refused_for_good(&code.to_string(), &err.to_string())
+}
+
+fn refused_for_good(code: &str, text: &str) -> bool {
+    if !matches!(code, "550" | "551" | "552" | "554") {
+        return false;
+    }
+    let enhanced = text.split_whitespace().find_map(|word| {
+        let mut parts = word.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("5"), Some(subject), Some(detail), None)
+                if subject.parse::<u16>().is_ok() && detail.parse::<u16>().is_ok() =>
+            {
+                Some(subject.to_owned())
+            }
+            _ => None,
+        }
+    });
+    match enhanced.as_deref() {
+        Some(subject) => matches!(subject, "1" | "2" | "3" | "6"),
+        None => code != "554",
+    }
 }
 
 enum Attempt {
@@ -939,6 +994,21 @@ fn build_message(from: &Mailbox, id: &str, outgoing: &Outgoing) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_refusals_of_the_message_itself_are_final() {
+        assert!(refused_for_good(
+            "550",
+            "permanent error (550): 5.1.1 no such user"
+        ));
+        assert!(refused_for_good("552", "5.2.2 mailbox full"));
+        assert!(refused_for_good("550", "mailbox unavailable"));
+        assert!(!refused_for_good("550", "5.7.1 Relaying denied"));
+        assert!(!refused_for_good("554", "Transaction failed"));
+        assert!(!refused_for_good("535", "5.7.8 authentication failed"));
+        assert!(!refused_for_good("553", "5.1.8 sender rejected"));
+        assert!(!refused_for_good("451", "4.3.0 try again"));
+    }
 
     #[test]
     fn backoff_doubles_to_half_an_hour() {

@@ -67,7 +67,8 @@ impl PlanForm {
             interval: "1".into(),
             weekday: "mon".into(),
             day_of_month: "1".into(),
-            queue_outside_hours: time.is_none(),
+            // Where no time works all year (not for an unknown zone: its own error shows).
+            queue_outside_hours: time.is_none() && crate::domain::zones::get(timezone).is_some(),
             time: time.unwrap_or_else(|| "10:00".into()),
             timezone: timezone.into(),
             mode: "pure".into(),

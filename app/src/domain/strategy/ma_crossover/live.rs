@@ -7,7 +7,8 @@
 //!
 //! Fills are placed the way the backtester places them: a fill belongs before the first bar
 //! that starts after it, so an order decided on day D's close and filled at day D+1's open
-//! is seen before day D+1's bar.
+//! is seen before day D+1's bar. Fills later than a day after the newest bar's start are
+//! left out (they answer decisions this evaluation has not reached).
 
 use super::{MaCrossover, MaCrossoverConfig};
 use crate::domain::ledger::{Oversold, PositionLedger};
@@ -50,8 +51,14 @@ pub fn evaluate(
     let mut actions = Vec::new();
     let mut intent = None;
     for (i, bar) in bars.iter().enumerate() {
-        let next_bar = bars.get(i + 1).map(|b| b.time);
-        while let Some(fill) = pending.next_if(|f| next_bar.is_none_or(|next| f.time < next)) {
+        // Fills before the next bar; after the newest bar, only those of its own day (a fill
+        // of the day after, seen when a day is evaluated late, came after the decision).
+        let until = bars.get(i + 1).map(|b| b.time).or_else(|| {
+            bar.time
+                .checked_add(jiff::SignedDuration::from_hours(24))
+                .ok()
+        });
+        while let Some(fill) = pending.next_if(|f| until.is_none_or(|until| f.time < until)) {
             match fill.side {
                 Side::Buy => {
                     ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
@@ -197,6 +204,47 @@ mod tests {
                 "{config:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_fill_after_the_newest_bars_day_is_left_for_later() {
+        let spy = Symbol::parse("SPY").unwrap();
+        let bars = crate::domain::synthetic::daily_bars(
+            "SPY",
+            1,
+            jiff::civil::date(2025, 1, 2),
+            jiff::civil::date(2025, 2, 28),
+        );
+        let buy = |time| Fill {
+            symbol: spy.clone(),
+            side: Side::Buy,
+            qty: dec!(1),
+            price: dec!(100),
+            commission: Decimal::ZERO,
+            time,
+        };
+        let config = MaCrossoverConfig::default();
+        // Day 10 evaluated late, after day 11's open filled an order: not counted yet.
+        let late = evaluate(
+            &spy,
+            &config,
+            dec!(1000),
+            &bars[..=10],
+            &[buy(bars[11].time)],
+        )
+        .unwrap();
+        assert!(late.ledger.qty.is_zero());
+        // A fill on the newest bar's own day is.
+        let same_day = evaluate(
+            &spy,
+            &config,
+            dec!(1000),
+            &bars[..=11],
+            &[buy(bars[11].time)],
+        )
+        .unwrap();
+        assert_eq!(same_day.ledger.qty, dec!(1));
+        assert_eq!(same_day.cash, dec!(900));
     }
 
     #[test]
