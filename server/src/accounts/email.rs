@@ -209,34 +209,13 @@ impl AccountService {
                 .await
                 .map_err(internal)?
                 .ok_or_else(invalid_token)?;
-            // Guesses count like failed sign-ins.
-            let reservation = self.reserve_attempt(caller, &user.email).await?;
-            match password::verify(
-                &self.hashers,
+            self.check_password(
+                caller,
+                &user,
                 password.to_owned(),
-                Some(user.password_hash.clone()),
+                ("password", "That is not the account's password."),
             )
-            .await
-            {
-                Ok(true) => self.release(&reservation).await?,
-                Ok(false) => {
-                    self.audit(
-                        caller,
-                        AuditAction::SignInFailed,
-                        Some(&user.id),
-                        Some(&user.email),
-                    )
-                    .await?;
-                    return Err(AppError::invalid_fields(BTreeMap::from([(
-                        "password".to_string(),
-                        "That is not the account's password.".to_string(),
-                    )])));
-                }
-                Err(err) => {
-                    self.release(&reservation).await?;
-                    return Err(hashing(err));
-                }
-            }
+            .await?;
         }
         let mut tx = self.db.pool().begin().await.map_err(internal)?;
         let used = crate::db::mail::use_token(&mut tx, &digest, "verify", now.millis())

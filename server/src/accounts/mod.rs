@@ -293,6 +293,39 @@ impl AccountService {
         Ok(Reservation { keys, window_start })
     }
 
+    /// Checks `password` against `user`'s; a wrong one is refused naming `field` with its
+    /// message. Wrong guesses count like failed sign-ins (per account and address), so no
+    /// form that asks for the password can be used to guess it.
+    async fn check_password(
+        &self,
+        caller: &Caller,
+        user: &UserRecord,
+        password: String,
+        (field, message): (&str, &str),
+    ) -> Result<(), AppError> {
+        let reservation = self.reserve_attempt(caller, &user.email).await?;
+        match password::verify(&self.hashers, password, Some(user.password_hash.clone())).await {
+            Ok(true) => self.release(&reservation).await,
+            Ok(false) => {
+                self.audit(
+                    caller,
+                    AuditAction::SignInFailed,
+                    Some(&user.id),
+                    Some(&user.email),
+                )
+                .await?;
+                Err(AppError::invalid_fields(BTreeMap::from([(
+                    field.to_string(),
+                    message.to_string(),
+                )])))
+            }
+            Err(err) => {
+                self.release(&reservation).await?;
+                Err(hashing(err))
+            }
+        }
+    }
+
     /// Gives back the attempts of a check that succeeded.
     async fn release(&self, reservation: &Reservation) -> Result<(), AppError> {
         for key in &reservation.keys {
@@ -633,36 +666,13 @@ impl AccountPort for AccountService {
         let Some(new) = new.filter(|_| fields.is_empty()) else {
             return Err(AppError::invalid_fields(fields));
         };
-        // Wrong guesses count like failed sign-ins, so this form cannot be used to guess.
-        let reservation = self.reserve_attempt(caller, &user.email).await?;
-        let matches = match password::verify(
-            &self.hashers,
+        self.check_password(
+            caller,
+            &user,
             current_password,
-            Some(user.password_hash.clone()),
+            ("current_password", "That is not your current password."),
         )
-        .await
-        {
-            Ok(matches) => matches,
-            Err(err) => {
-                self.release(&reservation).await?;
-                return Err(hashing(err));
-            }
-        };
-        if matches {
-            self.release(&reservation).await?;
-        } else {
-            self.audit(
-                caller,
-                AuditAction::SignInFailed,
-                Some(&user.id),
-                Some(&user.email),
-            )
-            .await?;
-            return Err(AppError::invalid_fields(BTreeMap::from([(
-                "current_password".to_string(),
-                "That is not your current password.".to_string(),
-            )])));
-        }
+        .await?;
         let hash = password::hash(&self.hashers, new.expose().to_owned())
             .await
             .map_err(hashing)?;
