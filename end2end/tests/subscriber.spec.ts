@@ -289,10 +289,10 @@ test.describe("in a browser set to Berlin time", () => {
 // A newcomer far from New York: the wizard's first plan starts at 10:00 New York time shown
 // in the browser's zone (or the nearest time inside market hours all year), so it saves with
 // only a symbol and an amount typed.
-for (const [zone, time] of [
-  ["Asia/Tokyo", "23:55"],
-  ["Europe/Berlin", "16:00"],
-  ["UTC", "15:00"],
+for (const [zone, time, exchange] of [
+  ["Asia/Tokyo", "23:55", "09:55"],
+  ["Europe/Berlin", "16:00", "10:00"],
+  ["UTC", "15:00", "10:00"],
 ] as const) {
   test.describe(`in a browser set to ${zone}`, () => {
     test.use({ timezoneId: zone });
@@ -307,6 +307,7 @@ for (const [zone, time] of [
       await expect(page).toHaveURL(/step=plan/);
       await expect(page.getByLabel("Time zone")).toHaveValue(zone);
       await expect(page.getByLabel("Time", { exact: true })).toHaveValue(time);
+      await expect(page.getByTestId("exchange-time")).toHaveText(`${exchange} in New York, the exchange's time`);
       await page.getByLabel("Symbol 1").fill("SPY");
       await page.getByLabel("Amount 1 ($)").fill("20");
       await expect(page.getByTestId("error-plan-time")).toBeEmpty();

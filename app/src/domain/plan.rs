@@ -393,6 +393,19 @@ pub fn asset_problem(symbol: &Symbol, facts: Option<&AssetFacts>) -> Option<Stri
     }
 }
 
+/// `time` (`HH:MM`) in `zone` on the New York date `on`, as New York's (the exchange's)
+/// `HH:MM`; `None` for a bad time or zone, and for New York itself (nothing to add).
+pub fn exchange_time(time: &str, zone: &str, on: Date) -> Option<String> {
+    let time = crate::domain::schedule::parse_time(time)?;
+    let tz = crate::domain::zones::get(zone)?;
+    if zone == crate::domain::zones::NEW_YORK {
+        return None;
+    }
+    let at = tz.to_timestamp(on.to_datetime(time)).ok()?;
+    let ny = calendar::new_york().to_datetime(at);
+    Some(format!("{:02}:{:02}", ny.hour(), ny.minute()))
+}
+
 /// A new plan's time in `zone`: the local time of 10:00 in New York today, or the local time
 /// nearest to it (in 5-minute steps) that stays within market hours on every trading day of
 /// the year from `today` (a New York date), so a newcomer far from New York starts with a
@@ -685,6 +698,19 @@ mod default_times {
             Some("14:30")
         );
         assert_eq!(default_time("Australia/Sydney", winter), None);
+        assert_eq!(
+            super::exchange_time("16:00", "Europe/Berlin", winter).as_deref(),
+            Some("10:00")
+        );
+        assert_eq!(
+            super::exchange_time("23:55", "Asia/Tokyo", winter).as_deref(),
+            Some("09:55")
+        );
+        assert_eq!(
+            super::exchange_time("10:00", "America/New_York", winter),
+            None
+        );
+        assert_eq!(super::exchange_time("25:00", "UTC", winter), None);
         assert_eq!(default_time("Mars/Olympus", winter), None);
     }
 }

@@ -32,6 +32,14 @@ pub(super) fn ScheduleEditor(
     let day_error = error_for("schedule.day_of_month".into());
     let time_error = error_for("schedule.time".into());
     let zone_error = error_for("schedule.timezone".into());
+    // The exchange's time beside a time in another zone (New York's date of today).
+    let today = crate::domain::calendar::new_york()
+        .to_datetime(crate::ui::format::now())
+        .date();
+    let exchange = move || {
+        form.with(|f| crate::domain::plan::exchange_time(&f.time, &f.timezone, today))
+            .map(|ny| format!("{ny} in New York, the exchange's time"))
+    };
     view! {
         <fieldset class="fieldset">
             <legend>"When"</legend>
@@ -83,6 +91,7 @@ pub(super) fn ScheduleEditor(
                     <input id="plan-time" type="time" step="60" aria-describedby="plan-time-error"
                         prop:value=move || form.with(|f| f.time.clone())
                         on:input=move |ev| { let v = event_target_value(&ev); edit("schedule.time", &|f: &mut PlanForm| f.time = v.clone()); } />
+                    <p class="field-hint" data-testid="exchange-time">{exchange}</p>
                     <p class="field-error" id="plan-time-error" data-testid="error-plan-time">{move || time_error.get()}</p>
                 </div>
                 <div class="field" class:field-invalid=move || zone_error.with(Option::is_some)>
