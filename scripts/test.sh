@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-tools.sh --test || { echo "setup failed"; exit 1; }
 
+# Playwright's output is also kept, so the summary at the end can repeat what failed or
+# needed a retry (CI shows only the tail of the log).
+logs=$(mktemp -d)
+playwright() {
+  (cd end2end && npx playwright test) 2>&1 | tee "$1"
+  return "${PIPESTATUS[0]}"
+}
+
 passed=0
 failed=0
 failed_steps=()
@@ -33,7 +41,7 @@ step "rust tests" cargo test --locked -p app -p sim -p server
 before=$failed
 step "site build" cargo leptos build --split
 if [ "$failed" -eq "$before" ]; then
-  step "playwright" bash -c 'cd end2end && npx playwright test'
+  step "playwright" playwright "$logs/playwright.log"
 else
   echo "==> playwright skipped: the site did not build"
   failed=$((failed + 1))
@@ -48,12 +56,24 @@ step "release bundle build" env LEPTOS_SITE_ROOT="$release_site" bash scripts/re
 if [ "$failed" -eq "$before" ]; then
   # The subscriber UI issue's goal: no page makes the browser download over 500 KB gzip.
   step "bundle budget" python3 scripts/bundle-sizes.py "$release_site/pkg" --budget 500000
-  step "playwright (release bundle)" env QUANTSHIFT_SITE_ROOT="$release_site" bash -c 'cd end2end && npx playwright test'
+  step "playwright (release bundle)" env QUANTSHIFT_SITE_ROOT="$release_site" playwright "$logs/playwright-release.log"
 else
   echo "==> playwright (release bundle) skipped: the release bundle did not build"
   failed=$((failed + 1))
   failed_steps+=("playwright (release bundle)")
 fi
+
+for log in "$logs"/*.log; do
+  [ -f "$log" ] || continue
+  # The list reporter ends with "N failed" / "N flaky" followed by the tests' titles, and
+  # prints each failure's error above that.
+  if grep -qE '^ +[0-9]+ (failed|flaky)' "$log"; then
+    echo
+    echo "==> $(basename "$log" .log): tests that failed or passed only on retry"
+    sed -n '/^ *[0-9]* \(failed\|flaky\)$/,$p' "$log" | grep -vE '^ +[0-9]+ (passed|skipped)' | head -20
+    grep -E -A8 '^ +[0-9]+\) \[' "$log" | grep -vE '^ *$' | head -60
+  fi
+done
 
 echo
 if [ "$failed" -eq 0 ]; then
