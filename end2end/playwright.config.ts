@@ -16,6 +16,10 @@ const dataDir = mkdtempSync(join(tmpdir(), "qs-e2e-"));
 const billingPort = Number(process.env.QS_E2E_BILLING_PORT ?? 3111);
 const billingSimPort = Number(process.env.QS_E2E_BILLING_SIM_PORT ?? 3112);
 const billingDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-billing-"));
+// returns.spec moves its market months ahead, on a server of its own.
+const returnsPort = Number(process.env.QS_E2E_RETURNS_PORT ?? 3113);
+const returnsSimPort = Number(process.env.QS_E2E_RETURNS_SIM_PORT ?? 3114);
+const returnsDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-returns-"));
 
 export default defineConfig({
   testDir: "./tests",
@@ -43,7 +47,12 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: "main", testIgnore: /billing\.spec\.ts/ },
+    { name: "main", testIgnore: /(billing|returns)\.spec\.ts/ },
+    {
+      name: "returns",
+      testMatch: /returns\.spec\.ts/,
+      use: { baseURL: `http://127.0.0.1:${returnsPort}` },
+    },
     {
       name: "billing",
       testMatch: /billing\.spec\.ts/,
@@ -68,12 +77,31 @@ export default defineConfig({
       // Users' "own" Alpaca keys are checked against the demo simulator: no network here.
       QUANTSHIFT_ALPACA_PAPER_URL: `http://127.0.0.1:${simPort}`,
       QUANTSHIFT_ALPACA_DATA_URL: `http://127.0.0.1:${simPort}`,
+      QUANTSHIFT_ALPACA_LIVE_URL: `http://127.0.0.1:${simPort}`,
+      // help.spec connects live keys after one filled paper purchase.
+      QUANTSHIFT_LIVE_UNLOCK_DAYS: "0",
       QUANTSHIFT_SCHEDULER_POLL_MS: "250",
       // The health page's probes, often enough for its test to see a tile change.
       QUANTSHIFT_HEALTH_PROBE_MS: "500",
       // The suite presses "buy now" more often than the default 10 an hour allows.
       QUANTSHIFT_RUN_NOW_PER_HOUR: "100",
       // Every spec signs up its own users, all from 127.0.0.1.
+      QUANTSHIFT_SIGN_UPS_PER_HOUR: "1000",
+      RUST_LOG: "warn",
+    },
+  },
+  {
+    command: `exec "${binary}" serve --listen 127.0.0.1:${returnsPort} --data-dir "${returnsDataDir}"`,
+    cwd: resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${returnsPort}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${returnsSimPort}`,
+      QUANTSHIFT_DEMO_START_TIME: MARKET_START,
+      QUANTSHIFT_SCHEDULER_POLL_MS: "250",
       QUANTSHIFT_SIGN_UPS_PER_HOUR: "1000",
       RUST_LOG: "warn",
     },

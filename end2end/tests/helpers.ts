@@ -43,15 +43,18 @@ export const MARKET_START = "2026-11-30T15:00:00Z";
 /** The demo broker's control API (loopback; see playwright.config.ts). */
 export const SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_SIM_PORT ?? 3108}`;
 
+/** The demo broker of the "returns" project's server. */
+export const RETURNS_SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_RETURNS_SIM_PORT ?? 3114}`;
+
 /** Moves the simulated market's clock, which the server under test runs on. */
-export async function setMarketTime(page: Page, time: string): Promise<void> {
-  const response = await page.request.post(`${SIM_URL}/sim/v1/clock`, { data: { now: time } });
+export async function setMarketTime(page: Page, time: string, sim = SIM_URL): Promise<void> {
+  const response = await page.request.post(`${sim}/sim/v1/clock`, { data: { now: time } });
   expect(response.ok()).toBeTruthy();
 }
 
 /** The simulated market's clock now. */
-export async function marketTime(page: Page): Promise<Date> {
-  const response = await page.request.get(`${SIM_URL}/sim/v1/clock`);
+export async function marketTime(page: Page, sim = SIM_URL): Promise<Date> {
+  const response = await page.request.get(`${sim}/sim/v1/clock`);
   const body = await response.json();
   return new Date(body.now);
 }

@@ -67,7 +67,12 @@ test("a new user is onboarded, creates a two-leg weekly plan, buys now and sees 
   await expect(positions).toContainText("QQQ");
   await expect(page.getByTestId("recent-purchase")).toHaveCount(2);
   await expect(page.getByTestId("recent-purchases")).toContainText("filled");
-  await expect(page.getByTestId("portfolio-chart")).toBeVisible();
+  // Returns from the first day: what went in and what it is worth; rates need time.
+  await expect(page.getByTestId("invested")).toHaveText("$75.00");
+  await expect(page.getByTestId("xirr")).toHaveText("—");
+  await expect(page.getByTestId("xirr-note")).toContainText("Shown after 30 days of investing");
+  await expect(page.getByTestId("plan-returns")).toContainText("Core ETFs");
+  await expect(page.getByTestId("chart-empty")).toContainText("from your second day of investing");
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
   await expect(page.getByTestId("purchase-row")).toHaveCount(2);
@@ -115,6 +120,18 @@ test("a purchase the scheduler makes appears live on an open dashboard", async (
   await expect(page.getByTestId("positions")).toContainText("VTI");
   await expect(page.getByTestId("last-result")).toContainText("VTI $40.00 filled");
   await expect(page.getByTestId("run-status")).toHaveText("idle");
+  await expect(page.getByTestId("invested")).toHaveText("$40.00");
+
+  // The price moves (the simulated market half an hour on): the open dashboard reads the
+  // new value when its tab gets the focus back (and every 30 s while the market is open).
+  const before = await page.getByTestId("value").textContent();
+  const asOf = await page.getByTestId("prices-as-of").textContent();
+  await setMarketTime(page, new Date(target.getTime() + 31 * 60_000).toISOString());
+  await expect(async () => {
+    await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+    await expect(page.getByTestId("value")).not.toHaveText(before ?? "", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.getByTestId("prices-as-of")).not.toHaveText(asOf ?? "");
   await expectNoReload(page);
 });
 
@@ -317,3 +334,4 @@ for (const [zone, time, exchange] of [
     });
   });
 }
+

@@ -403,7 +403,7 @@ impl AdminService {
                 }
             },
             broker: {
-                let view = self.connections.view_of(&user.id).await?;
+                let view = self.connections.view_of(user).await?;
                 AdminBroker {
                     kind: view.kind,
                     environment: view.environment,

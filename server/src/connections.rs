@@ -8,10 +8,11 @@ use crate::broker::directory::BrokerDirectory;
 use crate::broker::{Broker, BrokerError};
 use crate::db::Db;
 use crate::db::audit::{AuditAction, AuditEntry};
+use crate::db::users::UserRecord;
 use crate::errors::internal;
 use app::api::ports::{Caller, ConnectionPort};
 use app::api::{AppError, ErrorCode};
-use app::domain::time::Clock;
+use app::domain::time::{Clock, Timestamp};
 
 use sqlx::Row as _;
 use std::collections::BTreeMap;
@@ -109,9 +110,15 @@ impl ConnectionService {
 impl ConnectionService {
     /// The user's broker connection as its owner sees it (environment and the key's last
     /// four characters; never the keys).
-    pub async fn view_of(&self, user_id: &str) -> Result<ConnectionView, AppError> {
+    pub async fn view_of(&self, user: &UserRecord) -> Result<ConnectionView, AppError> {
+        let risk_acknowledged = user.risk_acknowledged_at.is_some();
         Ok(
-            match self.db.broker_connection(user_id).await.map_err(internal)? {
+            match self
+                .db
+                .broker_connection(&user.id)
+                .await
+                .map_err(internal)?
+            {
                 Some(row) => ConnectionView {
                     kind: "alpaca".into(),
                     environment: if row.environment == "live" {
@@ -122,6 +129,7 @@ impl ConnectionService {
                     key_last4: Some(row.key_last4),
                     account_id: Some(row.account_id),
                     connected_at: jiff::Timestamp::from_millisecond(row.updated_at).ok(),
+                    risk_acknowledged,
                 },
                 None if self.brokers.has_demo() => ConnectionView {
                     kind: "demo".into(),
@@ -129,6 +137,7 @@ impl ConnectionService {
                     key_last4: None,
                     account_id: None,
                     connected_at: None,
+                    risk_acknowledged,
                 },
                 None => ConnectionView {
                     kind: "none".into(),
@@ -136,6 +145,7 @@ impl ConnectionService {
                     key_last4: None,
                     account_id: None,
                     connected_at: None,
+                    risk_acknowledged,
                 },
             },
         )
@@ -146,7 +156,7 @@ impl ConnectionService {
 impl ConnectionPort for ConnectionService {
     async fn view(&self, caller: &Caller) -> Result<ConnectionView, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        self.view_of(&user.id).await
+        self.view_of(&user).await
     }
 
     async fn connect(
@@ -197,6 +207,13 @@ impl ConnectionPort for ConnectionService {
             self.check_live_unlocked(&user.id).await?;
             // Live money needs an address that reaches the owner (resets, failures).
             self.accounts.require_verified(&user)?;
+            // And, once, the owner's word that they have read the risk disclosure.
+            if user.risk_acknowledged_at.is_none() && !request.acknowledge_risk {
+                return Err(AppError::invalid_fields(BTreeMap::from([(
+                    "acknowledge_risk".to_string(),
+                    "Read the risk disclosure and confirm it to trade with real money.".to_string(),
+                )])));
+            }
         }
         // Each connection is checked with Alpaca: without a limit this form would be a
         // free Alpaca key checker.
@@ -228,6 +245,13 @@ impl ConnectionPort for ConnectionService {
                 ),
             })?;
         let now = self.clock.now().millis();
+        let acknowledged = environment == "live" && user.risk_acknowledged_at.is_none();
+        if acknowledged {
+            self.db
+                .acknowledge_risk(&user.id, Timestamp::from_millis(now))
+                .await
+                .map_err(internal)?;
+        }
         let existing = self
             .db
             .broker_connection(&user.id)
@@ -255,7 +279,11 @@ impl ConnectionPort for ConnectionService {
             .save_broker_connection(&row)
             .await
             .map_err(internal)?;
-        let detail = serde_json::json!({"environment": environment, "key_last4": row.key_last4});
+        let mut detail =
+            serde_json::json!({"environment": environment, "key_last4": row.key_last4});
+        if acknowledged {
+            detail["risk_acknowledged"] = true.into();
+        }
         self.audit(caller, &user.id, AuditAction::BrokerConnected, detail)
             .await?;
         ConnectionPort::view(self, caller).await
@@ -369,6 +397,7 @@ mod tests {
             environment: "paper".into(),
             key_id: "PKTESTKEY".into(),
             secret: "hunter2hunter2".into(),
+            acknowledge_risk: false,
         };
         assert!(!format!("{request:?}").contains("hunter2"));
     }

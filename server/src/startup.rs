@@ -192,6 +192,7 @@ impl Application {
             .with_tiers(billing_tiers.clone()),
         );
         let portfolio = Arc::new(crate::dca::portfolio::PortfolioService::new(
+            db.clone(),
             clock.clone(),
             accounts.clone(),
             brokers.clone(),
@@ -343,6 +344,16 @@ impl Application {
             metrics_token: config.metrics_token.as_deref().map(|t| t.trim().into()),
             mail: mail.clone(),
             demo: config.demo_broker,
+            portfolio: portfolio.clone(),
+            help: Arc::new(crate::http::help::HelpFacts {
+                missed_grace_minutes: config.missed_grace_minutes,
+                live_unlock_days: config.live_unlock_days,
+                run_now_per_hour: config.run_now_per_hour,
+                session_idle_days: config.session_idle_days,
+                audit_retention_days: config.audit_retention_days,
+                billing: config.billing,
+                settings: live_settings.clone(),
+            }),
         };
         let router = router(
             state,

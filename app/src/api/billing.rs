@@ -70,8 +70,8 @@ impl TierTable {
     }
 }
 
-/// One pricing card of the landing page, worded on the server from the tier table (plain
-/// strings, so the page carries no decoder of its own for the table's types).
+/// One card of the pricing page (`/pricing`, rendered on the server), worded from the tier
+/// table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceCard {
     pub name: String,
@@ -80,7 +80,7 @@ pub struct PriceCard {
     pub features: Vec<String>,
 }
 
-/// The landing page's pricing: the served tier table.
+/// The pricing page's cards: the served tier table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pricing {
     pub billing: bool,
@@ -147,12 +147,6 @@ pub async fn open_billing_portal() -> Result<Redirect, super::AppError> {
             .await
             .map(|url| Redirect { url }),
     )
-}
-
-#[leptos::server(prefix = "/api/fn", endpoint = "load_pricing", output = crate::api::codec::Json)]
-pub async fn load_pricing() -> Result<Pricing, super::AppError> {
-    let (ports, _caller) = super::ports::request().await?;
-    Ok(ports.billing.tier_table().into())
 }
 
 #[leptos::server(prefix = "/api/fn", endpoint = "load_tier_table", output = crate::api::codec::Json)]

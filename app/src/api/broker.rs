@@ -19,6 +19,9 @@ pub struct ConnectionView {
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
     pub connected_at: Option<jiff::Timestamp>,
+    /// Whether the user has confirmed the risk disclosure (`/risk`); live keys need it once.
+    #[serde(default)]
+    pub risk_acknowledged: bool,
 }
 
 /// Alpaca keys to connect. Its `Debug` hides the secret.
@@ -28,12 +31,16 @@ pub struct ConnectRequest {
     pub environment: String,
     pub key_id: String,
     pub secret: String,
+    /// The user confirms having read the risk disclosure: needed once, for live keys.
+    #[serde(default)]
+    pub acknowledge_risk: bool,
 }
 
 impl std::fmt::Debug for ConnectRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectRequest")
             .field("environment", &self.environment)
+            .field("acknowledge_risk", &self.acknowledge_risk)
             .field("secret", &"[redacted]")
             .finish()
     }

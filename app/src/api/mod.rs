@@ -13,6 +13,7 @@ pub mod dca;
 pub mod error;
 pub mod live;
 pub mod notes;
+pub mod performance;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod settings;

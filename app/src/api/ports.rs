@@ -261,6 +261,11 @@ pub trait PlanPort: Send + Sync + 'static {
 pub trait PortfolioPort: Send + Sync + 'static {
     async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError>;
     async fn bars(&self, caller: &Caller, query: &BarsQuery) -> Result<Vec<Bar>, AppError>;
+    /// How the caller's plans' purchases are doing.
+    async fn performance(
+        &self,
+        caller: &Caller,
+    ) -> Result<crate::api::performance::PerformanceView, AppError>;
     async fn search_assets(
         &self,
         caller: &Caller,

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod market;
 pub mod order;
 pub mod plan;
+pub mod returns;
 pub mod schedule;
 pub mod strategy;
 pub mod synthetic;

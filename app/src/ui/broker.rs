@@ -37,6 +37,18 @@ pub fn BrokerPanel(
     let key_id = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
     let environment = RwSignal::new("paper".to_string());
+    let acknowledge = RwSignal::new(false);
+    // Live keys need the risk disclosure confirmed once (the server checks it too).
+    let ask_risk = move || {
+        environment.get() == "live"
+            && !matches!(
+                current.get(),
+                Some(Ok(ConnectionView {
+                    risk_acknowledged: true,
+                    ..
+                }))
+            )
+    };
     let error = Signal::derive(move || connect.value().get().and_then(Result::err));
     let field_error = move |key: &'static str| {
         Signal::derive(move || error.get().and_then(|e| e.field(key).map(str::to_owned)))
@@ -55,6 +67,7 @@ pub fn BrokerPanel(
             environment: environment.get_untracked(),
             key_id: key_id.get_untracked().trim().to_owned(),
             secret: secret.get_untracked().trim().to_owned(),
+            acknowledge_risk: acknowledge.get_untracked(),
         });
     };
     view! {
@@ -103,6 +116,17 @@ pub fn BrokerPanel(
                     </select>
                     <p class="field-error">{move || field_error("environment").get()}</p>
                 </div>
+                <Show when=ask_risk>
+                    <div class="field" class:field-invalid=move || field_error("acknowledge_risk").with(Option::is_some)>
+                        <label class="check check-risk">
+                            <input type="checkbox" data-testid="acknowledge-risk" prop:checked=move || acknowledge.get()
+                                on:change=move |ev| acknowledge.set(event_target_checked(&ev)) />
+                            <span>"I have read the "<a href="/risk" rel="external noopener" target="_blank">"risk disclosure"</a>
+                                " and understand that live plans spend real money and can lose it."</span>
+                        </label>
+                        <p class="field-error" data-testid="error-acknowledge-risk">{move || field_error("acknowledge_risk").get()}</p>
+                    </div>
+                </Show>
                 <p class="form-error" role="alert" data-testid="broker-error">
                     {move || error.get().filter(|e| e.fields.is_empty()).map(|e| e.message)}
                 </p>

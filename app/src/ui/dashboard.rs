@@ -3,20 +3,21 @@
 //! invested, all refreshed live from the websocket (old values stay on screen while new
 //! ones load, so nothing jumps).
 
-use super::chart::{ChartData, LineChart, Series};
+use super::chart::{ChartData, LineChart};
 use super::format::{clock, day_month, local_time, money};
 use super::layout::RequireUser;
 use super::live::{Live, LiveBadge};
 
+use super::returns::{ReturnsCards, rate, signed, value_chart};
 use crate::api::AppError;
 use crate::api::dca::{
-    AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, PurchaseStatus,
-    load_account, load_history, load_plans,
+    AccountSummary, HistoryFilter, Plan, PlanStatus, PositionSummary, Purchase, load_account,
+    load_history, load_plans,
 };
+use crate::api::performance::{PerformanceView, load_performance};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 #[component]
@@ -29,41 +30,62 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// Purchases the dashboard reads: enough for the chart's history.
-const HISTORY_FOR_CHART: i64 = 500;
+/// Purchases the dashboard reads: enough to find each plan's latest.
+const HISTORY_FOR_STATUS: i64 = 500;
 
-/// Everything the dashboard shows, fetched together so its parts always agree.
+/// While the exchange is open, balances and returns are read again this often.
+#[cfg(feature = "hydrate")]
+const REFRESH_SECONDS: u64 = 30;
+
+/// What changes only when something happens (a purchase, an edit): the live socket says so.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Snapshot {
-    account: Result<AccountSummary, AppError>,
+struct Records {
     plans: Vec<Plan>,
     purchases: Vec<Purchase>,
 }
 
-/// The three requests go out together.
-async fn snapshot() -> Result<Snapshot, AppError> {
-    let (plans, history, account) = futures_util::future::join3(
+/// What moves with prices: read again on a timer while the market is open, on tab focus,
+/// and on live events.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Prices {
+    account: Result<AccountSummary, AppError>,
+    performance: Result<PerformanceView, AppError>,
+}
+
+async fn records() -> Result<Records, AppError> {
+    let (plans, history) = futures_util::future::join(
         load_plans(),
         load_history(HistoryFilter {
-            limit: Some(HISTORY_FOR_CHART),
+            limit: Some(HISTORY_FOR_STATUS),
             ..Default::default()
         }),
-        load_account(),
     )
     .await;
-    // Without a broker the account is missing, but plans and history still show.
-    Ok(Snapshot {
-        account,
+    Ok(Records {
         plans: plans?,
         purchases: history?.purchases,
     })
 }
 
+/// Without a broker the account and returns are missing, but plans and history still show.
+async fn prices() -> Prices {
+    let (account, performance) =
+        futures_util::future::join(load_account(), load_performance()).await;
+    Prices {
+        account,
+        performance,
+    }
+}
+
 #[component]
 fn Dashboard() -> impl IntoView {
     let live = Live::provide();
-    let data = Resource::new(move || live.version.get(), |_| snapshot());
-    // Countdowns tick in the browser.
+    let refresh = RwSignal::new(0u32);
+    let market_open = RwSignal::new(false);
+    let records = Resource::new(move || live.version.get(), |_| records());
+    let prices = Resource::new(move || (live.version.get(), refresh.get()), |_| prices());
+    // Countdowns tick in the browser; prices are read again while the market is open and
+    // whenever the tab comes back into focus.
     let now = RwSignal::new(super::format::now());
     #[cfg(feature = "hydrate")]
     {
@@ -73,6 +95,18 @@ fn Dashboard() -> impl IntoView {
         ) {
             on_cleanup(move || handle.clear());
         }
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if market_open.get_untracked() {
+                    refresh.update(|n| *n += 1);
+                }
+            },
+            std::time::Duration::from_secs(REFRESH_SECONDS),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+        let focus = window_event_listener(leptos::ev::focus, move |_| refresh.update(|n| *n += 1));
+        on_cleanup(move || focus.remove());
     }
 
     view! {
@@ -83,8 +117,12 @@ fn Dashboard() -> impl IntoView {
             </header>
             <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"><p class="loading">"Loading your account…"</p></div> }>
                 {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(snapshot) => view! { <DashboardBody snapshot now /> }.into_any(),
+                    let (records, prices) = (records.await, prices.await);
+                    if let Ok(view) = &prices.performance {
+                        market_open.set(view.market_open);
+                    }
+                    match records {
+                        Ok(records) => view! { <DashboardBody records prices now /> }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
@@ -94,22 +132,29 @@ fn Dashboard() -> impl IntoView {
 }
 
 #[component]
-fn DashboardBody(snapshot: Snapshot, now: RwSignal<jiff::Timestamp>) -> impl IntoView {
-    let Snapshot {
+fn DashboardBody(
+    records: Records,
+    prices: Prices,
+    now: RwSignal<jiff::Timestamp>,
+) -> impl IntoView {
+    let Records { plans, purchases } = records;
+    let Prices {
         account,
-        plans,
-        purchases,
-    } = snapshot;
-    let positions = account
+        performance,
+    } = prices;
+    let chart = performance
         .as_ref()
-        .map(|a| a.positions.clone())
-        .unwrap_or_default();
-    let chart = portfolio_series(&purchases, &positions);
+        .map(|p| value_chart(&p.series))
+        .unwrap_or(ChartData {
+            labels: Vec::new(),
+            series: Vec::new(),
+        });
     view! {
         {match account.clone() {
             Ok(account) => view! { <AccountCards account /> }.into_any(),
             Err(err) => view! { <p class="notice" role="status">{err.message}</p> }.into_any(),
         }}
+        {performance.ok().filter(|p| !p.account.invested.is_zero()).map(|performance| view! { <ReturnsPanel performance /> })}
         {if plans.is_empty() {
             view! { <NoPlans /> }.into_any()
         } else {
@@ -119,7 +164,7 @@ fn DashboardBody(snapshot: Snapshot, now: RwSignal<jiff::Timestamp>) -> impl Int
             <section class="panel">
                 <h2>"Portfolio value"</h2>
                 {if chart.labels.len() < 2 {
-                    view! { <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here after your first purchases."</p> }.into_any()
+                    view! { <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here, one point a day, from your second day of investing."</p> }.into_any()
                 } else {
                     view! { <LineChart title="Portfolio value against total invested" data=Signal::stored(chart) testid="portfolio-chart" /> }.into_any()
                 }}
@@ -144,14 +189,6 @@ fn NoPlans() -> impl IntoView {
                 <a class="btn btn-quiet" href="/welcome" data-testid="resume-setup">"Finish setting up"</a>
             </p>
         </div>
-    }
-}
-
-fn signed(amount: Option<Decimal>) -> String {
-    match amount {
-        Some(v) if v > Decimal::ZERO => format!("+{}", money(v)),
-        Some(v) => money(v),
-        None => "—".into(),
     }
 }
 
@@ -314,7 +351,7 @@ fn Positions(positions: Vec<PositionSummary>) -> impl IntoView {
                     <tbody>
                         {positions.into_iter().map(|p| view! {
                             <tr>
-                                <td>{p.symbol}</td>
+                                <td><a href=format!("/positions/{}", p.symbol) rel="external">{p.symbol.clone()}</a></td>
                                 <td>{p.qty.round_dp(6).normalize().to_string()}</td>
                                 <td>{money(p.avg_entry_price)}</td>
                                 <td>{p.market_value.map(money).unwrap_or_default()}</td>
@@ -361,122 +398,56 @@ fn RecentOrders(account: AccountSummary) -> impl IntoView {
     })
 }
 
-/// Portfolio value against money invested, one point per filled purchase (valued at the
-/// latest fill price of each symbol) and a last point "now" at the positions' market
-/// values. `history` is newest first, as the server sends it.
-pub fn portfolio_series(history: &[Purchase], positions: &[PositionSummary]) -> ChartData {
-    let mut fills: Vec<(jiff::Timestamp, &str, Decimal, Decimal, Decimal)> = history
-        .iter()
-        .filter(|p| p.status.bought())
-        .filter_map(|p| {
-            let at = p.filled_at.or(p.slot_at)?;
-            let qty = Decimal::from_str(p.qty.as_deref()?).ok()?;
-            let price = Decimal::from_str(p.price.as_deref()?).ok()?;
-            // A partly filled order invested what filled, not what was asked for.
-            let notional = match p.status {
-                PurchaseStatus::PartiallyFilled => crate::domain::market::round_cents(qty * price),
-                _ => Decimal::from_str(&p.notional).ok()?,
-            };
-            Some((at, p.symbol.as_str(), qty, price, notional))
-        })
-        .collect();
-    fills.sort_by_key(|f| f.0);
-    let mut held: BTreeMap<&str, (Decimal, Decimal)> = BTreeMap::new();
-    let mut invested = Decimal::ZERO;
-    let mut labels = Vec::new();
-    let mut value_line = Vec::new();
-    let mut invested_line = Vec::new();
-    for (at, symbol, qty, price, notional) in fills {
-        invested += notional;
-        let entry = held.entry(symbol).or_insert((Decimal::ZERO, price));
-        entry.0 += qty;
-        entry.1 = price;
-        let value: Decimal = held.values().map(|(q, p)| q * p).sum();
-        let label = short_date(at);
-        if labels.last() == Some(&label) {
-            labels.pop();
-            value_line.pop();
-            invested_line.pop();
-        }
-        labels.push(label);
-        value_line.push(crate::domain::market::round_cents(value));
-        invested_line.push(invested);
-    }
-    if !labels.is_empty() {
-        let now: Decimal = positions
-            .iter()
-            .filter(|p| held.contains_key(p.symbol.as_str()))
-            .filter_map(|p| p.market_value)
-            .sum();
-        labels.push("Now".into());
-        value_line.push(now);
-        invested_line.push(invested);
-    }
-    ChartData {
-        labels,
-        series: vec![
-            Series {
-                name: "Value",
-                class: "line-a",
-                values: value_line,
-            },
-            Series {
-                name: "Invested",
-                class: "line-b",
-                values: invested_line,
-            },
-        ],
+/// How the money the plans put in is doing: invested, value, gain, and the two returns
+/// with when each is the right number; then the same per plan.
+#[component]
+fn ReturnsPanel(performance: PerformanceView) -> impl IntoView {
+    let PerformanceView {
+        as_of,
+        account,
+        plans,
+        ..
+    } = performance;
+    let at = crate::domain::calendar::new_york().to_datetime(as_of);
+    view! {
+        <section class="panel returns" aria-labelledby="returns-title" data-testid="returns">
+            <h2 id="returns-title">"How your money is doing"</h2>
+            <p class="muted" data-testid="prices-as-of">{format!("Prices as of {}:{:02} New York time", clock(at.time()), at.second())}</p>
+            <ReturnsCards returns=account />
+            {(!plans.is_empty()).then(|| view! {
+                <div class="table-wrap">
+                    <table class="table" data-testid="plan-returns">
+                        <caption>"By plan"</caption>
+                        <thead><tr>
+                            <th scope="col">"Plan"</th><th scope="col">"Invested"</th><th scope="col">"Value"</th>
+                            <th scope="col">"Gain"</th><th scope="col">"XIRR"</th><th scope="col">"Time-weighted"</th>
+                        </tr></thead>
+                        <tbody>
+                            {plans.into_iter().map(|plan| {
+                                let r = plan.returns;
+                                view! {
+                                    <tr>
+                                        <th scope="row">{plan.name}</th>
+                                        <td>{money(r.invested)}</td>
+                                        <td>{money(r.value)}</td>
+                                        <td>{signed(Some(r.gain))}</td>
+                                        <td title=r.xirr_note.unwrap_or_default()>{rate(r.xirr_pct)}</td>
+                                        <td>{rate(r.twr_pct)}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            })}
+            <p><a href="/help#returns" rel="external">"Which return should I look at?"</a></p>
+        </section>
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal::dec;
-
-    fn fill(symbol: &str, at: &str, notional: &str, qty: &str, price: &str) -> Purchase {
-        Purchase {
-            id: format!("{symbol}{at}"),
-            plan_id: "p".into(),
-            symbol: symbol.into(),
-            notional: notional.into(),
-            qty: Some(qty.into()),
-            price: Some(price.into()),
-            status: PurchaseStatus::Filled,
-            skip_reason: None,
-            reason: None,
-            client_order_id: String::new(),
-            slot_at: None,
-            submitted_at: None,
-            filled_at: Some(at.parse().unwrap()),
-        }
-    }
-
-    #[test]
-    fn the_series_values_holdings_at_their_latest_price() {
-        // Newest first, as the server sends it.
-        let history = vec![
-            fill("SPY", "2026-12-07T15:00:00Z", "50", "0.5", "110"),
-            fill("QQQ", "2026-11-30T15:00:30Z", "25", "0.25", "100"),
-            fill("SPY", "2026-11-30T15:00:00Z", "50", "0.5", "100"),
-        ];
-        let positions = vec![PositionSummary {
-            symbol: "SPY".into(),
-            qty: dec!(1),
-            avg_entry_price: dec!(105),
-            market_value: Some(dec!(120)),
-            unrealized_pl: Some(dec!(15)),
-            cost_basis: dec!(105),
-        }];
-        let data = portfolio_series(&history, &positions);
-        // The two fills in the same minute collapse into one point.
-        assert_eq!(data.labels.len(), 3);
-        assert_eq!(
-            data.series[0].values,
-            vec![dec!(75.00), dec!(135.00), dec!(120)]
-        );
-        assert_eq!(data.series[1].values, vec![dec!(75), dec!(125), dec!(125)]);
-    }
 
     #[test]
     fn countdowns_read_naturally() {

@@ -29,6 +29,15 @@ pub fn Shell(children: Children) -> impl IntoView {
                 "involves risk, including loss of principal, and past performance (including "
                 "backtests) does not guarantee future results."
             </p>
+            // Server-rendered pages: the router must let the browser load them.
+            <nav class="footer-links" aria-label="About QuantShift">
+                <a href="/help" rel="external">"Help"</a>
+                <a href="/faq" rel="external">"FAQ"</a>
+                <a href="/pricing" rel="external">"Pricing"</a>
+                <a href="/terms" rel="external">"Terms"</a>
+                <a href="/privacy" rel="external">"Privacy"</a>
+                <a href="/risk" rel="external">"Risk disclosure"</a>
+            </nav>
             <p class="muted">"© QuantShift contributors · GPL-3.0-or-later"</p>
         </footer>
     }

@@ -21,6 +21,7 @@ mod onboarding;
 mod pages;
 mod plans;
 mod platform;
+mod returns;
 mod settings;
 
 use crate::api::AppError;

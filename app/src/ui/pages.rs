@@ -2,7 +2,6 @@
 //! the sections whose features are still being built (they say so plainly).
 
 use super::Auth;
-use crate::api::billing::{PriceCard, load_pricing};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -18,7 +17,6 @@ fn visitor_actions() -> impl IntoView {
 pub fn Landing() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
-    let pricing = Resource::new(|| (), |_| load_pricing());
     view! {
         <Title text="QuantShift · Automated dollar-cost averaging" />
         <section class="hero">
@@ -63,39 +61,9 @@ pub fn Landing() -> impl IntoView {
         </section>
         <section class="pricing" aria-labelledby="pricing-title">
             <h2 id="pricing-title">"Pricing"</h2>
-            // The tier table this server holds users to (an operator's own numbers included).
-            <Suspense fallback=|| view! { <p class="loading">"Loading prices…"</p> }>
-                {move || Suspend::new(async move {
-                    match pricing.await {
-                        Ok(pricing) => view! {
-                            <p class="muted">{if pricing.billing {
-                                "Start free on paper; upgrade when your plans need more. Cancel any time."
-                            } else {
-                                "This server has billing off: every feature is included for everyone."
-                            }}</p>
-                            <div class="tiers" data-testid="pricing">
-                                {pricing.cards.into_iter().map(|card| view! { <Tier card /> }).collect_view()}
-                            </div>
-                        }.into_any(),
-                        Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <p>"Start free on paper; upgrade when your plans need more. "
+                <a href="/pricing" rel="external" data-testid="pricing-link">"See the tiers and what each includes"</a>"."</p>
         </section>
-    }
-}
-
-#[component]
-fn Tier(card: PriceCard) -> impl IntoView {
-    // Pro is the one most people want.
-    let highlight = card.name == "Pro";
-    view! {
-        <article class="tier" class:tier-highlight=highlight>
-            <h3>{card.name}</h3>
-            <p class="tier-price"><span class="tier-amount">{card.price}</span>" / month"</p>
-            <ul>{card.features.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
-            <A href="/signup" attr:class=if highlight { "btn btn-primary btn-block" } else { "btn btn-quiet btn-block" }>"Start free"</A>
-        </article>
     }
 }
 

@@ -24,6 +24,8 @@ pub struct UserRecord {
     pub disabled_at: Option<Timestamp>,
     /// When the user was last active: signed in, or a visit refreshed their session.
     pub last_seen_at: Timestamp,
+    /// When the user confirmed the risk disclosure (before live keys); `None`: not yet.
+    pub risk_acknowledged_at: Option<Timestamp>,
 }
 
 /// The verification e-mail a new user is sent, written with the user.
@@ -65,11 +67,14 @@ pub(super) fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, sqlx::Erro
             .try_get::<Option<i64>, _>("disabled_at")?
             .map(Timestamp::from_millis),
         last_seen_at: Timestamp::from_millis(row.try_get("last_seen_at")?),
+        risk_acknowledged_at: row
+            .try_get::<Option<i64>, _>("risk_acknowledged_at")?
+            .map(Timestamp::from_millis),
     })
 }
 
 pub(super) const COLUMNS: &str = "id, email, password_hash, role, created_at, timezone, \
-     email_verified_at, tier, disabled_at, last_seen_at";
+     email_verified_at, tier, disabled_at, last_seen_at, risk_acknowledged_at";
 
 impl Db {
     pub async fn insert_user(
@@ -137,6 +142,7 @@ impl Db {
             tier: Tier::Free,
             disabled_at: None,
             last_seen_at: now,
+            risk_acknowledged_at: None,
         })
     }
 
@@ -183,6 +189,19 @@ impl Db {
             .bind(user_id)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Records that the user confirmed the risk disclosure (the first time only).
+    pub async fn acknowledge_risk(&self, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET risk_acknowledged_at = $1 \
+             WHERE id = $2 AND risk_acknowledged_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use crate::accounts::AccountService;
 use crate::broker::Broker;
 use crate::broker::alpaca::AlpacaBroker;
 use crate::broker::directory::BrokerDirectory;
+use crate::db::Db;
 use crate::errors::internal;
 use crate::events::EventBus;
 use app::api::AppError;
@@ -15,11 +16,50 @@ use app::api::dca::{
     AccountSummary, AssetFacts, BarLength, BarsQuery, OrderSummary, PositionSummary,
 };
 use app::api::live::LiveEvent;
+use app::api::performance::{HoldingReturns, PerformanceView, PlanReturns, Returns, ValuePoint};
 use app::api::ports::{Caller, PortfolioPort};
 use app::domain::market::Bar;
+use app::domain::market::Symbol;
+use app::domain::returns::{self, Lot, NoRate, Performance};
 use app::domain::time::Clock;
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
+
+/// A rate as a percentage to two places.
+fn percent(rate: f64) -> Option<Decimal> {
+    Decimal::from_f64(rate * 100.0).map(|pct| pct.round_dp(2))
+}
+
+fn wire_returns(p: &Performance) -> Returns {
+    Returns {
+        invested: p.invested,
+        value: p.value,
+        gain: p.gain,
+        gain_pct: p.gain_pct,
+        xirr_pct: p.xirr.ok().and_then(percent),
+        xirr_note: p.xirr.err().map(NoRate::words),
+        twr_pct: p.twr.and_then(percent),
+        twr_annual_pct: p.twr_annualised.and_then(percent),
+        days: p.days,
+    }
+}
+
+fn series(p: &Performance) -> Vec<ValuePoint> {
+    p.series
+        .iter()
+        .map(|point| ValuePoint {
+            date: point.on,
+            invested: point.invested,
+            value: point.value,
+        })
+        .collect()
+}
 
 /// Balances, positions and the 20 latest orders of one broker account (three requests,
 /// sent together).
@@ -74,26 +114,150 @@ async fn read_account(broker: &AlpacaBroker) -> Result<AccountSummary, AppError>
 }
 
 pub struct PortfolioService {
+    db: Db,
+    clock: Arc<dyn Clock>,
     accounts: Arc<AccountService>,
     brokers: Arc<BrokerDirectory>,
     events: EventBus,
     /// Each user's broker account as last read (page views are served from here).
     views: AccountViews,
+    /// Daily closes read today, per user and symbol (they change once a day).
+    closes: Mutex<HashMap<(String, String), Closes>>,
 }
+
+/// A symbol's daily closes from `from` up to yesterday, read on `on`.
+struct Closes {
+    on: Date,
+    from: Date,
+    closes: Arc<Vec<(Date, Decimal)>>,
+}
+
+/// Symbols whose latest price or closes are read from the broker at once.
+const PARALLEL_READS: usize = 8;
 
 impl PortfolioService {
     pub fn new(
+        db: Db,
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
         brokers: Arc<BrokerDirectory>,
         events: EventBus,
     ) -> Self {
         Self {
+            db,
             accounts,
             brokers,
             events,
-            views: AccountViews::new(clock),
+            views: AccountViews::new(clock.clone()),
+            clock,
+            closes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The caller's account view (balances, positions, recent orders).
+    async fn account_view(&self, user_id: &str) -> Result<Arc<AccountSummary>, AppError> {
+        let (broker, account) = self.brokers.account_for(user_id).await?;
+        self.views
+            .read(user_id, &account, move || async move {
+                read_account(&broker).await
+            })
+            .await
+    }
+
+    /// Each symbol's latest price: from the positions the account view holds (one broker
+    /// request for them all, shared with the dashboard), else the latest trade.
+    async fn latest_prices(
+        &self,
+        user_id: &str,
+        broker: &AlpacaBroker,
+        symbols: &BTreeSet<String>,
+    ) -> BTreeMap<String, Decimal> {
+        let mut prices = BTreeMap::new();
+        if let Ok(view) = self.account_view(user_id).await {
+            for position in &view.positions {
+                if let Some(value) = position.market_value
+                    && !position.qty.is_zero()
+                    && symbols.contains(&position.symbol)
+                {
+                    prices.insert(position.symbol.clone(), value / position.qty);
+                }
+            }
+        }
+        let missing: Vec<String> = symbols
+            .iter()
+            .filter(|s| !prices.contains_key(*s))
+            .cloned()
+            .collect();
+        let read = futures_util::stream::iter(missing)
+            .map(|symbol: String| async move {
+                let parsed = Symbol::parse(&symbol).ok()?;
+                let price = broker.latest_price(&parsed).await.ok()?;
+                Some((symbol, price))
+            })
+            .buffer_unordered(PARALLEL_READS)
+            .collect::<Vec<_>>()
+            .await;
+        prices.extend(read.into_iter().flatten());
+        prices
+    }
+
+    /// `symbol`'s daily closes from `from` to yesterday (New York), read once a day.
+    async fn closes(
+        &self,
+        user_id: &str,
+        broker: &AlpacaBroker,
+        symbol: &str,
+        from: Date,
+        today: Date,
+    ) -> Arc<Vec<(Date, Decimal)>> {
+        let key = (user_id.to_owned(), symbol.to_owned());
+        if let Some(cached) = self.closes.lock().unwrap().get(&key)
+            && cached.on == today
+            && cached.from <= from
+        {
+            return cached.closes.clone();
+        }
+        let ny = app::domain::calendar::new_york();
+        let read = async {
+            let parsed = Symbol::parse(symbol).ok()?;
+            let start = ny
+                .to_timestamp(from.to_datetime(jiff::civil::Time::midnight()))
+                .ok()?;
+            let end = ny
+                .to_timestamp(today.to_datetime(jiff::civil::Time::midnight()))
+                .ok()?
+                .checked_sub(jiff::SignedDuration::from_secs(1))
+                .ok()?;
+            if end <= start {
+                return Some(Vec::new());
+            }
+            let bars = broker
+                .bars(&parsed, crate::broker::TimeFrame::Day, start, end)
+                .await
+                .ok()?;
+            Some(
+                bars.into_iter()
+                    .map(|bar| (ny.to_datetime(bar.time).date(), bar.close))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // Without closes the days are valued at purchase prices; not kept, so the next
+        // read tries again.
+        let Some(closes) = read.await else {
+            return Arc::new(Vec::new());
+        };
+        let closes = Arc::new(closes);
+        let mut cache = self.closes.lock().unwrap();
+        cache.retain(|_, cached| cached.on == today);
+        cache.insert(
+            key,
+            Closes {
+                on: today,
+                from,
+                closes: closes.clone(),
+            },
+        );
+        closes
     }
 
     /// The engine changed the user's account (an order filled): their view is outdated;
@@ -158,6 +322,79 @@ impl PortfolioService {
     }
 }
 
+/// One symbol's purchases still held, oldest first (the position page).
+pub struct PositionLots {
+    pub symbol: String,
+    /// Each open lot with the name of the plan that bought it (`None`: a deleted plan).
+    pub lots: Vec<(Lot, Option<String>)>,
+    pub price: Option<Decimal>,
+    pub realized: Decimal,
+}
+
+impl PortfolioService {
+    /// `symbol`'s lots the caller's plans bought and still hold (first in, first out), with
+    /// its latest price. `None` when no plan of theirs bought it.
+    pub async fn position_lots(
+        &self,
+        caller: &Caller,
+        symbol: &str,
+    ) -> Result<Option<PositionLots>, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let ny = app::domain::calendar::new_york();
+        let names: HashMap<String, String> = self
+            .db
+            .plans_of(&user.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|plan| (plan.id, plan.name))
+            .collect();
+        let mut plan_of = Vec::new();
+        let lots: Vec<Lot> = self
+            .db
+            .bought(&user.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|b| b.symbol == symbol)
+            .map(|b| {
+                plan_of.push(b.plan_id);
+                Lot {
+                    on: jiff::Timestamp::from_millisecond(b.at)
+                        .map(|at| ny.to_datetime(at).date())
+                        .unwrap_or_default(),
+                    symbol: b.symbol,
+                    qty: b.qty,
+                    price: b.price,
+                }
+            })
+            .collect();
+        if lots.is_empty() {
+            return Ok(None);
+        }
+        // Plans only buy so far: nothing sold, every lot is open.
+        let (open, realized) = returns::fifo(&lots, &[]);
+        let broker = self.brokers.broker_for(&user.id).await?;
+        let price = self
+            .latest_prices(&user.id, &broker, &BTreeSet::from([symbol.to_owned()]))
+            .await
+            .remove(symbol);
+        // The open lots are the newest of the purchases (oldest first, as `bought` reads
+        // them), the first of them possibly in part.
+        let plans = plan_of.split_off(plan_of.len() - open.len());
+        Ok(Some(PositionLots {
+            symbol: symbol.to_owned(),
+            lots: open
+                .into_iter()
+                .zip(plans)
+                .map(|(lot, id)| (lot, names.get(&id).cloned()))
+                .collect(),
+            price,
+            realized,
+        }))
+    }
+}
+
 #[async_trait]
 impl PortfolioPort for PortfolioService {
     /// The caller's broker account: balances, positions and recent orders, from their
@@ -165,13 +402,7 @@ impl PortfolioPort for PortfolioService {
     /// missing, old or outdated by a fill.
     async fn account(&self, caller: &Caller) -> Result<AccountSummary, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let (broker, account) = self.brokers.account_for(&user.id).await?;
-        let view = self
-            .views
-            .read(&user.id, &account, move || async move {
-                read_account(&broker).await
-            })
-            .await?;
+        let view = self.account_view(&user.id).await?;
         Ok(AccountSummary::clone(&view))
     }
 
@@ -198,6 +429,91 @@ impl PortfolioPort for PortfolioService {
             .bars(&checked.symbol, timeframe, from, to)
             .await
             .map_err(broker_unavailable)
+    }
+
+    /// How the caller's purchases are doing: the account's and each plan's returns, valued
+    /// at the latest prices, with daily points from the broker's closes.
+    async fn performance(&self, caller: &Caller) -> Result<PerformanceView, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let now = jiff::Timestamp::from_millisecond(self.clock.now().millis()).map_err(internal)?;
+        let ny = app::domain::calendar::new_york();
+        let today = ny.to_datetime(now).date();
+        let bought = self.db.bought(&user.id).await.map_err(internal)?;
+        let plans = self.db.plans_of(&user.id).await.map_err(internal)?;
+        let lots: Vec<(String, Lot)> = bought
+            .into_iter()
+            .map(|b| {
+                let at = jiff::Timestamp::from_millisecond(b.at).unwrap_or(now);
+                (
+                    b.plan_id,
+                    Lot {
+                        on: ny.to_datetime(at).date(),
+                        symbol: b.symbol,
+                        qty: b.qty,
+                        price: b.price,
+                    },
+                )
+            })
+            .collect();
+        let symbols: BTreeSet<String> = lots.iter().map(|(_, lot)| lot.symbol.clone()).collect();
+        let (prices, closes) = if lots.is_empty() {
+            (BTreeMap::new(), BTreeMap::new())
+        } else {
+            let broker = self.brokers.broker_for(&user.id).await?;
+            let prices = self.latest_prices(&user.id, &broker, &symbols).await;
+            let mut first: BTreeMap<String, Date> = BTreeMap::new();
+            for (_, lot) in &lots {
+                let entry = first.entry(lot.symbol.clone()).or_insert(lot.on);
+                *entry = (*entry).min(lot.on);
+            }
+            let (broker, user_id) = (&broker, user.id.as_str());
+            let closes = futures_util::stream::iter(first)
+                .map(|(symbol, from): (String, Date)| async move {
+                    let closes = self.closes(user_id, broker, &symbol, from, today).await;
+                    (symbol, closes.as_ref().clone())
+                })
+                .buffer_unordered(PARALLEL_READS)
+                .collect::<BTreeMap<_, _>>()
+                .await;
+            (prices, closes)
+        };
+        let all: Vec<Lot> = lots.iter().map(|(_, lot)| lot.clone()).collect();
+        let account = returns::performance(&all, &closes, &prices, today);
+        let plans = plans
+            .iter()
+            .map(|plan| {
+                let mine: Vec<Lot> = lots
+                    .iter()
+                    .filter(|(id, _)| *id == plan.id)
+                    .map(|(_, lot)| lot.clone())
+                    .collect();
+                let performance = returns::performance(&mine, &closes, &prices, today);
+                PlanReturns {
+                    plan_id: plan.id.clone(),
+                    name: plan.name.clone(),
+                    series: series(&performance),
+                    returns: wire_returns(&performance),
+                }
+            })
+            .collect();
+        Ok(PerformanceView {
+            as_of: now,
+            market_open: app::domain::calendar::is_open_at(now),
+            series: series(&account),
+            holdings: account
+                .holdings
+                .iter()
+                .map(|h| HoldingReturns {
+                    symbol: h.symbol.clone(),
+                    qty: h.qty,
+                    cost: h.cost,
+                    average_cost: h.average_cost,
+                    value: h.value,
+                })
+                .collect(),
+            account: wire_returns(&account),
+            plans,
+        })
     }
 
     /// Tradable symbols matching `query`, for the plan editor.

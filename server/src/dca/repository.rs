@@ -21,6 +21,17 @@ struct Settings {
     queue_outside_hours: bool,
 }
 
+/// A purchase that bought (see [`Db::bought`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bought {
+    pub plan_id: String,
+    pub symbol: String,
+    pub qty: rust_decimal::Decimal,
+    pub price: rust_decimal::Decimal,
+    /// ms.
+    pub at: i64,
+}
+
 /// One row of `plans`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanRow {
@@ -312,6 +323,34 @@ impl Db {
         .iter()
         .map(PlanRow::from_any_row)
         .collect()
+    }
+
+    /// Every purchase of the user's that bought something (deleted plans' included), oldest
+    /// first: plan, symbol, filled quantity, average price, and when it filled.
+    pub async fn bought(&self, user_id: &str) -> Result<Vec<Bought>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT plan_id, symbol, qty, price, COALESCE(filled_at, submitted_at, slot_at) AS at \
+             FROM purchases WHERE user_id = $1 AND status IN ('filled', 'partially_filled') \
+             AND qty IS NOT NULL AND price IS NOT NULL ORDER BY at, id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        let decimal = |text: String| {
+            text.parse::<rust_decimal::Decimal>()
+                .map_err(|err| sqlx::Error::Decode(err.into()))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(Bought {
+                    plan_id: row.try_get("plan_id")?,
+                    symbol: row.try_get("symbol")?,
+                    qty: decimal(row.try_get("qty")?)?,
+                    price: decimal(row.try_get("price")?)?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     /// Active plans whose next purchase falls in `(from, to]`, by user (the buying power

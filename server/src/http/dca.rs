@@ -191,6 +191,15 @@ pub async fn account(
     Ok(Json(state.ports.portfolio.account(&caller).await?))
 }
 
+/// `GET /api/performance`: invested, value, gain, XIRR and TWR for the account and each
+/// plan, with the daily series.
+pub async fn performance(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<app::api::performance::PerformanceView>, AppError> {
+    Ok(Json(state.ports.portfolio.performance(&caller).await?))
+}
+
 #[derive(Deserialize)]
 pub struct AssetQuery {
     #[serde(default)]

@@ -6,6 +6,7 @@ mod auth;
 mod billing;
 mod dca;
 mod health;
+pub mod help;
 pub mod limits;
 mod live;
 mod mail;
@@ -61,6 +62,10 @@ pub struct AppState {
     pub mail: Arc<crate::mail::MailService>,
     /// Demo mode (`/dev/mailbox` is served).
     pub demo: bool,
+    /// What the help pages quote of this server's configuration.
+    pub help: Arc<help::HelpFacts>,
+    /// The position pages' lots.
+    pub portfolio: Arc<crate::dca::portfolio::PortfolioService>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -160,6 +165,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/dca/history", get(dca::history))
         .route("/dca/history.csv", get(dca::history_csv))
         .route("/account", get(dca::account))
+        .route("/performance", get(dca::performance))
         .route("/assets", get(dca::assets))
         .route("/ws", get(live::socket))
         .route(
@@ -209,6 +215,13 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         )
         .route("/settings/notifications", post(mail::prefs_form))
         .route("/dev/mailbox", get(mail::mailbox))
+        .route("/help", get(help::help))
+        .route("/faq", get(help::faq))
+        .route("/pricing", get(help::pricing))
+        .route("/terms", get(help::terms))
+        .route("/privacy", get(help::privacy))
+        .route("/risk", get(help::risk))
+        .route("/positions/{symbol}", get(help::position))
         .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -34,6 +34,14 @@ const SOURCES: &[(&str, &str)] = templates!(
     "pages/mailbox.html",
     "admin/mail_panel.html",
     "settings/notifications.html",
+    "help/layout.html",
+    "help/help.html",
+    "help/faq.html",
+    "help/pricing.html",
+    "help/terms.html",
+    "help/privacy.html",
+    "help/risk.html",
+    "help/position.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -154,14 +154,44 @@ async fn own_keys_are_checked_sealed_used_and_removable(backend: Backend) {
     assert_eq!(live.status(), 403);
     assert_eq!(json(live).await["error"]["code"], "email_unverified");
     mark_verified(&app, "keys@example.com").await;
+    // And, the first time, the owner's word that they read the risk disclosure.
     let live = app
         .post_json(
             "/api/broker/connection",
             json!({"environment": "live", "key_id": key_id, "secret": secret}),
         )
         .await;
+    assert_eq!(live.status(), 422);
+    let body = json(live).await;
+    assert!(
+        body["error"]["fields"]["acknowledge_risk"]
+            .as_str()
+            .unwrap()
+            .contains("risk disclosure"),
+        "{body}"
+    );
+    let view = json(app.get("/api/broker/connection").await).await;
+    assert_eq!(view["environment"], "paper", "nothing was saved: {view}");
+    assert_eq!(view["risk_acknowledged"], false);
+    let live = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "live", "key_id": key_id, "secret": secret,
+                   "acknowledge_risk": true}),
+        )
+        .await;
     assert_eq!(live.status(), 200);
-    assert_eq!(json(live).await["environment"], "live");
+    let view = json(live).await;
+    assert_eq!(view["environment"], "live");
+    assert_eq!(view["risk_acknowledged"], true);
+    // Once is enough: connecting live keys again does not ask.
+    let again = app
+        .post_json(
+            "/api/broker/connection",
+            json!({"environment": "live", "key_id": key_id, "secret": secret}),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
 
     let other = app.other_client();
     other
@@ -457,8 +487,10 @@ async fn live_keys_buy_nothing_after_a_downgrade_below_live_trading(backend: Bac
     };
     set_tier(app::domain::tier::Tier::Basic).await;
     let (key_id, secret) = sim.create_account();
-    let keys =
-        |environment: &str| json!({"environment": environment, "key_id": key_id, "secret": secret});
+    let keys = |environment: &str| {
+        json!({"environment": environment, "key_id": key_id, "secret": secret,
+               "acknowledge_risk": true})
+    };
     let paper = app.post_json("/api/broker/connection", keys("paper")).await;
     assert_eq!(paper.status(), 200);
     let created = app

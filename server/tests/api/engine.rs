@@ -308,9 +308,159 @@ async fn slot_purchases_read_their_index(app: &TestApp) {
     );
 }
 
+/// Waits until `n` purchases have filled.
+async fn filled(app: &TestApp, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let bought: Vec<Value> = history(app)
+            .await
+            .into_iter()
+            .filter(|p| p["status"] == "filled")
+            .collect();
+        if bought.len() >= n {
+            return bought;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("purchases did not fill: {:?}", history(app).await);
+}
+
+fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value}"))
+        .parse()
+        .unwrap()
+}
+
+/// Moves the app's and the market's clocks together.
+async fn at(app: &TestApp, when: &str) {
+    app.set_market_time(when).await;
+    let instant: jiff::Timestamp = when.parse().unwrap();
+    app.clock.set(app::domain::time::Timestamp::from_millis(
+        instant.as_millisecond(),
+    ));
+}
+
+/// `GET /api/performance` and the position page count what the plans bought, valued at the
+/// broker's prices, per plan and for the account, with a point per trading day.
+async fn performance_counts_what_the_plans_bought(app: &TestApp) {
+    assert_eq!(app.get("/api/performance").await.status(), 401);
+    app.sign_up("returns@example.com", PASSWORD).await;
+    let empty = json(app.get("/api/performance").await).await;
+    assert_eq!(decimal(&empty["account"]["invested"]), Decimal::ZERO);
+    assert_eq!(empty["account"]["xirr_note"], "Nothing invested yet.");
+    at(app, MARKET_OPEN).await;
+    // Fridays at 15:00: no scheduled purchase below; "buy now" makes them all.
+    let mut weekly = plan();
+    weekly["schedule"]["weekday"] = json!("fri");
+    weekly["schedule"]["time"] = json!("15:00");
+    let created = app.post_json("/api/dca/config", weekly).await;
+    assert_eq!(created.status(), 201);
+    let plan_id = json(created).await["id"].as_str().unwrap().to_owned();
+    buy_now(app, &plan_id, "returns-1").await;
+    let bought = filled(app, 2).await;
+    let cost =
+        |p: &Value| app::domain::market::round_cents(decimal(&p["qty"]) * decimal(&p["price"]));
+    let invested: Decimal = bought.iter().map(cost).sum();
+
+    let perf = json(app.get("/api/performance").await).await;
+    assert_eq!(decimal(&perf["account"]["invested"]), invested, "{perf}");
+    assert!(perf["account"]["xirr_pct"].is_null());
+    assert!(
+        perf["account"]["xirr_note"]
+            .as_str()
+            .unwrap()
+            .contains("30 days"),
+        "{perf}"
+    );
+    assert_eq!(perf["plans"][0]["name"], "Core ETFs");
+    assert_eq!(decimal(&perf["plans"][0]["returns"]["invested"]), invested);
+    // Valued at the broker's prices: the positions' market values.
+    let account = json(app.get("/api/account").await).await;
+    let market: Decimal = account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| decimal(&p["market_value"]))
+        .sum();
+    let value = decimal(&perf["account"]["value"]);
+    assert!(
+        (value - market).abs() <= Decimal::new(2, 2),
+        "{value} vs {market}"
+    );
+    for holding in perf["holdings"].as_array().unwrap() {
+        let (qty, cost) = (decimal(&holding["qty"]), decimal(&holding["cost"]));
+        assert_eq!(
+            decimal(&holding["average_cost"]),
+            app::domain::market::round_cents(cost / qty)
+        );
+    }
+
+    // Six weeks on, a second purchase: the rates appear, and the chart has a point for
+    // every trading day in between.
+    at(app, "2027-01-14T15:00:00Z").await;
+    buy_now(app, &plan_id, "returns-2").await;
+    let bought = filled(app, 4).await;
+    let invested: Decimal = bought.iter().map(cost).sum();
+    let perf = json(app.get("/api/performance").await).await;
+    let account = &perf["account"];
+    assert_eq!(decimal(&account["invested"]), invested, "{perf}");
+    assert!(account["xirr_pct"].is_string(), "{perf}");
+    assert!(account["xirr_note"].is_null());
+    assert!(account["twr_pct"].is_string(), "{perf}");
+    assert_eq!(account["days"], 45);
+    let series = perf["series"].as_array().unwrap();
+    let sessions = app::domain::calendar::sessions(
+        jiff::civil::date(2026, 11, 30),
+        jiff::civil::date(2027, 1, 14),
+    )
+    .count();
+    assert_eq!(series.len(), sessions, "one point per trading day");
+    assert_eq!(series[0]["date"], "2026-11-30");
+    assert_eq!(decimal(&series.last().unwrap()["invested"]), invested);
+    assert_eq!(
+        account["gain"].as_str().unwrap().starts_with('-'),
+        account["xirr_pct"].as_str().unwrap().starts_with('-'),
+        "a loss has a negative rate: {account}"
+    );
+
+    // The position page lists the lots, first in first out.
+    let page = app.get("/positions/SPY").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("SPY lots"), "{html}");
+    assert_eq!(html.matches(r#"data-testid="lot""#).count(), 2, "{html}");
+    assert!(html.find("2026-11-30").unwrap() < html.find("2027-01-14").unwrap());
+    assert_eq!(app.get("/positions/XLE").await.status(), 404);
+
+    // Another user sees nothing of this.
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "stranger@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = json(other.get(app.url("/api/performance")).send().await.unwrap()).await;
+    assert_eq!(decimal(&theirs["account"]["invested"]), Decimal::ZERO);
+    assert_eq!(theirs["plans"], json!([]));
+    let page = other.get(app.url("/positions/SPY")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/positions/SPY"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.headers()["location"], "/login");
+}
+
 on_both_backends!(
     demo_broker:
     run_now_buys_every_leg_once,
+    performance_counts_what_the_plans_bought,
     a_scheduled_slot_runs_at_its_time,
     users_cannot_run_or_see_each_others_purchases,
     history_pages_never_skip_purchases,
