@@ -25,7 +25,9 @@ export default defineConfig({
   testDir: "./tests",
   fullyParallel: false,
   workers: 1,
-  retries: 0,
+  // One retry: a test that passes only on its second try is listed as "flaky" in the
+  // summary scripts/test.sh prints (and must be looked into), without failing CI.
+  retries: 1,
   timeout: 90_000,
   expect: { timeout: 10_000 },
   reporter: [["list"]],

@@ -33,6 +33,7 @@ pub struct Returns {
 /// (today: at the latest prices).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValuePoint {
+    #[serde(deserialize_with = "crate::domain::wire_time::civil_date")]
     pub date: jiff::civil::Date,
     pub invested: Decimal,
     pub value: Decimal,

@@ -83,8 +83,21 @@ pub fn xirr(flows: &[CashFlow]) -> Result<f64, NoRate> {
     }
     let points: Vec<(f64, f64)> = flows
         .iter()
-        .map(|f| ((f.on - first).get_days() as f64 / 365.0, to_f64(f.amount)))
+        .map(|f| ((f.on - first).get_days() as f64, to_f64(f.amount)))
         .collect();
+    solve_xirr(&points).ok_or(NoRate::NoSolution)
+}
+
+/// The annual rate r at which Σ amount / (1 + r)^(days / 365) = 0, for flows given as
+/// (days since the first flow, amount) with investments negative: Excel's XIRR convention.
+/// Newton's method from 10%, with bisection over (−100%, +10⁸%) when it wanders off.
+/// `None` without money both in and out, or when no rate solves the flows. The
+/// backtester's money-weighted return ([`super::backtest::metrics::xirr_pct`]) is this.
+pub fn solve_xirr(flows: &[(f64, f64)]) -> Option<f64> {
+    if !flows.iter().any(|(_, a)| *a < 0.0) || !flows.iter().any(|(_, a)| *a > 0.0) {
+        return None;
+    }
+    let points: Vec<(f64, f64)> = flows.iter().map(|(days, a)| (days / 365.0, *a)).collect();
     // Net present value and its derivative at rate r (r > -1).
     let npv = |r: f64| -> (f64, f64) {
         points.iter().fold((0.0, 0.0), |(v, d), &(t, a)| {
@@ -92,22 +105,21 @@ pub fn xirr(flows: &[CashFlow]) -> Result<f64, NoRate> {
             (v + a * discount, d - t * a * discount / (1.0 + r))
         })
     };
-    // Newton from 10%, then bisection if it wanders off.
     let mut r = 0.1;
     for _ in 0..100 {
         let (value, slope) = npv(r);
         if value.abs() < 1e-9 {
-            return Ok(r);
+            return Some(r);
         }
-        if slope == 0.0 || !slope.is_finite() {
+        if slope.abs() < 1e-14 || !slope.is_finite() {
             break;
         }
         let next = r - value / slope;
-        if !next.is_finite() || next <= -1.0 {
+        if !next.is_finite() || next <= -0.999_999_999 {
             break;
         }
         if (next - r).abs() < 1e-12 {
-            return Ok(next);
+            return Some(next);
         }
         r = next;
     }
@@ -115,17 +127,18 @@ pub fn xirr(flows: &[CashFlow]) -> Result<f64, NoRate> {
 }
 
 /// A root of the decreasing-in-`r` function `f` on (-1, 10⁶), by bisection.
-fn bisect(f: impl Fn(f64) -> f64) -> Result<f64, NoRate> {
-    let (mut low, mut high) = (-0.999_999, 1e6);
-    let (f_low, f_high) = (f(low), f(high));
+fn bisect(f: impl Fn(f64) -> f64) -> Option<f64> {
+    let (mut low, mut high) = (-0.999_999_999, 1e6);
+    let f_low = f(low);
+    let f_high = f(high);
     if !f_low.is_finite() || !f_high.is_finite() || f_low.signum() == f_high.signum() {
-        return Err(NoRate::NoSolution);
+        return None;
     }
-    for _ in 0..200 {
+    for _ in 0..300 {
         let mid = (low + high) / 2.0;
         let value = f(mid);
         if value.abs() < 1e-9 || (high - low) < 1e-12 {
-            return Ok(mid);
+            return Some(mid);
         }
         if value.signum() == f_low.signum() {
             low = mid;
@@ -133,7 +146,7 @@ fn bisect(f: impl Fn(f64) -> f64) -> Result<f64, NoRate> {
             high = mid;
         }
     }
-    Ok((low + high) / 2.0)
+    Some((low + high) / 2.0)
 }
 
 /// One day of a portfolio: its value at the day's close and the money put in (positive) or

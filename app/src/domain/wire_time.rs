@@ -113,6 +113,10 @@ pub fn option_timestamp<'de, D: Deserializer<'de>>(
         .transpose()
 }
 
+pub fn civil_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+    read::<D, _>(String::deserialize(deserializer)?, date, DATE)
+}
+
 pub fn option_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Date>, D::Error> {
     Option::<String>::deserialize(deserializer)?
         .map(|text| read::<D, _>(text, date, DATE))

@@ -82,6 +82,7 @@ fn Dashboard() -> impl IntoView {
     let live = Live::provide();
     let refresh = RwSignal::new(0u32);
     let market_open = RwSignal::new(false);
+    let chart_of = RwSignal::new(String::new());
     let records = Resource::new(move || live.version.get(), |_| records());
     let prices = Resource::new(move || (live.version.get(), refresh.get()), |_| prices());
     // Countdowns tick in the browser; prices are read again while the market is open and
@@ -122,7 +123,7 @@ fn Dashboard() -> impl IntoView {
                         market_open.set(view.market_open);
                     }
                     match records {
-                        Ok(records) => view! { <DashboardBody records prices now /> }.into_any(),
+                        Ok(records) => view! { <DashboardBody records prices now chart_of /> }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
@@ -136,19 +137,41 @@ fn DashboardBody(
     records: Records,
     prices: Prices,
     now: RwSignal<jiff::Timestamp>,
+    /// The plan whose value the chart shows ("" for all).
+    chart_of: RwSignal<String>,
 ) -> impl IntoView {
     let Records { plans, purchases } = records;
     let Prices {
         account,
         performance,
     } = prices;
-    let chart = performance
+    // The chart shows every plan's purchases together, or one plan's.
+    let choices: Vec<(String, String)> = performance
         .as_ref()
-        .map(|p| value_chart(&p.series))
-        .unwrap_or(ChartData {
-            labels: Vec::new(),
-            series: Vec::new(),
-        });
+        .map(|p| {
+            p.plans
+                .iter()
+                .filter(|plan| plan.series.len() > 1)
+                .map(|plan| (plan.plan_id.clone(), plan.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let figures = StoredValue::new(performance.as_ref().ok().cloned());
+    let chart = Signal::derive(move || {
+        let id = chart_of.get();
+        figures.with_value(|p| match p {
+            Some(p) => value_chart(
+                p.plans
+                    .iter()
+                    .find(|plan| plan.plan_id == id)
+                    .map_or(&p.series, |plan| &plan.series),
+            ),
+            None => ChartData {
+                labels: Vec::new(),
+                series: Vec::new(),
+            },
+        })
+    });
     view! {
         {match account.clone() {
             Ok(account) => view! { <AccountCards account /> }.into_any(),
@@ -163,10 +186,19 @@ fn DashboardBody(
         <div class="dashboard-grid">
             <section class="panel">
                 <h2>"Portfolio value"</h2>
-                {if chart.labels.len() < 2 {
+                {(!choices.is_empty()).then(|| view! {
+                    <label class="check">"Show "
+                        <select data-testid="chart-of" prop:value=move || chart_of.get()
+                            on:change=move |ev| chart_of.set(event_target_value(&ev))>
+                            <option value="">"All plans"</option>
+                            {choices.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                        </select>
+                    </label>
+                })}
+                {move || if chart.with(|c| c.labels.len() < 2) {
                     view! { <p class="muted" data-testid="chart-empty">"Your portfolio's value against the money you put in appears here, one point a day, from your second day of investing."</p> }.into_any()
                 } else {
-                    view! { <LineChart title="Portfolio value against total invested" data=Signal::stored(chart) testid="portfolio-chart" /> }.into_any()
+                    view! { <LineChart title="Portfolio value against total invested" data=chart testid="portfolio-chart" /> }.into_any()
                 }}
             </section>
             <RecentPurchases history=purchases />

@@ -156,64 +156,11 @@ pub fn cagr_pct(growth: f64, days: f64) -> Option<f64> {
     (days > 0.0 && growth > 0.0).then(|| (growth.powf(365.25 / days) - 1.0) * 100.0)
 }
 
-/// The money-weighted annual return (XIRR) of dated cash flows, in percent: the rate r at
-/// which Σ flow / (1 + r)^(years since the first flow) = 0. Flows are (days, amount) with
-/// investments negative. Solved by Newton's method with a bisection fallback.
+/// The money-weighted annual return (XIRR) of dated cash flows, in percent: flows are
+/// (days since the first, amount) with investments negative; the dashboard's solver
+/// ([`crate::domain::returns::solve_xirr`], 365-day years as in spreadsheets).
 pub fn xirr_pct(flows: &[(f64, f64)]) -> Option<f64> {
-    let has_in = flows.iter().any(|(_, a)| *a < 0.0);
-    let has_out = flows.iter().any(|(_, a)| *a > 0.0);
-    if !has_in || !has_out {
-        return None;
-    }
-    let npv = |rate: f64| -> f64 {
-        flows
-            .iter()
-            .map(|(days, amount)| amount / (1.0 + rate).powf(days / 365.25))
-            .sum()
-    };
-    let derivative = |rate: f64| -> f64 {
-        flows
-            .iter()
-            .map(|(days, amount)| {
-                let t = days / 365.25;
-                -t * amount / (1.0 + rate).powf(t + 1.0)
-            })
-            .sum()
-    };
-    let mut rate = 0.1;
-    for _ in 0..100 {
-        let value = npv(rate);
-        if value.abs() < 1e-9 {
-            return Some(rate * 100.0);
-        }
-        let slope = derivative(rate);
-        if slope.abs() < 1e-14 {
-            break;
-        }
-        let next = rate - value / slope;
-        if !next.is_finite() || next <= -0.999_999_999 {
-            break;
-        }
-        if (next - rate).abs() < 1e-12 {
-            return Some(next * 100.0);
-        }
-        rate = next;
-    }
-    // Bisection over (−99.9999999 %, +1e6 %): NPV falls as the rate rises when the first flows
-    // are investments.
-    let (mut low, mut high) = (-0.999_999_999, 10_000.0);
-    if npv(low).signum() == npv(high).signum() {
-        return None;
-    }
-    for _ in 0..300 {
-        let mid = (low + high) / 2.0;
-        if npv(mid).signum() == npv(low).signum() {
-            low = mid;
-        } else {
-            high = mid;
-        }
-    }
-    Some((low + high) / 2.0 * 100.0)
+    crate::domain::returns::solve_xirr(flows).map(|rate| rate * 100.0)
 }
 
 #[cfg(test)]
@@ -301,15 +248,15 @@ mod tests {
 
     #[test]
     fn xirr_by_hand() {
-        // 1000 in, 1100 out one year later: 10 %.
+        // 1000 in, 1100 out one year (365 days) later: 10 %.
         assert!(close(
-            xirr_pct(&[(0.0, -1000.0), (365.25, 1100.0)]).unwrap(),
+            xirr_pct(&[(0.0, -1000.0), (365.0, 1100.0)]).unwrap(),
             10.0,
             1e-6
         ));
         // Two deposits of 100, worth 210 after a year from the first: r with
         // 100(1+r) + 100(1+r)^0.5 = 210.
-        let r = xirr_pct(&[(0.0, -100.0), (182.625, -100.0), (365.25, 210.0)]).unwrap() / 100.0;
+        let r = xirr_pct(&[(0.0, -100.0), (182.5, -100.0), (365.0, 210.0)]).unwrap() / 100.0;
         assert!(close(
             100.0 * (1.0 + r) + 100.0 * (1.0 + r).sqrt(),
             210.0,
@@ -317,6 +264,6 @@ mod tests {
         ));
         assert_eq!(xirr_pct(&[(0.0, -1.0)]), None);
         // A total loss is about −100 %.
-        assert!(xirr_pct(&[(0.0, -100.0), (365.25, 0.01)]).unwrap() < -99.9);
+        assert!(xirr_pct(&[(0.0, -100.0), (365.0, 0.01)]).unwrap() < -99.9);
     }
 }

@@ -12,13 +12,10 @@ use crate::api::AppError;
 use crate::api::dca::{
     AssetFacts, Plan, PlanStatus, asset_problem, load_plan, load_plan_limits, save_plan,
 };
-use crate::api::performance::load_performance;
 use crate::domain::market::Symbol;
 use crate::domain::zones;
-use crate::ui::chart::LineChart;
 use crate::ui::format::browser_zone;
 use crate::ui::layout::RequireUser;
-use crate::ui::returns::{ReturnsCards, value_chart};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -124,7 +121,6 @@ fn SavedPlan(plan: Plan) -> impl IntoView {
         </header>
         {created.then(|| view! { <p class="notice" role="status" data-testid="plan-created">"Plan created. It buys on schedule from now on."</p> })}
         <PlanControls current />
-        {plan.id.map(|id| view! { <PlanReturns id=id.to_string() /> })}
         {move || {
             let plan = current.get();
             if plan.status == PlanStatus::Stopped {
@@ -133,37 +129,6 @@ fn SavedPlan(plan: Plan) -> impl IntoView {
                 view! { <PlanEditor initial=PlanForm::from_plan(&plan) on_saved /> }.into_any()
             }
         }}
-    }
-}
-
-/// How the plan's purchases are doing, with its value against invested (shown once it
-/// has bought something).
-#[component]
-fn PlanReturns(id: String) -> impl IntoView {
-    let performance = Resource::new(|| (), |_| load_performance());
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let id = id.clone();
-                Suspend::new(async move {
-                    let plan = performance
-                        .await
-                        .ok()
-                        .and_then(|p| p.plans.into_iter().find(|p| p.plan_id == id))
-                        .filter(|p| !p.returns.invested.is_zero())?;
-                    let chart = value_chart(&plan.series);
-                    Some(view! {
-                        <section class="panel returns" aria-labelledby="plan-returns-title" data-testid="plan-returns-panel">
-                            <h2 id="plan-returns-title">"How this plan is doing"</h2>
-                            <ReturnsCards returns=plan.returns />
-                            {(chart.labels.len() > 1).then(|| view! {
-                                <LineChart title="This plan's value against what it invested" data=Signal::stored(chart) testid="plan-chart" />
-                            })}
-                        </section>
-                    })
-                })
-            }}
-        </Transition>
     }
 }
 
