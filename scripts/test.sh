@@ -11,6 +11,7 @@ bash scripts/install-tools.sh --test || { echo "setup failed"; exit 1; }
 # Playwright's output is also kept, so the summary at the end can repeat what failed or
 # needed a retry (CI shows only the tail of the log).
 logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 playwright() {
   (cd end2end && npx playwright test) 2>&1 | tee "$1"
   return "${PIPESTATUS[0]}"
@@ -56,7 +57,10 @@ step "release bundle build" env LEPTOS_SITE_ROOT="$release_site" bash scripts/re
 if [ "$failed" -eq "$before" ]; then
   # The subscriber UI issue's goal: no page makes the browser download over 500 KB gzip.
   step "bundle budget" python3 scripts/bundle-sizes.py "$release_site/pkg" --budget 500000
-  step "playwright (release bundle)" env QUANTSHIFT_SITE_ROOT="$release_site" playwright "$logs/playwright-release.log"
+  # (`env VAR=… playwright` would look for a program: the function needs the variable set.)
+  export QUANTSHIFT_SITE_ROOT="$release_site"
+  step "playwright (release bundle)" playwright "$logs/playwright-release.log"
+  unset QUANTSHIFT_SITE_ROOT
 else
   echo "==> playwright (release bundle) skipped: the release bundle did not build"
   failed=$((failed + 1))

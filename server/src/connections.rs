@@ -12,7 +12,7 @@ use crate::db::users::UserRecord;
 use crate::errors::internal;
 use app::api::ports::{Caller, ConnectionPort};
 use app::api::{AppError, ErrorCode};
-use app::domain::time::{Clock, Timestamp};
+use app::domain::time::Clock;
 
 use sqlx::Row as _;
 use std::collections::BTreeMap;
@@ -246,12 +246,6 @@ impl ConnectionPort for ConnectionService {
             })?;
         let now = self.clock.now().millis();
         let acknowledged = environment == "live" && user.risk_acknowledged_at.is_none();
-        if acknowledged {
-            self.db
-                .acknowledge_risk(&user.id, Timestamp::from_millis(now))
-                .await
-                .map_err(internal)?;
-        }
         let existing = self
             .db
             .broker_connection(&user.id)
@@ -276,7 +270,7 @@ impl ConnectionPort for ConnectionService {
             updated_at: now,
         };
         self.db
-            .save_broker_connection(&row)
+            .save_broker_connection(&row, acknowledged.then_some(now))
             .await
             .map_err(internal)?;
         let mut detail =
@@ -352,7 +346,24 @@ impl Db {
         .transpose()
     }
 
-    pub async fn save_broker_connection(&self, row: &ConnectionRow) -> Result<(), sqlx::Error> {
+    /// Saves the user's connection and, with `risk_acknowledged_at`, that they confirmed the
+    /// risk disclosure (the first time only), in one transaction.
+    pub async fn save_broker_connection(
+        &self,
+        row: &ConnectionRow,
+        risk_acknowledged_at: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        if let Some(at) = risk_acknowledged_at {
+            sqlx::query(
+                "UPDATE users SET risk_acknowledged_at = $1 \
+                 WHERE id = $2 AND risk_acknowledged_at IS NULL",
+            )
+            .bind(at)
+            .bind(&row.user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO broker_connections (user_id, environment, key_id, secret, key_last4, account_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id) DO UPDATE SET environment = excluded.environment, \
@@ -367,8 +378,9 @@ impl Db {
         .bind(&row.account_id)
         .bind(row.created_at)
         .bind(row.updated_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -65,6 +65,12 @@ pub struct PerformanceView {
     pub as_of: jiff::Timestamp,
     /// Whether the exchange is open now (the dashboard refreshes while it is).
     pub market_open: bool,
+    /// When it next opens, while it is closed (the dashboard starts refreshing then).
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    pub next_open: Option<jiff::Timestamp>,
     pub account: Returns,
     pub series: Vec<ValuePoint>,
     pub plans: Vec<PlanReturns>,

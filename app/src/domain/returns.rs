@@ -382,16 +382,19 @@ fn holdings(
         .collect()
 }
 
-/// The lots still held after `sold` shares (in date order) were sold first-in, first-out,
-/// with the profit those sales realized at their prices. A lot sold in part stays with what
-/// is left of it; a sale of more than is held sells what there is.
-pub fn fifo(lots: &[Lot], sold: &[(Date, Decimal, Decimal)]) -> (Vec<Lot>, Decimal) {
-    let mut open: std::collections::VecDeque<Lot> = lots.iter().cloned().collect();
-    open.make_contiguous().sort_by_key(|lot| lot.on);
+/// The lots still held after `sold` shares (quantity and price, in the order sold) were
+/// sold first-in, first-out, with the profit those sales realized. A lot sold in part stays
+/// with what is left of it; a sale of more than is held sells what there is. Each lot keeps
+/// its tag (the plan that bought it, say) through the sales.
+pub fn fifo<T: Clone>(lots: &[(Lot, T)], sold: &[(Decimal, Decimal)]) -> (Vec<(Lot, T)>, Decimal) {
+    let mut open: std::collections::VecDeque<(Lot, T)> = lots.iter().cloned().collect();
+    open.make_contiguous().sort_by_key(|(lot, _)| lot.on);
     let mut realized = Decimal::ZERO;
-    for &(_, mut qty, price) in sold {
+    for &(mut qty, price) in sold {
         while qty > Decimal::ZERO {
-            let Some(front) = open.front_mut() else { break };
+            let Some((front, _)) = open.front_mut() else {
+                break;
+            };
             let take = qty.min(front.qty);
             realized += take * (price - front.price);
             front.qty -= take;
@@ -601,23 +604,29 @@ mod tests {
     #[test]
     fn fifo_sells_the_oldest_lots_first() {
         let lots = [
-            lot(date(2026, 2, 2), "SPY", dec!(2), dec!(110)),
-            lot(date(2026, 1, 5), "SPY", dec!(1), dec!(100)),
-            lot(date(2026, 3, 2), "SPY", dec!(1), dec!(120)),
+            (lot(date(2026, 2, 2), "SPY", dec!(2), dec!(110)), "b"),
+            (lot(date(2026, 1, 5), "SPY", dec!(1), dec!(100)), "a"),
+            (lot(date(2026, 3, 2), "SPY", dec!(1), dec!(120)), "c"),
         ];
         let (open, realized) = fifo(&lots, &[]);
         assert_eq!(open.len(), 3, "nothing sold: every lot, oldest first");
-        assert_eq!(open[0].price, dec!(100));
+        assert_eq!((open[0].0.price, open[0].1), (dec!(100), "a"));
         // 2 shares at 130: the 100 lot whole and half the 110 lot: 30 + 20.
-        let (open, realized_now) = fifo(&lots, &[(date(2026, 3, 9), dec!(2), dec!(130))]);
+        let (open, realized_now) = fifo(&lots, &[(dec!(2), dec!(130))]);
         assert_eq!(realized, dec!(0));
         assert_eq!(realized_now, dec!(50.00));
         assert_eq!(
-            open.iter().map(|l| (l.on, l.qty)).collect::<Vec<_>>(),
-            [(date(2026, 2, 2), dec!(1)), (date(2026, 3, 2), dec!(1))]
+            open.iter()
+                .map(|(l, tag)| (l.on, l.qty, *tag))
+                .collect::<Vec<_>>(),
+            [
+                (date(2026, 2, 2), dec!(1), "b"),
+                (date(2026, 3, 2), dec!(1), "c")
+            ],
+            "each lot keeps its tag"
         );
         // Selling more than is held sells what there is.
-        let (open, _) = fifo(&lots, &[(date(2026, 3, 9), dec!(9), dec!(130))]);
+        let (open, _) = fifo(&lots, &[(dec!(9), dec!(130))]);
         assert!(open.is_empty());
     }
 }

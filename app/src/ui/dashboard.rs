@@ -81,10 +81,20 @@ async fn prices() -> Prices {
 fn Dashboard() -> impl IntoView {
     let live = Live::provide();
     let refresh = RwSignal::new(0u32);
-    let market_open = RwSignal::new(false);
+    // While the exchange is open (or once it has opened), prices are read again.
+    let market = RwSignal::new((false, None::<jiff::Timestamp>));
     let chart_of = RwSignal::new(String::new());
     let records = Resource::new(move || live.version.get(), |_| records());
     let prices = Resource::new(move || (live.version.get(), refresh.get()), |_| prices());
+    Effect::new(move |_| {
+        if let Some(Prices {
+            performance: Ok(view),
+            ..
+        }) = prices.get()
+        {
+            market.set((view.market_open, view.next_open));
+        }
+    });
     // Countdowns tick in the browser; prices are read again while the market is open and
     // whenever the tab comes back into focus.
     let now = RwSignal::new(super::format::now());
@@ -98,7 +108,8 @@ fn Dashboard() -> impl IntoView {
         }
         if let Ok(handle) = set_interval_with_handle(
             move || {
-                if market_open.get_untracked() {
+                let (open, next_open) = market.get_untracked();
+                if open || next_open.is_some_and(|at| super::format::now() >= at) {
                     refresh.update(|n| *n += 1);
                 }
             },
@@ -119,9 +130,6 @@ fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"><p class="loading">"Loading your account…"</p></div> }>
                 {move || Suspend::new(async move {
                     let (records, prices) = (records.await, prices.await);
-                    if let Ok(view) = &prices.performance {
-                        market_open.set(view.market_open);
-                    }
                     match records {
                         Ok(records) => view! { <DashboardBody records prices now chart_of /> }.into_any(),
                         Err(err) => view! { <p class="form-error" role="alert">{err.message}</p> }.into_any(),

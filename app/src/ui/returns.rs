@@ -1,4 +1,4 @@
-//! How money is doing, as the dashboard and a plan's page show it: invested, value, gain
+//! How money is doing, as the dashboard shows it: invested, value, gain
 //! and the two returns (each with when it is the right number), and the value-against-
 //! invested chart, from the server's [`crate::api::performance`] figures.
 

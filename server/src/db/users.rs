@@ -192,7 +192,6 @@ impl Db {
         Ok(())
     }
 
-    /// Records that the user confirmed the risk disclosure (the first time only).
     pub async fn acknowledge_risk(&self, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE users SET risk_acknowledged_at = $1 \

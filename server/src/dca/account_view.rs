@@ -217,6 +217,13 @@ impl AccountViews {
         }
     }
 
+    /// When the user's view of `account` was read from the broker (ms), if there is one.
+    pub fn fetched_at(&self, user_id: &str, account: &str) -> Option<i64> {
+        let entry = self.existing(user_id)?;
+        let state = entry.state();
+        state.current(account).map(|view| view.fetched_at)
+    }
+
     /// Something changed the user's account (a fill): their view is outdated, and the
     /// next read waits for a fetch. Returns whether they read it recently, when the
     /// caller should refresh it now with [`AccountViews::refresh`].

@@ -3,6 +3,7 @@
 //! [`PortfolioPort`]. The engine tells it when a fill changed an account.
 
 use super::account_view::{self, AccountViews};
+use super::repository::Bought;
 use super::{asset_facts, broker_unavailable};
 use crate::accounts::AccountService;
 use crate::broker::Broker;
@@ -29,7 +30,21 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
+
+/// When the exchange next opens after `now` (`None` while it is open).
+fn next_open(now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    use app::domain::calendar;
+    if calendar::is_open_at(now) {
+        return None;
+    }
+    let today = calendar::new_york().to_datetime(now).date();
+    let session = calendar::next_session_on_or_after(today)?;
+    if session.open_at() > now {
+        return Some(session.open_at());
+    }
+    calendar::next_session_on_or_after(today.tomorrow().ok()?).map(|s| s.open_at())
+}
 
 /// A rate as a percentage to two places.
 fn percent(rate: f64) -> Option<Decimal> {
@@ -121,8 +136,9 @@ pub struct PortfolioService {
     events: EventBus,
     /// Each user's broker account as last read (page views are served from here).
     views: AccountViews,
-    /// Daily closes read today, per user and symbol (they change once a day).
-    closes: Mutex<HashMap<(String, String), Closes>>,
+    /// Daily closes read today, per market data source and symbol: they are the same for
+    /// every user of a source and change once a day.
+    closes: Mutex<HashMap<(&'static str, String), Closes>>,
 }
 
 /// A symbol's daily closes from `from` up to yesterday, read on `on`.
@@ -201,17 +217,22 @@ impl PortfolioService {
         prices
     }
 
-    /// `symbol`'s daily closes from `from` to yesterday (New York), read once a day.
+    /// `symbol`'s daily closes from `from` to yesterday (New York), read once a day from
+    /// `source` (`demo`, the simulator, or `alpaca`'s market data).
     async fn closes(
         &self,
-        user_id: &str,
+        source: &'static str,
         broker: &AlpacaBroker,
         symbol: &str,
         from: Date,
         today: Date,
     ) -> Arc<Vec<(Date, Decimal)>> {
-        let key = (user_id.to_owned(), symbol.to_owned());
-        if let Some(cached) = self.closes.lock().unwrap().get(&key)
+        let key = (source, symbol.to_owned());
+        if let Some(cached) = self
+            .closes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
             && cached.on == today
             && cached.from <= from
         {
@@ -247,7 +268,7 @@ impl PortfolioService {
             return Arc::new(Vec::new());
         };
         let closes = Arc::new(closes);
-        let mut cache = self.closes.lock().unwrap();
+        let mut cache = self.closes.lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, cached| cached.on == today);
         cache.insert(
             key,
@@ -340,7 +361,7 @@ impl PortfolioService {
         symbol: &str,
     ) -> Result<Option<PositionLots>, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let ny = app::domain::calendar::new_york();
+        let (broker, account) = self.brokers.account_for(&user.id).await?;
         let names: HashMap<String, String> = self
             .db
             .plans_of(&user.id)
@@ -349,24 +370,17 @@ impl PortfolioService {
             .into_iter()
             .map(|plan| (plan.id, plan.name))
             .collect();
-        let mut plan_of = Vec::new();
-        let lots: Vec<Lot> = self
+        let now = self.now()?;
+        let lots: Vec<(Lot, Option<String>)> = self
             .db
-            .bought(&user.id)
+            .bought(&user.id, &account)
             .await
             .map_err(internal)?
             .into_iter()
             .filter(|b| b.symbol == symbol)
             .map(|b| {
-                plan_of.push(b.plan_id);
-                Lot {
-                    on: jiff::Timestamp::from_millisecond(b.at)
-                        .map(|at| ny.to_datetime(at).date())
-                        .unwrap_or_default(),
-                    symbol: b.symbol,
-                    qty: b.qty,
-                    price: b.price,
-                }
+                let name = names.get(&b.plan_id).cloned();
+                (lot_of(b, now), name)
             })
             .collect();
         if lots.is_empty() {
@@ -374,24 +388,31 @@ impl PortfolioService {
         }
         // Plans only buy so far: nothing sold, every lot is open.
         let (open, realized) = returns::fifo(&lots, &[]);
-        let broker = self.brokers.broker_for(&user.id).await?;
         let price = self
             .latest_prices(&user.id, &broker, &BTreeSet::from([symbol.to_owned()]))
             .await
             .remove(symbol);
-        // The open lots are the newest of the purchases (oldest first, as `bought` reads
-        // them), the first of them possibly in part.
-        let plans = plan_of.split_off(plan_of.len() - open.len());
         Ok(Some(PositionLots {
             symbol: symbol.to_owned(),
-            lots: open
-                .into_iter()
-                .zip(plans)
-                .map(|(lot, id)| (lot, names.get(&id).cloned()))
-                .collect(),
+            lots: open,
             price,
             realized,
         }))
+    }
+
+    fn now(&self) -> Result<jiff::Timestamp, AppError> {
+        jiff::Timestamp::from_millisecond(self.clock.now().millis()).map_err(internal)
+    }
+}
+
+/// A purchase as a lot on its New York date (`now`'s for a time out of range).
+fn lot_of(b: Bought, now: jiff::Timestamp) -> Lot {
+    let at = jiff::Timestamp::from_millisecond(b.at).unwrap_or(now);
+    Lot {
+        on: app::domain::calendar::new_york().to_datetime(at).date(),
+        symbol: b.symbol,
+        qty: b.qty,
+        price: b.price,
     }
 }
 
@@ -435,41 +456,32 @@ impl PortfolioPort for PortfolioService {
     /// at the latest prices, with daily points from the broker's closes.
     async fn performance(&self, caller: &Caller) -> Result<PerformanceView, AppError> {
         let user = self.accounts.require_user(caller).await?;
-        let now = jiff::Timestamp::from_millisecond(self.clock.now().millis()).map_err(internal)?;
+        let now = self.now()?;
         let ny = app::domain::calendar::new_york();
         let today = ny.to_datetime(now).date();
-        let bought = self.db.bought(&user.id).await.map_err(internal)?;
+        // The account the plans trade in now: its purchases, at its broker's prices.
+        let (broker, account) = self.brokers.account_for(&user.id).await?;
+        let bought = self.db.bought(&user.id, &account).await.map_err(internal)?;
         let plans = self.db.plans_of(&user.id).await.map_err(internal)?;
         let lots: Vec<(String, Lot)> = bought
             .into_iter()
-            .map(|b| {
-                let at = jiff::Timestamp::from_millisecond(b.at).unwrap_or(now);
-                (
-                    b.plan_id,
-                    Lot {
-                        on: ny.to_datetime(at).date(),
-                        symbol: b.symbol,
-                        qty: b.qty,
-                        price: b.price,
-                    },
-                )
-            })
+            .map(|b| (b.plan_id.clone(), lot_of(b, now)))
             .collect();
         let symbols: BTreeSet<String> = lots.iter().map(|(_, lot)| lot.symbol.clone()).collect();
         let (prices, closes) = if lots.is_empty() {
             (BTreeMap::new(), BTreeMap::new())
         } else {
-            let broker = self.brokers.broker_for(&user.id).await?;
+            let source = if account == "demo" { "demo" } else { "alpaca" };
             let prices = self.latest_prices(&user.id, &broker, &symbols).await;
             let mut first: BTreeMap<String, Date> = BTreeMap::new();
             for (_, lot) in &lots {
                 let entry = first.entry(lot.symbol.clone()).or_insert(lot.on);
                 *entry = (*entry).min(lot.on);
             }
-            let (broker, user_id) = (&broker, user.id.as_str());
+            let broker = &broker;
             let closes = futures_util::stream::iter(first)
                 .map(|(symbol, from): (String, Date)| async move {
-                    let closes = self.closes(user_id, broker, &symbol, from, today).await;
+                    let closes = self.closes(source, broker, &symbol, from, today).await;
                     (symbol, closes.as_ref().clone())
                 })
                 .buffer_unordered(PARALLEL_READS)
@@ -477,6 +489,13 @@ impl PortfolioPort for PortfolioService {
                 .await;
             (prices, closes)
         };
+        // The prices are the account view's: as old as its last read from the broker.
+        let as_of = self
+            .views
+            .fetched_at(&user.id, &account)
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .filter(|_| !lots.is_empty())
+            .unwrap_or(now);
         let all: Vec<Lot> = lots.iter().map(|(_, lot)| lot.clone()).collect();
         let account = returns::performance(&all, &closes, &prices, today);
         let plans = plans
@@ -497,8 +516,9 @@ impl PortfolioPort for PortfolioService {
             })
             .collect();
         Ok(PerformanceView {
-            as_of: now,
+            as_of,
             market_open: app::domain::calendar::is_open_at(now),
+            next_open: next_open(now),
             series: series(&account),
             holdings: account
                 .holdings

@@ -325,15 +325,22 @@ impl Db {
         .collect()
     }
 
-    /// Every purchase of the user's that bought something (deleted plans' included), oldest
-    /// first: plan, symbol, filled quantity, average price, and when it filled.
-    pub async fn bought(&self, user_id: &str) -> Result<Vec<Bought>, sqlx::Error> {
+    /// Every purchase of the user's that bought something in the broker account `account`
+    /// (`demo`, `paper:<id>`, `live:<id>`: what a slot records when it starts; deleted
+    /// plans' purchases included), oldest first: plan, symbol, filled quantity, average
+    /// price, and when it filled. Purchases in another account (the simulator's before live
+    /// keys, say) are not this account's money.
+    pub async fn bought(&self, user_id: &str, account: &str) -> Result<Vec<Bought>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT plan_id, symbol, qty, price, COALESCE(filled_at, submitted_at, slot_at) AS at \
-             FROM purchases WHERE user_id = $1 AND status IN ('filled', 'partially_filled') \
-             AND qty IS NOT NULL AND price IS NOT NULL ORDER BY at, id",
+            "SELECT p.plan_id, p.symbol, p.qty, p.price, \
+             COALESCE(p.filled_at, p.submitted_at, p.slot_at) AS at \
+             FROM purchases p JOIN slots s ON s.id = p.slot_id \
+             WHERE p.user_id = $1 AND (s.broker_account = $2 OR s.broker_account IS NULL) \
+             AND p.status IN ('filled', 'partially_filled') \
+             AND p.qty IS NOT NULL AND p.price IS NOT NULL ORDER BY at, p.id",
         )
         .bind(user_id)
+        .bind(account)
         .fetch_all(self.pool())
         .await?;
         let decimal = |text: String| {

@@ -357,18 +357,27 @@ pub async fn position(
         Err(err) if err.code == ErrorCode::Unauthenticated => {
             return Redirect::to("/login").into_response();
         }
-        Err(err) => return err.into_response(),
+        Err(err) => {
+            let status = StatusCode::from_u16(err.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return crate::http::mail::message(
+                status,
+                "Position",
+                &err.message,
+                false,
+                ("/dashboard", "Back to the dashboard"),
+            );
+        }
     };
     let Some(position) = found else {
-        return (
+        let text = format!("Your plans in this account hold no {symbol}.");
+        return crate::http::mail::message(
             StatusCode::NOT_FOUND,
-            Html(format!(
-                "<!doctype html><title>Not found</title><p>Your plans hold no {}. \
-                 <a href=\"/dashboard\">Back to the dashboard</a></p>",
-                html_escape(&symbol)
-            )),
-        )
-            .into_response();
+            "Position",
+            &text,
+            false,
+            ("/dashboard", "Back to the dashboard"),
+        );
     };
     let signed = |amount: Decimal| {
         let amount = round_cents(amount);
@@ -417,18 +426,10 @@ pub async fn position(
             value => value.map(|v| v.to_string()),
             gain => value.map_or_else(|| "—".to_owned(), |v| signed(v - cost)),
             price => position.price.map(|p| round_cents(p).to_string()),
-            realized => position.realized.to_string(),
             lots,
         },
     )
     .await
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

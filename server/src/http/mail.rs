@@ -45,7 +45,13 @@ fn page(status: StatusCode, name: &str, context: minijinja::Value) -> Response {
     }
 }
 
-fn message(status: StatusCode, title: &str, text: &str, ok: bool, link: (&str, &str)) -> Response {
+pub(super) fn message(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    ok: bool,
+    link: (&str, &str),
+) -> Response {
     page(
         status,
         "message",

@@ -26,6 +26,7 @@ const SOURCES: &[(&str, &str)] = templates!(
     "mail/funds.html",
     "mail/weekly.txt",
     "mail/weekly.html",
+    "pages/head.html",
     "pages/base.html",
     "pages/message.html",
     "pages/confirm.html",

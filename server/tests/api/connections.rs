@@ -530,6 +530,16 @@ async fn live_keys_buy_nothing_after_a_downgrade_below_live_trading(backend: Bac
     app.clock.advance_minutes(31 * 24 * 60);
     let live = app.post_json("/api/broker/connection", keys("live")).await;
     assert_eq!(live.status(), 200);
+    // Returns count the money of the account the plans trade in now: the paper
+    // purchases are not the live account's.
+    let performance = json(app.get("/api/performance").await).await;
+    assert_eq!(performance["account"]["invested"], "0", "{performance}");
+    let paper = app.post_json("/api/broker/connection", keys("paper")).await;
+    assert_eq!(paper.status(), 200);
+    let performance = json(app.get("/api/performance").await).await;
+    assert_ne!(performance["account"]["invested"], "0", "{performance}");
+    let live = app.post_json("/api/broker/connection", keys("live")).await;
+    assert_eq!(live.status(), 200);
     set_tier(app::domain::tier::Tier::Free).await;
     let run = app
         .post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
