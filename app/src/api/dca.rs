@@ -101,7 +101,8 @@ pub struct AccountSummary {
     pub cash: Decimal,
     pub buying_power: Decimal,
     pub portfolio_value: Decimal,
-    /// Not tracked yet (plans only buy): `null` rather than a made-up number.
+    /// Always `null` here: what sales realized is read from the broker's activities, in
+    /// `GET /api/performance` (`realized_pl`).
     pub realized_pl: Option<Decimal>,
     pub unrealized_pl: Decimal,
     pub positions: Vec<PositionSummary>,

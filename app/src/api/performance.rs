@@ -72,6 +72,11 @@ pub struct PerformanceView {
     )]
     pub next_open: Option<jiff::Timestamp>,
     pub account: Returns,
+    /// What the account's sales realized (first in, first out per symbol, every fill of
+    /// the account: plans', bots' and the user's own), and the dividends it was paid, from
+    /// the broker's account activities; `null` when the broker did not answer.
+    pub realized_pl: Option<Decimal>,
+    pub dividends: Option<Decimal>,
     pub series: Vec<ValuePoint>,
     pub plans: Vec<PlanReturns>,
     pub holdings: Vec<HoldingReturns>,

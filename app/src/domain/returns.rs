@@ -382,6 +382,42 @@ fn holdings(
         .collect()
 }
 
+/// One fill of an account's order, for the profit its sales realized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trade {
+    pub symbol: String,
+    pub sell: bool,
+    pub qty: Decimal,
+    pub price: Decimal,
+}
+
+/// The profit the account's sales realized, first in, first out per symbol, in cents.
+/// `trades` are in the order they filled; a sale of shares bought before them (moved in
+/// from elsewhere, say) realizes nothing for the part without a known cost.
+pub fn realized(trades: &[Trade]) -> Decimal {
+    let mut lots: BTreeMap<&str, std::collections::VecDeque<(Decimal, Decimal)>> = BTreeMap::new();
+    let mut profit = Decimal::ZERO;
+    for trade in trades {
+        let held = lots.entry(trade.symbol.as_str()).or_default();
+        if !trade.sell {
+            held.push_back((trade.qty, trade.price));
+            continue;
+        }
+        let mut qty = trade.qty;
+        while qty > Decimal::ZERO {
+            let Some(front) = held.front_mut() else { break };
+            let take = qty.min(front.0);
+            profit += take * (trade.price - front.1);
+            front.0 -= take;
+            qty -= take;
+            if front.0.is_zero() {
+                held.pop_front();
+            }
+        }
+    }
+    round_cents(profit)
+}
+
 /// The lots still held after `sold` shares (quantity and price, in the order sold) were
 /// sold first-in, first-out, with the profit those sales realized. A lot sold in part stays
 /// with what is left of it; a sale of more than is held sells what there is. Each lot keeps
@@ -599,6 +635,29 @@ mod tests {
         assert_eq!(none.xirr, Err(NoRate::NoInvestment));
         assert_eq!(none.gain_pct, None);
         assert!(none.series.is_empty());
+    }
+
+    #[test]
+    fn sales_realize_profit_first_in_first_out() {
+        let trade = |symbol: &str, sell, qty, price| Trade {
+            symbol: symbol.into(),
+            sell,
+            qty,
+            price,
+        };
+        let trades = [
+            trade("SPY", false, dec!(1), dec!(100)),
+            trade("QQQ", false, dec!(2), dec!(50)),
+            trade("SPY", false, dec!(1), dec!(120)),
+            // 1.5 SPY at 130: 1 × 30 + 0.5 × 10 = 35.
+            trade("SPY", true, dec!(1.5), dec!(130)),
+            // 1 QQQ at 40: a loss of 10 (25).
+            trade("QQQ", true, dec!(1), dec!(40)),
+            // The last 0.5 SPY (cost 120) and 1 share of unknown cost, at 110: −5 (20).
+            trade("SPY", true, dec!(1.5), dec!(110)),
+        ];
+        assert_eq!(realized(&trades), dec!(20.00));
+        assert_eq!(realized(&trades[..3]), dec!(0.00), "nothing sold");
     }
 
     #[test]

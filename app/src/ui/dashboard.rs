@@ -153,6 +153,12 @@ fn DashboardBody(
         account,
         performance,
     } = prices;
+    // Realized profit and dividends come with the returns (from the broker's activities).
+    let income = performance
+        .as_ref()
+        .ok()
+        .map(|p| (p.realized_pl, p.dividends))
+        .unwrap_or_default();
     // The chart shows every plan's purchases together, or one plan's.
     let choices: Vec<(String, String)> = performance
         .as_ref()
@@ -182,7 +188,7 @@ fn DashboardBody(
     });
     view! {
         {match account.clone() {
-            Ok(account) => view! { <AccountCards account /> }.into_any(),
+            Ok(account) => view! { <AccountCards account income /> }.into_any(),
             Err(err) => view! { <p class="notice" role="status">{err.message}</p> }.into_any(),
         }}
         {performance.ok().filter(|p| !p.account.invested.is_zero()).map(|performance| view! { <ReturnsPanel performance /> })}
@@ -233,7 +239,11 @@ fn NoPlans() -> impl IntoView {
 }
 
 #[component]
-fn AccountCards(account: AccountSummary) -> impl IntoView {
+fn AccountCards(
+    account: AccountSummary,
+    /// Realized P&L and dividends (`None`: not known).
+    income: (Option<Decimal>, Option<Decimal>),
+) -> impl IntoView {
     view! {
         <div class="cards" data-testid="account">
             <div class="card"><span class="card-label">"Equity"</span><span class="card-value" data-testid="equity">{money(account.equity)}</span></div>
@@ -241,9 +251,13 @@ fn AccountCards(account: AccountSummary) -> impl IntoView {
             <div class="card"><span class="card-label">"Cash"</span><span class="card-value" data-testid="cash">{money(account.cash)}</span></div>
             <div class="card"><span class="card-label">"Buying power"</span><span class="card-value">{money(account.buying_power)}</span></div>
             <div class="card"><span class="card-label">"Unrealized P&L"</span><span class="card-value">{signed(Some(account.unrealized_pl))}</span></div>
-            <div class="card" title="Plans only buy, so nothing has been realized yet">
+            <div class="card" title="What the account's sales made or lost, first in, first out">
                 <span class="card-label">"Realized P&L"</span>
-                <span class="card-value">{signed(account.realized_pl)}</span>
+                <span class="card-value" data-testid="realized">{signed(income.0)}</span>
+            </div>
+            <div class="card">
+                <span class="card-label">"Dividends"</span>
+                <span class="card-value" data-testid="dividends">{income.1.map(money).unwrap_or_else(|| "—".into())}</span>
             </div>
         </div>
     }

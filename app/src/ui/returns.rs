@@ -8,10 +8,19 @@ use crate::api::performance::{Returns, ValuePoint};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 
-/// Portfolio value against money invested, one point a day (the server's series).
+/// Portfolio value against money invested, one point a day (the server's series). Days are
+/// labelled "1 Dec", with the year when the series spans more than one.
 pub fn value_chart(points: &[ValuePoint]) -> ChartData {
+    let years = points
+        .first()
+        .zip(points.last())
+        .map(|(a, b)| (a.date.year(), b.date.year()));
+    let label = |date: jiff::civil::Date| match years {
+        Some((first, last)) if first != last => format!("{} {}", day_month(date), date.year()),
+        _ => day_month(date),
+    };
     ChartData {
-        labels: points.iter().map(|p| day_month(p.date)).collect(),
+        labels: points.iter().map(|p| label(p.date)).collect(),
         series: vec![
             Series {
                 name: "Value",
@@ -102,6 +111,19 @@ mod tests {
             point(2, dec!(50), dec!(51.25)),
         ]);
         assert_eq!(data.labels, ["1 Dec", "2 Dec"]);
+        let over_new_year = value_chart(&[
+            ValuePoint {
+                date: jiff::civil::date(2026, 12, 31),
+                invested: dec!(1),
+                value: dec!(1),
+            },
+            ValuePoint {
+                date: jiff::civil::date(2027, 1, 4),
+                invested: dec!(1),
+                value: dec!(1),
+            },
+        ]);
+        assert_eq!(over_new_year.labels, ["31 Dec 2026", "4 Jan 2027"]);
         assert_eq!(data.series[0].values, [dec!(50), dec!(51.25)]);
         assert_eq!(data.series[1].values, [dec!(50), dec!(50)]);
         assert_eq!(percent(dec!(12.3)), "+12.30%");

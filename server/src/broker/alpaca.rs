@@ -11,11 +11,14 @@ use super::convert::{self, to_decimal, to_num};
 use super::rate_limit::{RateLimiters, TokenBucket};
 use super::retry::RetryPolicy;
 use super::{
-    AccountSnapshot, AssetInfo, Broker, BrokerError, CalendarDay, MarketClock, OrderKind,
+    AccountSnapshot, Activity, AssetInfo, Broker, BrokerError, CalendarDay, MarketClock, OrderKind,
     OrderQuery, OrderRequest, OrderSnapshot, PositionSnapshot, TimeFrame, TimeInForce, TradeEvent,
     TradeUpdate,
 };
-use apca::api::v2::{account, asset, calendar, clock, order, orders, position, positions, updates};
+use apca::api::v2::{
+    account, account_activities, asset, calendar, clock, order, orders, position, positions,
+    updates,
+};
 use apca::{ApiInfo, Client, Subscribable};
 use app::domain::market::{Bar, Symbol};
 use app::domain::order::{Side, Size};
@@ -253,6 +256,7 @@ classify! {
     order::GetByClientIdError { NotFound => not_found }
     order::DeleteError { NotFound => not_found, NotCancelable => BrokerError::Rejected }
     orders::ListError {}
+    account_activities::GetError {}
     asset::GetError { NotFound => not_found }
     clock::GetError {}
     calendar::ListError {}
@@ -659,6 +663,35 @@ impl Broker for AlpacaBroker {
         };
         let orders = self.call::<orders::List>(&self.trading, &request).await?;
         orders.iter().map(convert::order).collect()
+    }
+
+    async fn activities(&self) -> Result<Vec<Activity>, BrokerError> {
+        use account_activities::{ActivityReq, ActivityType, Direction};
+        const PAGE: usize = 100;
+        let mut all = Vec::new();
+        let mut page_token = None;
+        loop {
+            let request = ActivityReq {
+                types: vec![ActivityType::Fill, ActivityType::Dividend],
+                direction: Direction::Ascending,
+                page_size: Some(PAGE),
+                page_token: page_token.take(),
+                ..Default::default()
+            };
+            let page = self
+                .call::<account_activities::Get>(&self.trading, &request)
+                .await?;
+            let next = (page.len() == PAGE)
+                .then(|| page.last().map(|a| a.id().to_owned()))
+                .flatten();
+            for activity in page {
+                all.extend(convert::activity(activity)?);
+            }
+            match next {
+                Some(id) => page_token = Some(id),
+                None => return Ok(all),
+            }
+        }
     }
 
     async fn cancel_order(&self, id: &str) -> Result<(), BrokerError> {

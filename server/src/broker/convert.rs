@@ -36,6 +36,38 @@ pub fn to_decimal(value: &Num) -> Decimal {
         .unwrap_or(Decimal::MAX)
 }
 
+/// An account activity the returns read; `None` for the kinds they do not (short sales are
+/// never placed here, and the other non-trade kinds are not asked for).
+pub fn activity(
+    activity: apca::api::v2::account_activities::Activity,
+) -> Result<Option<super::Activity>, BrokerError> {
+    use apca::api::v2::account_activities::{Activity as Raw, ActivityType, Side as RawSide};
+    Ok(match activity {
+        Raw::Trade(fill) => {
+            let side = match fill.side {
+                RawSide::Buy => Side::Buy,
+                RawSide::Sell => Side::Sell,
+                _ => return Ok(None),
+            };
+            Some(super::Activity::Fill {
+                time: to_timestamp(&fill.transaction_time),
+                symbol: symbol(&fill.symbol)?,
+                side,
+                qty: to_decimal(&fill.quantity),
+                price: to_decimal(&fill.price),
+            })
+        }
+        Raw::NonTrade(other) if other.type_ == ActivityType::Dividend => {
+            Some(super::Activity::Dividend {
+                time: to_timestamp(&other.date),
+                symbol: other.symbol.as_deref().map(symbol).transpose()?,
+                amount: to_decimal(&other.net_amount),
+            })
+        }
+        Raw::NonTrade(_) => None,
+    })
+}
+
 pub fn to_timestamp(value: &chrono::DateTime<chrono::Utc>) -> jiff::Timestamp {
     jiff::Timestamp::from_second(value.timestamp())
         .and_then(|t| {
@@ -110,6 +142,47 @@ pub fn order(order: &order::Order) -> Result<OrderSnapshot, BrokerError> {
 mod tests {
     use super::*;
     use rust_decimal::dec;
+
+    /// Alpaca's documented activities (a dividend and a fill) read as the returns need them;
+    /// other kinds are left out.
+    #[test]
+    fn activities_read_as_fills_and_dividends() {
+        use apca::api::v2::account_activities::Activity as Raw;
+        let read = |text: &str| activity(serde_json::from_str::<Raw>(text).unwrap()).unwrap();
+        let dividend = read(
+            r#"{"id":"20200626000000000::e3163618-f82b-4568-af54-b30404484224",
+                "activity_type":"DIV","date":"2020-01-01","net_amount":"21.97",
+                "description":"DIV","symbol":"SPY","qty":"201.96","per_share_amount":"0.108783"}"#,
+        );
+        assert_eq!(
+            dividend,
+            Some(super::super::Activity::Dividend {
+                time: "2020-01-01T00:00:00Z".parse().unwrap(),
+                symbol: Some(symbol("SPY").unwrap()),
+                amount: dec!(21.97),
+            })
+        );
+        let fill = read(
+            r#"{"id":"20190524113406977::8efc7b9a-8b2b-4000-9955-d36e7db0df74",
+                "activity_type":"FILL","transaction_time":"2019-05-24T15:34:06.977Z",
+                "type":"fill","price":"1.63","qty":"2","side":"sell","symbol":"LPCN",
+                "leaves_qty":"0","order_id":"904837e3-3b76-47ec-b432-046db621571b",
+                "cum_qty":"2"}"#,
+        );
+        assert_eq!(
+            fill,
+            Some(super::super::Activity::Fill {
+                time: "2019-05-24T15:34:06.977Z".parse().unwrap(),
+                symbol: symbol("LPCN").unwrap(),
+                side: Side::Sell,
+                qty: dec!(2),
+                price: dec!(1.63),
+            })
+        );
+        let interest =
+            read(r#"{"id":"x","activity_type":"INT","date":"2020-01-01","net_amount":"1.00"}"#);
+        assert_eq!(interest, None);
+    }
 
     #[test]
     fn decimals_survive_the_round_trip_to_eight_places() {

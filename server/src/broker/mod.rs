@@ -77,6 +77,25 @@ pub enum OrderKind {
     Limit(Decimal),
 }
 
+/// An account activity the returns read (Alpaca's account activities): a fill of one of
+/// the account's orders (plans', bots' or the user's own), or a dividend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Fill {
+        time: jiff::Timestamp,
+        symbol: Symbol,
+        side: Side,
+        qty: Decimal,
+        price: Decimal,
+    },
+    /// Cash paid for holding a symbol (net of any withholding the broker reports with it).
+    Dividend {
+        time: jiff::Timestamp,
+        symbol: Option<Symbol>,
+        amount: Decimal,
+    },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeInForce {
     Day,
@@ -233,6 +252,8 @@ pub trait Broker: Send + Sync {
         to: jiff::Timestamp,
     ) -> Result<Vec<Bar>, BrokerError>;
     async fn latest_price(&self, symbol: &Symbol) -> Result<Decimal, BrokerError>;
+    /// The account's fills and dividends, oldest first (every page).
+    async fn activities(&self) -> Result<Vec<Activity>, BrokerError>;
 
     /// Tradable assets whose symbol or name starts with `prefix` (case-insensitive),
     /// symbol matches first, at most `limit`.

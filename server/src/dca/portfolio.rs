@@ -6,9 +6,9 @@ use super::account_view::{self, AccountViews};
 use super::repository::Bought;
 use super::{asset_facts, broker_unavailable};
 use crate::accounts::AccountService;
-use crate::broker::Broker;
 use crate::broker::alpaca::AlpacaBroker;
 use crate::broker::directory::BrokerDirectory;
+use crate::broker::{Activity, Broker};
 use crate::db::Db;
 use crate::errors::internal;
 use crate::events::EventBus;
@@ -21,7 +21,7 @@ use app::api::performance::{HoldingReturns, PerformanceView, PlanReturns, Return
 use app::api::ports::{Caller, PortfolioPort};
 use app::domain::market::Bar;
 use app::domain::market::Symbol;
-use app::domain::returns::{self, Lot, NoRate, Performance};
+use app::domain::returns::{self, Lot, NoRate, Performance, Trade};
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
@@ -139,7 +139,22 @@ pub struct PortfolioService {
     /// Daily closes read today, per market data source and symbol: they are the same for
     /// every user of a source and change once a day.
     closes: Mutex<HashMap<(&'static str, String), Closes>>,
+    /// Each account's realized profit and dividends, from its activities, as last read
+    /// (ms) per user and broker account.
+    income: Mutex<HashMap<(String, String), (i64, Income)>>,
 }
+
+/// What an account's activities say: the profit its sales realized and its dividends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Income {
+    realized: Decimal,
+    dividends: Decimal,
+}
+
+/// How long an account's realized profit and dividends are reused before its activities
+/// are read again (every page of them: sales and dividends are rare, a dashboard refreshes
+/// every 30 s).
+const INCOME_MS: i64 = 5 * 60_000;
 
 /// A symbol's daily closes from `from` up to yesterday, read on `on`.
 struct Closes {
@@ -167,7 +182,52 @@ impl PortfolioService {
             views: AccountViews::new(clock.clone()),
             clock,
             closes: Mutex::new(HashMap::new()),
+            income: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The account's realized profit and dividends from its activities (reused for
+    /// [`INCOME_MS`]); `None` when the broker did not answer.
+    async fn income(&self, user_id: &str, account: &str, broker: &AlpacaBroker) -> Option<Income> {
+        let key = (user_id.to_owned(), account.to_owned());
+        let now = self.clock.now().millis();
+        if let Some((at, income)) = self
+            .income
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            && now - at < INCOME_MS
+        {
+            return Some(*income);
+        }
+        let activities = broker.activities().await.ok()?;
+        let mut trades = Vec::new();
+        let mut dividends = Decimal::ZERO;
+        for activity in activities {
+            match activity {
+                Activity::Fill {
+                    symbol,
+                    side,
+                    qty,
+                    price,
+                    ..
+                } => trades.push(Trade {
+                    symbol: symbol.to_string(),
+                    sell: side == app::domain::order::Side::Sell,
+                    qty,
+                    price,
+                }),
+                Activity::Dividend { amount, .. } => dividends += amount,
+            }
+        }
+        let income = Income {
+            realized: returns::realized(&trades),
+            dividends: app::domain::market::round_cents(dividends),
+        };
+        let mut cache = self.income.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, (at, _)| now - *at < INCOME_MS);
+        cache.insert(key, (now, income));
+        Some(income)
     }
 
     /// The caller's account view (balances, positions, recent orders).
@@ -468,6 +528,7 @@ impl PortfolioPort for PortfolioService {
             .map(|b| (b.plan_id.clone(), lot_of(b, now)))
             .collect();
         let symbols: BTreeSet<String> = lots.iter().map(|(_, lot)| lot.symbol.clone()).collect();
+        let income = self.income(&user.id, &account, &broker).await;
         let (prices, closes) = if lots.is_empty() {
             (BTreeMap::new(), BTreeMap::new())
         } else {
@@ -532,6 +593,8 @@ impl PortfolioPort for PortfolioService {
                 })
                 .collect(),
             account: wire_returns(&account),
+            realized_pl: income.map(|i| i.realized),
+            dividends: income.map(|i| i.dividends),
             plans,
         })
     }

@@ -166,7 +166,7 @@ async fn render_content(
         password_min => PASSWORD_MIN_CHARS,
         min_xirr_days => app::domain::returns::MIN_XIRR_DAYS,
         limits => minijinja::context! {
-            min_per_slot => limits.min_per_slot.normalize().to_string(),
+            min_per_slot => thousands(&limits.min_per_slot.normalize().to_string()),
             max_per_slot => thousands(&limits.max_per_slot.normalize().to_string()),
         },
         ..extra
@@ -193,7 +193,7 @@ async fn render_content(
 /// "4 hours", "90 minutes", "1 hour".
 fn duration(minutes: u32) -> String {
     let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if minutes.is_multiple_of(60) {
+    if minutes >= 60 && minutes.is_multiple_of(60) {
         plural(minutes / 60, "hour")
     } else {
         plural(minutes, "minute")
@@ -441,6 +441,7 @@ mod tests {
         assert_eq!(duration(240), "4 hours");
         assert_eq!(duration(60), "1 hour");
         assert_eq!(duration(90), "90 minutes");
+        assert_eq!(duration(0), "0 minutes");
         assert_eq!(thousands("10000"), "10,000");
         assert_eq!(thousands("1234567.5"), "1,234,567.5");
         assert_eq!(thousands("100"), "100");

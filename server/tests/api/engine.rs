@@ -332,6 +332,50 @@ fn decimal(value: &Value) -> Decimal {
         .unwrap()
 }
 
+/// Sells `qty` of `symbol` in the demo account of the signed-in user straight at the
+/// simulated broker (as the user could in Alpaca's own app); returns the fill price.
+async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> Decimal {
+    let id = crate::helpers::user_id(app, &app.client).await;
+    let sim = app.demo_broker_url().unwrap();
+    let client = reqwest::Client::new();
+    let keyed = |request: reqwest::RequestBuilder| {
+        request
+            .header(
+                "APCA-API-KEY-ID",
+                format!("QSDEMO{}", id.replace('-', "").to_uppercase()),
+            )
+            .header("APCA-API-SECRET-KEY", format!("demo-{id}"))
+    };
+    let order = keyed(client.post(format!("{sim}/v2/orders")))
+        .json(
+            &json!({"symbol": symbol, "qty": qty, "side": "sell", "type": "market",
+                      "time_in_force": "day"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        order.status().is_success(),
+        "{}",
+        order.text().await.unwrap()
+    );
+    let order_id = json(order).await["id"].as_str().unwrap().to_owned();
+    for _ in 0..100 {
+        let order = json(
+            keyed(client.get(format!("{sim}/v2/orders/{order_id}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if order["status"] == "filled" {
+            return decimal(&order["filled_avg_price"]);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the sale did not fill");
+}
+
 /// Moves the app's and the market's clocks together.
 async fn at(app: &TestApp, when: &str) {
     app.set_market_time(when).await;
@@ -402,7 +446,20 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
     buy_now(app, &plan_id, "returns-2").await;
     let bought = filled(app, 4).await;
     let invested: Decimal = bought.iter().map(cost).sum();
+    // The user sells a little SPY at the broker themself: the account's activities show it,
+    // and its profit is realized first in, first out (from the November lot).
+    let sale = sell_at_the_broker(app, "SPY", "0.01").await;
+    let first_spy = bought
+        .iter()
+        .filter(|p| p["symbol"] == "SPY")
+        .min_by_key(|p| p["filled_at"].as_str().unwrap().to_owned())
+        .unwrap();
+    let realized = app::domain::market::round_cents(
+        Decimal::new(1, 2) * (sale - decimal(&first_spy["price"])),
+    );
     let perf = json(app.get("/api/performance").await).await;
+    assert_eq!(decimal(&perf["realized_pl"]), realized, "{perf}");
+    assert_eq!(decimal(&perf["dividends"]), Decimal::ZERO);
     let account = &perf["account"];
     assert_eq!(decimal(&account["invested"]), invested, "{perf}");
     assert!(account["xirr_pct"].is_string(), "{perf}");
