@@ -391,23 +391,29 @@ pub struct Trade {
     pub price: Decimal,
 }
 
-/// The profit the account's sales realized, first in, first out per symbol, in cents.
-/// `trades` are in the order they filled; a sale of shares bought before them (moved in
-/// from elsewhere, say) realizes nothing for the part without a known cost.
-pub fn realized(trades: &[Trade]) -> Decimal {
-    let mut lots: BTreeMap<&str, std::collections::VecDeque<(Decimal, Decimal)>> = BTreeMap::new();
-    let mut profit = Decimal::ZERO;
-    for trade in trades {
-        let held = lots.entry(trade.symbol.as_str()).or_default();
+/// An account's shares by symbol, first in first out, and the profit its sales realized:
+/// fed one fill at a time, in the order they filled, so a reader can keep it and add only
+/// newer fills. A sale of shares bought before the fills it saw (moved in from elsewhere)
+/// realizes nothing for the part without a known cost; splits and symbol changes are not
+/// applied (a split's shares sell at their pre-split cost).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FifoBook {
+    lots: BTreeMap<String, std::collections::VecDeque<(Decimal, Decimal)>>,
+    realized: Decimal,
+}
+
+impl FifoBook {
+    pub fn apply(&mut self, trade: &Trade) {
+        let held = self.lots.entry(trade.symbol.clone()).or_default();
         if !trade.sell {
             held.push_back((trade.qty, trade.price));
-            continue;
+            return;
         }
         let mut qty = trade.qty;
         while qty > Decimal::ZERO {
             let Some(front) = held.front_mut() else { break };
             let take = qty.min(front.0);
-            profit += take * (trade.price - front.1);
+            self.realized += take * (trade.price - front.1);
             front.0 -= take;
             qty -= take;
             if front.0.is_zero() {
@@ -415,7 +421,21 @@ pub fn realized(trades: &[Trade]) -> Decimal {
             }
         }
     }
-    round_cents(profit)
+
+    /// The profit realized so far, in cents.
+    pub fn realized(&self) -> Decimal {
+        round_cents(self.realized)
+    }
+}
+
+/// The profit `trades` (in the order they filled) realized, first in, first out per symbol,
+/// in cents.
+pub fn realized(trades: &[Trade]) -> Decimal {
+    let mut book = FifoBook::default();
+    for trade in trades {
+        book.apply(trade);
+    }
+    book.realized()
 }
 
 /// The lots still held after `sold` shares (quantity and price, in the order sold) were

@@ -83,6 +83,8 @@ fn Dashboard() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     // While the exchange is open (or once it has opened), prices are read again.
     let market = RwSignal::new((false, None::<jiff::Timestamp>));
+    // When the prices shown were read (beside the live badge; set once in the browser).
+    let updated = RwSignal::new(None::<jiff::Timestamp>);
     let chart_of = RwSignal::new(String::new());
     let records = Resource::new(move || live.version.get(), |_| records());
     let prices = Resource::new(move || (live.version.get(), refresh.get()), |_| prices());
@@ -93,6 +95,7 @@ fn Dashboard() -> impl IntoView {
         }) = prices.get()
         {
             market.set((view.market_open, view.next_open));
+            updated.set(Some(view.as_of));
         }
     });
     // Countdowns tick in the browser; prices are read again while the market is open and
@@ -126,6 +129,10 @@ fn Dashboard() -> impl IntoView {
             <header class="page-header">
                 <h1>"Dashboard"</h1>
                 <LiveBadge />
+                <span class="muted" data-testid="prices-as-of">{move || updated.get().map(|at| {
+                    let at = crate::domain::calendar::new_york().to_datetime(at);
+                    format!("Prices as of {}:{:02} New York time", clock(at.time()), at.second())
+                })}</span>
             </header>
             <Transition fallback=|| view! { <div class="cards cards-placeholder" aria-busy="true"><p class="loading">"Loading your account…"</p></div> }>
                 {move || Suspend::new(async move {
@@ -456,17 +463,10 @@ fn RecentOrders(account: AccountSummary) -> impl IntoView {
 /// with when each is the right number; then the same per plan.
 #[component]
 fn ReturnsPanel(performance: PerformanceView) -> impl IntoView {
-    let PerformanceView {
-        as_of,
-        account,
-        plans,
-        ..
-    } = performance;
-    let at = crate::domain::calendar::new_york().to_datetime(as_of);
+    let PerformanceView { account, plans, .. } = performance;
     view! {
         <section class="panel returns" aria-labelledby="returns-title" data-testid="returns">
             <h2 id="returns-title">"How your money is doing"</h2>
-            <p class="muted" data-testid="prices-as-of">{format!("Prices as of {}:{:02} New York time", clock(at.time()), at.second())}</p>
             <ReturnsCards returns=account />
             {(!plans.is_empty()).then(|| view! {
                 <div class="table-wrap">

@@ -11,9 +11,9 @@ use super::convert::{self, to_decimal, to_num};
 use super::rate_limit::{RateLimiters, TokenBucket};
 use super::retry::RetryPolicy;
 use super::{
-    AccountSnapshot, Activity, AssetInfo, Broker, BrokerError, CalendarDay, MarketClock, OrderKind,
-    OrderQuery, OrderRequest, OrderSnapshot, PositionSnapshot, TimeFrame, TimeInForce, TradeEvent,
-    TradeUpdate,
+    AccountSnapshot, ActivityPage, AssetInfo, Broker, BrokerError, CalendarDay, MarketClock,
+    OrderKind, OrderQuery, OrderRequest, OrderSnapshot, PositionSnapshot, TimeFrame, TimeInForce,
+    TradeEvent, TradeUpdate,
 };
 use apca::api::v2::{
     account, account_activities, asset, calendar, clock, order, orders, position, positions,
@@ -665,33 +665,47 @@ impl Broker for AlpacaBroker {
         orders.iter().map(convert::order).collect()
     }
 
-    async fn activities(&self) -> Result<Vec<Activity>, BrokerError> {
+    async fn activities(
+        &self,
+        after: Option<String>,
+        pages: usize,
+    ) -> Result<ActivityPage, BrokerError> {
         use account_activities::{ActivityReq, ActivityType, Direction};
         const PAGE: usize = 100;
-        let mut all = Vec::new();
-        let mut page_token = None;
-        loop {
+        let mut read = ActivityPage {
+            last_id: after,
+            ..ActivityPage::default()
+        };
+        for _ in 0..pages {
             let request = ActivityReq {
-                types: vec![ActivityType::Fill, ActivityType::Dividend],
+                // Fills, and every kind of dividend (withholding and fees are negative).
+                types: std::iter::once(ActivityType::Fill)
+                    .chain(convert::DIVIDEND_KINDS)
+                    .collect(),
                 direction: Direction::Ascending,
                 page_size: Some(PAGE),
-                page_token: page_token.take(),
+                page_token: read.last_id.clone(),
                 ..Default::default()
             };
             let page = self
                 .call::<account_activities::Get>(&self.trading, &request)
                 .await?;
-            let next = (page.len() == PAGE)
-                .then(|| page.last().map(|a| a.id().to_owned()))
-                .flatten();
+            let full = page.len() == PAGE;
+            let last = page.last().map(|a| a.id().to_owned());
+            // A page that does not move past its token would be read forever.
+            let moved = last.is_some() && last != read.last_id;
             for activity in page {
-                all.extend(convert::activity(activity)?);
+                read.activities.extend(convert::activity(activity));
             }
-            match next {
-                Some(id) => page_token = Some(id),
-                None => return Ok(all),
+            if moved {
+                read.last_id = last;
+            }
+            if !full || !moved {
+                read.complete = true;
+                break;
             }
         }
+        Ok(read)
     }
 
     async fn cancel_order(&self, id: &str) -> Result<(), BrokerError> {

@@ -36,36 +36,53 @@ pub fn to_decimal(value: &Num) -> Decimal {
         .unwrap_or(Decimal::MAX)
 }
 
-/// An account activity the returns read; `None` for the kinds they do not (short sales are
-/// never placed here, and the other non-trade kinds are not asked for).
-pub fn activity(
-    activity: apca::api::v2::account_activities::Activity,
-) -> Result<Option<super::Activity>, BrokerError> {
-    use apca::api::v2::account_activities::{Activity as Raw, ActivityType, Side as RawSide};
-    Ok(match activity {
+/// Every kind of dividend activity: paid, capital gains, return of capital, tax exempt, and
+/// the negative ones (fees and withholding).
+pub const DIVIDEND_KINDS: [apca::api::v2::account_activities::ActivityType; 9] = {
+    use apca::api::v2::account_activities::ActivityType as T;
+    [
+        T::Dividend,
+        T::CapitalGainLongTerm,
+        T::CapitalGainShortTerm,
+        T::DividendFee,
+        T::DividendAdjusted,
+        T::DividendAdjustedNraWithheld,
+        T::DividendReturnOfCapital,
+        T::DividendAdjustedTefraWithheld,
+        T::DividendTaxExtempt,
+    ]
+};
+
+/// An account activity the returns read: a fill of a stock (buy or sell), or any kind of
+/// dividend. `None` for the rest: short sales (QuantShift never sells short; a user's own
+/// short trades are left out of realized profit), symbols that are not stock symbols
+/// (crypto pairs, options), and other kinds.
+pub fn activity(activity: apca::api::v2::account_activities::Activity) -> Option<super::Activity> {
+    use apca::api::v2::account_activities::{Activity as Raw, Side as RawSide};
+    match activity {
         Raw::Trade(fill) => {
             let side = match fill.side {
                 RawSide::Buy => Side::Buy,
                 RawSide::Sell => Side::Sell,
-                _ => return Ok(None),
+                _ => return None,
             };
             Some(super::Activity::Fill {
                 time: to_timestamp(&fill.transaction_time),
-                symbol: symbol(&fill.symbol)?,
+                symbol: symbol(&fill.symbol).ok()?,
                 side,
                 qty: to_decimal(&fill.quantity),
                 price: to_decimal(&fill.price),
             })
         }
-        Raw::NonTrade(other) if other.type_ == ActivityType::Dividend => {
+        Raw::NonTrade(other) if DIVIDEND_KINDS.contains(&other.type_) => {
             Some(super::Activity::Dividend {
                 time: to_timestamp(&other.date),
-                symbol: other.symbol.as_deref().map(symbol).transpose()?,
+                symbol: other.symbol.as_deref().and_then(|s| symbol(s).ok()),
                 amount: to_decimal(&other.net_amount),
             })
         }
         Raw::NonTrade(_) => None,
-    })
+    }
 }
 
 pub fn to_timestamp(value: &chrono::DateTime<chrono::Utc>) -> jiff::Timestamp {
@@ -148,7 +165,7 @@ mod tests {
     #[test]
     fn activities_read_as_fills_and_dividends() {
         use apca::api::v2::account_activities::Activity as Raw;
-        let read = |text: &str| activity(serde_json::from_str::<Raw>(text).unwrap()).unwrap();
+        let read = |text: &str| activity(serde_json::from_str::<Raw>(text).unwrap());
         let dividend = read(
             r#"{"id":"20200626000000000::e3163618-f82b-4568-af54-b30404484224",
                 "activity_type":"DIV","date":"2020-01-01","net_amount":"21.97",

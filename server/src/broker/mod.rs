@@ -88,12 +88,22 @@ pub enum Activity {
         qty: Decimal,
         price: Decimal,
     },
-    /// Cash paid for holding a symbol (net of any withholding the broker reports with it).
+    /// Cash paid for holding a symbol, or taken from it (withholding and fees come as
+    /// separate, negative activities).
     Dividend {
         time: jiff::Timestamp,
         symbol: Option<Symbol>,
         amount: Decimal,
     },
+}
+
+/// A read of account activities: some, oldest first, the id of the last one read (the next
+/// read's start) and whether the end was reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivityPage {
+    pub activities: Vec<Activity>,
+    pub last_id: Option<String>,
+    pub complete: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,8 +262,13 @@ pub trait Broker: Send + Sync {
         to: jiff::Timestamp,
     ) -> Result<Vec<Bar>, BrokerError>;
     async fn latest_price(&self, symbol: &Symbol) -> Result<Decimal, BrokerError>;
-    /// The account's fills and dividends, oldest first (every page).
-    async fn activities(&self) -> Result<Vec<Activity>, BrokerError>;
+    /// The account's fills and dividends after the activity `after` (an id an earlier read
+    /// returned; `None`: from the first), oldest first, at most `pages` pages of 100.
+    async fn activities(
+        &self,
+        after: Option<String>,
+        pages: usize,
+    ) -> Result<ActivityPage, BrokerError>;
 
     /// Tradable assets whose symbol or name starts with `prefix` (case-insensitive),
     /// symbol matches first, at most `limit`.

@@ -21,7 +21,7 @@ use app::api::performance::{HoldingReturns, PerformanceView, PlanReturns, Return
 use app::api::ports::{Caller, PortfolioPort};
 use app::domain::market::Bar;
 use app::domain::market::Symbol;
-use app::domain::returns::{self, Lot, NoRate, Performance, Trade};
+use app::domain::returns::{self, FifoBook, Lot, NoRate, Performance, Trade};
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
@@ -139,22 +139,41 @@ pub struct PortfolioService {
     /// Daily closes read today, per market data source and symbol: they are the same for
     /// every user of a source and change once a day.
     closes: Mutex<HashMap<(&'static str, String), Closes>>,
-    /// Each account's realized profit and dividends, from its activities, as last read
-    /// (ms) per user and broker account.
-    income: Mutex<HashMap<(String, String), (i64, Income)>>,
+    /// Each account's books from its activities (per user and broker account), kept so
+    /// a read adds only newer activities; one read at a time per account.
+    income: Mutex<HashMap<(String, String), IncomeEntry>>,
 }
 
-/// What an account's activities say: the profit its sales realized and its dividends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One account's [`Income`], read by one request at a time.
+type IncomeEntry = Arc<tokio::sync::Mutex<Income>>;
+
+/// What an account's activities have said so far: its shares first in first out (and so
+/// the profit its sales realized) and its dividends.
+#[derive(Debug, Default)]
 struct Income {
-    realized: Decimal,
+    book: FifoBook,
     dividends: Decimal,
+    /// The last activity read: the next read starts after it.
+    last_id: Option<String>,
+    /// Whether every activity up to `read_at` has been read.
+    complete: bool,
+    /// When it was last read, or last failed to be read (ms); `None`: never.
+    read_at: Option<i64>,
+    /// Whether that last read failed.
+    failed: bool,
+    /// When it was last asked for (ms): unasked ones are dropped.
+    used_at: i64,
 }
 
-/// How long an account's realized profit and dividends are reused before its activities
-/// are read again (every page of them: sales and dividends are rare, a dashboard refreshes
-/// every 30 s).
+/// How long an account's realized profit and dividends are reused before newer activities
+/// are read (sales and dividends are rare; a dashboard refreshes every 30 s).
 const INCOME_MS: i64 = 5 * 60_000;
+/// After the broker failed to answer, how long before it is asked again.
+const INCOME_RETRY_MS: i64 = 60_000;
+/// Pages of 100 activities one read goes through at most (the rest on the next reads).
+const INCOME_PAGES: usize = 20;
+/// Accounts nobody asked about for this long are forgotten (read again from the start).
+const INCOME_KEPT_MS: i64 = 60 * 60_000;
 
 /// A symbol's daily closes from `from` up to yesterday, read on `on`.
 struct Closes {
@@ -186,48 +205,78 @@ impl PortfolioService {
         }
     }
 
-    /// The account's realized profit and dividends from its activities (reused for
-    /// [`INCOME_MS`]); `None` when the broker did not answer.
-    async fn income(&self, user_id: &str, account: &str, broker: &AlpacaBroker) -> Option<Income> {
-        let key = (user_id.to_owned(), account.to_owned());
+    /// The account's realized profit and dividends from its activities (newer ones read at
+    /// most every [`INCOME_MS`]); `None` until every activity has been read once, or when
+    /// the broker did not answer the first time.
+    async fn income(
+        &self,
+        user_id: &str,
+        account: &str,
+        broker: &AlpacaBroker,
+    ) -> Option<(Decimal, Decimal)> {
         let now = self.clock.now().millis();
-        if let Some((at, income)) = self
-            .income
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            && now - at < INCOME_MS
-        {
-            return Some(*income);
-        }
-        let activities = broker.activities().await.ok()?;
-        let mut trades = Vec::new();
-        let mut dividends = Decimal::ZERO;
-        for activity in activities {
-            match activity {
-                Activity::Fill {
-                    symbol,
-                    side,
-                    qty,
-                    price,
-                    ..
-                } => trades.push(Trade {
-                    symbol: symbol.to_string(),
-                    sell: side == app::domain::order::Side::Sell,
-                    qty,
-                    price,
-                }),
-                Activity::Dividend { amount, .. } => dividends += amount,
+        let entry = {
+            let mut all = self.income.lock().unwrap_or_else(PoisonError::into_inner);
+            all.retain(|_, entry| {
+                Arc::strong_count(entry) > 1
+                    || entry
+                        .try_lock()
+                        .map_or(true, |income| now - income.used_at < INCOME_KEPT_MS)
+            });
+            all.entry((user_id.to_owned(), account.to_owned()))
+                .or_default()
+                .clone()
+        };
+        let mut income = entry.lock().await;
+        income.used_at = now;
+        // Newer activities every few minutes; the rest of a long history at once (the last
+        // read stopped after its pages); after a failure, not before a minute.
+        let wait = match (income.failed, income.complete) {
+            (true, _) => INCOME_RETRY_MS,
+            (false, true) => INCOME_MS,
+            (false, false) => 0,
+        };
+        if income.read_at.is_none_or(|at| now - at >= wait) {
+            match broker
+                .activities(income.last_id.clone(), INCOME_PAGES)
+                .await
+            {
+                Ok(read) => {
+                    for activity in read.activities {
+                        match activity {
+                            Activity::Fill {
+                                symbol,
+                                side,
+                                qty,
+                                price,
+                                ..
+                            } => income.book.apply(&Trade {
+                                symbol: symbol.to_string(),
+                                sell: side == app::domain::order::Side::Sell,
+                                qty,
+                                price,
+                            }),
+                            Activity::Dividend { amount, .. } => income.dividends += amount,
+                        }
+                    }
+                    income.last_id = read.last_id;
+                    income.complete = read.complete;
+                    income.read_at = Some(now);
+                    income.failed = false;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read the account's activities");
+                    income.read_at = Some(now);
+                    income.failed = true;
+                }
             }
         }
-        let income = Income {
-            realized: returns::realized(&trades),
-            dividends: app::domain::market::round_cents(dividends),
-        };
-        let mut cache = self.income.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, (at, _)| now - *at < INCOME_MS);
-        cache.insert(key, (now, income));
-        Some(income)
+        income.complete.then(|| {
+            (
+                income.book.realized(),
+                app::domain::market::round_cents(income.dividends),
+            )
+        })
     }
 
     /// The caller's account view (balances, positions, recent orders).
@@ -593,8 +642,8 @@ impl PortfolioPort for PortfolioService {
                 })
                 .collect(),
             account: wire_returns(&account),
-            realized_pl: income.map(|i| i.realized),
-            dividends: income.map(|i| i.dividends),
+            realized_pl: income.map(|(realized, _)| realized),
+            dividends: income.map(|(_, dividends)| dividends),
             plans,
         })
     }

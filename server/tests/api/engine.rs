@@ -446,20 +446,43 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
     buy_now(app, &plan_id, "returns-2").await;
     let bought = filled(app, 4).await;
     let invested: Decimal = bought.iter().map(cost).sum();
-    // The user sells a little SPY at the broker themself: the account's activities show it,
-    // and its profit is realized first in, first out (from the November lot).
-    let sale = sell_at_the_broker(app, "SPY", "0.01").await;
-    let first_spy = bought
-        .iter()
-        .filter(|p| p["symbol"] == "SPY")
-        .min_by_key(|p| p["filled_at"].as_str().unwrap().to_owned())
-        .unwrap();
-    let realized = app::domain::market::round_cents(
-        Decimal::new(1, 2) * (sale - decimal(&first_spy["price"])),
+    // The user sells, at the broker themself, as many SPY shares as the November purchase
+    // bought: the account's activities show it, and its profit is realized first in, first
+    // out (against the November price, not January's).
+    let spy: Vec<&Value> = bought.iter().filter(|p| p["symbol"] == "SPY").collect();
+    let by_time = |p: &&&Value| p["filled_at"].as_str().unwrap().to_owned();
+    let (first, last) = (
+        spy.iter().min_by_key(by_time).unwrap(),
+        spy.iter().max_by_key(by_time).unwrap(),
     );
+    let qty = decimal(&first["qty"]);
+    let sale = sell_at_the_broker(app, "SPY", &qty.to_string()).await;
+    let fifo = app::domain::market::round_cents(qty * (sale - decimal(&first["price"])));
+    let newest_first = app::domain::market::round_cents(qty * (sale - decimal(&last["price"])));
     let perf = json(app.get("/api/performance").await).await;
-    assert_eq!(decimal(&perf["realized_pl"]), realized, "{perf}");
+    assert_eq!(decimal(&perf["realized_pl"]), fifo, "{perf}");
+    assert!(
+        fifo != newest_first || first["price"] == last["price"],
+        "the check tells first-in-first-out from newest-first"
+    );
     assert_eq!(decimal(&perf["dividends"]), Decimal::ZERO);
+    // Read again within five minutes, the activities are not: a second sale shows later.
+    let second = sell_at_the_broker(app, "SPY", "0.001").await;
+    let again = json(app.get("/api/performance").await).await;
+    assert_eq!(again["realized_pl"], perf["realized_pl"]);
+    app.clock.advance_minutes(6);
+    let later = json(app.get("/api/performance").await).await;
+    let from_january = app::domain::market::round_cents(
+        qty * (sale - decimal(&first["price"]))
+            + Decimal::new(1, 3)
+                * (second
+                    - decimal(
+                        &spy.iter()
+                            .find(|p| p["filled_at"] != first["filled_at"])
+                            .unwrap()["price"],
+                    )),
+    );
+    assert_eq!(decimal(&later["realized_pl"]), from_january, "{later}");
     let account = &perf["account"];
     assert_eq!(decimal(&account["invested"]), invested, "{perf}");
     assert!(account["xirr_pct"].is_string(), "{perf}");
@@ -500,6 +523,7 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
         .unwrap();
     let theirs = json(other.get(app.url("/api/performance")).send().await.unwrap()).await;
     assert_eq!(decimal(&theirs["account"]["invested"]), Decimal::ZERO);
+    assert_eq!(decimal(&theirs["realized_pl"]), Decimal::ZERO, "{theirs}");
     assert_eq!(theirs["plans"], json!([]));
     let page = other.get(app.url("/positions/SPY")).send().await.unwrap();
     assert_eq!(page.status(), 404);
