@@ -192,18 +192,6 @@ impl Db {
         Ok(())
     }
 
-    pub async fn acknowledge_risk(&self, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE users SET risk_acknowledged_at = $1 \
-             WHERE id = $2 AND risk_acknowledged_at IS NULL",
-        )
-        .bind(now.millis())
-        .bind(user_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn set_timezone(
         &self,
         user_id: &str,

@@ -458,7 +458,6 @@ pub struct PositionLots {
     /// Each open lot with the name of the plan that bought it (`None`: a deleted plan).
     pub lots: Vec<(Lot, Option<String>)>,
     pub price: Option<Decimal>,
-    pub realized: Decimal,
 }
 
 impl PortfolioService {
@@ -496,7 +495,7 @@ impl PortfolioService {
             return Ok(None);
         }
         // Plans only buy so far: nothing sold, every lot is open.
-        let (open, realized) = returns::fifo(&lots, &[]);
+        let (open, _) = returns::fifo(&lots, &[]);
         let price = self
             .latest_prices(&user.id, &broker, &BTreeSet::from([symbol.to_owned()]))
             .await
@@ -505,7 +504,6 @@ impl PortfolioService {
             symbol: symbol.to_owned(),
             lots: open,
             price,
-            realized,
         }))
     }
 
