@@ -130,6 +130,7 @@ impl ConnectionService {
                     account_id: Some(row.account_id),
                     connected_at: jiff::Timestamp::from_millisecond(row.updated_at).ok(),
                     risk_acknowledged,
+                    live_unlock_days: self.live_unlock_days,
                 },
                 None if self.brokers.has_demo() => ConnectionView {
                     kind: "demo".into(),
@@ -138,6 +139,7 @@ impl ConnectionService {
                     account_id: None,
                     connected_at: None,
                     risk_acknowledged,
+                    live_unlock_days: self.live_unlock_days,
                 },
                 None => ConnectionView {
                     kind: "none".into(),
@@ -146,6 +148,7 @@ impl ConnectionService {
                     account_id: None,
                     connected_at: None,
                     risk_acknowledged,
+                    live_unlock_days: self.live_unlock_days,
                 },
             },
         )

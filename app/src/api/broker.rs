@@ -22,6 +22,10 @@ pub struct ConnectionView {
     /// Whether the user has confirmed the risk disclosure (`/risk`); live keys need it once.
     #[serde(default)]
     pub risk_acknowledged: bool,
+    /// Days of paper trading (from the first fill) before live keys are accepted, on this
+    /// server.
+    #[serde(default)]
+    pub live_unlock_days: u32,
 }
 
 /// Alpaca keys to connect. Its `Debug` hides the secret.

@@ -21,6 +21,10 @@ pub struct Purchase {
     pub id: String,
     pub plan_id: String,
     pub symbol: String,
+    /// `buy`, or `sell` (a signal bot's sale).
+    #[serde(default)]
+    pub side: crate::domain::order::Side,
+    /// Dollars ordered; for an order by quantity (a bot's), its estimated value.
     pub notional: String,
     pub qty: Option<String>,
     pub price: Option<String>,
@@ -132,6 +136,39 @@ pub async fn save_plan(
     } else {
         (ports.plans.save_plan(&caller, plan).await).map(super::ports::Saved::into_plan)
     };
+    super::ports::with_status(result)
+}
+
+/// A signal bot plan from a backtest's settings ("Use these settings" on a bot backtest):
+/// `symbol` traded with `amount` as its capital, every trading day at 16:10 New York time.
+/// The plan editor cannot carry a bot's settings (see `PlanWire::bot`), so the backtest
+/// page creates the plan itself; its name, capital and time are edited as any plan's.
+#[server(prefix = "/api/fn", endpoint = "create_bot_plan", input = leptos::server_fn::codec::Json, output = crate::api::codec::Json)]
+pub async fn create_bot_plan(
+    symbol: String,
+    amount: rust_decimal::Decimal,
+    bot: crate::domain::strategy::ma_crossover::MaCrossoverConfig,
+) -> Result<Plan, super::AppError> {
+    let (ports, caller) = super::ports::request().await?;
+    let symbol = crate::domain::market::Symbol::parse(&symbol).map_err(|message| {
+        super::AppError::invalid_fields([("legs[0].symbol".to_owned(), message)].into())
+    })?;
+    let wire = PlanWire {
+        id: None,
+        name: format!("{symbol} crossover"),
+        mode: crate::domain::plan::PlanMode::Discretionary,
+        legs: vec![crate::domain::strategy::dca::Leg { symbol, amount }],
+        schedule: crate::domain::schedule::Schedule::after_the_close(),
+        smart: None,
+        bot: Some(bot),
+        queue_outside_hours: false,
+        status: PlanStatus::Active,
+        next_run_at: None,
+        created_at: None,
+        updated_at: None,
+        paused_reason: None,
+    };
+    let result = (ports.plans.save_plan(&caller, wire).await).map(super::ports::Saved::into_plan);
     super::ports::with_status(result)
 }
 

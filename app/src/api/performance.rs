@@ -71,6 +71,10 @@ pub struct PerformanceView {
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
     pub next_open: Option<jiff::Timestamp>,
+    /// Milliseconds from `as_of`'s answer until `next_open` by the server's clock (the
+    /// browser's may differ, and the demo's simulated clock does).
+    #[serde(default)]
+    pub opens_in_ms: Option<i64>,
     pub account: Returns,
     /// What the account's sales realized (first in, first out per symbol, every fill of
     /// the account: plans', bots' and the user's own), and the dividends it was paid, from

@@ -25,8 +25,9 @@ pub enum PlanStrategy {
     Pure,
     /// Buy a leg only when its moving-average condition holds (or carry it forward).
     Smart(SmartDcaConfig),
-    /// The MA-crossover bot, trading the plan's one leg. Refused as a plan until signal
-    /// bots trade live; backtests run it.
+    /// The MA-crossover bot (a signal bot), trading the plan's one leg with the leg's
+    /// amount as its capital allocation, evaluated once per trading day after the close:
+    /// the same strategy the backtester runs.
     Discretionary(MaCrossoverConfig),
 }
 
@@ -147,6 +148,15 @@ pub struct PlanWire {
     pub schedule: Schedule,
     #[serde(default)]
     pub smart: Option<SmartDcaConfig>,
+    /// A signal bot's settings (`mode: "discretionary"`), in the backtest report's form;
+    /// absent keys take the defaults (5/20). Absent altogether, a new bot is the default
+    /// bot and an edited bot keeps its settings. The browser never reads or sends them
+    /// (they would cost every page that reads plans ~9 KB of its bundle): its pages edit a
+    /// bot's name, capital and time, and the backtest page creates bots through a server
+    /// function of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "hydrate", serde(skip))]
+    pub bot: Option<MaCrossoverConfig>,
     #[serde(default)]
     pub queue_outside_hours: bool,
     #[serde(default)]
@@ -183,6 +193,10 @@ impl From<Plan> for PlanWire {
                 PlanStrategy::Smart(smart) => Some(smart),
                 _ => None,
             },
+            bot: match plan.strategy {
+                PlanStrategy::Discretionary(bot) => Some(bot),
+                _ => None,
+            },
             queue_outside_hours: plan.queue_outside_hours,
             status: plan.status,
             next_run_at: plan.next_run_at,
@@ -198,15 +212,14 @@ const SMART_NEEDS_CONDITION: &str = "Choose the moving-average condition for Sma
 
 impl PlanWire {
     /// The strategy `mode` and its settings describe, or what is missing (keyed by field).
-    /// The bot's settings are not on the wire yet (signal bots): it reads as the default
-    /// bot, which [`Plan::validate`] refuses.
+    /// A bot without settings is the default bot.
     fn strategy(&self) -> Result<PlanStrategy, (&'static str, &'static str)> {
         match (self.mode, self.smart) {
             (PlanMode::Pure, _) => Ok(PlanStrategy::Pure),
             (PlanMode::Smart, Some(smart)) => Ok(PlanStrategy::Smart(smart)),
             (PlanMode::Smart, None) => Err(("smart", SMART_NEEDS_CONDITION)),
             (PlanMode::Discretionary, _) => {
-                Ok(PlanStrategy::Discretionary(MaCrossoverConfig::default()))
+                Ok(PlanStrategy::Discretionary(self.bot.unwrap_or_default()))
             }
         }
     }
@@ -350,6 +363,11 @@ impl Plan {
                         .map(|(k, v)| (format!("schedule.{k}"), v)),
                 );
             }
+            Ok(()) if self.is_bot() => {
+                for (key, message) in bot_schedule_problems(&self.schedule, today) {
+                    errors.insert(key.into(), message);
+                }
+            }
             Ok(()) => {
                 if let Some(message) = outside_market_hours(&self.schedule, today)
                     .filter(|_| !self.queue_outside_hours)
@@ -365,11 +383,20 @@ impl Plan {
                     errors.extend(e);
                 }
             }
-            PlanStrategy::Discretionary(_) => {
-                errors.insert(
-                    "mode".into(),
-                    "The MA-crossover bot cannot run as a plan yet; use Pure or Smart DCA.".into(),
-                );
+            #[cfg_attr(feature = "hydrate", allow(unused_variables))]
+            PlanStrategy::Discretionary(bot) => {
+                if self.legs.len() > 1 {
+                    errors.insert(
+                        "legs".into(),
+                        "A bot trades one symbol: keep one, and make another bot for the next."
+                            .into(),
+                    );
+                }
+                // The browser holds no bot settings to check (see `PlanWire::bot`).
+                #[cfg(not(feature = "hydrate"))]
+                if let Err(e) = bot.validate() {
+                    errors.extend(e.into_iter().map(|(k, v)| (format!("bot.{k}"), v)));
+                }
             }
         }
         if errors.is_empty() {
@@ -378,6 +405,96 @@ impl Plan {
             Err(errors)
         }
     }
+}
+
+impl Plan {
+    /// Whether this plan is a signal bot.
+    pub const fn is_bot(&self) -> bool {
+        matches!(self.strategy, PlanStrategy::Discretionary(_))
+    }
+
+    /// The plan's next `n` runs after `after`: the schedule's slots for a DCA plan; for a
+    /// bot, its time on each trading day (after that day's close, which a bot's schedule
+    /// is held to).
+    pub fn next_runs(
+        &self,
+        after: jiff::Timestamp,
+        n: usize,
+    ) -> Result<Vec<jiff::Timestamp>, super::schedule::ScheduleError> {
+        if !self.is_bot() {
+            return self.schedule.next_slots(after, n);
+        }
+        self.schedule
+            .validate()
+            .map_err(super::schedule::ScheduleError::Invalid)?;
+        let (Some(time), Some(zone)) = (
+            super::schedule::parse_time(&self.schedule.time),
+            super::zones::get(&self.schedule.timezone),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let from = zone
+            .to_datetime(after)
+            .date()
+            .yesterday()
+            .unwrap_or(calendar::new_york().to_datetime(after).date());
+        let year_on = jiff::Span::new()
+            .try_days(3660)
+            .map_or(from, |span| from.saturating_add(span));
+        Ok(calendar::sessions(from, year_on)
+            .filter_map(|session| {
+                let at = zone.to_timestamp(session.date.to_datetime(time)).ok()?;
+                (at > after && at >= session.close_at()).then_some(at)
+            })
+            .take(n)
+            .collect())
+    }
+}
+
+/// What a bot's schedule must be: every trading day, at a time after the close on every
+/// trading day of the year from `today` (a New York date), the same New York day (so the
+/// day's bar is final and the order goes out for the next open).
+fn bot_schedule_problems(schedule: &Schedule, today: Date) -> Vec<(&'static str, String)> {
+    use super::schedule::Frequency;
+    let mut problems = Vec::new();
+    if schedule.frequency != Frequency::Daily || schedule.interval != 1 {
+        problems.push((
+            "schedule.frequency",
+            "A bot looks at every trading day: choose daily, every day.".to_owned(),
+        ));
+    }
+    let (Some(time), Some(zone)) = (
+        super::schedule::parse_time(&schedule.time),
+        super::zones::get(&schedule.timezone),
+    ) else {
+        return problems;
+    };
+    let ny = calendar::new_york();
+    let year_on = jiff::Span::new()
+        .try_days(366)
+        .map_or(today, |span| today.saturating_add(span));
+    for session in calendar::sessions(today, year_on) {
+        let Ok(at) = zone.to_timestamp(session.date.to_datetime(time)) else {
+            continue;
+        };
+        let local_ny = ny.to_datetime(at);
+        if local_ny.date() != session.date || at < session.close_at() {
+            problems.push((
+                "schedule.time",
+                format!(
+                    "A bot decides on the day's closing prices: {} in {} is {:02}:{:02} in New \
+                     York, before the 16:00 close or after midnight. Choose a time after the close, \
+                     such as 16:10 New York time.",
+                    schedule.time,
+                    schedule.timezone,
+                    local_ny.hour(),
+                    local_ny.minute()
+                ),
+            ));
+            break;
+        }
+    }
+    problems
 }
 
 /// Why `symbol` cannot be in a plan, given what the broker says about it (`None`: the
@@ -611,16 +728,109 @@ mod rules {
         assert!(serde_json::from_value::<Plan>(json).is_err());
     }
 
+    fn bot_wire(bot: serde_json::Value) -> serde_json::Value {
+        let mut json = wire("discretionary", serde_json::Value::Null);
+        json["bot"] = bot;
+        json["schedule"] = serde_json::json!({"frequency": "daily", "interval": 1,
+            "time": "16:10", "timezone": "America/New_York"});
+        json
+    }
+
+    fn check(json: serde_json::Value) -> Result<Plan, BTreeMap<String, String>> {
+        serde_json::from_value::<PlanWire>(json).unwrap().validate(
+            &PlanLimits::default(),
+            None,
+            jiff::civil::date(2026, 12, 1),
+        )
+    }
+
     #[test]
-    fn the_bot_is_refused_as_a_plan_until_signal_bots_trade() {
-        let input: PlanWire =
-            serde_json::from_value(wire("discretionary", serde_json::Value::Null)).unwrap();
-        let errors = input
-            .validate(&PlanLimits::default(), None, jiff::civil::date(2026, 12, 1))
-            .unwrap_err();
+    fn a_bot_is_a_plan_with_its_settings_beside_the_mode() {
+        // Absent keys take the defaults.
+        let plan = check(bot_wire(serde_json::json!({"slow": 30}))).unwrap();
+        let bot = MaCrossoverConfig {
+            slow: 30,
+            ..MaCrossoverConfig::default()
+        };
+        assert_eq!(plan.strategy, PlanStrategy::Discretionary(bot));
+        let back = serde_json::to_value(&plan).unwrap();
+        assert_eq!(back["mode"], "discretionary");
+        assert_eq!(back["bot"]["slow"], 30);
+        assert_eq!(back["bot"]["fast"], 5);
+        let again: Plan = serde_json::from_value(back).unwrap();
+        assert_eq!(again.strategy, plan.strategy);
+        // Without settings: the default bot.
+        let plan = check(bot_wire(serde_json::Value::Null)).unwrap();
+        assert_eq!(
+            plan.strategy,
+            PlanStrategy::Discretionary(MaCrossoverConfig::default())
+        );
         assert!(
-            errors["mode"].contains("cannot run as a plan yet"),
+            serde_json::to_value(pure_plan())
+                .unwrap()
+                .get("bot")
+                .is_none()
+        );
+    }
+
+    fn pure_plan() -> Plan {
+        serde_json::from_value(wire("pure", serde_json::Value::Null)).unwrap()
+    }
+
+    #[test]
+    fn a_bot_trades_one_symbol_after_the_close_every_day_with_valid_settings() {
+        let mut json = bot_wire(serde_json::json!({"fast": 20, "slow": 5}));
+        json["legs"] = serde_json::json!([{"symbol": "SPY", "amount": "500"},
+                                          {"symbol": "QQQ", "amount": "500"}]);
+        json["schedule"]["time"] = "15:00".into();
+        let errors = check(json).unwrap_err();
+        assert!(errors["legs"].contains("one symbol"), "{errors:?}");
+        assert!(errors["bot.fast"].contains("below the slow"), "{errors:?}");
+        assert!(
+            errors["schedule.time"].contains("after the close"),
             "{errors:?}"
+        );
+        // In another zone the time is read in New York: 21:30 in Berlin is 15:30 there;
+        // 22:10 is 16:10 (or 17:10 in the weeks only New York has moved its clocks).
+        let mut json = bot_wire(serde_json::Value::Null);
+        json["schedule"]["timezone"] = "Europe/Berlin".into();
+        json["schedule"]["time"] = "21:30".into();
+        let errors = check(json.clone()).unwrap_err();
+        assert!(errors["schedule.time"].contains("15:30"), "{errors:?}");
+        json["schedule"]["time"] = "22:10".into();
+        check(json).unwrap();
+        let mut json = bot_wire(serde_json::Value::Null);
+        json["schedule"]["frequency"] = "weekly".into();
+        json["schedule"]["weekday"] = "mon".into();
+        let errors = check(json).unwrap_err();
+        assert!(errors["schedule.frequency"].contains("daily"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_bot_runs_after_each_close_even_an_early_one() {
+        let plan = check(bot_wire(serde_json::Value::Null)).unwrap();
+        // Wednesday 2026-11-25, 12:00 New York: that day, Thanksgiving is closed, Friday
+        // closes at 13:00, then Monday.
+        let after: jiff::Timestamp = "2026-11-25T17:00:00Z".parse().unwrap();
+        let runs: Vec<String> = plan
+            .next_runs(after, 3)
+            .unwrap()
+            .iter()
+            .map(|t| calendar::new_york().to_datetime(*t).to_string())
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                "2026-11-25T16:10:00",
+                "2026-11-27T16:10:00",
+                "2026-11-30T16:10:00"
+            ]
+        );
+        // A DCA plan's slots stay the schedule's.
+        let pure = pure_plan();
+        assert_eq!(
+            pure.next_runs(after, 2).unwrap(),
+            pure.schedule.next_slots(after, 2).unwrap()
         );
     }
 

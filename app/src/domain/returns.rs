@@ -17,7 +17,7 @@ use super::market::round_cents;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Money-weighted returns are not annualised over less than this many days: a 2% move in a
 /// week would read as an absurd yearly rate.
@@ -235,18 +235,24 @@ pub struct Performance {
     pub series: Vec<Point>,
 }
 
-/// The performance of `lots` on `today`: holdings valued at `prices` (the latest price of
+/// The performance on `today` of what `lots` bought and `sold` (parts of those lots, as a
+/// [`Book`] sold them) sold: what is still held valued at `prices` (the latest price of
 /// each symbol) and, for the days before, at `closes` (each symbol's daily closes in date
 /// order). A day without a close for a symbol takes its latest earlier close, or the price
-/// of its latest purchase before any close.
-pub fn performance(
+/// of its latest purchase before any close. Invested is what the shares still held cost
+/// (a sale takes its shares' cost out), so the gain is the gain on what is held; the money
+/// a sale brought back is a flow out for both rates.
+pub fn performance<T>(
     lots: &[Lot],
+    sold: &[Sold<T>],
     closes: &BTreeMap<String, Vec<(Date, Decimal)>>,
     prices: &BTreeMap<String, Decimal>,
     today: Date,
 ) -> Performance {
     let mut lots: Vec<&Lot> = lots.iter().filter(|lot| lot.on <= today).collect();
     lots.sort_by_key(|lot| lot.on);
+    let mut sold: Vec<&Sold<T>> = sold.iter().filter(|s| s.on <= today).collect();
+    sold.sort_by_key(|s| s.on);
     let Some(first) = lots.first().map(|lot| lot.on) else {
         return Performance {
             invested: Decimal::ZERO,
@@ -262,6 +268,7 @@ pub fn performance(
         };
     };
     let mut dates: BTreeSet<Date> = lots.iter().map(|lot| lot.on).collect();
+    dates.extend(sold.iter().map(|s| s.on).filter(|on| *on >= first));
     for series in closes.values() {
         dates.extend(
             series
@@ -276,7 +283,7 @@ pub fn performance(
     let mut last_price: BTreeMap<&str, Decimal> = BTreeMap::new();
     let mut close_at: BTreeMap<&str, usize> = BTreeMap::new();
     let mut invested = Decimal::ZERO;
-    let mut next_lot = 0;
+    let (mut next_lot, mut next_sale) = (0, 0);
     let mut days = Vec::with_capacity(dates.len());
     let mut series = Vec::with_capacity(dates.len());
     for on in dates {
@@ -285,9 +292,20 @@ pub fn performance(
             *held.entry(lot.symbol.as_str()).or_default() += lot.qty;
             last_price.insert(lot.symbol.as_str(), lot.price);
             flow += lot.cost();
+            invested += lot.cost();
             next_lot += 1;
         }
-        invested += flow;
+        while let Some(sale) = sold.get(next_sale).filter(|s| s.on <= on) {
+            if let Some(qty) = held.get_mut(sale.symbol.as_str()) {
+                *qty -= sale.qty;
+                if *qty <= Decimal::ZERO {
+                    held.remove(sale.symbol.as_str());
+                }
+            }
+            flow -= sale.proceeds;
+            invested -= sale.cost;
+            next_sale += 1;
+        }
         let mut value = Decimal::ZERO;
         for (&symbol, &qty) in &held {
             let price = if on == today {
@@ -328,6 +346,10 @@ pub fn performance(
             amount: -lot.cost(),
         })
         .collect();
+    flows.extend(sold.iter().map(|sale| CashFlow {
+        on: sale.on,
+        amount: sale.proceeds,
+    }));
     flows.push(CashFlow {
         on: today,
         amount: value,
@@ -344,14 +366,15 @@ pub fn performance(
         twr,
         twr_annualised: twr.and_then(|total| annualise(total, span)),
         days: span,
-        holdings: holdings(&lots, prices, closes),
+        holdings: holdings(&lots, &sold, prices, closes),
         series,
     }
 }
 
 /// Each symbol's shares and average cost, valued at the latest price (or close).
-fn holdings(
+fn holdings<T>(
     lots: &[&Lot],
+    sold: &[&Sold<T>],
     prices: &BTreeMap<String, Decimal>,
     closes: &BTreeMap<String, Vec<(Date, Decimal)>>,
 ) -> Vec<Holding> {
@@ -361,8 +384,15 @@ fn holdings(
         entry.0 += lot.qty;
         entry.1 += lot.cost();
     }
+    for sale in sold {
+        if let Some(entry) = by_symbol.get_mut(sale.symbol.as_str()) {
+            entry.0 -= sale.qty;
+            entry.1 -= sale.cost;
+        }
+    }
     by_symbol
         .into_iter()
+        .filter(|(_, (qty, _))| *qty > Decimal::ZERO)
         .map(|(symbol, (qty, cost))| {
             let price = prices
                 .get(symbol)
@@ -382,85 +412,111 @@ fn holdings(
         .collect()
 }
 
-/// One fill of an account's order, for the profit its sales realized.
+/// Shares sold out of one lot (a sale spanning lots gives one per lot).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Trade {
+pub struct Sold<T> {
+    pub on: Date,
     pub symbol: String,
-    pub sell: bool,
     pub qty: Decimal,
-    pub price: Decimal,
+    /// What these shares had cost: their part of the lot's cost, in cents.
+    pub cost: Decimal,
+    /// What they sold for, in cents.
+    pub proceeds: Decimal,
+    /// The tag of the lot they came from.
+    pub tag: T,
 }
 
-/// An account's shares by symbol, first in first out, and the profit its sales realized:
-/// fed one fill at a time, in the order they filled, so a reader can keep it and add only
-/// newer fills. A sale of shares bought before the fills it saw (moved in from elsewhere)
-/// realizes nothing for the part without a known cost; splits and symbol changes are not
-/// applied (a split's shares sell at their pre-split cost).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FifoBook {
-    lots: BTreeMap<String, std::collections::VecDeque<(Decimal, Decimal)>>,
+/// An account's shares by symbol, first in first out: each lot keeps its tag (the plan that
+/// bought it, say) through the sales, and each sale says which lots it took, at what cost,
+/// and the profit it realized. Fed in the order things happened. A sale of more shares than
+/// the book holds (bought before what it saw, or moved in from elsewhere) sells what there
+/// is and realizes nothing for the rest; splits and symbol changes are not applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Book<T> {
+    open: BTreeMap<String, VecDeque<(Lot, T)>>,
+    sold: Vec<Sold<T>>,
     realized: Decimal,
 }
 
-impl FifoBook {
-    pub fn apply(&mut self, trade: &Trade) {
-        let held = self.lots.entry(trade.symbol.clone()).or_default();
-        if !trade.sell {
-            held.push_back((trade.qty, trade.price));
-            return;
+impl<T> Default for Book<T> {
+    fn default() -> Self {
+        Self {
+            open: BTreeMap::new(),
+            sold: Vec::new(),
+            realized: Decimal::ZERO,
         }
-        let mut qty = trade.qty;
-        while qty > Decimal::ZERO {
-            let Some(front) = held.front_mut() else { break };
-            let take = qty.min(front.0);
-            self.realized += take * (trade.price - front.1);
-            front.0 -= take;
-            qty -= take;
-            if front.0.is_zero() {
-                held.pop_front();
+    }
+}
+
+impl<T: Clone> Book<T> {
+    pub fn buy(&mut self, lot: Lot, tag: T) {
+        self.open
+            .entry(lot.symbol.clone())
+            .or_default()
+            .push_back((lot, tag));
+    }
+
+    /// Sells `qty` shares of `symbol` at `price` on `on`, oldest lots first.
+    pub fn sell(&mut self, on: Date, symbol: &str, qty: Decimal, price: Decimal) {
+        self.sell_where(on, symbol, qty, price, |_| true);
+    }
+
+    /// Sells `qty` shares of `symbol` at `price` on `on` out of the lots whose tag `owns`,
+    /// oldest first (a bot sells its own shares, not a plan's bought earlier).
+    pub fn sell_where(
+        &mut self,
+        on: Date,
+        symbol: &str,
+        qty: Decimal,
+        price: Decimal,
+        owns: impl Fn(&T) -> bool,
+    ) {
+        let Some(held) = self.open.get_mut(symbol) else {
+            return;
+        };
+        let mut left = qty;
+        let mut i = 0;
+        while left > Decimal::ZERO && i < held.len() {
+            let (lot, tag) = &mut held[i];
+            if !owns(tag) {
+                i += 1;
+                continue;
+            }
+            let take = left.min(lot.qty);
+            let cost_before = lot.cost();
+            lot.qty -= take;
+            self.realized += take * (price - lot.price);
+            self.sold.push(Sold {
+                on,
+                symbol: symbol.to_owned(),
+                qty: take,
+                cost: cost_before - lot.cost(),
+                proceeds: round_cents(take * price),
+                tag: tag.clone(),
+            });
+            left -= take;
+            if lot.qty.is_zero() {
+                held.remove(i);
+            } else {
+                i += 1;
             }
         }
     }
 
-    /// The profit realized so far, in cents.
+    /// The profit the sales realized, in cents.
     pub fn realized(&self) -> Decimal {
         round_cents(self.realized)
     }
-}
 
-/// The profit `trades` (in the order they filled) realized, first in, first out per symbol,
-/// in cents.
-pub fn realized(trades: &[Trade]) -> Decimal {
-    let mut book = FifoBook::default();
-    for trade in trades {
-        book.apply(trade);
+    /// Every part of every sale, in the order sold.
+    pub fn sold(&self) -> &[Sold<T>] {
+        &self.sold
     }
-    book.realized()
-}
 
-/// The lots still held after `sold` shares (quantity and price, in the order sold) were
-/// sold first-in, first-out, with the profit those sales realized. A lot sold in part stays
-/// with what is left of it; a sale of more than is held sells what there is. Each lot keeps
-/// its tag (the plan that bought it, say) through the sales.
-pub fn fifo<T: Clone>(lots: &[(Lot, T)], sold: &[(Decimal, Decimal)]) -> (Vec<(Lot, T)>, Decimal) {
-    let mut open: std::collections::VecDeque<(Lot, T)> = lots.iter().cloned().collect();
-    open.make_contiguous().sort_by_key(|(lot, _)| lot.on);
-    let mut realized = Decimal::ZERO;
-    for &(mut qty, price) in sold {
-        while qty > Decimal::ZERO {
-            let Some((front, _)) = open.front_mut() else {
-                break;
-            };
-            let take = qty.min(front.qty);
-            realized += take * (price - front.price);
-            front.qty -= take;
-            qty -= take;
-            if front.qty.is_zero() {
-                open.pop_front();
-            }
-        }
+    /// The lots still held (what is left of them), by symbol, oldest first.
+    pub fn open(&self) -> impl Iterator<Item = &(Lot, T)> {
+        self.open.values().flatten()
     }
-    (open.into(), round_cents(realized))
 }
 
 #[cfg(test)]
@@ -468,6 +524,8 @@ mod tests {
     use super::*;
     use jiff::civil::date;
     use rust_decimal::dec;
+
+    const NONE: &[Sold<()>] = &[];
 
     fn flow(on: Date, amount: Decimal) -> CashFlow {
         CashFlow { on, amount }
@@ -592,7 +650,7 @@ mod tests {
             ],
         )]);
         let prices = BTreeMap::from([("SPY".to_owned(), dec!(121))]);
-        let p = performance(&lots, &closes, &prices, date(2026, 1, 9));
+        let p = performance(&lots, NONE, &closes, &prices, date(2026, 1, 9));
         assert_eq!(
             (p.invested, p.value, p.gain),
             (dec!(210), dec!(242), dec!(32))
@@ -636,7 +694,7 @@ mod tests {
     fn performance_over_a_year_gives_every_rate() {
         let lots = [lot(date(2025, 1, 2), "VTI", dec!(0.5), dec!(200))];
         let prices = BTreeMap::from([("VTI".to_owned(), dec!(220))]);
-        let p = performance(&lots, &BTreeMap::new(), &prices, date(2026, 1, 2));
+        let p = performance(&lots, NONE, &BTreeMap::new(), &prices, date(2026, 1, 2));
         assert!((p.xirr.unwrap() - 0.1).abs() < 1e-9);
         assert!((p.twr.unwrap() - 0.1).abs() < 1e-12);
         assert!((p.twr_annualised.unwrap() - 0.1).abs() < 1e-12);
@@ -647,65 +705,187 @@ mod tests {
     #[test]
     fn performance_falls_back_to_the_purchase_price() {
         let lots = [lot(date(2026, 3, 2), "QQQ", dec!(0.1234), dec!(400.50))];
-        let p = performance(&lots, &BTreeMap::new(), &BTreeMap::new(), date(2026, 3, 3));
+        let p = performance(
+            &lots,
+            NONE,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            date(2026, 3, 3),
+        );
         assert_eq!(p.invested, dec!(49.42));
         assert_eq!(p.value, dec!(49.42));
         assert_eq!(p.holdings[0].value, None);
-        let none = performance(&[], &BTreeMap::new(), &BTreeMap::new(), date(2026, 3, 3));
+        let none = performance(
+            &[],
+            NONE,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            date(2026, 3, 3),
+        );
         assert_eq!(none.xirr, Err(NoRate::NoInvestment));
         assert_eq!(none.gain_pct, None);
         assert!(none.series.is_empty());
     }
 
+    /// Worked by hand: 2 SPY at 100 on Monday (close 100), close 110 on Tuesday, 1 sold at
+    /// 120 on Wednesday (close 120), 120 now. Days: 0%, +10%, 120 / (220 − 120) = +20%, 0%:
+    /// 1.1 × 1.2 − 1 = 32%. What is held cost 100 and is worth 120; the sale realized 20.
     #[test]
-    fn sales_realize_profit_first_in_first_out() {
-        let trade = |symbol: &str, sell, qty, price| Trade {
-            symbol: symbol.into(),
-            sell,
-            qty,
-            price,
-        };
-        let trades = [
-            trade("SPY", false, dec!(1), dec!(100)),
-            trade("QQQ", false, dec!(2), dec!(50)),
-            trade("SPY", false, dec!(1), dec!(120)),
-            // 1.5 SPY at 130: 1 × 30 + 0.5 × 10 = 35.
-            trade("SPY", true, dec!(1.5), dec!(130)),
-            // 1 QQQ at 40: a loss of 10 (25).
-            trade("QQQ", true, dec!(1), dec!(40)),
-            // The last 0.5 SPY (cost 120) and 1 share of unknown cost, at 110: −5 (20).
-            trade("SPY", true, dec!(1.5), dec!(110)),
-        ];
-        assert_eq!(realized(&trades), dec!(20.00));
-        assert_eq!(realized(&trades[..3]), dec!(0.00), "nothing sold");
+    fn a_sale_takes_its_shares_cost_out_and_its_proceeds_count_as_money_out() {
+        let mut book = Book::default();
+        book.buy(lot(date(2026, 1, 5), "SPY", dec!(2), dec!(100)), "plan");
+        book.sell(date(2026, 1, 7), "SPY", dec!(1), dec!(120));
+        let closes = BTreeMap::from([(
+            "SPY".to_owned(),
+            vec![
+                (date(2026, 1, 5), dec!(100)),
+                (date(2026, 1, 6), dec!(110)),
+                (date(2026, 1, 7), dec!(120)),
+            ],
+        )]);
+        let prices = BTreeMap::from([("SPY".to_owned(), dec!(120))]);
+        let lots = [lot(date(2026, 1, 5), "SPY", dec!(2), dec!(100))];
+        let p = performance(&lots, book.sold(), &closes, &prices, date(2026, 1, 8));
+        assert_eq!(
+            (p.invested, p.value, p.gain),
+            (dec!(100), dec!(120), dec!(20))
+        );
+        assert!((p.twr.unwrap() - 0.32).abs() < 1e-12, "{:?}", p.twr);
+        assert_eq!(book.realized(), dec!(20.00));
+        let values: Vec<_> = p
+            .series
+            .iter()
+            .map(|point| (point.invested, point.value))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (dec!(200), dec!(200)),
+                (dec!(200), dec!(220)),
+                (dec!(100), dec!(120)),
+                (dec!(100), dec!(120)),
+            ]
+        );
+        assert_eq!(
+            p.holdings,
+            [Holding {
+                symbol: "SPY".into(),
+                qty: dec!(1),
+                cost: dec!(100),
+                average_cost: dec!(100),
+                value: Some(dec!(120)),
+            }]
+        );
+        // Everything sold: nothing held, and the money-weighted rate counts the proceeds
+        // (100 in, 110 back a year later: 10%).
+        let mut book = Book::default();
+        book.buy(lot(date(2025, 1, 2), "VTI", dec!(1), dec!(100)), ());
+        book.sell(date(2026, 1, 2), "VTI", dec!(1), dec!(110));
+        let lots = [lot(date(2025, 1, 2), "VTI", dec!(1), dec!(100))];
+        let p = performance(
+            &lots,
+            book.sold(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            date(2026, 1, 2),
+        );
+        assert_eq!((p.invested, p.value), (dec!(0), dec!(0)));
+        assert!(p.holdings.is_empty());
+        assert!((p.xirr.unwrap() - 0.1).abs() < 1e-9, "{:?}", p.xirr);
     }
 
     #[test]
-    fn fifo_sells_the_oldest_lots_first() {
-        let lots = [
-            (lot(date(2026, 2, 2), "SPY", dec!(2), dec!(110)), "b"),
-            (lot(date(2026, 1, 5), "SPY", dec!(1), dec!(100)), "a"),
-            (lot(date(2026, 3, 2), "SPY", dec!(1), dec!(120)), "c"),
-        ];
-        let (open, realized) = fifo(&lots, &[]);
-        assert_eq!(open.len(), 3, "nothing sold: every lot, oldest first");
-        assert_eq!((open[0].0.price, open[0].1), (dec!(100), "a"));
-        // 2 shares at 130: the 100 lot whole and half the 110 lot: 30 + 20.
-        let (open, realized_now) = fifo(&lots, &[(dec!(2), dec!(130))]);
-        assert_eq!(realized, dec!(0));
-        assert_eq!(realized_now, dec!(50.00));
+    fn sales_realize_profit_first_in_first_out() {
+        let on = date(2026, 1, 5);
+        let mut book = Book::default();
+        book.buy(lot(on, "SPY", dec!(1), dec!(100)), ());
+        book.buy(lot(on, "QQQ", dec!(2), dec!(50)), ());
+        book.buy(lot(on, "SPY", dec!(1), dec!(120)), ());
+        assert_eq!(book.realized(), dec!(0), "nothing sold");
+        // 1.5 SPY at 130: 1 × 30 + 0.5 × 10 = 35.
+        book.sell(on, "SPY", dec!(1.5), dec!(130));
+        // 1 QQQ at 40: a loss of 10 (25).
+        book.sell(on, "QQQ", dec!(1), dec!(40));
+        // The last 0.5 SPY (cost 120) and 1 share of unknown cost, at 110: −5 (20).
+        book.sell(on, "SPY", dec!(1.5), dec!(110));
+        // Shares never bought: nothing to realize.
+        book.sell(on, "IWM", dec!(1), dec!(200));
+        assert_eq!(book.realized(), dec!(20.00));
+        let sold: Vec<_> = book
+            .sold()
+            .iter()
+            .map(|s| (s.symbol.as_str(), s.qty, s.cost, s.proceeds))
+            .collect();
         assert_eq!(
-            open.iter()
+            sold,
+            [
+                ("SPY", dec!(1), dec!(100), dec!(130)),
+                ("SPY", dec!(0.5), dec!(60), dec!(65)),
+                ("QQQ", dec!(1), dec!(50), dec!(40)),
+                ("SPY", dec!(0.5), dec!(60), dec!(55)),
+            ]
+        );
+        let open: Vec<_> = book
+            .open()
+            .map(|(l, _)| (l.symbol.as_str(), l.qty))
+            .collect();
+        assert_eq!(open, [("QQQ", dec!(1))]);
+    }
+
+    #[test]
+    fn the_book_sells_the_oldest_lots_first_and_keeps_their_tags() {
+        let mut book = Book::default();
+        book.buy(lot(date(2026, 1, 5), "SPY", dec!(1), dec!(100)), "a");
+        book.buy(lot(date(2026, 2, 2), "SPY", dec!(2), dec!(110)), "b");
+        book.buy(lot(date(2026, 3, 2), "SPY", dec!(1), dec!(120)), "c");
+        // 2 shares at 130: the 100 lot whole and half the 110 lot: 30 + 20.
+        book.sell(date(2026, 3, 3), "SPY", dec!(2), dec!(130));
+        assert_eq!(book.realized(), dec!(50.00));
+        assert_eq!(
+            book.open()
                 .map(|(l, tag)| (l.on, l.qty, *tag))
                 .collect::<Vec<_>>(),
             [
                 (date(2026, 2, 2), dec!(1), "b"),
                 (date(2026, 3, 2), dec!(1), "c")
             ],
-            "each lot keeps its tag"
         );
+        assert_eq!(
+            book.sold()
+                .iter()
+                .map(|s| (s.tag, s.qty))
+                .collect::<Vec<_>>(),
+            [("a", dec!(1)), ("b", dec!(1))]
+        );
+        // A lot of 0.333 at 100.01 (33.30) sold in three parts: the parts' costs add up to
+        // the lot's.
+        let mut book = Book::default();
+        book.buy(lot(date(2026, 1, 5), "VTI", dec!(0.333), dec!(100.01)), ());
+        for _ in 0..3 {
+            book.sell(date(2026, 1, 6), "VTI", dec!(0.111), dec!(100));
+        }
+        let cost: Decimal = book.sold().iter().map(|s| s.cost).sum();
+        assert_eq!(cost, dec!(33.30));
         // Selling more than is held sells what there is.
-        let (open, _) = fifo(&lots, &[(dec!(9), dec!(130))]);
-        assert!(open.is_empty());
+        book.sell(date(2026, 1, 7), "VTI", dec!(9), dec!(100));
+        assert_eq!(book.open().count(), 0);
+    }
+
+    #[test]
+    fn a_sale_can_take_only_its_owners_lots() {
+        let mut book = Book::default();
+        book.buy(lot(date(2026, 1, 5), "SPY", dec!(1), dec!(100)), "plan");
+        book.buy(lot(date(2026, 1, 6), "SPY", dec!(2), dec!(110)), "bot");
+        book.sell_where(date(2026, 1, 7), "SPY", dec!(2), dec!(120), |tag| {
+            *tag == "bot"
+        });
+        assert_eq!(book.realized(), dec!(20.00));
+        assert_eq!(
+            book.open()
+                .map(|(l, tag)| (l.qty, *tag))
+                .collect::<Vec<_>>(),
+            [(dec!(1), "plan")],
+            "the plan's older lot is untouched"
+        );
     }
 }

@@ -86,11 +86,12 @@ impl TierRules {
             .collect::<Vec<_>>()
             .join(", ");
         let every = if self.every_n { " or every few" } else { "" };
-        // Signal bots are not offered until they trade (the signal-bots issue): a card
-        // must not sell what cannot run.
         let mut strategies = vec!["Pure DCA"];
         if self.smart_dca {
             strategies.push("Smart DCA");
+        }
+        if self.signal_bots {
+            strategies.push("MA-crossover signal bots");
         }
         vec![
             format!("{symbols}, {schedules}{every} plans"),
@@ -591,7 +592,7 @@ mod tests {
             tiers.premium.features(),
             [
                 "Unlimited symbols, daily, weekly, monthly or every few plans",
-                "Pure DCA, Smart DCA",
+                "Pure DCA, Smart DCA, MA-crossover signal bots",
                 "Paper and live Alpaca accounts"
             ]
         );

@@ -439,6 +439,48 @@ fn FormInput(
     }
 }
 
+/// "Use these settings" on a bot backtest: creates the bot plan (its settings, the
+/// symbol, the starting cash as its capital) and opens it.
+#[component]
+fn UseBotSettings(form: RwSignal<BacktestForm>) -> impl IntoView {
+    let create = Action::new(|form: &BacktestForm| {
+        let spec = form.spec();
+        async move {
+            let (spec, _) = spec.map_err(|message| {
+                crate::api::AppError::new(crate::api::ErrorCode::BadRequest, message)
+            })?;
+            let (PlanStrategy::Discretionary(bot), Some(leg)) = (spec.strategy, spec.legs.first())
+            else {
+                return Err(crate::api::AppError::new(
+                    crate::api::ErrorCode::BadRequest,
+                    "Run a bot backtest first.",
+                ));
+            };
+            crate::api::dca::create_bot_plan(leg.symbol.to_string(), leg.amount, bot).await
+        }
+    });
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(plan)) = create.value().get()
+            && let Some(id) = plan.id
+        {
+            navigate(&format!("/plans/{id}"), Default::default());
+        }
+    });
+    view! {
+        <button type="button" class="btn btn-primary" data-testid="use-settings"
+            disabled=move || create.pending().get()
+            on:click=move |_| { create.dispatch(form.get_untracked()); }>
+            "Use these settings"
+        </button>
+        <p class="form-error" role="alert" data-testid="use-settings-error">
+            {move || create.value().get().and_then(Result::err).map(|err| {
+                err.fields.values().next().cloned().unwrap_or(err.message)
+            })}
+        </p>
+    }
+}
+
 #[component]
 fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoView {
     let dca = report.stats.dca.clone();
@@ -482,15 +524,19 @@ fn Results(report: BacktestReport, form: RwSignal<BacktestForm>) -> impl IntoVie
                         <tr><th scope="row">"Sharpe ratio"</th><td>{stats.sharpe.map(|s| fixed(s, 2)).unwrap_or_else(|| "—".into())}</td></tr>
                     </tbody>
                 </table>
-                {is_dca.then(|| view! {
-                    <button type="button" class="btn btn-primary" data-testid="use-settings"
-                        on:click=move |_| {
-                            hand_off::give(seed.clone());
-                            navigate("/plans/new", Default::default());
-                        }>
-                        "Use these settings"
-                    </button>
-                })}
+                {if is_dca {
+                    view! {
+                        <button type="button" class="btn btn-primary" data-testid="use-settings"
+                            on:click=move |_| {
+                                hand_off::give(seed.clone());
+                                navigate("/plans/new", Default::default());
+                            }>
+                            "Use these settings"
+                        </button>
+                    }.into_any()
+                } else {
+                    view! { <UseBotSettings form /> }.into_any()
+                }}
             </section>
             {if is_dca {
                 let total = report.purchases.len();

@@ -79,6 +79,9 @@ pub fn BrokerPanel(
                             let own = view.kind == "alpaca";
                             view! {
                                 <p data-testid="broker-current"><strong>"Trading in: "</strong>{describe(&view)}</p>
+                                {(view.live_unlock_days > 0 && view.environment != "live").then(|| view! {
+                                    <p class="field-hint" data-testid="live-unlock">{format!("Live trading unlocks after {} days on paper.", view.live_unlock_days)}</p>
+                                })}
                                 {own.then(|| view! {
                                     <button type="button" class="btn btn-quiet" on:click=move |_| { disconnect.dispatch(()); }>
                                         "Disconnect and use the paper account"
@@ -94,7 +97,7 @@ pub fn BrokerPanel(
                 <h3>"Connect your Alpaca account"</h3>
                 <p class="field-hint">
                     "Create API keys in Alpaca's dashboard. QuantShift checks them with Alpaca, stores them encrypted, "
-                    "and never shows the secret again. Live trading unlocks after 30 days on paper."
+                    "and never shows the secret again."
                 </p>
                 <div class="field" class:field-invalid=move || field_error("key_id").with(Option::is_some)>
                     <label for="broker-key">"API key ID"</label>

@@ -94,7 +94,14 @@ fn Dashboard() -> impl IntoView {
             ..
         }) = prices.get()
         {
-            market.set((view.market_open, view.next_open));
+            // The server's clock says how far off the next open is (the demo's clock is
+            // the simulator's): the browser counts from its own now.
+            let opens = view.opens_in_ms.and_then(|ms| {
+                super::format::now()
+                    .checked_add(jiff::SignedDuration::from_millis(ms))
+                    .ok()
+            });
+            market.set((view.market_open, opens));
             updated.set(Some(view.as_of));
         }
     });
@@ -212,7 +219,13 @@ fn DashboardBody(
                         <select data-testid="chart-of" prop:value=move || chart_of.get()
                             on:change=move |ev| chart_of.set(event_target_value(&ev))>
                             <option value="">"All plans"</option>
-                            {choices.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                            {choices.into_iter().map(|(id, name)| {
+                                // Chosen by the option itself: the body is drawn again on
+                                // each refresh, and the select's value alone would be set
+                                // before its options exist.
+                                let chosen = chart_of.get_untracked() == id;
+                                view! { <option value=id selected=chosen>{name}</option> }
+                            }).collect_view()}
                         </select>
                     </label>
                 })}

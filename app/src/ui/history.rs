@@ -31,7 +31,7 @@ fn PurchaseRow(purchase: Purchase) -> impl IntoView {
     view! {
         <tr data-testid="purchase-row">
             <td>{when(&purchase)}</td>
-            <td>{purchase.symbol.clone()}</td>
+            <td>{purchase.symbol.clone()}{(purchase.side == crate::domain::order::Side::Sell).then_some(" (sell)")}</td>
             <td>{format!("${}", purchase.notional)}</td>
             <td>{purchase.qty.clone().unwrap_or_default()}</td>
             <td>{purchase.price.clone().map(|p| format!("${p}")).unwrap_or_default()}</td>

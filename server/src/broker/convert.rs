@@ -68,6 +68,7 @@ pub fn activity(activity: apca::api::v2::account_activities::Activity) -> Option
             };
             Some(super::Activity::Fill {
                 time: to_timestamp(&fill.transaction_time),
+                order_id: fill.order_id.to_string(),
                 symbol: symbol(&fill.symbol).ok()?,
                 side,
                 qty: to_decimal(&fill.quantity),
@@ -190,6 +191,7 @@ mod tests {
             fill,
             Some(super::super::Activity::Fill {
                 time: "2019-05-24T15:34:06.977Z".parse().unwrap(),
+                order_id: "904837e3-3b76-47ec-b432-046db621571b".into(),
                 symbol: symbol("LPCN").unwrap(),
                 side: Side::Sell,
                 qty: dec!(2),

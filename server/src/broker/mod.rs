@@ -8,7 +8,7 @@
 //! keys are bad or revoked; [`BrokerError::NotFound`] is a missing order, position or asset.
 
 pub mod alpaca;
-mod convert;
+pub(crate) mod convert;
 pub mod directory;
 pub mod rate_limit;
 pub mod retry;
@@ -83,6 +83,8 @@ pub enum OrderKind {
 pub enum Activity {
     Fill {
         time: jiff::Timestamp,
+        /// The broker's id of the order filled (several fills of one order share it).
+        order_id: String,
         symbol: Symbol,
         side: Side,
         qty: Decimal,

@@ -149,6 +149,7 @@ impl From<slots::PurchaseRow> for Purchase {
             id: p.id,
             plan_id: p.plan_id.to_string(),
             symbol: p.symbol.to_string(),
+            side: p.side,
             notional: text(p.notional),
             qty: p.qty.map(text),
             price: p.price.map(text),
@@ -218,12 +219,24 @@ impl DcaService {
     /// A plan as the caller sent it, checked by everything but the broker's catalogue
     /// (which takes seconds to load): ownership of the plan being edited, every field's
     /// rule, and the caller's tier.
-    async fn draft(&self, caller: &Caller, input: PlanWire) -> Result<Draft, AppError> {
+    async fn draft(&self, caller: &Caller, mut input: PlanWire) -> Result<Draft, AppError> {
         let user = self.accounts.require_user(caller).await?;
         let existing = match &input.id {
             Some(id) => Some(self.owned(&user.id, id).await?),
             None => None,
         };
+        // A bot edited without its settings (the browser's editor never has them) keeps
+        // the ones it has.
+        if input.mode == app::domain::plan::PlanMode::Discretionary
+            && input.bot.is_none()
+            && let Some(stored) = &existing
+            && let Ok(app::domain::plan::Plan {
+                strategy: app::api::dca::PlanStrategy::Discretionary(bot),
+                ..
+            }) = stored.clone().into_plan()
+        {
+            input.bot = Some(bot);
+        }
         let today = app::domain::calendar::new_york()
             .to_datetime(self.now())
             .date();
@@ -330,11 +343,7 @@ impl DcaService {
         if status != PlanStatus::Active {
             return None;
         }
-        plan.schedule
-            .next_slots(self.now(), 1)
-            .ok()?
-            .first()
-            .copied()
+        plan.next_runs(self.now(), 1).ok()?.first().copied()
     }
 
     async fn audit(
@@ -625,6 +634,11 @@ impl PlanPort for DcaService {
             .into_plan()
             .map_err(internal)?;
         plan.status.check_buy_now().map_err(conflict)?;
+        if plan.is_bot() {
+            return Err(conflict(
+                "A bot trades on its own signals after each close; it has no buy now.",
+            ));
+        }
         self.check_tier_to_run(&user, &plan).await?;
         if let Some(key) = idempotency_key
             && (key.is_empty() || key.len() > 128)

@@ -21,14 +21,14 @@ use app::api::performance::{HoldingReturns, PerformanceView, PlanReturns, Return
 use app::api::ports::{Caller, PortfolioPort};
 use app::domain::market::Bar;
 use app::domain::market::Symbol;
-use app::domain::returns::{self, FifoBook, Lot, NoRate, Performance, Trade};
+use app::domain::returns::{self, Book, Lot, NoRate, Performance, Sold};
 use app::domain::time::Clock;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive as _;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 
@@ -147,12 +147,16 @@ pub struct PortfolioService {
 /// One account's [`Income`], read by one request at a time.
 type IncomeEntry = Arc<tokio::sync::Mutex<Income>>;
 
-/// What an account's activities have said so far: its shares first in first out (and so
-/// the profit its sales realized) and its dividends.
+/// What an account's activities have said so far: its fills (the plans' buys, the user's
+/// own buys and every sale) and its dividends.
 #[derive(Debug, Default)]
 struct Income {
-    book: FifoBook,
+    fills: Arc<Vec<Fill>>,
     dividends: Decimal,
+    /// When the first read of these activities was made (ms): the whole history is read
+    /// again once a day, so an activity the broker books late under an earlier date is
+    /// not missed for good.
+    started_at: i64,
     /// The last activity read: the next read starts after it.
     last_id: Option<String>,
     /// Whether every activity up to `read_at` has been read.
@@ -165,6 +169,24 @@ struct Income {
     used_at: i64,
 }
 
+/// One fill of an account's order, from its activities.
+#[derive(Clone, Debug)]
+struct Fill {
+    /// ms.
+    at: i64,
+    order_id: String,
+    symbol: String,
+    sell: bool,
+    qty: Decimal,
+    price: Decimal,
+}
+
+/// What the account's activities said, once they have all been read.
+struct AccountActivity {
+    fills: Arc<Vec<Fill>>,
+    dividends: Decimal,
+}
+
 /// How long an account's realized profit and dividends are reused before newer activities
 /// are read (sales and dividends are rare; a dashboard refreshes every 30 s).
 const INCOME_MS: i64 = 5 * 60_000;
@@ -174,6 +196,8 @@ const INCOME_RETRY_MS: i64 = 60_000;
 const INCOME_PAGES: usize = 20;
 /// Accounts nobody asked about for this long are forgotten (read again from the start).
 const INCOME_KEPT_MS: i64 = 60 * 60_000;
+/// How long the activities read are kept before the whole history is read again.
+const INCOME_REREAD_MS: i64 = 24 * 60 * 60_000;
 
 /// A symbol's daily closes from `from` up to yesterday, read on `on`.
 struct Closes {
@@ -205,15 +229,15 @@ impl PortfolioService {
         }
     }
 
-    /// The account's realized profit and dividends from its activities (newer ones read at
-    /// most every [`INCOME_MS`]); `None` until every activity has been read once, or when
-    /// the broker did not answer the first time.
+    /// The account's fills and dividends from its activities (newer ones read at most
+    /// every [`INCOME_MS`], the whole history once a day); `None` until every activity has
+    /// been read once, or when the broker did not answer the first time.
     async fn income(
         &self,
         user_id: &str,
         account: &str,
         broker: &AlpacaBroker,
-    ) -> Option<(Decimal, Decimal)> {
+    ) -> Option<AccountActivity> {
         let now = self.clock.now().millis();
         let entry = {
             let mut all = self.income.lock().unwrap_or_else(PoisonError::into_inner);
@@ -228,6 +252,12 @@ impl PortfolioService {
                 .clone()
         };
         let mut income = entry.lock().await;
+        if income.read_at.is_some() && now - income.started_at >= INCOME_REREAD_MS {
+            *income = Income::default();
+        }
+        if income.read_at.is_none() {
+            income.started_at = now;
+        }
         income.used_at = now;
         // Newer activities every few minutes; the rest of a long history at once (the last
         // read stopped after its pages); after a failure, not before a minute.
@@ -242,15 +272,19 @@ impl PortfolioService {
                 .await
             {
                 Ok(read) => {
+                    let mut fills = Vec::clone(&income.fills);
                     for activity in read.activities {
                         match activity {
                             Activity::Fill {
+                                time,
+                                order_id,
                                 symbol,
                                 side,
                                 qty,
                                 price,
-                                ..
-                            } => income.book.apply(&Trade {
+                            } => fills.push(Fill {
+                                at: time.as_millisecond(),
+                                order_id,
                                 symbol: symbol.to_string(),
                                 sell: side == app::domain::order::Side::Sell,
                                 qty,
@@ -259,6 +293,7 @@ impl PortfolioService {
                             Activity::Dividend { amount, .. } => income.dividends += amount,
                         }
                     }
+                    income.fills = Arc::new(fills);
                     income.last_id = read.last_id;
                     income.complete = read.complete;
                     income.read_at = Some(now);
@@ -271,11 +306,9 @@ impl PortfolioService {
                 }
             }
         }
-        income.complete.then(|| {
-            (
-                income.book.realized(),
-                app::domain::market::round_cents(income.dividends),
-            )
+        income.complete.then(|| AccountActivity {
+            fills: income.fills.clone(),
+            dividends: app::domain::market::round_cents(income.dividends),
         })
     }
 
@@ -479,23 +512,24 @@ impl PortfolioService {
             .map(|plan| (plan.id, plan.name))
             .collect();
         let now = self.now()?;
-        let lots: Vec<(Lot, Option<String>)> = self
-            .db
-            .bought(&user.id, &account)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .filter(|b| b.symbol == symbol)
-            .map(|b| {
-                let name = names.get(&b.plan_id).cloned();
-                (lot_of(b, now), name)
-            })
-            .collect();
-        if lots.is_empty() {
+        let bought: Vec<Bought> = self.db.bought(&user.id, &account).await.map_err(internal)?;
+        if !bought.iter().any(|b| b.symbol == symbol) {
             return Ok(None);
         }
-        // Plans only buy so far: nothing sold, every lot is open.
-        let (open, _) = returns::fifo(&lots, &[]);
+        // The account's sales (the user's own included) take the oldest lots first.
+        let activity = self.income(&user.id, &account, &broker).await;
+        let fills = activity.as_ref().map_or(&[][..], |a| a.fills.as_slice());
+        let book = account_book(&bought, fills, now);
+        let open: Vec<(Lot, Option<String>)> = book
+            .open()
+            .filter(|(lot, plan)| lot.symbol == symbol && plan.is_some())
+            .map(|(lot, plan)| {
+                (
+                    lot.clone(),
+                    plan.as_ref().and_then(|id| names.get(id).cloned()),
+                )
+            })
+            .collect();
         let price = self
             .latest_prices(&user.id, &broker, &BTreeSet::from([symbol.to_owned()]))
             .await
@@ -512,15 +546,84 @@ impl PortfolioService {
     }
 }
 
-/// A purchase as a lot on its New York date (`now`'s for a time out of range).
-fn lot_of(b: Bought, now: jiff::Timestamp) -> Lot {
-    let at = jiff::Timestamp::from_millisecond(b.at).unwrap_or(now);
+/// The New York date of `at` (ms; `now`'s for a time out of range).
+fn date_of(at: i64, now: jiff::Timestamp) -> Date {
+    let at = jiff::Timestamp::from_millisecond(at).unwrap_or(now);
+    app::domain::calendar::new_york().to_datetime(at).date()
+}
+
+/// A purchase as a lot on its New York date.
+fn lot_of(b: &Bought, now: jiff::Timestamp) -> Lot {
     Lot {
-        on: app::domain::calendar::new_york().to_datetime(at).date(),
-        symbol: b.symbol,
+        on: date_of(b.at, now),
+        symbol: b.symbol.clone(),
         qty: b.qty,
         price: b.price,
     }
+}
+
+/// The account's shares first in first out: the plans' purchases (tagged with their plan),
+/// the bots' sales (of their own shares only), and, from the account's fills, the user's
+/// own purchases (untagged) and sales (of the oldest shares in the account), in the order
+/// they happened. A plan's order is also a fill of the account: those fills are left out.
+fn account_book(bought: &[Bought], fills: &[Fill], now: jiff::Timestamp) -> Book<Option<String>> {
+    enum Step<'a> {
+        Buy(Lot, Option<String>),
+        /// A bot's sale, of its plan's shares.
+        BotSell(&'a Bought),
+        Sell(&'a Fill),
+    }
+    let ours: HashSet<&str> = bought
+        .iter()
+        .filter_map(|b| b.order_id.as_deref())
+        .collect();
+    let mut steps: Vec<(i64, bool, Step<'_>)> = bought
+        .iter()
+        .map(|b| {
+            if b.sell {
+                (b.at, true, Step::BotSell(b))
+            } else {
+                (
+                    b.at,
+                    false,
+                    Step::Buy(lot_of(b, now), Some(b.plan_id.clone())),
+                )
+            }
+        })
+        .collect();
+    for fill in fills {
+        if ours.contains(fill.order_id.as_str()) {
+            continue;
+        }
+        if fill.sell {
+            steps.push((fill.at, true, Step::Sell(fill)));
+        } else {
+            let lot = Lot {
+                on: date_of(fill.at, now),
+                symbol: fill.symbol.clone(),
+                qty: fill.qty,
+                price: fill.price,
+            };
+            steps.push((fill.at, false, Step::Buy(lot, None)));
+        }
+    }
+    // Buys before sales at the same moment.
+    steps.sort_by_key(|(at, sell, _)| (*at, *sell));
+    let mut book = Book::default();
+    for (_, _, step) in steps {
+        match step {
+            Step::Buy(lot, plan) => book.buy(lot, plan),
+            Step::BotSell(b) => {
+                book.sell_where(date_of(b.at, now), &b.symbol, b.qty, b.price, |plan| {
+                    plan.as_deref() == Some(b.plan_id.as_str())
+                })
+            }
+            Step::Sell(fill) => {
+                book.sell(date_of(fill.at, now), &fill.symbol, fill.qty, fill.price)
+            }
+        }
+    }
+    book
 }
 
 #[async_trait]
@@ -565,22 +668,50 @@ impl PortfolioPort for PortfolioService {
         let user = self.accounts.require_user(caller).await?;
         let now = self.now()?;
         let ny = app::domain::calendar::new_york();
+        // Values are per trading day: on a weekend or a holiday, the last session's point
+        // is today's (at the latest prices).
         let today = ny.to_datetime(now).date();
+        let today = if app::domain::calendar::is_trading_day(today) {
+            today
+        } else {
+            app::domain::calendar::previous_session_before(today).map_or(today, |s| s.date)
+        };
         // The account the plans trade in now: its purchases, at its broker's prices.
         let (broker, account) = self.brokers.account_for(&user.id).await?;
         let bought = self.db.bought(&user.id, &account).await.map_err(internal)?;
         let plans = self.db.plans_of(&user.id).await.map_err(internal)?;
         let lots: Vec<(String, Lot)> = bought
-            .into_iter()
+            .iter()
+            .filter(|b| !b.sell)
             .map(|b| (b.plan_id.clone(), lot_of(b, now)))
             .collect();
-        let symbols: BTreeSet<String> = lots.iter().map(|(_, lot)| lot.symbol.clone()).collect();
-        let income = self.income(&user.id, &account, &broker).await;
-        let (prices, closes) = if lots.is_empty() {
-            (BTreeMap::new(), BTreeMap::new())
+        let activity = self.income(&user.id, &account, &broker).await;
+        // The account's sales, first in first out: the parts that sold the plans' shares
+        // take them off the plans (and bring their money back).
+        let book = account_book(
+            &bought,
+            activity.as_ref().map_or(&[][..], |a| a.fills.as_slice()),
+            now,
+        );
+        let sold: Vec<Sold<Option<String>>> = book
+            .sold()
+            .iter()
+            .filter(|s| s.tag.is_some())
+            .cloned()
+            .collect();
+        // Only what is still held is priced.
+        let symbols: BTreeSet<String> = book
+            .open()
+            .filter(|(_, plan)| plan.is_some())
+            .map(|(lot, _)| lot.symbol.clone())
+            .collect();
+        let (prices, closes, as_of) = if lots.is_empty() {
+            (BTreeMap::new(), BTreeMap::new(), None)
         } else {
             let source = if account == "demo" { "demo" } else { "alpaca" };
             let prices = self.latest_prices(&user.id, &broker, &symbols).await;
+            // The prices are the account view's: as old as its last read from the broker.
+            let as_of = self.views.fetched_at(&user.id, &account);
             let mut first: BTreeMap<String, Date> = BTreeMap::new();
             for (_, lot) in &lots {
                 let entry = first.entry(lot.symbol.clone()).or_insert(lot.on);
@@ -595,17 +726,13 @@ impl PortfolioPort for PortfolioService {
                 .buffer_unordered(PARALLEL_READS)
                 .collect::<BTreeMap<_, _>>()
                 .await;
-            (prices, closes)
+            (prices, closes, as_of)
         };
-        // The prices are the account view's: as old as its last read from the broker.
-        let as_of = self
-            .views
-            .fetched_at(&user.id, &account)
+        let as_of = as_of
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-            .filter(|_| !lots.is_empty())
             .unwrap_or(now);
         let all: Vec<Lot> = lots.iter().map(|(_, lot)| lot.clone()).collect();
-        let account = returns::performance(&all, &closes, &prices, today);
+        let account = returns::performance(&all, &sold, &closes, &prices, today);
         let plans = plans
             .iter()
             .map(|plan| {
@@ -614,7 +741,12 @@ impl PortfolioPort for PortfolioService {
                     .filter(|(id, _)| *id == plan.id)
                     .map(|(_, lot)| lot.clone())
                     .collect();
-                let performance = returns::performance(&mine, &closes, &prices, today);
+                let theirs: Vec<Sold<Option<String>>> = sold
+                    .iter()
+                    .filter(|s| s.tag.as_deref() == Some(plan.id.as_str()))
+                    .cloned()
+                    .collect();
+                let performance = returns::performance(&mine, &theirs, &closes, &prices, today);
                 PlanReturns {
                     plan_id: plan.id.clone(),
                     name: plan.name.clone(),
@@ -627,6 +759,7 @@ impl PortfolioPort for PortfolioService {
             as_of,
             market_open: app::domain::calendar::is_open_at(now),
             next_open: next_open(now),
+            opens_in_ms: next_open(now).map(|at| at.as_millisecond() - now.as_millisecond()),
             series: series(&account),
             holdings: account
                 .holdings
@@ -640,8 +773,8 @@ impl PortfolioPort for PortfolioService {
                 })
                 .collect(),
             account: wire_returns(&account),
-            realized_pl: income.map(|(realized, _)| realized),
-            dividends: income.map(|(_, dividends)| dividends),
+            realized_pl: activity.as_ref().map(|_| book.realized()),
+            dividends: activity.as_ref().map(|a| a.dividends),
             plans,
         })
     }

@@ -17,6 +17,9 @@ struct Settings {
     legs: Vec<Leg>,
     schedule: Schedule,
     smart: Option<SmartDcaConfig>,
+    /// A signal bot's settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot: Option<MaCrossoverConfig>,
     #[serde(default)]
     queue_outside_hours: bool,
 }
@@ -30,6 +33,10 @@ pub struct Bought {
     pub price: rust_decimal::Decimal,
     /// ms.
     pub at: i64,
+    /// The broker's id of the order.
+    pub order_id: Option<String>,
+    /// A sale (a signal bot's) rather than a purchase.
+    pub sell: bool,
 }
 
 /// One row of `plans`.
@@ -64,6 +71,10 @@ impl PlanRow {
             smart: match plan.strategy {
                 PlanStrategy::Smart(smart) => Some(smart),
                 PlanStrategy::Pure | PlanStrategy::Discretionary(_) => None,
+            },
+            bot: match plan.strategy {
+                PlanStrategy::Discretionary(bot) => Some(bot),
+                PlanStrategy::Pure | PlanStrategy::Smart(_) => None,
             },
             queue_outside_hours: plan.queue_outside_hours,
         };
@@ -102,10 +113,8 @@ impl PlanRow {
                 (PlanMode::Smart, None) => {
                     anyhow::bail!("plan {} is Smart DCA without its condition", self.id)
                 }
-                // The bot's settings are not stored yet (signal bots); the scheduler
-                // refuses to run it.
                 (PlanMode::Discretionary, _) => {
-                    PlanStrategy::Discretionary(MaCrossoverConfig::default())
+                    PlanStrategy::Discretionary(settings.bot.unwrap_or_default())
                 }
             },
             legs: settings.legs,
@@ -325,14 +334,14 @@ impl Db {
         .collect()
     }
 
-    /// Every purchase of the user's that bought something in the broker account `account`
-    /// (`demo`, `paper:<id>`, `live:<id>`: what a slot records when it starts; deleted
-    /// plans' purchases included), oldest first: plan, symbol, filled quantity, average
-    /// price, and when it filled. Purchases in another account (the simulator's before live
+    /// Every order of the user's plans that filled (in part or whole) in the broker account
+    /// `account` (`demo`, `paper:<id>`, `live:<id>`: what a slot records when it starts;
+    /// deleted plans' included), oldest first: plan, symbol, side (bots sell), filled
+    /// quantity, average price, and when it filled. Purchases in another account (the simulator's before live
     /// keys, say) are not this account's money.
     pub async fn bought(&self, user_id: &str, account: &str) -> Result<Vec<Bought>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT p.plan_id, p.symbol, p.qty, p.price, \
+            "SELECT p.plan_id, p.symbol, p.qty, p.price, p.broker_order_id, p.side, \
              COALESCE(p.filled_at, p.submitted_at, p.slot_at) AS at \
              FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.user_id = $1 AND (s.broker_account = $2 OR s.broker_account IS NULL) \
@@ -355,6 +364,8 @@ impl Db {
                     qty: decimal(row.try_get("qty")?)?,
                     price: decimal(row.try_get("price")?)?,
                     at: row.try_get("at")?,
+                    order_id: row.try_get("broker_order_id")?,
+                    sell: row.try_get::<String, _>("side")? == "sell",
                 })
             })
             .collect()

@@ -47,6 +47,33 @@ use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What a signal bot decided after a close.
+struct BotDecision {
+    /// The order for the next open and its quantity.
+    order: Option<(app::domain::order::OrderIntent, Decimal)>,
+    /// The close it decided on (an order by quantity's value is estimated at it).
+    close: Decimal,
+    /// What it saw, when it does not trade.
+    summary: String,
+}
+
+/// The first day of a bot's bars: enough sessions before its first evaluation (the first
+/// after it was created) for that evaluation to use every rule, as a backtest from this
+/// day would.
+pub fn bot_start(
+    plan: &Plan,
+    config: &app::domain::strategy::ma_crossover::MaCrossoverConfig,
+    created: jiff::Timestamp,
+) -> Option<jiff::civil::Date> {
+    use app::domain::calendar;
+    let first = *plan.next_runs(created, 1).ok()?.first()?;
+    let mut day = calendar::new_york().to_datetime(first).date();
+    for _ in 1..config.warm_up_bars().max(1) {
+        day = calendar::previous_session_before(day)?.date;
+    }
+    Some(day)
+}
+
 /// Where a test can make a worker "crash" (return early, leaving its lease behind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailPoint {
@@ -489,8 +516,7 @@ impl Scheduler {
         let settings = plan.clone().into_plan()?;
         let slot_time = jiff::Timestamp::from_millisecond(slot_at)?;
         let next = settings
-            .schedule
-            .next_slots(slot_time, 1)
+            .next_runs(slot_time, 1)
             .ok()
             .and_then(|s| s.first().map(|t| t.as_millisecond()));
         if self
@@ -717,7 +743,9 @@ impl Scheduler {
             .zip(ids)
             .map(|(leg, id)| Intent {
                 symbol: &leg.symbol,
+                side: Side::Buy,
                 notional: leg.amount,
+                qty: None,
                 client_order_id: id,
                 status: no.status,
                 skip_reason: no.skip_reason,
@@ -819,56 +847,97 @@ impl Scheduler {
                 };
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
-            let actions = match self.decide(&plan, slot, broker.as_ref()).await {
-                Ok(actions) => actions,
-                Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
-            };
-            let mut intents = Vec::new();
-            for action in &actions {
-                match action {
-                    Action::Order(order) => {
-                        let Size::Notional(amount) = order.size else {
-                            continue;
-                        };
-                        let Some(id) = plan
-                            .legs
-                            .iter()
-                            .position(|l| l.symbol == order.symbol)
-                            .map(|i| &ids[i])
-                        else {
-                            continue;
-                        };
-                        intents.push(Intent {
-                            symbol: &order.symbol,
-                            notional: amount,
-                            client_order_id: id,
-                            status: PurchaseStatus::Pending,
-                            skip_reason: None,
-                            reason: None,
-                        });
-                    }
-                    Action::Skip { symbol, reason } => {
-                        for (leg, id) in plan.legs.iter().zip(&ids) {
-                            if symbol.as_ref().is_none_or(|s| *s == leg.symbol) {
-                                intents.push(Intent {
-                                    symbol: &leg.symbol,
-                                    notional: leg.amount,
-                                    client_order_id: id,
-                                    status: PurchaseStatus::Skipped,
-                                    skip_reason: Some(SkipReason::ConditionNotMet),
-                                    reason: Some(reason),
-                                });
+            if let PlanStrategy::Discretionary(config) = plan.strategy {
+                let decision = match self.decide_bot(&plan, &config, slot, broker.as_ref()).await {
+                    Ok(decision) => decision,
+                    Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
+                };
+                let Some((order, qty)) = decision.order else {
+                    // No trade today: the slot ends with what the bot saw.
+                    let finish = Finish {
+                        state: SlotState::Done,
+                        reason: Some(&decision.summary),
+                    };
+                    self.db
+                        .finish_slot(&slot.id, &self.owner, finish, &[], now, self.wall_now())
+                        .await?;
+                    return Ok(Run::Finished);
+                };
+                let day = app::domain::calendar::new_york()
+                    .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
+                    .date();
+                let id = ClientOrderId::for_bot(&slot.plan_id, day, order.side);
+                let intent = Intent {
+                    symbol: &order.symbol,
+                    side: order.side,
+                    notional: app::domain::market::round_cents(qty * decision.close),
+                    qty: Some(qty),
+                    client_order_id: &id,
+                    status: PurchaseStatus::Pending,
+                    skip_reason: None,
+                    reason: Some(order.reason.as_str()),
+                };
+                match self.write_intents(slot, &[intent], Some(tag), now).await? {
+                    Some(written) if !written.is_empty() => purchases = written,
+                    Some(_) => purchases = self.db.purchases_of_slot(&slot.id).await?,
+                    None => return Ok(Run::Finished),
+                }
+            } else {
+                let actions = match self.decide(&plan, slot, broker.as_ref()).await {
+                    Ok(actions) => actions,
+                    Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
+                };
+                let mut intents = Vec::new();
+                for action in &actions {
+                    match action {
+                        Action::Order(order) => {
+                            let Size::Notional(amount) = order.size else {
+                                continue;
+                            };
+                            let Some(id) = plan
+                                .legs
+                                .iter()
+                                .position(|l| l.symbol == order.symbol)
+                                .map(|i| &ids[i])
+                            else {
+                                continue;
+                            };
+                            intents.push(Intent {
+                                symbol: &order.symbol,
+                                side: Side::Buy,
+                                notional: amount,
+                                qty: None,
+                                client_order_id: id,
+                                status: PurchaseStatus::Pending,
+                                skip_reason: None,
+                                reason: None,
+                            });
+                        }
+                        Action::Skip { symbol, reason } => {
+                            for (leg, id) in plan.legs.iter().zip(&ids) {
+                                if symbol.as_ref().is_none_or(|s| *s == leg.symbol) {
+                                    intents.push(Intent {
+                                        symbol: &leg.symbol,
+                                        side: Side::Buy,
+                                        notional: leg.amount,
+                                        qty: None,
+                                        client_order_id: id,
+                                        status: PurchaseStatus::Skipped,
+                                        skip_reason: Some(SkipReason::ConditionNotMet),
+                                        reason: Some(reason),
+                                    });
+                                }
                             }
                         }
                     }
                 }
-            }
-            match self.write_intents(slot, &intents, Some(tag), now).await? {
-                // Every intent is new (the usual case): these are the slot's purchases.
-                Some(written) if written.len() == intents.len() => purchases = written,
-                // Some existed already (written by an earlier run): read them all.
-                Some(_) => purchases = self.db.purchases_of_slot(&slot.id).await?,
-                None => return Ok(Run::Finished),
+                match self.write_intents(slot, &intents, Some(tag), now).await? {
+                    // Every intent is new (the usual case): these are the slot's purchases.
+                    Some(written) if written.len() == intents.len() => purchases = written,
+                    // Some existed already (written by an earlier run): read them all.
+                    Some(_) => purchases = self.db.purchases_of_slot(&slot.id).await?,
+                    None => return Ok(Run::Finished),
+                }
             }
         }
         if self.config.fail_point == Some(FailPoint::AfterIntents) {
@@ -897,15 +966,20 @@ impl Scheduler {
         for purchase in pending {
             let request = OrderRequest {
                 symbol: purchase.symbol.clone(),
-                side: Side::Buy,
-                size: Size::Notional(purchase.notional),
+                side: purchase.side,
+                size: match purchase.order_qty {
+                    Some(qty) => Size::Qty(qty),
+                    None => Size::Notional(purchase.notional),
+                },
                 kind: OrderKind::Market,
                 time_in_force: TimeInForce::Day,
                 extended_hours: false,
                 client_order_id: purchase.client_order_id.as_str().to_owned(),
             };
             let detail = serde_json::json!({"purchase": purchase.id, "symbol": purchase.symbol.as_str(),
-                "notional": purchase.notional.to_string(), "client_order_id": purchase.client_order_id.as_str()});
+                "side": purchase.side, "notional": purchase.notional.to_string(),
+                "qty": purchase.order_qty.map(|q| q.to_string()),
+                "client_order_id": purchase.client_order_id.as_str()});
             let audit = self.audit_entry(slot, AuditAction::OrderSubmitted, detail);
             if !self
                 .db
@@ -1168,12 +1242,100 @@ impl Scheduler {
                 &account,
                 &mut actions,
             ),
-            // Refused at save (signal bots do not trade live yet): never buys as a DCA plan.
-            PlanStrategy::Discretionary(_) => {
-                anyhow::bail!("the MA-crossover bot cannot run as a plan yet")
-            }
+            // Decided by `decide_bot`.
+            PlanStrategy::Discretionary(_) => anyhow::bail!("a bot is decided by decide_bot"),
         }
         Ok(actions)
+    }
+
+    /// A signal bot's decision after the slot's close: its bars from the warm-up before
+    /// its first evaluation up to the slot's day, and its own fills, replayed through the
+    /// strategy the backtester runs ([`app::domain::strategy::ma_crossover::live`]).
+    /// Waits (an error: the slot is retried) while an earlier order of the bot has no
+    /// final answer, so no decision is made without knowing what the bot holds.
+    async fn decide_bot(
+        &self,
+        plan: &Plan,
+        config: &app::domain::strategy::ma_crossover::MaCrossoverConfig,
+        slot: &SlotRow,
+        broker: &dyn Broker,
+    ) -> anyhow::Result<BotDecision> {
+        use app::domain::calendar;
+        let leg = plan.legs.first().context("a bot trades one symbol")?;
+        let (fills, open) = self.db.bot_fills(slot.plan_id.as_str(), &slot.id).await?;
+        if open > 0 {
+            anyhow::bail!("waiting for the answer to the bot's previous order");
+        }
+        let slot_time = jiff::Timestamp::from_millisecond(slot.slot_at)?;
+        let ny = calendar::new_york();
+        let slot_date = ny.to_datetime(slot_time).date();
+        let created = plan.created_at.unwrap_or(slot_time);
+        let start = bot_start(plan, config, created).unwrap_or(slot_date);
+        let from = ny.to_timestamp(start.to_datetime(jiff::civil::Time::midnight()))?;
+        let bars = broker
+            .bars(&leg.symbol, TimeFrame::Day, from, slot_time)
+            .await
+            .map_err(|err| anyhow::anyhow!("could not load {} bars: {err}", leg.symbol))?;
+        // The bars of the days up to the slot's (its close is final: the bot runs after it).
+        let bars: Vec<_> = bars
+            .into_iter()
+            .filter(|b| (start..=slot_date).contains(&b.exchange_date()))
+            .collect();
+        let Some(close) = bars
+            .last()
+            .filter(|b| b.exchange_date() == slot_date)
+            .map(|b| b.close)
+        else {
+            anyhow::bail!(
+                "the broker has no bar of {} for {slot_date} yet",
+                leg.symbol
+            );
+        };
+        let done = app::domain::strategy::ma_crossover::live::evaluate(
+            &leg.symbol,
+            config,
+            leg.amount,
+            &bars,
+            &fills,
+        )?;
+        let held = done.ledger.qty;
+        let summary = match (held.is_zero(), done.informed) {
+            (_, false) => format!(
+                "No trade: {} of the {} days of history the bot needs so far",
+                bars.len(),
+                config.warm_up_bars()
+            ),
+            (true, true) => "No trade: no signal, nothing held".to_owned(),
+            (false, true) => format!(
+                "No trade: holding {} shares{}{}",
+                held.normalize(),
+                done.stop
+                    .map(|s| format!(", stop {}", app::domain::market::round_cents(s)))
+                    .unwrap_or_default(),
+                done.target
+                    .map(|t| format!(", target {}", app::domain::market::round_cents(t)))
+                    .unwrap_or_default()
+            ),
+        };
+        // The broker is sent 8 decimal places (the backtest keeps 9): the order says
+        // exactly what is sent.
+        let order = done.intent.and_then(|intent| match intent.size {
+            Size::Qty(qty) => {
+                let qty = qty
+                    .round_dp_with_strategy(
+                        crate::broker::convert::APCA_DECIMALS,
+                        rust_decimal::RoundingStrategy::ToZero,
+                    )
+                    .normalize();
+                (qty > Decimal::ZERO).then_some((intent, qty))
+            }
+            Size::Notional(_) => None,
+        });
+        Ok(BotDecision {
+            order,
+            close,
+            summary,
+        })
     }
 
     async fn run_status(
@@ -1415,7 +1577,9 @@ mod tests {
             plan_id: PlanId::parse("6f9619ff-8b86-4011-b42d-00c04fc964ff").unwrap(),
             user_id: UserId::parse("7f9619ff-8b86-4011-b42d-00c04fc964ff").unwrap(),
             symbol: Symbol::parse("SPY").unwrap(),
+            side: Side::Buy,
             notional: dec!(50),
+            order_qty: None,
             client_order_id: ClientOrderId::from_stored("c1".into()),
             broker_order_id: None,
             status: PurchaseStatus::Pending,

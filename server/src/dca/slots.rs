@@ -15,6 +15,7 @@ use crate::db::{Backend, Db};
 use app::api::dca::{PurchaseStatus, SkipReason, SlotKind, SlotState};
 use app::domain::ids::{ClientOrderId, PlanId, UserId};
 use app::domain::market::Symbol;
+use app::domain::order::Side;
 use rust_decimal::Decimal;
 use sqlx::Row as _;
 use std::str::FromStr as _;
@@ -40,7 +41,10 @@ pub struct PurchaseRow {
     pub plan_id: PlanId,
     pub user_id: UserId,
     pub symbol: Symbol,
+    pub side: Side,
     pub notional: Decimal,
+    /// The shares ordered, for an order by quantity.
+    pub order_qty: Option<Decimal>,
     pub client_order_id: ClientOrderId,
     pub broker_order_id: Option<String>,
     pub status: PurchaseStatus,
@@ -75,7 +79,11 @@ pub struct Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent<'a> {
     pub symbol: &'a Symbol,
+    pub side: Side,
+    /// Dollars for an order by amount; for an order by quantity, its estimated value.
     pub notional: Decimal,
+    /// The shares an order by quantity (a bot's) asks for.
+    pub qty: Option<Decimal>,
     pub client_order_id: &'a ClientOrderId,
     pub status: PurchaseStatus,
     pub skip_reason: Option<SkipReason>,
@@ -99,8 +107,9 @@ pub enum ManualRefused {
 /// The PostgreSQL advisory lock key claims take turns on (any constant unique to it).
 const CLAIM_LOCK: i64 = 0x0051_5343_4c41_494d;
 
-const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, notional, client_order_id, broker_order_id, \
-     status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, check_attempts, created_at";
+const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, side, notional, order_qty, client_order_id, \
+     broker_order_id, status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, check_attempts, \
+     created_at";
 
 const SLOT_COLUMNS: &str = "id, plan_id, user_id, slot_at, kind, attempts, reason, broker_account";
 
@@ -120,6 +129,13 @@ fn text(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
+fn side_text(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
 fn purchase(row: &sqlx::any::AnyRow) -> Result<PurchaseRow, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let skip_reason: Option<String> = row.try_get("skip_reason")?;
@@ -133,10 +149,15 @@ fn purchase(row: &sqlx::any::AnyRow) -> Result<PurchaseRow, sqlx::Error> {
         plan_id: decode("plan_id", PlanId::parse(&plan_id).ok())?,
         user_id: decode("user_id", UserId::parse(&user_id).ok())?,
         symbol: decode("symbol", Symbol::parse(&symbol).ok())?,
+        side: match row.try_get::<String, _>("side")?.as_str() {
+            "sell" => Side::Sell,
+            _ => Side::Buy,
+        },
         notional: decode(
             "notional",
             decimal("notional", Some(row.try_get("notional")?))?,
         )?,
+        order_qty: decimal("order_qty", row.try_get("order_qty")?)?,
         client_order_id: ClientOrderId::from_stored(client_order_id),
         broker_order_id: row.try_get("broker_order_id")?,
         status: decode("status", PurchaseStatus::parse(&status))?,
@@ -442,25 +463,27 @@ impl Db {
         }
         let mut written = Vec::with_capacity(intents.len());
         if !intents.is_empty() {
-            // One statement for every leg: the slot's values first, then each leg's seven.
+            // One statement for every leg: the slot's values first, then each leg's nine.
             let rows: Vec<String> = (0..intents.len())
                 .map(|i| {
-                    let b = 5 + 7 * i;
+                    let b = 5 + 9 * i;
                     format!(
-                        "(${}, $1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4, $5, $5)",
+                        "(${}, $1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $4, $5, $5)",
                         b + 1,
                         b + 2,
                         b + 3,
                         b + 4,
                         b + 5,
                         b + 6,
-                        b + 7
+                        b + 7,
+                        b + 8,
+                        b + 9
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, notional, client_order_id, status, \
-                 skip_reason, reason, slot_at, created_at, updated_at) VALUES {} \
+                "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, side, notional, order_qty, \
+                 client_order_id, status, skip_reason, reason, slot_at, created_at, updated_at) VALUES {} \
                  ON CONFLICT (client_order_id) DO NOTHING RETURNING {PURCHASE_COLUMNS}",
                 rows.join(", ")
             );
@@ -474,7 +497,9 @@ impl Db {
                 query = query
                     .bind(new_id())
                     .bind(intent.symbol.as_str())
+                    .bind(side_text(intent.side))
                     .bind(text(intent.notional))
+                    .bind(intent.qty.map(text))
                     .bind(intent.client_order_id.as_str())
                     .bind(intent.status.as_str())
                     .bind(intent.skip_reason.map(SkipReason::as_str))
@@ -664,6 +689,46 @@ impl Db {
                 ))
             })
             .collect()
+    }
+
+    /// A signal bot's fills (its plan's purchases and sales that filled, in part or whole,
+    /// in the order they filled) and how many of its orders have no final answer yet
+    /// (outside the slot `except`).
+    pub async fn bot_fills(
+        &self,
+        plan_id: &str,
+        except: &str,
+    ) -> Result<(Vec<app::domain::order::Fill>, usize), sqlx::Error> {
+        let columns = PURCHASE_COLUMNS;
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM purchases WHERE plan_id = $1 AND slot_id <> $2 \
+             AND status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
+             ORDER BY COALESCE(filled_at, created_at), id"
+        ))
+        .bind(plan_id)
+        .bind(except)
+        .fetch_all(self.pool())
+        .await?;
+        let mut fills = Vec::new();
+        let mut open = 0;
+        for row in &rows {
+            let p = purchase(row)?;
+            if p.status.is_open() {
+                open += 1;
+                continue;
+            }
+            if let (Some(qty), Some(price), Some(at)) = (p.qty, p.price, p.filled_at) {
+                fills.push(app::domain::order::Fill {
+                    symbol: p.symbol,
+                    side: p.side,
+                    qty,
+                    price,
+                    commission: Decimal::ZERO,
+                    time: decode("filled_at", jiff::Timestamp::from_millisecond(at).ok())?,
+                });
+            }
+        }
+        Ok((fills, open))
     }
 
     /// Orders the broker has not finished with (sent and not yet filled, or never

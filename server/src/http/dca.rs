@@ -151,12 +151,17 @@ pub async fn history_csv(
     QueryParams(filter): QueryParams<HistoryFilter>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
     let purchases = state.ports.plans.history_export(&caller, &filter).await?;
-    let mut csv =
-        String::from("slot_at,symbol,notional,qty,price,status,reason,client_order_id,filled_at\n");
+    let mut csv = String::from(
+        "slot_at,symbol,side,notional,qty,price,status,reason,client_order_id,filled_at\n",
+    );
     for p in purchases {
         let line = [
             p.slot_at.map(|t| t.to_string()).unwrap_or_default(),
             p.symbol,
+            match p.side {
+                app::domain::order::Side::Buy => "buy".to_owned(),
+                app::domain::order::Side::Sell => "sell".to_owned(),
+            },
             p.notional,
             p.qty.unwrap_or_default(),
             p.price.unwrap_or_default(),

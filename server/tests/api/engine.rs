@@ -483,8 +483,24 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
                     )),
     );
     assert_eq!(decimal(&later["realized_pl"]), from_january, "{later}");
+    // The shares sold were the plan's November SPY: they are no longer invested nor held
+    // (their cost comes off, the money they brought back counts for the rates).
     let account = &perf["account"];
-    assert_eq!(decimal(&account["invested"]), invested, "{perf}");
+    let held = invested - cost(first);
+    assert_eq!(decimal(&account["invested"]), held, "{perf}");
+    assert_eq!(decimal(&perf["plans"][0]["returns"]["invested"]), held);
+    let spy_held: Vec<&Value> = perf["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["symbol"] == "SPY")
+        .collect();
+    assert_eq!(
+        decimal(&spy_held[0]["qty"]),
+        decimal(&last["qty"]),
+        "{perf}"
+    );
+    assert_eq!(decimal(&spy_held[0]["cost"]), cost(last));
     assert!(account["xirr_pct"].is_string(), "{perf}");
     assert!(account["xirr_note"].is_null());
     assert!(account["twr_pct"].is_string(), "{perf}");
@@ -497,20 +513,29 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
     .count();
     assert_eq!(series.len(), sessions, "one point per trading day");
     assert_eq!(series[0]["date"], "2026-11-30");
-    assert_eq!(decimal(&series.last().unwrap()["invested"]), invested);
+    assert_eq!(decimal(&series.last().unwrap()["invested"]), held);
+    // The money-weighted rate counts the sale's gain as well as the gain on what is held:
+    // a loss overall has a negative rate.
+    let overall = decimal(&account["gain"]) + fifo;
     assert_eq!(
-        account["gain"].as_str().unwrap().starts_with('-'),
+        overall < Decimal::ZERO,
         account["xirr_pct"].as_str().unwrap().starts_with('-'),
-        "a loss has a negative rate: {account}"
+        "{account}"
     );
 
-    // The position page lists the lots, first in first out.
+    // The position page lists the lots still held, first in first out: the November lot
+    // was sold whole, and the second sale took 0.001 of January's.
     let page = app.get("/positions/SPY").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("SPY lots"), "{html}");
-    assert_eq!(html.matches(r#"data-testid="lot""#).count(), 2, "{html}");
-    assert!(html.find("2026-11-30").unwrap() < html.find("2027-01-14").unwrap());
+    assert_eq!(html.matches(r#"data-testid="lot""#).count(), 1, "{html}");
+    assert!(html.contains("<td>2027-01-14</td>"), "{html}");
+    let left = (decimal(&last["qty"]) - Decimal::new(1, 3)).normalize();
+    assert!(
+        html.contains(&format!(r#"data-testid="position-qty">{left}<"#)),
+        "{left}: {html}"
+    );
     assert_eq!(app.get("/positions/XLE").await.status(), 404);
 
     // Another user sees nothing of this.
@@ -1048,7 +1073,9 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
             let cid = ClientOrderId::from_stored(format!("{}-{symbol}", slot.id));
             let intent = Intent {
                 symbol: &symbol,
+                side: app::domain::order::Side::Buy,
                 notional: Decimal::from(amount),
+                qty: None,
                 client_order_id: &cid,
                 status,
                 skip_reason: why,

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod billing;
+mod bots;
 mod broker_payloads;
 mod cli;
 mod connections;

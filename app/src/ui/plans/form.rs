@@ -37,7 +37,8 @@ pub struct PlanForm {
     pub day_of_month: String,
     pub time: String,
     pub timezone: String,
-    /// `pure` or `smart`.
+    /// `pure`, `smart`, or `bot`: a signal bot's plan, edited here for its name, capital and
+    /// time; its settings stay on the server (see `PlanWire::bot`).
     pub mode: String,
     /// `close_above_sma`, `close_below_sma` or `fast_above_slow`.
     pub condition: String,
@@ -112,6 +113,9 @@ impl PlanForm {
             None => "1".into(),
         };
         form.time = s.time.clone();
+        if let PlanStrategy::Discretionary(_) = plan.strategy {
+            form.mode = "bot".into();
+        }
         if let PlanStrategy::Smart(smart) = &plan.strategy {
             form.mode = "smart".into();
             match smart.condition {
@@ -228,6 +232,9 @@ impl PlanForm {
                     PlanStrategy::Pure
                 }
             }
+        } else if self.mode == "bot" {
+            // Its settings are the server's (not sent: it keeps them).
+            PlanStrategy::Discretionary(Default::default())
         } else {
             PlanStrategy::Pure
         };

@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 pub(super) fn Preview(check: Memo<(Plan, BTreeMap<String, String>)>) -> impl IntoView {
     let slots = Memo::new(move |_| {
         check.with(|(plan, _)| {
-            plan.schedule
-                .next_slots(crate::ui::format::now(), 5)
+            plan.next_runs(crate::ui::format::now(), 5)
                 .ok()
                 .map(|slots| (plan.schedule.clone(), slots))
         })

@@ -27,6 +27,9 @@ pub(super) fn ModeEditor(
                 <input type="radio" name="plan-mode" value="smart" prop:checked=move || mode() == "smart" on:change=move |_| set_mode("smart") />
                 " Smart DCA: buy only when a moving-average condition holds"
             </label>
+            <p class="field-hint" hidden=move || mode() != "bot">
+                "A signal bot: the MA crossover buys and sells after each close, with the settings of the backtest it came from."
+            </p>
             // Hidden rather than removed when they do not apply (no `Show`s: each is generic
             // code of its own in the browser's bundle).
             <div hidden=move || mode() != "smart">

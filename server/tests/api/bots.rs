@@ -1,0 +1,281 @@
+//! Signal bots trading through the engine: an MA-crossover bot plan evaluated after each
+//! close for months of simulated days makes the very trades the backtester makes on the
+//! same bars; its orders go out once; it holds its own shares, apart from DCA plans'.
+
+use crate::helpers::{Backend, TestApp, json};
+use app::domain::backtest::{BacktestConfig, Backtester};
+use app::domain::ledger::PositionLedger;
+use app::domain::market::Symbol;
+use app::domain::strategy::ma_crossover::{MaCrossover, MaCrossoverConfig};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use server::broker::{Broker as _, TimeFrame};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn bot_plan(allocation: &str) -> Value {
+    json!({
+        "name": "SPY crossover",
+        "mode": "discretionary",
+        "bot": {},
+        "legs": [{"symbol": "SPY", "amount": allocation}],
+        "schedule": {"frequency": "daily", "interval": 1, "time": "16:10",
+                     "timezone": "America/New_York"}
+    })
+}
+
+/// Moves the app's and the market's clocks together.
+async fn at(app: &TestApp, when: jiff::Timestamp) {
+    app.set_market_time(&when.to_string()).await;
+    app.clock.set(app::domain::time::Timestamp::from_millis(
+        when.as_millisecond(),
+    ));
+}
+
+fn ny(date: jiff::civil::Date, hour: i8, minute: i8) -> jiff::Timestamp {
+    app::domain::calendar::new_york()
+        .to_timestamp(date.at(hour, minute, 0, 0))
+        .unwrap()
+}
+
+fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value}"))
+        .parse()
+        .unwrap()
+}
+
+/// A trade as both sides can state it: entry and exit days (New York), quantity, prices.
+type Round = (
+    jiff::civil::Date,
+    jiff::civil::Date,
+    Decimal,
+    Decimal,
+    Decimal,
+);
+
+fn day_of(t: jiff::Timestamp) -> jiff::civil::Date {
+    app::domain::calendar::new_york().to_datetime(t).date()
+}
+
+/// A bot plan evaluated after every close for 125 trading days (clock moved day by day,
+/// its orders filled by the simulator at the next open) trades exactly as the backtester
+/// does on the same bars, read from the same simulator: the same entries and exits, on the
+/// same days, at the same prices, for the same quantities to the 8 decimal places an order
+/// carries (the backtest keeps 9).
+async fn a_bot_trades_as_its_backtest(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    at(&app, ny(first_day, 9, 0)).await;
+    app.sign_up("bot@example.com", PASSWORD).await;
+    let created = app.post_json("/api/dca/config", bot_plan("10000")).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let plan = json(created).await;
+    assert_eq!(plan["mode"], "discretionary");
+    assert_eq!(plan["bot"]["fast"], 5);
+    assert_eq!(
+        plan["next_run_at"], "2026-06-01T20:10:00Z",
+        "its first evaluation: after that day's close"
+    );
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
+    // A bot has no "buy now".
+    let run = app
+        .post_json("/api/dca/run-now", json!({"plan_id": plan_id}))
+        .await;
+    assert_eq!(run.status(), 409);
+
+    let worker = app.worker(|_| {});
+    let sessions: Vec<_> =
+        app::domain::calendar::sessions(first_day, jiff::civil::date(2026, 12, 31))
+            .take(125)
+            .collect();
+    for session in &sessions {
+        // The open: yesterday's order fills; after the close: the day's evaluation.
+        at(
+            &app,
+            session
+                .open_at()
+                .checked_add(jiff::SignedDuration::from_mins(1))
+                .unwrap(),
+        )
+        .await;
+        worker.reconcile_once().await.unwrap();
+        at(&app, ny(session.date, 16, 11)).await;
+        worker.reconcile_once().await.unwrap();
+        while worker.tick().await.unwrap() {}
+    }
+    let last_day = sessions.last().unwrap().date;
+
+    // What the bot did, from the history: every order filled at an open.
+    let history = json(app.get("/api/dca/history?limit=500").await).await;
+    let purchases = history["purchases"].as_array().unwrap();
+    let mut fills: Vec<&Value> = purchases
+        .iter()
+        .filter(|p| p["status"] == "filled")
+        .collect();
+    fills.sort_by_key(|p| p["filled_at"].as_str().unwrap().to_owned());
+    assert!(
+        purchases.iter().all(|p| p["status"] == "filled"
+            || day_of(p["slot_at"].as_str().unwrap().parse().unwrap()) == last_day),
+        "only the last evaluation's order may still wait for the next open: {purchases:?}"
+    );
+    let mut ledger = PositionLedger::default();
+    let mut live: Vec<Round> = Vec::new();
+    for fill in &fills {
+        let (qty, price) = (decimal(&fill["qty"]), decimal(&fill["price"]));
+        let time: jiff::Timestamp = fill["filled_at"].as_str().unwrap().parse().unwrap();
+        match fill["side"].as_str().unwrap() {
+            "buy" => ledger.buy(qty, price, Decimal::ZERO, time),
+            "sell" => {
+                if let Some(trade) = ledger.sell(qty, price, Decimal::ZERO, time).unwrap() {
+                    live.push((
+                        day_of(trade.entry_time),
+                        day_of(trade.exit_time),
+                        trade.qty,
+                        trade.entry_price,
+                        trade.exit_price,
+                    ));
+                }
+            }
+            other => panic!("side {other}"),
+        }
+    }
+
+    // The backtest of the same bars from the same simulator.
+    let user_id = crate::helpers::user_id(&app, &app.client).await;
+    let broker = app.brokers().broker_for(&user_id).await.unwrap();
+    let config = MaCrossoverConfig::default();
+    let plan_row: app::api::dca::Plan =
+        serde_json::from_value(json(app.get(&format!("/api/dca/config/{plan_id}")).await).await)
+            .unwrap();
+    let start = server::dca::scheduler::bot_start(&plan_row, &config, plan_row.created_at.unwrap())
+        .unwrap();
+    let spy = Symbol::parse("SPY").unwrap();
+    let bars = broker
+        .bars(&spy, TimeFrame::Day, ny(start, 0, 0), ny(last_day, 23, 0))
+        .await
+        .unwrap();
+    let bars: Vec<_> = bars
+        .into_iter()
+        .filter(|b| (start..=last_day).contains(&b.exchange_date()))
+        .collect();
+    let mut backtest = Backtester::new(
+        MaCrossover::new(spy.clone(), config),
+        BacktestConfig {
+            initial_cash: Decimal::from(10_000),
+            ..BacktestConfig::default()
+        },
+        vec![],
+    );
+    for bar in &bars {
+        backtest.push(&spy, bar).unwrap();
+    }
+    let report = backtest.finish();
+    let expected: Vec<Round> = report
+        .trades
+        .iter()
+        .filter(|t| day_of(t.exit_time) <= last_day)
+        .map(|t| {
+            (
+                day_of(t.entry_time),
+                day_of(t.exit_time),
+                // Orders carry 8 decimal places; the backtest keeps 9.
+                t.qty
+                    .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero)
+                    .normalize(),
+                t.entry_price,
+                t.exit_price,
+            )
+        })
+        .collect();
+    assert!(
+        expected.len() >= 2,
+        "the simulated market should trade: {:?}",
+        report.trades
+    );
+    assert_eq!(live, expected, "live trades against the backtest");
+    // Sales are in the history as sales, each order once.
+    assert!(fills.iter().any(|p| p["side"] == "sell"));
+    let ids: std::collections::BTreeSet<&str> = purchases
+        .iter()
+        .map(|p| p["client_order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), purchases.len());
+    app.cleanup().await;
+}
+
+/// A bot plan is made from a backtest's settings (the backtest page's server function),
+/// keeps them when edited without them (the browser's editor never has them), and bad
+/// settings are refused field by field.
+async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    at(&app, ny(jiff::civil::date(2026, 6, 1), 9, 0)).await;
+    app.sign_up("bot-settings@example.com", PASSWORD).await;
+    let created = app
+        .client
+        .post(app.url("/api/fn/create_bot_plan"))
+        .json(&json!({"symbol": "qqq", "amount": "2500",
+                      "bot": {"fast": 10, "slow": 30, "sizing": {"kind": "all_in"},
+                              "stop_loss": {"kind": "percent", "value": "4"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200, "{}", created.text().await.unwrap());
+    let plan = json(created).await;
+    assert_eq!(plan["name"], "QQQ crossover");
+    assert_eq!(plan["legs"][0]["amount"], "2500");
+    assert_eq!(plan["schedule"]["time"], "16:10");
+    let id = plan["id"].as_str().unwrap().to_owned();
+    let read = json(app.get(&format!("/api/dca/config/{id}")).await).await;
+    assert_eq!(read["bot"]["slow"], 30);
+    assert_eq!(read["bot"]["sizing"]["kind"], "all_in");
+    assert_eq!(read["bot"]["stop_loss"], json!({"kind": "percent", "value": "4"}));
+
+    // Renamed and given more capital, as the editor sends it: no settings.
+    let mut edit = read.clone();
+    edit.as_object_mut().unwrap().remove("bot");
+    edit["name"] = "Nasdaq bot".into();
+    edit["legs"][0]["amount"] = "3000".into();
+    let saved = app.post_json("/api/dca/config", edit).await;
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let saved = json(saved).await;
+    assert_eq!(saved["name"], "Nasdaq bot");
+    assert_eq!(saved["bot"], read["bot"], "the settings are kept");
+    // Sent with settings, they change.
+    let mut edit = saved.clone();
+    edit["bot"] = json!({"fast": 5, "slow": 20});
+    let saved = json(app.post_json("/api/dca/config", edit).await).await;
+    assert_eq!(saved["bot"]["slow"], 20);
+    assert_eq!(saved["bot"]["sizing"]["kind"], "atr_risk", "absent keys: the defaults");
+
+    // Bad settings, two symbols, a time before the close: each named.
+    let mut bad = bot_plan("1000");
+    bad["bot"] = json!({"fast": 30, "slow": 10});
+    bad["legs"] = json!([{"symbol": "SPY", "amount": "500"}, {"symbol": "QQQ", "amount": "500"}]);
+    bad["schedule"]["time"] = "11:00".into();
+    let refused = app.post_json("/api/dca/config", bad).await;
+    assert_eq!(refused.status(), 422);
+    let fields = json(refused).await["error"]["fields"].clone();
+    assert!(fields["bot.fast"].as_str().unwrap().contains("below the slow"), "{fields}");
+    assert!(fields["legs"].as_str().unwrap().contains("one symbol"), "{fields}");
+    assert!(fields["schedule.time"].as_str().unwrap().contains("after the close"), "{fields}");
+    let mut unknown = bot_plan("1000");
+    unknown["bot"] = json!({"sizing": {"kind": "martingale"}});
+    let refused = app.post_json("/api/dca/config", unknown).await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused.text().await.unwrap().contains("unknown sizing"),
+        "the bad key is named"
+    );
+    app.cleanup().await;
+}
+
+on_both_backends!(
+    backend: a_bot_trades_as_its_backtest,
+    a_bot_keeps_its_settings_and_refuses_bad_ones,
+);
