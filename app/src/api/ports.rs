@@ -231,6 +231,10 @@ pub trait PlanPort: Send + Sync + 'static {
         plan_id: &PlanId,
         status: PlanStatus,
     ) -> Result<Plan, AppError>;
+    /// Stops a signal bot for good and sells what it holds at the next chance (the
+    /// market now, or the next open), exactly once: "Stop and sell". 409 for a plan that
+    /// is not a bot.
+    async fn stop_and_sell(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError>;
     async fn delete_plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<(), AppError>;
     /// Queues one extra purchase of every leg now; a repeated idempotency key queues
     /// nothing new.

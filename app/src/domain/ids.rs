@@ -129,6 +129,19 @@ impl ClientOrderId {
         Self(id)
     }
 
+    /// The client order id of the sale that closes a stopped bot's position ("Stop and
+    /// sell"): one per bot, ever (a stopped plan never trades again). The letter `c`
+    /// differs from the daily orders' (`b`, `x`).
+    pub fn for_bot_exit(plan: &PlanId) -> Self {
+        let hex: String = plan
+            .as_str()
+            .chars()
+            .filter(|c| *c != '-')
+            .take(26)
+            .collect();
+        Self(format!("{hex}-c"))
+    }
+
     /// An id read back from where it was stored (it was made by `for_slot` when written).
     pub fn from_stored(id: String) -> Self {
         Self(id)

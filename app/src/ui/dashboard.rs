@@ -338,7 +338,9 @@ fn PlanStatuses(
                     view! {
                         <li class="plan-item" data-testid="plan-status-row">
                             <div class="plan-item-head">
-                                <a href=format!("/plans/{id}")><strong>{plan.name.clone()}</strong></a>
+                                // A bot's state is its own (server-rendered) page.
+                                <a href=if plan.is_bot() { format!("/bots/{id}") } else { format!("/plans/{id}") }
+                                    rel=plan.is_bot().then_some("external")><strong>{plan.name.clone()}</strong></a>
                                 <span class=move || format!("badge run-{}", badge.get().0) data-testid="run-status">{move || badge.get().0}</span>
                             </div>
                             <p class="muted">{plan.schedule.cadence()} " · " {plan.legs.iter().map(|l| format!("{} {}", l.symbol, money(l.amount))).collect::<Vec<_>>().join(", ")}</p>

@@ -8,6 +8,7 @@
 //! - [`slots`] and `repository`: the SQL of slots and purchases, and of plans.
 
 pub mod account_view;
+pub mod bot_state;
 pub mod portfolio;
 mod repository;
 pub mod scheduler;
@@ -407,6 +408,9 @@ fn later(now: jiff::Timestamp, previous: i64) -> i64 {
 }
 
 /// A plan rule refused the change (`domain::plan`'s status rules).
+/// The idempotency key of a bot's "Stop and sell" slot (one per plan).
+pub const STOP_AND_SELL: &str = "stop-and-sell";
+
 fn conflict(rule: &'static str) -> AppError {
     AppError::new(ErrorCode::Conflict, rule)
 }
@@ -592,6 +596,41 @@ impl PlanPort for DcaService {
             .map_err(internal)?;
         self.publish_plan(&user.id, &plan).await;
         Ok(plan)
+    }
+
+    async fn stop_and_sell(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError> {
+        let user = self.accounts.require_user(caller).await?;
+        let plan = self
+            .owned(&user.id, plan_id)
+            .await?
+            .into_plan()
+            .map_err(internal)?;
+        if !plan.is_bot() {
+            return Err(conflict(
+                "Only a signal bot sells when it stops; a DCA plan's shares stay yours.",
+            ));
+        }
+        let stopped = self
+            .set_plan_status(caller, plan_id, PlanStatus::Stopped)
+            .await?;
+        // The sale is a slot of its own, queued once (its key), and run by the scheduler
+        // with the same exactly-once steps as every order.
+        self.db
+            .insert_manual_slot(
+                plan_id.as_str(),
+                &user.id,
+                Some(STOP_AND_SELL),
+                self.now().as_millisecond(),
+            )
+            .await
+            .map_err(internal)?
+            .map_err(|_| {
+                AppError::new(
+                    ErrorCode::Conflict,
+                    "Another run of this bot is under way; try again in a moment.",
+                )
+            })?;
+        Ok(stopped)
     }
 
     /// Deletes one of the caller's plans: it never buys again and leaves the lists; its

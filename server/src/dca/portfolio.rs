@@ -129,10 +129,10 @@ async fn read_account(broker: &AlpacaBroker) -> Result<AccountSummary, AppError>
 }
 
 pub struct PortfolioService {
-    db: Db,
-    clock: Arc<dyn Clock>,
-    accounts: Arc<AccountService>,
-    brokers: Arc<BrokerDirectory>,
+    pub(super) db: Db,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) accounts: Arc<AccountService>,
+    pub(super) brokers: Arc<BrokerDirectory>,
     events: EventBus,
     /// Each user's broker account as last read (page views are served from here).
     views: AccountViews,

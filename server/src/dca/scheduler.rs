@@ -806,7 +806,9 @@ impl Scheduler {
             if let Some(no) = precheck(plan.status, slot.kind, slot.slot_at, now, grace) {
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
-            if let Some(why) = self.beyond_tier(slot, &plan).await? {
+            // A stopped bot's closing sale runs whatever the tier: it only gives money back.
+            let closing = plan.is_bot() && slot.kind == SlotKind::Manual;
+            if !closing && let Some(why) = self.beyond_tier(slot, &plan).await? {
                 // An active plan is paused; a paused or stopped one (a "buy now" queued
                 // before it changed) stays as it is and buys nothing.
                 let reason = if plan.status == PlanStatus::Active {
@@ -848,7 +850,12 @@ impl Scheduler {
                 return self.buy_nothing(slot, &plan, &ids, &no, now).await;
             }
             if let PlanStrategy::Discretionary(config) = plan.strategy {
-                let decision = match self.decide_bot(&plan, &config, slot, broker.as_ref()).await {
+                let decided = if closing {
+                    self.close_bot(&plan, slot, broker.as_ref()).await
+                } else {
+                    self.decide_bot(&plan, &config, slot, broker.as_ref()).await
+                };
+                let decision = match decided {
                     Ok(decision) => decision,
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
@@ -866,7 +873,11 @@ impl Scheduler {
                 let day = app::domain::calendar::new_york()
                     .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
                     .date();
-                let id = ClientOrderId::for_bot(&slot.plan_id, day, order.side);
+                let id = if closing {
+                    ClientOrderId::for_bot_exit(&slot.plan_id)
+                } else {
+                    ClientOrderId::for_bot(&slot.plan_id, day, order.side)
+                };
                 let intent = Intent {
                     symbol: &order.symbol,
                     side: order.side,
@@ -1019,9 +1030,14 @@ impl Scheduler {
                 return Ok(Run::Finished);
             }
         }
+        // A bot's day keeps its signal (its order's reason) as the slot's.
+        let signal = plan
+            .is_bot()
+            .then(|| purchases.first().and_then(|p| p.reason.clone()))
+            .flatten();
         let finish = Finish {
             state: SlotState::Done,
-            reason: None,
+            reason: signal.as_deref(),
         };
         self.db
             .finish_slot(
@@ -1246,6 +1262,61 @@ impl Scheduler {
             PlanStrategy::Discretionary(_) => anyhow::bail!("a bot is decided by decide_bot"),
         }
         Ok(actions)
+    }
+
+    /// A stopped bot's closing sale ("Stop and sell"): everything its own fills say it
+    /// holds, once its last order has an answer.
+    async fn close_bot(
+        &self,
+        plan: &Plan,
+        slot: &SlotRow,
+        broker: &dyn Broker,
+    ) -> anyhow::Result<BotDecision> {
+        let leg = plan.legs.first().context("a bot trades one symbol")?;
+        let (fills, open) = self.db.bot_fills(slot.plan_id.as_str(), &slot.id).await?;
+        if open > 0 {
+            anyhow::bail!("waiting for the answer to the bot's last order before selling");
+        }
+        let mut ledger = app::domain::ledger::PositionLedger::default();
+        for fill in &fills {
+            match fill.side {
+                Side::Buy => ledger.buy(fill.qty, fill.price, fill.commission, fill.time),
+                Side::Sell => {
+                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
+                }
+            }
+        }
+        let qty = ledger
+            .qty
+            .round_dp_with_strategy(
+                crate::broker::convert::APCA_DECIMALS,
+                rust_decimal::RoundingStrategy::ToZero,
+            )
+            .normalize();
+        if qty.is_zero() {
+            return Ok(BotDecision {
+                order: None,
+                close: Decimal::ZERO,
+                summary: "Stopped: the bot held nothing to sell".to_owned(),
+            });
+        }
+        // The order's value is estimated at the latest trade (else what the shares cost).
+        let close = match broker.latest_price(&leg.symbol).await {
+            Ok(price) => price,
+            Err(_) => ledger.cost / ledger.qty,
+        };
+        Ok(BotDecision {
+            order: Some((
+                app::domain::order::OrderIntent::sell_qty(
+                    leg.symbol.clone(),
+                    qty,
+                    "Stopped and sold: the bot's whole position",
+                ),
+                qty,
+            )),
+            close,
+            summary: String::new(),
+        })
     }
 
     /// A signal bot's decision after the slot's close: its bars from the warm-up before

@@ -691,6 +691,22 @@ impl Db {
             .collect()
     }
 
+    /// A bot's latest finished runs, newest first: when, how each ended, and its reason.
+    pub async fn bot_runs(
+        &self,
+        plan_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, Option<String>)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT slot_at, state, reason FROM slots WHERE plan_id = $1 \
+             AND state NOT IN ('due', 'running') ORDER BY slot_at DESC, id LIMIT $2",
+        )
+        .bind(plan_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// A signal bot's fills (its plan's purchases and sales that filled, in part or whole,
     /// in the order they filled) and how many of its orders have no final answer yet
     /// (outside the slot `except`).

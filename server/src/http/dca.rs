@@ -87,11 +87,30 @@ pub async fn pause(
     set_status(&state, &caller, body, PlanStatus::Paused).await
 }
 
+#[derive(Deserialize)]
+pub struct StopBody {
+    plan_id: String,
+    /// A signal bot only: sell what it holds ("Stop and sell"); otherwise its shares stay.
+    #[serde(default)]
+    sell: bool,
+}
+
+/// `POST /api/dca/stop`: stops a plan for good; `"sell": true` also closes a bot's
+/// position.
 pub async fn stop(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<PlanIdBody>,
+    JsonBody(body): JsonBody<StopBody>,
 ) -> Result<Json<Plan>, AppError> {
+    if body.sell {
+        let plan_id = state.ports.plan_id(&caller, &body.plan_id).await?;
+        return Ok(Json(
+            state.ports.plans.stop_and_sell(&caller, &plan_id).await?,
+        ));
+    }
+    let body = PlanIdBody {
+        plan_id: body.plan_id,
+    };
     set_status(&state, &caller, body, PlanStatus::Stopped).await
 }
 

@@ -344,6 +344,121 @@ pub async fn pricing(State(state): State<AppState>, caller: Caller) -> Response 
     .await
 }
 
+/// `/bots/{id}`: one of the caller's signal bots: its position, stop and target, realized
+/// profit, last signals and next evaluation, with "Stop and sell" and "Stop and keep".
+pub async fn bot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let bot = match state.portfolio.bot_state(&caller, &id).await {
+        Ok(bot) => bot,
+        Err(err) => return error_page(&err, "Signal bot"),
+    };
+    let ny = app::domain::calendar::new_york();
+    let when = |at: jiff::Timestamp| ny.to_datetime(at).strftime("%a %Y-%m-%d %H:%M").to_string();
+    let signed = |amount: Decimal| {
+        if amount > Decimal::ZERO {
+            format!("+${amount}")
+        } else if amount < Decimal::ZERO {
+            format!("−${}", amount.abs())
+        } else {
+            "$0.00".to_owned()
+        }
+    };
+    let settings = bot.settings_line();
+    let leg = bot.plan.legs.first();
+    let runs: Vec<minijinja::Value> = bot
+        .runs
+        .iter()
+        .map(|run| {
+            minijinja::context! {
+                at => when(run.at),
+                state => run.state.clone(),
+                reason => run.reason.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let content = Content {
+        template: "bot",
+        page: "bot",
+        title: bot.plan.name.clone(),
+        description: "A signal bot: its position, signals and next evaluation.",
+    };
+    render_content(
+        &state,
+        &caller,
+        content,
+        minijinja::context! {
+            plan_id => bot.plan.id.as_ref().map(|id| id.as_str().to_owned()),
+            symbol => leg.map(|l| l.symbol.to_string()),
+            capital => leg.map(|l| l.amount.to_string()),
+            status => bot.plan.status.as_str(),
+            can_stop => bot.plan.status != app::api::dca::PlanStatus::Stopped || !bot.qty.is_zero(),
+            qty => bot.qty.normalize().to_string(),
+            entry => bot.entry.map(|e| e.to_string()),
+            stop => bot.stop.map(|s| s.to_string()),
+            target => bot.target.map(|t| t.to_string()),
+            value => bot.price.map(|p| round_cents(p * bot.qty).to_string()),
+            realized => signed(bot.realized),
+            cash => bot.cash.to_string(),
+            informed => bot.informed,
+            waiting => bot.waiting,
+            next_run => bot.plan.next_run_at.map(when),
+            settings,
+            runs,
+        },
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct StopForm {
+    sell: String,
+}
+
+/// `POST /bots/{id}/stop` (the bot page's forms): "Stop and sell" (`sell=1`) or "Stop and
+/// keep", then back to the bot's page.
+pub async fn stop_bot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<StopForm>,
+) -> Response {
+    let stopped = async {
+        let plan_id = state.ports.plan_id(&caller, &id).await?;
+        if form.sell == "1" {
+            state.ports.plans.stop_and_sell(&caller, &plan_id).await
+        } else {
+            state
+                .ports
+                .plans
+                .set_plan_status(&caller, &plan_id, app::api::dca::PlanStatus::Stopped)
+                .await
+        }
+    };
+    match stopped.await {
+        Ok(_) => Redirect::to(&format!("/bots/{id}")).into_response(),
+        Err(err) => error_page(&err, "Signal bot"),
+    }
+}
+
+/// An error as a page: the sign-in page for a visitor, else the message.
+fn error_page(err: &app::api::AppError, title: &str) -> Response {
+    if err.code == ErrorCode::Unauthenticated {
+        return Redirect::to("/login").into_response();
+    }
+    let status =
+        StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    crate::http::mail::message(
+        status,
+        title,
+        &err.message,
+        false,
+        ("/dashboard", "Back to the dashboard"),
+    )
+}
+
 /// `/positions/{symbol}`: the caller's open lots of one symbol (first in, first out), at
 /// average cost, valued at the latest price.
 pub async fn position(

@@ -222,6 +222,8 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
         .route("/privacy", get(help::privacy))
         .route("/risk", get(help::risk))
         .route("/positions/{symbol}", get(help::position))
+        .route("/bots/{id}", get(help::bot))
+        .route("/bots/{id}/stop", post(help::stop_bot))
         .leptos_routes_with_context(&state, routes, page_context(ports.clone()), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -43,6 +43,7 @@ const SOURCES: &[(&str, &str)] = templates!(
     "help/privacy.html",
     "help/risk.html",
     "help/position.html",
+    "help/bot.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

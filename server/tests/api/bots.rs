@@ -87,26 +87,8 @@ async fn a_bot_trades_as_its_backtest(backend: Backend) {
         .await;
     assert_eq!(run.status(), 409);
 
-    let worker = app.worker(|_| {});
-    let sessions: Vec<_> =
-        app::domain::calendar::sessions(first_day, jiff::civil::date(2026, 12, 31))
-            .take(125)
-            .collect();
-    for session in &sessions {
-        // The open: yesterday's order fills; after the close: the day's evaluation.
-        at(
-            &app,
-            session
-                .open_at()
-                .checked_add(jiff::SignedDuration::from_mins(1))
-                .unwrap(),
-        )
-        .await;
-        worker.reconcile_once().await.unwrap();
-        at(&app, ny(session.date, 16, 11)).await;
-        worker.reconcile_once().await.unwrap();
-        while worker.tick().await.unwrap() {}
-    }
+    let sessions = sessions(first_day, 125);
+    run_days(&app, &sessions, false).await;
     let last_day = sessions.last().unwrap().date;
 
     // What the bot did, from the history: every order filled at an open.
@@ -234,7 +216,10 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
     let read = json(app.get(&format!("/api/dca/config/{id}")).await).await;
     assert_eq!(read["bot"]["slow"], 30);
     assert_eq!(read["bot"]["sizing"]["kind"], "all_in");
-    assert_eq!(read["bot"]["stop_loss"], json!({"kind": "percent", "value": "4"}));
+    assert_eq!(
+        read["bot"]["stop_loss"],
+        json!({"kind": "percent", "value": "4"})
+    );
 
     // Renamed and given more capital, as the editor sends it: no settings.
     let mut edit = read.clone();
@@ -251,7 +236,10 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
     edit["bot"] = json!({"fast": 5, "slow": 20});
     let saved = json(app.post_json("/api/dca/config", edit).await).await;
     assert_eq!(saved["bot"]["slow"], 20);
-    assert_eq!(saved["bot"]["sizing"]["kind"], "atr_risk", "absent keys: the defaults");
+    assert_eq!(
+        saved["bot"]["sizing"]["kind"], "atr_risk",
+        "absent keys: the defaults"
+    );
 
     // Bad settings, two symbols, a time before the close: each named.
     let mut bad = bot_plan("1000");
@@ -261,9 +249,24 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
     let refused = app.post_json("/api/dca/config", bad).await;
     assert_eq!(refused.status(), 422);
     let fields = json(refused).await["error"]["fields"].clone();
-    assert!(fields["bot.fast"].as_str().unwrap().contains("below the slow"), "{fields}");
-    assert!(fields["legs"].as_str().unwrap().contains("one symbol"), "{fields}");
-    assert!(fields["schedule.time"].as_str().unwrap().contains("after the close"), "{fields}");
+    assert!(
+        fields["bot.fast"]
+            .as_str()
+            .unwrap()
+            .contains("below the slow"),
+        "{fields}"
+    );
+    assert!(
+        fields["legs"].as_str().unwrap().contains("one symbol"),
+        "{fields}"
+    );
+    assert!(
+        fields["schedule.time"]
+            .as_str()
+            .unwrap()
+            .contains("after the close"),
+        "{fields}"
+    );
     let mut unknown = bot_plan("1000");
     unknown["bot"] = json!({"sizing": {"kind": "martingale"}});
     let refused = app.post_json("/api/dca/config", unknown).await;
@@ -275,7 +278,265 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
     app.cleanup().await;
 }
 
+/// Each trading day of `sessions`: the open (the last order fills), then the evaluation
+/// after the close. With `crash`, the day's first worker "crashes" after writing its
+/// intents (the signal decided, no order sent); another worker takes the slot over once
+/// the lease has run out. Returns how many crashed.
+async fn run_days(
+    app: &TestApp,
+    sessions: &[app::domain::calendar::Session],
+    crash: bool,
+) -> usize {
+    let healthy = app.worker(|_| {});
+    let mut crashes = 0;
+    for session in sessions {
+        at(
+            app,
+            session
+                .open_at()
+                .checked_add(jiff::SignedDuration::from_mins(1))
+                .unwrap(),
+        )
+        .await;
+        healthy.reconcile_once().await.unwrap();
+        at(app, ny(session.date, 16, 11)).await;
+        healthy.reconcile_once().await.unwrap();
+        if crash {
+            let failing = app
+                .worker(|c| c.fail_point = Some(server::dca::scheduler::FailPoint::AfterIntents));
+            loop {
+                match failing.tick().await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(_) => {
+                        crashes += 1;
+                        // The lease (one minute) runs out; another worker finishes.
+                        at(app, ny(session.date, 16, 13)).await;
+                        break;
+                    }
+                }
+            }
+        }
+        while healthy.tick().await.unwrap() {}
+    }
+    crashes
+}
+
+fn sessions(from: jiff::civil::Date, n: usize) -> Vec<app::domain::calendar::Session> {
+    app::domain::calendar::sessions(from, jiff::civil::date(2026, 12, 31))
+        .take(n)
+        .collect()
+}
+
+/// Workers that crash between the signal and its order: each order goes out once, and
+/// the bot makes its backtest's first round trip all the same.
+async fn a_crash_between_signal_and_order_sends_one_order(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    at(&app, ny(first_day, 9, 0)).await;
+    app.sign_up("bot-crash@example.com", PASSWORD).await;
+    let created = app.post_json("/api/dca/config", bot_plan("10000")).await;
+    assert_eq!(created.status(), 201);
+    // Through the first round trip (in on 2026-06-09, out on 2026-06-26: see above).
+    let crashes = run_days(&app, &sessions(first_day, 20), true).await;
+    assert_eq!(crashes, 2, "the entry's and the exit's evaluations crashed");
+    let history = json(app.get("/api/dca/history?limit=500").await).await;
+    let purchases = history["purchases"].as_array().unwrap();
+    let sides: Vec<(&str, &str)> = purchases
+        .iter()
+        .map(|p| (p["side"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sides,
+        [("sell", "filled"), ("buy", "filled")],
+        "{purchases:?}"
+    );
+    assert_eq!(
+        purchases[0]["qty"], purchases[1]["qty"],
+        "it sold what it bought"
+    );
+    let account = json(app.get("/api/account").await).await;
+    let orders = account["recent_orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "one order each at the broker: {orders:?}");
+    assert_eq!(account["positions"], json!([]));
+    app.cleanup().await;
+}
+
+/// A DCA plan and a bot on the same symbol: the bot's page shows its own position, "Stop
+/// and sell" sells only the bot's shares (once), the plan's stay, and each plan's returns
+/// count its own shares. Another user sees nothing of the bot.
+async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    at(&app, ny(first_day, 10, 0)).await;
+    app.sign_up("bot-stop@example.com", PASSWORD).await;
+    let dca = app
+        .post_json(
+            "/api/dca/config",
+            json!({"name": "SPY weekly", "legs": [{"symbol": "SPY", "amount": "500"}],
+                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await;
+    assert_eq!(dca.status(), 201);
+    let dca_id = json(dca).await["id"].as_str().unwrap().to_owned();
+    let run = app
+        .post_json("/api/dca/run-now", json!({"plan_id": dca_id}))
+        .await;
+    assert_eq!(run.status(), 202);
+    let worker = app.worker(|_| {});
+    while worker.tick().await.unwrap() {}
+    let history = json(app.get("/api/dca/history").await).await;
+    let dca_qty = decimal(&history["purchases"][0]["qty"]);
+    let bot = json(app.post_json("/api/dca/config", bot_plan("10000")).await).await;
+    let bot_id = bot["id"].as_str().unwrap().to_owned();
+    let refused = app
+        .post_json("/api/dca/stop", json!({"plan_id": dca_id, "sell": true}))
+        .await;
+    assert_eq!(refused.status(), 409, "a DCA plan's shares are never sold");
+
+    // Into the bot's first position (bought at the 2026-06-09 open).
+    run_days(&app, &sessions(first_day, 7), false).await;
+    let page = app.get(&format!("/bots/{bot_id}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let held = |html: &str| -> Decimal {
+        let start = html.find(r#"data-testid="bot-qty">"#).unwrap() + 22;
+        html[start..start + html[start..].find('<').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    let bot_qty = held(&html);
+    assert!(bot_qty > Decimal::ZERO, "{html}");
+    assert!(
+        html.contains("Next evaluation: Wed 2026-06-10 16:10"),
+        "{html}"
+    );
+    assert!(html.contains("moving averages of 5 and 20 days"), "{html}");
+    assert!(
+        html.matches(r#"data-testid="bot-run""#).count() >= 6,
+        "{html}"
+    );
+    assert!(html.contains(r#"data-testid="stop-and-sell""#));
+
+    // Another user, and nobody, cannot see or stop it.
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "bot-stranger@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = other
+        .get(app.url(&format!("/bots/{bot_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 404);
+    let stop = other
+        .post(app.url(&format!("/bots/{bot_id}/stop")))
+        .form(&[("sell", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 404, "another user cannot stop it");
+    let not_a_bot = app.get(&format!("/bots/{dca_id}")).await;
+    assert_eq!(not_a_bot.status(), 404);
+
+    // Stop and sell, pressed twice: one sale of the bot's shares, at the next open.
+    for _ in 0..2 {
+        let stopped = app
+            .client
+            .post(app.url(&format!("/bots/{bot_id}/stop")))
+            .header("origin", app.url(""))
+            .form(&[("sell", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stopped.status(), 303);
+        assert_eq!(stopped.headers()["location"], format!("/bots/{bot_id}"));
+    }
+    while worker.tick().await.unwrap() {}
+    let next = sessions(jiff::civil::date(2026, 6, 10), 1);
+    at(
+        &app,
+        next[0]
+            .open_at()
+            .checked_add(jiff::SignedDuration::from_mins(1))
+            .unwrap(),
+    )
+    .await;
+    worker.reconcile_once().await.unwrap();
+    while worker.tick().await.unwrap() {}
+    let history = json(app.get("/api/dca/history?limit=50").await).await;
+    let sales: Vec<&Value> = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["side"] == "sell")
+        .collect();
+    assert_eq!(sales.len(), 1, "{history}");
+    assert_eq!(sales[0]["status"], "filled");
+    assert_eq!(decimal(&sales[0]["qty"]), bot_qty);
+    let account = json(app.get("/api/account").await).await;
+    let spy = account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["symbol"] == "SPY")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        decimal(&spy["qty"]),
+        dca_qty,
+        "the plan's shares stay: {account}"
+    );
+    let page = app
+        .get(&format!("/bots/{bot_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(held(&page), Decimal::ZERO);
+    assert!(
+        page.contains(r#"data-testid="bot-status">stopped<"#),
+        "{page}"
+    );
+    assert!(!page.contains(r#"data-testid="stop-and-sell""#));
+    // Returns: the plan still holds what it bought; the bot holds nothing.
+    let perf = json(app.get("/api/performance").await).await;
+    let plan = |id: &str| {
+        perf["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["plan_id"] == id)
+            .unwrap()["returns"]
+            .clone()
+    };
+    assert!(
+        decimal(&plan(&dca_id)["invested"]) > Decimal::ZERO,
+        "{perf}"
+    );
+    assert_eq!(decimal(&plan(&bot_id)["invested"]), Decimal::ZERO, "{perf}");
+    let spy_held = perf["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["symbol"] == "SPY")
+        .unwrap()
+        .clone();
+    assert_eq!(decimal(&spy_held["qty"]), dca_qty, "{perf}");
+    app.cleanup().await;
+}
+
 on_both_backends!(
     backend: a_bot_trades_as_its_backtest,
     a_bot_keeps_its_settings_and_refuses_bad_ones,
+    a_crash_between_signal_and_order_sends_one_order,
+    stop_and_sell_sells_only_the_bots_shares,
 );

@@ -77,7 +77,12 @@ fn PlanRow(plan: Plan) -> impl IntoView {
         .unwrap_or_default();
     view! {
         <tr data-testid="plan-row">
-            <td><a href=href>{plan.name.clone()}</a></td>
+            <td>
+                <a href=href>{plan.name.clone()}</a>
+                {plan.id.as_ref().filter(|_| plan.is_bot()).map(|id| view! {
+                    " · " <a href=format!("/bots/{id}") rel="external" data-testid="bot-link">"Bot state"</a>
+                })}
+            </td>
             <td>{legs(&plan)}</td>
             <td>{plan.schedule.describe()}</td>
             <td>
