@@ -61,8 +61,9 @@ impl Default for BacktestForm {
             to: "2025-12-31".into(),
             period: "50".into(),
             when_not_met: "skip".into(),
-            fast: "20".into(),
-            slow: "50".into(),
+            // The bot's own defaults (5/20), as a bot plan starts.
+            fast: MaCrossoverConfig::default().fast.to_string(),
+            slow: MaCrossoverConfig::default().slow.to_string(),
             initial_cash: "10000".into(),
         }
     }
