@@ -78,6 +78,15 @@ pub const CLIENT_ORDER_ID_MAX: usize = 48;
 #[serde(transparent)]
 pub struct ClientOrderId(String);
 
+/// A bot's orders' ids start with its plan id's first 26 hex digits (104 bits).
+fn bot_prefix(plan: &PlanId) -> String {
+    plan.as_str()
+        .chars()
+        .filter(|c| *c != '-')
+        .take(26)
+        .collect()
+}
+
 impl ClientOrderId {
     /// `<first 26 hex digits of the plan id>-<kind letter><slot, Unix milliseconds in base
     /// 36>-<symbol>`: at most 26 + 1 + 1 + 9 + 1 + 10 = 48 characters (Alpaca's limit) for
@@ -114,12 +123,7 @@ impl ClientOrderId {
         day: jiff::civil::Date,
         side: crate::domain::order::Side,
     ) -> Self {
-        let hex: String = plan
-            .as_str()
-            .chars()
-            .filter(|c| *c != '-')
-            .take(26)
-            .collect();
+        let hex = bot_prefix(plan);
         let tag = match side {
             crate::domain::order::Side::Buy => 'b',
             crate::domain::order::Side::Sell => 'x',
@@ -133,13 +137,7 @@ impl ClientOrderId {
     /// sell"): one per bot, ever (a stopped plan never trades again). The letter `c`
     /// differs from the daily orders' (`b`, `x`).
     pub fn for_bot_exit(plan: &PlanId) -> Self {
-        let hex: String = plan
-            .as_str()
-            .chars()
-            .filter(|c| *c != '-')
-            .take(26)
-            .collect();
-        Self(format!("{hex}-c"))
+        Self(format!("{}-c", bot_prefix(plan)))
     }
 
     /// An id read back from where it was stored (it was made by `for_slot` when written).

@@ -52,6 +52,31 @@ pub struct Oversold {
 }
 
 impl PositionLedger {
+    /// The books of the fills of `symbol` among `fills` (in the order given), with the cash
+    /// they moved: sales in, purchases and commissions out. A bot's position, apart from
+    /// its evaluation (which places each fill among its bars).
+    pub fn replay(
+        symbol: &crate::domain::market::Symbol,
+        fills: &[crate::domain::order::Fill],
+    ) -> Result<(Self, Decimal), Oversold> {
+        use crate::domain::order::Side;
+        let mut ledger = Self::default();
+        let mut cash = Decimal::ZERO;
+        for fill in fills.iter().filter(|f| &f.symbol == symbol) {
+            match fill.side {
+                Side::Buy => {
+                    ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
+                    cash -= fill.qty * fill.price + fill.commission;
+                }
+                Side::Sell => {
+                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
+                    cash += fill.qty * fill.price - fill.commission;
+                }
+            }
+        }
+        Ok((ledger, cash))
+    }
+
     /// Records a buy of `qty` at `price` (its commission apart).
     pub fn buy(
         &mut self,

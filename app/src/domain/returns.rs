@@ -149,24 +149,31 @@ fn bisect(f: impl Fn(f64) -> f64) -> Option<f64> {
     Some((low + high) / 2.0)
 }
 
-/// One day of a portfolio: its value at the day's close and the money put in (positive) or
-/// taken out (negative) during the day.
+/// One day of a portfolio: its value at the day's close, the money put in during the day
+/// (purchases: counted from the day's start) and the money taken out (sales: counted at
+/// its end, with the value they had).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayValue {
     pub on: Date,
     pub value: Decimal,
     pub flow: Decimal,
+    pub out: Decimal,
 }
 
 /// The time-weighted return over `days` (in date order): each day's return is its close
-/// over the previous close plus the day's flow, and the returns are chained. The same
-/// arithmetic as the backtester's ([`RunningStats`]). `None` before any money is in.
+/// plus what was taken out, over the previous close plus what was put in, and the returns
+/// are chained. The same arithmetic as the backtester's ([`RunningStats`]). `None` before
+/// any money is in.
 pub fn twr(days: &[DayValue]) -> Option<f64> {
     let mut stats = RunningStats::new(0.0);
     let mut invested = false;
+    // `RunningStats` starts a day from the last equity it was given: yesterday's value
+    // with what was taken out, which today's contribution gives back.
+    let mut taken = Decimal::ZERO;
     for day in days {
         invested |= day.flow > Decimal::ZERO;
-        stats.record(to_f64(day.value), to_f64(day.flow), true);
+        stats.record(to_f64(day.value + day.out), to_f64(day.flow - taken), true);
+        taken = day.out;
     }
     invested.then(|| stats.growth() - 1.0)
 }
@@ -287,7 +294,7 @@ pub fn performance<T>(
     let mut days = Vec::with_capacity(dates.len());
     let mut series = Vec::with_capacity(dates.len());
     for on in dates {
-        let mut flow = Decimal::ZERO;
+        let (mut flow, mut out) = (Decimal::ZERO, Decimal::ZERO);
         while let Some(lot) = lots.get(next_lot).filter(|lot| lot.on == on) {
             *held.entry(lot.symbol.as_str()).or_default() += lot.qty;
             last_price.insert(lot.symbol.as_str(), lot.price);
@@ -302,7 +309,7 @@ pub fn performance<T>(
                     held.remove(sale.symbol.as_str());
                 }
             }
-            flow -= sale.proceeds;
+            out += sale.proceeds;
             invested -= sale.cost;
             next_sale += 1;
         }
@@ -329,7 +336,12 @@ pub fn performance<T>(
             value += qty * price;
         }
         let value = round_cents(value);
-        days.push(DayValue { on, value, flow });
+        days.push(DayValue {
+            on,
+            value,
+            flow,
+            out,
+        });
         series.push(Point {
             on,
             invested,
@@ -598,16 +610,19 @@ mod tests {
                 on: date(2026, 1, 5),
                 value: dec!(1000),
                 flow: dec!(1000),
+                out: dec!(0),
             },
             DayValue {
                 on: date(2026, 1, 6),
                 value: dec!(1100),
                 flow: dec!(0),
+                out: dec!(0),
             },
             DayValue {
                 on: date(2026, 1, 7),
                 value: dec!(2310),
                 flow: dec!(1000),
+                out: dec!(0),
             },
         ];
         assert!((twr(&days).unwrap() - 0.21).abs() < 1e-12);
@@ -728,8 +743,9 @@ mod tests {
     }
 
     /// Worked by hand: 2 SPY at 100 on Monday (close 100), close 110 on Tuesday, 1 sold at
-    /// 120 on Wednesday (close 120), 120 now. Days: 0%, +10%, 120 / (220 − 120) = +20%, 0%:
-    /// 1.1 × 1.2 − 1 = 32%. What is held cost 100 and is worth 120; the sale realized 20.
+    /// 120 on Wednesday (close 120), 120 now. Days: 0%, +10%, (120 + 120) / 220 = +9.09%,
+    /// 0%: 1.1 × 240/220 − 1 = 20%, as the price went from 100 to 120. What is held cost 100
+    /// and is worth 120; the sale realized 20.
     #[test]
     fn a_sale_takes_its_shares_cost_out_and_its_proceeds_count_as_money_out() {
         let mut book = Book::default();
@@ -750,7 +766,7 @@ mod tests {
             (p.invested, p.value, p.gain),
             (dec!(100), dec!(120), dec!(20))
         );
-        assert!((p.twr.unwrap() - 0.32).abs() < 1e-12, "{:?}", p.twr);
+        assert!((p.twr.unwrap() - 0.20).abs() < 1e-12, "{:?}", p.twr);
         assert_eq!(book.realized(), dec!(20.00));
         let values: Vec<_> = p
             .series
@@ -792,6 +808,23 @@ mod tests {
         assert_eq!((p.invested, p.value), (dec!(0), dec!(0)));
         assert!(p.holdings.is_empty());
         assert!((p.xirr.unwrap() - 0.1).abs() < 1e-9, "{:?}", p.xirr);
+        // Sold whole below the last close (100 → 104 → sold at 95): −5%, not −100%.
+        let mut book = Book::default();
+        book.buy(lot(date(2026, 1, 5), "VTI", dec!(1), dec!(100)), ());
+        book.sell(date(2026, 1, 7), "VTI", dec!(1), dec!(95));
+        let lots = [lot(date(2026, 1, 5), "VTI", dec!(1), dec!(100))];
+        let closes = BTreeMap::from([(
+            "VTI".to_owned(),
+            vec![(date(2026, 1, 5), dec!(100)), (date(2026, 1, 6), dec!(104))],
+        )]);
+        let p = performance(
+            &lots,
+            book.sold(),
+            &closes,
+            &BTreeMap::new(),
+            date(2026, 1, 8),
+        );
+        assert!((p.twr.unwrap() + 0.05).abs() < 1e-12, "{:?}", p.twr);
     }
 
     #[test]

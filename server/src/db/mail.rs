@@ -617,7 +617,7 @@ impl Db {
     ) -> sqlx::Result<(rust_decimal::Decimal, i64)> {
         let rows = sqlx::query(
             "SELECT qty, price FROM purchases WHERE user_id = $1 AND status IN ('filled', 'partially_filled') \
-             AND filled_at >= $2",
+             AND side = 'buy' AND filled_at >= $2",
         )
         .bind(user_id)
         .bind(since)

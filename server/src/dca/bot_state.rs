@@ -13,7 +13,6 @@ use app::api::ports::Caller;
 use app::domain::calendar;
 use app::domain::ids::PlanId;
 use app::domain::market::round_cents;
-use app::domain::order::Side;
 use app::domain::strategy::ma_crossover::{ExitRule, MaCrossoverConfig, Sizing, live};
 use rust_decimal::Decimal;
 
@@ -160,24 +159,9 @@ impl PortfolioService {
             .map_err(|err| internal(anyhow::anyhow!("the bot's fills do not add up: {err}")))?;
         // Every fill so far (the evaluation leaves out those after its last close, such as
         // this morning's): what the bot holds now.
-        let mut ledger = app::domain::ledger::PositionLedger::default();
-        let mut cash = leg.amount;
-        for fill in &fills {
-            match fill.side {
-                Side::Buy => {
-                    ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
-                    cash -= fill.qty * fill.price + fill.commission;
-                }
-                Side::Sell => {
-                    ledger
-                        .sell(fill.qty, fill.price, fill.commission, fill.time)
-                        .map_err(|err| {
-                            internal(anyhow::anyhow!("the bot's fills do not add up: {err}"))
-                        })?;
-                    cash += fill.qty * fill.price - fill.commission;
-                }
-            }
-        }
+        let (ledger, moved) = app::domain::ledger::PositionLedger::replay(&leg.symbol, &fills)
+            .map_err(|err| internal(anyhow::anyhow!("the bot's fills do not add up: {err}")))?;
+        let cash = leg.amount + moved;
         let qty = ledger.qty;
         // The exits are the last evaluation's, for the position it saw.
         let exits = |level: Option<Decimal>| {

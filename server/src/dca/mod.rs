@@ -249,6 +249,9 @@ impl DcaService {
             .map(PlanRow::into_plan)
             .transpose()
             .map_err(internal)?;
+        if let Some(stored) = &stored {
+            bot_identity(stored, &plan).map_err(AppError::invalid_fields)?;
+        }
         self.check_tier(&user, &plan, stored.as_ref()).await?;
         Ok(Draft {
             user,
@@ -408,6 +411,41 @@ fn later(now: jiff::Timestamp, previous: i64) -> i64 {
 }
 
 /// A plan rule refused the change (`domain::plan`'s status rules).
+/// What an edit may not change about a bot: a plan's purchases are a bot's position, so
+/// a DCA plan cannot become a bot (its purchases would be the bot's to sell), a bot cannot
+/// become a DCA plan (its shares would be left without an owner), and a bot keeps its
+/// symbol (its fills are of that symbol).
+fn bot_identity(
+    stored: &Plan,
+    edited: &Plan,
+) -> Result<(), std::collections::BTreeMap<String, String>> {
+    let field = |key: &str, message: &str| {
+        Err(std::collections::BTreeMap::from([(
+            key.to_owned(),
+            message.to_owned(),
+        )]))
+    };
+    match (stored.is_bot(), edited.is_bot()) {
+        (false, true) => field(
+            "mode",
+            "A DCA plan cannot become a bot; make the bot from a backtest instead.",
+        ),
+        (true, false) => field(
+            "mode",
+            "A bot stays a bot; stop it (and sell, or keep its shares) and make a DCA plan instead.",
+        ),
+        (true, true)
+            if stored.legs.first().map(|l| &l.symbol) != edited.legs.first().map(|l| &l.symbol) =>
+        {
+            field(
+                "legs[0].symbol",
+                "A bot keeps its symbol; stop it and make a new bot for another.",
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The idempotency key of a bot's "Stop and sell" slot (one per plan).
 pub const STOP_AND_SELL: &str = "stop-and-sell";
 

@@ -151,6 +151,9 @@ type IncomeEntry = Arc<tokio::sync::Mutex<Income>>;
 /// own buys and every sale) and its dividends.
 #[derive(Debug, Default)]
 struct Income {
+    /// The last whole read, served while the daily read from the start is under way (or
+    /// failing).
+    previous: Option<AccountActivity>,
     fills: Arc<Vec<Fill>>,
     dividends: Decimal,
     /// When the first read of these activities was made (ms): the whole history is read
@@ -182,9 +185,20 @@ struct Fill {
 }
 
 /// What the account's activities said, once they have all been read.
+#[derive(Clone, Debug)]
 struct AccountActivity {
     fills: Arc<Vec<Fill>>,
     dividends: Decimal,
+}
+
+impl Income {
+    /// Its figures, once every activity has been read.
+    fn snapshot(&self) -> Option<AccountActivity> {
+        self.complete.then(|| AccountActivity {
+            fills: self.fills.clone(),
+            dividends: app::domain::market::round_cents(self.dividends),
+        })
+    }
 }
 
 /// How long an account's realized profit and dividends are reused before newer activities
@@ -253,7 +267,12 @@ impl PortfolioService {
         };
         let mut income = entry.lock().await;
         if income.read_at.is_some() && now - income.started_at >= INCOME_REREAD_MS {
-            *income = Income::default();
+            // Read again from the start; what was read serves until that read is whole.
+            let previous = income.snapshot().or_else(|| income.previous.take());
+            *income = Income {
+                previous,
+                ..Income::default()
+            };
         }
         if income.read_at.is_none() {
             income.started_at = now;
@@ -306,10 +325,7 @@ impl PortfolioService {
                 }
             }
         }
-        income.complete.then(|| AccountActivity {
-            fills: income.fills.clone(),
-            dividends: app::domain::market::round_cents(income.dividends),
-        })
+        income.snapshot().or_else(|| income.previous.clone())
     }
 
     /// The caller's account view (balances, positions, recent orders).
@@ -519,7 +535,8 @@ impl PortfolioService {
         // The account's sales (the user's own included) take the oldest lots first.
         let activity = self.income(&user.id, &account, &broker).await;
         let fills = activity.as_ref().map_or(&[][..], |a| a.fills.as_slice());
-        let book = account_book(&bought, fills, now);
+        let plan_orders = self.db.plan_order_ids(&user.id).await.map_err(internal)?;
+        let book = account_book(&bought, fills, &plan_orders, now);
         let open: Vec<(Lot, Option<String>)> = book
             .open()
             .filter(|(lot, plan)| lot.symbol == symbol && plan.is_some())
@@ -565,18 +582,21 @@ fn lot_of(b: &Bought, now: jiff::Timestamp) -> Lot {
 /// The account's shares first in first out: the plans' purchases (tagged with their plan),
 /// the bots' sales (of their own shares only), and, from the account's fills, the user's
 /// own purchases (untagged) and sales (of the oldest shares in the account), in the order
-/// they happened. A plan's order is also a fill of the account: those fills are left out.
-fn account_book(bought: &[Bought], fills: &[Fill], now: jiff::Timestamp) -> Book<Option<String>> {
+/// they happened. A plan's order is also a fill of the account: the fills of every order
+/// the plans sent (`plan_orders`, whatever the purchase says of it yet) are left out.
+fn account_book(
+    bought: &[Bought],
+    fills: &[Fill],
+    plan_orders: &HashSet<String>,
+    now: jiff::Timestamp,
+) -> Book<Option<String>> {
     enum Step<'a> {
         Buy(Lot, Option<String>),
         /// A bot's sale, of its plan's shares.
         BotSell(&'a Bought),
         Sell(&'a Fill),
     }
-    let ours: HashSet<&str> = bought
-        .iter()
-        .filter_map(|b| b.order_id.as_deref())
-        .collect();
+
     let mut steps: Vec<(i64, bool, Step<'_>)> = bought
         .iter()
         .map(|b| {
@@ -592,7 +612,7 @@ fn account_book(bought: &[Bought], fills: &[Fill], now: jiff::Timestamp) -> Book
         })
         .collect();
     for fill in fills {
-        if ours.contains(fill.order_id.as_str()) {
+        if plan_orders.contains(fill.order_id.as_str()) {
             continue;
         }
         if fill.sell {
@@ -688,9 +708,11 @@ impl PortfolioPort for PortfolioService {
         let activity = self.income(&user.id, &account, &broker).await;
         // The account's sales, first in first out: the parts that sold the plans' shares
         // take them off the plans (and bring their money back).
+        let plan_orders = self.db.plan_order_ids(&user.id).await.map_err(internal)?;
         let book = account_book(
             &bought,
             activity.as_ref().map_or(&[][..], |a| a.fills.as_slice()),
+            &plan_orders,
             now,
         );
         let sold: Vec<Sold<Option<String>>> = book

@@ -371,6 +371,21 @@ impl Db {
             .collect()
     }
 
+    /// The broker's ids of every order the user's plans sent, whatever became of it (the
+    /// account's activities may show a fill before the purchase records it).
+    pub async fn plan_order_ids(
+        &self,
+        user_id: &str,
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT broker_order_id FROM purchases WHERE user_id = $1 AND broker_order_id IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Active plans whose next purchase falls in `(from, to]`, by user (the buying power
     /// check a day ahead).
     pub async fn plans_due_within(&self, from: i64, to: i64) -> Result<Vec<PlanRow>, sqlx::Error> {

@@ -331,6 +331,34 @@ enum Run {
     Finished,
     /// It must be tried again later: the message says why.
     Retry(String),
+    /// A bot waits for its last order's answer: tried again in a minute, without using
+    /// up an attempt (an order for the next open can take a night to be answered).
+    Wait(String),
+}
+
+/// How long a bot's run waits before looking again for its last order's answer.
+const BOT_WAIT_MS: i64 = 60_000;
+
+/// A bot's decision cannot be made yet (its last order has no final answer).
+#[derive(Debug)]
+struct Waiting(&'static str);
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Waiting {}
+
+/// A bot's order quantity as sent: the 8 decimal places apca carries (the backtest keeps
+/// 9), rounded down.
+fn order_qty(qty: Decimal) -> Decimal {
+    qty.round_dp_with_strategy(
+        crate::broker::convert::APCA_DECIMALS,
+        rust_decimal::RoundingStrategy::ToZero,
+    )
+    .normalize()
 }
 
 impl Scheduler {
@@ -593,6 +621,13 @@ impl Scheduler {
                 return Ok(());
             }
             Ok(Ok(Run::Retry(message))) => (message, false),
+            Ok(Ok(Run::Wait(message))) => {
+                let now = self.now();
+                self.db
+                    .release_slot(slot, &self.owner, now + BOT_WAIT_MS, &message, true, now)
+                    .await?;
+                return Ok(());
+            }
             Ok(Err(err)) if err.is::<InjectedCrash>() => return Err(err),
             Ok(Err(err)) => (format!("{err:#}"), false),
             Err(_) => {
@@ -857,6 +892,7 @@ impl Scheduler {
                 };
                 let decision = match decided {
                     Ok(decision) => decision,
+                    Err(err) if err.is::<Waiting>() => return Ok(Run::Wait(err.to_string())),
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
                 let Some((order, qty)) = decision.order else {
@@ -1275,24 +1311,12 @@ impl Scheduler {
         let leg = plan.legs.first().context("a bot trades one symbol")?;
         let (fills, open) = self.db.bot_fills(slot.plan_id.as_str(), &slot.id).await?;
         if open > 0 {
-            anyhow::bail!("waiting for the answer to the bot's last order before selling");
+            return Err(
+                Waiting("waiting for the answer to the bot's last order before selling").into(),
+            );
         }
-        let mut ledger = app::domain::ledger::PositionLedger::default();
-        for fill in &fills {
-            match fill.side {
-                Side::Buy => ledger.buy(fill.qty, fill.price, fill.commission, fill.time),
-                Side::Sell => {
-                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
-                }
-            }
-        }
-        let qty = ledger
-            .qty
-            .round_dp_with_strategy(
-                crate::broker::convert::APCA_DECIMALS,
-                rust_decimal::RoundingStrategy::ToZero,
-            )
-            .normalize();
+        let (ledger, _) = app::domain::ledger::PositionLedger::replay(&leg.symbol, &fills)?;
+        let qty = order_qty(ledger.qty);
         if qty.is_zero() {
             return Ok(BotDecision {
                 order: None,
@@ -1335,7 +1359,7 @@ impl Scheduler {
         let leg = plan.legs.first().context("a bot trades one symbol")?;
         let (fills, open) = self.db.bot_fills(slot.plan_id.as_str(), &slot.id).await?;
         if open > 0 {
-            anyhow::bail!("waiting for the answer to the bot's previous order");
+            return Err(Waiting("waiting for the answer to the bot's previous order").into());
         }
         let slot_time = jiff::Timestamp::from_millisecond(slot.slot_at)?;
         let ny = calendar::new_york();
@@ -1392,12 +1416,7 @@ impl Scheduler {
         // exactly what is sent.
         let order = done.intent.and_then(|intent| match intent.size {
             Size::Qty(qty) => {
-                let qty = qty
-                    .round_dp_with_strategy(
-                        crate::broker::convert::APCA_DECIMALS,
-                        rust_decimal::RoundingStrategy::ToZero,
-                    )
-                    .normalize();
+                let qty = order_qty(qty);
                 (qty > Decimal::ZERO).then_some((intent, qty))
             }
             Size::Notional(_) => None,

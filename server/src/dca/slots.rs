@@ -653,7 +653,8 @@ impl Db {
     ) -> Result<Vec<PurchaseRow>, sqlx::Error> {
         sqlx::query(&format!(
             "SELECT {PURCHASE_COLUMNS} FROM purchases \
-             WHERE user_id = $1 AND slot_at >= $2 AND status IN ('filled', 'partially_filled')"
+             WHERE user_id = $1 AND slot_at >= $2 AND status IN ('filled', 'partially_filled') \
+             AND side = 'buy'"
         ))
         .bind(user_id)
         .bind(from)
@@ -729,7 +730,9 @@ impl Db {
         let mut open = 0;
         for row in &rows {
             let p = purchase(row)?;
-            if p.status.is_open() {
+            // `unknown` is not final either: the order may yet be found filled, and the
+            // bot must not decide (or sell) without knowing what it holds.
+            if p.status.is_open() || p.status == PurchaseStatus::Unknown {
                 open += 1;
                 continue;
             }

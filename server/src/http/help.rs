@@ -394,7 +394,7 @@ pub async fn bot(
             symbol => leg.map(|l| l.symbol.to_string()),
             capital => leg.map(|l| l.amount.to_string()),
             status => bot.plan.status.as_str(),
-            can_stop => bot.plan.status != app::api::dca::PlanStatus::Stopped || !bot.qty.is_zero(),
+            can_stop => bot.plan.status != app::api::dca::PlanStatus::Stopped,
             qty => bot.qty.normalize().to_string(),
             entry => bot.entry.map(|e| e.to_string()),
             stop => bot.stop.map(|s| s.to_string()),

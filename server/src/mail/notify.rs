@@ -136,6 +136,10 @@ impl Notifier {
         if paused && state == Some(SlotState::Done) {
             return Ok(SlotMail::Skip("the plan was not running".to_owned()));
         }
+        // Only a bot's run ends done without a purchase: a day it did not trade.
+        if purchases.is_empty() && state == Some(SlotState::Done) {
+            return Ok(SlotMail::Skip("a bot's day without a trade".to_owned()));
+        }
         let failed = matches!(state, Some(SlotState::Missed | SlotState::Failed))
             || purchases
                 .iter()
@@ -156,7 +160,7 @@ impl Notifier {
             .filter(|p| p.status == "active")
             .and_then(|p| p.next_run_at)
             .map(|at| local_time(at, &zone));
-        let mut bought = Decimal::ZERO;
+        let (mut bought, mut sold) = (Decimal::ZERO, Decimal::ZERO);
         let rows: Vec<SlotLine> = purchases
             .iter()
             .map(|p| {
@@ -166,7 +170,11 @@ impl Notifier {
                     }
                     _ => Decimal::ZERO,
                 };
-                bought += spent;
+                if p.side == app::domain::order::Side::Sell {
+                    sold += spent;
+                } else {
+                    bought += spent;
+                }
                 SlotLine {
                     symbol: p.symbol.to_string(),
                     amount: money(p.notional),
@@ -203,6 +211,8 @@ impl Notifier {
         }
         let subject = if failed {
             format!("A purchase of \"{plan_name}\" did not go through")
+        } else if sold > Decimal::ZERO {
+            format!("Your bot \"{plan_name}\" sold ${}", money(sold))
         } else {
             format!("Your plan \"{plan_name}\" ran: ${} bought", money(bought))
         };

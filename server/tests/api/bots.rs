@@ -241,6 +241,47 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
         "absent keys: the defaults"
     );
 
+    // A bot stays a bot, on its symbol; a DCA plan does not become one.
+    let mut pure = saved.clone();
+    pure["mode"] = "pure".into();
+    pure.as_object_mut().unwrap().remove("bot");
+    pure["schedule"] = json!({"frequency": "weekly", "interval": 1, "weekday": "mon",
+                              "time": "10:00", "timezone": "America/New_York"});
+    let refused = app.post_json("/api/dca/config", pure).await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        json(refused).await["error"]["fields"]["mode"]
+            .as_str()
+            .unwrap()
+            .contains("stays a bot")
+    );
+    let mut other_symbol = saved.clone();
+    other_symbol["legs"][0]["symbol"] = "SPY".into();
+    let refused = app.post_json("/api/dca/config", other_symbol).await;
+    assert_eq!(refused.status(), 422);
+    assert!(json(refused).await["error"]["fields"]["legs[0].symbol"].is_string());
+    let dca = json(
+        app.post_json(
+            "/api/dca/config",
+            json!({"name": "weekly", "legs": [{"symbol": "SPY", "amount": "50"}],
+                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await,
+    )
+    .await;
+    let mut into_bot = dca.clone();
+    into_bot["mode"] = "discretionary".into();
+    into_bot["schedule"] = bot_plan("1")["schedule"].clone();
+    let refused = app.post_json("/api/dca/config", into_bot).await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        json(refused).await["error"]["fields"]["mode"]
+            .as_str()
+            .unwrap()
+            .contains("cannot become a bot")
+    );
+
     // Bad settings, two symbols, a time before the close: each named.
     let mut bad = bot_plan("1000");
     bad["bot"] = json!({"fast": 30, "slow": 10});
@@ -399,8 +440,8 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
         .await;
     assert_eq!(refused.status(), 409, "a DCA plan's shares are never sold");
 
-    // Into the bot's first position (bought at the 2026-06-09 open).
-    run_days(&app, &sessions(first_day, 7), false).await;
+    // To the evening of its first signal (2026-06-08): its buy waits for the next open.
+    run_days(&app, &sessions(first_day, 6), false).await;
     let page = app.get(&format!("/bots/{bot_id}")).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -410,10 +451,13 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
             .parse()
             .unwrap()
     };
-    let bot_qty = held(&html);
-    assert!(bot_qty > Decimal::ZERO, "{html}");
+    assert_eq!(held(&html), Decimal::ZERO, "{html}");
     assert!(
-        html.contains("Next evaluation: Wed 2026-06-10 16:10"),
+        html.contains("One order is waiting for the broker's answer."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Next evaluation: Tue 2026-06-09 16:10"),
         "{html}"
     );
     assert!(html.contains("moving averages of 5 and 20 days"), "{html}");
@@ -447,7 +491,8 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     let not_a_bot = app.get(&format!("/bots/{dca_id}")).await;
     assert_eq!(not_a_bot.status(), 404);
 
-    // Stop and sell, pressed twice: one sale of the bot's shares, at the next open.
+    // Stop and sell, pressed twice while the buy waits: the sale waits for the buy's
+    // answer (using up no attempt), then sells the bot's shares once.
     for _ in 0..2 {
         let stopped = app
             .client
@@ -461,7 +506,16 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
         assert_eq!(stopped.headers()["location"], format!("/bots/{bot_id}"));
     }
     while worker.tick().await.unwrap() {}
-    let next = sessions(jiff::civil::date(2026, 6, 10), 1);
+    let history = json(app.get("/api/dca/history?limit=50").await).await;
+    assert!(
+        history["purchases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["side"] == "buy"),
+        "nothing sold before the buy's answer: {history}"
+    );
+    let next = sessions(jiff::civil::date(2026, 6, 9), 1);
     at(
         &app,
         next[0]
@@ -472,7 +526,15 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     .await;
     worker.reconcile_once().await.unwrap();
     while worker.tick().await.unwrap() {}
+    worker.reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history?limit=50").await).await;
+    let bot_qty = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id.as_str() && p["side"] == "buy")
+        .map(|p| decimal(&p["qty"]))
+        .unwrap();
     let sales: Vec<&Value> = history["purchases"]
         .as_array()
         .unwrap()
