@@ -890,11 +890,35 @@ impl Scheduler {
                 } else {
                     self.decide_bot(&plan, &config, slot, broker.as_ref()).await
                 };
-                let decision = match decided {
+                let mut decision = match decided {
                     Ok(decision) => decision,
                     Err(err) if err.is::<Waiting>() => return Ok(Run::Wait(err.to_string())),
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
+                // A bot never sells more than the account holds beyond the other plans'
+                // shares of the symbol (its own may have been sold elsewhere).
+                if let Some((order, qty)) = &mut decision.order
+                    && order.side == Side::Sell
+                {
+                    let sellable = match self
+                        .sellable(slot, &order.symbol, tag, broker.as_ref())
+                        .await
+                    {
+                        Ok(sellable) => sellable,
+                        Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
+                    };
+                    if sellable < *qty {
+                        tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
+                        *qty = sellable;
+                    }
+                    if qty.is_zero() {
+                        decision.summary = format!(
+                            "Not sold: the account holds none of the bot's {} beyond your other plans' (sold outside QuantShift?)",
+                            order.symbol
+                        );
+                        decision.order = None;
+                    }
+                }
                 let Some((order, qty)) = decision.order else {
                     // No trade today: the slot ends with what the bot saw.
                     let finish = Finish {
@@ -1298,6 +1322,35 @@ impl Scheduler {
             PlanStrategy::Discretionary(_) => anyhow::bail!("a bot is decided by decide_bot"),
         }
         Ok(actions)
+    }
+
+    /// How many shares of `symbol` a bot may sell: what the broker account holds, less
+    /// what the user's other plans bought and still hold there.
+    async fn sellable(
+        &self,
+        slot: &SlotRow,
+        symbol: &app::domain::market::Symbol,
+        account: &str,
+        broker: &dyn Broker,
+    ) -> anyhow::Result<Decimal> {
+        let held = broker
+            .positions()
+            .await
+            .map_err(|err| anyhow::anyhow!("could not read the account's positions: {err}"))?
+            .into_iter()
+            .filter(|p| &p.symbol == symbol)
+            .map(|p| p.qty)
+            .sum::<Decimal>();
+        let others = self
+            .db
+            .held_by_other_plans(
+                slot.user_id.as_str(),
+                slot.plan_id.as_str(),
+                symbol.as_str(),
+                account,
+            )
+            .await?;
+        Ok(order_qty((held - others).max(Decimal::ZERO)))
     }
 
     /// A stopped bot's closing sale ("Stop and sell"): everything its own fills say it

@@ -692,6 +692,39 @@ impl Db {
             .collect()
     }
 
+    /// The shares of `symbol` the user's plans other than `plan_id` bought and still hold
+    /// in the broker account `account` (their purchases less their sales).
+    pub async fn held_by_other_plans(
+        &self,
+        user_id: &str,
+        plan_id: &str,
+        symbol: &str,
+        account: &str,
+    ) -> Result<Decimal, sqlx::Error> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT p.side, p.qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
+             WHERE p.user_id = $1 AND p.plan_id <> $2 AND p.symbol = $3 \
+             AND (s.broker_account = $4 OR s.broker_account IS NULL) \
+             AND p.status IN ('filled', 'partially_filled')",
+        )
+        .bind(user_id)
+        .bind(plan_id)
+        .bind(symbol)
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        let mut held = Decimal::ZERO;
+        for (side, qty) in rows {
+            let qty = decimal("qty", qty)?.unwrap_or_default();
+            if side == "sell" {
+                held -= qty;
+            } else {
+                held += qty;
+            }
+        }
+        Ok(held)
+    }
+
     /// A bot's latest finished runs, newest first: when, how each ended, and its reason.
     pub async fn bot_runs(
         &self,

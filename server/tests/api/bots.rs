@@ -596,8 +596,90 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     app.cleanup().await;
 }
 
+/// The user sells the bot's shares in the broker's own app: the bot still counts them, but
+/// its sale is cut to what the account holds beyond the DCA plan's shares, here nothing,
+/// so "Stop and sell" sells none of the plan's.
+async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    at(&app, ny(first_day, 10, 0)).await;
+    app.sign_up("bot-guard@example.com", PASSWORD).await;
+    let dca = app
+        .post_json(
+            "/api/dca/config",
+            json!({"name": "SPY weekly", "legs": [{"symbol": "SPY", "amount": "500"}],
+                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
+                                "time": "10:00", "timezone": "America/New_York"}}),
+        )
+        .await;
+    let dca_id = json(dca).await["id"].as_str().unwrap().to_owned();
+    app.post_json("/api/dca/run-now", json!({"plan_id": dca_id}))
+        .await;
+    let worker = app.worker(|_| {});
+    while worker.tick().await.unwrap() {}
+    let dca_qty = decimal(&json(app.get("/api/dca/history").await).await["purchases"][0]["qty"]);
+    let bot = json(app.post_json("/api/dca/config", bot_plan("10000")).await).await;
+    let bot_id = bot["id"].as_str().unwrap().to_owned();
+    // The bot buys at the 2026-06-09 open; the user then sells those shares themself.
+    run_days(&app, &sessions(first_day, 7), false).await;
+    let history = json(app.get("/api/dca/history").await).await;
+    let bot_qty = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id.as_str())
+        .map(|p| decimal(&p["qty"]))
+        .unwrap();
+    let open = sessions(jiff::civil::date(2026, 6, 10), 1)[0].open_at();
+    at(
+        &app,
+        open.checked_add(jiff::SignedDuration::from_mins(5))
+            .unwrap(),
+    )
+    .await;
+    crate::helpers::sell_at_the_broker(&app, "SPY", &bot_qty.to_string()).await;
+
+    let stopped = app
+        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+        .await;
+    assert_eq!(stopped.status(), 200);
+    while worker.tick().await.unwrap() {}
+    let history = json(app.get("/api/dca/history").await).await;
+    assert!(
+        history["purchases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["side"] == "buy"),
+        "no sale: {history}"
+    );
+    let page = app
+        .get(&format!("/bots/{bot_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Not sold: the account holds none of the bot"),
+        "{page}"
+    );
+    let account = json(app.get("/api/account").await).await;
+    let spy = account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["symbol"] == "SPY")
+        .map(|p| decimal(&p["qty"]))
+        .unwrap();
+    assert_eq!(spy, dca_qty, "the plan's shares stay");
+    app.cleanup().await;
+}
+
 on_both_backends!(
     backend: a_bot_trades_as_its_backtest,
+    a_bot_never_sells_a_plans_shares,
     a_bot_keeps_its_settings_and_refuses_bad_ones,
     a_crash_between_signal_and_order_sends_one_order,
     stop_and_sell_sells_only_the_bots_shares,

@@ -332,50 +332,6 @@ fn decimal(value: &Value) -> Decimal {
         .unwrap()
 }
 
-/// Sells `qty` of `symbol` in the demo account of the signed-in user straight at the
-/// simulated broker (as the user could in Alpaca's own app); returns the fill price.
-async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> Decimal {
-    let id = crate::helpers::user_id(app, &app.client).await;
-    let sim = app.demo_broker_url().unwrap();
-    let client = reqwest::Client::new();
-    let keyed = |request: reqwest::RequestBuilder| {
-        request
-            .header(
-                "APCA-API-KEY-ID",
-                format!("QSDEMO{}", id.replace('-', "").to_uppercase()),
-            )
-            .header("APCA-API-SECRET-KEY", format!("demo-{id}"))
-    };
-    let order = keyed(client.post(format!("{sim}/v2/orders")))
-        .json(
-            &json!({"symbol": symbol, "qty": qty, "side": "sell", "type": "market",
-                      "time_in_force": "day"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        order.status().is_success(),
-        "{}",
-        order.text().await.unwrap()
-    );
-    let order_id = json(order).await["id"].as_str().unwrap().to_owned();
-    for _ in 0..100 {
-        let order = json(
-            keyed(client.get(format!("{sim}/v2/orders/{order_id}")))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if order["status"] == "filled" {
-            return decimal(&order["filled_avg_price"]);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the sale did not fill");
-}
-
 /// Moves the app's and the market's clocks together.
 async fn at(app: &TestApp, when: &str) {
     app.set_market_time(when).await;
@@ -456,7 +412,7 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
         spy.iter().max_by_key(by_time).unwrap(),
     );
     let qty = decimal(&first["qty"]);
-    let sale = sell_at_the_broker(app, "SPY", &qty.to_string()).await;
+    let sale = crate::helpers::sell_at_the_broker(app, "SPY", &qty.to_string()).await;
     let fifo = app::domain::market::round_cents(qty * (sale - decimal(&first["price"])));
     let newest_first = app::domain::market::round_cents(qty * (sale - decimal(&last["price"])));
     let perf = json(app.get("/api/performance").await).await;
@@ -467,7 +423,7 @@ async fn performance_counts_what_the_plans_bought(app: &TestApp) {
     );
     assert_eq!(decimal(&perf["dividends"]), Decimal::ZERO);
     // Read again within five minutes, the activities are not: a second sale shows later.
-    let second = sell_at_the_broker(app, "SPY", "0.001").await;
+    let second = crate::helpers::sell_at_the_broker(app, "SPY", "0.001").await;
     let again = json(app.get("/api/performance").await).await;
     assert_eq!(again["realized_pl"], perf["realized_pl"]);
     app.clock.advance_minutes(6);

@@ -517,3 +517,47 @@ macro_rules! on_both_backends {
         on_both_backends!(config |_: &mut server::config::Config| {}; $($name),*);
     };
 }
+
+/// Sells `qty` of `symbol` in the demo account of the signed-in user straight at the
+/// simulated broker (as the user could in Alpaca's own app); returns the fill price.
+pub async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> rust_decimal::Decimal {
+    let id = user_id(app, &app.client).await;
+    let sim = app.demo_broker_url().unwrap();
+    let client = reqwest::Client::new();
+    let keyed = |request: reqwest::RequestBuilder| {
+        request
+            .header(
+                "APCA-API-KEY-ID",
+                format!("QSDEMO{}", id.replace('-', "").to_uppercase()),
+            )
+            .header("APCA-API-SECRET-KEY", format!("demo-{id}"))
+    };
+    let order = keyed(client.post(format!("{sim}/v2/orders")))
+        .json(
+            &serde_json::json!({"symbol": symbol, "qty": qty, "side": "sell", "type": "market",
+                      "time_in_force": "day"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        order.status().is_success(),
+        "{}",
+        order.text().await.unwrap()
+    );
+    let order_id = json(order).await["id"].as_str().unwrap().to_owned();
+    for _ in 0..100 {
+        let order = json(
+            keyed(client.get(format!("{sim}/v2/orders/{order_id}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if order["status"] == "filled" {
+            return order["filled_avg_price"].as_str().unwrap().parse().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the sale did not fill");
+}
