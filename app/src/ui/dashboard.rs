@@ -393,7 +393,7 @@ fn RecentPurchases(history: Vec<Purchase>) -> impl IntoView {
                     <ul class="recent" data-testid="recent-purchases">
                         {recent.into_iter().map(|p| view! {
                             <li data-testid="recent-purchase">
-                                <span class="recent-symbol">{p.symbol.clone()}</span>
+                                <span class="recent-symbol">{p.symbol.clone()}{(p.side == crate::domain::order::Side::Sell).then_some(" (sell)")}</span>
                                 <span>{format_amount(&p.notional)}</span>
                                 <span class=format!("badge status-{}", p.status)>{p.status.as_str()}</span>
                                 <span class="muted">{p.slot_at.map(short_date).unwrap_or_default()}</span>

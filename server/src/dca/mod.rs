@@ -410,7 +410,6 @@ fn later(now: jiff::Timestamp, previous: i64) -> i64 {
     now.as_millisecond().max(previous + 1)
 }
 
-/// A plan rule refused the change (`domain::plan`'s status rules).
 /// What an edit may not change about a bot: a plan's purchases are a bot's position, so
 /// a DCA plan cannot become a bot (its purchases would be the bot's to sell), a bot cannot
 /// become a DCA plan (its shares would be left without an owner), and a bot keeps its
@@ -449,6 +448,7 @@ fn bot_identity(
 /// The idempotency key of a bot's "Stop and sell" slot (one per plan).
 pub const STOP_AND_SELL: &str = "stop-and-sell";
 
+/// A plan rule refused the change (`domain::plan`'s status rules).
 fn conflict(rule: &'static str) -> AppError {
     AppError::new(ErrorCode::Conflict, rule)
 }

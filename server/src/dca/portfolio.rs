@@ -582,8 +582,10 @@ fn lot_of(b: &Bought, now: jiff::Timestamp) -> Lot {
 /// The account's shares first in first out: the plans' purchases (tagged with their plan),
 /// the bots' sales (of their own shares only), and, from the account's fills, the user's
 /// own purchases (untagged) and sales (of the oldest shares in the account), in the order
-/// they happened. A plan's order is also a fill of the account: the fills of every order
-/// the plans sent (`plan_orders`, whatever the purchase says of it yet) are left out.
+/// they happened. A plan's order is also a fill of the account: the fills of the plans'
+/// orders (those that bought, and `plan_orders`, those not known to have filled yet) are
+/// left out. (An order whose send was never answered has no broker id until it is found:
+/// a fill of it seen before then counts as the user's own.)
 fn account_book(
     bought: &[Bought],
     fills: &[Fill],
@@ -597,6 +599,10 @@ fn account_book(
         Sell(&'a Fill),
     }
 
+    let filled: HashSet<&str> = bought
+        .iter()
+        .filter_map(|b| b.order_id.as_deref())
+        .collect();
     let mut steps: Vec<(i64, bool, Step<'_>)> = bought
         .iter()
         .map(|b| {
@@ -612,7 +618,7 @@ fn account_book(
         })
         .collect();
     for fill in fills {
-        if plan_orders.contains(fill.order_id.as_str()) {
+        if plan_orders.contains(fill.order_id.as_str()) || filled.contains(fill.order_id.as_str()) {
             continue;
         }
         if fill.sell {

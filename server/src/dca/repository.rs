@@ -371,14 +371,16 @@ impl Db {
             .collect()
     }
 
-    /// The broker's ids of every order the user's plans sent, whatever became of it (the
-    /// account's activities may show a fill before the purchase records it).
+    /// The broker's ids of the user's plans' orders not yet known to be filled (sent, or
+    /// never confirmed): the account's activities may show their fills before the
+    /// purchases record them. (Filled ones come with [`Db::bought`].)
     pub async fn plan_order_ids(
         &self,
         user_id: &str,
     ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
         let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT broker_order_id FROM purchases WHERE user_id = $1 AND broker_order_id IS NOT NULL",
+            "SELECT broker_order_id FROM purchases WHERE user_id = $1 AND broker_order_id IS NOT NULL \
+             AND status IN ('pending', 'accepted', 'unknown')",
         )
         .bind(user_id)
         .fetch_all(self.pool())

@@ -331,8 +331,8 @@ enum Run {
     Finished,
     /// It must be tried again later: the message says why.
     Retry(String),
-    /// A bot waits for its last order's answer: tried again in a minute, without using
-    /// up an attempt (an order for the next open can take a night to be answered).
+    /// A stopped bot's closing sale waits for its last order's answer: tried again in a
+    /// minute, without using up an attempt (an order for the next open can take a night).
     Wait(String),
 }
 
@@ -626,6 +626,8 @@ impl Scheduler {
                 self.db
                     .release_slot(slot, &self.owner, now + BOT_WAIT_MS, &message, true, now)
                     .await?;
+                self.run_status(slot, RunState::Idle, Some(&message), next_run_at)
+                    .await;
                 return Ok(());
             }
             Ok(Err(err)) if err.is::<InjectedCrash>() => return Err(err),
@@ -892,7 +894,16 @@ impl Scheduler {
                 };
                 let mut decision = match decided {
                     Ok(decision) => decision,
-                    Err(err) if err.is::<Waiting>() => return Ok(Run::Wait(err.to_string())),
+                    // Stop and sell waits for the answer; a day's evaluation does not trade
+                    // blind either, and leaves the decision to the next day's.
+                    Err(err) if err.is::<Waiting>() && closing => {
+                        return Ok(Run::Wait(err.to_string()));
+                    }
+                    Err(err) if err.is::<Waiting>() => BotDecision {
+                        order: None,
+                        close: Decimal::ZERO,
+                        summary: format!("No trade: {err}"),
+                    },
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
                 // A bot never sells more than the account holds beyond the other plans'

@@ -753,6 +753,7 @@ impl Db {
         let rows = sqlx::query(&format!(
             "SELECT {columns} FROM purchases WHERE plan_id = $1 AND slot_id <> $2 \
              AND status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
+             AND NOT (status = 'unknown' AND next_check_at IS NULL) \
              ORDER BY COALESCE(filled_at, created_at), id"
         ))
         .bind(plan_id)
@@ -763,8 +764,9 @@ impl Db {
         let mut open = 0;
         for row in &rows {
             let p = purchase(row)?;
-            // `unknown` is not final either: the order may yet be found filled, and the
-            // bot must not decide (or sell) without knowing what it holds.
+            // `unknown` is not final while it is still checked (the order may yet be found
+            // filled): the bot must not decide (or sell) without knowing what it holds. One
+            // no longer checked (left out above) never filled as far as anyone can tell.
             if p.status.is_open() || p.status == PurchaseStatus::Unknown {
                 open += 1;
                 continue;

@@ -395,6 +395,7 @@ pub async fn bot(
             capital => leg.map(|l| l.amount.to_string()),
             status => bot.plan.status.as_str(),
             can_stop => bot.plan.status != app::api::dca::PlanStatus::Stopped,
+            can_sell => !bot.qty.is_zero(),
             qty => bot.qty.normalize().to_string(),
             entry => bot.entry.map(|e| e.to_string()),
             stop => bot.stop.map(|s| s.to_string()),

@@ -178,7 +178,11 @@ impl Notifier {
                 SlotLine {
                     symbol: p.symbol.to_string(),
                     amount: money(p.notional),
-                    state: p.status.words().to_owned(),
+                    state: if p.side == app::domain::order::Side::Sell && p.status.bought() {
+                        "Sold".to_owned()
+                    } else {
+                        p.status.words().to_owned()
+                    },
                     qty: p
                         .status
                         .bought()

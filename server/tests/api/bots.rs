@@ -665,6 +665,9 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
         page.contains("Not sold: the account holds none of the bot"),
         "{page}"
     );
+    // Stopped, it still counts its shares: the page offers to sell them, not to stop.
+    assert!(page.contains("Sell its shares"), "{page}");
+    assert!(!page.contains(r#"data-testid="stop-and-keep""#));
     let account = json(app.get("/api/account").await).await;
     let spy = account["positions"]
         .as_array()
