@@ -344,6 +344,18 @@ pub async fn pricing(State(state): State<AppState>, caller: Caller) -> Response 
     .await
 }
 
+/// A gain or loss in dollars and cents, signed ("+$1.50", "−$0.25", "$0.00").
+fn signed(amount: Decimal) -> String {
+    let amount = round_cents(amount);
+    if amount > Decimal::ZERO {
+        format!("+${amount}")
+    } else if amount < Decimal::ZERO {
+        format!("−${}", amount.abs())
+    } else {
+        "$0.00".to_owned()
+    }
+}
+
 /// `/bots/{id}`: one of the caller's signal bots: its position, stop and target, realized
 /// profit, last signals and next evaluation, with "Stop and sell" and "Stop and keep".
 pub async fn bot(
@@ -357,15 +369,6 @@ pub async fn bot(
     };
     let ny = app::domain::calendar::new_york();
     let when = |at: jiff::Timestamp| ny.to_datetime(at).strftime("%a %Y-%m-%d %H:%M").to_string();
-    let signed = |amount: Decimal| {
-        if amount > Decimal::ZERO {
-            format!("+${amount}")
-        } else if amount < Decimal::ZERO {
-            format!("−${}", amount.abs())
-        } else {
-            "$0.00".to_owned()
-        }
-    };
     let settings = bot.settings_line();
     let leg = bot.plan.legs.first();
     let runs: Vec<minijinja::Value> = bot
@@ -494,16 +497,6 @@ pub async fn position(
             false,
             ("/dashboard", "Back to the dashboard"),
         );
-    };
-    let signed = |amount: Decimal| {
-        let amount = round_cents(amount);
-        if amount > Decimal::ZERO {
-            format!("+${amount}")
-        } else if amount < Decimal::ZERO {
-            format!("−${}", amount.abs())
-        } else {
-            "$0.00".to_owned()
-        }
     };
     let qty: Decimal = position.lots.iter().map(|(lot, _)| lot.qty).sum();
     let cost: Decimal = position.lots.iter().map(|(lot, _)| lot.cost()).sum();

@@ -405,16 +405,11 @@ async fn a_crash_between_signal_and_order_sends_one_order(backend: Backend) {
     app.cleanup().await;
 }
 
-/// A DCA plan and a bot on the same symbol: the bot's page shows its own position, "Stop
-/// and sell" sells only the bot's shares (once), the plan's stay, and each plan's returns
-/// count its own shares. Another user sees nothing of the bot.
-async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
-    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
-        return;
-    };
-    let first_day = jiff::civil::date(2026, 6, 1);
-    at(&app, ny(first_day, 10, 0)).await;
-    app.sign_up("bot-stop@example.com", PASSWORD).await;
+/// A user with a weekly SPY plan that has bought once (at 10:00 on 2026-06-01) and an SPY
+/// bot: (the plan's id, the shares it bought, the bot's id).
+async fn plan_and_bot_on_spy(app: &TestApp, email: &str) -> (String, Decimal, String) {
+    at(app, ny(jiff::civil::date(2026, 6, 1), 10, 0)).await;
+    app.sign_up(email, PASSWORD).await;
     let dca = app
         .post_json(
             "/api/dca/config",
@@ -434,7 +429,19 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     let history = json(app.get("/api/dca/history").await).await;
     let dca_qty = decimal(&history["purchases"][0]["qty"]);
     let bot = json(app.post_json("/api/dca/config", bot_plan("10000")).await).await;
-    let bot_id = bot["id"].as_str().unwrap().to_owned();
+    (dca_id, dca_qty, bot["id"].as_str().unwrap().to_owned())
+}
+
+/// A DCA plan and a bot on the same symbol: the bot's page shows its own position, "Stop
+/// and sell" sells only the bot's shares (once), the plan's stay, and each plan's returns
+/// count its own shares. Another user sees nothing of the bot.
+async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    let (dca_id, dca_qty, bot_id) = plan_and_bot_on_spy(&app, "bot-stop@example.com").await;
+    let worker = app.worker(|_| {});
     let refused = app
         .post_json("/api/dca/stop", json!({"plan_id": dca_id, "sell": true}))
         .await;
@@ -604,24 +611,8 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
         return;
     };
     let first_day = jiff::civil::date(2026, 6, 1);
-    at(&app, ny(first_day, 10, 0)).await;
-    app.sign_up("bot-guard@example.com", PASSWORD).await;
-    let dca = app
-        .post_json(
-            "/api/dca/config",
-            json!({"name": "SPY weekly", "legs": [{"symbol": "SPY", "amount": "500"}],
-                   "schedule": {"frequency": "weekly", "interval": 1, "weekday": "mon",
-                                "time": "10:00", "timezone": "America/New_York"}}),
-        )
-        .await;
-    let dca_id = json(dca).await["id"].as_str().unwrap().to_owned();
-    app.post_json("/api/dca/run-now", json!({"plan_id": dca_id}))
-        .await;
+    let (_, dca_qty, bot_id) = plan_and_bot_on_spy(&app, "bot-guard@example.com").await;
     let worker = app.worker(|_| {});
-    while worker.tick().await.unwrap() {}
-    let dca_qty = decimal(&json(app.get("/api/dca/history").await).await["purchases"][0]["qty"]);
-    let bot = json(app.post_json("/api/dca/config", bot_plan("10000")).await).await;
-    let bot_id = bot["id"].as_str().unwrap().to_owned();
     // The bot buys at the 2026-06-09 open; the user then sells those shares themself.
     run_days(&app, &sessions(first_day, 7), false).await;
     let history = json(app.get("/api/dca/history").await).await;
