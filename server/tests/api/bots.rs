@@ -671,8 +671,46 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     app.cleanup().await;
 }
 
+/// A day's evaluation that finds the bot's last order still unanswered does not trade
+/// blind: it records why, and sends nothing.
+async fn a_day_without_its_last_answer_does_not_trade(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    at(&app, ny(first_day, 9, 0)).await;
+    app.sign_up("bot-wait@example.com", PASSWORD).await;
+    let bot = json(app.post_json("/api/dca/config", bot_plan("10000")).await).await;
+    let bot_id = bot["id"].as_str().unwrap().to_owned();
+    // Through 2026-06-08, whose signal's buy waits for the next open.
+    run_days(&app, &sessions(first_day, 6), false).await;
+    // The next evening comes before anyone asked the broker about that buy.
+    at(&app, ny(jiff::civil::date(2026, 6, 9), 16, 11)).await;
+    let worker = app.worker(|_| {});
+    while worker.tick().await.unwrap() {}
+    let page = app
+        .get(&format!("/bots/{bot_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("No trade: waiting for the answer to the bot&#x27;s previous order")
+            || page.contains("No trade: waiting for the answer to the bot's previous order"),
+        "{page}"
+    );
+    let history = json(app.get("/api/dca/history").await).await;
+    assert_eq!(
+        history["purchases"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
+    app.cleanup().await;
+}
+
 on_both_backends!(
     backend: a_bot_trades_as_its_backtest,
+    a_day_without_its_last_answer_does_not_trade,
     a_bot_never_sells_a_plans_shares,
     a_bot_keeps_its_settings_and_refuses_bad_ones,
     a_crash_between_signal_and_order_sends_one_order,
