@@ -20,6 +20,10 @@ const billingDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-billing-"));
 const returnsPort = Number(process.env.QS_E2E_RETURNS_PORT ?? 3113);
 const returnsSimPort = Number(process.env.QS_E2E_RETURNS_SIM_PORT ?? 3114);
 const returnsDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-returns-"));
+// bot-trading.spec moves its market evening by evening until its bot trades, on another.
+const tradingPort = Number(process.env.QS_E2E_TRADING_PORT ?? 3115);
+const tradingSimPort = Number(process.env.QS_E2E_TRADING_SIM_PORT ?? 3116);
+const tradingDataDir = mkdtempSync(join(tmpdir(), "qs-e2e-trading-"));
 
 export default defineConfig({
   testDir: "./tests",
@@ -49,11 +53,16 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: "main", testIgnore: /(billing|returns)\.spec\.ts/ },
+    { name: "main", testIgnore: /(billing|returns|bot-trading)\.spec\.ts/ },
     {
       name: "returns",
       testMatch: /returns\.spec\.ts/,
       use: { baseURL: `http://127.0.0.1:${returnsPort}` },
+    },
+    {
+      name: "trading",
+      testMatch: /bot-trading\.spec\.ts/,
+      use: { baseURL: `http://127.0.0.1:${tradingPort}` },
     },
     {
       name: "billing",
@@ -102,6 +111,22 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${returnsSimPort}`,
+      QUANTSHIFT_DEMO_START_TIME: MARKET_START,
+      QUANTSHIFT_SCHEDULER_POLL_MS: "250",
+      QUANTSHIFT_SIGN_UPS_PER_HOUR: "1000",
+      RUST_LOG: "warn",
+    },
+  },
+  {
+    command: `exec "${binary}" serve --listen 127.0.0.1:${tradingPort} --data-dir "${tradingDataDir}"`,
+    cwd: resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${tradingPort}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      QUANTSHIFT_DEMO_BROKER_LISTEN: `127.0.0.1:${tradingSimPort}`,
       QUANTSHIFT_DEMO_START_TIME: MARKET_START,
       QUANTSHIFT_SCHEDULER_POLL_MS: "250",
       QUANTSHIFT_SIGN_UPS_PER_HOUR: "1000",

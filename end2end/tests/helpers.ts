@@ -46,6 +46,9 @@ export const SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_SIM_PORT ?? 3108}`
 /** The demo broker of the "returns" project's server. */
 export const RETURNS_SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_RETURNS_SIM_PORT ?? 3114}`;
 
+/** The demo broker of the "trading" project's server. */
+export const TRADING_SIM_URL = `http://127.0.0.1:${process.env.QS_E2E_TRADING_SIM_PORT ?? 3116}`;
+
 /** Moves the simulated market's clock, which the server under test runs on. */
 export async function setMarketTime(page: Page, time: string, sim = SIM_URL): Promise<void> {
   const response = await page.request.post(`${sim}/sim/v1/clock`, { data: { now: time } });

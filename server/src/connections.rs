@@ -33,7 +33,8 @@ pub struct ConnectionService {
     tiers: Option<crate::settings::LiveSettings>,
 }
 
-fn last4(value: &str) -> String {
+/// The last four characters of a key (what the pages show of it).
+pub(crate) fn last4(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }

@@ -16,6 +16,7 @@ pub mod db;
 pub mod dca;
 pub mod errors;
 pub mod events;
+pub mod headless;
 pub mod http;
 pub mod mail;
 pub mod metrics;

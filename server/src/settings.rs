@@ -66,6 +66,17 @@ impl LiveSettings {
         }
     }
 
+    /// Settings with these plan limits and nothing else configured (the headless bot,
+    /// whose capital is its operator's own business).
+    pub fn with_plan_limits(limits: PlanLimits) -> Self {
+        let settings = Self::default();
+        settings.set(Current {
+            limits,
+            ..settings.current()
+        });
+        settings
+    }
+
     pub fn plan_limits(&self) -> PlanLimits {
         self.current().limits
     }

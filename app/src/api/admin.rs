@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// One user as the admin panel lists them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminUserView {
     pub id: String,
     pub email: String,
@@ -25,6 +26,7 @@ pub struct AdminUserView {
 /// `GET /api/admin/users`: which users, in which order, from where. Every field is
 /// optional and arrives as text, so a wrong value is a 422 naming the field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct UserQuery {
     /// A part of the e-mail address, any case.
     #[serde(default)]
@@ -51,6 +53,7 @@ pub struct UserQuery {
 
 /// A page of users; `next` fetches the following one (`None` on the last page).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminUserPage {
     pub users: Vec<AdminUserView>,
     pub next: Option<String>,
@@ -58,6 +61,7 @@ pub struct AdminUserPage {
 
 /// One of a user's sessions. Session ids never leave the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminSession {
     /// Names the session for ending it (`DELETE /api/admin/sessions/{handle}`).
     pub handle: String,
@@ -71,6 +75,7 @@ pub struct AdminSession {
 
 /// One audit row about a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminAuditRow {
     pub at: i64,
     pub action: String,
@@ -86,6 +91,7 @@ pub struct AdminAuditRow {
 /// the JSON shape of `GET /api/billing` (the panel has its own types, so the plan editor's
 /// code is not shared with it and the browser bundles stay apart).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminBilling {
     pub tier: Tier,
     /// The Stripe subscription's state (`active`, `past_due`, …); `None` without one.
@@ -95,6 +101,7 @@ pub struct AdminBilling {
 
 /// Counted from the user's plans and purchase history, as on their billing page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminUsage {
     pub symbols: u32,
     pub plans: u32,
@@ -106,6 +113,7 @@ pub struct AdminUsage {
 /// A user's broker connection: its kind (`alpaca`, `demo`, `none`), environment and the
 /// key's last four characters; never the keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminBroker {
     pub kind: String,
     pub environment: String,
@@ -114,6 +122,7 @@ pub struct AdminBroker {
 
 /// One of a user's plans.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminPlan {
     pub id: String,
     pub name: String,
@@ -126,6 +135,7 @@ pub struct AdminPlan {
 
 /// One of a user's purchases.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminPurchase {
     pub symbol: String,
     /// Dollars ordered, an exact decimal.
@@ -139,6 +149,7 @@ pub struct AdminPurchase {
 
 /// `GET /api/admin/users/{id}`: everything an admin needs to help a user, or to stop one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminUserDetail {
     pub user: AdminUserView,
     pub email_verified: bool,
@@ -157,6 +168,7 @@ pub struct AdminUserDetail {
 
 /// `PATCH /api/admin/users/{id}`: what to change; absent fields stay as they are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     /// `subscriber` or `admin`.
@@ -169,6 +181,7 @@ pub struct UserChange {
 /// `GET /api/admin/audit`: which audit rows, newest first. Every field is optional text, so
 /// a wrong value is a 422 naming the field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AuditQuery {
     /// A user's e-mail address or id: the rows they did, or that are about them.
     #[serde(default)]
@@ -232,6 +245,7 @@ pub const AUDIT_ACTIONS: [&str; 31] = [
 
 /// One audit row as the log viewer shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AuditLine {
     pub id: i64,
     /// ms.
@@ -251,6 +265,7 @@ pub struct AuditLine {
 
 /// A page of audit rows, newest first; `next` fetches the following one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AuditPage {
     pub rows: Vec<AuditLine>,
     pub next: Option<String>,
@@ -258,6 +273,7 @@ pub struct AuditPage {
 
 /// How a health figure looks against its thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthLevel {
     Ok,
@@ -267,6 +283,7 @@ pub enum HealthLevel {
 
 /// One tile of the health page: a figure, its level, and what the level means.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthTile {
     /// Stable: `scheduler_lag`, `workers`, `reconcile`, `purchases`, `database`,
     /// `broker_simulated`, `broker_paper`, `broker_live`, `rate_limits`, `stripe`, `email`,
@@ -282,6 +299,7 @@ pub struct HealthTile {
 
 /// One server instance, from its heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthInstance {
     pub id: String,
     pub host: String,
@@ -299,6 +317,7 @@ pub struct HealthInstance {
 
 /// The last probe of a broker environment (or of Stripe).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthProbe {
     /// `simulated`, `paper`, `live` or `stripe`.
     pub target: String,
@@ -316,6 +335,7 @@ pub struct HealthProbe {
 
 /// A name and how many.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthCount {
     pub name: String,
     pub count: i64,
@@ -323,6 +343,7 @@ pub struct HealthCount {
 
 /// A broker key's rate-limit bucket: the key's last four characters only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthKey {
     pub key: String,
     pub available: u32,
@@ -331,6 +352,7 @@ pub struct HealthKey {
 
 /// `GET /api/admin/health`: the platform's state, as the health page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthReport {
     /// The worst tile's level.
     pub level: HealthLevel,
@@ -370,6 +392,7 @@ pub struct HealthReport {
 
 /// The e-mail outbox on the health page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthMail {
     /// Waiting to be sent (or being sent).
     pub pending: i64,
@@ -392,6 +415,7 @@ pub async fn load_admin_users(query: UserQuery) -> Result<AdminUserPage, AppErro
 /// audit rows) as HTML rendered on the server, so its view code stays out of the bundle.
 /// `GET /api/admin/users/{id}` has all of it as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminUserCard {
     pub user: AdminUserView,
     pub is_you: bool,

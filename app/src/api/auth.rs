@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// A user as every client sees them. Never carries a password hash or a secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct UserView {
     pub id: String,
     pub email: String,
@@ -29,6 +30,7 @@ pub struct UserView {
 
 /// The body of `POST /api/auth/signup` and `/api/auth/login`.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Credentials {
     pub email: String,
     pub password: String,
@@ -144,6 +146,7 @@ mod tests {
 /// One signed-in browser or device, as its user (or an admin) sees it. The handle names
 /// it for ending it; the session's id never leaves the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SessionView {
     pub handle: String,
     /// When it signed in, ms.
@@ -159,10 +162,12 @@ pub struct SessionView {
 
 /// The settings page's view of the signed-in user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Profile {
     pub email: String,
     pub role: Role,
     #[serde(deserialize_with = "crate::domain::wire_time::timestamp")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Instant"))]
     pub member_since: jiff::Timestamp,
     /// Preferred IANA time zone; `None`: the browser's.
     pub timezone: Option<String>,

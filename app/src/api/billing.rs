@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What the caller uses of their tier. Purchases and volume count what was bought in the
 /// current calendar month (New York), from the purchase history itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Usage {
     /// Distinct symbols across the active and paused plans.
     pub symbols: u32,
@@ -19,6 +20,7 @@ pub struct Usage {
 
 /// `GET /api/billing`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct BillingView {
     /// Whether this install holds users to their tiers; off, `tier` is `premium`.
     pub billing: bool,
@@ -30,6 +32,10 @@ pub struct BillingView {
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub current_period_end: Option<jiff::Timestamp>,
     pub cancel_at_period_end: bool,
     pub usage: Usage,
@@ -38,6 +44,7 @@ pub struct BillingView {
 
 /// One row of the tier table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TierOffer {
     pub tier: Tier,
     pub name: String,
@@ -47,6 +54,7 @@ pub struct TierOffer {
 
 /// `GET /api/billing/tiers` (public).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TierTable {
     /// `false`: billing is off on this install and every user has every feature.
     pub billing: bool,
@@ -73,6 +81,7 @@ impl TierTable {
 /// One card of the pricing page (`/pricing`, rendered on the server), worded from the tier
 /// table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PriceCard {
     pub name: String,
     /// "$19" or "$21.50".
@@ -82,6 +91,7 @@ pub struct PriceCard {
 
 /// The pricing page's cards: the served tier table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Pricing {
     pub billing: bool,
     pub cards: Vec<PriceCard>,
@@ -113,6 +123,7 @@ impl From<TierTable> for Pricing {
 
 /// Where to send the browser: a Stripe page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Redirect {
     pub url: String,
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the browser is told about the connection. Never a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ConnectionView {
     /// `demo` (the simulated paper account), `alpaca`, or `none`.
     pub kind: String,
@@ -17,6 +18,10 @@ pub struct ConnectionView {
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
     )]
     pub connected_at: Option<jiff::Timestamp>,
     /// Whether the user has confirmed the risk disclosure (`/risk`); live keys need it once.
@@ -30,6 +35,7 @@ pub struct ConnectionView {
 
 /// Alpaca keys to connect. Its `Debug` hides the secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ConnectRequest {
     /// `paper` or `live`.
     pub environment: String,

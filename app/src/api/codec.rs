@@ -63,6 +63,7 @@ impl Encodes<AppError> for ErrorJson {
 
     fn encode(error: &AppError) -> Result<leptos::server_fn::Bytes, Self::Error> {
         #[derive(Serialize)]
+        #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
         struct Envelope<'a> {
             error: &'a AppError,
         }

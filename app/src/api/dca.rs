@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 /// One purchase (one leg of one slot) as clients see it: money as decimal strings,
 /// instants as RFC 3339.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Purchase {
     pub id: String,
     pub plan_id: String,
@@ -38,15 +39,27 @@ pub struct Purchase {
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub slot_at: Option<jiff::Timestamp>,
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub submitted_at: Option<jiff::Timestamp>,
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
     )]
     pub filled_at: Option<jiff::Timestamp>,
 }
@@ -54,6 +67,7 @@ pub struct Purchase {
 /// Which purchases to list, newest first: all of them, or one plan's or one symbol's;
 /// `before` is the previous page's `next_before` (an opaque cursor).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HistoryFilter {
     #[serde(default)]
     pub plan_id: Option<String>,
@@ -68,12 +82,14 @@ pub struct HistoryFilter {
 /// A page of purchase history, newest first; pass `next_before` to get the next page
 /// (None on the last page).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HistoryPage {
     pub purchases: Vec<Purchase>,
     pub next_before: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PositionSummary {
     pub symbol: String,
     pub qty: Decimal,
@@ -84,6 +100,7 @@ pub struct PositionSummary {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct OrderSummary {
     pub id: String,
     pub client_order_id: String,
@@ -95,11 +112,13 @@ pub struct OrderSummary {
     pub filled_qty: Decimal,
     pub filled_avg_price: Option<Decimal>,
     #[serde(deserialize_with = "crate::domain::wire_time::timestamp")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Instant"))]
     pub created_at: jiff::Timestamp,
 }
 
 /// The user's broker account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AccountSummary {
     pub equity: Decimal,
     pub cash: Decimal,
@@ -262,6 +281,7 @@ pub async fn search_assets(query: String) -> Result<Vec<AssetFacts>, super::AppE
 
 /// A request for historical bars, as typed by a client (checked by [`BarsQuery::check`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct BarsQuery {
     pub symbol: String,
     /// First day, `YYYY-MM-DD` (New York).

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// Stable, machine-readable error codes. Clients may match on these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Input failed validation; `fields` says which and why.
@@ -84,6 +85,7 @@ impl ErrorCode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[error("{message}")]
 pub struct AppError {
     pub code: ErrorCode,
@@ -164,6 +166,7 @@ impl FromServerFnError for AppError {
 
 /// The body of every failed REST response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub error: AppError,
 }

@@ -11,6 +11,7 @@ pub const SESSION_ENDED: u16 = 4401;
 
 /// What a plan's runs are doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// Waiting for its next slot.
@@ -34,6 +35,7 @@ impl RunState {
 /// Where a plan's runs stand (idle, running, or stopped by a problem), as `run_status`
 /// events carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RunStatus {
     pub plan_id: String,
     pub state: RunState,
@@ -43,17 +45,26 @@ pub struct RunStatus {
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub next_run_at: Option<jiff::Timestamp>,
     /// The slot the status is about.
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub last_run: Option<jiff::Timestamp>,
 }
 
 /// The account's balances after a fill.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Balances {
     pub equity: Decimal,
     pub cash: Decimal,
@@ -63,6 +74,7 @@ pub struct Balances {
 
 /// One message from the server to a signed-in user's browsers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// The link is open.

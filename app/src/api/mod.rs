@@ -16,6 +16,8 @@ pub mod notes;
 pub mod performance;
 #[cfg(feature = "ssr")]
 pub mod ports;
+#[cfg(feature = "ssr")]
+pub mod schema;
 pub mod settings;
 
 pub use error::{AppError, ErrorCode};

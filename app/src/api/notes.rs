@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One note as users see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ReleaseNote {
     pub id: String,
     pub title: String,
@@ -19,6 +20,7 @@ pub struct ReleaseNote {
 
 /// One note as the admin panel sees it: with its Markdown and whether it is published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AdminNote {
     pub id: String,
     pub title: String,
@@ -33,6 +35,7 @@ pub struct AdminNote {
 
 /// `POST /api/admin/release-notes` (new) and `PATCH /api/admin/release-notes/{id}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct NoteDraft {
     /// 1 to 120 characters.
     pub title: String,

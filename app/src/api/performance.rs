@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How one set of purchases is doing: the account's (every plan's), or one plan's.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Returns {
     /// Money put in: each purchase's filled quantity × price.
     pub invested: Decimal,
@@ -32,14 +33,17 @@ pub struct Returns {
 /// One day of the chart: the money put in so far and what it was worth at the close
 /// (today: at the latest prices).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ValuePoint {
     #[serde(deserialize_with = "crate::domain::wire_time::civil_date")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Day"))]
     pub date: jiff::civil::Date,
     pub invested: Decimal,
     pub value: Decimal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanReturns {
     pub plan_id: String,
     pub name: String,
@@ -49,6 +53,7 @@ pub struct PlanReturns {
 
 /// What the plans bought of one symbol, at average cost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HoldingReturns {
     pub symbol: String,
     pub qty: Decimal,
@@ -59,9 +64,11 @@ pub struct HoldingReturns {
 
 /// `GET /api/performance`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PerformanceView {
     /// When the prices were read.
     #[serde(deserialize_with = "crate::domain::wire_time::timestamp")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Instant"))]
     pub as_of: jiff::Timestamp,
     /// Whether the exchange is open now (the dashboard refreshes while it is).
     pub market_open: bool,
@@ -69,6 +76,10 @@ pub struct PerformanceView {
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
     )]
     pub next_open: Option<jiff::Timestamp>,
     /// Milliseconds from `as_of`'s answer until `next_open` by the server's clock (the
@@ -84,10 +95,28 @@ pub struct PerformanceView {
     pub series: Vec<ValuePoint>,
     pub plans: Vec<PlanReturns>,
     pub holdings: Vec<HoldingReturns>,
+    /// The dashboard's signal bots as HTML the server rendered, set only by the dashboard's
+    /// server function (never in `GET /api/performance`). It rides here because the bots'
+    /// values move with prices, and a server function of its own would cost the
+    /// dashboard's bundle ~3.5 KB (BENCHMARKS.md, session 18).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "ssr", schemars(skip))]
+    pub bots_html: String,
 }
 
+/// The dashboard's figures: the returns, and its signal bots' section.
 #[server(prefix = "/api/fn", endpoint = "load_performance", output = crate::api::codec::Json)]
 pub async fn load_performance() -> Result<PerformanceView, super::AppError> {
     let (ports, caller) = super::ports::request().await?;
-    super::ports::with_status(ports.portfolio.performance(&caller).await)
+    let (view, bots) = futures_util::future::join(
+        ports.portfolio.performance(&caller),
+        ports.portfolio.bot_panels(&caller),
+    )
+    .await;
+    super::ports::with_status(view.and_then(|view| {
+        Ok(PerformanceView {
+            bots_html: bots?,
+            ..view
+        })
+    }))
 }

@@ -232,8 +232,10 @@ pub trait PlanPort: Send + Sync + 'static {
         status: PlanStatus,
     ) -> Result<Plan, AppError>;
     /// Stops a signal bot for good and sells what it holds at the next chance (the
-    /// market now, or the next open), exactly once: "Stop and sell". 409 for a plan that
-    /// is not a bot.
+    /// market now, or the next open): "Stop and sell". On a stopped bot, sells what it
+    /// still holds (one sale waits or runs at a time; each sells only the bot's own
+    /// shares, so none is sold twice). 409 for a plan that is not a bot, a stopped bot
+    /// holding nothing, or one with an order whose end the broker never told.
     async fn stop_and_sell(&self, caller: &Caller, plan_id: &PlanId) -> Result<Plan, AppError>;
     async fn delete_plan(&self, caller: &Caller, plan_id: &PlanId) -> Result<(), AppError>;
     /// Queues one extra purchase of every leg now; a repeated idempotency key queues
@@ -275,6 +277,10 @@ pub trait PortfolioPort: Send + Sync + 'static {
         caller: &Caller,
         query: &str,
     ) -> Result<Vec<AssetFacts>, AppError>;
+    /// The dashboard's "Signal bots" section as HTML the server rendered (each bot's
+    /// position, entry, stop, target, realized P&L, last signal with its reason); empty for
+    /// a user without bots.
+    async fn bot_panels(&self, caller: &Caller) -> Result<String, AppError>;
 }
 
 /// The user's broker connection (their Alpaca keys).

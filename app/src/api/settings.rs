@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET`/`PUT /api/admin/settings`. Amounts are decimal strings (dollars).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlatformSettingsView {
     /// Shown at the top of every signed-in page; empty: none. At most 280 characters.
     #[serde(default)]
@@ -26,6 +27,7 @@ pub struct PlatformSettingsView {
 
 /// One tier's limits as the settings form edits them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TierLimitsView {
     pub tier: crate::domain::tier::Tier,
     /// Dollars a month, as configured (read-only here).
@@ -63,6 +65,7 @@ pub const FREQUENCIES_REFUSED: &str = "Allow at least one schedule.";
 /// nothing to the browser's bundle) with the refusal of `field` beside it after a refused
 /// save, or "Saved." after a good one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SettingsPage {
     pub settings: PlatformSettingsView,
     pub tier_form: String,

@@ -92,6 +92,7 @@ impl fmt::Debug for NewPassword {
 
 /// What a user may do. Checked on the server on every call; the UI only mirrors it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Subscriber,

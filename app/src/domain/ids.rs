@@ -25,6 +25,7 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -75,6 +76,7 @@ pub const CLIENT_ORDER_ID_MAX: usize = 48;
 /// whoever places a slot's order (a retry, a restarted server, a second instance) sends
 /// the same id, and the broker refuses a duplicate instead of buying twice.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct ClientOrderId(String);
 
@@ -133,11 +135,15 @@ impl ClientOrderId {
         Self(id)
     }
 
-    /// The client order id of the sale that closes a stopped bot's position ("Stop and
-    /// sell"): one per bot, ever (a stopped plan never trades again). The letter `c`
-    /// differs from the daily orders' (`b`, `x`).
-    pub fn for_bot_exit(plan: &PlanId) -> Self {
-        Self(format!("{}-c", bot_prefix(plan)))
+    /// The client order id of a sale that closes a stopped bot's position ("Stop and
+    /// sell", "Sell its shares"): `<prefix>-c<slot, Unix milliseconds in base 36>`, one per
+    /// closing slot, so a sale the broker refused can be asked for again while a re-run of
+    /// the same slot finds its order. At most 26 + 2 + 9 = 37 characters before 2100. The
+    /// letter `c` differs from the daily orders' (`b`, `x`).
+    pub fn for_bot_exit(plan: &PlanId, slot: jiff::Timestamp) -> Self {
+        let id = format!("{}-c{}", bot_prefix(plan), base36(slot.as_millisecond()));
+        debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
+        Self(id)
     }
 
     /// An id read back from where it was stored (it was made by `for_slot` when written).
@@ -243,5 +249,22 @@ mod tests {
         let other = PlanId::parse("7F9619FF-8B86-4011-B42D-00C04FC964FF").unwrap();
         assert_ne!(buy, ClientOrderId::for_bot(&other, day, Side::Buy));
         assert!(buy.as_str().len() <= CLIENT_ORDER_ID_MAX);
+    }
+
+    #[test]
+    fn each_closing_sale_of_a_bot_has_its_own_id() {
+        let plan = PlanId::parse(PLAN).unwrap();
+        let at: jiff::Timestamp = "2026-12-07T15:00:00Z".parse().unwrap();
+        let exit = ClientOrderId::for_bot_exit(&plan, at);
+        assert_eq!(exit.as_str(), "6f9619ff8b864011b42d00c04f-cmxdectc0");
+        assert_eq!(
+            exit,
+            ClientOrderId::for_bot_exit(&plan, at),
+            "a re-run finds it"
+        );
+        let again = at.checked_add(jiff::SignedDuration::from_mins(5)).unwrap();
+        assert_ne!(exit, ClientOrderId::for_bot_exit(&plan, again), "a new try");
+        let last = "2099-12-31T23:59:59.999Z".parse().unwrap();
+        assert!(ClientOrderId::for_bot_exit(&plan, last).as_str().len() <= CLIENT_ORDER_ID_MAX);
     }
 }

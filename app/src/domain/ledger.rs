@@ -52,6 +52,21 @@ pub struct Oversold {
 }
 
 impl PositionLedger {
+    /// Books one fill; returns the cash it moved (negative for a buy, commission included).
+    pub fn apply(&mut self, fill: &crate::domain::order::Fill) -> Result<Decimal, Oversold> {
+        use crate::domain::order::Side;
+        Ok(match fill.side {
+            Side::Buy => {
+                self.buy(fill.qty, fill.price, fill.commission, fill.time);
+                -(fill.qty * fill.price + fill.commission)
+            }
+            Side::Sell => {
+                self.sell(fill.qty, fill.price, fill.commission, fill.time)?;
+                fill.qty * fill.price - fill.commission
+            }
+        })
+    }
+
     /// The books of the fills of `symbol` among `fills` (in the order given), with the cash
     /// they moved: sales in, purchases and commissions out. A bot's position, apart from
     /// its evaluation (which places each fill among its bars).
@@ -59,20 +74,10 @@ impl PositionLedger {
         symbol: &crate::domain::market::Symbol,
         fills: &[crate::domain::order::Fill],
     ) -> Result<(Self, Decimal), Oversold> {
-        use crate::domain::order::Side;
         let mut ledger = Self::default();
         let mut cash = Decimal::ZERO;
         for fill in fills.iter().filter(|f| &f.symbol == symbol) {
-            match fill.side {
-                Side::Buy => {
-                    ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
-                    cash -= fill.qty * fill.price + fill.commission;
-                }
-                Side::Sell => {
-                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
-                    cash += fill.qty * fill.price - fill.commission;
-                }
-            }
+            cash += ledger.apply(fill)?;
         }
         Ok((ledger, cash))
     }

@@ -28,6 +28,7 @@ pub fn round_cents(amount: Decimal) -> Decimal {
 /// A ticker symbol: 1–10 characters of upper-case letters, digits and `.`, starting with
 /// a letter (e.g. `SPY`, `BRK.B`). Parsing upper-cases and trims the input.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Symbol(String);
 
@@ -83,8 +84,10 @@ impl fmt::Display for Symbol {
 
 /// One bar of market data: the period starting at `time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Bar {
     #[serde(deserialize_with = "super::wire_time::timestamp")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Instant"))]
     pub time: jiff::Timestamp,
     pub open: Decimal,
     pub high: Decimal,

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     #[default]
@@ -15,6 +16,7 @@ pub enum Side {
 
 /// How much an intent trades: dollars (notional, fractional shares) or a share quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Size {
     Notional(Decimal),
@@ -23,6 +25,7 @@ pub enum Size {
 
 /// A market order a strategy wants placed, with the reason it gives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct OrderIntent {
     pub symbol: Symbol,
     pub side: Side,
@@ -61,17 +64,20 @@ impl OrderIntent {
 
 /// An executed order (or part of one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Fill {
     pub symbol: Symbol,
     pub side: Side,
     pub qty: Decimal,
     pub price: Decimal,
     pub commission: Decimal,
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Instant"))]
     pub time: jiff::Timestamp,
 }
 
 /// A long position.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Position {
     pub symbol: Symbol,
     pub qty: Decimal,

@@ -43,6 +43,7 @@ impl PlanStrategy {
 
 /// The strategy's name on the wire (`"mode"`), beside its settings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanMode {
     #[default]
@@ -52,6 +53,7 @@ pub enum PlanMode {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
     /// Buys on schedule.
@@ -114,6 +116,7 @@ impl PlanStatus {
 /// `created_at` and `updated_at` are `None`/default until it is saved). Its JSON is
 /// [`PlanWire`]'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(into = "PlanWire", try_from = "PlanWire")]
 pub struct Plan {
     pub id: Option<PlanId>,
@@ -124,9 +127,21 @@ pub struct Plan {
     /// Accept a time outside regular hours: such purchases queue for the next open.
     pub queue_outside_hours: bool,
     pub status: PlanStatus,
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub next_run_at: Option<jiff::Timestamp>,
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub created_at: Option<jiff::Timestamp>,
     /// The version: a save naming an older one is refused (the plan changed since).
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub updated_at: Option<jiff::Timestamp>,
     /// Why the server paused it (the user's tier no longer allows it); `None` when the
     /// user paused it or it runs.
@@ -138,6 +153,7 @@ pub struct Plan {
 /// version the edit is based on, and `status`, `next_run_at` and `created_at` are the
 /// server's and ignored. [`PlanWire::validate`] turns it into a [`Plan`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanWire {
     #[serde(default)]
     pub id: Option<PlanId>,
@@ -165,15 +181,27 @@ pub struct PlanWire {
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub next_run_at: Option<jiff::Timestamp>,
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
     )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
+    )]
     pub created_at: Option<jiff::Timestamp>,
     #[serde(
         default,
         deserialize_with = "crate::domain::wire_time::option_timestamp"
+    )]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(with = "Option<crate::api::schema::Instant>")
     )]
     pub updated_at: Option<jiff::Timestamp>,
     /// The server's: why it paused the plan (ignored on input).
@@ -279,6 +307,7 @@ impl TryFrom<PlanWire> for Plan {
 
 /// What the broker says about a symbol, for validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct AssetFacts {
     pub symbol: Symbol,
     pub name: String,
@@ -288,6 +317,7 @@ pub struct AssetFacts {
 
 /// Limits an operator can configure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PlanLimits {
     /// The smallest and largest total a plan may spend per slot.
     pub min_per_slot: Decimal,

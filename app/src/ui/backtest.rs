@@ -17,7 +17,7 @@ use crate::domain::market::{Bar, Symbol};
 use crate::domain::plan::PlanStrategy;
 use crate::domain::schedule::{Frequency, Schedule, Weekday};
 use crate::domain::strategy::dca::Leg;
-use crate::domain::strategy::ma_crossover::MaCrossoverConfig;
+use crate::domain::strategy::ma_crossover::{ExitRule, MaCrossoverConfig, Sizing, VolumeFilter};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use rust_decimal::Decimal;
@@ -38,6 +38,121 @@ pub struct BacktestForm {
     pub fast: String,
     pub slow: String,
     pub initial_cash: String,
+    /// The bot's other settings (an MA crossover), as typed.
+    pub bot: BotText,
+}
+
+/// An MA crossover's settings beyond its averages, as the backtest form types them.
+/// Empty optional fields mean "off".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotText {
+    pub atr_period: String,
+    /// `atr_risk`, `fixed_notional` or `all_in`.
+    pub sizing: String,
+    pub risk_pct: String,
+    pub atr_multiple: String,
+    pub notional: String,
+    /// `atr_multiple`, `percent` or `none`, with its value.
+    pub stop_kind: String,
+    pub stop: String,
+    pub target_kind: String,
+    pub target: String,
+    /// Empty: no volume filter.
+    pub volume_multiple: String,
+    pub volume_period: String,
+    /// Empty: no trend filter.
+    pub trend: String,
+    pub whole_shares: bool,
+    /// Percent of traded value.
+    pub commission_pct: String,
+}
+
+impl Default for BotText {
+    /// The bot's own defaults: ATR(14), risk 1 % with a 2 × ATR stop, no target.
+    fn default() -> Self {
+        Self {
+            atr_period: "14".into(),
+            sizing: "atr_risk".into(),
+            risk_pct: "1".into(),
+            atr_multiple: "2".into(),
+            notional: "1000".into(),
+            stop_kind: "atr_multiple".into(),
+            stop: "2".into(),
+            target_kind: "none".into(),
+            target: "10".into(),
+            volume_multiple: String::new(),
+            volume_period: "20".into(),
+            trend: String::new(),
+            whole_shares: false,
+            commission_pct: "0".into(),
+        }
+    }
+}
+
+impl BotText {
+    /// The settings, or the first thing wrong with them.
+    fn config(&self, fast: u32, slow: u32) -> Result<MaCrossoverConfig, String> {
+        let number = |text: &str, what: &str| {
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{what} must be a whole number."))
+        };
+        let decimal = |text: &str, what: &str| {
+            text.trim()
+                .parse::<Decimal>()
+                .map_err(|_| format!("{what} must be a number."))
+        };
+        let exit = |kind: &str, value: &str, what: &str| {
+            Ok::<_, String>(match kind {
+                "atr_multiple" => Some(ExitRule::AtrMultiple(decimal(value, what)?)),
+                "percent" => Some(ExitRule::Percent(decimal(value, what)?)),
+                _ => None,
+            })
+        };
+        let config = MaCrossoverConfig {
+            fast,
+            slow,
+            atr_period: number(&self.atr_period, "The ATR period")?,
+            sizing: match self.sizing.as_str() {
+                "all_in" => Sizing::AllIn,
+                "fixed_notional" => Sizing::FixedNotional {
+                    amount: parse_amount(&self.notional)?,
+                },
+                _ => Sizing::AtrRisk {
+                    risk_pct: decimal(&self.risk_pct, "The risk per trade")?,
+                    atr_multiple: decimal(&self.atr_multiple, "The ATR multiple")?,
+                },
+            },
+            stop_loss: exit(&self.stop_kind, &self.stop, "The stop loss")?,
+            take_profit: exit(&self.target_kind, &self.target, "The take profit")?,
+            volume_filter: match self.volume_multiple.trim() {
+                "" => None,
+                multiple => Some(VolumeFilter {
+                    multiple: decimal(multiple, "The volume multiple")?,
+                    period: number(&self.volume_period, "The volume period")?,
+                }),
+            },
+            trend_filter: match self.trend.trim() {
+                "" => None,
+                days => Some(number(days, "The trend average")?),
+            },
+            whole_shares: self.whole_shares,
+            commission: match self.commission_pct.trim() {
+                "" => Decimal::ZERO,
+                pct => {
+                    let pct = decimal(pct, "The commission")?;
+                    if pct < Decimal::ZERO || pct >= Decimal::TEN {
+                        return Err("The commission must be 0 to under 10 %.".into());
+                    }
+                    pct / Decimal::ONE_HUNDRED
+                }
+            },
+        };
+        match config.first_problem() {
+            Some(problem) => Err(problem.to_owned()),
+            None => Ok(config),
+        }
+    }
 }
 
 impl Default for BacktestForm {
@@ -65,6 +180,7 @@ impl Default for BacktestForm {
             fast: MaCrossoverConfig::default().fast.to_string(),
             slow: MaCrossoverConfig::default().slow.to_string(),
             initial_cash: "10000".into(),
+            bot: BotText::default(),
         }
     }
 }
@@ -129,11 +245,10 @@ impl BacktestForm {
         if self.strategy == "ma_crossover" {
             let leg = self.legs.first().ok_or("Choose a symbol.")?;
             let symbol = Symbol::parse(&leg.symbol)?;
-            let config = MaCrossoverConfig {
-                fast: number(&self.fast, "The fast period")?,
-                slow: number(&self.slow, "The slow period")?,
-                ..MaCrossoverConfig::default()
-            };
+            let config = self.bot.config(
+                number(&self.fast, "The fast period")?,
+                number(&self.slow, "The slow period")?,
+            )?;
             let cash = parse_amount(&self.initial_cash)?;
             if cash < Decimal::ONE {
                 return Err("Start with at least $1.".into());
@@ -146,7 +261,12 @@ impl BacktestForm {
                 }],
                 schedule: Schedule::after_the_close(),
             };
-            return Ok((spec, BacktestConfig::default()));
+            // The commission the bot sizes its entries for is the one the backtest charges.
+            let run = BacktestConfig {
+                commission: config.commission,
+                ..BacktestConfig::default()
+            };
+            return Ok((spec, run));
         }
         let mut legs = Vec::new();
         for (i, leg) in self.legs.iter().enumerate() {
@@ -347,6 +467,7 @@ fn Backtest() -> impl IntoView {
                         <FormInput form id="bt-slow" label="Slow average (days)" kind="number" get=|f| f.slow.clone() put=|f, v| f.slow = v />
                         <FormInput form id="bt-cash" label="Starting cash ($)" kind="text" get=|f| f.initial_cash.clone() put=|f, v| f.initial_cash = v />
                     </div>
+                    <BotSettings form />
                 }>
                     <div class="field-row">
                         <button type="button" class="btn btn-quiet" on:click=move |_| set(&|f: &mut BacktestForm| f.legs.push(LegText::default()))>"+ Add a symbol"</button>
@@ -436,6 +557,85 @@ fn FormInput(
             <input id=id type=kind inputmode=(kind == "text").then_some("decimal")
                 prop:value=move || form.with(get)
                 on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| put(f, v)); } />
+        </div>
+    }
+}
+
+const EXITS: &[(&str, &str)] = &[
+    ("atr_multiple", "ATR multiple"),
+    ("percent", "Percent"),
+    ("none", "None"),
+];
+
+/// Every setting of the bot beyond its averages (a bot made from the backtest gets them).
+#[component]
+fn BotSettings(form: RwSignal<BacktestForm>) -> impl IntoView {
+    let sizing = move |kind: &'static str| move || form.with(|f| f.bot.sizing == kind);
+    let exit_on = move |target: bool| {
+        move || {
+            form.with(|f| if target { &f.bot.target_kind } else { &f.bot.stop_kind } != "none")
+        }
+    };
+    view! {
+        <details class="bot-settings" data-testid="bot-settings">
+            <summary>"All bot settings"</summary>
+            <div class="field-row">
+                <FormSelect form id="bt-sizing" label="Position size"
+                    options=&[("atr_risk", "Risk a share of equity"), ("fixed_notional", "A fixed amount"), ("all_in", "All the cash")]
+                    get=|f| f.bot.sizing.clone() put=|f, v| f.bot.sizing = v />
+                <Show when=sizing("atr_risk")>
+                    <FormInput form id="bt-risk" label="Risk per trade (%)" kind="text" get=|f| f.bot.risk_pct.clone() put=|f, v| f.bot.risk_pct = v />
+                    <FormInput form id="bt-risk-atr" label="Stop distance (× ATR)" kind="text" get=|f| f.bot.atr_multiple.clone() put=|f, v| f.bot.atr_multiple = v />
+                </Show>
+                <Show when=sizing("fixed_notional")>
+                    <FormInput form id="bt-notional" label="Per trade ($)" kind="text" get=|f| f.bot.notional.clone() put=|f, v| f.bot.notional = v />
+                </Show>
+                <FormInput form id="bt-atr" label="ATR period (days)" kind="number" get=|f| f.bot.atr_period.clone() put=|f, v| f.bot.atr_period = v />
+            </div>
+            <div class="field-row">
+                <FormSelect form id="bt-stop-kind" label="Stop loss" options=EXITS
+                    get=|f| f.bot.stop_kind.clone() put=|f, v| f.bot.stop_kind = v />
+                <Show when=exit_on(false)>
+                    <FormInput form id="bt-stop" label="Stop at" kind="text" get=|f| f.bot.stop.clone() put=|f, v| f.bot.stop = v />
+                </Show>
+                <FormSelect form id="bt-target-kind" label="Take profit" options=EXITS
+                    get=|f| f.bot.target_kind.clone() put=|f, v| f.bot.target_kind = v />
+                <Show when=exit_on(true)>
+                    <FormInput form id="bt-target" label="Take profit at" kind="text" get=|f| f.bot.target.clone() put=|f, v| f.bot.target = v />
+                </Show>
+            </div>
+            <div class="field-row">
+                <FormInput form id="bt-volume" label="Volume above (× average; empty: off)" kind="text" get=|f| f.bot.volume_multiple.clone() put=|f, v| f.bot.volume_multiple = v />
+                <FormInput form id="bt-volume-days" label="Volume average (days)" kind="number" get=|f| f.bot.volume_period.clone() put=|f, v| f.bot.volume_period = v />
+                <FormInput form id="bt-trend" label="Only above the average of (days; empty: off)" kind="text" get=|f| f.bot.trend.clone() put=|f, v| f.bot.trend = v />
+                <FormInput form id="bt-commission" label="Commission (%)" kind="text" get=|f| f.bot.commission_pct.clone() put=|f, v| f.bot.commission_pct = v />
+                <FormSelect form id="bt-whole" label="Shares"
+                    options=&[("fractional", "Fractional"), ("whole", "Whole shares only")]
+                    get=|f| if f.bot.whole_shares { "whole" } else { "fractional" }.to_owned()
+                    put=|f, v| f.bot.whole_shares = v == "whole" />
+            </div>
+        </details>
+    }
+}
+
+/// One labelled select bound to a field of the form.
+#[component]
+fn FormSelect(
+    form: RwSignal<BacktestForm>,
+    id: &'static str,
+    label: &'static str,
+    options: &'static [(&'static str, &'static str)],
+    get: fn(&BacktestForm) -> String,
+    put: fn(&mut BacktestForm, String),
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| put(f, v)); }>
+                {options.iter().map(|(value, text)| view! {
+                    <option value=*value selected=move || form.with(get) == *value>{*text}</option>
+                }).collect_view()}
+            </select>
         </div>
     }
 }
@@ -665,6 +865,96 @@ mod tests {
         assert_eq!(form.data_key(), key);
         form.to = "2024-12-31".into();
         assert_ne!(form.data_key(), key);
+    }
+
+    #[test]
+    fn every_bot_setting_reaches_the_bot_and_bad_ones_are_explained() {
+        let mut form = BacktestForm {
+            strategy: "ma_crossover".into(),
+            ..BacktestForm::default()
+        };
+        let (spec, run) = form.spec().unwrap();
+        assert_eq!(
+            spec.strategy,
+            PlanStrategy::Discretionary(MaCrossoverConfig::default()),
+            "the form starts at the bot's defaults"
+        );
+        assert_eq!(run.commission, Decimal::ZERO);
+        form.fast = "10".into();
+        form.slow = "50".into();
+        form.bot = BotText {
+            atr_period: "10".into(),
+            sizing: "fixed_notional".into(),
+            notional: "2500".into(),
+            stop_kind: "percent".into(),
+            stop: "8".into(),
+            target_kind: "atr_multiple".into(),
+            target: "3".into(),
+            volume_multiple: "1.5".into(),
+            volume_period: "30".into(),
+            trend: "200".into(),
+            whole_shares: true,
+            commission_pct: "0.1".into(),
+            ..BotText::default()
+        };
+        let (spec, run) = form.spec().unwrap();
+        let want = MaCrossoverConfig {
+            fast: 10,
+            slow: 50,
+            atr_period: 10,
+            sizing: Sizing::FixedNotional {
+                amount: Decimal::from(2500),
+            },
+            stop_loss: Some(ExitRule::Percent(Decimal::from(8))),
+            take_profit: Some(ExitRule::AtrMultiple(Decimal::from(3))),
+            volume_filter: Some(VolumeFilter {
+                multiple: "1.5".parse().unwrap(),
+                period: 30,
+            }),
+            trend_filter: Some(200),
+            whole_shares: true,
+            commission: "0.001".parse().unwrap(),
+        };
+        assert_eq!(spec.strategy, PlanStrategy::Discretionary(want));
+        assert_eq!(
+            run.commission, want.commission,
+            "the backtest charges it too"
+        );
+        form.bot.stop_kind = "none".into();
+        form.bot.target_kind = "none".into();
+        form.bot.volume_multiple = " ".into();
+        form.bot.trend = String::new();
+        let (spec, _) = form.spec().unwrap();
+        let PlanStrategy::Discretionary(config) = spec.strategy else {
+            panic!("a bot");
+        };
+        assert_eq!(
+            (
+                config.stop_loss,
+                config.take_profit,
+                config.volume_filter,
+                config.trend_filter
+            ),
+            (None, None, None, None)
+        );
+        form.bot.stop_kind = "percent".into();
+        form.bot.stop = "150".into();
+        assert!(form.spec().unwrap_err().contains("a stop below 100"));
+        form.bot.stop = "five".into();
+        assert_eq!(form.spec().unwrap_err(), "The stop loss must be a number.");
+        form.bot.stop = "5".into();
+        form.bot.trend = "1".into();
+        assert!(form.spec().unwrap_err().contains("trend SMA period"));
+        form.bot.trend = String::new();
+        // The commission is typed in percent and explained in percent.
+        form.bot.commission_pct = "12".into();
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "The commission must be 0 to under 10 %."
+        );
+        form.bot.commission_pct = " ".into();
+        let (_, run) = form.spec().unwrap();
+        assert_eq!(run.commission, Decimal::ZERO, "empty is no commission");
     }
 
     #[test]

@@ -173,6 +173,12 @@ fn DashboardBody(
         .ok()
         .map(|p| (p.realized_pl, p.dividends))
         .unwrap_or_default();
+    // The signal bots' section: the server's HTML.
+    let bots = performance
+        .as_ref()
+        .ok()
+        .map(|p| p.bots_html.clone())
+        .filter(|html| !html.is_empty());
     // The chart shows every plan's purchases together, or one plan's.
     let choices: Vec<(String, String)> = performance
         .as_ref()
@@ -211,6 +217,7 @@ fn DashboardBody(
         } else {
             view! { <PlanStatuses plans history=purchases.clone() now /> }.into_any()
         }}
+        {bots.map(|html| view! { <section class="panel" inner_html=html></section> })}
         <div class="dashboard-grid">
             <section class="panel">
                 <h2>"Portfolio value"</h2>

@@ -541,6 +541,19 @@ impl AccountService {
     }
 }
 
+/// A caller signed in as `user_id` from this machine, for a command that drives the
+/// services itself (the headless bot): its session lives in memory and is never saved.
+pub async fn local_caller(db: &Db, user_id: &str) -> anyhow::Result<Caller> {
+    let store = Arc::new(crate::db::sessions::DbSessionStore::new(db.clone()));
+    let session = tower_sessions::Session::new(None, store, None);
+    session.insert(USER_ID_KEY, user_id).await?;
+    Ok(Caller {
+        session,
+        ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        user_agent: Some("quantshift bot".into()),
+    })
+}
+
 impl AccountService {
     /// `user_id`'s sessions as their list shows them, `current` (a stored id) marked.
     pub async fn session_views(

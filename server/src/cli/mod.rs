@@ -47,6 +47,13 @@ pub enum Command {
     /// (pays with 4242 4242 4242 4242) and portal, and signed webhooks to the app. Prices
     /// come from the configuration (`stripe_price_*`, else `price_basic`, …, and `tiers`).
     StripeStandin(StripeStandinArgs),
+    /// Run one MA-crossover signal bot without the web app: `quantshift bot --config
+    /// bot.yaml` (see bot.example.yaml). SIGTERM or SIGINT stop it after the step in hand,
+    /// SIGHUP reads the file again.
+    Bot {
+        #[command(subcommand)]
+        command: Option<BotCommand>,
+    },
     /// Backtest a strategy over daily bars from a CSV file.
     Backtest(Box<BacktestArgs>),
     /// Measure the purchase engine (see `quantshift bench scheduler --help`).
@@ -60,6 +67,17 @@ pub enum Command {
         /// Last day, YYYY-MM-DD.
         #[arg(long)]
         to: jiff::civil::Date,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// Print the bot's state from its state file: position, entry, stop and target,
+    /// realized profit, next evaluation and its last runs.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -174,6 +192,22 @@ impl Cli {
             telemetry::init(crate::config::LogFormat::Text);
             return run_sim_broker(args).await;
         }
+        if let Command::Bot { command } = &command {
+            // `--config` names the bot's YAML file here, not the server's configuration.
+            let path = self
+                .config
+                .as_deref()
+                .context("name the bot's file: quantshift bot --config bot.yaml")?;
+            return match command {
+                None => crate::headless::run(path).await,
+                Some(BotCommand::Status { json }) => {
+                    let text = crate::headless::status(path, *json).await?;
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(text.as_bytes())?;
+                    Ok(stdout.flush()?)
+                }
+            };
+        }
         // The research and benchmark commands need no configuration.
         let output = match &command {
             Command::Bench(BenchCommand::Scheduler(args)) => {
@@ -206,6 +240,7 @@ impl Cli {
             | Command::Calendar { .. }
             | Command::SimBroker(_)
             | Command::StripeStandin(_)
+            | Command::Bot { .. }
             | Command::Bench(_) => Overrides::default(),
         };
         let config = Config::load(self.config.as_deref(), overrides)?;
@@ -214,6 +249,7 @@ impl Cli {
             Command::Backtest(_)
             | Command::Calendar { .. }
             | Command::SimBroker(_)
+            | Command::Bot { .. }
             | Command::Bench(_) => Ok(()),
             Command::StripeStandin(args) => run_stripe_standin(&args, &config).await,
             Command::Serve(_) => {
@@ -294,7 +330,7 @@ fn accounts(db: &Db, config: &Config) -> AccountService {
 }
 
 /// An API error as one line for the terminal, its field messages included.
-fn readable(e: app::api::AppError) -> anyhow::Error {
+pub(crate) fn readable(e: app::api::AppError) -> anyhow::Error {
     let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     if fields.is_empty() {
         anyhow::anyhow!("{}", e.message)

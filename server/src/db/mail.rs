@@ -27,6 +27,8 @@ pub struct OutboxRow {
     pub payload: String,
     pub attempts: i64,
     pub created_at: i64,
+    /// The sender holding it (as claimed).
+    pub lease_owner: Option<String>,
 }
 
 /// How a delivery attempt ended.
@@ -59,7 +61,9 @@ pub struct MailboxMessage {
 }
 
 /// What a user wants to hear about, by topic (`GET`/`PUT /api/notifications`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct NotifyPrefs {
     pub purchases: bool,
     pub failures: bool,
@@ -97,6 +101,8 @@ pub struct SlotBrief {
     pub slot_at: i64,
     pub state: String,
     pub reason: Option<String>,
+    /// `scheduled`, or `manual` ("buy now"; a bot's closing sale).
+    pub kind: String,
 }
 
 /// The outbox at a glance (the health page).
@@ -109,7 +115,7 @@ pub struct OutboxFigures {
     pub failed_24h: i64,
 }
 
-const OUTBOX_COLUMNS: &str = "id, kind, user_id, payload, attempts, created_at";
+const OUTBOX_COLUMNS: &str = "id, kind, user_id, payload, attempts, created_at, lease_owner";
 
 fn outbox_row(row: &sqlx::any::AnyRow) -> Result<OutboxRow, sqlx::Error> {
     Ok(OutboxRow {
@@ -119,6 +125,7 @@ fn outbox_row(row: &sqlx::any::AnyRow) -> Result<OutboxRow, sqlx::Error> {
         payload: row.try_get("payload")?,
         attempts: row.try_get("attempts")?,
         created_at: row.try_get("created_at")?,
+        lease_owner: row.try_get("lease_owner")?,
     })
 }
 
@@ -577,18 +584,109 @@ impl Db {
             .is_some())
     }
 
+    /// The user's other unsent summaries (`pending` or `sending`) of the plan's missed
+    /// scheduled slots: their outbox ids and slot times.
+    pub async fn missed_siblings(
+        &self,
+        user_id: &str,
+        plan_id: &str,
+        except: &str,
+    ) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT o.id, s.slot_at FROM outbox o JOIN slots s ON s.id = SUBSTR(o.dedupe_key, 6) \
+             WHERE o.user_id = $1 AND o.kind = 'slot' AND o.state IN ('pending', 'sending') \
+             AND o.id <> $3 AND o.dedupe_key LIKE 'slot:%' \
+             AND s.plan_id = $2 AND s.kind = 'scheduled' AND s.state = 'missed'",
+        )
+        .bind(user_id)
+        .bind(plan_id)
+        .bind(except)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Takes the unsent summaries `ids` into the message of outbox row `lead`, which
+    /// `owner` must still hold (else `None`: it was taken into another's message, or its
+    /// lease ran out). They are skipped, saying so, whoever was about to send them (a
+    /// sender only waits on such a row: only the earliest sends); what they had taken
+    /// moves with them. Returns the slot times of every summary taken into `lead` so far
+    /// (an earlier try of it may have taken some).
+    pub async fn take_into(
+        &self,
+        lead: &str,
+        owner: &str,
+        user_id: &str,
+        ids: &[String],
+        now: i64,
+    ) -> sqlx::Result<Option<Vec<i64>>> {
+        let marker = format!("listed in the e-mail of outbox row {lead}");
+        let mut tx = self.pool().begin().await?;
+        // Written first: SQLite takes its write lock here, and the lead is checked under it.
+        let held = sqlx::query(
+            "UPDATE outbox SET updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'sending'",
+        )
+        .bind(now)
+        .bind(lead)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        for id in ids {
+            let took = sqlx::query(
+                "UPDATE outbox SET state = 'skipped', last_error = $1, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'sending')",
+            )
+            .bind(&marker)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if took == 0 {
+                // Sent (or settled) meanwhile: what it listed stays with it.
+                continue;
+            }
+            sqlx::query(
+                "UPDATE outbox SET last_error = $1, updated_at = $2 WHERE user_id = $3 \
+                 AND state = 'skipped' AND last_error = $4",
+            )
+            .bind(&marker)
+            .bind(now)
+            .bind(user_id)
+            .bind(format!("listed in the e-mail of outbox row {id}"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let taken = sqlx::query_scalar(
+            "SELECT s.slot_at FROM outbox o JOIN slots s ON s.id = SUBSTR(o.dedupe_key, 6) \
+             WHERE o.user_id = $1 AND o.state = 'skipped' AND o.last_error = $2 ORDER BY s.slot_at",
+        )
+        .bind(user_id)
+        .bind(&marker)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(taken))
+    }
+
     /// What a purchase summary needs of its slot.
     pub async fn slot_brief(&self, slot_id: &str) -> sqlx::Result<Option<SlotBrief>> {
-        let row = sqlx::query("SELECT plan_id, slot_at, state, reason FROM slots WHERE id = $1")
-            .bind(slot_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT plan_id, slot_at, state, reason, kind FROM slots WHERE id = $1")
+                .bind(slot_id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|row| {
             Ok(SlotBrief {
                 plan_id: row.try_get(0)?,
                 slot_at: row.try_get(1)?,
                 state: row.try_get(2)?,
                 reason: row.try_get(3)?,
+                kind: row.try_get(4)?,
             })
         })
         .transpose()

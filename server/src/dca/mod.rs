@@ -91,6 +91,7 @@ pub async fn pause_with_reason(
             next_run_at: None,
             due_slot: None,
             paused_reason: Some(why),
+            expected_next_run_at: None,
         })
         .await?;
     if paused {
@@ -343,11 +344,18 @@ impl DcaService {
         Ok(assets.into_iter().map(asset_facts).collect())
     }
 
-    fn next_run(&self, plan: &Plan, status: PlanStatus) -> Option<jiff::Timestamp> {
+    /// The plan's next run from now, never on the day of `last_slot` (see [`runs_from`]).
+    fn next_run(
+        &self,
+        plan: &Plan,
+        status: PlanStatus,
+        last_slot: Option<i64>,
+    ) -> Option<jiff::Timestamp> {
         if status != PlanStatus::Active {
             return None;
         }
-        plan.next_runs(self.now(), 1).ok()?.first().copied()
+        let after = runs_from(plan, self.now(), last_slot);
+        plan.next_runs(after, 1).ok()?.first().copied()
     }
 
     async fn audit(
@@ -445,7 +453,8 @@ fn bot_identity(
     }
 }
 
-/// The idempotency key of a bot's "Stop and sell" slot (one per plan).
+/// The idempotency key of a bot's first closing-sale slot ("Stop and sell"); a later one
+/// is `stop-and-sell-N`, N the plan's earlier closing slots.
 pub const STOP_AND_SELL: &str = "stop-and-sell";
 
 /// A plan rule refused the change (`domain::plan`'s status rules).
@@ -502,7 +511,7 @@ impl PlanPort for DcaService {
             plan.status = PlanStatus::Active;
             plan.created_at = Some(now);
             plan.updated_at = Some(now);
-            plan.next_run_at = self.next_run(&plan, plan.status);
+            plan.next_run_at = self.next_run(&plan, plan.status, None);
             let row = PlanRow::from_plan(&user.id, &plan).map_err(internal)?;
             self.db.insert_plan(&row).await.map_err(internal)?;
             self.audit(&user.id, AuditAction::PlanCreated, &row.id, caller)
@@ -512,6 +521,11 @@ impl PlanPort for DcaService {
         };
         let stored_next = row.next_run_at;
         let read_at = row.updated_at;
+        let last_slot = self
+            .db
+            .last_scheduled_slot(&row.id)
+            .await
+            .map_err(internal)?;
         let previous = row.into_plan().map_err(internal)?;
         previous.status.check_edit().map_err(conflict)?;
         let expected = match plan.updated_at {
@@ -523,12 +537,13 @@ impl PlanPort for DcaService {
         plan.updated_at =
             Some(jiff::Timestamp::from_millisecond(later(now, read_at)).map_err(internal)?);
         let schedule_changed = plan.schedule != previous.schedule;
-        // A new schedule counts from now, after the slot the old one had due (if any).
+        // A new schedule counts from now, after the slot the old one had due (if any), and
+        // never on the day of a slot that ran (`runs_from`).
         let due_slot = stored_next.filter(|at| {
             schedule_changed && previous.status == PlanStatus::Active && *at <= now.as_millisecond()
         });
         plan.next_run_at = if schedule_changed {
-            self.next_run(&plan, plan.status)
+            self.next_run(&plan, plan.status, last_slot.max(due_slot))
         } else {
             previous.next_run_at
         };
@@ -545,6 +560,7 @@ impl PlanPort for DcaService {
                 next_run_at: schedule_changed.then_some(settings.next_run_at),
                 due_slot,
                 paused_reason: None,
+                expected_next_run_at: schedule_changed.then_some(stored_next),
             })
             .await
             .map_err(internal)?;
@@ -570,7 +586,8 @@ impl PlanPort for DcaService {
 
     /// Starts, pauses or stops one of the caller's plans (compare-and-set, like `save`).
     /// A paused plan keeps its next slot: resumed before the grace window closes on it,
-    /// it still buys (later, the slot is recorded as missed); then it goes on from now.
+    /// it still buys (later, the slot is recorded as missed); then it goes on from now,
+    /// never again on the day of a slot that ran (`runs_from`).
     async fn set_plan_status(
         &self,
         caller: &Caller,
@@ -580,6 +597,11 @@ impl PlanPort for DcaService {
         let user = self.accounts.require_user(caller).await?;
         let row = self.owned(&user.id, plan_id).await?;
         let (stored_next, read_at) = (row.next_run_at, row.updated_at);
+        let last_slot = self
+            .db
+            .last_scheduled_slot(&row.id)
+            .await
+            .map_err(internal)?;
         let plan = row.into_plan().map_err(internal)?;
         plan.status.check_transition(status).map_err(conflict)?;
         if status == PlanStatus::Active && plan.status != PlanStatus::Active {
@@ -591,14 +613,17 @@ impl PlanPort for DcaService {
         let (next_run_at, due_slot) = match status {
             PlanStatus::Stopped => (None, None),
             PlanStatus::Paused => (stored_next, None),
-            PlanStatus::Active => {
-                let from_now = self.next_run(&plan, status).map(|t| t.as_millisecond());
-                match stored_next {
-                    Some(at) if at <= now.as_millisecond() => (from_now, Some(at)),
-                    Some(at) => (Some(at), None),
-                    None => (from_now, None),
+            PlanStatus::Active => match stored_next {
+                Some(at) if at <= now.as_millisecond() => {
+                    let after_it = self.next_run(&plan, status, last_slot.max(Some(at)));
+                    (after_it.map(|t| t.as_millisecond()), Some(at))
                 }
-            }
+                Some(at) => (Some(at), None),
+                None => {
+                    let from_now = self.next_run(&plan, status, last_slot);
+                    (from_now.map(|t| t.as_millisecond()), None)
+                }
+            },
         };
         let written = self
             .db
@@ -614,6 +639,8 @@ impl PlanPort for DcaService {
                 next_run_at: (status != PlanStatus::Paused).then_some(next_run_at),
                 due_slot,
                 paused_reason: None,
+                // A start computed its next run from the stored one (a stop needs no check).
+                expected_next_run_at: (status == PlanStatus::Active).then_some(stored_next),
             })
             .await
             .map_err(internal)?;
@@ -648,26 +675,68 @@ impl PlanPort for DcaService {
                 "Only a signal bot sells when it stops; a DCA plan's shares stay yours.",
             ));
         }
-        let stopped = self
-            .set_plan_status(caller, plan_id, PlanStatus::Stopped)
-            .await?;
-        // The sale is a slot of its own, queued once (its key), and run by the scheduler
-        // with the same exactly-once steps as every order.
-        self.db
+        if plan.status == PlanStatus::Stopped {
+            // Stopped already ("Stop and keep", or a sale that did not go through). An
+            // order whose end the broker never told may have sold the shares already.
+            if self
+                .db
+                .unresolved_orders(plan_id.as_str())
+                .await
+                .map_err(internal)?
+                > 0
+            {
+                return Err(conflict(
+                    "The broker never said what became of one of the bot's orders: check the account in Alpaca's app, and sell there if the shares are still held.",
+                ));
+            }
+            // There must be something to sell.
+            let leg = plan
+                .legs
+                .first()
+                .ok_or_else(|| internal("a bot without a symbol"))?;
+            let (fills, open) = self
+                .db
+                .bot_fills(plan_id.as_str(), "")
+                .await
+                .map_err(internal)?;
+            let (ledger, _) = app::domain::ledger::PositionLedger::replay(&leg.symbol, &fills)
+                .map_err(internal)?;
+            if ledger.qty.is_zero() && open == 0 {
+                return Err(conflict("The bot holds no shares to sell."));
+            }
+        }
+        let stopped = if plan.status == PlanStatus::Stopped {
+            plan
+        } else {
+            self.set_plan_status(caller, plan_id, PlanStatus::Stopped)
+                .await?
+        };
+        // The sale is a slot of its own, run by the scheduler with the same exactly-once
+        // steps as every order; one waits or runs at a time (a second press while it does
+        // asks for the same sale). Each later press, once the last sale is over, is a new
+        // slot (its own key and client order id): a sale the broker refused, or shares kept
+        // at the stop, can be sold from here. The sale sells what the bot's own fills say
+        // it holds, so a sale that went through leaves nothing for the next.
+        let earlier = self
+            .db
+            .manual_slot_count(plan_id.as_str())
+            .await
+            .map_err(internal)?;
+        let key = match earlier {
+            0 => STOP_AND_SELL.to_owned(),
+            n => format!("{STOP_AND_SELL}-{n}"),
+        };
+        // `Err`: a sale of the bot already waits or runs.
+        let _ = self
+            .db
             .insert_manual_slot(
                 plan_id.as_str(),
                 &user.id,
-                Some(STOP_AND_SELL),
+                Some(&key),
                 self.now().as_millisecond(),
             )
             .await
-            .map_err(internal)?
-            .map_err(|_| {
-                AppError::new(
-                    ErrorCode::Conflict,
-                    "Another run of this bot is under way; try again in a moment.",
-                )
-            })?;
+            .map_err(internal)?;
         Ok(stopped)
     }
 
@@ -833,9 +902,75 @@ impl PlanPort for DcaService {
     }
 }
 
+/// The instant a plan's next run is counted from after its schedule changed or it was
+/// resumed: now, but never the local day (in the plan's time zone) of its last scheduled
+/// slot. Moving today's 10:00 purchase to 14:00 after it ran does not buy a second time
+/// today: the new time starts tomorrow.
+fn runs_from(plan: &Plan, now: jiff::Timestamp, last_slot: Option<i64>) -> jiff::Timestamp {
+    let day_after = last_slot.and_then(|at| {
+        let zone = app::domain::zones::get(&plan.schedule.timezone)?;
+        let at = jiff::Timestamp::from_millisecond(at).ok()?;
+        let tomorrow = zone.to_datetime(at).date().tomorrow().ok()?;
+        let midnight = zone
+            .to_timestamp(tomorrow.to_datetime(jiff::civil::Time::midnight()))
+            .ok()?;
+        // Slots count strictly after this instant: one before midnight lets a slot at 00:00 in.
+        midnight
+            .checked_sub(jiff::SignedDuration::from_millis(1))
+            .ok()
+    });
+    day_after.map_or(now, |day_after| day_after.max(now))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_cursor;
+    use super::{Plan, parse_cursor, runs_from};
+
+    fn daily_at(time: &str, zone: &str) -> Plan {
+        serde_json::from_value(serde_json::json!({"name": "p", "mode": "pure",
+            "legs": [{"symbol": "SPY", "amount": "50"}],
+            "schedule": {"frequency": "daily", "interval": 1, "time": time, "timezone": zone}}))
+        .unwrap()
+    }
+
+    fn first_run(plan: &Plan, now: &str, last_slot: Option<&str>) -> String {
+        let now: jiff::Timestamp = now.parse().unwrap();
+        let last = last_slot.map(|t| t.parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        plan.next_runs(runs_from(plan, now, last), 1).unwrap()[0].to_string()
+    }
+
+    #[test]
+    fn a_changed_time_never_runs_a_plan_twice_on_one_day() {
+        // Monday 2026-11-30: the 10:00 New York slot ran (15:00Z); at 11:00 the time moves
+        // to 14:00. The new time starts on Tuesday.
+        let plan = daily_at("14:00", "America/New_York");
+        let ran = Some("2026-11-30T15:00:00Z");
+        assert_eq!(
+            first_run(&plan, "2026-11-30T16:00:00Z", ran),
+            "2026-12-01T19:00:00Z"
+        );
+        // Without a slot today (none yet, or only yesterday's), later today it is.
+        assert_eq!(
+            first_run(&plan, "2026-11-30T16:00:00Z", None),
+            "2026-11-30T19:00:00Z"
+        );
+        assert_eq!(
+            first_run(&plan, "2026-11-30T16:00:00Z", Some("2026-11-29T15:00:00Z")),
+            "2026-11-30T19:00:00Z"
+        );
+        // The day is the plan's own: the slot at 00:00 Tokyo on Dec 1 (15:00Z on Nov 30),
+        // changed at 01:00 there, next runs at the following midnight in Tokyo.
+        let tokyo = daily_at("00:00", "Asia/Tokyo");
+        assert_eq!(
+            first_run(&tokyo, "2026-11-30T16:00:00Z", Some("2026-11-30T15:00:00Z")),
+            "2026-12-01T15:00:00Z"
+        );
+        // A slot at midnight right after the day of the last one is let in.
+        assert_eq!(
+            first_run(&tokyo, "2026-11-30T14:00:00Z", Some("2026-11-29T15:00:00Z")),
+            "2026-11-30T15:00:00Z"
+        );
+    }
 
     #[test]
     fn cursors_read_back_and_junk_is_refused() {

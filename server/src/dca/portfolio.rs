@@ -142,6 +142,19 @@ pub struct PortfolioService {
     /// Each account's books from its activities (per user and broker account), kept so
     /// a read adds only newer activities; one read at a time per account.
     income: Mutex<HashMap<(String, String), IncomeEntry>>,
+    /// Each signal bot's daily bars through the last close, by plan id and broker account
+    /// (`bot_state`: the dashboard reads every bot's state with each refresh of its figures).
+    pub(super) bot_bars: Mutex<HashMap<String, BotBars>>,
+}
+
+/// A bot's daily bars from `from` through the close of `through`, read at `read`; final
+/// when `settled` (read after the bot's evaluation of that close).
+pub(super) struct BotBars {
+    pub(super) from: Date,
+    pub(super) through: Date,
+    pub(super) settled: bool,
+    pub(super) read: std::time::Instant,
+    pub(super) bars: Arc<Vec<app::domain::market::Bar>>,
 }
 
 /// One account's [`Income`], read by one request at a time.
@@ -240,6 +253,7 @@ impl PortfolioService {
             clock,
             closes: Mutex::new(HashMap::new()),
             income: Mutex::new(HashMap::new()),
+            bot_bars: Mutex::new(HashMap::new()),
         }
     }
 
@@ -340,7 +354,7 @@ impl PortfolioService {
 
     /// Each symbol's latest price: from the positions the account view holds (one broker
     /// request for them all, shared with the dashboard), else the latest trade.
-    async fn latest_prices(
+    pub(super) async fn latest_prices(
         &self,
         user_id: &str,
         broker: &AlpacaBroker,
@@ -804,6 +818,7 @@ impl PortfolioPort for PortfolioService {
             realized_pl: activity.as_ref().map(|_| book.realized()),
             dividends: activity.as_ref().map(|a| a.dividends),
             plans,
+            bots_html: String::new(),
         })
     }
 
@@ -820,5 +835,9 @@ impl PortfolioPort for PortfolioService {
             .await
             .map_err(broker_unavailable)?;
         Ok(found.into_iter().map(asset_facts).collect())
+    }
+
+    async fn bot_panels(&self, caller: &Caller) -> Result<String, AppError> {
+        PortfolioService::bot_panels(self, caller).await
     }
 }

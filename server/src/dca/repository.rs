@@ -168,6 +168,10 @@ pub struct PlanWrite<'a> {
     pub due_slot: Option<i64>,
     /// With a new status: why the server set it (a tier pause); `None` otherwise.
     pub paused_reason: Option<&'a str>,
+    /// The `next_run_at` a new next run was computed from: the write is refused if the
+    /// scheduler moved it on (made that slot) meanwhile, so the new next run never lands
+    /// on a day whose slot was just made. `None`: not checked.
+    pub expected_next_run_at: Option<Option<i64>>,
 }
 
 const COLUMNS: &str =
@@ -225,8 +229,14 @@ impl Db {
         } else {
             ""
         };
+        // (-1: no next run; COALESCE reads the same on SQLite and PostgreSQL.)
+        let same_next = if change.expected_next_run_at.is_some() {
+            format!(" AND COALESCE(next_run_at, -1) = ${}", next())
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "UPDATE plans SET {} WHERE id = $2 AND user_id = $3 AND updated_at = $4 AND deleted_at IS NULL{not_stopped}",
+            "UPDATE plans SET {} WHERE id = $2 AND user_id = $3 AND updated_at = $4 AND deleted_at IS NULL{not_stopped}{same_next}",
             sets.join(", ")
         );
         let mut query = sqlx::query(&sql)
@@ -242,6 +252,9 @@ impl Db {
         }
         if let Some(next_run_at) = change.next_run_at {
             query = query.bind(next_run_at);
+        }
+        if let Some(expected) = change.expected_next_run_at {
+            query = query.bind(expected.unwrap_or(-1));
         }
         let mut tx = self.pool().begin().await?;
         if query.execute(&mut *tx).await?.rows_affected() != 1 {

@@ -945,7 +945,10 @@ impl Scheduler {
                     .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
                     .date();
                 let id = if closing {
-                    ClientOrderId::for_bot_exit(&slot.plan_id)
+                    ClientOrderId::for_bot_exit(
+                        &slot.plan_id,
+                        jiff::Timestamp::from_millisecond(slot.slot_at)?,
+                    )
                 } else {
                     ClientOrderId::for_bot(&slot.plan_id, day, order.side)
                 };
@@ -1378,6 +1381,14 @@ impl Scheduler {
             return Err(
                 Waiting("waiting for the answer to the bot's last order before selling").into(),
             );
+        }
+        // An order whose end the broker never told may have sold the shares already.
+        if self.db.unresolved_orders(slot.plan_id.as_str()).await? > 0 {
+            return Ok(BotDecision {
+                order: None,
+                close: Decimal::ZERO,
+                summary: "Not sold: the broker never said what became of one of the bot's orders; check the account in Alpaca's app".to_owned(),
+            });
         }
         let (ledger, _) = app::domain::ledger::PositionLedger::replay(&leg.symbol, &fills)?;
         let qty = order_qty(ledger.qty);

@@ -207,6 +207,43 @@ impl Db {
         .await
     }
 
+    /// When the plan's latest scheduled slot that ran (or is about to) was due (Unix ms),
+    /// if it has one: a changed or resumed schedule does not run the plan again on that
+    /// day. A slot that was missed or failed, or whose every order came to nothing
+    /// (skipped, refused), does not count; a bot's evaluation without a trade does.
+    pub async fn last_scheduled_slot(&self, plan_id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT MAX(s.slot_at) FROM slots s WHERE s.plan_id = $1 AND s.kind = 'scheduled' \
+             AND s.state IN ('due', 'running', 'done') \
+             AND NOT (EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id) \
+                      AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id \
+                          AND p.status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown')))",
+        )
+        .bind(plan_id)
+        .fetch_one(self.pool())
+        .await
+    }
+
+    /// How many of the plan's orders ended without the broker ever saying what became of
+    /// them (`unknown`, no longer checked).
+    pub async fn unresolved_orders(&self, plan_id: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM purchases WHERE plan_id = $1 AND status = 'unknown' \
+             AND next_check_at IS NULL",
+        )
+        .bind(plan_id)
+        .fetch_one(self.pool())
+        .await
+    }
+
+    /// How many "buy now" (for a bot: closing sale) slots the plan has had.
+    pub async fn manual_slot_count(&self, plan_id: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE plan_id = $1 AND kind = 'manual'")
+            .bind(plan_id)
+            .fetch_one(self.pool())
+            .await
+    }
+
     /// Active plans whose next slot is due.
     pub async fn due_plans(&self, now: i64, limit: i64) -> Result<Vec<PlanRow>, sqlx::Error> {
         let rows = sqlx::query(
@@ -725,15 +762,23 @@ impl Db {
         Ok(held)
     }
 
-    /// A bot's latest finished runs, newest first: when, how each ended, and its reason.
+    /// A bot's latest finished runs, newest first: when, how each ended, and its reason
+    /// (what it saw, or the order it placed and why: "Buy: fast SMA crossed above slow SMA";
+    /// a run that ordered nothing, such as one skipped without a broker, keeps its own).
     pub async fn bot_runs(
         &self,
         plan_id: &str,
         limit: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT slot_at, state, reason FROM slots WHERE plan_id = $1 \
-             AND state NOT IN ('due', 'running') ORDER BY slot_at DESC, id LIMIT $2",
+            "SELECT s.slot_at, s.state, COALESCE( \
+               (SELECT CASE p.side WHEN 'sell' THEN 'Sell: ' ELSE 'Buy: ' END \
+                  || COALESCE(p.reason, s.reason, p.status) \
+                FROM purchases p WHERE p.slot_id = s.id AND p.order_qty IS NOT NULL \
+                ORDER BY p.created_at, p.id LIMIT 1), \
+               s.reason) \
+             FROM slots s WHERE s.plan_id = $1 \
+             AND s.state NOT IN ('due', 'running') ORDER BY s.slot_at DESC, s.id LIMIT $2",
         )
         .bind(plan_id)
         .bind(limit)

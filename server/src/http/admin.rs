@@ -129,7 +129,7 @@ pub async fn end_session(
 }
 
 /// `{"sessions": [...]}`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct SessionsBody {
     sessions: Vec<SessionView>,
 }
@@ -165,18 +165,18 @@ pub async fn health(
 pub async fn release_notes(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<super::openapi::ReleaseNotesBody>, AppError> {
     let notes = state.ports.notes.published(&caller, false).await?;
-    Ok(Json(serde_json::json!({ "notes": notes })))
+    Ok(Json(super::openapi::ReleaseNotesBody { notes }))
 }
 
 /// `GET /api/admin/release-notes`: every note, drafts included.
 pub async fn all_notes(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<super::openapi::AdminNotesBody>, AppError> {
     let notes = state.ports.notes.all(&caller).await?;
-    Ok(Json(serde_json::json!({ "notes": notes })))
+    Ok(Json(super::openapi::AdminNotesBody { notes }))
 }
 
 /// `POST /api/admin/release-notes` `{"title","body","publish_at"?,"published"?}`: 201.

@@ -27,7 +27,7 @@ pub async fn tiers(State(state): State<AppState>) -> Json<TierTable> {
     Json(state.ports.billing.tier_table())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     pub tier: Tier,
@@ -50,7 +50,7 @@ pub async fn portal(
     Ok(Json(Redirect { url }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Received {
     pub received: bool,
 }

@@ -15,12 +15,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PlansBody {
     plans: Vec<Plan>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct PlanIdBody {
     plan_id: String,
 }
@@ -87,7 +87,7 @@ pub async fn pause(
     set_status(&state, &caller, body, PlanStatus::Paused).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct StopBody {
     plan_id: String,
     /// A signal bot only: sell what it holds ("Stop and sell"); otherwise its shares stay.
@@ -224,13 +224,13 @@ pub async fn performance(
     Ok(Json(state.ports.portfolio.performance(&caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct AssetQuery {
     #[serde(default)]
     q: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct AssetsBody {
     assets: Vec<app::api::dca::AssetFacts>,
 }

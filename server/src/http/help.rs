@@ -4,6 +4,7 @@
 //! (grace window, live unlock, limits, prices) are this server's own.
 
 use super::AppState;
+use crate::dca::bot_state::signed;
 use crate::mail::templates;
 use crate::settings::LiveSettings;
 use app::api::ErrorCode;
@@ -342,18 +343,6 @@ pub async fn pricing(State(state): State<AppState>, caller: Caller) -> Response 
         minijinja::context! { cards => pricing.cards, rows },
     )
     .await
-}
-
-/// A gain or loss in dollars and cents, signed ("+$1.50", "−$0.25", "$0.00").
-fn signed(amount: Decimal) -> String {
-    let amount = round_cents(amount);
-    if amount > Decimal::ZERO {
-        format!("+${amount}")
-    } else if amount < Decimal::ZERO {
-        format!("−${}", amount.abs())
-    } else {
-        "$0.00".to_owned()
-    }
 }
 
 /// `/bots/{id}`: one of the caller's signal bots: its position, stop and target, realized

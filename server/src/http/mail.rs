@@ -175,7 +175,7 @@ pub async fn verify_api(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct VerifyBody {
     token: String,
     #[serde(default)]
@@ -221,7 +221,7 @@ pub async fn resend_form(State(state): State<AppState>, caller: Caller) -> Respo
 
 // ----- Password reset -----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct EmailBody {
     #[serde(default)]
     email: String,
@@ -232,15 +232,15 @@ pub async fn reset_request_api(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<EmailBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<super::openapi::Empty>), AppError> {
     state
         .accounts
         .request_password_reset(&caller, &body.email)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(super::openapi::Empty {})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ResetBody {
     token: String,
     password: String,

@@ -11,6 +11,7 @@ pub mod limits;
 mod live;
 mod mail;
 mod middleware;
+pub mod openapi;
 pub mod ops;
 pub mod serve;
 
@@ -20,7 +21,7 @@ use crate::db::sessions::DbSessionStore;
 use app::api::ports::Ports;
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use std::sync::Arc;
@@ -102,78 +103,7 @@ pub fn router(state: AppState, sessions: SessionSettings, limits: limits::Reques
 
     let routes = generate_route_list(app::App);
 
-    let api = Router::new()
-        .route("/auth/signup", post(auth::sign_up))
-        .route("/auth/login", post(auth::sign_in))
-        .route("/auth/logout", post(auth::sign_out))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/verify-email", post(mail::verify_api))
-        .route("/auth/verify-email/resend", post(mail::resend_api))
-        .route("/auth/password-reset", post(mail::reset_request_api))
-        .route(
-            "/auth/password-reset/confirm",
-            post(mail::reset_confirm_api),
-        )
-        .route(
-            "/notifications",
-            get(mail::prefs_api).put(mail::save_prefs_api),
-        )
-        .route("/admin/users", get(admin::users))
-        .route(
-            "/admin/users/{id}",
-            get(admin::user).patch(admin::change_user),
-        )
-        .route(
-            "/admin/users/{id}/sessions",
-            get(admin::user_sessions).delete(admin::end_sessions),
-        )
-        .route("/admin/sessions/{handle}", delete(admin::end_session))
-        .route("/sessions", get(admin::own_sessions))
-        .route("/sessions/{handle}", delete(admin::end_own_session))
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/audit.csv", get(admin::audit_csv))
-        .route("/admin/health", get(admin::health))
-        .route(
-            "/admin/settings",
-            get(admin::settings).put(admin::save_settings),
-        )
-        .route("/release-notes", get(admin::release_notes))
-        .route(
-            "/admin/release-notes",
-            get(admin::all_notes).post(admin::create_note),
-        )
-        .route(
-            "/admin/release-notes/{id}",
-            axum::routing::patch(admin::change_note).delete(admin::delete_note),
-        )
-        .route("/dca/config", get(dca::list).post(dca::save))
-        .route(
-            "/dca/config/{id}",
-            get(dca::get_one).delete(dca::delete_one),
-        )
-        .route("/dca/config/check", post(dca::check))
-        .route("/dca/limits", get(dca::limits))
-        .route("/billing", get(billing::view))
-        .route("/billing/tiers", get(billing::tiers))
-        .route("/billing/checkout", post(billing::checkout))
-        .route("/billing/portal", post(billing::portal))
-        .route("/billing/webhook", post(billing::webhook))
-        .route("/dca/start", post(dca::start))
-        .route("/dca/pause", post(dca::pause))
-        .route("/dca/stop", post(dca::stop))
-        .route("/dca/run-now", post(dca::run_now))
-        .route("/dca/history", get(dca::history))
-        .route("/dca/history.csv", get(dca::history_csv))
-        .route("/account", get(dca::account))
-        .route("/performance", get(dca::performance))
-        .route("/assets", get(dca::assets))
-        .route("/ws", get(live::socket))
-        .route(
-            "/broker/connection",
-            get(dca::connection)
-                .post(dca::connect)
-                .delete(dca::disconnect),
-        )
+    let api = openapi::router(openapi::operations())
         .route_layer(axum::middleware::from_fn(middleware::require_json_body))
         .route_layer(axum::middleware::from_fn(ops::note_route))
         .fallback(middleware::api_not_found);

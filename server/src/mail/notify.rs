@@ -17,6 +17,9 @@ use std::sync::Arc;
 /// The topics a user can turn off (Settings, and the unsubscribe link).
 pub const TOPICS: [&str; 4] = ["purchases", "failures", "funds", "weekly"];
 
+/// How long a missed slot's message waits for a catch-up to make the slots after it.
+const MISSED_GATHER_MS: i64 = 60_000;
+
 /// The zone times are written in when the user chose none.
 const DEFAULT_ZONE: &str = "America/New_York";
 /// The weekly summary goes out on Saturday from this hour, the user's time.
@@ -67,7 +70,11 @@ impl Notifier {
                 let Some(slot_id) = payload.get("slot_id").and_then(|v| v.as_str()) else {
                     anyhow::bail!("the message names no slot");
                 };
-                match self.slot_summary(mail, row, user, slot_id, now).await? {
+                let failures_wanted = prefs.wants("failures");
+                match self
+                    .slot_summary(mail, row, user, slot_id, failures_wanted, now)
+                    .await?
+                {
                     SlotMail::Send {
                         failed,
                         subject,
@@ -120,6 +127,7 @@ impl Notifier {
         row: &OutboxRow,
         user: &UserRecord,
         slot_id: &str,
+        failures_wanted: bool,
         now: i64,
     ) -> anyhow::Result<SlotMail> {
         let db = mail.db();
@@ -150,6 +158,37 @@ impl Notifier {
         {
             return Ok(SlotMail::Later(now + 60_000));
         }
+        // Scheduled slots missed one after another (the server was down for days; a
+        // catch-up makes and runs them a moment apart) make one message. It waits a minute
+        // for the catch-up; then the earliest unsent one takes every later unsent one of
+        // the plan into its message (they are skipped, saying so), and the others wait for
+        // it. So each missed slot is in exactly one message.
+        let mut missed_run = Vec::new();
+        if state == Some(SlotState::Missed) && slot.kind == "scheduled" {
+            if now - row.created_at < MISSED_GATHER_MS {
+                return Ok(SlotMail::Later(row.created_at + MISSED_GATHER_MS));
+            }
+            let siblings = db.missed_siblings(&user.id, &slot.plan_id, &row.id).await?;
+            if siblings.iter().any(|(_, at)| *at < slot.slot_at) {
+                return Ok(SlotMail::Later(now + MISSED_GATHER_MS / 2));
+            }
+            // The user's choice first: nothing is marked as listed in a message not sent.
+            if !failures_wanted {
+                return Ok(SlotMail::Skip(
+                    "the user turned off failures e-mails".to_owned(),
+                ));
+            }
+            let ids: Vec<String> = siblings.into_iter().map(|(id, _)| id).collect();
+            let owner = row.lease_owner.as_deref().unwrap_or_default();
+            let Some(taken) = db.take_into(&row.id, owner, &user.id, &ids, now).await? else {
+                // Taken into an earlier missed purchase's message meanwhile (it is settled
+                // already), or the lease ran out (another sender has it).
+                return Ok(SlotMail::Later(now + MISSED_GATHER_MS / 2));
+            };
+            missed_run = taken;
+            missed_run.push(slot.slot_at);
+            missed_run.sort_unstable();
+        }
         let plan = db.plan_even_deleted(&slot.plan_id, &user.id).await?;
         let plan_name = plan
             .as_ref()
@@ -178,11 +217,14 @@ impl Notifier {
                 SlotLine {
                     symbol: p.symbol.to_string(),
                     amount: money(p.notional),
-                    state: if p.side == app::domain::order::Side::Sell && p.status.bought() {
-                        "Sold".to_owned()
-                    } else {
-                        p.status.words().to_owned()
-                    },
+                    state: match (p.side, p.status) {
+                        (app::domain::order::Side::Sell, PurchaseStatus::Filled) => "Sold",
+                        (app::domain::order::Side::Sell, PurchaseStatus::PartiallyFilled) => {
+                            "Sold in part; the rest of the order was canceled"
+                        }
+                        _ => p.status.words(),
+                    }
+                    .to_owned(),
                     qty: p
                         .status
                         .bought()
@@ -213,19 +255,62 @@ impl Notifier {
                 reason: slot.reason.clone(),
             });
         }
-        let subject = if failed {
+        let bot = plan.as_ref().is_some_and(|p| p.mode == "discretionary");
+        // A bot's manual slot is its closing sale (a failed one may have no sale row).
+        let selling = purchases
+            .iter()
+            .any(|p| p.side == app::domain::order::Side::Sell)
+            || (bot && slot.kind == "manual");
+        let filled_at = purchases.iter().filter_map(|p| p.filled_at).max();
+        let ordered = purchases.iter().any(|p| p.status.is_open());
+        let subject = if missed_run.len() > 1 {
+            format!(
+                "{} {} of \"{plan_name}\" were missed",
+                missed_run.len(),
+                if bot { "evaluations" } else { "purchases" }
+            )
+        } else if failed && selling {
+            format!("A sale by your bot \"{plan_name}\" did not go through")
+        } else if failed && bot {
+            format!("A run of your bot \"{plan_name}\" did not go through")
+        } else if failed {
             format!("A purchase of \"{plan_name}\" did not go through")
         } else if sold > Decimal::ZERO {
             format!("Your bot \"{plan_name}\" sold ${}", money(sold))
+        } else if bot && bought > Decimal::ZERO {
+            format!("Your bot \"{plan_name}\" bought ${}", money(bought))
+        } else if bot && ordered {
+            format!("Your bot \"{plan_name}\" placed an order")
+        } else if bot {
+            format!("Your bot \"{plan_name}\" did not trade")
         } else {
             format!("Your plan \"{plan_name}\" ran: ${} bought", money(bought))
         };
+        // A bot's order is for the next open: it traded when it filled, not at its slot
+        // (a summary sent before the fill says the order waits).
+        let (when, bot_state) = match filled_at {
+            Some(at) if bot => (at, "traded"),
+            _ if bot && ordered => (slot.slot_at, "ordered"),
+            _ => (slot.slot_at, "ran"),
+        };
         let context = serde_json::json!({
             "plan": plan_name,
-            "when": format!("on {}", local_time(slot.slot_at, &zone)),
+            "when": format!("on {}", local_time(when, &zone)),
             "rows": rows,
             "bought": (bought > Decimal::ZERO).then(|| money(bought)),
+            "sold": (sold > Decimal::ZERO).then(|| money(sold)),
             "failed": failed,
+            "selling": selling,
+            "bot": bot,
+            "bot_state": bot_state,
+            // More than one missed in a row: each one's time.
+            "missed": (missed_run.len() > 1).then(|| {
+                missed_run
+                    .iter()
+                    .map(|at| local_time(*at, &zone))
+                    .collect::<Vec<_>>()
+            }),
+            "plan_id": slot.plan_id,
             "next_run": next_run,
         });
         Ok(SlotMail::Send {

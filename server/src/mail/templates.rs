@@ -44,6 +44,7 @@ const SOURCES: &[(&str, &str)] = templates!(
     "help/risk.html",
     "help/position.html",
     "help/bot.html",
+    "help/bot_panels.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -92,9 +93,14 @@ mod tests {
 
     /// Renders `template` as text and HTML with `context` against their snapshots.
     fn both(template: &str, context: &serde_json::Value) {
+        both_as(template, template, context);
+    }
+
+    /// [`both`], against the snapshots `name.txt` and `name.html`.
+    fn both_as(template: &str, name: &str, context: &serde_json::Value) {
         for ext in ["txt", "html"] {
             let rendered = render(&format!("mail/{template}.{ext}"), context).unwrap();
-            snapshot(&format!("{template}.{ext}"), &rendered);
+            snapshot(&format!("{name}.{ext}"), &rendered);
         }
     }
 
@@ -158,6 +164,51 @@ mod tests {
         )
         .unwrap();
         snapshot("slot-failed.txt", &failed);
+        // A bot's closing sale, and a sale the broker refused.
+        both_as(
+            "slot",
+            "slot-bot-sale",
+            &common(serde_json::json!({
+                "unsubscribe_url": unsubscribe,
+                "plan": "SPY crossover", "bot": true, "bot_state": "traded", "plan_id": "b6c0e664",
+                "when": "on Tue 9 Jun 2026, 09:31 EDT",
+                "rows": [{"symbol": "SPY", "amount": "3077.08", "state": "Sold", "qty": "4.24465248", "price": "731.10", "reason": "Stopped and sold: the bot's whole position"}],
+                "sold": "3103.27", "failed": false, "selling": true,
+            })),
+        );
+        let refused = render(
+            "mail/slot.txt",
+            common(serde_json::json!({
+                "plan": "SPY crossover", "bot": true, "plan_id": "b6c0e664", "failed": true,
+                "selling": true, "when": "on Tue 9 Jun 2026, 09:31 EDT",
+                "rows": [{"symbol": "SPY", "amount": "3077.08", "state": "Rejected by the broker", "reason": "insufficient qty available for order"}],
+            })),
+        )
+        .unwrap();
+        snapshot("slot-bot-refused.txt", &refused);
+        let ordered = render(
+            "mail/slot.txt",
+            common(serde_json::json!({
+                "plan": "SPY crossover", "bot": true, "bot_state": "ordered", "plan_id": "b6c0e664",
+                "failed": false, "selling": false, "when": "on Mon 8 Jun 2026, 16:10 EDT",
+                "rows": [{"symbol": "SPY", "amount": "3077.08", "state": "Sent; waiting for the fill", "reason": "fast SMA crossed above slow SMA"}],
+                "next_run": "Tue 9 Jun 2026, 16:10 EDT",
+            })),
+        )
+        .unwrap();
+        snapshot("slot-bot-ordered.txt", &ordered);
+        // Purchases missed in a row: one message lists them.
+        both_as(
+            "slot",
+            "slot-missed",
+            &common(serde_json::json!({
+                "unsubscribe_url": unsubscribe,
+                "plan": "Core", "failed": true, "when": "on Mon 30 Nov 2026, 10:00 EST",
+                "missed": ["Mon 30 Nov 2026, 10:00 EST", "Tue 1 Dec 2026, 10:00 EST", "Wed 2 Dec 2026, 10:00 EST"],
+                "rows": [{"symbol": "SPY", "amount": "10.00", "state": "Missed", "reason": "the server was not running at the scheduled time and the grace window passed"}],
+                "next_run": "Thu 3 Dec 2026, 10:00 EST",
+            })),
+        );
         both(
             "funds",
             &common(serde_json::json!({

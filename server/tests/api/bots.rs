@@ -316,6 +316,13 @@ async fn a_bot_keeps_its_settings_and_refuses_bad_ones(backend: Backend) {
         refused.text().await.unwrap().contains("unknown sizing"),
         "the bad key is named"
     );
+    // A misspelt setting is refused, not silently left at its default.
+    let mut misspelt = bot_plan("1000");
+    misspelt["bot"] = json!({"fast": 5, "slwo": 30});
+    let refused = app.post_json("/api/dca/config", misspelt).await;
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("unknown field `slwo`"), "{text}");
     app.cleanup().await;
 }
 
@@ -441,6 +448,7 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     };
     let first_day = jiff::civil::date(2026, 6, 1);
     let (dca_id, dca_qty, bot_id) = plan_and_bot_on_spy(&app, "bot-stop@example.com").await;
+    crate::helpers::mark_verified(&app, "bot-stop@example.com").await;
     let worker = app.worker(|_| {});
     let refused = app
         .post_json("/api/dca/stop", json!({"plan_id": dca_id, "sell": true}))
@@ -542,40 +550,22 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
         .find(|p| p["plan_id"] == bot_id.as_str() && p["side"] == "buy")
         .map(|p| decimal(&p["qty"]))
         .unwrap();
-    let sales: Vec<&Value> = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["side"] == "sell")
-        .collect();
+    let sales = sales_in(&history);
     assert_eq!(sales.len(), 1, "{history}");
     assert_eq!(sales[0]["status"], "filled");
     assert_eq!(decimal(&sales[0]["qty"]), bot_qty);
-    let account = json(app.get("/api/account").await).await;
-    let spy = account["positions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["symbol"] == "SPY")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        decimal(&spy["qty"]),
-        dca_qty,
-        "the plan's shares stay: {account}"
-    );
-    let page = app
-        .get(&format!("/bots/{bot_id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
+    let page = bot_page(&app, &bot_id).await;
     assert_eq!(held(&page), Decimal::ZERO);
     assert!(
         page.contains(r#"data-testid="bot-status">stopped<"#),
         "{page}"
     );
     assert!(!page.contains(r#"data-testid="stop-and-sell""#));
+    assert!(
+        !page.contains("still need more daily history"),
+        "a stopped bot holding nothing needs no history: {page}"
+    );
     // Returns: the plan still holds what it bought; the bot holds nothing.
     let perf = json(app.get("/api/performance").await).await;
     let plan = |id: &str| {
@@ -600,12 +590,226 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
         .unwrap()
         .clone();
     assert_eq!(decimal(&spy_held["qty"]), dca_qty, "{perf}");
+
+    // The sale's e-mail (in the demo mailbox) says what the bot sold (a summary that
+    // waited for the fill looks again a minute later).
+    app.clock.advance_minutes(2);
+    let text = mailed(&app, "bot-stop@example.com", "sold $").await;
+    // When it sold (at the next open), not when it was asked to.
+    assert!(
+        text.contains("Your bot \"SPY crossover\" traded on Tue 9 Jun 2026, 09:3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sold: $") && !text.contains("Bought:"),
+        "{text}"
+    );
+    app.cleanup().await;
+}
+
+/// The HTML of the bot's page, as the signed-in user sees it.
+async fn bot_page(app: &TestApp, bot_id: &str) -> String {
+    app.get(&format!("/bots/{bot_id}"))
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The SPY shares the signed-in user's account holds.
+async fn spy_held(app: &TestApp) -> Decimal {
+    let account = json(app.get("/api/account").await).await;
+    account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["symbol"] == "SPY")
+        .map(|p| decimal(&p["qty"]))
+        .unwrap_or_else(|| panic!("no SPY: {account}"))
+}
+
+/// The sales in a history page.
+fn sales_in(history: &Value) -> Vec<&Value> {
+    history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["side"] == "sell")
+        .collect()
+}
+
+/// The text of the demo mailbox's message to `to` whose subject contains `subject`, once
+/// it is there (up to ten seconds).
+async fn mailed(app: &TestApp, to: &str, subject: &str) -> String {
+    for _ in 0..500 {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT text_body FROM mailbox WHERE to_addr = $1 AND subject LIKE $2",
+        )
+        .bind(to)
+        .bind(format!("%{subject}%"))
+        .fetch_optional(app.db.pool())
+        .await
+        .unwrap();
+        if let Some(text) = found {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no message to {to} about {subject:?}");
+}
+
+/// The text of the element with `data-testid="{id}"` in `html` (up to its first tag).
+fn testid_text<'a>(html: &'a str, id: &str) -> &'a str {
+    let marker = format!(r#"data-testid="{id}">"#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {id} in {html}"))
+        + marker.len();
+    &html[start..start + html[start..].find('<').unwrap()]
+}
+
+/// The dashboard's bot panels (with its figures, `load_performance`): each bot's position, entry, stop,
+/// target, realized P&L and last signal, from its own fills, this morning's too (the stop is
+/// known before the next evaluation, and is the one it then uses). The DCA plan has none,
+/// another user sees none of them, a visitor is refused.
+async fn the_dashboard_shows_each_bots_state(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    let (_, _, bot_id) = plan_and_bot_on_spy(&app, "bot-panel@example.com").await;
+    // The dashboard reads them with its figures; the REST API's figures have none.
+    let panels = || async {
+        let response = app
+            .client
+            .post(app.url("/api/fn/load_performance"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let html = json(response).await["bots_html"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            html.matches(r#"data-testid="bot-panel""#).count(),
+            1,
+            "only the bot: {html}"
+        );
+        assert!(
+            html.contains(&format!(r#"href="/bots/{bot_id}""#)),
+            "{html}"
+        );
+        html
+    };
+    let rest = json(app.get("/api/performance").await).await;
+    assert!(rest.get("bots_html").is_none(), "{rest}");
+    let html = panels().await;
+    assert_eq!(testid_text(&html, "bot-position"), "nothing", "{html}");
+    assert!(html.contains("No evaluation yet."), "{html}");
+
+    // The evening of its first signal (2026-06-08): the buy waits for the next open.
+    run_days(&app, &sessions(first_day, 6), false).await;
+    let html = panels().await;
+    assert_eq!(testid_text(&html, "bot-position"), "nothing", "{html}");
+    assert!(
+        html.contains(
+            "Last signal, Mon Jun 8: Buy: fast SMA crossed above slow SMA · \
+             One order is waiting for the broker's answer."
+        ),
+        "{html}"
+    );
+
+    // It fills at the next open: the position, its entry and stop before any evaluation.
+    let open = sessions(jiff::civil::date(2026, 6, 9), 1)[0].open_at();
+    at(
+        &app,
+        open.checked_add(jiff::SignedDuration::from_mins(1))
+            .unwrap(),
+    )
+    .await;
+    let worker = app.worker(|_| {});
+    worker.reconcile_once().await.unwrap();
+    let history = json(app.get("/api/dca/history").await).await;
+    let buy = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(buy["status"], "filled", "{buy}");
+    let html = panels().await;
+    let position = testid_text(&html, "bot-position");
+    assert!(
+        position.starts_with(&format!("{} SPY (", decimal(&buy["qty"]).normalize())),
+        "{html}"
+    );
+    let price = decimal(&buy["price"]);
+    assert_eq!(
+        testid_text(&html, "bot-entry"),
+        format!("${}", app::domain::market::round_cents(price)),
+        "{html}"
+    );
+    let stop: Decimal = testid_text(&html, "bot-stop")
+        .trim_start_matches('$')
+        .parse()
+        .unwrap_or_else(|_| panic!("a stop: {html}"));
+    assert!(stop < price, "{html}");
+    assert_eq!(
+        testid_text(&html, "bot-target"),
+        "none",
+        "no take profit set"
+    );
+    assert_eq!(
+        testid_text(&html, "bot-next"),
+        "Next evaluation: Tue Jun 9 16:10 New York time"
+    );
+    assert_eq!(testid_text(&html, "bot-realized"), "$0.00");
+    assert!(!html.contains("waiting for the broker"), "{html}");
+
+    // That evening's evaluation holds, with the very stop the panel showed.
+    at(&app, ny(jiff::civil::date(2026, 6, 9), 16, 11)).await;
+    while worker.tick().await.unwrap() {}
+    let html = panels().await;
+    assert!(
+        html.contains(&format!(
+            "Last signal, Tue Jun 9: No trade: holding {} shares, stop {stop}",
+            decimal(&buy["qty"]).normalize()
+        )),
+        "{html}"
+    );
+    assert_eq!(testid_text(&html, "bot-stop"), format!("${stop}"));
+
+    // Nobody else sees it.
+    let other = app.other_client();
+    other
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "bot-panel-stranger@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = other
+        .post(app.url("/api/fn/load_performance"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 200);
+    assert!(json(theirs).await.get("bots_html").is_none());
+    let visitor = app
+        .other_client()
+        .post(app.url("/api/fn/load_performance"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visitor.status(), 401);
     app.cleanup().await;
 }
 
 /// The user sells the bot's shares in the broker's own app: the bot still counts them, but
 /// its sale is cut to what the account holds beyond the DCA plan's shares, here nothing,
-/// so "Stop and sell" sells none of the plan's.
+/// so "Stop and sell" sells none of the plan's. Asked again once the shares are back, the
+/// sale (a new one, its own client order id) goes through; then nothing is left to sell.
 async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
@@ -646,12 +850,7 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
             .all(|p| p["side"] == "buy"),
         "no sale: {history}"
     );
-    let page = app
-        .get(&format!("/bots/{bot_id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = bot_page(&app, &bot_id).await;
     assert!(
         page.contains("Not sold: the account holds none of the bot"),
         "{page}"
@@ -659,15 +858,80 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     // Stopped, it still counts its shares: the page offers to sell them, not to stop.
     assert!(page.contains("Sell its shares"), "{page}");
     assert!(!page.contains(r#"data-testid="stop-and-keep""#));
-    let account = json(app.get("/api/account").await).await;
-    let spy = account["positions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["symbol"] == "SPY")
-        .map(|p| decimal(&p["qty"]))
-        .unwrap();
-    assert_eq!(spy, dca_qty, "the plan's shares stay");
+    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
+
+    // While one of the bot's orders has an end the broker never told, no new sale.
+    let unknown = |status: &'static str| {
+        sqlx::query("UPDATE purchases SET status = $1 WHERE plan_id = $2 AND side = 'buy'")
+            .bind(status)
+            .bind(bot_id.clone())
+            .execute(app.db.pool())
+    };
+    unknown("unknown").await.unwrap();
+    let refused = app
+        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+        .await;
+    assert_eq!(refused.status(), 409);
+    assert!(
+        json(refused).await["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never said"),
+    );
+    unknown("filled").await.unwrap();
+
+    // The user buys the shares back and asks again (twice): this sale (a slot and a client
+    // order id of its own) goes through, once, and sells only the bot's shares.
+    crate::helpers::trade_at_the_broker(&app, "buy", "SPY", &bot_qty.to_string()).await;
+    for _ in 0..2 {
+        let again = app
+            .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+            .await;
+        assert_eq!(again.status(), 200);
+    }
+    let closing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE plan_id = $1 AND kind = 'manual'")
+            .bind(&bot_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        closing, 2,
+        "the first sale and this one: the second press asked for the same"
+    );
+    // An order's end the broker never told, found when the sale runs: nothing is sold.
+    unknown("unknown").await.unwrap();
+    while worker.tick().await.unwrap() {}
+    let page = bot_page(&app, &bot_id).await;
+    assert!(page.contains("Not sold: the broker never said"), "{page}");
+    unknown("filled").await.unwrap();
+    let again = app
+        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+        .await;
+    assert_eq!(again.status(), 200);
+    while worker.tick().await.unwrap() {}
+    worker.reconcile_once().await.unwrap();
+    let history = json(app.get("/api/dca/history").await).await;
+    let sales = sales_in(&history);
+    assert_eq!(sales.len(), 1, "{history}");
+    assert_eq!(sales[0]["status"], "filled", "{history}");
+    assert_eq!(decimal(&sales[0]["qty"]), bot_qty);
+    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
+    let page = bot_page(&app, &bot_id).await;
+    assert!(!page.contains(r#"data-testid="stop-and-sell""#), "{page}");
+    // Nothing is left to sell.
+    let nothing = app
+        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+        .await;
+    assert_eq!(nothing.status(), 409);
+    let error = json(nothing).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds no shares"),
+        "{error}"
+    );
     app.cleanup().await;
 }
 
@@ -688,12 +952,7 @@ async fn a_day_without_its_last_answer_does_not_trade(backend: Backend) {
     at(&app, ny(jiff::civil::date(2026, 6, 9), 16, 11)).await;
     let worker = app.worker(|_| {});
     while worker.tick().await.unwrap() {}
-    let page = app
-        .get(&format!("/bots/{bot_id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = bot_page(&app, &bot_id).await;
     assert!(
         page.contains("No trade: waiting for the answer to the bot&#x27;s previous order")
             || page.contains("No trade: waiting for the answer to the bot's previous order"),
@@ -715,4 +974,5 @@ on_both_backends!(
     a_bot_keeps_its_settings_and_refuses_bad_ones,
     a_crash_between_signal_and_order_sends_one_order,
     stop_and_sell_sells_only_the_bots_shares,
+    the_dashboard_shows_each_bots_state,
 );

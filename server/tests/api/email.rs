@@ -58,6 +58,48 @@ async fn settled(app: &TestApp, dedupe_key: &str) -> String {
     panic!("the e-mail {dedupe_key} never settled");
 }
 
+/// Waits until the outbox row with `dedupe_key` has recorded a failed attempt and waits for
+/// its retry. Advancing the clock before that would put the retry's backoff after the
+/// advance (the sender reads the clock when it records the failure), and it never comes.
+async fn retry_recorded(app: &TestApp, dedupe_key: &str) {
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE dedupe_key = $1 AND state = 'pending' \
+             AND last_error IS NOT NULL",
+        )
+        .bind(dedupe_key)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        if waiting == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the e-mail {dedupe_key} never waited for a retry");
+}
+
+/// Waits until `count` scheduled slots of the user's plans have ended missed (each writes its
+/// summary's outbox row as it ends). The catch-up's workers end them in any order, maybe
+/// after a later slot that bought: the clock must not pass their gathering minute before.
+async fn missed_recorded(app: &TestApp, email: &str, count: i64) {
+    for _ in 0..500 {
+        let missed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM slots s JOIN users u ON u.id = s.user_id \
+             WHERE u.email = $1 AND s.kind = 'scheduled' AND s.state = 'missed'",
+        )
+        .bind(email)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        if missed == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{email}'s {count} missed purchases were never recorded");
+}
+
 async fn sign_up_verified(app: &TestApp, sink: &SmtpSink, email: &str) -> reqwest::Client {
     let (client, _) = signed_up(app, email).await;
     let mail = sink.wait_for(email, "Confirm your e-mail", 1).await;
@@ -429,6 +471,7 @@ async fn one_summary_per_purchase_even_when_the_sender_crashes_mid_send(backend:
         "the first try was cut off"
     );
     // The retry waits its backoff.
+    retry_recorded(&app, &key).await;
     app.clock.advance_minutes(1);
     let mails = sink.wait_for(email, "ran: $", 1).await;
     let text = mails[0].text();
@@ -478,11 +521,146 @@ async fn one_summary_per_purchase_even_when_the_sender_crashes_mid_send(backend:
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    retry_recorded(&app, &third).await;
     app.clock.advance_minutes(1);
     assert_eq!(settled(&app, &third).await, "sent");
     let mails = sink.wait_for(email, "ran: $", 4).await;
     assert_eq!(mails.len(), 4);
     assert_eq!(mails[2].header("Message-ID"), mails[3].header("Message-ID"));
+    app.cleanup().await;
+}
+
+/// The server was down for days: the purchases missed in a row make one message (the
+/// earliest one's, listing each); the one that then runs has its own. A second outage's
+/// message lists only its own.
+async fn missed_days_make_one_message(backend: Backend) {
+    let Some((app, sink)) = app_with_sink(backend, true).await else {
+        return;
+    };
+    let email = "away@example.com";
+    let user = sign_up_verified(&app, &sink, email).await;
+    let mut daily = weekly_plan();
+    daily["schedule"] = json!({"frequency": "daily", "interval": 1, "time": "10:00",
+                               "timezone": "America/New_York"});
+    let created = user
+        .post(app.url("/api/dca/config"))
+        .json(&daily)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // Saturday 00:00 UTC → Thursday 10:30 New York: Monday's to Wednesday's purchases are
+    // past their grace window (missed); Thursday's runs.
+    app.set_market_time("2026-12-03T15:30:00Z").await;
+    app.clock.advance_minutes((5 * 24 + 15) * 60 + 30);
+    let ran = sink.wait_for(email, "ran: $", 1).await;
+    assert!(ran[0].text().contains("Bought"), "{}", ran[0].text());
+    // The missed ones' message waits a minute for the catch-up.
+    missed_recorded(&app, email, 3).await;
+    app.clock.advance_minutes(2);
+    let missed = sink.wait_for(email, "were missed", 1).await;
+    let text = missed[0].text();
+    assert!(
+        missed[0]
+            .header("Subject")
+            .is_some_and(|s| s.contains("3 purchases of")),
+        "{text}"
+    );
+    for day in ["Mon 30 Nov 2026", "Tue 1 Dec 2026", "Wed 2 Dec 2026"] {
+        assert!(text.contains(day), "{day}: {text}");
+    }
+    // The others' summaries say where they went.
+    let taken: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'skipped' AND last_error LIKE 'listed in the e-mail of%'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(taken, 2);
+
+    // Down again from Friday to Tuesday 10:30: Friday's and Monday's are missed (the
+    // weekend's move to Monday), Tuesday's runs. Only the new ones are listed.
+    app.set_market_time("2026-12-08T15:30:00Z").await;
+    app.clock.advance_minutes(5 * 24 * 60 - 2);
+    sink.wait_for(email, "ran: $", 2).await;
+    missed_recorded(&app, email, 5).await;
+    app.clock.advance_minutes(2);
+    let missed = sink.wait_for(email, "were missed", 2).await;
+    let text = missed[1].text();
+    assert!(
+        missed[1]
+            .header("Subject")
+            .is_some_and(|s| s.contains("2 purchases of")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Fri 4 Dec 2026") && text.contains("Mon 7 Dec 2026"),
+        "{text}"
+    );
+    assert!(!text.contains("30 Nov"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let subjects: Vec<String> = sink
+        .to(email)
+        .iter()
+        .filter_map(|m| m.header("Subject"))
+        .filter(|s| !s.contains("Confirm"))
+        .collect();
+    assert_eq!(
+        subjects.len(),
+        4,
+        "two for missed days, one each for Thursday and Tuesday: {subjects:?}"
+    );
+
+    // A row taken into another's message takes what it had taken with it (a late earlier
+    // slot can lead over a lead not yet sent), and only the lead's holder can take.
+    let row_of = |day: &'static str| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT o.id FROM outbox o JOIN slots s ON s.id = SUBSTR(o.dedupe_key, 6) \
+             WHERE s.slot_at = $1",
+        )
+        .bind(day.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+        .fetch_one(app.db.pool())
+    };
+    let (monday, thursday) = (
+        row_of("2026-11-30T15:00:00Z").await.unwrap(),
+        row_of("2026-12-03T15:00:00Z").await.unwrap(),
+    );
+    // Not due for a day: the running sender must not claim it between these statements.
+    sqlx::query("UPDATE outbox SET state = 'pending', not_before = $2 WHERE id = $1")
+        .bind(&monday)
+        .bind(app.clock.now().millis() + 86_400_000)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE outbox SET state = 'sending', lease_owner = 'test', lease_until = $2 WHERE id = $1",
+    )
+    .bind(&thursday)
+    .bind(app.clock.now().millis() + 86_400_000)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let id = user_id(&app, &user).await;
+    let now = app.clock.now().millis();
+    let ids = [monday.clone()];
+    assert_eq!(
+        app.db
+            .take_into(&thursday, "another", &id, &ids, now)
+            .await
+            .unwrap(),
+        None
+    );
+    let taken = app
+        .db
+        .take_into(&thursday, "test", &id, &ids, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        taken.len(),
+        3,
+        "Monday's, and Tuesday's and Wednesday's with it"
+    );
     app.cleanup().await;
 }
 
@@ -909,6 +1087,7 @@ on_both_backends!(
     password_reset_end_to_end,
     password_resets_are_rate_limited,
     one_summary_per_purchase_even_when_the_sender_crashes_mid_send,
+    missed_days_make_one_message,
     choices_and_unsubscribe_links_are_respected,
     unverified_addresses_get_no_notifications_and_cannot_subscribe,
     admins_set_smtp_with_a_sealed_password_and_send_a_test,

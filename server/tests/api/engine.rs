@@ -144,6 +144,38 @@ async fn a_scheduled_slot_runs_at_its_time(app: &TestApp) {
         plans["plans"][0]["next_run_at"], "2026-12-07T15:00:00Z",
         "moved on to next Monday"
     );
+
+    // At 10:01 the user moves the plan to 14:00: today's purchase is made, so the new
+    // time starts next Monday (not a second purchase this afternoon).
+    let mut later = plans["plans"][0].clone();
+    later["schedule"]["time"] = json!("14:00");
+    let changed = app.post_json("/api/dca/config", later).await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(json(changed).await["next_run_at"], "2026-12-07T19:00:00Z");
+    // Paused, moved back to 10:30 and resumed: still not today.
+    let id = plans["plans"][0]["id"].clone();
+    let paused = app
+        .post_json("/api/dca/pause", json!({"plan_id": id}))
+        .await;
+    let mut earlier = json(paused).await;
+    earlier["schedule"]["time"] = json!("10:30");
+    assert_eq!(
+        app.post_json("/api/dca/config", earlier).await.status(),
+        200
+    );
+    let resumed = json(
+        app.post_json("/api/dca/start", json!({"plan_id": id}))
+            .await,
+    )
+    .await;
+    assert_eq!(resumed["next_run_at"], "2026-12-07T15:30:00Z", "{resumed}");
+    app.clock.advance_minutes(4 * 60);
+    assert!(!app.worker(|_| {}).tick().await.unwrap());
+    assert_eq!(
+        history(app).await.len(),
+        2,
+        "one purchase of each leg today"
+    );
 }
 
 async fn users_cannot_run_or_see_each_others_purchases(app: &TestApp) {
@@ -1095,6 +1127,12 @@ async fn a_slot_past_the_grace_window_is_missed(app: &TestApp) {
         assert!(p["reason"].as_str().unwrap().contains("grace"), "{p}");
     }
     assert_eq!(broker_orders(app).await.len(), 0, "nothing was bought late");
+    // Nothing was bought today, so moving the plan to 15:30 (New York) buys today.
+    let plans = json(app.get("/api/dca/config").await).await;
+    let mut later = plans["plans"][0].clone();
+    later["schedule"]["time"] = json!("15:30");
+    let changed = json(app.post_json("/api/dca/config", later).await).await;
+    assert_eq!(changed["next_run_at"], "2026-11-30T20:30:00Z", "{changed}");
 }
 
 /// An order accepted while the market is closed is reconciled until it fills.

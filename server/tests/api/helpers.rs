@@ -521,6 +521,17 @@ macro_rules! on_both_backends {
 /// Sells `qty` of `symbol` in the demo account of the signed-in user straight at the
 /// simulated broker (as the user could in Alpaca's own app); returns the fill price.
 pub async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> rust_decimal::Decimal {
+    trade_at_the_broker(app, "sell", symbol, qty).await
+}
+
+/// Buys (`side` "buy") or sells `qty` of `symbol` straight at the simulated broker, like
+/// [`sell_at_the_broker`]; returns the fill price.
+pub async fn trade_at_the_broker(
+    app: &TestApp,
+    side: &str,
+    symbol: &str,
+    qty: &str,
+) -> rust_decimal::Decimal {
     let id = user_id(app, &app.client).await;
     let sim = app.demo_broker_url().unwrap();
     let client = reqwest::Client::new();
@@ -534,7 +545,7 @@ pub async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> rust_
     };
     let order = keyed(client.post(format!("{sim}/v2/orders")))
         .json(
-            &serde_json::json!({"symbol": symbol, "qty": qty, "side": "sell", "type": "market",
+            &serde_json::json!({"symbol": symbol, "qty": qty, "side": side, "type": "market",
                       "time_in_force": "day"}),
         )
         .send()
@@ -559,5 +570,5 @@ pub async fn sell_at_the_broker(app: &TestApp, symbol: &str, qty: &str) -> rust_
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("the sale did not fill");
+    panic!("the {side} order did not fill");
 }

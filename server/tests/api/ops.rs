@@ -285,18 +285,27 @@ async fn metrics_want_the_token_and_count_requests_and_purchases(app: &TestApp) 
     let slot = app
         .queue_slot(&plan_id, &id, app.clock.now().millis())
         .await;
+    // The order is recorded as sent a moment before its slot is marked done: wait for both.
     let mut purchases = Vec::new();
+    let mut slot_state = String::new();
     for _ in 0..300 {
         purchases = app.db.purchases_of_slot(&slot).await.unwrap();
-        if purchases
-            .first()
-            .is_some_and(|p| ["accepted", "filled"].contains(&p.status.as_str()))
+        slot_state = sqlx::query_scalar("SELECT state FROM slots WHERE id = $1")
+            .bind(&slot)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        if slot_state == "done"
+            && purchases
+                .first()
+                .is_some_and(|p| ["accepted", "filled"].contains(&p.status.as_str()))
         {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!purchases.is_empty(), "the slot sent its order");
+    assert_eq!(slot_state, "done");
     let after = scrape(app).await;
     let count =
         |samples: &BTreeMap<String, f64>, key: &str| samples.get(key).copied().unwrap_or(0.0);

@@ -82,6 +82,7 @@ pub const MAX_MONTHLY_INTERVAL: u32 = 12;
 pub const MAX_DAY_OF_MONTH: u8 = 28;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Frequency {
     Daily,
@@ -234,6 +235,7 @@ impl Visitor<'_> for DayOfMonthVisitor {
 
 /// A recurring purchase plan. See the module documentation for the semantics.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Schedule {
     pub frequency: Frequency,
     pub interval: u32,
@@ -251,6 +253,7 @@ pub struct Schedule {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::wire_time::option_date"
     )]
+    #[cfg_attr(feature = "ssr", schemars(with = "Option<crate::api::schema::Day>"))]
     pub anchor: Option<Date>,
 }
 

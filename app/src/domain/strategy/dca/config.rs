@@ -20,11 +20,13 @@ pub fn legs_total(legs: &[Leg]) -> Option<Decimal> {
 
 /// One symbol of a plan and the dollars to buy of it per slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Leg {
     pub symbol: Symbol,
     /// Dollars per slot, at most 2 decimal places; a decimal string on the wire
     /// (`"50.00"`), never a JSON number.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schemars(with = "crate::api::schema::Money"))]
     pub amount: Decimal,
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 /// How big an entry is. Read through [`SizingWire`]: a plain struct costs the browser's
 /// bundle far less than a tagged enum (bot plans are read on most pages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", try_from = "SizingWire")]
 pub enum Sizing {
     /// All available cash less a 0.01 % buffer, divided by the price including commission.
@@ -23,6 +24,7 @@ pub enum Sizing {
 /// Where a stop loss or take profit sits relative to the entry price (read through
 /// [`ExitRuleWire`], as [`Sizing`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(
     tag = "kind",
     content = "value",
@@ -38,6 +40,8 @@ pub enum ExitRule {
 
 /// [`Sizing`] as JSON: `{"kind": "all_in" | "fixed_notional" | "atr_risk", …}`.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[cfg_attr(not(feature = "hydrate"), serde(deny_unknown_fields))]
 struct SizingWire {
     kind: String,
     amount: Option<Decimal>,
@@ -68,6 +72,8 @@ impl TryFrom<SizingWire> for Sizing {
 
 /// [`ExitRule`] as JSON: `{"kind": "atr_multiple" | "percent", "value": "2"}`.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[cfg_attr(not(feature = "hydrate"), serde(deny_unknown_fields))]
 struct ExitRuleWire {
     kind: String,
     value: Decimal,
@@ -90,6 +96,8 @@ impl TryFrom<ExitRuleWire> for ExitRule {
 /// Enter only when the bar's volume exceeds `multiple` × the average of the previous
 /// `period` bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[cfg_attr(not(feature = "hydrate"), serde(deny_unknown_fields))]
 pub struct VolumeFilter {
     pub multiple: Decimal,
     pub period: u32,
@@ -98,7 +106,11 @@ pub struct VolumeFilter {
 /// The bot's settings; `Default` is the product's default (5/20, ATR-risk 1 % with a
 /// 2 × ATR(14) stop, no take profit, fractional shares).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(default)]
+/// Unknown keys are refused on the server (a misspelt setting must not silently take its
+/// default); the browser never reads one it did not write.
+#[cfg_attr(not(feature = "hydrate"), serde(deny_unknown_fields))]
 pub struct MaCrossoverConfig {
     pub fast: u32,
     pub slow: u32,
@@ -159,80 +171,91 @@ impl MaCrossoverConfig {
         .unwrap_or(0)
     }
 
-    pub fn validate(&self) -> Result<(), BTreeMap<String, String>> {
-        let mut errors = BTreeMap::new();
-        let mut check = |ok: bool, key: &str, message: &str| {
-            if !ok {
-                errors.insert(key.to_string(), message.to_string());
+    /// Each broken rule: the setting's key and what is wrong, in the settings' order.
+    fn problems(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let exit_ok = |key: &str, rule: Option<ExitRule>| match rule {
+            None => true,
+            Some(ExitRule::AtrMultiple(m)) => m > Decimal::ZERO,
+            Some(ExitRule::Percent(p)) => {
+                p > Decimal::ZERO && (key == "take_profit" || p < dec!(100))
             }
         };
-        check(
-            self.fast >= 1 && self.fast < self.slow,
-            "fast",
-            "The fast period must be at least 1 and below the slow one.",
-        );
-        check(
-            self.slow <= 1000,
-            "slow",
-            "The slow period can be at most 1000 bars.",
-        );
-        check(
-            (1..=1000).contains(&self.atr_period),
-            "atr_period",
-            "The ATR period must be 1–1000 bars.",
-        );
-        check(
-            self.commission >= Decimal::ZERO && self.commission < dec!(0.1),
-            "commission",
-            "Commission is a fraction of traded value below 0.1 (10 %).",
-        );
-        match self.sizing {
-            Sizing::AllIn => {}
-            Sizing::FixedNotional { amount } => check(
-                amount >= Decimal::ONE,
-                "sizing",
-                "A fixed amount must be at least $1.",
+        const EXIT: &str = "Use a positive ATR multiple or percentage (a stop below 100 %).";
+        let rules: [(bool, &'static str, &'static str); 9] = [
+            (
+                self.fast >= 1 && self.fast < self.slow,
+                "fast",
+                "The fast period must be at least 1 and below the slow one.",
             ),
-            Sizing::AtrRisk {
-                risk_pct,
-                atr_multiple,
-            } => check(
-                risk_pct > Decimal::ZERO && risk_pct <= dec!(100) && atr_multiple > Decimal::ZERO,
-                "sizing",
-                "Risk must be above 0 and at most 100 %, with a positive ATR multiple.",
+            (
+                self.slow <= 1000,
+                "slow",
+                "The slow period can be at most 1000 bars.",
             ),
-        }
-        for (key, rule) in [
-            ("stop_loss", self.stop_loss),
-            ("take_profit", self.take_profit),
-        ] {
-            let ok = match rule {
-                None => true,
-                Some(ExitRule::AtrMultiple(m)) => m > Decimal::ZERO,
-                Some(ExitRule::Percent(p)) => {
-                    p > Decimal::ZERO && (key == "take_profit" || p < dec!(100))
-                }
-            };
-            check(
-                ok,
-                key,
-                "Use a positive ATR multiple or percentage (a stop below 100 %).",
-            );
-        }
-        if let Some(filter) = self.volume_filter {
-            check(
-                filter.multiple > Decimal::ZERO && (1..=1000).contains(&filter.period),
+            (
+                (1..=1000).contains(&self.atr_period),
+                "atr_period",
+                "The ATR period must be 1–1000 bars.",
+            ),
+            (
+                self.commission >= Decimal::ZERO && self.commission < dec!(0.1),
+                "commission",
+                "Commission is a fraction of traded value below 0.1 (10 %).",
+            ),
+            match self.sizing {
+                Sizing::AllIn => (true, "sizing", ""),
+                Sizing::FixedNotional { amount } => (
+                    amount >= Decimal::ONE,
+                    "sizing",
+                    "A fixed amount must be at least $1.",
+                ),
+                Sizing::AtrRisk {
+                    risk_pct,
+                    atr_multiple,
+                } => (
+                    risk_pct > Decimal::ZERO
+                        && risk_pct <= dec!(100)
+                        && atr_multiple > Decimal::ZERO,
+                    "sizing",
+                    "Risk must be above 0 and at most 100 %, with a positive ATR multiple.",
+                ),
+            },
+            (exit_ok("stop_loss", self.stop_loss), "stop_loss", EXIT),
+            (
+                exit_ok("take_profit", self.take_profit),
+                "take_profit",
+                EXIT,
+            ),
+            (
+                self.volume_filter.is_none_or(|filter| {
+                    filter.multiple > Decimal::ZERO && (1..=1000).contains(&filter.period)
+                }),
                 "volume_filter",
                 "The volume multiple must be positive and the period 1–1000 bars.",
-            );
-        }
-        if let Some(period) = self.trend_filter {
-            check(
-                (2..=1000).contains(&period),
+            ),
+            (
+                self.trend_filter
+                    .is_none_or(|period| (2..=1000).contains(&period)),
                 "trend_filter",
                 "The trend SMA period must be 2–1000 bars.",
-            );
-        }
+            ),
+        ];
+        rules
+            .into_iter()
+            .filter(|(ok, _, _)| !ok)
+            .map(|(_, key, message)| (key, message))
+    }
+
+    /// What is wrong first, if anything (the browser's backtest form).
+    pub fn first_problem(&self) -> Option<&'static str> {
+        self.problems().next().map(|(_, message)| message)
+    }
+
+    pub fn validate(&self) -> Result<(), BTreeMap<String, String>> {
+        let errors: BTreeMap<String, String> = self
+            .problems()
+            .map(|(key, message)| (key.to_owned(), message.to_owned()))
+            .collect();
         if errors.is_empty() {
             Ok(())
         } else {

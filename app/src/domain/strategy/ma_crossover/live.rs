@@ -13,7 +13,7 @@
 use super::{MaCrossover, MaCrossoverConfig};
 use crate::domain::ledger::{Oversold, PositionLedger};
 use crate::domain::market::{Bar, Symbol};
-use crate::domain::order::{AccountView, Fill, OrderIntent, Side};
+use crate::domain::order::{AccountView, Fill, OrderIntent};
 use crate::domain::strategy::{Action, Event, Strategy};
 use rust_decimal::Decimal;
 
@@ -42,6 +42,31 @@ pub fn evaluate(
     bars: &[Bar],
     fills: &[Fill],
 ) -> Result<Evaluation, Oversold> {
+    replay(symbol, config, allocation, bars, fills, false)
+}
+
+/// The bot as it stands now, for showing: [`evaluate`], then the fills it leaves out (those
+/// after its newest bar's day, such as this morning's answer to the last decision) booked
+/// as the next evaluation books them before its bar, so the position, its entry, stop and
+/// target are the ones the next evaluation starts from.
+pub fn state_now(
+    symbol: &Symbol,
+    config: &MaCrossoverConfig,
+    allocation: Decimal,
+    bars: &[Bar],
+    fills: &[Fill],
+) -> Result<Evaluation, Oversold> {
+    replay(symbol, config, allocation, bars, fills, true)
+}
+
+fn replay(
+    symbol: &Symbol,
+    config: &MaCrossoverConfig,
+    allocation: Decimal,
+    bars: &[Bar],
+    fills: &[Fill],
+    book_later_fills: bool,
+) -> Result<Evaluation, Oversold> {
     let mut strategy = MaCrossover::new(symbol.clone(), *config);
     let mut ledger = PositionLedger::default();
     let mut cash = allocation;
@@ -59,24 +84,7 @@ pub fn evaluate(
                 .ok()
         });
         while let Some(fill) = pending.next_if(|f| until.is_none_or(|until| f.time < until)) {
-            match fill.side {
-                Side::Buy => {
-                    ledger.buy(fill.qty, fill.price, fill.commission, fill.time);
-                    cash -= fill.qty * fill.price + fill.commission;
-                }
-                Side::Sell => {
-                    ledger.sell(fill.qty, fill.price, fill.commission, fill.time)?;
-                    cash += fill.qty * fill.price - fill.commission;
-                }
-            }
-            let marks = [(ledger.qty, bar.open)];
-            let account = AccountView {
-                cash,
-                position_qty: ledger.qty,
-                marks: &marks,
-            };
-            actions.clear();
-            strategy.on_event(Event::Fill(fill), &account, &mut actions);
+            book(&mut strategy, &mut ledger, &mut cash, fill, bar.open)?;
         }
         let marks = [(ledger.qty, bar.close)];
         let account = AccountView {
@@ -91,6 +99,11 @@ pub fn evaluate(
             Action::Skip { .. } => None,
         });
     }
+    if book_later_fills {
+        for fill in pending {
+            book(&mut strategy, &mut ledger, &mut cash, fill, fill.price)?;
+        }
+    }
     let (stop, target) = strategy.exits();
     Ok(Evaluation {
         intent,
@@ -102,11 +115,32 @@ pub fn evaluate(
     })
 }
 
+/// Books `fill` in the bot's books and tells the strategy (which sets its stop and target
+/// from it), the position marked at `mark`.
+fn book(
+    strategy: &mut MaCrossover,
+    ledger: &mut PositionLedger,
+    cash: &mut Decimal,
+    fill: &Fill,
+    mark: Decimal,
+) -> Result<(), Oversold> {
+    *cash += ledger.apply(fill)?;
+    let marks = [(ledger.qty, mark)];
+    let account = AccountView {
+        cash: *cash,
+        position_qty: ledger.qty,
+        marks: &marks,
+    };
+    strategy.on_event(Event::Fill(fill), &account, &mut Vec::new());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::backtest::{BacktestConfig, Backtester, Trade};
     use crate::domain::market::round_qty_down;
+    use crate::domain::order::Side;
     use crate::domain::order::Size;
     use rust_decimal::dec;
 
@@ -245,6 +279,48 @@ mod tests {
         .unwrap();
         assert_eq!(same_day.ledger.qty, dec!(1));
         assert_eq!(same_day.cash, dec!(900));
+    }
+
+    #[test]
+    fn the_state_now_books_this_mornings_fill_as_the_next_evaluation_will() {
+        let spy = Symbol::parse("SPY").unwrap();
+        let bars = crate::domain::synthetic::daily_bars(
+            "SPY",
+            7,
+            jiff::civil::date(2025, 1, 2),
+            jiff::civil::date(2025, 12, 31),
+        );
+        let config = MaCrossoverConfig {
+            take_profit: Some(super::super::ExitRule::AtrMultiple(dec!(3))),
+            ..MaCrossoverConfig::default()
+        };
+        let allocation = dec!(10000);
+        // The first day the bot decides to buy, and its fill at the next open.
+        let (day, intent) = (0..bars.len() - 1)
+            .find_map(|day| {
+                let done = evaluate(&spy, &config, allocation, &bars[..=day], &[]).unwrap();
+                done.intent
+                    .filter(|i| i.side == Side::Buy)
+                    .map(|i| (day, i))
+            })
+            .expect("the data should buy");
+        let fill = fill_at_open(&intent, &bars[day + 1], allocation, Decimal::ZERO);
+        let fills = [fill.clone()];
+        // The evening's evaluation has not seen the fill; the state now has.
+        let evening = evaluate(&spy, &config, allocation, &bars[..=day], &fills).unwrap();
+        assert!(evening.ledger.qty.is_zero());
+        assert_eq!(evening.stop, None);
+        let now = state_now(&spy, &config, allocation, &bars[..=day], &fills).unwrap();
+        assert_eq!(now.ledger.qty, fill.qty);
+        assert_eq!(now.cash, allocation - fill.qty * fill.price);
+        assert!(now.stop.is_some_and(|stop| stop < fill.price), "{now:?}");
+        assert!(now.target.is_some_and(|t| t > fill.price), "{now:?}");
+        // The next evaluation starts from the same position and exits.
+        let next = evaluate(&spy, &config, allocation, &bars[..=day + 1], &fills).unwrap();
+        assert_eq!(
+            (next.ledger.qty, next.stop, next.target),
+            (now.ledger.qty, now.stop, now.target)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 /// `{"kind": "close_below_sma", "period": 20}` or
 /// `{"kind": "fast_above_slow", "fast": 10, "slow": 50}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MaCondition {
     /// Trend confirmation: the last close is above its SMA(period).
@@ -57,6 +58,7 @@ impl<'de> Deserialize<'de> for MaCondition {
 
 /// What happens to a slot whose condition does not hold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WhenNotMet {
     /// The slot's money is not spent.
@@ -68,6 +70,7 @@ pub enum WhenNotMet {
 
 /// Smart DCA settings. Default: buy when the close is above its 50-day SMA, else skip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SmartDcaConfig {
     pub condition: MaCondition,
     #[serde(default)]
