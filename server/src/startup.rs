@@ -62,7 +62,15 @@ impl Application {
             .transpose()
             .map_err(|e| anyhow::anyhow!("configuration key `demo_start_time`: {e}"))?;
         let demo_broker = if config.demo_broker && config.demo_broker_url.is_none() {
-            Some(DemoBroker::start(config.demo_broker_listen, demo_start, &config.data_dir).await?)
+            Some(
+                DemoBroker::start(
+                    config.demo_broker_listen,
+                    demo_start,
+                    &config.data_dir,
+                    config.broker_rate_limit_per_min,
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -591,10 +599,13 @@ struct DemoBroker {
 }
 
 impl DemoBroker {
+    /// `rate_limit_per_min`: the requests it answers per key and minute (Alpaca's 200 by
+    /// default: the same allowance the server keeps to).
     async fn start(
         listen: SocketAddr,
         start_time: Option<jiff::Timestamp>,
         data_dir: &std::path::Path,
+        rate_limit_per_min: u32,
     ) -> anyhow::Result<Self> {
         crate::private_fs::create_dir(data_dir).with_context(|| {
             format!("failed to create the data directory {}", data_dir.display())
@@ -609,6 +620,7 @@ impl DemoBroker {
             start_time,
             // The demo portfolio survives restarts.
             state_file: Some(data_dir.join("demo-broker.json")),
+            rate_limit_per_min,
             ..sim::SimConfig::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,67 +1,79 @@
-//! A token bucket per API key, shared by every caller in the process: Alpaca allows 200
-//! requests a minute per key, and a caller that would exceed it waits for a token
-//! instead of failing. Buckets nobody holds that have refilled completely are the same as
-//! new ones, so they are dropped once there are many: the map does not grow with every key
-//! id ever submitted.
+//! A limiter per API key, shared by every caller in the process: Alpaca allows 200
+//! requests a minute per key, and a caller that would exceed it waits instead of failing.
+//! It counts the requests of the last minute (as the broker does), so no minute ever holds
+//! more than the allowance: a bucket that refilled as it went (a minute's burst, then more
+//! as tokens came back) let up to twice as many through in a minute, and the broker
+//! refused the rest. Limiters nobody holds whose requests are all over a minute old are the
+//! same as new ones, so they are dropped once there are many: the map does not grow with
+//! every key id ever submitted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The broker's minute, and a second more: a request counted here when it leaves is
+/// counted there a moment later, so the broker's minute never holds one too many.
+const WINDOW: Duration = Duration::from_secs(61);
+
 #[derive(Debug)]
 pub struct TokenBucket {
-    capacity: f64,
-    per_second: f64,
-    state: tokio::sync::Mutex<(f64, Instant)>,
+    per_minute: usize,
+    /// When each request of the last minute was sent, oldest first.
+    sent: tokio::sync::Mutex<VecDeque<Instant>>,
 }
 
 impl TokenBucket {
-    /// A bucket allowing `per_minute` requests a minute, with a full minute's burst.
+    /// A limiter allowing `per_minute` requests in any minute.
     pub fn new(per_minute: u32) -> Self {
-        let capacity = f64::from(per_minute.max(1));
         Self {
-            capacity,
-            per_second: capacity / 60.0,
-            state: tokio::sync::Mutex::new((capacity, Instant::now())),
+            per_minute: per_minute.max(1) as usize,
+            sent: tokio::sync::Mutex::new(VecDeque::new()),
         }
     }
 
-    /// Nobody holds it and it is full again: dropping it changes nothing.
+    /// Forgets requests sent a minute or more before `now`.
+    fn expire(sent: &mut VecDeque<Instant>, now: Instant) {
+        while sent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= WINDOW)
+        {
+            sent.pop_front();
+        }
+    }
+
+    /// Nobody holds it and its requests are all over a minute old: dropping it changes
+    /// nothing.
     fn is_idle(self: &Arc<Self>) -> bool {
         Arc::strong_count(self) == 1
-            && self.state.try_lock().is_ok_and(|state| {
-                let (tokens, last) = *state;
-                tokens + Instant::now().duration_since(last).as_secs_f64() * self.per_second
-                    >= self.capacity
+            && self.sent.try_lock().is_ok_and(|sent| {
+                sent.back()
+                    .is_none_or(|at| Instant::now().duration_since(*at) >= WINDOW)
             })
     }
 
-    /// Whole requests that may be sent now, unless the bucket is in use this instant.
+    /// Requests that may be sent now, unless the limiter is in use this instant.
     fn available(&self) -> Option<u32> {
-        let state = self.state.try_lock().ok()?;
-        let (tokens, last) = *state;
-        let now = (tokens + Instant::now().duration_since(last).as_secs_f64() * self.per_second)
-            .min(self.capacity);
-        // Whole tokens between 0 and the capacity (a u32): the cast cannot truncate.
-        Some(now.floor() as u32)
+        let mut sent = self.sent.try_lock().ok()?;
+        Self::expire(&mut sent, Instant::now());
+        // At most the allowance, itself a u32.
+        Some(self.per_minute.saturating_sub(sent.len()) as u32)
     }
 
-    /// Waits until a request may be sent, then takes its token.
+    /// Waits until a request may be sent (the minute's oldest is a minute old), then
+    /// counts it.
     pub async fn acquire(&self) {
         loop {
             let wait = {
-                let mut state = self.state.lock().await;
-                let (tokens, last) = &mut *state;
+                let mut sent = self.sent.lock().await;
                 let now = Instant::now();
-                *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
-                    .min(self.capacity);
-                *last = now;
-                if *tokens >= 1.0 {
-                    *tokens -= 1.0;
+                Self::expire(&mut sent, now);
+                if sent.len() < self.per_minute {
+                    sent.push_back(now);
                     return;
                 }
-                Duration::from_secs_f64((1.0 - *tokens) / self.per_second)
+                let oldest = *sent.front().expect("a full window holds requests");
+                WINDOW.saturating_sub(now.duration_since(oldest))
             };
             tokio::time::sleep(wait).await;
         }
@@ -162,23 +174,31 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn callers_wait_for_tokens_instead_of_failing() {
-        let bucket = TokenBucket::new(60); // one a second, burst of 60
+    async fn callers_wait_instead_of_failing_and_no_minute_holds_more() {
+        let bucket = TokenBucket::new(60);
         let start = Instant::now();
-        for _ in 0..60 {
+        for _ in 0..30 {
             bucket.acquire().await;
         }
-        assert!(
-            start.elapsed() < Duration::from_millis(10),
-            "the burst is immediate"
+        tokio::time::advance(Duration::from_secs(30)).await;
+        for _ in 0..30 {
+            bucket.acquire().await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(30),
+            "the allowance is there at once"
         );
+        // The 61st waits until the first thirty are a window old, then thirty go at once (a
+        // bucket refilling one a second had let them through at 30 s: 90 in a minute).
+        for _ in 0..30 {
+            bucket.acquire().await;
+        }
+        assert_eq!(start.elapsed(), WINDOW);
         bucket.acquire().await;
-        bucket.acquire().await;
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(1990) && waited < Duration::from_millis(2100),
-            "{waited:?}"
-        );
+        assert_eq!(start.elapsed(), Duration::from_secs(30) + WINDOW);
+        // The window now holds the thirty sent at one window and this one.
+        assert_eq!(bucket.available(), Some(29));
     }
 
     #[tokio::test(start_paused = true)]
@@ -189,9 +209,9 @@ mod tests {
         for i in 0..3000 {
             limiters.for_key(&format!("junk-{i}")).acquire().await;
         }
-        // Buckets that just spent a token are not full yet: nothing could be dropped.
+        // Limiters that just sent a request are not idle: nothing could be dropped.
         assert!(limiters.len() > 3000);
-        tokio::time::advance(Duration::from_secs(61)).await;
+        tokio::time::advance(WINDOW).await;
         limiters.for_key("new");
         assert_eq!(
             limiters.len(),

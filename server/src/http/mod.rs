@@ -45,7 +45,7 @@ pub struct AppState {
     pub public_origin: Arc<str>,
     /// Trusted proxy hops in front of the server when `X-Forwarded-For` is trusted.
     pub forwarded_hops: Option<u32>,
-    /// One token bucket per broker API key, shared by every caller in the process.
+    /// One request limiter per broker API key, shared by every caller in the process.
     pub broker_limiters: Arc<crate::broker::rate_limit::RateLimiters>,
     /// The in-process simulated broker's base URL, in demo mode.
     pub demo_broker_url: Option<Arc<str>>,

@@ -130,6 +130,18 @@ impl TestApp {
         .await
     }
 
+    /// [`Self::spawn_hand_driven`] with the broker's allowance raised (the server's and the
+    /// demo broker's): for months of simulated trading days in seconds, which the 200
+    /// requests a minute of a real account would spread over months.
+    pub async fn spawn_hand_driven_unthrottled(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |c| {
+            c.demo_broker = true;
+            c.scheduler_workers = 0;
+            c.broker_rate_limit_per_min = 100_000;
+        })
+        .await
+    }
+
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let (mut config, data_dir, pg_database) = Self::config(backend).await?;
         adjust(&mut config);
