@@ -85,6 +85,12 @@ impl Engine {
             db.migrate().await?;
         } else {
             anyhow::ensure!(
+                db.readiness().await.migrations_applied,
+                "{} was written by an older QuantShift: start the bot once (`quantshift bot --config …`) \
+                 to bring it up to date, then ask again",
+                settings.state.display()
+            );
+            anyhow::ensure!(
                 dir.join("secrets.key").exists(),
                 "{} is missing: the keys in the state file cannot be opened",
                 dir.join("secrets.key").display()

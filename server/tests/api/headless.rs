@@ -316,5 +316,27 @@ async fn a_yaml_bot_trades_reloads_stops_and_resumes() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.starts_with("SPY MA crossover (active)"), "{text}");
     assert!(text.contains("Next evaluation:"), "{text}");
+    // A state file an older QuantShift wrote (its newest migration not applied): `status`
+    // never migrates it (a bot may run beside it) and says what to do.
+    let state = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        file.parent().unwrap().join("state/bot.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&state)
+    .await
+    .unwrap();
+    state.close().await;
+    let output = quantshift(&["status"], &file).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("written by an older QuantShift"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
