@@ -146,6 +146,23 @@ impl ClientOrderId {
         Self(id)
     }
 
+    /// The id of a bot's write-off in `slot`: shares its books count that the account no
+    /// longer holds (sold outside QuantShift), taken out of its books as sold at the slot's
+    /// price. Never sent to a broker: `<prefix>-w<slot, Unix milliseconds in base 36>`, at
+    /// most one per slot, so a re-run of the slot writes it once.
+    pub fn for_bot_write_off(plan: &PlanId, slot: jiff::Timestamp) -> Self {
+        let id = format!("{}-w{}", bot_prefix(plan), base36(slot.as_millisecond()));
+        debug_assert!(id.len() <= CLIENT_ORDER_ID_MAX);
+        Self(id)
+    }
+
+    /// Whether this is a bot's write-off ([`Self::for_bot_write_off`]), not an order.
+    pub fn is_write_off(&self) -> bool {
+        self.0
+            .split_once('-')
+            .is_some_and(|(prefix, rest)| prefix.len() == 26 && rest.starts_with('w'))
+    }
+
     /// An id read back from where it was stored (it was made by `for_slot` when written).
     pub fn from_stored(id: String) -> Self {
         Self(id)
@@ -266,5 +283,33 @@ mod tests {
         assert_ne!(exit, ClientOrderId::for_bot_exit(&plan, again), "a new try");
         let last = "2099-12-31T23:59:59.999Z".parse().unwrap();
         assert!(ClientOrderId::for_bot_exit(&plan, last).as_str().len() <= CLIENT_ORDER_ID_MAX);
+    }
+
+    #[test]
+    fn write_offs_are_told_from_orders() {
+        let plan = PlanId::parse(PLAN).unwrap();
+        let at: jiff::Timestamp = "2026-12-07T21:10:00Z".parse().unwrap();
+        let off = ClientOrderId::for_bot_write_off(&plan, at);
+        assert_eq!(off.as_str(), "6f9619ff8b864011b42d00c04f-wmxdrkmyo");
+        assert!(off.is_write_off());
+        assert_eq!(off, ClientOrderId::for_bot_write_off(&plan, at));
+        let day = jiff::civil::date(2026, 12, 7);
+        for order in [
+            ClientOrderId::for_bot(&plan, day, crate::domain::order::Side::Buy),
+            ClientOrderId::for_bot(&plan, day, crate::domain::order::Side::Sell),
+            ClientOrderId::for_bot_exit(&plan, at),
+            ClientOrderId::for_slot(
+                &plan,
+                crate::domain::lifecycle::SlotKind::Scheduled,
+                at,
+                &Symbol::parse("WMT").unwrap(),
+            ),
+        ] {
+            assert!(!order.is_write_off(), "{order}");
+        }
+        let last = "2099-12-31T23:59:59.999Z".parse().unwrap();
+        assert!(
+            ClientOrderId::for_bot_write_off(&plan, last).as_str().len() <= CLIENT_ORDER_ID_MAX
+        );
     }
 }

@@ -45,6 +45,8 @@ pub struct BotState {
     pub runs: Vec<BotRun>,
     /// Orders sent and not yet answered.
     pub waiting: usize,
+    /// Whether one of its orders ended with no answer from the broker (it may have traded).
+    pub unresolved: bool,
 }
 
 impl BotState {
@@ -183,6 +185,12 @@ impl PortfolioService {
         let id = plan.id.as_ref().ok_or_else(not_found)?;
         let leg = plan.legs.first().ok_or_else(not_found)?.clone();
         let (fills, waiting) = self.db.bot_fills(id.as_str(), "").await.map_err(internal)?;
+        let unresolved = self
+            .db
+            .unresolved_orders(id.as_str())
+            .await
+            .map_err(internal)?
+            > 0;
         let runs: Vec<BotRun> = self
             .db
             .bot_runs(id.as_str(), 10)
@@ -265,6 +273,7 @@ impl PortfolioService {
             informed: done.informed || !wants_bars,
             runs,
             waiting,
+            unresolved,
             plan: plan.clone(),
         })
     }

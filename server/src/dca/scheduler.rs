@@ -53,6 +53,8 @@ struct BotDecision {
     order: Option<(app::domain::order::OrderIntent, Decimal)>,
     /// The close it decided on (an order by quantity's value is estimated at it).
     close: Decimal,
+    /// The shares its own fills say it holds (all of them, whatever the evaluation saw).
+    held: Decimal,
     /// What it saw, when it does not trade.
     summary: String,
 }
@@ -787,6 +789,7 @@ impl Scheduler {
                 status: no.status,
                 skip_reason: no.skip_reason,
                 reason: Some(&no.reason),
+                booked: None,
             })
             .collect();
         if self
@@ -902,35 +905,88 @@ impl Scheduler {
                     Err(err) if err.is::<Waiting>() => BotDecision {
                         order: None,
                         close: Decimal::ZERO,
+                        held: Decimal::ZERO,
                         summary: format!("No trade: {err}"),
                     },
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
-                // A bot never sells more than the account holds beyond the other plans'
-                // shares of the symbol (its own may have been sold elsewhere).
-                if let Some((order, qty)) = &mut decision.order
-                    && order.side == Side::Sell
-                {
-                    let sellable = match self
-                        .sellable(slot, &order.symbol, tag, broker.as_ref())
-                        .await
-                    {
-                        Ok(sellable) => sellable,
+                // The bot's books against the account: shares it counts that the account
+                // no longer holds beyond the other plans' (sold outside QuantShift) are
+                // written off, as sold at the price it decided on, and a sale never asks
+                // for more than the account holds beyond the other plans' shares.
+                let symbol = &plan.legs.first().context("a bot trades one symbol")?.symbol;
+                let mut missing = Decimal::ZERO;
+                if decision.held > Decimal::ZERO {
+                    let available = match self.available(slot, symbol, tag, broker.as_ref()).await {
+                        Ok(available) => available,
                         Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                     };
-                    if sellable < *qty {
-                        tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
-                        *qty = sellable;
-                    }
-                    if qty.is_zero() {
-                        decision.summary = format!(
-                            "Not sold: the account holds none of the bot's {} beyond your other plans' (sold outside QuantShift?)",
-                            order.symbol
-                        );
-                        decision.order = None;
+                    missing = (decision.held - available).max(Decimal::ZERO);
+                    if let Some((order, qty)) = &mut decision.order
+                        && order.side == Side::Sell
+                    {
+                        let sellable = order_qty(available.min(*qty));
+                        if sellable < *qty {
+                            tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
+                            *qty = sellable;
+                        }
+                        if qty.is_zero() {
+                            decision.order = None;
+                        }
                     }
                 }
-                let Some((order, qty)) = decision.order else {
+                let write_off_id = ClientOrderId::for_bot_write_off(
+                    &slot.plan_id,
+                    jiff::Timestamp::from_millisecond(slot.slot_at)?,
+                );
+                let write_off_reason = format!(
+                    "Written off: the account no longer holds {} of the bot's {symbol} shares beyond your other plans' \
+                     (sold outside QuantShift?); the bot counts them as sold at ${}",
+                    missing.normalize(),
+                    app::domain::market::round_cents(decision.close)
+                );
+                let write_off = (missing > Decimal::ZERO).then(|| Intent {
+                    symbol,
+                    side: Side::Sell,
+                    notional: app::domain::market::round_cents(missing * decision.close),
+                    qty: Some(missing),
+                    client_order_id: &write_off_id,
+                    // Not a trade: returns count the account's own fills, the sale outside
+                    // among them; only the bot's books take these shares out.
+                    status: PurchaseStatus::Skipped,
+                    skip_reason: None,
+                    reason: Some(write_off_reason.as_str()),
+                    booked: Some((missing, decision.close, slot.slot_at)),
+                });
+                let day = app::domain::calendar::new_york()
+                    .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
+                    .date();
+                let order_id = match &decision.order {
+                    Some(_) if closing => Some(ClientOrderId::for_bot_exit(
+                        &slot.plan_id,
+                        jiff::Timestamp::from_millisecond(slot.slot_at)?,
+                    )),
+                    Some((order, _)) => {
+                        Some(ClientOrderId::for_bot(&slot.plan_id, day, order.side))
+                    }
+                    None => None,
+                };
+                let mut intents: Vec<Intent<'_>> = Vec::with_capacity(2);
+                if let (Some((order, qty)), Some(id)) = (&decision.order, &order_id) {
+                    intents.push(Intent {
+                        symbol: &order.symbol,
+                        side: order.side,
+                        notional: app::domain::market::round_cents(*qty * decision.close),
+                        qty: Some(*qty),
+                        client_order_id: id,
+                        status: PurchaseStatus::Pending,
+                        skip_reason: None,
+                        reason: Some(order.reason.as_str()),
+                        booked: None,
+                    });
+                }
+                intents.extend(write_off);
+                if intents.is_empty() {
                     // No trade today: the slot ends with what the bot saw.
                     let finish = Finish {
                         state: SlotState::Done,
@@ -940,30 +996,9 @@ impl Scheduler {
                         .finish_slot(&slot.id, &self.owner, finish, &[], now, self.wall_now())
                         .await?;
                     return Ok(Run::Finished);
-                };
-                let day = app::domain::calendar::new_york()
-                    .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
-                    .date();
-                let id = if closing {
-                    ClientOrderId::for_bot_exit(
-                        &slot.plan_id,
-                        jiff::Timestamp::from_millisecond(slot.slot_at)?,
-                    )
-                } else {
-                    ClientOrderId::for_bot(&slot.plan_id, day, order.side)
-                };
-                let intent = Intent {
-                    symbol: &order.symbol,
-                    side: order.side,
-                    notional: app::domain::market::round_cents(qty * decision.close),
-                    qty: Some(qty),
-                    client_order_id: &id,
-                    status: PurchaseStatus::Pending,
-                    skip_reason: None,
-                    reason: Some(order.reason.as_str()),
-                };
-                match self.write_intents(slot, &[intent], Some(tag), now).await? {
-                    Some(written) if !written.is_empty() => purchases = written,
+                }
+                match self.write_intents(slot, &intents, Some(tag), now).await? {
+                    Some(written) if written.len() == intents.len() => purchases = written,
                     Some(_) => purchases = self.db.purchases_of_slot(&slot.id).await?,
                     None => return Ok(Run::Finished),
                 }
@@ -996,6 +1031,7 @@ impl Scheduler {
                                 status: PurchaseStatus::Pending,
                                 skip_reason: None,
                                 reason: None,
+                                booked: None,
                             });
                         }
                         Action::Skip { symbol, reason } => {
@@ -1010,6 +1046,7 @@ impl Scheduler {
                                         status: PurchaseStatus::Skipped,
                                         skip_reason: Some(SkipReason::ConditionNotMet),
                                         reason: Some(reason),
+                                        booked: None,
                                     });
                                 }
                             }
@@ -1107,7 +1144,13 @@ impl Scheduler {
         // A bot's day keeps its signal (its order's reason) as the slot's.
         let signal = plan
             .is_bot()
-            .then(|| purchases.first().and_then(|p| p.reason.clone()))
+            .then(|| {
+                purchases
+                    .iter()
+                    .find(|p| !p.client_order_id.is_write_off())
+                    .or(purchases.first())
+                    .and_then(|p| p.reason.clone())
+            })
             .flatten();
         let finish = Finish {
             state: SlotState::Done,
@@ -1338,23 +1381,17 @@ impl Scheduler {
         Ok(actions)
     }
 
-    /// How many shares of `symbol` a bot may sell: what the broker account holds, less
-    /// what the user's other plans bought and still hold there.
-    async fn sellable(
+    /// How many shares of `symbol` are the bot's to sell: what the broker account holds,
+    /// less what the user's other plans hold there. The other plans' holdings are read
+    /// first and count their unanswered sales as sold, so an order of theirs that fills
+    /// meanwhile can only make this larger: never a write-off of shares that are there.
+    async fn available(
         &self,
         slot: &SlotRow,
         symbol: &app::domain::market::Symbol,
         account: &str,
         broker: &dyn Broker,
     ) -> anyhow::Result<Decimal> {
-        let held = broker
-            .positions()
-            .await
-            .map_err(|err| anyhow::anyhow!("could not read the account's positions: {err}"))?
-            .into_iter()
-            .filter(|p| &p.symbol == symbol)
-            .map(|p| p.qty)
-            .sum::<Decimal>();
         let others = self
             .db
             .held_by_other_plans(
@@ -1364,7 +1401,15 @@ impl Scheduler {
                 account,
             )
             .await?;
-        Ok(order_qty((held - others).max(Decimal::ZERO)))
+        let held = broker
+            .positions()
+            .await
+            .map_err(|err| anyhow::anyhow!("could not read the account's positions: {err}"))?
+            .into_iter()
+            .filter(|p| &p.symbol == symbol)
+            .map(|p| p.qty)
+            .sum::<Decimal>();
+        Ok((held - others).max(Decimal::ZERO))
     }
 
     /// A stopped bot's closing sale ("Stop and sell"): everything its own fills say it
@@ -1387,6 +1432,7 @@ impl Scheduler {
             return Ok(BotDecision {
                 order: None,
                 close: Decimal::ZERO,
+                held: Decimal::ZERO,
                 summary: "Not sold: the broker never said what became of one of the bot's orders; check the account in Alpaca's app".to_owned(),
             });
         }
@@ -1396,6 +1442,7 @@ impl Scheduler {
             return Ok(BotDecision {
                 order: None,
                 close: Decimal::ZERO,
+                held: Decimal::ZERO,
                 summary: "Stopped: the bot held nothing to sell".to_owned(),
             });
         }
@@ -1414,6 +1461,7 @@ impl Scheduler {
                 qty,
             )),
             close,
+            held: ledger.qty,
             summary: String::new(),
         })
     }
@@ -1496,9 +1544,13 @@ impl Scheduler {
             }
             Size::Notional(_) => None,
         });
+        // What it holds by every fill of its own (the evaluation leaves out any later than
+        // the day it decides on), for the check against the account.
+        let (ledger, _) = app::domain::ledger::PositionLedger::replay(&leg.symbol, &fills)?;
         Ok(BotDecision {
             order,
             close,
+            held: ledger.qty,
             summary,
         })
     }

@@ -88,6 +88,8 @@ pub struct Intent<'a> {
     pub status: PurchaseStatus,
     pub skip_reason: Option<SkipReason>,
     pub reason: Option<&'a str>,
+    /// Written already booked (a bot's write-off, never sent): shares, price, when.
+    pub booked: Option<(Decimal, Decimal, i64)>,
 }
 
 /// A slot's final state, written with its reason.
@@ -110,6 +112,10 @@ const CLAIM_LOCK: i64 = 0x0051_5343_4c41_494d;
 const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, side, notional, order_qty, client_order_id, \
      broker_order_id, status, skip_reason, qty, price, reason, slot_at, submitted_at, filled_at, check_attempts, \
      created_at";
+
+/// A bot's write-off (`ClientOrderId::for_bot_write_off`): a sale of the bot's books with
+/// no order, `skipped` with the shares and price it was booked at.
+const WRITE_OFF: &str = "status = 'skipped' AND side = 'sell' AND filled_at IS NOT NULL";
 
 const SLOT_COLUMNS: &str = "id, plan_id, user_id, slot_at, kind, attempts, reason, broker_account";
 
@@ -217,7 +223,8 @@ impl Db {
              AND s.state IN ('due', 'running', 'done') \
              AND NOT (EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id) \
                       AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id \
-                          AND p.status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown')))",
+                          AND (p.status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
+                               OR (p.status = 'skipped' AND p.side = 'sell' AND p.filled_at IS NOT NULL))))",
         )
         .bind(plan_id)
         .fetch_one(self.pool())
@@ -500,28 +507,19 @@ impl Db {
         }
         let mut written = Vec::with_capacity(intents.len());
         if !intents.is_empty() {
-            // One statement for every leg: the slot's values first, then each leg's nine.
+            // One statement for every leg: the slot's values first, then each leg's twelve.
+            const EACH: usize = 12;
             let rows: Vec<String> = (0..intents.len())
                 .map(|i| {
-                    let b = 5 + 9 * i;
-                    format!(
-                        "(${}, $1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $4, $5, $5)",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9
-                    )
+                    let b = 5 + EACH * i;
+                    let rest: Vec<String> = (b + 2..=b + EACH).map(|k| format!("${k}")).collect();
+                    format!("(${}, $1, $2, $3, {}, $4, $5, $5)", b + 1, rest.join(", "))
                 })
                 .collect();
             let sql = format!(
                 "INSERT INTO purchases (id, slot_id, plan_id, user_id, symbol, side, notional, order_qty, \
-                 client_order_id, status, skip_reason, reason, slot_at, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (client_order_id) DO NOTHING RETURNING {PURCHASE_COLUMNS}",
+                 client_order_id, status, skip_reason, reason, qty, price, filled_at, slot_at, created_at, \
+                 updated_at) VALUES {} ON CONFLICT (client_order_id) DO NOTHING RETURNING {PURCHASE_COLUMNS}",
                 rows.join(", ")
             );
             let mut query = sqlx::query(&sql)
@@ -540,7 +538,10 @@ impl Db {
                     .bind(intent.client_order_id.as_str())
                     .bind(intent.status.as_str())
                     .bind(intent.skip_reason.map(SkipReason::as_str))
-                    .bind(intent.reason);
+                    .bind(intent.reason)
+                    .bind(intent.booked.map(|(qty, _, _)| text(qty)))
+                    .bind(intent.booked.map(|(_, price, _)| text(price)))
+                    .bind(intent.booked.map(|(_, _, at)| at));
             }
             for row in query.fetch_all(&mut *tx).await? {
                 written.push(purchase(&row)?);
@@ -730,7 +731,8 @@ impl Db {
     }
 
     /// The shares of `symbol` the user's plans other than `plan_id` bought and still hold
-    /// in the broker account `account` (their purchases less their sales).
+    /// in the broker account `account` (their purchases less their sales, those on their
+    /// way included).
     pub async fn held_by_other_plans(
         &self,
         user_id: &str,
@@ -738,11 +740,17 @@ impl Db {
         symbol: &str,
         account: &str,
     ) -> Result<Decimal, sqlx::Error> {
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT p.side, p.qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
+        // A sale not yet answered (or still looked for: `unknown`) counts as sold, all it
+        // asked for: it may fill at any moment. One given up on counts as never filled.
+        // Other bots' write-offs count as their sales ([`WRITE_OFF`]).
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT p.side, p.status, p.qty, p.order_qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.user_id = $1 AND p.plan_id <> $2 AND p.symbol = $3 \
              AND (s.broker_account = $4 OR s.broker_account IS NULL) \
-             AND p.status IN ('filled', 'partially_filled')",
+             AND (p.status IN ('filled', 'partially_filled') \
+                  OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL) \
+                  OR (p.side = 'sell' AND (p.status IN ('pending', 'accepted') \
+                      OR (p.status = 'unknown' AND p.next_check_at IS NOT NULL))))",
         )
         .bind(user_id)
         .bind(plan_id)
@@ -751,8 +759,13 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         let mut held = Decimal::ZERO;
-        for (side, qty) in rows {
-            let qty = decimal("qty", qty)?.unwrap_or_default();
+        for (side, status, qty, order_qty) in rows {
+            let open = matches!(status.as_str(), "pending" | "accepted" | "unknown");
+            let qty = if open {
+                decimal("order_qty", order_qty)?.unwrap_or_default()
+            } else {
+                decimal("qty", qty)?.unwrap_or_default()
+            };
             if side == "sell" {
                 held -= qty;
             } else {
@@ -797,7 +810,8 @@ impl Db {
         let columns = PURCHASE_COLUMNS;
         let rows = sqlx::query(&format!(
             "SELECT {columns} FROM purchases WHERE plan_id = $1 AND slot_id <> $2 \
-             AND status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
+             AND (status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
+                  OR ({WRITE_OFF})) \
              AND NOT (status = 'unknown' AND next_check_at IS NULL) \
              ORDER BY COALESCE(filled_at, created_at), id"
         ))
@@ -814,6 +828,9 @@ impl Db {
             // no longer checked (left out above) never filled as far as anyone can tell.
             if p.status.is_open() || p.status == PurchaseStatus::Unknown {
                 open += 1;
+                continue;
+            }
+            if p.status == PurchaseStatus::Skipped && !p.client_order_id.is_write_off() {
                 continue;
             }
             if let (Some(qty), Some(price), Some(at)) = (p.qty, p.price, p.filled_at) {

@@ -209,7 +209,10 @@ impl Notifier {
                     }
                     _ => Decimal::ZERO,
                 };
-                if p.side == app::domain::order::Side::Sell {
+                let written_off = p.client_order_id.is_write_off();
+                if written_off {
+                    // Not a sale: the books no longer count shares the account lacks.
+                } else if p.side == app::domain::order::Side::Sell {
                     sold += spent;
                 } else {
                     bought += spent;
@@ -218,6 +221,7 @@ impl Notifier {
                     symbol: p.symbol.to_string(),
                     amount: money(p.notional),
                     state: match (p.side, p.status) {
+                        _ if written_off => "Written off",
                         (app::domain::order::Side::Sell, PurchaseStatus::Filled) => "Sold",
                         (app::domain::order::Side::Sell, PurchaseStatus::PartiallyFilled) => {
                             "Sold in part; the rest of the order was canceled"
@@ -225,9 +229,7 @@ impl Notifier {
                         _ => p.status.words(),
                     }
                     .to_owned(),
-                    qty: p
-                        .status
-                        .bought()
+                    qty: (p.status.bought() || written_off)
                         .then(|| p.qty.map(|q| q.normalize().to_string()))
                         .flatten(),
                     price: p.price.map(money),
@@ -259,9 +261,14 @@ impl Notifier {
         // A bot's manual slot is its closing sale (a failed one may have no sale row).
         let selling = purchases
             .iter()
-            .any(|p| p.side == app::domain::order::Side::Sell)
+            .any(|p| p.side == app::domain::order::Side::Sell && !p.client_order_id.is_write_off())
             || (bot && slot.kind == "manual");
-        let filled_at = purchases.iter().filter_map(|p| p.filled_at).max();
+        let filled_at = purchases
+            .iter()
+            .filter(|p| !p.client_order_id.is_write_off())
+            .filter_map(|p| p.filled_at)
+            .max();
+        let written_off = purchases.iter().any(|p| p.client_order_id.is_write_off());
         let ordered = purchases.iter().any(|p| p.status.is_open());
         let subject = if missed_run.len() > 1 {
             format!(
@@ -281,6 +288,8 @@ impl Notifier {
             format!("Your bot \"{plan_name}\" bought ${}", money(bought))
         } else if bot && ordered {
             format!("Your bot \"{plan_name}\" placed an order")
+        } else if bot && written_off {
+            format!("Your bot \"{plan_name}\" wrote off shares the account no longer holds")
         } else if bot {
             format!("Your bot \"{plan_name}\" did not trade")
         } else {

@@ -65,7 +65,7 @@ fn day_of(t: jiff::Timestamp) -> jiff::civil::Date {
 /// same days, at the same prices, for the same quantities to the 8 decimal places an order
 /// carries (the backtest keeps 9).
 async fn a_bot_trades_as_its_backtest(backend: Backend) {
-    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+    let Some(app) = TestApp::spawn_hand_driven_unthrottled(backend).await else {
         return;
     };
     let first_day = jiff::civil::date(2026, 6, 1);
@@ -806,10 +806,10 @@ async fn the_dashboard_shows_each_bots_state(backend: Backend) {
     app.cleanup().await;
 }
 
-/// The user sells the bot's shares in the broker's own app: the bot still counts them, but
-/// its sale is cut to what the account holds beyond the DCA plan's shares, here nothing,
-/// so "Stop and sell" sells none of the plan's. Asked again once the shares are back, the
-/// sale (a new one, its own client order id) goes through; then nothing is left to sell.
+/// "Stop and sell" sells only the bot's own shares: never while one of its orders has an
+/// end the broker never told, one closing sale at a time, and shares its books count that
+/// the account no longer holds (sold in Alpaca's app) are written off, never taken from
+/// the DCA plan's.
 async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     let Some(app) = TestApp::spawn_hand_driven(backend).await else {
         return;
@@ -817,7 +817,7 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     let first_day = jiff::civil::date(2026, 6, 1);
     let (_, dca_qty, bot_id) = plan_and_bot_on_spy(&app, "bot-guard@example.com").await;
     let worker = app.worker(|_| {});
-    // The bot buys at the 2026-06-09 open; the user then sells those shares themself.
+    // The bot buys at the 2026-06-09 open.
     run_days(&app, &sessions(first_day, 7), false).await;
     let history = json(app.get("/api/dca/history").await).await;
     let bot_qty = history["purchases"]
@@ -834,43 +834,41 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
             .unwrap(),
     )
     .await;
-    crate::helpers::sell_at_the_broker(&app, "SPY", &bot_qty.to_string()).await;
+    let press = || app.post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}));
+    let closing = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM slots WHERE plan_id = $1 AND kind = 'manual'",
+        )
+        .bind(bot_id.clone())
+        .fetch_one(app.db.pool())
+    };
 
-    let stopped = app
-        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
-        .await;
-    assert_eq!(stopped.status(), 200);
-    while worker.tick().await.unwrap() {}
-    let history = json(app.get("/api/dca/history").await).await;
-    assert!(
-        history["purchases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["side"] == "buy"),
-        "no sale: {history}"
-    );
-    let page = bot_page(&app, &bot_id).await;
-    assert!(
-        page.contains("Not sold: the account holds none of the bot"),
-        "{page}"
-    );
-    // Stopped, it still counts its shares: the page offers to sell them, not to stop.
-    assert!(page.contains("Sell its shares"), "{page}");
-    assert!(!page.contains(r#"data-testid="stop-and-keep""#));
-    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
-
-    // While one of the bot's orders has an end the broker never told, no new sale.
     let unknown = |status: &'static str| {
         sqlx::query("UPDATE purchases SET status = $1 WHERE plan_id = $2 AND side = 'buy'")
             .bind(status)
             .bind(bot_id.clone())
             .execute(app.db.pool())
     };
+
+    // Pressed twice: one closing sale is asked for. An order's end the broker never told,
+    // found when the sale runs: nothing is sold, and the page says why and offers no sale.
+    for _ in 0..2 {
+        assert_eq!(press().await.status(), 200);
+    }
+    assert_eq!(
+        closing().await.unwrap(),
+        1,
+        "the second press asked for the same"
+    );
     unknown("unknown").await.unwrap();
-    let refused = app
-        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
-        .await;
+    while worker.tick().await.unwrap() {}
+    let page = bot_page(&app, &bot_id).await;
+    assert!(page.contains("Not sold: the broker never said"), "{page}");
+    assert!(sales_in(&json(app.get("/api/dca/history").await).await).is_empty());
+    assert!(page.contains(r#"data-testid="bot-unresolved""#), "{page}");
+    assert!(!page.contains(r#"data-testid="stop-and-sell""#), "{page}");
+    // Asked again meanwhile: refused, saying why.
+    let refused = press().await;
     assert_eq!(refused.status(), 409);
     assert!(
         json(refused).await["error"]["message"]
@@ -879,50 +877,50 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
             .contains("never said"),
     );
     unknown("filled").await.unwrap();
-
-    // The user buys the shares back and asks again (twice): this sale (a slot and a client
-    // order id of its own) goes through, once, and sells only the bot's shares.
-    crate::helpers::trade_at_the_broker(&app, "buy", "SPY", &bot_qty.to_string()).await;
-    for _ in 0..2 {
-        let again = app
-            .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
-            .await;
-        assert_eq!(again.status(), 200);
-    }
-    let closing: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE plan_id = $1 AND kind = 'manual'")
-            .bind(&bot_id)
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
-    assert_eq!(
-        closing, 2,
-        "the first sale and this one: the second press asked for the same"
-    );
-    // An order's end the broker never told, found when the sale runs: nothing is sold.
-    unknown("unknown").await.unwrap();
-    while worker.tick().await.unwrap() {}
+    // Stopped, it still counts its shares: the page offers to sell them, not to stop.
     let page = bot_page(&app, &bot_id).await;
-    assert!(page.contains("Not sold: the broker never said"), "{page}");
-    unknown("filled").await.unwrap();
-    let again = app
-        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
-        .await;
-    assert_eq!(again.status(), 200);
+    assert!(page.contains("Sell its shares"), "{page}");
+    assert!(!page.contains(r#"data-testid="stop-and-keep""#));
+
+    // The user sells part of the bot's shares in Alpaca's app, then asks again: a sale of
+    // its own (slot and client order id) sells what is left of them, the missing ones are
+    // written off (no order), and the plan's shares stay.
+    let outside = (bot_qty / Decimal::TWO).trunc_with_scale(4);
+    crate::helpers::sell_at_the_broker(&app, "SPY", &outside.to_string()).await;
+    assert_eq!(press().await.status(), 200);
+    assert_eq!(closing().await.unwrap(), 2);
     while worker.tick().await.unwrap() {}
     worker.reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history").await).await;
     let sales = sales_in(&history);
-    assert_eq!(sales.len(), 1, "{history}");
-    assert_eq!(sales[0]["status"], "filled", "{history}");
-    assert_eq!(decimal(&sales[0]["qty"]), bot_qty);
+    assert_eq!(sales.len(), 2, "{history}");
+    let (written_off, sold): (Vec<&Value>, Vec<&Value>) = sales.into_iter().partition(|p| {
+        p["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Written off: "))
+    });
+    assert_eq!(sold.len(), 1, "{history}");
+    assert_eq!(sold[0]["status"], "filled", "{history}");
+    assert_eq!(decimal(&sold[0]["qty"]), bot_qty - outside);
+    assert_eq!(written_off.len(), 1, "{history}");
+    assert_eq!(
+        written_off[0]["status"], "skipped",
+        "not a trade: {history}"
+    );
+    assert_eq!(decimal(&written_off[0]["qty"]), outside);
+    let reason = written_off[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "no longer holds {} of the bot's SPY shares",
+            outside.normalize()
+        )),
+        "{reason}"
+    );
     assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
     let page = bot_page(&app, &bot_id).await;
     assert!(!page.contains(r#"data-testid="stop-and-sell""#), "{page}");
     // Nothing is left to sell.
-    let nothing = app
-        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
-        .await;
+    let nothing = press().await;
     assert_eq!(nothing.status(), 409);
     let error = json(nothing).await;
     assert!(
@@ -932,6 +930,60 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
             .contains("holds no shares"),
         "{error}"
     );
+    app.cleanup().await;
+}
+
+/// A running bot whose shares were sold outside QuantShift writes the missing ones off at
+/// its next evaluation (once, saying so on its page, in the history and by e-mail): its
+/// books hold what the account holds, so it can enter again on its next signal.
+async fn a_running_bot_writes_off_shares_sold_elsewhere(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let email = "bot-off@example.com";
+    let first_day = jiff::civil::date(2026, 6, 1);
+    let (_, dca_qty, bot_id) = plan_and_bot_on_spy(&app, email).await;
+    crate::helpers::mark_verified(&app, email).await;
+    // The bot buys at the 2026-06-09 open; that morning the user sells its shares.
+    run_days(&app, &sessions(first_day, 6), false).await;
+    let day = jiff::civil::date(2026, 6, 9);
+    at(&app, ny(day, 9, 45)).await;
+    app.worker(|_| {}).reconcile_once().await.unwrap();
+    let history = json(app.get("/api/dca/history").await).await;
+    let bought = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(bought["status"], "filled", "{history}");
+    let bot_qty = decimal(&bought["qty"]);
+    crate::helpers::sell_at_the_broker(&app, "SPY", &bot_qty.to_string()).await;
+    // That evening's evaluation.
+    run_days(&app, &sessions(day, 1), false).await;
+    let history = json(app.get("/api/dca/history").await).await;
+    let sales = sales_in(&history);
+    assert_eq!(sales.len(), 1, "{history}");
+    assert_eq!(sales[0]["status"], "skipped", "not a trade: {history}");
+    assert_eq!(decimal(&sales[0]["qty"]), bot_qty);
+    let reason = sales[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("Written off: "), "{reason}");
+    assert!(
+        sales[0]["client_order_id"].as_str().unwrap().contains("-w"),
+        "never sent as an order: {history}"
+    );
+    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
+    let page = bot_page(&app, &bot_id).await;
+    assert!(page.contains(r#"data-testid="bot-qty">0<"#), "{page}");
+    assert!(page.contains("Written off: "), "{page}");
+    app.clock.advance_minutes(2);
+    let text = mailed(&app, email, "wrote off shares the account no longer holds").await;
+    assert!(text.contains("Written off"), "{text}");
+    // The next evening: nothing more to write off.
+    run_days(&app, &sessions(jiff::civil::date(2026, 6, 10), 1), false).await;
+    let history = json(app.get("/api/dca/history").await).await;
+    assert_eq!(sales_in(&history).len(), 1, "{history}");
     app.cleanup().await;
 }
 
@@ -971,6 +1023,7 @@ on_both_backends!(
     backend: a_bot_trades_as_its_backtest,
     a_day_without_its_last_answer_does_not_trade,
     a_bot_never_sells_a_plans_shares,
+    a_running_bot_writes_off_shares_sold_elsewhere,
     a_bot_keeps_its_settings_and_refuses_bad_ones,
     a_crash_between_signal_and_order_sends_one_order,
     stop_and_sell_sells_only_the_bots_shares,

@@ -1068,6 +1068,7 @@ async fn carried_amounts_come_from_history(app: &TestApp) {
                 status,
                 skip_reason: why,
                 reason: None,
+                booked: None,
             };
             let written = db.record_intents(&slot, "test", std::slice::from_ref(&intent), None, at);
             assert!(written.await.unwrap().is_some());
