@@ -675,21 +675,22 @@ impl PlanPort for DcaService {
                 "Only a signal bot sells when it stops; a DCA plan's shares stay yours.",
             ));
         }
+        // An order whose end the broker never told may have sold the shares already (a
+        // running bot stays running: "Stop and keep" stops it).
+        if self
+            .db
+            .unresolved_orders(plan_id.as_str())
+            .await
+            .map_err(internal)?
+            > 0
+        {
+            return Err(conflict(
+                "The broker never said what became of one of the bot's orders: check the account in Alpaca's app, and sell there if the shares are still held.",
+            ));
+        }
         if plan.status == PlanStatus::Stopped {
-            // Stopped already ("Stop and keep", or a sale that did not go through). An
-            // order whose end the broker never told may have sold the shares already.
-            if self
-                .db
-                .unresolved_orders(plan_id.as_str())
-                .await
-                .map_err(internal)?
-                > 0
-            {
-                return Err(conflict(
-                    "The broker never said what became of one of the bot's orders: check the account in Alpaca's app, and sell there if the shares are still held.",
-                ));
-            }
-            // There must be something to sell.
+            // Stopped already ("Stop and keep", or a sale that did not go through): there
+            // must be something to sell.
             let leg = plan
                 .legs
                 .first()

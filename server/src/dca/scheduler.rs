@@ -55,8 +55,19 @@ struct BotDecision {
     close: Decimal,
     /// The shares its own fills say it holds (all of them, whatever the evaluation saw).
     held: Decimal,
+    /// When its latest fill was (Unix ms; 0: none): a write-off is booked after it.
+    last_fill_at: i64,
     /// What it saw, when it does not trade.
     summary: String,
+}
+
+/// When the latest of `fills` was (Unix ms; 0: none).
+fn last_fill_at(fills: &[app::domain::order::Fill]) -> i64 {
+    fills
+        .iter()
+        .map(|f| f.time.as_millisecond())
+        .max()
+        .unwrap_or(0)
 }
 
 /// The first day of a bot's bars: enough sessions before its first evaluation (the first
@@ -906,6 +917,7 @@ impl Scheduler {
                         order: None,
                         close: Decimal::ZERO,
                         held: Decimal::ZERO,
+                        last_fill_at: 0,
                         summary: format!("No trade: {err}"),
                     },
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
@@ -917,15 +929,20 @@ impl Scheduler {
                 let symbol = &plan.legs.first().context("a bot trades one symbol")?.symbol;
                 let mut missing = Decimal::ZERO;
                 if decision.held > Decimal::ZERO {
-                    let available = match self.available(slot, symbol, tag, broker.as_ref()).await {
-                        Ok(available) => available,
+                    let (sellable, own) = match self.room(slot, symbol, tag, broker.as_ref()).await
+                    {
+                        Ok(room) => room,
                         Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                     };
-                    missing = (decision.held - available).max(Decimal::ZERO);
+                    // Shares bought in another account (other keys connected since) are
+                    // not missing from this one: nothing is written off then.
+                    if !self.db.traded_elsewhere(slot.plan_id.as_str(), tag).await? {
+                        missing = (decision.held - own).max(Decimal::ZERO);
+                    }
                     if let Some((order, qty)) = &mut decision.order
                         && order.side == Side::Sell
                     {
-                        let sellable = order_qty(available.min(*qty));
+                        let sellable = order_qty(sellable.min(*qty));
                         if sellable < *qty {
                             tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
                             *qty = sellable;
@@ -949,14 +966,17 @@ impl Scheduler {
                     symbol,
                     side: Side::Sell,
                     notional: app::domain::market::round_cents(missing * decision.close),
-                    qty: Some(missing),
+                    // No order: nothing was asked of the broker.
+                    qty: None,
                     client_order_id: &write_off_id,
                     // Not a trade: returns count the account's own fills, the sale outside
                     // among them; only the bot's books take these shares out.
                     status: PurchaseStatus::Skipped,
                     skip_reason: None,
                     reason: Some(write_off_reason.as_str()),
-                    booked: Some((missing, decision.close, slot.slot_at)),
+                    // Booked when decided: after every fill the bot knows of (a closing
+                    // sale may run long after it was asked for, past later fills).
+                    booked: Some((missing, decision.close, now.max(decision.last_fill_at + 1))),
                 });
                 let day = app::domain::calendar::new_york()
                     .to_datetime(jiff::Timestamp::from_millisecond(slot.slot_at)?)
@@ -1381,25 +1401,24 @@ impl Scheduler {
         Ok(actions)
     }
 
-    /// How many shares of `symbol` are the bot's to sell: what the broker account holds,
-    /// less what the user's other plans hold there. The other plans' holdings are read
-    /// first and count their unanswered sales as sold, so an order of theirs that fills
-    /// meanwhile can only make this larger: never a write-off of shares that are there.
-    async fn available(
+    /// What the broker account holds of `symbol` beyond the user's other plans' shares,
+    /// as (what the bot may sell, what it may count as its own). The other plans' shares
+    /// are read on both sides of the account's positions: before, at the least they may
+    /// hold (every sale of theirs that may have filled counted as sold), so a fill of theirs
+    /// meanwhile can only make the account look fuller and nothing that is there is written
+    /// off; after, at the most (their recorded fills only), so a sale never takes a share of
+    /// theirs, whatever filled meanwhile.
+    async fn room(
         &self,
         slot: &SlotRow,
         symbol: &app::domain::market::Symbol,
         account: &str,
         broker: &dyn Broker,
-    ) -> anyhow::Result<Decimal> {
-        let others = self
+    ) -> anyhow::Result<(Decimal, Decimal)> {
+        let (user, plan) = (slot.user_id.as_str(), slot.plan_id.as_str());
+        let (_, least) = self
             .db
-            .held_by_other_plans(
-                slot.user_id.as_str(),
-                slot.plan_id.as_str(),
-                symbol.as_str(),
-                account,
-            )
+            .held_by_other_plans(user, plan, symbol.as_str(), account)
             .await?;
         let held = broker
             .positions()
@@ -1409,7 +1428,14 @@ impl Scheduler {
             .filter(|p| &p.symbol == symbol)
             .map(|p| p.qty)
             .sum::<Decimal>();
-        Ok((held - others).max(Decimal::ZERO))
+        let (most, _) = self
+            .db
+            .held_by_other_plans(user, plan, symbol.as_str(), account)
+            .await?;
+        Ok((
+            (held - most).max(Decimal::ZERO),
+            (held - least).max(Decimal::ZERO),
+        ))
     }
 
     /// A stopped bot's closing sale ("Stop and sell"): everything its own fills say it
@@ -1433,6 +1459,7 @@ impl Scheduler {
                 order: None,
                 close: Decimal::ZERO,
                 held: Decimal::ZERO,
+                last_fill_at: 0,
                 summary: "Not sold: the broker never said what became of one of the bot's orders; check the account in Alpaca's app".to_owned(),
             });
         }
@@ -1443,6 +1470,7 @@ impl Scheduler {
                 order: None,
                 close: Decimal::ZERO,
                 held: Decimal::ZERO,
+                last_fill_at: 0,
                 summary: "Stopped: the bot held nothing to sell".to_owned(),
             });
         }
@@ -1462,6 +1490,7 @@ impl Scheduler {
             )),
             close,
             held: ledger.qty,
+            last_fill_at: last_fill_at(&fills),
             summary: String::new(),
         })
     }
@@ -1551,6 +1580,7 @@ impl Scheduler {
             order,
             close,
             held: ledger.qty,
+            last_fill_at: last_fill_at(&fills),
             summary,
         })
     }

@@ -513,7 +513,18 @@ impl Db {
                 .map(|i| {
                     let b = 5 + EACH * i;
                     let rest: Vec<String> = (b + 2..=b + EACH).map(|k| format!("${k}")).collect();
-                    format!("(${}, $1, $2, $3, {}, $4, $5, $5)", b + 1, rest.join(", "))
+                    // A write-off is booked a moment before the order beside it: the
+                    // history's latest row is the order.
+                    let created = if intents[i].booked.is_some() {
+                        "$5 - 1"
+                    } else {
+                        "$5"
+                    };
+                    format!(
+                        "(${}, $1, $2, $3, {}, $4, {created}, $5)",
+                        b + 1,
+                        rest.join(", ")
+                    )
                 })
                 .collect();
             let sql = format!(
@@ -730,27 +741,24 @@ impl Db {
             .collect()
     }
 
-    /// The shares of `symbol` the user's plans other than `plan_id` bought and still hold
-    /// in the broker account `account` (their purchases less their sales, those on their
-    /// way included).
+    /// The shares of `symbol` the user's plans other than `plan_id` hold in the broker
+    /// account `account`, as (at most, at least): their purchases less their sales (other
+    /// bots' write-offs among them); at least, also less every sale of theirs that may
+    /// have filled unseen (unanswered, or given up on as `unknown`), all it asked for.
     pub async fn held_by_other_plans(
         &self,
         user_id: &str,
         plan_id: &str,
         symbol: &str,
         account: &str,
-    ) -> Result<Decimal, sqlx::Error> {
-        // A sale not yet answered (or still looked for: `unknown`) counts as sold, all it
-        // asked for: it may fill at any moment. One given up on counts as never filled.
-        // Other bots' write-offs count as their sales ([`WRITE_OFF`]).
+    ) -> Result<(Decimal, Decimal), sqlx::Error> {
         let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT p.side, p.status, p.qty, p.order_qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.user_id = $1 AND p.plan_id <> $2 AND p.symbol = $3 \
              AND (s.broker_account = $4 OR s.broker_account IS NULL) \
              AND (p.status IN ('filled', 'partially_filled') \
                   OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL) \
-                  OR (p.side = 'sell' AND (p.status IN ('pending', 'accepted') \
-                      OR (p.status = 'unknown' AND p.next_check_at IS NOT NULL))))",
+                  OR (p.side = 'sell' AND p.status IN ('pending', 'accepted', 'unknown')))",
         )
         .bind(user_id)
         .bind(plan_id)
@@ -758,21 +766,39 @@ impl Db {
         .bind(account)
         .fetch_all(self.pool())
         .await?;
-        let mut held = Decimal::ZERO;
+        let (mut most, mut unseen) = (Decimal::ZERO, Decimal::ZERO);
         for (side, status, qty, order_qty) in rows {
-            let open = matches!(status.as_str(), "pending" | "accepted" | "unknown");
-            let qty = if open {
-                decimal("order_qty", order_qty)?.unwrap_or_default()
-            } else {
-                decimal("qty", qty)?.unwrap_or_default()
-            };
+            if matches!(status.as_str(), "pending" | "accepted" | "unknown") {
+                unseen += decimal("order_qty", order_qty)?.unwrap_or_default();
+                continue;
+            }
+            let qty = decimal("qty", qty)?.unwrap_or_default();
             if side == "sell" {
-                held -= qty;
+                most -= qty;
             } else {
-                held += qty;
+                most += qty;
             }
         }
-        Ok(held)
+        Ok((most, most - unseen))
+    }
+
+    /// Whether the bot `plan_id` has shares from a broker account other than `account`
+    /// (the user connected other keys since): the account cannot tell what it holds.
+    pub async fn traded_elsewhere(
+        &self,
+        plan_id: &str,
+        account: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM purchases p JOIN slots s ON s.id = p.slot_id \
+             WHERE p.plan_id = $1 AND s.broker_account IS NOT NULL AND s.broker_account <> $2 \
+             AND p.status IN ('filled', 'partially_filled')",
+        )
+        .bind(plan_id)
+        .bind(account)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(found > 0)
     }
 
     /// A bot's latest finished runs, newest first: when, how each ended, and its reason

@@ -84,8 +84,14 @@ impl Engine {
         if run {
             db.migrate().await?;
         } else {
+            let ready = db.readiness().await;
             anyhow::ensure!(
-                db.readiness().await.migrations_applied,
+                ready.reachable,
+                "{} could not be read",
+                settings.state.display()
+            );
+            anyhow::ensure!(
+                ready.migrations_applied,
                 "{} was written by an older QuantShift: start the bot once (`quantshift bot --config …`) \
                  to bring it up to date, then ask again",
                 settings.state.display()

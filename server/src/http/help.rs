@@ -261,7 +261,9 @@ fn purchase_states() -> Vec<StateRow> {
                 }
                 PurchaseStatus::Skipped => {
                     "Not bought on purpose: a Smart DCA condition did not hold, the plan was \
-                     paused, or the broker account could not be reached. The reason is shown."
+                     paused, or the broker account could not be reached. The reason is shown. \
+                     A bot's sale marked skipped, \"Written off\", sent no order: its books no \
+                     longer count shares the account does not hold."
                 }
                 PurchaseStatus::Unknown => {
                     "The broker never said what became of the order. Check your broker account; \

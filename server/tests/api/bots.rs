@@ -850,6 +850,19 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
             .execute(app.db.pool())
     };
 
+    // While one of the running bot's orders has an end the broker never told, "Stop and
+    // sell" is refused (it stays running) and its page offers only "Stop and keep".
+    unknown("unknown").await.unwrap();
+    let refused = press().await;
+    assert_eq!(refused.status(), 409);
+    let page = bot_page(&app, &bot_id).await;
+    assert!(page.contains(r#"data-testid="bot-unresolved""#), "{page}");
+    assert!(!page.contains(r#"data-testid="stop-and-sell""#), "{page}");
+    assert!(page.contains(r#"data-testid="stop-and-keep""#), "{page}");
+    let plan = json(app.get(&format!("/api/dca/config/{bot_id}")).await).await;
+    assert_eq!(plan["status"], "active", "{plan}");
+    unknown("filled").await.unwrap();
+
     // Pressed twice: one closing sale is asked for. An order's end the broker never told,
     // found when the sale runs: nothing is sold, and the page says why and offers no sale.
     for _ in 0..2 {
@@ -933,6 +946,57 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     app.cleanup().await;
 }
 
+/// "Stop and sell" pressed in the evening, while the bot's buy waits for the open: the sale
+/// waits for the fill; the user sells part of the shares before it runs; the write-off is
+/// booked after the fill (before it, the bot's books would sell more than they held).
+async fn a_closing_sale_that_waited_writes_off_after_the_fill(backend: Backend) {
+    let Some(app) = TestApp::spawn_hand_driven(backend).await else {
+        return;
+    };
+    let first_day = jiff::civil::date(2026, 6, 1);
+    let (_, dca_qty, bot_id) = plan_and_bot_on_spy(&app, "bot-late@example.com").await;
+    // Through the evening of 2026-06-08, whose buy waits for the next open.
+    run_days(&app, &sessions(first_day, 6), false).await;
+    at(&app, ny(jiff::civil::date(2026, 6, 8), 20, 0)).await;
+    let stopped = app
+        .post_json("/api/dca/stop", json!({"plan_id": bot_id, "sell": true}))
+        .await;
+    assert_eq!(stopped.status(), 200);
+    let worker = app.worker(|_| {});
+    while worker.tick().await.unwrap() {}
+    assert!(sales_in(&json(app.get("/api/dca/history").await).await).is_empty());
+    // The next morning the buy fills; the user sells part of it before the sale runs.
+    at(&app, ny(jiff::civil::date(2026, 6, 9), 9, 45)).await;
+    worker.reconcile_once().await.unwrap();
+    let history = json(app.get("/api/dca/history").await).await;
+    let bought = history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id.as_str() && p["side"] == "buy")
+        .cloned()
+        .unwrap();
+    assert_eq!(bought["status"], "filled", "{history}");
+    let bot_qty = decimal(&bought["qty"]);
+    let outside = (bot_qty / Decimal::TWO).trunc_with_scale(4);
+    crate::helpers::sell_at_the_broker(&app, "SPY", &outside.to_string()).await;
+    at(&app, ny(jiff::civil::date(2026, 6, 9), 9, 50)).await;
+    while worker.tick().await.unwrap() {}
+    worker.reconcile_once().await.unwrap();
+    let history = json(app.get("/api/dca/history").await).await;
+    let sales = sales_in(&history);
+    assert_eq!(sales.len(), 2, "{history}");
+    let total: Decimal = sales.iter().map(|p| decimal(&p["qty"])).sum();
+    assert_eq!(total, bot_qty, "{history}");
+    assert_eq!(spy_held(&app).await, dca_qty, "the plan's shares stay");
+    // Its books add up: the page answers, holding nothing.
+    let page = app.get(&format!("/bots/{bot_id}")).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"data-testid="bot-qty">0<"#), "{page}");
+    app.cleanup().await;
+}
+
 /// A running bot whose shares were sold outside QuantShift writes the missing ones off at
 /// its next evaluation (once, saying so on its page, in the history and by e-mail): its
 /// books hold what the account holds, so it can enter again on its next signal.
@@ -961,7 +1025,10 @@ async fn a_running_bot_writes_off_shares_sold_elsewhere(backend: Backend) {
     let bot_qty = decimal(&bought["qty"]);
     crate::helpers::sell_at_the_broker(&app, "SPY", &bot_qty.to_string()).await;
     // That evening's evaluation.
-    run_days(&app, &sessions(day, 1), false).await;
+    at(&app, ny(day, 16, 11)).await;
+    let worker = app.worker(|_| {});
+    worker.reconcile_once().await.unwrap();
+    while worker.tick().await.unwrap() {}
     let history = json(app.get("/api/dca/history").await).await;
     let sales = sales_in(&history);
     assert_eq!(sales.len(), 1, "{history}");
@@ -1024,6 +1091,7 @@ on_both_backends!(
     a_day_without_its_last_answer_does_not_trade,
     a_bot_never_sells_a_plans_shares,
     a_running_bot_writes_off_shares_sold_elsewhere,
+    a_closing_sale_that_waited_writes_off_after_the_fill,
     a_bot_keeps_its_settings_and_refuses_bad_ones,
     a_crash_between_signal_and_order_sends_one_order,
     stop_and_sell_sells_only_the_bots_shares,
