@@ -934,11 +934,10 @@ impl Scheduler {
                         Ok(room) => room,
                         Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                     };
-                    // Shares bought in another account (other keys connected since) are
-                    // not missing from this one: nothing is written off then.
-                    if !self.db.traded_elsewhere(slot.plan_id.as_str(), tag).await? {
-                        missing = (decision.held - own).max(Decimal::ZERO);
-                    }
+                    // Shares it holds in another account (other keys connected since) are
+                    // not missing from this one.
+                    let elsewhere = self.db.held_elsewhere(slot.plan_id.as_str(), tag).await?;
+                    missing = (decision.held - elsewhere - own).max(Decimal::ZERO);
                     if let Some((order, qty)) = &mut decision.order
                         && order.side == Side::Sell
                     {
@@ -1403,11 +1402,12 @@ impl Scheduler {
 
     /// What the broker account holds of `symbol` beyond the user's other plans' shares,
     /// as (what the bot may sell, what it may count as its own). The other plans' shares
-    /// are read on both sides of the account's positions: before, at the least they may
-    /// hold (every sale of theirs that may have filled counted as sold), so a fill of theirs
-    /// meanwhile can only make the account look fuller and nothing that is there is written
-    /// off; after, at the most (their recorded fills only), so a sale never takes a share of
-    /// theirs, whatever filled meanwhile.
+    /// are read before and after the account's positions: what the bot counts as its own
+    /// takes them at the least they may hold (their sales that may have filled counted as
+    /// sold), so a fill of theirs meanwhile never has shares that are there written off;
+    /// what it may sell takes them at the most their recorded fills say, either side of
+    /// the positions. (A purchase of theirs that filled and is not recorded yet is not
+    /// counted: a sale only reaches it when the bot's books hold more than the account.)
     async fn room(
         &self,
         slot: &SlotRow,
@@ -1416,7 +1416,7 @@ impl Scheduler {
         broker: &dyn Broker,
     ) -> anyhow::Result<(Decimal, Decimal)> {
         let (user, plan) = (slot.user_id.as_str(), slot.plan_id.as_str());
-        let (_, least) = self
+        let (most_before, least_before) = self
             .db
             .held_by_other_plans(user, plan, symbol.as_str(), account)
             .await?;
@@ -1428,10 +1428,11 @@ impl Scheduler {
             .filter(|p| &p.symbol == symbol)
             .map(|p| p.qty)
             .sum::<Decimal>();
-        let (most, _) = self
+        let (most_after, least_after) = self
             .db
             .held_by_other_plans(user, plan, symbol.as_str(), account)
             .await?;
+        let (most, least) = (most_before.max(most_after), least_before.min(least_after));
         Ok((
             (held - most).max(Decimal::ZERO),
             (held - least).max(Decimal::ZERO),

@@ -18,6 +18,7 @@ use app::domain::market::Symbol;
 use app::domain::order::Side;
 use rust_decimal::Decimal;
 use sqlx::Row as _;
+use std::collections::HashMap;
 use std::str::FromStr as _;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -742,9 +743,10 @@ impl Db {
     }
 
     /// The shares of `symbol` the user's plans other than `plan_id` hold in the broker
-    /// account `account`, as (at most, at least): their purchases less their sales (other
-    /// bots' write-offs among them); at least, also less every sale of theirs that may
-    /// have filled unseen (unanswered, or given up on as `unknown`), all it asked for.
+    /// account `account`, as (by their recorded fills, at least): their purchases less
+    /// their sales (other bots' write-offs among them); at least, also less every sale of
+    /// theirs that may have filled unseen (unanswered, or given up on as `unknown`), all it
+    /// asked for.
     pub async fn held_by_other_plans(
         &self,
         user_id: &str,
@@ -758,7 +760,7 @@ impl Db {
              AND (s.broker_account = $4 OR s.broker_account IS NULL) \
              AND (p.status IN ('filled', 'partially_filled') \
                   OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL) \
-                  OR (p.side = 'sell' AND p.status IN ('pending', 'accepted', 'unknown')))",
+                  OR p.status IN ('pending', 'accepted', 'unknown'))",
         )
         .bind(user_id)
         .bind(plan_id)
@@ -766,39 +768,47 @@ impl Db {
         .bind(account)
         .fetch_all(self.pool())
         .await?;
-        let (mut most, mut unseen) = (Decimal::ZERO, Decimal::ZERO);
+        let (mut held, mut selling) = (Decimal::ZERO, Decimal::ZERO);
         for (side, status, qty, order_qty) in rows {
             if matches!(status.as_str(), "pending" | "accepted" | "unknown") {
-                unseen += decimal("order_qty", order_qty)?.unwrap_or_default();
+                if side == "sell" {
+                    selling += decimal("order_qty", order_qty)?.unwrap_or_default();
+                }
                 continue;
             }
             let qty = decimal("qty", qty)?.unwrap_or_default();
             if side == "sell" {
-                most -= qty;
+                held -= qty;
             } else {
-                most += qty;
+                held += qty;
             }
         }
-        Ok((most, most - unseen))
+        Ok((held, held - selling))
     }
 
-    /// Whether the bot `plan_id` has shares from a broker account other than `account`
-    /// (the user connected other keys since): the account cannot tell what it holds.
-    pub async fn traded_elsewhere(
+    /// The shares the bot `plan_id` holds by its own fills in broker accounts other than
+    /// `account` (the user connected other keys since): not this account's to tell.
+    pub async fn held_elsewhere(
         &self,
         plan_id: &str,
         account: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let found: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM purchases p JOIN slots s ON s.id = p.slot_id \
+    ) -> Result<Decimal, sqlx::Error> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT s.broker_account, p.side, p.qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.plan_id = $1 AND s.broker_account IS NOT NULL AND s.broker_account <> $2 \
-             AND p.status IN ('filled', 'partially_filled')",
+             AND (p.status IN ('filled', 'partially_filled') \
+                  OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL))",
         )
         .bind(plan_id)
         .bind(account)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok(found > 0)
+        let mut net: HashMap<String, Decimal> = HashMap::new();
+        for (other, side, qty) in rows {
+            let qty = decimal("qty", qty)?.unwrap_or_default();
+            *net.entry(other).or_default() += if side == "sell" { -qty } else { qty };
+        }
+        Ok(net.values().map(|held| (*held).max(Decimal::ZERO)).sum())
     }
 
     /// A bot's latest finished runs, newest first: when, how each ended, and its reason

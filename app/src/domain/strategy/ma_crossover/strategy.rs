@@ -204,10 +204,14 @@ impl Strategy for MaCrossover {
                         .take_profit
                         .and_then(|r| Self::exit_level(r, fill.price, atr, false));
                 }
-                Side::Sell => {
+                // Levels go with the last share: shares still held after part of the
+                // position went (a sale cut to what the account held, a write-off of shares
+                // sold elsewhere) keep their stop and target.
+                Side::Sell if account.position_qty <= Decimal::ZERO => {
                     self.stop = None;
                     self.target = None;
                 }
+                Side::Sell => {}
             },
             _ => {}
         }

@@ -273,3 +273,54 @@ fn the_warm_up_length_is_exactly_what_makes_the_first_evaluation_informed() {
     }
     assert_eq!(MaCrossoverConfig::default().warm_up_bars(), 21);
 }
+
+#[test]
+fn shares_left_after_part_of_the_position_went_keep_their_stop() {
+    let stop = MaCrossoverConfig {
+        stop_loss: Some(ExitRule::Percent(dec!(10))),
+        ..config()
+    };
+    let mut s = MaCrossover::new(spy(), stop);
+    feed(&mut s, &CROSS_UP, account(dec!(1000), dec!(0)));
+    let buy = Fill {
+        symbol: spy(),
+        side: Side::Buy,
+        qty: dec!(5),
+        price: dec!(12),
+        commission: dec!(0),
+        time: jiff::Timestamp::UNIX_EPOCH,
+    };
+    s.on_event(
+        Event::Fill(&buy),
+        &account(dec!(940), dec!(5)),
+        &mut Vec::new(),
+    );
+    // Two of the five go (sold elsewhere and written off): the three left keep the stop.
+    let part = Fill {
+        side: Side::Sell,
+        qty: dec!(2),
+        ..buy.clone()
+    };
+    s.on_event(
+        Event::Fill(&part),
+        &account(dec!(964), dec!(3)),
+        &mut Vec::new(),
+    );
+    assert_eq!(s.exits().0, Some(dec!(10.8)));
+    let actions = feed(&mut s, &[(dec!(10.5), 1)], account(dec!(964), dec!(3)));
+    assert!(
+        matches!(&actions[..], [Action::Order(o)] if o.side == Side::Sell && o.size == Size::Qty(dec!(3)) && o.reason == "stop loss"),
+        "{actions:?}"
+    );
+    // The last of them going clears the levels.
+    let rest = Fill {
+        qty: dec!(3),
+        ..part
+    };
+    s.on_event(
+        Event::Fill(&rest),
+        &account(dec!(995.5), dec!(0)),
+        &mut Vec::new(),
+    );
+    assert_eq!(s.exits(), (None, None));
+}
