@@ -937,14 +937,22 @@ impl Scheduler {
                     // Shares it holds in another account (other keys connected since) are
                     // not missing from this one.
                     let elsewhere = self.db.held_elsewhere(slot.plan_id.as_str(), tag).await?;
-                    missing = (decision.held - elsewhere - own).max(Decimal::ZERO);
+                    let here = (decision.held - elsewhere).max(Decimal::ZERO);
+                    missing = (here - own).max(Decimal::ZERO);
                     if let Some((order, qty)) = &mut decision.order
                         && order.side == Side::Sell
                     {
-                        let sellable = order_qty(sellable.min(*qty));
+                        // Only its own shares in this account, never the user's there.
+                        let sellable = order_qty(sellable.min(here).min(*qty));
                         if sellable < *qty {
                             tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
                             *qty = sellable;
+                        }
+                        if qty.is_zero() && missing.is_zero() {
+                            decision.summary = format!(
+                                "Not sold: the account holds none of the bot's {symbol} beyond your other plans' \
+                                 (one of their sales may be under way); it tries again at its next evaluation"
+                            );
                         }
                         if qty.is_zero() {
                             decision.order = None;

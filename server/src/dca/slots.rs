@@ -754,13 +754,15 @@ impl Db {
         symbol: &str,
         account: &str,
     ) -> Result<(Decimal, Decimal), sqlx::Error> {
-        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT p.side, p.status, p.qty, p.order_qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
+        /// Plan, side, status, filled and asked quantities.
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT p.plan_id, p.side, p.status, p.qty, p.order_qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.user_id = $1 AND p.plan_id <> $2 AND p.symbol = $3 \
              AND (s.broker_account = $4 OR s.broker_account IS NULL) \
              AND (p.status IN ('filled', 'partially_filled') \
                   OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL) \
-                  OR p.status IN ('pending', 'accepted', 'unknown'))",
+                  OR (p.side = 'sell' AND p.status IN ('pending', 'accepted', 'unknown')))",
         )
         .bind(user_id)
         .bind(plan_id)
@@ -768,22 +770,29 @@ impl Db {
         .bind(account)
         .fetch_all(self.pool())
         .await?;
-        let (mut held, mut selling) = (Decimal::ZERO, Decimal::ZERO);
-        for (side, status, qty, order_qty) in rows {
+        // Per plan: (held by its recorded fills, its sales that may have filled unseen).
+        let mut plans: HashMap<String, (Decimal, Decimal)> = HashMap::new();
+        for (plan, side, status, qty, order_qty) in rows {
+            let (held, selling) = plans.entry(plan).or_default();
             if matches!(status.as_str(), "pending" | "accepted" | "unknown") {
-                if side == "sell" {
-                    selling += decimal("order_qty", order_qty)?.unwrap_or_default();
-                }
+                *selling += decimal("order_qty", order_qty)?.unwrap_or_default();
                 continue;
             }
             let qty = decimal("qty", qty)?.unwrap_or_default();
             if side == "sell" {
-                held -= qty;
+                *held -= qty;
             } else {
-                held += qty;
+                *held += qty;
             }
         }
-        Ok((held, held - selling))
+        // A plan can never hold fewer than none (one that sold what it did not hold here
+        // must not make room for a sale of another's shares).
+        let most = plans
+            .values()
+            .map(|(held, _)| (*held).max(Decimal::ZERO))
+            .sum();
+        let least = plans.values().map(|(held, selling)| *held - *selling).sum();
+        Ok((most, least))
     }
 
     /// The shares the bot `plan_id` holds by its own fills in broker accounts other than
