@@ -951,7 +951,12 @@ impl Scheduler {
                         if qty.is_zero() && missing.is_zero() {
                             decision.summary = format!(
                                 "Not sold: the account holds none of the bot's {symbol} beyond your other plans' \
-                                 (one of their sales may be under way); it tries again at its next evaluation"
+                                 (one of their sales may be under way); {}",
+                                if closing {
+                                    "ask again once it is over"
+                                } else {
+                                    "it decides again at its next evaluation"
+                                }
                             );
                         }
                         if qty.is_zero() {
