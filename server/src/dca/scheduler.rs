@@ -922,48 +922,14 @@ impl Scheduler {
                     },
                     Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
                 };
-                // The bot's books against the account: shares it counts that the account
-                // no longer holds beyond the other plans' (sold outside QuantShift) are
-                // written off, as sold at the price it decided on, and a sale never asks
-                // for more than the account holds beyond the other plans' shares.
                 let symbol = &plan.legs.first().context("a bot trades one symbol")?.symbol;
-                let mut missing = Decimal::ZERO;
-                if decision.held > Decimal::ZERO {
-                    let (sellable, own) = match self.room(slot, symbol, tag, broker.as_ref()).await
-                    {
-                        Ok(room) => room,
-                        Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
-                    };
-                    // Shares it holds in another account (other keys connected since) are
-                    // not missing from this one.
-                    let elsewhere = self.db.held_elsewhere(slot.plan_id.as_str(), tag).await?;
-                    let here = (decision.held - elsewhere).max(Decimal::ZERO);
-                    missing = (here - own).max(Decimal::ZERO);
-                    if let Some((order, qty)) = &mut decision.order
-                        && order.side == Side::Sell
-                    {
-                        // Only its own shares in this account, never the user's there.
-                        let sellable = order_qty(sellable.min(here).min(*qty));
-                        if sellable < *qty {
-                            tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
-                            *qty = sellable;
-                        }
-                        if qty.is_zero() && missing.is_zero() {
-                            decision.summary = format!(
-                                "Not sold: the account holds none of the bot's {symbol} beyond your other plans' \
-                                 (one of their sales may be under way); {}",
-                                if closing {
-                                    "ask again once it is over"
-                                } else {
-                                    "it decides again at its next evaluation"
-                                }
-                            );
-                        }
-                        if qty.is_zero() {
-                            decision.order = None;
-                        }
-                    }
-                }
+                let missing = match self
+                    .check_books(slot, symbol, tag, broker.as_ref(), closing, &mut decision)
+                    .await
+                {
+                    Ok(missing) => missing,
+                    Err(err) => return Ok(Run::Retry(format!("{err:#}"))),
+                };
                 let write_off_id = ClientOrderId::for_bot_write_off(
                     &slot.plan_id,
                     jiff::Timestamp::from_millisecond(slot.slot_at)?,
@@ -1411,6 +1377,57 @@ impl Scheduler {
             PlanStrategy::Discretionary(_) => anyhow::bail!("a bot is decided by decide_bot"),
         }
         Ok(actions)
+    }
+
+    /// The bot's books against the account, when it holds shares: a sale in `decision`
+    /// is cut to its own shares the account holds beyond the other plans' (never the
+    /// user's), and the shares its books count that the account no longer holds (sold
+    /// outside QuantShift) are returned, to be written off.
+    async fn check_books(
+        &self,
+        slot: &SlotRow,
+        symbol: &app::domain::market::Symbol,
+        account: &str,
+        broker: &dyn Broker,
+        closing: bool,
+        decision: &mut BotDecision,
+    ) -> anyhow::Result<Decimal> {
+        if decision.held <= Decimal::ZERO {
+            return Ok(Decimal::ZERO);
+        }
+        let (sellable, own) = self.room(slot, symbol, account, broker).await?;
+        // Shares it holds in another account (other keys connected since) are not missing
+        // from this one.
+        let elsewhere = self
+            .db
+            .held_elsewhere(slot.plan_id.as_str(), account)
+            .await?;
+        let here = (decision.held - elsewhere).max(Decimal::ZERO);
+        let missing = (here - own).max(Decimal::ZERO);
+        if let Some((order, qty)) = &mut decision.order
+            && order.side == Side::Sell
+        {
+            let sellable = order_qty(sellable.min(here).min(*qty));
+            if sellable < *qty {
+                tracing::warn!(slot = %slot.id, %sellable, wanted = %qty, "a bot's sale cut to what the account holds beyond other plans");
+                *qty = sellable;
+            }
+            if qty.is_zero() {
+                decision.order = None;
+                if missing.is_zero() {
+                    decision.summary = format!(
+                        "Not sold: the account holds none of the bot's {symbol} beyond your other plans' \
+                         (one of their sales may be under way); {}",
+                        if closing {
+                            "ask again once it is over"
+                        } else {
+                            "it decides again at its next evaluation"
+                        }
+                    );
+                }
+            }
+        }
+        Ok(missing)
     }
 
     /// What the broker account holds of `symbol` beyond the user's other plans' shares,

@@ -115,8 +115,8 @@ const PURCHASE_COLUMNS: &str = "id, slot_id, plan_id, user_id, symbol, side, not
      created_at";
 
 /// A bot's write-off (`ClientOrderId::for_bot_write_off`): a sale of the bot's books with
-/// no order, `skipped` with the shares and price it was booked at.
-const WRITE_OFF: &str = "status = 'skipped' AND side = 'sell' AND filled_at IS NOT NULL";
+/// no order, `skipped` with the shares and price it was booked at (purchases as `p`).
+const WRITE_OFF: &str = "(p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL)";
 
 const SLOT_COLUMNS: &str = "id, plan_id, user_id, slot_at, kind, attempts, reason, broker_account";
 
@@ -219,14 +219,14 @@ impl Db {
     /// day. A slot that was missed or failed, or whose every order came to nothing
     /// (skipped, refused), does not count; a bot's evaluation without a trade does.
     pub async fn last_scheduled_slot(&self, plan_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
+        sqlx::query_scalar(&format!(
             "SELECT MAX(s.slot_at) FROM slots s WHERE s.plan_id = $1 AND s.kind = 'scheduled' \
              AND s.state IN ('due', 'running', 'done') \
              AND NOT (EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id) \
                       AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.slot_id = s.id \
                           AND (p.status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
-                               OR (p.status = 'skipped' AND p.side = 'sell' AND p.filled_at IS NOT NULL))))",
-        )
+                               OR {WRITE_OFF})))",
+        ))
         .bind(plan_id)
         .fetch_one(self.pool())
         .await
@@ -756,14 +756,14 @@ impl Db {
     ) -> Result<(Decimal, Decimal), sqlx::Error> {
         /// Plan, side, status, filled and asked quantities.
         type Row = (String, String, String, Option<String>, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT p.plan_id, p.side, p.status, p.qty, p.order_qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.user_id = $1 AND p.plan_id <> $2 AND p.symbol = $3 \
              AND (s.broker_account = $4 OR s.broker_account IS NULL) \
              AND (p.status IN ('filled', 'partially_filled') \
-                  OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL) \
+                  OR {WRITE_OFF} \
                   OR (p.side = 'sell' AND p.status IN ('pending', 'accepted', 'unknown')))",
-        )
+        ))
         .bind(user_id)
         .bind(plan_id)
         .bind(symbol)
@@ -802,12 +802,12 @@ impl Db {
         plan_id: &str,
         account: &str,
     ) -> Result<Decimal, sqlx::Error> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(&format!(
             "SELECT s.broker_account, p.side, p.qty FROM purchases p JOIN slots s ON s.id = p.slot_id \
              WHERE p.plan_id = $1 AND s.broker_account IS NOT NULL AND s.broker_account <> $2 \
              AND (p.status IN ('filled', 'partially_filled') \
-                  OR (p.side = 'sell' AND p.status = 'skipped' AND p.filled_at IS NOT NULL))",
-        )
+                  OR {WRITE_OFF})",
+        ))
         .bind(plan_id)
         .bind(account)
         .fetch_all(self.pool())
@@ -854,9 +854,9 @@ impl Db {
     ) -> Result<(Vec<app::domain::order::Fill>, usize), sqlx::Error> {
         let columns = PURCHASE_COLUMNS;
         let rows = sqlx::query(&format!(
-            "SELECT {columns} FROM purchases WHERE plan_id = $1 AND slot_id <> $2 \
+            "SELECT {columns} FROM purchases p WHERE plan_id = $1 AND slot_id <> $2 \
              AND (status IN ('filled', 'partially_filled', 'pending', 'accepted', 'unknown') \
-                  OR ({WRITE_OFF})) \
+                  OR {WRITE_OFF}) \
              AND NOT (status = 'unknown' AND next_check_at IS NULL) \
              ORDER BY COALESCE(filled_at, created_at), id"
         ))

@@ -543,13 +543,7 @@ async fn stop_and_sell_sells_only_the_bots_shares(backend: Backend) {
     while worker.tick().await.unwrap() {}
     worker.reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history?limit=50").await).await;
-    let bot_qty = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["plan_id"] == bot_id.as_str() && p["side"] == "buy")
-        .map(|p| decimal(&p["qty"]))
-        .unwrap();
+    let bot_qty = decimal(&bot_buy(&history, &bot_id)["qty"]);
     let sales = sales_in(&history);
     assert_eq!(sales.len(), 1, "{history}");
     assert_eq!(sales[0]["status"], "filled");
@@ -626,6 +620,16 @@ async fn spy_held(app: &TestApp) -> Decimal {
         .find(|p| p["symbol"] == "SPY")
         .map(|p| decimal(&p["qty"]))
         .unwrap_or_else(|| panic!("no SPY: {account}"))
+}
+
+/// The bot's first-listed purchase (a buy) in a history page.
+fn bot_buy<'a>(history: &'a Value, bot_id: &str) -> &'a Value {
+    history["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plan_id"] == bot_id && p["side"] == "buy")
+        .unwrap_or_else(|| panic!("no buy of the bot: {history}"))
 }
 
 /// The sales in a history page.
@@ -731,13 +735,7 @@ async fn the_dashboard_shows_each_bots_state(backend: Backend) {
     let worker = app.worker(|_| {});
     worker.reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history").await).await;
-    let buy = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["plan_id"] == bot_id.as_str())
-        .unwrap()
-        .clone();
+    let buy = bot_buy(&history, &bot_id).clone();
     assert_eq!(buy["status"], "filled", "{buy}");
     let html = panels().await;
     let position = testid_text(&html, "bot-position");
@@ -820,13 +818,7 @@ async fn a_bot_never_sells_a_plans_shares(backend: Backend) {
     // The bot buys at the 2026-06-09 open.
     run_days(&app, &sessions(first_day, 7), false).await;
     let history = json(app.get("/api/dca/history").await).await;
-    let bot_qty = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["plan_id"] == bot_id.as_str())
-        .map(|p| decimal(&p["qty"]))
-        .unwrap();
+    let bot_qty = decimal(&bot_buy(&history, &bot_id)["qty"]);
     let open = sessions(jiff::civil::date(2026, 6, 10), 1)[0].open_at();
     at(
         &app,
@@ -969,13 +961,7 @@ async fn a_closing_sale_that_waited_writes_off_after_the_fill(backend: Backend) 
     at(&app, ny(jiff::civil::date(2026, 6, 9), 9, 45)).await;
     worker.reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history").await).await;
-    let bought = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["plan_id"] == bot_id.as_str() && p["side"] == "buy")
-        .cloned()
-        .unwrap();
+    let bought = bot_buy(&history, &bot_id);
     assert_eq!(bought["status"], "filled", "{history}");
     let bot_qty = decimal(&bought["qty"]);
     let outside = (bot_qty / Decimal::TWO).trunc_with_scale(4);
@@ -1014,13 +1000,7 @@ async fn a_running_bot_writes_off_shares_sold_elsewhere(backend: Backend) {
     at(&app, ny(day, 9, 45)).await;
     app.worker(|_| {}).reconcile_once().await.unwrap();
     let history = json(app.get("/api/dca/history").await).await;
-    let bought = history["purchases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["plan_id"] == bot_id.as_str())
-        .cloned()
-        .unwrap();
+    let bought = bot_buy(&history, &bot_id);
     assert_eq!(bought["status"], "filled", "{history}");
     let bot_qty = decimal(&bought["qty"]);
     crate::helpers::sell_at_the_broker(&app, "SPY", &bot_qty.to_string()).await;

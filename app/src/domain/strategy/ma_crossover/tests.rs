@@ -144,8 +144,9 @@ fn atr_risk_sizing_risks_the_configured_share_of_equity() {
     );
 }
 
-#[test]
-fn stop_loss_exits_after_the_entry_fill() {
+/// A strategy with a 10% stop loss that entered on a cross up and bought 5 at 12 (stop
+/// 10.8), with that buy.
+fn entered_with_a_stop() -> (MaCrossover, Fill) {
     let stop = MaCrossoverConfig {
         stop_loss: Some(ExitRule::Percent(dec!(10))),
         ..config()
@@ -165,6 +166,12 @@ fn stop_loss_exits_after_the_entry_fill() {
         &account(dec!(940), dec!(5)),
         &mut Vec::new(),
     );
+    (s, fill)
+}
+
+#[test]
+fn stop_loss_exits_after_the_entry_fill() {
+    let (mut s, _) = entered_with_a_stop();
     // Stop at 10.8: a close of 11 holds, 10.5 sells everything.
     assert!(feed(&mut s, &[(dec!(11), 1)], account(dec!(940), dec!(5))).is_empty());
     let actions = feed(&mut s, &[(dec!(10.5), 1)], account(dec!(940), dec!(5)));
@@ -276,25 +283,7 @@ fn the_warm_up_length_is_exactly_what_makes_the_first_evaluation_informed() {
 
 #[test]
 fn shares_left_after_part_of_the_position_went_keep_their_stop() {
-    let stop = MaCrossoverConfig {
-        stop_loss: Some(ExitRule::Percent(dec!(10))),
-        ..config()
-    };
-    let mut s = MaCrossover::new(spy(), stop);
-    feed(&mut s, &CROSS_UP, account(dec!(1000), dec!(0)));
-    let buy = Fill {
-        symbol: spy(),
-        side: Side::Buy,
-        qty: dec!(5),
-        price: dec!(12),
-        commission: dec!(0),
-        time: jiff::Timestamp::UNIX_EPOCH,
-    };
-    s.on_event(
-        Event::Fill(&buy),
-        &account(dec!(940), dec!(5)),
-        &mut Vec::new(),
-    );
+    let (mut s, buy) = entered_with_a_stop();
     // Two of the five go (sold elsewhere and written off): the three left keep the stop.
     let part = Fill {
         side: Side::Sell,
